@@ -1,0 +1,1 @@
+"""Shared building blocks of the kit: folds, metrics, ensembling, TTA, augmentations, run folders."""

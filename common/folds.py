@@ -1,0 +1,90 @@
+"""Shared cross-validation folds: one ``folds.csv`` (``id,fold``) per competition read by every model.
+
+Stratified K-fold, or stratified-group K-fold when rows form groups (duplicate clusters, clients) that
+must never straddle training and validation. Deterministic for a seed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import PredefinedSplit, StratifiedGroupKFold, StratifiedKFold
+
+from common.io import atomic_write_csv
+
+
+def make_folds(ids: Sequence, y: Sequence[int], n_splits: int = 5, seed: int = 42,
+               groups: Sequence | None = None) -> pd.DataFrame:
+    """Assign each id a fold 0..n_splits-1, stratified on ``y`` and, if given, keeping ``groups`` whole."""
+    ids = pd.Index(ids)
+    y = np.asarray(y)
+    if len(ids) != len(y) or (groups is not None and len(groups) != len(y)):
+        raise ValueError(f"ids ({len(ids)}), y ({len(y)}) and groups must have the same length")
+    if ids.has_duplicates:
+        raise ValueError(f"duplicated ids, e.g. {list(ids[ids.duplicated()][:5])}")
+    if groups is None:
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    fold = np.full(len(y), -1, dtype=np.int64)
+    for k, (_, valid) in enumerate(splitter.split(np.zeros(len(y)), y, groups)):
+        fold[valid] = k
+    folds = pd.DataFrame({"id": ids.to_numpy(), "fold": fold})
+    check_folds(folds, y, groups)
+    return folds
+
+
+def check_folds(folds: pd.DataFrame, y: Sequence[int], groups: Sequence | None = None) -> None:
+    """Every fold must hold both classes; groups must not be split across folds."""
+    y = np.asarray(y)
+    for k in sorted(folds["fold"].unique()):
+        classes = np.unique(y[folds["fold"].to_numpy() == k])
+        if len(classes) < 2:
+            raise ValueError(f"fold {k} holds only class {classes.tolist()}: use fewer folds")
+    if groups is not None:
+        per_group = pd.Series(folds["fold"].to_numpy()).groupby(np.asarray(groups)).nunique()
+        split = per_group[per_group > 1]
+        if len(split):
+            raise ValueError(f"groups split across folds: {list(split.index[:5])}")
+
+
+def load_folds(path: str | Path, ids: Sequence | None = None) -> pd.DataFrame:
+    """Read a fold file; with ``ids``, return it aligned to them and refuse a file made for other ids."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"fold file not found: {path}")
+    folds = pd.read_csv(path)
+    if list(folds.columns) != ["id", "fold"]:
+        raise ValueError(f"fold file {path} must have columns id,fold; has {list(folds.columns)}")
+    if ids is None:
+        return folds
+    wanted = pd.Index(ids).astype(str)
+    have = pd.Index(folds["id"]).astype(str)
+    missing, extra = wanted.difference(have), have.difference(wanted)
+    if len(missing) or len(extra):
+        raise ValueError(
+            f"fold file {path} was made for other data: {len(missing)} ids without a fold "
+            f"(e.g. {list(missing[:3])}), {len(extra)} unknown ids (e.g. {list(extra[:3])}); "
+            "delete it to make new folds")
+    position = pd.Series(np.arange(len(have)), index=have)
+    return folds.iloc[position.loc[wanted].to_numpy()].reset_index(drop=True)
+
+
+def get_or_make_folds(path: str | Path, ids: Sequence, y: Sequence[int], n_splits: int = 5,
+                      seed: int = 42, groups: Sequence | None = None) -> pd.DataFrame:
+    """Load the competition's fold file if it exists (checked against ``ids``), else make and save it."""
+    path = Path(path)
+    if path.exists():
+        folds = load_folds(path, ids)
+        check_folds(folds, y, groups)
+        return folds
+    folds = make_folds(ids, y, n_splits=n_splits, seed=seed, groups=groups)
+    atomic_write_csv(path, folds)
+    return folds
+
+
+def as_splitter(folds: pd.DataFrame) -> PredefinedSplit:
+    """A scikit-learn splitter yielding the saved folds, for ``cross_val_predict`` and friends."""
+    return PredefinedSplit(folds["fold"].to_numpy())

@@ -1,0 +1,61 @@
+"""Where data and runs live, locally and inside Kaggle kernels.
+
+Locally: ``data/<competition>``, ``runs/`` and ``cache/`` under the current folder (override with
+``KIT_DATA_ROOT``, ``KIT_RUNS_ROOT`` and ``KIT_CACHE_ROOT``). In a Kaggle kernel: the competition's folder is found under ``/kaggle/input``
+by its marker file, and runs and caches go to ``/kaggle/working``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+KAGGLE_INPUT = Path("/kaggle/input")
+KAGGLE_WORKING = Path("/kaggle/working")
+
+
+def in_kaggle_kernel() -> bool:
+    """True inside a Kaggle kernel (the platform sets ``KAGGLE_KERNEL_RUN_TYPE``)."""
+    return "KAGGLE_KERNEL_RUN_TYPE" in os.environ
+
+
+def runs_root() -> Path:
+    if "KIT_RUNS_ROOT" in os.environ:
+        return Path(os.environ["KIT_RUNS_ROOT"])
+    return KAGGLE_WORKING / "runs" if in_kaggle_kernel() else Path("runs")
+
+
+def cache_root() -> Path:
+    """Decoded images, parsed tables and feature matrices (safe to delete: rebuilt on demand)."""
+    if "KIT_CACHE_ROOT" in os.environ:
+        return Path(os.environ["KIT_CACHE_ROOT"])
+    return KAGGLE_WORKING / "cache" if in_kaggle_kernel() else Path("cache")
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("KIT_DATA_ROOT", "data"))
+
+
+def find_input_dir(marker: str, input_root: Path = KAGGLE_INPUT, max_depth: int = 3) -> Path | None:
+    """The shallowest folder under ``input_root`` that holds ``marker`` (a relative file path)."""
+    frontier = [input_root]
+    for _ in range(max_depth + 1):
+        for folder in frontier:
+            if (folder / marker).is_file():
+                return folder
+        frontier = sorted(p for f in frontier if f.is_dir() for p in f.iterdir() if p.is_dir())
+    return None
+
+
+def default_data_dir(competition: str) -> Path:
+    """The competition's data folder: found under ``/kaggle/input`` in a kernel, else ``data/<competition>``."""
+    from common.registry import get_competition
+
+    spec = get_competition(competition)
+    if in_kaggle_kernel():
+        found = find_input_dir(spec.marker_file)
+        if found is None:
+            raise FileNotFoundError(
+                f"no folder under {KAGGLE_INPUT} holds {spec.marker_file}: attach the competition "
+                f"'{spec.slug}' to the kernel")
+        return found
+    return data_root() / competition

@@ -1,0 +1,149 @@
+"""Experiment run folders and the prediction-file contract every model of the kit writes.
+
+``runs/<competition>/<run-name>/`` holds:
+- ``config.yaml``: the resolved config; ``log.txt``: the log;
+- ``fold<k>/``: per-fold artifacts, including ``oof.csv`` and ``test.csv`` of that fold;
+- ``oof.csv`` (``id,fold,target,pred``): out-of-fold predictions of every fold run so far;
+- ``test.csv`` (``id,pred``): test predictions averaged over those folds;
+- ``metrics.json``: numbers worth keeping (per-fold and overall AUC, ...).
+Blending reads only ``oof.csv`` and ``test.csv``, so it needs no special case per model.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from common.config import config_to_dict
+from common.io import atomic_write_csv, atomic_write_json, atomic_write_text
+from common.paths import runs_root
+
+OOF_COLUMNS = ["id", "fold", "target", "pred"]
+TEST_COLUMNS = ["id", "pred"]
+# Options that may differ between invocations writing into the same run (e.g. --fold 0 then --fold 1).
+VOLATILE_OPTIONS = frozenset({"fold", "resume", "workers", "device", "progress"})
+
+
+class Run:
+    """A run folder: config, log, per-fold predictions merged into the run's ``oof.csv``/``test.csv``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.log = _file_logger(self.root)
+
+    @classmethod
+    def open(cls, competition: str, name: str, runs_dir: str | Path | None = None) -> "Run":
+        """Open (creating if needed) ``<runs_dir>/<competition>/<name>``."""
+        if not re.fullmatch(r"[A-Za-z0-9._+-]+", name):
+            raise ValueError(f"run name {name!r} may only hold letters, digits and . _ + -")
+        return cls(Path(runs_dir or runs_root()) / competition / name)
+
+    # -- config ---------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yaml"
+
+    def save_config(self, cfg: Any) -> None:
+        """Save the resolved config; refuse to mix runs whose configs differ beyond volatile options."""
+        new = config_to_dict(cfg) if not isinstance(cfg, dict) else dict(cfg)
+        if self.config_path.exists():
+            old = yaml.safe_load(self.config_path.read_text()) or {}
+            changed = sorted(k for k in set(old) | set(new)
+                             if k not in VOLATILE_OPTIONS and old.get(k) != new.get(k))
+            if changed:
+                raise ValueError(
+                    f"run {self.root} was started with another config (differs in {changed}); "
+                    "use another --name or delete the run folder")
+        atomic_write_text(self.config_path, yaml.safe_dump(new, sort_keys=False))
+
+    # -- folds ----------------------------------------------------------------------------------
+    def fold_dir(self, fold: int) -> Path:
+        path = self.root / f"fold{fold}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def completed_folds(self) -> list[int]:
+        """Folds whose prediction files exist."""
+        return sorted(int(p.parent.name[4:]) for p in self.root.glob("fold*/oof.csv"))
+
+    def save_fold_predictions(self, fold: int, oof: pd.DataFrame, test: pd.DataFrame | None) -> None:
+        """Write fold ``fold``'s OOF (``id,target,pred``) and test (``id,pred``) files, then merge all folds."""
+        _require_columns(oof, ["id", "target", "pred"], f"OOF predictions of fold {fold}")
+        oof = oof.assign(fold=fold)[OOF_COLUMNS]
+        fold_dir = self.fold_dir(fold)
+        atomic_write_csv(fold_dir / "oof.csv", oof)
+        if test is not None:
+            _require_columns(test, TEST_COLUMNS, f"test predictions of fold {fold}")
+            atomic_write_csv(fold_dir / "test.csv", test[TEST_COLUMNS])
+        self.merge_folds()
+
+    def merge_folds(self) -> None:
+        """Rebuild the run's ``oof.csv`` and ``test.csv`` (mean over folds) from the per-fold files."""
+        folds = self.completed_folds()
+        oof = pd.concat([pd.read_csv(self.root / f"fold{k}" / "oof.csv") for k in folds], ignore_index=True)
+        atomic_write_csv(self.root / "oof.csv", oof[OOF_COLUMNS])
+        tests = [pd.read_csv(p) for k in folds if (p := self.root / f"fold{k}" / "test.csv").exists()]
+        if tests:
+            test = pd.concat(tests).groupby("id", sort=False, as_index=False)["pred"].mean()
+            atomic_write_csv(self.root / "test.csv", test[TEST_COLUMNS])
+
+    # -- metrics --------------------------------------------------------------------------------
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.json"
+
+    def metrics(self) -> dict:
+        return json.loads(self.metrics_path.read_text()) if self.metrics_path.exists() else {}
+
+    def update_metrics(self, values: dict) -> dict:
+        """Merge ``values`` into ``metrics.json`` (nested dicts merged one level deep)."""
+        merged = self.metrics()
+        for key, value in values.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        atomic_write_json(self.metrics_path, merged)
+        return merged
+
+
+def load_predictions(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Read a run's ``oof.csv`` and ``test.csv``; clear errors name the missing file or column."""
+    run_dir = Path(run_dir)
+    oof_path = run_dir / "oof.csv"
+    if not oof_path.is_file():
+        raise FileNotFoundError(f"no OOF predictions in run {run_dir} (expected {oof_path})")
+    oof = pd.read_csv(oof_path)
+    _require_columns(oof, OOF_COLUMNS, str(oof_path))
+    test_path = run_dir / "test.csv"
+    test = None
+    if test_path.is_file():
+        test = pd.read_csv(test_path)
+        _require_columns(test, TEST_COLUMNS, str(test_path))
+    return oof, test
+
+
+def _require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {missing}; has {list(df.columns)}")
+
+
+def _file_logger(root: Path) -> logging.Logger:
+    """A logger writing to the console and to ``<root>/log.txt``."""
+    logger = logging.getLogger(f"kit.run.{root.resolve()}")
+    if not logger.handlers:
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+        for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(root / "log.txt")):
+            handler.setFormatter(fmt)
+            logger.addHandler(handler)
+    return logger

@@ -1,0 +1,26 @@
+from common.paths import default_data_dir, find_input_dir, runs_root
+from common.registry import get_competition
+
+import pytest
+
+
+def test_local_defaults(monkeypatch):
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    monkeypatch.delenv("KIT_DATA_ROOT", raising=False)
+    monkeypatch.delenv("KIT_RUNS_ROOT", raising=False)
+    assert str(default_data_dir("home_credit")) == "data/home_credit"
+    assert str(runs_root()) == "runs"
+
+
+def test_kernel_finds_competition_folder_by_marker(tmp_path):
+    (tmp_path / "kit-code" / "common").mkdir(parents=True)
+    comp = tmp_path / "semi-conductor-image-classification-second-stage"
+    comp.mkdir()
+    (comp / "submission_sample.csv").write_text("id,defect_score\n")
+    assert find_input_dir("submission_sample.csv", tmp_path) == comp
+    assert find_input_dir("application_train.csv", tmp_path) is None
+
+
+def test_unknown_competition():
+    with pytest.raises(ValueError, match="known: \\['home_credit', 'nexperia'\\]"):
+        get_competition("titanic")

@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.io import atomic_path, atomic_write_text
+from common.run import Run, load_predictions
+
+
+def _fold_frames(fold, n=6):
+    ids = np.arange(fold * n, (fold + 1) * n)
+    oof = pd.DataFrame({"id": ids, "target": ids % 2, "pred": ids / 100})
+    test = pd.DataFrame({"id": [100, 101], "pred": [0.1 * (fold + 1), 0.2 * (fold + 1)]})
+    return oof, test
+
+
+def test_fold_predictions_merge_into_run_files(tmp_path):
+    run = Run.open("comp", "m1", runs_dir=tmp_path)
+    for k in (1, 0):
+        run.save_fold_predictions(k, *_fold_frames(k))
+    oof, test = load_predictions(run.root)
+    assert list(oof.columns) == ["id", "fold", "target", "pred"]
+    assert sorted(oof["fold"].unique()) == [0, 1] and len(oof) == 12
+    assert oof.set_index("id").loc[7, "fold"] == 1
+    # test predictions are the mean over folds
+    assert test.set_index("id")["pred"].to_dict() == pytest.approx({100: 0.15, 101: 0.3})
+    assert run.completed_folds() == [0, 1]
+
+
+def test_config_mismatch_is_refused_but_volatile_options_pass(tmp_path):
+    run = Run.open("comp", "m1", runs_dir=tmp_path)
+    run.save_config({"model": "a", "fold": "0"})
+    run.save_config({"model": "a", "fold": "1"})
+    with pytest.raises(ValueError, match=r"differs in \['model'\]"):
+        run.save_config({"model": "b", "fold": "1"})
+
+
+def test_metrics_merge(tmp_path):
+    run = Run.open("comp", "m1", runs_dir=tmp_path)
+    run.update_metrics({"fold0": {"auc": 0.9}, "n": 1})
+    run.update_metrics({"fold0": {"loss": 0.3}, "fold1": {"auc": 0.8}})
+    saved = json.loads(run.metrics_path.read_text())
+    assert saved == {"fold0": {"auc": 0.9, "loss": 0.3}, "fold1": {"auc": 0.8}, "n": 1}
+
+
+def test_log_goes_to_file(tmp_path):
+    run = Run.open("comp", "logged", runs_dir=tmp_path)
+    run.log.info("hello %s", "world")
+    assert "hello world" in (run.root / "log.txt").read_text()
+
+
+def test_bad_run_name_and_missing_columns(tmp_path):
+    with pytest.raises(ValueError, match="run name"):
+        Run.open("comp", "../escape", runs_dir=tmp_path)
+    run = Run.open("comp", "m", runs_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"fold 0 lacks column\(s\) \['pred'\]"):
+        run.save_fold_predictions(0, pd.DataFrame({"id": [1], "target": [1]}), None)
+    with pytest.raises(FileNotFoundError, match="no OOF predictions"):
+        load_predictions(tmp_path / "nothing")
+
+
+def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
+    path = tmp_path / "kept.txt"
+    atomic_write_text(path, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.txt"]
