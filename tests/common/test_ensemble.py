@@ -1,0 +1,149 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from common.ensemble import (BLENDERS, HillClimbBlend, MeanBlend, RankMeanBlend, StackBlend, WeightedBlend,
+                             align, blend_oof, make_blender, nested_oof, rank_normalise)
+from common.metrics import roc_auc
+
+
+def _frames(n=60, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = np.arange(1000, 1000 + n)
+    oof = pd.DataFrame({"id": ids, "fold": np.arange(n) % k, "target": (rng.random(n) < 0.4).astype(int),
+                        "pred": rng.random(n)})
+    test = pd.DataFrame({"id": np.arange(5000, 5020), "pred": rng.random(20)})
+    return oof, test
+
+
+def test_align_orders_rows_by_the_first_run():
+    a, ta = _frames()
+    b = a.sample(frac=1.0, random_state=1).assign(pred=lambda d: d["pred"] * 2)
+    tb = ta.sample(frac=1.0, random_state=2).assign(pred=lambda d: d["pred"] + 1)
+    al = align({"a": a, "b": b}, {"a": ta, "b": tb})
+    assert al.names == ["a", "b"]
+    np.testing.assert_array_equal(al.ids, a["id"])
+    np.testing.assert_array_equal(al.folds, a["fold"])
+    np.testing.assert_array_equal(al.y, a["target"])
+    np.testing.assert_allclose(al.oof[:, 1], 2 * al.oof[:, 0])
+    np.testing.assert_array_equal(al.test_ids, ta["id"])
+    np.testing.assert_allclose(al.test[:, 1], al.test[:, 0] + 1)
+
+
+def test_align_refuses_missing_and_extra_ids():
+    a, _ = _frames()
+    b = a.iloc[2:].copy()
+    b.loc[b.index[0], "id"] = 77
+    with pytest.raises(ValueError, match=r"run 'b' OOF does not cover the same ids as run 'a' OOF: "
+                                         r"3 missing \(e.g. \[1000, 1001, 1002\]\), 1 extra \(e.g. \[77\]\)"):
+        align({"a": a, "b": b})
+
+
+def test_align_refuses_other_folds_and_targets():
+    a, _ = _frames()
+    b = a.copy()
+    b.loc[5, "fold"] = (b.loc[5, "fold"] + 1) % 3
+    with pytest.raises(ValueError, match=r"run 'b' OOF has another fold than run 'a' OOF for 1 id\(s\), e.g. id 1005"):
+        align({"a": a, "b": b})
+    c = a.copy()
+    c.loc[[3, 9], "target"] = 1 - c.loc[[3, 9], "target"]
+    with pytest.raises(ValueError, match=r"run 'c' OOF has another target .* for 2 id\(s\), e.g. id 1003"):
+        align({"a": a, "c": c})
+
+
+def test_align_refuses_bad_frames_and_tests():
+    a, ta = _frames()
+    with pytest.raises(ValueError, match=r"run 'b' OOF lacks column\(s\) \['fold'\]"):
+        align({"a": a, "b": a.drop(columns="fold")})
+    with pytest.raises(ValueError, match=r"duplicated id\(s\), e.g. \[1000\]"):
+        align({"a": pd.concat([a, a.iloc[:1]])})
+    nan = a.copy()
+    nan.loc[4, "pred"] = np.nan
+    with pytest.raises(ValueError, match=r"run 'n' OOF has 1 NaN/inf prediction\(s\), e.g. ids \[1004\]"):
+        align({"a": a, "n": nan})
+    with pytest.raises(ValueError, match=r"test predictions missing for run\(s\) \['b'\]"):
+        align({"a": a, "b": a}, {"a": ta})
+    with pytest.raises(ValueError, match=r"run 'b' test does not cover the same ids"):
+        align({"a": a, "b": a}, {"a": ta, "b": ta.iloc[1:]})
+
+
+def _noisy_columns(n=5000, scales=(3.0, 0.7, 1.5), seed=0):
+    """Columns = shared signal + independent noise of different scales; column 1 is the least noisy."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    signal = y + rng.normal(size=n)
+    P = np.column_stack([signal + s * rng.normal(size=n) for s in scales])
+    folds = rng.permutation(np.arange(n) % 5)
+    return P, y, folds
+
+
+@pytest.mark.parametrize("blender", [WeightedBlend(), HillClimbBlend(n_iter=20)])
+def test_weight_search_favours_least_noisy_model_and_beats_mean(blender):
+    P, y, folds = _noisy_columns()
+    blender.fit(P, y)
+    w = blender.weights_
+    assert np.all(w >= 0) and abs(w.sum() - 1) < 1e-12
+    assert np.argmax(w) == 1 and w[1] > 0.5
+    mean_auc = roc_auc(y, RankMeanBlend().fit(P, y).oof_)
+    assert roc_auc(y, blender.oof_) > mean_auc + 0.01
+    honest = nested_oof(lambda: clone(blender), P, y, folds)
+    assert roc_auc(y, honest) > mean_auc + 0.01
+
+
+def test_hill_climb_with_one_good_model_keeps_it():
+    P, y, _ = _noisy_columns(scales=(5.0, 0.0, 5.0))
+    hill = HillClimbBlend(n_iter=10, init_best=1).fit(P, y)
+    np.testing.assert_array_equal(hill.weights_, [0, 1, 0])
+
+
+def test_mean_and_rank_blends():
+    P = np.array([[0.1, 10.0], [0.4, 30.0], [0.3, 20.0], [0.9, 40.0]])
+    np.testing.assert_allclose(MeanBlend().fit(P, [0, 1, 0, 1]).predict(P), P.mean(axis=1))
+    ranks = np.array([[0, 0], [2, 2], [1, 1], [3, 3]]) / 3
+    np.testing.assert_allclose(rank_normalise(P), ranks)
+    rank = RankMeanBlend().fit(P, [0, 1, 0, 1])
+    np.testing.assert_allclose(rank.predict(P), ranks.mean(axis=1))
+    # Test rows are ranked among themselves.
+    np.testing.assert_allclose(rank.predict(P[:2]), [0.0, 1.0])
+
+
+def test_stacking_oof_does_not_leak_from_noise():
+    rng = np.random.default_rng(1)
+    n = 5000
+    y = (rng.random(n) < 0.3).astype(int)
+    P = rng.random((n, 3))  # pure noise models
+    folds = rng.permutation(np.arange(n) % 5)
+    stack = StackBlend().fit(P, y, folds)
+    assert abs(roc_auc(y, stack.oof_) - 0.5) < 0.05
+    assert stack.oof_.shape == (n,)
+
+
+def test_stacking_learns_signal_and_logit_features():
+    P, y, folds = _noisy_columns()
+    probs = 1 / (1 + np.exp(-P))
+    for features, X in (("rank", P), ("logit", probs)):
+        stack = StackBlend(features=features).fit(X, y, folds)
+        assert np.argmax(stack.weights_) == 1
+        assert roc_auc(y, stack.oof_) > roc_auc(y, RankMeanBlend().fit(X, y).oof_)
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]; column\(s\) \[0, 1, 2\]"):
+        StackBlend(features="logit").fit(P, y)
+
+
+def test_make_blender_and_blend_oof():
+    assert set(BLENDERS) == {"mean", "rank", "weighted", "hill", "stack"}
+    with pytest.raises(ValueError, match=r"unknown blend method 'avg'; choose one of \['hill', 'mean'"):
+        make_blender("avg")
+    P, y, folds = _noisy_columns(n=2000)
+    oof = pd.DataFrame({"id": np.arange(len(y)), "fold": folds, "target": y})
+    al = align({f"m{j}": oof.assign(pred=P[:, j]) for j in range(3)})
+    for method in BLENDERS:
+        blender = make_blender(method)
+        in_sample = blend_oof(blender, al)
+        nested = blend_oof(make_blender(method), al, nested=True)
+        assert in_sample.shape == nested.shape == (len(y),)
+        assert roc_auc(y, nested) > 0.6
+    # In-sample weight search is at least as good on its own rows as the honest nested estimate.
+    weighted = make_blender("weighted")
+    assert roc_auc(y, blend_oof(weighted, al)) >= roc_auc(y, blend_oof(make_blender("weighted"), al, True)) - 1e-3
+    assert weighted.predict(P).shape == (len(y),)
