@@ -1,0 +1,168 @@
+"""Write a Kaggle kernel folder that runs one of the kit's scripts on Kaggle.
+
+``python -m kernels.build nexperia-train --fold 0 --owner USER [--weights-dataset USER/timm-weights]
+[-- extra args for the script]`` writes ``kernels/build/<kernel-slug>/`` with ``kernel-metadata.json``
+and ``run.py``. ``run.py`` finds the kit's code dataset (``python -m kernels.pack_code``) under
+``/kaggle/input``, puts it on the path and runs the same ``competitions/<competition>/<script>.py`` as on
+a workstation, with ``--data`` set to the competition's folder under ``/kaggle/input`` (found by its
+marker file); runs go to ``/kaggle/working/runs``. Extra arguments may use ``{input:FILE}`` for a file
+of an attached dataset or kernel output, e.g. ``-- --pretrained {input:resnet34.safetensors}`` or
+``-- --run {input:runs/nexperia/cnn}``. Training on nexperia attaches ``OWNER/timm-weights`` unless
+``--weights-dataset`` names others.
+``python -m kernels.build code-dataset --owner USER`` packs the code dataset instead.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from common.io import atomic_write_json, atomic_write_text
+from common.registry import get_competition
+from kernels import bootstrap
+
+BUILD_ROOT = Path("kernels") / "build"
+CODE_DATASET_SLUG = "kaggle-kit-code"
+SCRIPT_NAME = "run.py"
+
+
+WEIGHTS_DATASET_SLUG = "timm-weights"
+
+
+@dataclass(frozen=True)
+class Target:
+    competition: str
+    script: str          # module under competitions/<competition>/
+    gpu: bool
+    weights: bool        # attaches a dataset of pretrained weights
+
+
+TARGETS = {
+    "nexperia-train": Target("nexperia", "train", gpu=True, weights=True),
+    "nexperia-predict": Target("nexperia", "predict", gpu=True, weights=False),
+    "home_credit-train": Target("home_credit", "train", gpu=False, weights=False),
+    "home_credit-predict": Target("home_credit", "predict", gpu=False, weights=False),
+}
+
+
+def slugify(text: str) -> str:
+    """Kaggle's slug of a title (lower case, runs of other characters turned into one dash)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def kernel_title(target: str, fold: int | None, suffix: str | None = None) -> str:
+    words = ["kit", target.replace("_", "-")] + ([f"fold {fold}"] if fold is not None else [])
+    return " ".join(words + ([suffix] if suffix else []))
+
+
+def kernel_metadata(target: str, owner: str, fold: int | None = None, code_dataset: str | None = None,
+                    weights_datasets: Sequence[str] = (), kernel_sources: Sequence[str] = (),
+                    gpu: bool | None = None, suffix: str | None = None) -> dict:
+    """``kernel-metadata.json`` content; internet is always off (the client would default it to on)."""
+    spec = TARGETS[target]
+    title = kernel_title(target, fold, suffix)
+    if spec.weights and not weights_datasets:
+        weights_datasets = [f"{owner}/{WEIGHTS_DATASET_SLUG}"]
+    return {
+        "id": f"{owner}/{slugify(title)}",
+        "title": title,
+        "code_file": SCRIPT_NAME,
+        "language": "python",
+        "kernel_type": "script",
+        "is_private": True,
+        "enable_gpu": spec.gpu if gpu is None else gpu,
+        "enable_tpu": False,
+        "enable_internet": False,
+        "competition_sources": [get_competition(spec.competition).slug],
+        "dataset_sources": [code_dataset or f"{owner}/{CODE_DATASET_SLUG}", *weights_datasets],
+        "kernel_sources": list(kernel_sources),
+        "model_sources": [],
+    }
+
+
+def script_args(target: str, fold: int | None, extra_args: Sequence[str]) -> list[str]:
+    """The script's arguments: the fold, the competition's folder found by its marker file, and for
+    predictions an output file in ``/kaggle/working`` (a run attached from another kernel is read-only)."""
+    spec = TARGETS[target]
+    if fold is not None and spec.script != "train":
+        raise ValueError(f"{target} takes no --fold (it predicts with the run's fold models)")
+    args = ["--fold", str(fold)] if fold is not None else []
+    if "--data" not in extra_args:
+        args += ["--data", "{input_dir:%s}" % get_competition(spec.competition).marker_file]
+    if spec.script == "predict" and "--out" not in extra_args:
+        args += ["--out", "submission.csv"]
+    return args + list(extra_args)
+
+
+def kernel_script(settings: dict) -> str:
+    """The kernel's ``run.py``: the bootstrap's source, then its call with ``settings``."""
+    return (inspect.getsource(bootstrap).rstrip() + "\n\n\n"
+            + f"SETTINGS = {json.dumps(settings, indent=4)}\n\n"
+            + 'if __name__ == "__main__":\n    raise SystemExit(main(SETTINGS))\n')
+
+
+def build_kernel(target: str, owner: str, fold: int | None = None, extra_args: Sequence[str] = (),
+                 code_dataset: str | None = None, weights_datasets: Sequence[str] = (),
+                 kernel_sources: Sequence[str] = (), gpu: bool | None = None, suffix: str | None = None,
+                 build_root: str | Path = BUILD_ROOT) -> Path:
+    """Write the kernel folder for ``target``; return its path."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown kernel target {target!r}; known: {sorted(TARGETS)} and code-dataset")
+    meta = kernel_metadata(target, owner, fold, code_dataset, weights_datasets, kernel_sources, gpu, suffix)
+    spec = TARGETS[target]
+    args = script_args(target, fold, extra_args)
+    settings = {"code_dataset": meta["dataset_sources"][0],
+                "module": f"competitions.{spec.competition}.{spec.script}", "args": args}
+    folder = Path(build_root) / meta["id"].split("/")[1]
+    atomic_write_json(folder / "kernel-metadata.json", meta)
+    atomic_write_text(folder / SCRIPT_NAME, kernel_script(settings))
+    return folder
+
+
+def default_owner() -> str | None:
+    return os.environ.get("KAGGLE_USERNAME")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("target", choices=sorted(TARGETS) + ["code-dataset"])
+    parser.add_argument("--owner", default=default_owner(), help="Kaggle user name (default $KAGGLE_USERNAME)")
+    parser.add_argument("--fold", type=int, default=None, help="fold to train (default: the script's default)")
+    parser.add_argument("--code-dataset", default=None, help=f"code dataset (default OWNER/{CODE_DATASET_SLUG})")
+    parser.add_argument("--weights-dataset", action="append", default=[], help="dataset with weights to attach")
+    parser.add_argument("--kernel-source", action="append", default=[],
+                        help="kernel whose output to attach (e.g. the train kernels, for predict)")
+    parser.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
+                        help="accelerator (default: on for nexperia, off for home_credit)")
+    parser.add_argument("--suffix", default=None, help="added to the title (and slug), e.g. an experiment name")
+    parser.add_argument("--build-root", type=Path, default=BUILD_ROOT)
+    args = parser.parse_args(argv)
+    if not args.owner:
+        parser.error("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
+    if args.target == "code-dataset":
+        from kernels.pack_code import pack_code
+        slug = (args.code_dataset or f"{args.owner}/{CODE_DATASET_SLUG}").split("/")[1]
+        folder = pack_code(args.owner, args.build_root / slug, slug)
+        print(f"code dataset folder: {folder}\nupload it with: python -m kernels.pack_code --owner {args.owner} "
+              f"--slug {slug} --push")
+        return 0
+    try:
+        folder = build_kernel(args.target, args.owner, args.fold, extra, args.code_dataset,
+                              args.weights_dataset, args.kernel_source, args.gpu, args.suffix, args.build_root)
+    except ValueError as error:
+        parser.error(str(error))
+    print(f"kernel folder: {folder}\npush it with: python -m kernels push {folder} --wait")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Push a kernel folder, wait for its run, and bring its output runs home into ``runs/``."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from common.paths import runs_root
+from common.run import Run
+from submissions import kaggle_client
+
+
+def kernel_ref(folder_or_ref: str | Path) -> str:
+    """``owner/slug`` of a kernel folder (from its metadata) or the ref itself."""
+    meta = Path(folder_or_ref) / "kernel-metadata.json"
+    if meta.is_file():
+        return json.loads(meta.read_text())["id"]
+    return str(folder_or_ref)
+
+
+def push(folder: str | Path, api: Any = None) -> dict:
+    folder = Path(folder)
+    if not (folder / "kernel-metadata.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a kernel folder (no kernel-metadata.json): "
+                                "build one with python -m kernels.build")
+    return kaggle_client.push_kernel(api or kaggle_client.connect(), folder)
+
+
+def wait(ref: str, api: Any = None, timeout: float = 12 * 3600, poll: float = 30.0,
+         report: Callable[[str], None] = print, sleep: Callable[[float], None] = time.sleep,
+         clock: Callable[[], float] = time.monotonic) -> str:
+    """Poll the kernel's status until it ends (COMPLETE, ERROR, ...); raise ``TimeoutError`` after ``timeout`` s."""
+    api = api or kaggle_client.connect()
+    start, last = clock(), None
+    while True:
+        status, failure = kaggle_client.kernel_status(api, ref)
+        elapsed = clock() - start
+        if status != last:
+            report(f"[{elapsed / 60:6.1f} min] {ref}: {status}" + (f" ({failure})" if failure else ""))
+            last = status
+        if status in kaggle_client.TERMINAL_KERNEL_STATUSES:
+            return status
+        if elapsed + poll > timeout:
+            raise TimeoutError(f"kernel {ref} still {status} after {elapsed / 60:.1f} min; check it later with "
+                               f"python -m kernels status {ref}")
+        sleep(poll)
+
+
+def fetch_output(ref: str, runs_dir: str | Path | None = None, api: Any = None) -> list[Path]:
+    """Download the kernel's output; merge its ``runs/<competition>/<run>/`` folders into ``runs_dir``.
+
+    Per-fold files are copied (several fold kernels fill one run), then each run's ``oof.csv`` and
+    ``test.csv`` are rebuilt from all its folds. Anything else the kernel wrote (its log, a predict
+    kernel's ``submission.csv``) goes to ``<runs_dir>/kernel_outputs/<slug>/``. Returns the run folders
+    touched.
+    """
+    api = api or kaggle_client.connect()
+    runs_dir = Path(runs_dir or runs_root())
+    others = runs_dir / "kernel_outputs" / ref.split("/")[-1]
+    with tempfile.TemporaryDirectory() as tmp:
+        files = kaggle_client.kernel_output(api, ref, tmp)
+        touched = set()
+        for path in files:
+            relative = path.relative_to(tmp)
+            if relative.parts[0] == "runs" and len(relative.parts) >= 4:
+                target = runs_dir.joinpath(*relative.parts[1:])
+                touched.add(runs_dir.joinpath(*relative.parts[1:3]))
+            else:
+                target = others / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    for run_dir in sorted(touched):
+        if any(run_dir.glob("fold*/oof.csv")):
+            Run(run_dir).merge_folds()
+    return sorted(touched)

@@ -1,0 +1,213 @@
+"""Blend the prediction files of runs into a submission file, with each run's CV and the blend's.
+
+``python -m submissions.blend --competition nexperia --runs RUN [RUN ...] --method rank``
+
+Reads each run's ``oof.csv`` and ``test.csv`` (a RUN is a run folder, or a run name under
+``runs/<competition>/``), refuses runs whose ids, folds or targets differ, and reports every run's OOF
+AUC with its DeLong 95% CI, the blend's, and a paired DeLong test of the blend against the best single
+run. The blend's CV is honest: blenders that fit weights ('weighted', 'hill') are scored by nested OOF
+(fitted on the other folds); 'stack' does the same by itself; 'mean' and 'rank' fit nothing. One run
+gives a one-model submission (no blending).
+
+The submission takes its ids and order from the competition's sample submission (``--data``), is
+validated, and is written to ``submissions/files/<competition>/<competition>-<time>-<hash>.csv`` with a
+JSON beside it (runs, weights, CV) and a PNG of the ROC curves.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from common.ensemble import BLENDERS, Aligned, align, blend_oof, make_blender
+from common.io import atomic_write_bytes, atomic_write_json
+from common.metrics import auc_summary, delong_test
+from common.paths import runs_root
+from common.plots import plot_roc
+from common.registry import get_competition
+from common.run import load_predictions
+from submissions.store import DEFAULT_FILES_ROOT, sidecar_path, submission_name
+from submissions.validate import check_submission, read_sample
+
+SINGLE = "single"
+# Blenders whose weights are searched on the OOF rows: their CV must come from nested OOF.
+FITTED_WEIGHTS = ("weighted", "hill")
+
+
+def resolve_run(run: str | Path, competition: str, runs_dir: str | Path | None = None) -> Path:
+    """A run folder given as a path, or as a name under ``<runs_dir>/<competition>/``."""
+    path = Path(run)
+    if path.is_dir():
+        return path
+    named = Path(runs_dir or runs_root()) / competition / str(run)
+    if named.is_dir():
+        return named
+    raise FileNotFoundError(f"run {run!r} not found: neither a folder nor {named}")
+
+
+def load_runs(run_dirs: Sequence[Path]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """OOF and test frames per run name (ids as text, so every run and the sample compare alike)."""
+    oofs, tests = {}, {}
+    names = [d.name for d in run_dirs]
+    for run_dir, name in zip(run_dirs, names):
+        if names.count(name) > 1:
+            name = str(run_dir)
+        oof, test = load_predictions(run_dir)
+        if test is None:
+            raise FileNotFoundError(f"run {run_dir} has no test predictions ({run_dir / 'test.csv'})")
+        oofs[name] = oof.astype({"id": str})
+        tests[name] = test.astype({"id": str})
+    return oofs, tests
+
+
+def check_test_ids(tests: dict[str, pd.DataFrame], sample_ids: pd.Series, sample_file: str) -> None:
+    """Every run's test ids must be exactly the sample submission's."""
+    want = pd.Index(sample_ids)
+    for name, test in tests.items():
+        have = pd.Index(test["id"])
+        missing, extra = want.difference(have), have.difference(want)
+        if len(missing) or len(extra) or len(have) != len(want):
+            raise ValueError(
+                f"run {name!r} test.csv does not predict the ids of the sample submission {sample_file}: "
+                f"{len(missing)} missing (e.g. {missing[:5].tolist()}), {len(extra)} not in it "
+                f"(e.g. {extra[:5].tolist()}), {len(have)} rows for {len(want)}")
+
+
+def blend(aligned: Aligned, method: str) -> dict:
+    """Fit the blend; return weights, honest OOF scores, test scores and how the CV was obtained."""
+    if len(aligned.names) == 1:
+        return {"method": SINGLE, "weights": np.ones(1), "oof": aligned.oof[:, 0], "test": aligned.test[:, 0],
+                "cv_kind": "OOF of the run"}
+    blender = make_blender(method)
+    nested = method in FITTED_WEIGHTS
+    oof = blend_oof(blender, aligned, nested=nested)
+    result = {"method": method, "weights": np.asarray(blender.weights_, dtype=np.float64), "oof": oof,
+              "test": np.asarray(blender.predict(aligned.test), dtype=np.float64)}
+    if nested:
+        result["cv_kind"] = "nested OOF (weights fitted on the other folds)"
+        result["oof_in_sample"] = blender.oof_
+    else:
+        result["cv_kind"] = "nested OOF of the stacker" if method == "stack" else "OOF (nothing fitted)"
+    return result
+
+
+def into_range(scores: np.ndarray, low: float, high: float) -> tuple[np.ndarray, str]:
+    """Scores moved into ``[low, high]`` by min-max scaling if they leave it (order, hence AUC, kept)."""
+    if scores.min() >= low and scores.max() <= high:
+        return scores, "none"
+    span = scores.max() - scores.min()
+    if span == 0:
+        return np.full_like(scores, (low + high) / 2), "constant"
+    return low + (scores - scores.min()) / span * (high - low), "min-max"
+
+
+def _summary(y: np.ndarray, score: np.ndarray) -> dict:
+    return {k: float(v) if isinstance(v, float) else v for k, v in auc_summary(y, score).items()}
+
+
+def make_submission(competition: str, runs: Sequence[str | Path], method: str = "rank",
+                    data_dir: str | Path | None = None, runs_dir: str | Path | None = None,
+                    files_root: str | Path = DEFAULT_FILES_ROOT) -> tuple[Path, dict]:
+    """Blend ``runs``, write the submission file and its JSON; return the file's path and the JSON."""
+    if method not in BLENDERS:
+        raise ValueError(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
+    spec = get_competition(competition)
+    run_dirs = [resolve_run(r, competition, runs_dir) for r in runs]
+    oofs, tests = load_runs(run_dirs)
+    sample = read_sample(competition, data_dir)
+    sample_ids = sample[spec.id_column]
+    check_test_ids(tests, sample_ids, spec.sample_submission)
+    aligned = align(oofs, tests)
+    y = aligned.y
+    result = blend(aligned, method)
+
+    per_run = []
+    for j, (name, run_dir) in enumerate(zip(aligned.names, run_dirs)):
+        per_run.append({"name": name, "path": str(run_dir), "weight": float(result["weights"][j]),
+                        **_summary(y, aligned.oof[:, j])})
+    cv = {**_summary(y, result["oof"]), "kind": result["cv_kind"]}
+    best = max(range(len(per_run)), key=lambda j: per_run[j]["auc"])
+    auc_blend, auc_best, z, p = delong_test(y, result["oof"], aligned.oof[:, best])
+
+    scores, transform = into_range(result["test"], *spec.score_range)
+    by_id = pd.Series(scores, index=pd.Index(aligned.test_ids))
+    sub = pd.DataFrame({spec.id_column: sample_ids.to_numpy(),
+                        spec.target_column: by_id.loc[sample_ids.to_numpy()].to_numpy()})
+    check_submission(sub, sample, spec, f"the blend of {aligned.names}")
+    buffer = io.StringIO()
+    sub.to_csv(buffer, index=False)
+    content = buffer.getvalue().encode()
+    now = datetime.now(timezone.utc)
+    path = Path(files_root) / competition / submission_name(competition, content, now)
+    meta = {
+        "competition": competition, "file": path.name, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "method": result["method"], "runs": per_run,
+        "weights": {r["name"]: r["weight"] for r in per_run},
+        "cv": cv, "vs_best_run": {"best_run": per_run[best]["name"], "auc_blend": auc_blend,
+                                  "auc_best": auc_best, "z": z, "p": p},
+        "score_transform": transform, "n_test": len(sub),
+    }
+    if "oof_in_sample" in result:
+        meta["cv_in_sample"] = _summary(y, result["oof_in_sample"])
+    atomic_write_bytes(path, content)
+    atomic_write_json(sidecar_path(path), meta)
+    curves = {r["name"]: aligned.oof[:, j] for j, r in enumerate(per_run)}
+    if len(per_run) > 1:
+        curves[f"blend ({method})"] = result["oof"]
+    plot_roc(y, curves, path.with_suffix(".roc.png"), band_boot=0, title=f"{competition} OOF ROC")
+    return path, meta
+
+
+def format_report(path: Path, meta: dict) -> str:
+    """The blend's table of CVs, the DeLong test and where the files are, for the console."""
+    rows = [(r["name"], r["auc"], r["ci_low"], r["ci_high"], r["weight"]) for r in meta["runs"]]
+    cv = meta["cv"]
+    if len(rows) > 1:
+        rows.append((f"BLEND ({meta['method']})", cv["auc"], cv["ci_low"], cv["ci_high"], float("nan")))
+    table = pd.DataFrame(rows, columns=["run", "oof_auc", "ci95_low", "ci95_high", "weight"])
+    lines = [table.to_string(index=False, float_format=lambda v: f"{v:.5f}")]
+    if len(meta["runs"]) > 1:
+        vs = meta["vs_best_run"]
+        lines.append(f"blend CV: {cv['kind']}")
+        lines.append(f"blend vs best run {vs['best_run']!r}: AUC {vs['auc_blend']:.5f} vs {vs['auc_best']:.5f}, "
+                     f"paired DeLong z = {vs['z']:.2f}, p = {vs['p']:.3g}")
+        if "cv_in_sample" in meta:
+            lines.append(f"(in-sample blend AUC, optimistic: {meta['cv_in_sample']['auc']:.5f})")
+    if meta["score_transform"] != "none":
+        lines.append(f"test scores rescaled into the score range ({meta['score_transform']}; AUC unchanged)")
+    lines.append(f"submission: {path}")
+    lines.append(f"record:     {sidecar_path(path)}")
+    lines.append(f"ROC plot:   {path.with_suffix('.roc.png')}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--competition", required=True, help="the kit's competition name, e.g. nexperia")
+    parser.add_argument("--runs", nargs="+", required=True, help="run folders or run names")
+    parser.add_argument("--method", default="rank", choices=sorted(BLENDERS), help="blend method")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="folder with the sample submission (default: the competition's data folder)")
+    parser.add_argument("--runs-dir", type=Path, default=None, help="where run names are looked up "
+                        "(default: runs/ or $KIT_RUNS_ROOT)")
+    parser.add_argument("--files-root", type=Path, default=DEFAULT_FILES_ROOT, help="where submissions go")
+    args = parser.parse_args(argv)
+    try:
+        path, meta = make_submission(args.competition, args.runs, args.method, args.data, args.runs_dir,
+                                     args.files_root)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"BLEND FAILED: {error}", file=sys.stderr)
+        return 1
+    print(format_report(path, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The submission ledger: one SQLite file recording every submission made (or rehearsed) with the kit.
+
+Table ``submissions``: file hash and name, competition, message, CV AUC with its DeLong interval, the
+runs blended, creation time, Kaggle's submission ref, status and the public/private scores that
+``submissions.leaderboard sync`` fills in. Table ``ranks``: the team's leaderboard rank at each sync.
+Status is ``dry-run`` (recorded, not sent), ``failed`` (sending failed: nothing reached Kaggle), or
+Kaggle's own ``pending`` / ``complete`` / ``error`` once sent.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+DEFAULT_LEDGER = Path("submissions") / "ledger.sqlite"
+NOT_SENT = ("dry-run", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_hash     TEXT NOT NULL,
+    file_name     TEXT NOT NULL,
+    competition   TEXT NOT NULL,
+    message       TEXT NOT NULL,
+    cv_auc        REAL,
+    cv_ci_low     REAL,
+    cv_ci_high    REAL,
+    runs          TEXT NOT NULL,
+    created       TEXT NOT NULL,
+    kaggle_ref    INTEGER,
+    status        TEXT NOT NULL,
+    error         TEXT,
+    public_score  REAL,
+    private_score REAL
+);
+CREATE INDEX IF NOT EXISTS submissions_hash ON submissions (competition, file_hash);
+CREATE TABLE IF NOT EXISTS ranks (
+    competition TEXT NOT NULL,
+    synced      TEXT NOT NULL,
+    team        TEXT NOT NULL,
+    rank        INTEGER,
+    score       REAL
+);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Ledger:
+    """Read and append submission records; every write is one committed transaction."""
+
+    def __init__(self, path: str | Path = DEFAULT_LEDGER):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.row_factory = sqlite3.Row
+        with self._db:
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def add(self, *, file_hash: str, file_name: str, competition: str, message: str, runs: list[str],
+            status: str, cv: dict | None = None, kaggle_ref: int | None = None,
+            error: str | None = None) -> int:
+        """Record one submission; return its ledger id."""
+        cv = cv or {}
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO submissions (file_hash, file_name, competition, message, cv_auc, cv_ci_low, "
+                "cv_ci_high, runs, created, kaggle_ref, status, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (file_hash, file_name, competition, message, cv.get("auc"), cv.get("ci_low"),
+                 cv.get("ci_high"), json.dumps(runs), utc_now(), kaggle_ref, status, error))
+        return int(cursor.lastrowid)
+
+    def sent(self, competition: str, file_hash: str) -> list[dict]:
+        """Records of this file already sent to Kaggle (any status but dry-run and failed)."""
+        rows = self._db.execute(
+            f"SELECT * FROM submissions WHERE competition = ? AND file_hash = ? "
+            f"AND status NOT IN ({','.join('?' * len(NOT_SENT))}) ORDER BY id",
+            (competition, file_hash, *NOT_SENT)).fetchall()
+        return [dict(r) for r in rows]
+
+    def update_from_kaggle(self, competition: str, kaggle_submissions: list[dict]) -> int:
+        """Copy status and scores of Kaggle's submissions onto the records with the same ref; return count."""
+        updated = 0
+        with self._db:
+            for sub in kaggle_submissions:
+                cursor = self._db.execute(
+                    "UPDATE submissions SET status = ?, public_score = ?, private_score = ? "
+                    "WHERE competition = ? AND kaggle_ref = ?",
+                    (sub["status"], sub["public_score"], sub["private_score"], competition, sub["ref"]))
+                updated += cursor.rowcount
+        return updated
+
+    def add_rank(self, competition: str, team: str, rank: int | None, score: float | None) -> None:
+        with self._db:
+            self._db.execute("INSERT INTO ranks (competition, synced, team, rank, score) VALUES (?,?,?,?,?)",
+                             (competition, utc_now(), team, rank, score))
+
+    def latest_rank(self, competition: str) -> dict | None:
+        row = self._db.execute("SELECT * FROM ranks WHERE competition = ? ORDER BY rowid DESC LIMIT 1",
+                               (competition,)).fetchone()
+        return dict(row) if row else None
+
+    def table(self, competition: str | None = None) -> pd.DataFrame:
+        """All records (of one competition), oldest first, ``runs`` decoded to a list."""
+        query, params = "SELECT * FROM submissions", ()
+        if competition:
+            query, params = query + " WHERE competition = ?", (competition,)
+        df = pd.read_sql_query(query + " ORDER BY id", self._db, params=params)
+        df["runs"] = df["runs"].map(json.loads)
+        return df

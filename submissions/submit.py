@@ -1,0 +1,111 @@
+"""Send a submission file to Kaggle and record it in the ledger.
+
+``python -m submissions.submit FILE -m "MESSAGE" [--dry-run] [--force] [--ledger PATH]``
+(or ``--latest --competition nexperia`` for the newest blended file). The competition, CV AUC and runs
+come from the JSON that ``submissions.blend`` wrote beside the file; the message sent to Kaggle carries
+them. The file is validated against the sample submission first; a file already sent is refused unless
+``--force``; ``--dry-run`` records without sending. A failed send is recorded as ``failed``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from common.registry import get_competition
+from submissions import kaggle_client
+from submissions.ledger import DEFAULT_LEDGER, Ledger
+from submissions.store import DEFAULT_FILES_ROOT, file_sha256, latest_submission, read_sidecar
+from submissions.validate import SubmissionError, validate_file
+
+MAX_MESSAGE = 500
+
+
+class AlreadySent(RuntimeError):
+    pass
+
+
+def compose_message(message: str, meta: dict) -> str:
+    """The user's message plus the CV AUC (with its 95% CI) and the runs, as Kaggle's description."""
+    parts = [message.strip()] if message.strip() else []
+    cv = meta.get("cv") or {}
+    if cv.get("auc") is not None:
+        parts.append(f"CV AUC {cv['auc']:.5f} [{cv['ci_low']:.5f}, {cv['ci_high']:.5f}]")
+    runs = [r["name"] for r in meta.get("runs", [])]
+    if runs:
+        method = meta.get("method")
+        parts.append((f"{method} of " if method and len(runs) > 1 else "run ") + "+".join(runs))
+    text = " | ".join(parts)
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
+
+
+def submit_file(path: str | Path, message: str, competition: str | None = None,
+                data_dir: str | Path | None = None, ledger_path: str | Path = DEFAULT_LEDGER,
+                dry_run: bool = False, force: bool = False) -> dict:
+    """Validate, check the ledger, send (unless ``dry_run``) and record; return the ledger entry."""
+    path = Path(path)
+    meta = read_sidecar(path)
+    competition = competition or meta.get("competition")
+    if not competition:
+        raise ValueError(f"{path} has no JSON beside it naming its competition: pass --competition")
+    if meta.get("competition") not in (None, competition):
+        raise ValueError(f"{path} was made for {meta['competition']}, not {competition}")
+    spec = get_competition(competition)
+    validate_file(path, competition, data_dir)
+    file_hash = file_sha256(path)
+    text = compose_message(message, meta)
+    entry = dict(file_hash=file_hash, file_name=path.name, competition=competition, message=text,
+                 runs=[r["name"] for r in meta.get("runs", [])], cv=meta.get("cv"))
+    with Ledger(ledger_path) as ledger:
+        previous = ledger.sent(competition, file_hash)
+        if previous and not force:
+            refs = [p["kaggle_ref"] for p in previous]
+            raise AlreadySent(f"{path.name} was already sent to Kaggle (submission ref(s) {refs}, "
+                              f"ledger {ledger.path}); use --force to send it again")
+        if dry_run:
+            entry["id"] = ledger.add(**entry, status="dry-run")
+            return {**entry, "status": "dry-run"}
+        try:
+            api = kaggle_client.connect()
+            ref = kaggle_client.submit(api, path, text, spec.slug)
+        except kaggle_client.KaggleError as error:
+            ledger.add(**entry, status="failed", error=str(error))
+            raise
+        entry["id"] = ledger.add(**entry, status="pending", kaggle_ref=ref)
+    return {**entry, "status": "pending", "kaggle_ref": ref}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", nargs="?", type=Path, help="submission CSV written by submissions.blend")
+    parser.add_argument("-m", "--message", required=True, help="what this submission tries")
+    parser.add_argument("--latest", action="store_true", help="send the newest file of --competition")
+    parser.add_argument("--competition", default=None, help="needed when the file has no JSON beside it")
+    parser.add_argument("--data", type=Path, default=None, help="folder with the sample submission")
+    parser.add_argument("--ledger", type=Path, default=DEFAULT_LEDGER, help="SQLite ledger file")
+    parser.add_argument("--files-root", type=Path, default=DEFAULT_FILES_ROOT, help="where --latest looks")
+    parser.add_argument("--dry-run", action="store_true", help="validate and record without sending")
+    parser.add_argument("--force", action="store_true", help="send even if this file was sent before")
+    args = parser.parse_args(argv)
+    if args.latest == (args.file is not None):
+        parser.error("give either FILE or --latest (with --competition)")
+    if args.latest and not args.competition:
+        parser.error("--latest needs --competition")
+    try:
+        path = args.file or latest_submission(args.competition, args.files_root)
+        entry = submit_file(path, args.message, args.competition, args.data, args.ledger,
+                            args.dry_run, args.force)
+    except (SubmissionError, AlreadySent, kaggle_client.KaggleError, FileNotFoundError, ValueError) as error:
+        print(f"NOT SENT: {error}", file=sys.stderr)
+        return 1
+    if entry["status"] == "dry-run":
+        print(f"dry run: {path} is valid and recorded (ledger {args.ledger}, id {entry['id']}), not sent")
+    else:
+        print(f"sent {path} as Kaggle submission {entry['kaggle_ref']} (ledger {args.ledger}, id {entry['id']})")
+    print(f"message: {entry['message']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The kernel script, run against a local stand-in for /kaggle/input holding the packed kit."""
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kernels.build import build_kernel
+from kernels.pack_code import pack_code
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_BASE = {"code_dataset": "someone/kaggle-kit-code", "module": "submissions.validate"}
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    return pack_code("someone", tmp_path_factory.mktemp("pack") / "kaggle-kit-code", repo=REPO_ROOT)
+
+
+@pytest.fixture
+def kernel_main(tmp_path):
+    folder = build_kernel("nexperia-predict", "someone", build_root=tmp_path / "build")
+    return runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")["main"]
+
+
+@pytest.fixture
+def kaggle_input(tmp_path):
+    """``input/`` with the competition's sample submission and a submission to check, ``working/``."""
+    root = tmp_path / "input"
+    comp = root / "semi-conductor-image-classification-second-stage"
+    comp.mkdir(parents=True)
+    pd.DataFrame({"id": ["a", "b", "c"], "defect_score": 0.5}).to_csv(comp / "submission_sample.csv", index=False)
+    outputs = root / "some-kernel" / "out"
+    outputs.mkdir(parents=True)
+    pd.DataFrame({"id": ["c", "a", "b"], "defect_score": [0.1, 0.7, 0.2]}).to_csv(outputs / "sub.csv", index=False)
+    (tmp_path / "working").mkdir()
+    return root, tmp_path / "working"
+
+
+ARGS = ["{input:out/sub.csv}", "--competition", "nexperia", "--data", "{input_dir:submission_sample.csv}"]
+
+
+def test_runs_a_kit_module_from_the_attached_code_dataset(packed, kernel_main, kaggle_input, capfd):
+    input_root, working = kaggle_input
+    shutil.copytree(packed, input_root / "kaggle-kit-code")
+    assert kernel_main({**SETTINGS_BASE, "args": ARGS}, input_root, working) == 0
+    out = capfd.readouterr().out
+    assert f"kit imported from {input_root / 'kaggle-kit-code'}\n" in out
+    assert f"OK: {input_root / 'some-kernel' / 'out' / 'sub.csv'} is a valid nexperia submission" in out
+
+
+def test_code_dataset_kept_as_zip_archives_is_extracted(packed, kernel_main, kaggle_input, capfd):
+    input_root, working = kaggle_input
+    dataset = input_root / "kaggle-kit-code"
+    dataset.mkdir()
+    for child in packed.iterdir():  # as the client uploads folders with dir_mode="zip"
+        if child.is_dir():
+            shutil.make_archive(str(dataset / child.name), "zip", child)
+        else:
+            shutil.copy2(child, dataset)
+    assert kernel_main({**SETTINGS_BASE, "args": ARGS}, input_root, working) == 0
+    assert f"kit imported from {working / 'kit_src'}\n" in capfd.readouterr().out
+    assert not (working / "kit_src").exists()  # cleaned so the kernel's output holds only runs
+
+
+def test_failing_module_gives_its_exit_status(packed, kernel_main, kaggle_input):
+    input_root, working = kaggle_input
+    shutil.copytree(packed, input_root / "kaggle-kit-code")
+    args = ["{input:out/sub.csv}", "--competition", "home_credit", "--data", str(input_root)]
+    assert kernel_main({**SETTINGS_BASE, "args": args}, input_root, working) == 1
+
+
+def test_missing_code_dataset_or_input_is_named(packed, kernel_main, kaggle_input):
+    input_root, working = kaggle_input
+    with pytest.raises(FileNotFoundError, match="'kaggle-kit-code' is not attached"):
+        kernel_main({**SETTINGS_BASE, "args": ARGS}, input_root, working)
+    shutil.copytree(packed, input_root / "kaggle-kit-code")
+    with pytest.raises(FileNotFoundError, match="resnet.safetensors not found"):
+        kernel_main({**SETTINGS_BASE, "args": ["{input:resnet.safetensors}"]}, input_root, working)
+
+
+def test_home_credit_training_kernel_runs_train_py_on_kaggle_style_paths(packed, tmp_path, monkeypatch):
+    """The generated kernel finds the competition folder by its marker and runs the real train.py."""
+    input_root, working = tmp_path / "input", tmp_path / "working"
+    working.mkdir()
+    competition_dir = input_root / "home-credit-default-risk"
+    subprocess.run([sys.executable, "-m", "competitions.home_credit.synth", "--out", str(competition_dir),
+                    "--n-clients", "300", "--workers", "1"], check=True, capture_output=True)
+    shutil.copytree(packed, input_root / "kaggle-kit-code")
+    folder = build_kernel("home_credit-train", "someone", fold=0, build_root=tmp_path / "build", extra_args=[
+        "--name", "tiny", "--tables", "application", "--num-boost-round", "20", "--num-threads", "1",
+        "--no-target-encoding"])
+    monkeypatch.setenv("KIT_RUNS_ROOT", str(working / "runs"))  # in a kernel: /kaggle/working/runs
+    monkeypatch.setenv("KIT_CACHE_ROOT", str(working / "cache"))
+    kernel = runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")
+    assert kernel["main"](kernel["SETTINGS"], input_root, working) == 0
+    run = working / "runs" / "home_credit" / "tiny"
+    assert set(pd.read_csv(run / "oof.csv")["fold"]) == {0}
+    sample = pd.read_csv(competition_dir / "sample_submission.csv")
+    assert sorted(pd.read_csv(run / "test.csv")["id"]) == sorted(sample["SK_ID_CURR"])
+    assert not (working / "cache").exists()

@@ -1,0 +1,73 @@
+import json
+
+import pytest
+from slugify import slugify as kaggle_slugify  # the slug function the kaggle client checks titles with
+
+from kernels.build import TARGETS, build_kernel, main
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_kernel_folder_metadata_and_script(tmp_path, target):
+    fold = 2 if target.endswith("train") else None
+    folder = build_kernel(target, "someone", fold=fold, extra_args=["--name", "exp1"],
+                          weights_datasets=["someone/timm-weights"], build_root=tmp_path)
+    raw = (folder / "kernel-metadata.json").read_text()
+    meta = json.loads(raw)
+    assert '"enable_internet": false' in raw  # written explicitly: the client would default it to true
+    owner, slug = meta["id"].split("/")
+    assert owner == "someone" and slug == kaggle_slugify(meta["title"]) and folder.name == slug
+    assert ("fold-2" in slug) == (fold is not None)
+    competition = TARGETS[target].competition
+    expected_slug = {"nexperia": "semi-conductor-image-classification-second-stage",
+                     "home_credit": "home-credit-default-risk"}[competition]
+    assert meta["competition_sources"] == [expected_slug]
+    assert meta["dataset_sources"] == ["someone/kaggle-kit-code", "someone/timm-weights"]
+    assert meta["language"] == "python" and meta["kernel_type"] == "script" and meta["is_private"] is True
+    assert meta["enable_gpu"] is (competition == "nexperia")
+    script = (folder / meta["code_file"]).read_text()
+    namespace = {}
+    exec(compile(script, meta["code_file"], "exec"), namespace)  # defines, does not run (not __main__)
+    marker = {"nexperia": "submission_sample.csv", "home_credit": "application_train.csv"}[competition]
+    out = ["--out", "submission.csv"] if target.endswith("predict") else []
+    assert namespace["SETTINGS"] == {"code_dataset": "someone/kaggle-kit-code",
+                                     "module": f"competitions.{competition}.{TARGETS[target].script}",
+                                     "args": [*(["--fold", "2"] if fold is not None else []),
+                                              "--data", "{input_dir:%s}" % marker, *out, "--name", "exp1"]}
+    assert callable(namespace["main"])
+
+
+def test_cli_passes_extra_arguments_and_needs_an_owner(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    with pytest.raises(SystemExit):
+        main(["home_credit-train", "--build-root", str(tmp_path)])
+    assert "--owner" in capsys.readouterr().err
+    assert main(["home_credit-train", "--owner", "me", "--no-gpu", "--suffix", "lr low", "--build-root",
+                 str(tmp_path), "--", "--learning-rate", "0.01"]) == 0
+    folder = tmp_path / "kit-home-credit-train-lr-low"
+    assert str(folder) in capsys.readouterr().out
+    script = (folder / "run.py").read_text()
+    assert '"--learning-rate",\n        "0.01"' in script
+
+
+def test_nexperia_training_attaches_weights_unless_others_are_named(tmp_path):
+    default = json.loads((build_kernel("nexperia-train", "me", build_root=tmp_path)
+                          / "kernel-metadata.json").read_text())
+    assert default["dataset_sources"] == ["me/kaggle-kit-code", "me/timm-weights"]
+    named = json.loads((build_kernel("nexperia-train", "me", weights_datasets=["other/convnext-weights"],
+                                     code_dataset="me/kit-v2", build_root=tmp_path)
+                        / "kernel-metadata.json").read_text())
+    assert named["dataset_sources"] == ["me/kit-v2", "other/convnext-weights"]
+
+
+def test_unknown_target_and_fold_of_a_predict_kernel_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown kernel target"):
+        build_kernel("nexperia-tune", "me", build_root=tmp_path)
+    with pytest.raises(ValueError, match="takes no --fold"):
+        build_kernel("nexperia-predict", "me", fold=1, build_root=tmp_path)
+
+
+def test_code_dataset_target_packs_the_kit(tmp_path, capsys):
+    assert main(["code-dataset", "--owner", "me", "--build-root", str(tmp_path)]) == 0
+    folder = tmp_path / "kaggle-kit-code"
+    assert (folder / "common" / "run.py").is_file() and (folder / "dataset-metadata.json").is_file()
+    assert "--push" in capsys.readouterr().out

@@ -1,0 +1,139 @@
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import rankdata
+from sklearn.metrics import roc_auc_score
+
+from submissions.blend import into_range, main, make_submission
+from submissions.store import sidecar_path
+from tests.submissions.synthetic import N_FOLDS, N_TRAIN, submission_ids, write_run, write_sample
+
+
+def _blend(setup, runs, method="rank"):
+    return make_submission("nexperia", runs, method, data_dir=setup["data"], runs_dir=setup["runs_dir"],
+                           files_root=setup["files"])
+
+
+def _oof(run_dir):
+    return pd.read_csv(run_dir / "oof.csv", dtype={"id": str})
+
+
+def test_rank_blend_writes_submission_in_sample_order_with_cv_report(nexperia_setup):
+    setup = nexperia_setup
+    path, meta = _blend(setup, ["model0", "model1", "model2"], "rank")
+    assert path.parent == setup["files"] / "nexperia"
+    content = path.read_bytes()
+    assert path.name.startswith("nexperia-") and path.stem.endswith(hashlib.sha256(content).hexdigest()[:10])
+    sub = pd.read_csv(path, dtype={"id": str})
+    sample = pd.read_csv(setup["data"] / "submission_sample.csv", dtype={"id": str})
+    assert list(sub.columns) == ["id", "defect_score"]
+    assert sub["id"].tolist() == sample["id"].tolist()
+
+    # every run's CV, recomputed here with scikit-learn from the run's own oof.csv
+    oofs = [_oof(r) for r in setup["runs"]]
+    for run_meta, oof in zip(meta["runs"], oofs):
+        assert run_meta["auc"] == pytest.approx(roc_auc_score(oof["target"], oof["pred"]), abs=1e-12)
+        assert run_meta["ci_low"] < run_meta["auc"] < run_meta["ci_high"]
+    # the rank blend: mean of the rank-normalised OOF columns, aligned by id
+    by_id = [o.set_index("id").loc[oofs[0]["id"]] for o in oofs]
+    ranks = np.mean([(rankdata(o["pred"]) - 1) / (len(o) - 1) for o in by_id], axis=0)
+    assert meta["cv"]["auc"] == pytest.approx(roc_auc_score(oofs[0]["target"], ranks), abs=1e-12)
+    # test scores: mean of the rank-normalised test columns, in the sample's order
+    tests = [pd.read_csv(r / "test.csv", dtype={"id": str}).set_index("id").loc[sample["id"]] for r in setup["runs"]]
+    expected = np.mean([(rankdata(t["pred"]) - 1) / (len(t) - 1) for t in tests], axis=0)
+    np.testing.assert_allclose(sub["defect_score"], expected, atol=1e-12)
+
+    assert meta["vs_best_run"]["best_run"] == "model0"  # the least noisy run
+    assert 0 <= meta["vs_best_run"]["p"] <= 1
+    assert json.loads(sidecar_path(path).read_text()) == json.loads(json.dumps(meta))
+    assert path.with_suffix(".roc.png").stat().st_size > 1000
+
+
+def test_weighted_blend_reports_nested_cv_and_weights(nexperia_setup):
+    path, meta = _blend(nexperia_setup, ["model0", "model1", "model2"], "weighted")
+    weights = [r["weight"] for r in meta["runs"]]
+    assert sum(weights) == pytest.approx(1.0) and all(w >= 0 for w in weights)
+    assert "nested" in meta["cv"]["kind"]
+    assert "cv_in_sample" in meta
+    assert meta["weights"] == {r["name"]: r["weight"] for r in meta["runs"]}
+
+
+def test_stack_log_odds_are_moved_into_the_score_range(nexperia_setup):
+    path, meta = _blend(nexperia_setup, ["model0", "model1"], "stack")
+    sub = pd.read_csv(path)
+    assert meta["score_transform"] == "min-max"
+    assert sub["defect_score"].min() == 0 and sub["defect_score"].max() == 1
+
+
+def test_into_range_keeps_the_order_and_leaves_scores_in_range_alone():
+    raw = np.random.default_rng(0).normal(0, 3, 500)
+    moved, how = into_range(raw, 0.0, 1.0)
+    assert how == "min-max" and moved.min() == 0.0 and moved.max() == 1.0
+    np.testing.assert_array_equal(rankdata(moved), rankdata(raw))
+    inside = np.linspace(0.1, 0.9, 5)
+    assert into_range(inside, 0.0, 1.0) == (inside, "none")
+
+
+def test_single_run_submission_is_the_run_test_predictions(nexperia_setup):
+    setup = nexperia_setup
+    path, meta = _blend(setup, [str(setup["runs"][1])])
+    assert meta["method"] == "single" and meta["runs"][0]["weight"] == 1.0
+    sub = pd.read_csv(path, dtype={"id": str}).set_index("id")
+    test = pd.read_csv(setup["runs"][1] / "test.csv", dtype={"id": str}).set_index("id")
+    np.testing.assert_array_equal(sub["defect_score"].to_numpy(), test["pred"].loc[sub.index].to_numpy())
+
+
+def test_home_credit_integer_ids_are_written_as_in_the_sample(tmp_path):
+    runs_dir, data = tmp_path / "runs", tmp_path / "data"
+    for i in range(2):
+        write_run(runs_dir, "home_credit", f"lgb{i}", 1.0 + i, seed=i)
+    write_sample(data, "home_credit")
+    path, meta = make_submission("home_credit", ["lgb0", "lgb1"], "hill", data, runs_dir, tmp_path / "files")
+    lines = path.read_text().splitlines()
+    assert lines[0] == "SK_ID_CURR,TARGET"
+    assert [line.split(",")[0] for line in lines[1:]] == [str(i) for i in submission_ids("home_credit")]
+    assert meta["cv"]["auc"] > 0.5
+
+
+def test_run_with_other_folds_is_refused(nexperia_setup):
+    setup = nexperia_setup
+    other = np.roll(np.arange(N_TRAIN) % N_FOLDS, 1)
+    write_run(setup["runs_dir"], "nexperia", "otherfolds", 1.0, seed=9, folds=other)
+    with pytest.raises(ValueError, match=r"'otherfolds'.*another fold"):
+        _blend(setup, ["model0", "otherfolds"])
+    assert not setup["files"].exists()
+
+
+def test_run_predicting_other_test_ids_is_refused(nexperia_setup, capsys):
+    setup = nexperia_setup
+    ids = submission_ids("nexperia")
+    write_run(setup["runs_dir"], "nexperia", "wrongids", 1.0, seed=9, test=ids[:-1] + ["INTRUDER"])
+    args = ["--competition", "nexperia", "--runs", "model0", "wrongids", "--data", str(setup["data"]),
+            "--runs-dir", str(setup["runs_dir"]), "--files-root", str(setup["files"])]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "'wrongids' test.csv" in err and "INTRUDER" in err and ids[-1] in err
+    assert not setup["files"].exists()
+
+
+def test_unknown_run_and_missing_sample_are_named(nexperia_setup, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nosuchrun"):
+        _blend(nexperia_setup, ["model0", "nosuchrun"])
+    with pytest.raises(FileNotFoundError, match="submission_sample.csv"):
+        make_submission("nexperia", ["model0"], "rank", tmp_path / "nodata", nexperia_setup["runs_dir"],
+                        tmp_path / "files")
+
+
+def test_cli_prints_the_table_and_where_files_are(nexperia_setup, capsys):
+    setup = nexperia_setup
+    args = ["--competition", "nexperia", "--runs", "model0", "model1", "--method", "hill",
+            "--data", str(setup["data"]), "--runs-dir", str(setup["runs_dir"]),
+            "--files-root", str(setup["files"])]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "BLEND (hill)" in out and "paired DeLong" in out and "submission: " in out
+    written = sorted((setup["files"] / "nexperia").glob("*.csv"))
+    assert len(written) == 1 and str(written[0]) in out

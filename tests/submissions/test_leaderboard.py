@@ -1,0 +1,75 @@
+"""Syncing scores and rank from a loopback fake Kaggle through the real client, and the report."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from submissions import leaderboard
+from submissions.ledger import Ledger
+from submissions.submit import submit_file
+from tests import fake_kaggle
+from tests.submissions.synthetic import submission_ids, write_sample
+
+CV = [0.91, 0.93, 0.95, 0.94]
+LB = ["0.902", "0.925", "0.941", "0.930"]
+
+
+@pytest.fixture
+def sent(tmp_path, fake_kaggle_server):
+    """Four submissions sent through the fake Kaggle, recorded in a ledger, then scored by Kaggle."""
+    data, ledger = tmp_path / "data", tmp_path / "ledger.sqlite"
+    write_sample(data, "nexperia")
+    ids = submission_ids("nexperia")
+    for i, cv in enumerate(CV):
+        path = tmp_path / f"nexperia-sub{i}.csv"
+        pd.DataFrame({"id": ids, "defect_score": np.random.default_rng(i).uniform(size=len(ids))}).to_csv(
+            path, index=False)
+        path.with_suffix(".json").write_text(json.dumps({
+            "competition": "nexperia", "method": "rank", "runs": [{"name": f"run{i}"}],
+            "cv": {"auc": cv, "ci_low": cv - 0.01, "ci_high": cv + 0.01}}))
+        submit_file(path, f"try {i}", data_dir=data, ledger_path=ledger)
+    for sub, score in zip(fake_kaggle_server.submissions, LB):
+        sub.update(status="COMPLETE", publicScore=score)
+    fake_kaggle_server.leaderboard = [
+        {"teamId": 7, "teamName": "first team", "score": "0.990", "submissionDate": "2026-11-20T10:00:00.000Z"},
+        {"teamId": 8, "teamName": "second team", "score": "0.960", "submissionDate": "2026-11-20T11:00:00.000Z"},
+        {"teamId": 9, "teamName": fake_kaggle.USERNAME, "score": "0.941",
+         "submissionDate": "2026-11-21T10:00:00.000Z"}]
+    return ledger
+
+
+def test_sync_fills_scores_and_rank(sent, fake_kaggle_server, capsys):
+    assert leaderboard.main(["sync", "--competition", "nexperia", "--ledger", str(sent)]) == 0
+    assert "4 ledger records updated" in capsys.readouterr().out
+    with Ledger(sent) as ledger:
+        table = ledger.table("nexperia")
+        rank = ledger.latest_rank("nexperia")
+    assert table["status"].tolist() == ["complete"] * 4
+    assert table["public_score"].tolist() == [float(s) for s in LB]
+    assert table["private_score"].isna().all()
+    assert rank["team"] == fake_kaggle.USERNAME and rank["rank"] == 3 and rank["score"] == 0.941
+    board, = fake_kaggle_server.calls_to("GetLeaderboard")
+    assert board.body["competitionName"] == "semi-conductor-image-classification-second-stage"
+
+
+def test_report_prints_ledger_and_saves_cv_vs_lb_plot(sent, tmp_path, capsys):
+    leaderboard.sync("nexperia", sent)
+    plot = tmp_path / "cv_vs_lb.png"
+    assert leaderboard.main(["report", "--ledger", str(sent), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    expected = np.corrcoef(CV, [float(s) for s in LB])[0, 1]
+    assert f"Pearson {expected:.3f}" in out
+    assert "team kit-tester: rank 3" in out and "nexperia-sub2.csv" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sync_without_credentials_fails_clearly(sent, fake_kaggle_server, monkeypatch, tmp_path, capsys):
+    fake_kaggle.configure_client(monkeypatch, fake_kaggle_server.base_url, tmp_path / "empty", credentials=False)
+    assert leaderboard.main(["sync", "--competition", "nexperia", "--ledger", str(sent)]) == 1
+    assert "no Kaggle credentials" in capsys.readouterr().err
+
+
+def test_report_of_an_empty_ledger(tmp_path, capsys):
+    assert leaderboard.main(["report", "--ledger", str(tmp_path / "new.sqlite")]) == 0
+    assert "holds no submissions" in capsys.readouterr().out
