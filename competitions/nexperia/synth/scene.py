@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import zlib
+
 import cv2
 import numpy as np
 
@@ -101,7 +103,7 @@ def draw_background(rng: np.random.Generator) -> tuple[np.ndarray, Layout]:
     pocket = (int(6 + px), int(64 + py), int(248 + px), int(226 + py))
     floor = rng.uniform(105, 140)
     x1, y1, x2, y2 = pocket
-    img[y1:y2, x1:x2] = floor + smooth_noise(rng, (y2 - y1, x2 - x1), 16, 7)
+    img[y1:y2, x1:x2] = floor + smooth_noise(rng, (y2 - y1, x2 - x1), 16, 4)
     cv2.rectangle(img, (x1, y1), (x2 - 1, y2 - 1), float(floor + 45), 2)
     cv2.rectangle(img, (x1 + 2, y1 + 2), (x2 - 3, y1 + 4), float(floor - 35), -1)  # wall shadow
     cv2.rectangle(img, (x1 + 2, y1 + 2), (x1 + 4, y2 - 3), float(floor - 35), -1)
@@ -138,7 +140,13 @@ def draw_lead(img: np.ndarray, b: Box, side: int, value: float, rng: np.random.G
     img[y1:y2, knee - 1:knee + 2] -= 45
 
 
-def draw_device(img: np.ndarray, product: Product, lay: Layout, rng: np.random.Generator,
+def date_code(lot: str) -> str:
+    """The 4-character date code marked on every device of a production lot."""
+    h = zlib.crc32(lot.encode())
+    return "".join(_MARK_CHARS[(h >> (5 * k)) % len(_MARK_CHARS)] for k in range(4))
+
+
+def draw_device(img: np.ndarray, product: Product, date: str, lay: Layout, rng: np.random.Generator,
                 flipped: bool = False) -> None:
     """Shadow, leads, body, pin-1 dimple and marking; a flipped device shows its bare underside."""
     lay.lead_val = rng.uniform(185, 225)
@@ -163,18 +171,17 @@ def draw_device(img: np.ndarray, product: Product, lay: Layout, rng: np.random.G
             cv2.circle(img, (int(cx + ox * (bx2 - bx1)), cy), 12, float(lay.body_val - 14), -1, cv2.LINE_AA)
         return
     cv2.circle(img, (bx1 + 11, by1 + 11), 4, float(lay.body_val + 12), -1, cv2.LINE_AA)
-    draw_marking(img, product, lay, rng)
+    draw_marking(img, product.marking, date, lay, rng)
 
 
-def draw_marking(img: np.ndarray, product: Product, lay: Layout, rng: np.random.Generator) -> None:
-    """Two lines of laser marking: the product mark and a 4-character date code."""
+def draw_marking(img: np.ndarray, mark: str, date: str, lay: Layout, rng: np.random.Generator) -> None:
+    """Two lines of laser marking: the product mark and the lot's date code."""
     bx1, by1, bx2, by2 = lay.body
     cx, cy = (bx1 + bx2) / 2 + rng.uniform(-2, 2), (by1 + by2) / 2 + rng.uniform(-2, 2)
-    date = "".join(rng.choice(list(_MARK_CHARS), 4))
     lay.marking_val = lay.body_val + rng.uniform(55, 95)
     mask = np.zeros(img.shape, np.uint8)
     lay.marking_chars = []
-    for text, scale, thick, yc in ((product.marking, 1.0, 2, cy - 12), (date, 0.7, 2, cy + 18)):
+    for text, scale, thick, yc in ((mark, 1.0, 2, cy - 12), (date, 0.7, 2, cy + 18)):
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
         x0, base = int(cx - tw / 2), int(yc + th / 2)
         cv2.putText(mask, text, (x0, base), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thick, cv2.LINE_AA)
@@ -191,14 +198,14 @@ def apply_camera(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
 
     Returns the image and the 2x3 affine matrix of the rotation (to move defect boxes with it).
     """
-    m = cv2.getRotationMatrix2D(CENTER, rng.uniform(-1.5, 1.5), 1.0)
+    m = cv2.getRotationMatrix2D(CENTER, rng.uniform(-1.0, 1.0), 1.0)
     img = cv2.warpAffine(img, m, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    light = 1 + rng.uniform(-0.25, 0.25) * _GRID_X[None, :] + rng.uniform(-0.25, 0.25) * _GRID_Y[:, None]
+    light = 1 + rng.uniform(-0.2, 0.2) * _GRID_X[None, :] + rng.uniform(-0.2, 0.2) * _GRID_Y[:, None]
     img = img * light * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20)
     gamma = rng.uniform(0.85, 1.15)
     img = 255 * (np.clip(img, 0, 255) / 255) ** gamma
-    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.0))
-    img += grain(rng, img.shape, rng.uniform(2, 6))
+    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.8))
+    img += grain(rng, img.shape, rng.uniform(1.5, 4))
     return np.clip(img + 0.5, 0, 255).astype(np.uint8), m
 
 

@@ -1,0 +1,140 @@
+"""Load the eight Home Credit tables with explicit dtypes, schema checks and a parquet cache.
+
+Each CSV is parsed once by pyarrow (int32/float32 numbers, dictionary-encoded text that pandas reads as
+'category'); the result is cached as parquet beside a fingerprint of the CSV (size, mtime), so a second
+run reads the parquet and skips CSV parsing. A CSV that fails its checks raises an error naming the file
+and column, and leaves any earlier cache untouched.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from common.io import atomic_write_json, atomic_write_parquet
+from common.paths import cache_root
+from competitions.home_credit import schema
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION = 1  # bump when the parsed form of a table changes
+TABLES = tuple(name.removesuffix(".csv") for name in schema.table_names())
+_ARROW_TYPES = {"int32": pa.int32(), "float32": pa.float32(), "category": pa.dictionary(pa.int32(), pa.string())}
+
+
+class SchemaError(ValueError):
+    """A data file that does not match the competition's layout."""
+
+
+def table_path(data_dir: str | Path, table: str) -> Path:
+    """Path of ``<table>.csv`` in ``data_dir``; a clear error names the missing file."""
+    path = Path(data_dir) / f"{table}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"Home Credit table {table}.csv not found in {data_dir} (expected {path})")
+    return path
+
+
+def read_csv_checked(path: str | Path) -> pd.DataFrame:
+    """Parse one competition CSV with its schema's dtypes; errors name the file and the column."""
+    path = Path(path)
+    spec = schema.dtypes(path.name)
+    header = _read_header(path)
+    missing = [c for c in spec if c not in header]
+    if missing:
+        raise SchemaError(f"{path}: missing column(s) {missing} (has {len(header)} columns, e.g. {header[:5]})")
+    try:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: _ARROW_TYPES[t] for c, t in spec.items()},
+                include_columns=list(spec),
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        raise SchemaError(f"{path}: {_name_column(str(err), header)}") from err
+    if table.num_rows == 0:
+        raise SchemaError(f"{path}: the table is empty (header only)")
+    frame = table.to_pandas()
+    for column, dtype in spec.items():
+        if dtype == "int32" and frame[column].dtype != "int32":
+            # An integer column with missing values: keep the values as float32 rather than fail.
+            logger.warning("%s: integer column %s has %d missing values; loaded as float32",
+                           path.name, column, int(frame[column].isna().sum()))
+            frame[column] = frame[column].astype("float32")
+    return frame
+
+
+def load_table(data_dir: str | Path, table: str, cache_dir: str | Path | None = None) -> pd.DataFrame:
+    """One table as a DataFrame, from the parquet cache when the CSV is unchanged, else parsed and cached."""
+    csv = table_path(data_dir, table)
+    folder = Path(cache_dir) if cache_dir is not None else tables_cache_dir(data_dir)
+    parquet, meta = folder / f"{table}.parquet", folder / f"{table}.json"
+    fingerprint = file_fingerprint(csv)
+    if parquet.is_file() and meta.is_file() and json.loads(meta.read_text()) == fingerprint:
+        return pd.read_parquet(parquet)
+    frame = read_csv_checked(csv)
+    atomic_write_parquet(parquet, frame)
+    atomic_write_json(meta, fingerprint)
+    return frame
+
+
+def load_tables(data_dir: str | Path, tables: list[str] | tuple[str, ...] = TABLES,
+                cache_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Several tables by name (without ``.csv``); every file is checked to exist before any is parsed."""
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        raise ValueError(f"unknown Home Credit table(s) {unknown}; known: {list(TABLES)}")
+    for table in tables:
+        table_path(data_dir, table)
+    return {table: load_table(data_dir, table, cache_dir) for table in tables}
+
+
+def file_fingerprint(path: Path) -> dict:
+    """What identifies a CSV's content cheaply: its resolved path, size and modification time."""
+    stat = path.stat()
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "cache_version": CACHE_VERSION}
+
+
+def tables_cache_dir(data_dir: str | Path) -> Path:
+    """Cache folder of one data folder's parsed tables."""
+    digest = hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
+    return cache_root() / "home_credit" / "tables" / digest
+
+
+def read_sample_submission(data_dir: str | Path) -> pd.DataFrame:
+    """``sample_submission.csv`` with its ``SK_ID_CURR,TARGET`` columns checked."""
+    path = Path(data_dir) / "sample_submission.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"sample submission not found: {path}")
+    frame = pd.read_csv(path)
+    expected = list(schema.SAMPLE_SUBMISSION_COLUMNS)
+    if list(frame.columns) != expected:
+        raise SchemaError(f"{path}: columns must be {expected}, got {list(frame.columns)}")
+    if frame.empty:
+        raise SchemaError(f"{path}: the table is empty (header only)")
+    return frame
+
+
+def _read_header(path: Path) -> list[str]:
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        first = handle.readline().strip()
+    if not first:
+        raise SchemaError(f"{path}: the file is empty (no header)")
+    return [name.strip().strip('"') for name in first.split(",")]
+
+
+def _name_column(message: str, header: list[str]) -> str:
+    """Turn pyarrow's 'In CSV column #14: ...' into a message naming the column."""
+    match = re.search(r"CSV column #(\d+)", message)
+    if match and int(match.group(1)) < len(header):
+        name = header[int(match.group(1))]
+        return f"column {name}: {message} (wrong type for {name})"
+    return message

@@ -1,0 +1,23 @@
+"""Command line: python -m competitions.home_credit.synth --out data/home_credit [--n-clients N ...]."""
+from __future__ import annotations
+
+import argparse
+
+from competitions.home_credit.synth.dataset import generate
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m competitions.home_credit.synth",
+                                     description="Write a synthetic Home Credit dataset (all competition files).")
+    parser.add_argument("--out", required=True, help="output folder, created if missing")
+    parser.add_argument("--n-clients", type=int, default=20000, help="train clients (real: 307511)")
+    parser.add_argument("--n-test", type=int, default=None, help="test clients (default: a quarter of --n-clients; real: 48744)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="processes; the output does not depend on it")
+    args = parser.parse_args(argv)
+    n_test = args.n_clients // 4 if args.n_test is None else args.n_test
+    generate(args.out, n_clients=args.n_clients, n_test=n_test, seed=args.seed, workers=args.workers)
+
+
+if __name__ == "__main__":
+    main()

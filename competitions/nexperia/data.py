@@ -1,0 +1,253 @@
+"""Nexperia data: read the contest layout once, decode every image into a memory-mapped uint8 cache.
+
+Two layouts are understood:
+- 2020 contest: ``train/train_contest/good_all/<id>.bmp``, ``train/train_contest/defect/<id>.bmp``,
+  ``test/test_contest/test/<id>.bmp``, ``defect_area.csv``, ``submission_sample.csv`` (``id,defect_score``);
+- 2018/2019 contests: ``train/good_0/*.jpg``, ``train/bad_1/*.jpg``, a test folder under ``test/``,
+  ``sample_submission.csv`` (``id,label``).
+
+The cache lives in ``<cache_root>/nexperia/<key>/`` where the key hashes the file listing (names, sizes,
+modification times), so changed data gets a new cache and epochs never decode an image again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from common.io import atomic_write_csv, atomic_write_json
+from common.paths import cache_root, runs_root
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png")
+BOX_COLUMNS = ["id", "x_1", "y_1", "x_2", "y_2"]
+CACHE_VERSION = 1
+
+
+class BadImagesError(ValueError):
+    """Some images could not be decoded or have another size than the rest."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one dataset keeps its files."""
+    name: str
+    train_dirs: dict[int, Path]          # label -> folder
+    test_dir: Path
+    sample_submission: Path | None
+    defect_area: Path | None
+
+
+@dataclass
+class NexperiaData:
+    train_ids: np.ndarray          # str ids, sorted
+    train_labels: np.ndarray       # int8 given (noisy) labels, 1 = defect
+    train_images: np.ndarray       # memmap uint8 (N, H, W)
+    test_ids: np.ndarray           # str ids, sorted
+    test_images: np.ndarray        # memmap uint8 (M, H, W)
+    defect_boxes: pd.DataFrame     # id,x_1,y_1,x_2,y_2
+    data_dir: Path = Path(".")
+    cache_dir: Path = Path(".")
+    sample_submission: pd.DataFrame | None = None
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["path", "reason"]))
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return tuple(self.train_images.shape[1:])
+
+
+def find_layout(data_dir: Path) -> Layout:
+    """Recognise the 2020 or the older contest layout; a clear error says what was expected."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"Nexperia data folder not found: {data_dir}")
+    new = data_dir / "train" / "train_contest"
+    if (new / "good_all").is_dir() or (new / "defect").is_dir():
+        layout = Layout("2020", {0: new / "good_all", 1: new / "defect"}, data_dir / "test" / "test_contest" / "test",
+                        data_dir / "submission_sample.csv", data_dir / "defect_area.csv")
+    elif (data_dir / "train" / "good_0").is_dir() or (data_dir / "train" / "bad_1").is_dir():
+        layout = Layout("2019", {0: data_dir / "train" / "good_0", 1: data_dir / "train" / "bad_1"},
+                        _find_old_test_dir(data_dir / "test"), data_dir / "sample_submission.csv", None)
+    else:
+        raise FileNotFoundError(
+            f"no Nexperia layout in {data_dir}: expected train/train_contest/good_all + train/train_contest/defect "
+            "(2020 contest) or train/good_0 + train/bad_1 (older contests)")
+    missing = [p for p in [*layout.train_dirs.values(), layout.test_dir] if not p.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"Nexperia data in {data_dir} lacks folder(s): {[str(p) for p in missing]}")
+    return layout
+
+
+def _find_old_test_dir(test_root: Path) -> Path:
+    """The older contests keep test images in ``test/`` or in one folder below it."""
+    if not test_root.is_dir() or _image_files(test_root):
+        return test_root
+    subdirs = sorted(p for p in test_root.iterdir() if p.is_dir() and _image_files(p))
+    return subdirs[0] if subdirs else test_root
+
+
+def _image_files(folder: Path) -> list[Path]:
+    with os.scandir(folder) as entries:
+        return sorted(Path(e.path) for e in entries if e.is_file() and e.name.lower().endswith(IMAGE_SUFFIXES))
+
+
+def _listing_key(files: list[Path], data_dir: Path, skip_bad: bool) -> str:
+    """Hash of file names, sizes and modification times: any change gives a new cache."""
+    digest = hashlib.sha1(f"v{CACHE_VERSION} skip_bad={skip_bad}\n".encode())
+    for path in files:
+        st = path.stat()
+        digest.update(f"{path.relative_to(data_dir)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _decode(path: Path) -> np.ndarray | None:
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    return image if image is not None and image.size else None
+
+
+def _decode_all(paths: list[Path], desc: str) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
+    images, bad = [], []
+    for path in tqdm(paths, desc=desc, unit="img", mininterval=2, leave=False):
+        image = _decode(path)
+        if image is None:
+            bad.append((str(path), "empty file" if path.stat().st_size == 0 else "unreadable image"))
+        images.append(image)
+    return images, bad
+
+
+def _write_cache(layout: Layout, data_dir: Path, target: Path, skip_bad: bool) -> None:
+    """Decode every image, check sizes, and write the cache folder atomically (temp folder, then rename)."""
+    train = [(p, label) for label, folder in sorted(layout.train_dirs.items()) for p in _image_files(folder)]
+    test = _image_files(layout.test_dir)
+    if not train:
+        raise FileNotFoundError(f"no training images in {[str(p) for p in layout.train_dirs.values()]}")
+    train_images, bad = _decode_all([p for p, _ in train], "decode train")
+    test_images, bad_test = _decode_all(test, "decode test")
+    bad += bad_test
+    shapes = Counter(im.shape for im in train_images + test_images if im is not None)
+    expected = shapes.most_common(1)[0][0] if shapes else None
+    for path, image in zip([p for p, _ in train] + test, train_images + test_images):
+        if image is not None and image.shape != expected:
+            bad.append((str(path), f"size {image.shape[0]}x{image.shape[1]}, expected {expected[0]}x{expected[1]}"))
+    if bad and not skip_bad:
+        listing = "\n".join(f"  {p}: {why}" for p, why in bad[:50])
+        more = f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else ""
+        raise BadImagesError(f"{len(bad)} bad image(s) in {data_dir} (pass skip_bad / --skip-bad to skip them):"
+                             f"\n{listing}{more}")
+    bad_paths = {p for p, _ in bad}
+
+    train_ids = [p.stem for p, _ in train]
+    dup = sorted(i for i, n in Counter(train_ids).items() if n > 1)
+    if dup:
+        raise ValueError(f"ids found in both the good and the defect folder of {data_dir}: {dup[:10]}")
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for split, items in (("train", [(p, lab, im) for (p, lab), im in zip(train, train_images)]),
+                         ("test", [(p, -1, im) for p, im in zip(test, test_images)])):
+        items = sorted((x for x in items if str(x[0]) not in bad_paths), key=lambda x: x[0].stem)
+        array = np.lib.format.open_memmap(tmp / f"{split}_images.npy", mode="w+", dtype=np.uint8,
+                                          shape=(len(items), *(expected or (0, 0))))
+        for i, (_, _, image) in enumerate(items):
+            array[i] = image
+        array.flush()
+        del array
+        np.save(tmp / f"{split}_ids.npy", np.array([p.stem for p, _, _ in items], dtype=str))
+        if split == "train":
+            np.save(tmp / "train_labels.npy", np.array([lab for _, lab, _ in items], dtype=np.int8))
+    atomic_write_csv(tmp / "skipped.csv", pd.DataFrame(bad, columns=["path", "reason"]))
+    atomic_write_json(tmp / "meta.json", {"data_dir": str(data_dir.resolve()), "layout": layout.name,
+                                          "n_train": len(train) - len(bad_paths & {str(p) for p, _ in train}),
+                                          "n_test": len(test) - len(bad_paths & {str(p) for p in test}),
+                                          "shape": list(expected or ()), "version": CACHE_VERSION})
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process finished the same cache first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_boxes(path: Path | None) -> pd.DataFrame:
+    if path is None or not path.is_file():
+        return pd.DataFrame(columns=BOX_COLUMNS)
+    boxes = pd.read_csv(path)
+    missing = [c for c in BOX_COLUMNS if c not in boxes.columns]
+    if missing:
+        raise ValueError(f"{path} lacks column(s) {missing}; has {list(boxes.columns)}")
+    return boxes[BOX_COLUMNS].assign(id=lambda d: d["id"].astype(str))
+
+
+def _read_sample(path: Path | None, test_ids: np.ndarray) -> pd.DataFrame | None:
+    """The sample submission, checked against the test images."""
+    if path is None or not path.is_file():
+        return None
+    sample = pd.read_csv(path, dtype={"id": str})
+    if "id" not in sample.columns or sample.shape[1] != 2:
+        raise ValueError(f"{path} must have two columns, id and a score column; has {list(sample.columns)}")
+    sample["id"] = sample["id"].map(lambda s: Path(s).stem if Path(s).suffix.lower() in IMAGE_SUFFIXES else s)
+    unknown = sorted(set(sample["id"]) - set(test_ids))
+    if unknown:
+        log.warning("%d ids of %s have no test image (e.g. %s)", len(unknown), path, unknown[:3])
+    return sample
+
+
+def load_data(data_dir: Path, cache_dir: Path | None = None, skip_bad: bool = False) -> NexperiaData:
+    """Read the Nexperia data at ``data_dir``, decoding images into the cache on first use.
+
+    Unreadable, empty or wrongly sized images raise :class:`BadImagesError` listing the files; with
+    ``skip_bad`` they are left out and listed in ``data.skipped`` (and ``skipped.csv`` in the cache).
+    """
+    data_dir = Path(data_dir)
+    layout = find_layout(data_dir)
+    files = [p for folder in [*layout.train_dirs.values(), layout.test_dir] for p in _image_files(folder)]
+    root = Path(cache_dir) if cache_dir is not None else cache_root() / "nexperia"
+    target = root / _listing_key(files, data_dir, skip_bad)
+    if not (target / "meta.json").is_file():
+        log.info("decoding %d images of %s into %s", len(files), data_dir, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_cache(layout, data_dir, target, skip_bad)
+    skipped = pd.read_csv(target / "skipped.csv")
+    if len(skipped):
+        log.warning("skipped %d bad image(s) of %s, listed in %s", len(skipped), data_dir, target / "skipped.csv")
+    test_ids = np.load(target / "test_ids.npy")
+    return NexperiaData(
+        train_ids=np.load(target / "train_ids.npy"),
+        train_labels=np.load(target / "train_labels.npy"),
+        train_images=np.load(target / "train_images.npy", mmap_mode="r"),
+        test_ids=test_ids,
+        test_images=np.load(target / "test_images.npy", mmap_mode="r"),
+        defect_boxes=_read_boxes(layout.defect_area),
+        data_dir=data_dir,
+        cache_dir=target,
+        sample_submission=_read_sample(layout.sample_submission, test_ids),
+        skipped=skipped,
+    )
+
+
+def load_truth(data_dir: Path) -> pd.DataFrame | None:
+    """``_truth.csv`` of a synthetic dataset (true labels, flips, duplicate groups); None for real data."""
+    path = Path(data_dir) / "_truth.csv"
+    return pd.read_csv(path, dtype={"id": str}) if path.is_file() else None
+
+
+def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: Path | None = None) -> pd.DataFrame:
+    """``id,fold`` for the train ids, stratified on the given label and grouped by duplicate clusters.
+
+    Saved once as ``<runs_dir>/nexperia/folds.csv`` and reused by every model afterwards.
+    """
+    from common.folds import get_or_make_folds
+    from competitions.nexperia.dedup import train_groups
+
+    path = Path(runs_dir or runs_root()) / "nexperia" / "folds.csv"
+    return get_or_make_folds(path, data.train_ids, data.train_labels, n_splits=n_splits, seed=seed,
+                             groups=train_groups(data))

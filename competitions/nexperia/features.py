@@ -1,0 +1,245 @@
+"""Deep features + classical models: penultimate-layer CNN features fed to scikit-learn classifiers.
+
+The backbone is either a trained run of ``train.py`` (``--checkpoint-run runs/nexperia/cnn``: fold k's
+``best.pt`` embeds every image for fold k, so fold k's rows stay unseen by both the CNN and the
+classifier) or a timm model with a local pretrained weight file (``--model resnet18 --pretrained FILE``:
+one embedding for all folds). Outputs:
+- ``runs/nexperia/<name>/``: cached features, ``pca.png`` and ``tsne.png`` (fold 0's rows coloured by
+  given label and, for synthetic data, by the planted truth), neural-collapse metrics in ``metrics.json``;
+- ``runs/nexperia/<name>-<classifier>/``: the usual ``oof.csv``/``test.csv``/``metrics.json`` per classifier
+  (``logreg``, ``svm``, ``rf``, ``lda``) over the shared folds.
+
+    python competitions/nexperia/features.py --checkpoint-run runs/nexperia/cnn --name feat-cnn
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from tqdm.auto import tqdm
+
+from common.config import config_to_dict, parse_config
+from common.io import atomic_path
+from common.paths import default_data_dir
+from common.run import Run
+from common.seed import seed_everything
+from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth
+from competitions.nexperia.dataset import ImageDataset, make_loader, make_transform
+from competitions.nexperia.model import create_model, load_weights, parse_model_kwargs
+from competitions.nexperia.neural_collapse import neural_collapse_metrics
+from competitions.nexperia.noisy import apply_audit, label_aucs
+
+CLASSIFIERS = ("logreg", "svm", "rf", "lda")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FeaturesConfig:
+    """CNN penultimate-layer features -> logistic regression, linear SVM, random forest, LDA."""
+    checkpoint_run: str | None = field(default=None, metadata={"help": "train.py run folder (fold*/best.pt)"})
+    model: str = field(default="resnet18", metadata={"help": "timm model when no --checkpoint-run"})
+    model_kwargs: str | None = None
+    pretrained: str | None = field(default=None, metadata={"help": "local weight file for --model"})
+    img_size: int = field(default=128, metadata={"help": "input size for --model (checkpoints keep theirs)"})
+    name: str = field(default="feat", metadata={"help": "feature run; classifiers write <name>-<classifier>"})
+    classifiers: list[str] = field(default_factory=lambda: list(CLASSIFIERS))
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    runs_dir: str | None = None
+    n_splits: int = 5
+    folds_seed: int = 42
+    seed: int = 42
+    batch_size: int = 64
+    threads: int = field(default=1, metadata={"help": "torch and scikit-learn threads"})
+    device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
+    plots: bool = field(default=True, metadata={"help": "PCA and t-SNE scatter plots"})
+    suspects: str | None = field(default=None, metadata={"help": "suspects CSV of noisy.py to train with"})
+    suspect_action: str = field(default="drop", metadata={"choices": ["drop", "relabel", "downweight"]})
+    suspect_weight: float = 0.2
+    progress: bool = True
+
+    def __post_init__(self):
+        unknown = sorted(set(self.classifiers) - set(CLASSIFIERS))
+        if unknown:
+            raise ValueError(f"unknown classifier(s) {unknown}; choose from {CLASSIFIERS}")
+
+
+def make_classifier(name: str, seed: int = 0, threads: int = 2) -> Pipeline:
+    """A standardise-then-classify pipeline with ``predict_proba``."""
+    models: dict[str, ClassifierMixin] = {
+        "logreg": LogisticRegression(C=0.1, max_iter=3000),
+        "svm": CalibratedClassifierCV(LinearSVC(C=0.01, max_iter=5000), cv=3),
+        "rf": RandomForestClassifier(n_estimators=300, min_samples_leaf=2, n_jobs=threads, random_state=seed),
+        "lda": LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"),
+    }
+    return Pipeline([("scale", StandardScaler()), ("clf", models[name])])
+
+
+# -- feature extraction -----------------------------------------------------------------------------
+def load_backbone(cfg: FeaturesConfig, fold: int | None) -> tuple[torch.nn.Module, int]:
+    """The model whose penultimate layer embeds images, and its input size."""
+    if cfg.checkpoint_run:
+        path = Path(cfg.checkpoint_run) / f"fold{fold}" / "best.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path} (train fold {fold} of that run first)")
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        spec = ckpt["model_spec"]
+        model = create_model(spec["model"], None, spec["model_kwargs"])
+        load_weights(model, ckpt, path, spec)
+        return model, int(ckpt["config"]["img_size"])
+    return create_model(cfg.model, cfg.pretrained, parse_model_kwargs(cfg.model_kwargs)), cfg.img_size
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, images: np.ndarray, img_size: int, device: torch.device,
+          batch_size: int = 64, progress: bool = True) -> np.ndarray:
+    """Pooled penultimate-layer features ``(N, D)`` of every image (timm ``forward_head(pre_logits=True)``)."""
+    model = model.to(device).eval()
+    dataset = ImageDataset(images, np.arange(len(images)), transform=make_transform("none", img_size, train=False))
+    out = []
+    for x, _, _ in tqdm(make_loader(dataset, batch_size, workers=0), desc="features", leave=False,
+                        disable=not progress):
+        out.append(model.forward_head(model.forward_features(x.to(device)), pre_logits=True).float().cpu().numpy())
+    return np.concatenate(out) if out else np.empty((0, 0), np.float32)
+
+
+def fold_features(cfg: FeaturesConfig, data: NexperiaData, base: Run, fold: int,
+                  device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) features for ``fold``, cached in the feature run (one file per fold for checkpoints)."""
+    path = base.fold_dir(fold) / "features.npz" if cfg.checkpoint_run else base.root / "features.npz"
+    if path.is_file():
+        cached = np.load(path)
+        return cached["train"], cached["test"]
+    model, img_size = load_backbone(cfg, fold)
+    base.log.info(f"embedding {len(data.train_ids)} + {len(data.test_ids)} images at {img_size} px"
+                  + (f" with fold {fold}'s checkpoint" if cfg.checkpoint_run else ""))
+    train = embed(model, data.train_images, img_size, device, cfg.batch_size, cfg.progress)
+    test = embed(model, data.test_images, img_size, device, cfg.batch_size, cfg.progress)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, train=train, test=test)
+    return train, test
+
+
+# -- plots ------------------------------------------------------------------------------------------
+def plot_embedding(points: np.ndarray, labels: np.ndarray, truth_kind: np.ndarray | None, title: str,
+                   path: Path) -> None:
+    """2-D scatter coloured by given label and, when known, by planted truth (good / defect / flipped)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("given label", labels, {0: ("good", "tab:blue"), 1: ("defect", "tab:red")})]
+    if truth_kind is not None:
+        panels.append(("planted truth", truth_kind, {"good": ("good", "tab:blue"), "defect": ("defect", "tab:red"),
+                                                      "flipped": ("defect labelled good", "black")}))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
+    for ax, (name, values, styles) in zip(axes[0], panels):
+        for value, (text, color) in styles.items():
+            mask = values == value
+            big = value == "flipped"
+            ax.scatter(points[mask, 0], points[mask, 1], s=40 if big else 6, c=color, marker="x" if big else "o",
+                       alpha=1.0 if big else 0.5, label=f"{text} ({int(mask.sum())})")
+        ax.set_title(f"{title}: {name}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def embedding_plots(features: np.ndarray, labels: np.ndarray, truth_kind: np.ndarray | None, out: Path,
+                    seed: int) -> None:
+    """``pca.png`` and ``tsne.png`` of standardised features."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    x = StandardScaler().fit_transform(features)
+    plot_embedding(PCA(2, random_state=seed).fit_transform(x), labels, truth_kind, "PCA", out / "pca.png")
+    reduced = PCA(min(50, x.shape[1], len(x)), random_state=seed).fit_transform(x)
+    tsne = TSNE(2, perplexity=min(30.0, (len(x) - 1) / 3), init="pca", random_state=seed)
+    plot_embedding(tsne.fit_transform(reduced), labels, truth_kind, "t-SNE", out / "tsne.png")
+
+
+def truth_kinds(ids: np.ndarray, truth: pd.DataFrame | None) -> np.ndarray | None:
+    """``good``, ``defect`` or ``flipped`` (a defect labelled good) per id, from the synthetic truth."""
+    if truth is None:
+        return None
+    t = truth.set_index(truth["id"].astype(str)).reindex(ids)
+    return np.where(t["flipped"].astype(bool), "flipped", np.where(t["label_true"] == 1, "defect", "good"))
+
+
+# -- the run ----------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> dict:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    cfg = parse_config(FeaturesConfig, argv)
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available()
+                          else "cpu" if cfg.device == "auto" else cfg.device)
+    data_dir = Path(cfg.data_dir) if cfg.data_dir else default_data_dir("nexperia")
+    data = load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None)
+    folds = get_folds(data, cfg.n_splits, cfg.folds_seed, Path(cfg.runs_dir) if cfg.runs_dir else None)
+    fold_of = folds["fold"].to_numpy()
+    truth = load_truth(data_dir)
+    saved = {k: v for k, v in config_to_dict(cfg).items() if k not in ("threads", "classifiers", "plots")}
+    base = Run.open("nexperia", cfg.name, cfg.runs_dir)
+    base.save_config({k: v for k, v in saved.items() if not k.startswith("suspect")})
+    runs = {}
+    for name in cfg.classifiers:
+        runs[name] = Run.open("nexperia", f"{cfg.name}-{name}", cfg.runs_dir)
+        runs[name].save_config({**saved, "classifier": name})
+
+    labels = data.train_labels.astype(int)
+    weights = np.ones(len(labels))
+    keep = np.ones(len(labels), dtype=bool)
+    if cfg.suspects:
+        labels, weights, keep = apply_audit(data.train_ids, labels, Path(cfg.suspects), cfg.suspect_action,
+                                            cfg.suspect_weight)
+        if cfg.suspect_action == "downweight" and "lda" in runs:
+            base.log.warning("LDA takes no sample weights: its run ignores the down-weighting")
+    nc = {}
+    for fold in range(cfg.n_splits):
+        train_x, test_x = fold_features(cfg, data, base, fold, device)
+        train_rows = np.flatnonzero((fold_of != fold) & keep)
+        valid_rows = np.flatnonzero(fold_of == fold)
+        nc[f"fold{fold}"] = neural_collapse_metrics(train_x[train_rows], labels[train_rows])
+        if fold == 0 and cfg.plots:
+            embedding_plots(train_x[valid_rows], data.train_labels[valid_rows],
+                            truth_kinds(data.train_ids[valid_rows], truth), base.root, cfg.seed)
+        for name, run in runs.items():
+            if fold in run.completed_folds():
+                continue
+            model = make_classifier(name, cfg.seed, cfg.threads)
+            fit_params = {"clf__sample_weight": weights[train_rows]} if name != "lda" else {}
+            model.fit(train_x[train_rows], labels[train_rows], **fit_params)
+            oof = pd.DataFrame({"id": data.train_ids[valid_rows], "target": data.train_labels[valid_rows],
+                                "pred": model.predict_proba(train_x[valid_rows])[:, 1]})
+            test = pd.DataFrame({"id": data.test_ids, "pred": model.predict_proba(test_x)[:, 1]}) if len(test_x) else None
+            run.save_fold_predictions(fold, oof, test)
+            run.update_metrics({"folds": {str(fold): label_aucs(oof, truth)}})
+    nc["mean"] = {k: float(np.mean([v[k] for f, v in nc.items() if f.startswith("fold")])) for k in nc["fold0"]}
+    summary = {}
+    for name, run in runs.items():
+        oof = pd.read_csv(run.root / "oof.csv", dtype={"id": str})
+        metrics = run.update_metrics({"oof": label_aucs(oof, truth), "completed_folds": run.completed_folds()})
+        summary[name] = {k: v["auc"] for k, v in metrics["oof"].items()}
+        run.log.info(f"{cfg.name}-{name}: OOF AUC {summary[name]}")
+    base.log.info(f"neural collapse (training features, given labels): {nc['mean']}")
+    return base.update_metrics({"neural_collapse": nc, "classifier_auc": summary})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""timm models for 1-channel images with one logit, local pretrained weights and transfer-learning strategies.
+
+Kaggle kernels have no internet: pretrained weights come as a local file attached to the kernel, handed to timm
+with ``pretrained_cfg_overlay=dict(file=PATH)``; timm then sums the stem's RGB filters into one channel and
+drops the 1000-class head.
+
+Freezing strategies (``--freeze``): ``none`` (fine-tune everything), ``head`` (train the classifier only, a
+linear probe), ``lastN`` (train the last N stages and the head, e.g. ``last2``).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+import yaml
+from timm.models import group_parameters
+from torch import nn
+
+
+def parse_model_kwargs(text: str | dict | None) -> dict[str, Any]:
+    """Extra ``timm.create_model`` arguments given as a YAML mapping, e.g. ``"{channels: [16,32,64,128]}"``."""
+    if text is None or text == "":
+        return {}
+    kwargs = text if isinstance(text, dict) else yaml.safe_load(text)
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"model kwargs must be a YAML mapping such as '{{drop_rate: 0.2}}', got {text!r}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+
+
+def create_model(name: str, pretrained: str | Path | None = None, model_kwargs: dict | None = None) -> nn.Module:
+    """A timm model with ``in_chans=1`` and ``num_classes=1``, optionally initialised from a local weight file."""
+    if not timm.is_model(name):
+        raise ValueError(f"unknown timm model {name!r}; list them with timm.list_models('*resnet*')")
+    kwargs = dict(model_kwargs or {})
+    if pretrained:
+        path = Path(pretrained)
+        if not path.is_file():
+            raise FileNotFoundError(f"pretrained weight file not found: {path} (attach it to the kernel or "
+                                    "download it once, e.g. from the timm model's Hugging Face page)")
+        kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    try:
+        return timm.create_model(name, in_chans=1, num_classes=1, **kwargs)
+    except RuntimeError as err:
+        if pretrained:
+            raise RuntimeError(f"weight file {pretrained} does not fit model {name}: {err}") from err
+        raise
+
+
+def model_groups(model: nn.Module) -> list[list[str]]:
+    """Parameter names per coarse group (stem, stages..., head), in order, from timm's group matcher."""
+    groups = group_parameters(model, model.group_matcher(coarse=True))
+    return [groups[k] for k in sorted(groups)]
+
+
+def apply_freeze(model: nn.Module, strategy: str) -> int:
+    """Set ``requires_grad`` by strategy (``none``, ``head``, ``lastN``); returns the number of trainable tensors."""
+    match = re.fullmatch(r"last(\d+)", strategy)
+    if strategy not in ("none", "head") and not match:
+        raise ValueError(f"unknown freeze strategy {strategy!r}; use none, head or lastN (e.g. last2)")
+    groups = model_groups(model)
+    n_train = 0 if strategy == "head" else len(groups) - 1 if strategy == "none" else int(match.group(1))
+    trainable = {n for g in groups[max(0, len(groups) - 1 - n_train):] for n in g}
+    trainable |= {f"{prefix}.{n}" if prefix else n
+                  for prefix in [_module_name(model, model.get_classifier())]
+                  for n, _ in model.get_classifier().named_parameters()}
+    for name, param in model.named_parameters():
+        param.requires_grad = name in trainable
+    return sum(p.requires_grad for p in model.parameters())
+
+
+def _module_name(model: nn.Module, module: nn.Module) -> str:
+    return next(name for name, m in model.named_modules() if m is module)
+
+
+def last_conv_stage(model: nn.Module) -> nn.Module:
+    """The module producing the deepest feature map (Grad-CAM's target), from timm's ``feature_info``."""
+    name = model.feature_info[-1]["module"]
+    return model.get_submodule(name)
+
+
+def load_weights(model: nn.Module, checkpoint: dict, path: Path, expected: dict) -> None:
+    """Load a training checkpoint's weights, refusing one made for another architecture with a clear error."""
+    saved = {k: checkpoint.get("model_spec", {}).get(k) for k in expected}
+    if saved != expected:
+        raise ValueError(f"checkpoint {path} was trained with {saved}, not {expected}: "
+                         "pick the matching --model/--model-kwargs or another run")
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as err:
+        raise ValueError(f"checkpoint {path} does not fit model {expected}: {str(err)[:500]}") from err
+
+
+def to_device(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last else model

@@ -1,0 +1,148 @@
+"""Feature correctness against plain per-client computations, the feature cache, and target encoding."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from competitions.home_credit import data
+from competitions.home_credit.features import (
+    application, build, bureau, installments, pos_cash, previous)
+from competitions.home_credit.features.target_encoding import add_target_encoding
+from competitions.home_credit.schema import SENTINEL_DAYS
+from tests.home_credit.helpers import kit_roots  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("kit_roots")
+
+
+@pytest.fixture(scope="module")
+def tables(home_credit_data, kit_roots):
+    return data.load_tables(home_credit_data)
+
+
+@pytest.fixture(scope="module")
+def matrix(home_credit_data, kit_roots):
+    return build.build_features(home_credit_data)
+
+
+def test_matrix_has_one_row_per_client_and_hundreds_of_features(matrix, tables):
+    train, test = tables["application_train"], tables["application_test"]
+    assert matrix["SK_ID_CURR"].tolist() == train["SK_ID_CURR"].tolist() + test["SK_ID_CURR"].tolist()
+    assert matrix["TARGET"].iloc[: len(train)].tolist() == train["TARGET"].tolist()
+    assert matrix["TARGET"].iloc[len(train):].isna().all()
+    features = build.feature_columns(matrix)
+    assert len(features) >= 300
+    assert (matrix[features].dtypes == "float32").all()
+    prefixes = {name.split("_")[0] for name in features}
+    assert {"BUREAU", "PREV", "INST", "POS", "CC", "EXT"} <= prefixes
+
+
+def test_application_cleaning_and_ratios():
+    app = pd.DataFrame({"SK_ID_CURR": np.array([1, 2], np.int32), "TARGET": np.array([0, 1], np.int32),
+                        "DAYS_EMPLOYED": np.array([SENTINEL_DAYS, -1000], np.int32),
+                        "CODE_GENDER": pd.Categorical(["XNA", "F"])})
+    cleaned = application.clean(app)
+    assert np.isnan(cleaned["DAYS_EMPLOYED"].iloc[0]) and cleaned["DAYS_EMPLOYED"].iloc[1] == -1000
+    assert cleaned["DAYS_EMPLOYED_ANOM"].tolist() == [1.0, 0.0]
+    assert cleaned["CODE_GENDER"].isna().tolist() == [True, False]
+
+
+def test_application_features_match_definitions(matrix, tables):
+    train = tables["application_train"]
+    row = matrix.iloc[: len(train)]
+    expected = (train["AMT_CREDIT"] / train["AMT_ANNUITY"]).to_numpy(np.float32)
+    np.testing.assert_allclose(row["CREDIT_TO_ANNUITY"], expected, rtol=1e-5)
+    ext = train[["EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"]].astype("float64")
+    np.testing.assert_allclose(row["EXT_MEAN"], ext.mean(axis=1), rtol=1e-5)
+
+
+def test_installment_lateness_matches_a_plain_groupby(tables):
+    inst = tables["installments_payments"]
+    features = installments.build(inst)
+    late = (inst["DAYS_ENTRY_PAYMENT"].astype("float64") - inst["DAYS_INSTALMENT"]).clip(lower=0)
+    plain = late.groupby(inst["SK_ID_CURR"]).agg(["max", "sum"])
+    np.testing.assert_allclose(features.loc[plain.index, "INST_DPD_MAX"], plain["max"], rtol=1e-5)
+    np.testing.assert_allclose(features.loc[plain.index, "INST_DPD_SUM"], plain["sum"], rtol=1e-4)
+    recent = inst[inst["DAYS_INSTALMENT"] >= -365]
+    ratio = (recent["AMT_PAYMENT"].astype("float64") / recent["AMT_INSTALMENT"]).replace(np.inf, np.nan)
+    plain_1y = ratio.groupby(recent["SK_ID_CURR"]).mean().dropna()
+    np.testing.assert_allclose(features.loc[plain_1y.index, "INST_1Y_PAYMENT_RATIO_MEAN"], plain_1y, rtol=1e-4)
+
+
+def test_bureau_balance_is_aggregated_per_loan_before_per_client(tables):
+    b, bb = tables["bureau"], tables["bureau_balance"]
+    features = bureau.build(b, bb)
+    months = bb.groupby("SK_ID_BUREAU").size()
+    per_client = b.assign(n=b["SK_ID_BUREAU"].map(months)).groupby("SK_ID_CURR")["n"].mean().dropna()
+    np.testing.assert_allclose(features.loc[per_client.index, "BUREAU_BB_MONTHS_COUNT_MEAN"], per_client,
+                               rtol=1e-5)
+    active = b[b["CREDIT_ACTIVE"] == "Active"].groupby("SK_ID_CURR")["AMT_CREDIT_SUM_DEBT"].sum(min_count=1)
+    active = active.dropna()
+    np.testing.assert_allclose(features.loc[active.index, "BUREAU_ACTIVE_AMT_CREDIT_SUM_DEBT_SUM"], active,
+                               rtol=1e-4)
+
+
+def test_previous_split_and_last_application(tables):
+    prev = tables["previous_application"]
+    features = previous.build(prev)
+    status = prev["NAME_CONTRACT_STATUS"].astype(str)
+    refused = (status == "Refused").groupby(prev["SK_ID_CURR"]).sum()
+    counts = prev.groupby("SK_ID_CURR").size()
+    np.testing.assert_allclose(features.loc[counts.index, "PREV_COUNT"], counts)
+    np.testing.assert_allclose(features.loc[refused.index, "PREV_REFUSED_COUNT"].fillna(0), refused)
+    last = prev.sort_values("DAYS_DECISION").groupby("SK_ID_CURR").tail(1).set_index("SK_ID_CURR")
+    np.testing.assert_allclose(features.loc[last.index, "PREV_LAST1_DAYS_DECISION_MEAN"], last["DAYS_DECISION"])
+
+
+def test_annuity_rate_recovers_a_known_interest_rate():
+    rate, months, credit = 0.015, np.array([12.0, 24.0, 36.0]), np.array([1e5, 2e5, 3e5])
+    annuity = credit * rate / (1 - (1 + rate) ** -months)
+    np.testing.assert_allclose(previous.annuity_rate(credit, annuity, months), rate, rtol=1e-4)
+    assert np.isnan(previous.annuity_rate([1e5], [1e3], [12])).all()  # pays back less than borrowed
+
+
+def test_pos_latest_month_per_loan(tables):
+    pos = tables["POS_CASH_balance"]
+    latest = pos_cash.latest_per_loan(pos_cash.prepare(pos))
+    assert latest["SK_ID_PREV"].is_unique
+    expected = pos.groupby("SK_ID_PREV")["MONTHS_BALANCE"].max()
+    assert (latest.set_index("SK_ID_PREV")["MONTHS_BALANCE"].loc[expected.index] == expected).all()
+
+
+def test_cached_groups_are_not_rebuilt_and_a_changed_table_rebuilds_only_its_group(
+        home_credit_data, tmp_path, monkeypatch):
+    import shutil
+
+    folder = tmp_path / "data"
+    shutil.copytree(home_credit_data, folder)
+    cache = tmp_path / "features"
+    monkeypatch.setenv("KIT_CACHE_ROOT", str(tmp_path / "tables"))
+    groups = ["application", "installments", "pos_cash"]
+    first = build.build_features(folder, groups, cache_dir=cache)
+    built = []
+    for name, group in build.GROUPS.items():
+        def spy(*frames, _build=group.build, _name=name):
+            built.append(_name)
+            return _build(*frames)
+        monkeypatch.setitem(build.GROUPS, name, build.FeatureGroup(name, group.tables, group.module, spy))
+    second = build.build_features(folder, groups, cache_dir=cache)
+    assert built == []
+    pd.testing.assert_frame_equal(first, second)
+    pos = pd.read_csv(folder / "POS_CASH_balance.csv")
+    pos.iloc[: len(pos) // 2].to_csv(folder / "POS_CASH_balance.csv", index=False)
+    third = build.build_features(folder, groups, cache_dir=cache)
+    assert built == ["pos_cash"]
+    assert not third["POS_COUNT"].equals(first["POS_COUNT"])
+
+
+def test_target_encoding_never_sees_the_rows_own_label():
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.integers(0, 2, n)
+    # A unique level per row: an in-sample encoding would reproduce the labels exactly.
+    train = pd.DataFrame({"LEVEL": np.arange(n, dtype=np.float32)})
+    valid = pd.DataFrame({"LEVEL": np.array([0, 1, n + 5], np.float32)})
+    encoded, (valid_encoded,) = add_target_encoding(train, y, [valid], ["LEVEL"], seed=0)
+    te = encoded["LEVEL_TE"].to_numpy()
+    assert abs(np.corrcoef(te, y)[0, 1]) < 0.3
+    assert np.allclose(valid_encoded["LEVEL_TE"].iloc[2], y.mean(), atol=0.05)  # unseen level: the prior

@@ -1,0 +1,93 @@
+"""train.py end to end on tiny synthetic data: the prediction-file contract, folds, resume, overrides."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from common.folds import load_folds
+from common.paths import runs_root
+from common.run import OOF_COLUMNS
+from competitions.home_credit import train
+from tests.home_credit.helpers import FAST, kit_roots  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("kit_roots")
+
+
+@pytest.fixture(scope="module")
+def full_run(home_credit_data, kit_roots):
+    metrics = train.main(["--data", str(home_credit_data), "--name", "full", *FAST])
+    return runs_root() / "home_credit" / "full", metrics
+
+
+def test_all_folds_write_the_prediction_contract(full_run, home_credit_data):
+    run, metrics = full_run
+    app = pd.read_csv(home_credit_data / "application_train.csv", usecols=["SK_ID_CURR", "TARGET"])
+    test_ids = pd.read_csv(home_credit_data / "application_test.csv", usecols=["SK_ID_CURR"])["SK_ID_CURR"]
+    oof = pd.read_csv(run / "oof.csv")
+    assert list(oof.columns) == OOF_COLUMNS
+    assert sorted(oof["id"]) == sorted(app["SK_ID_CURR"])
+    folds = load_folds(runs_root() / "home_credit" / "folds.csv", oof["id"])
+    assert (folds["fold"].to_numpy() == oof["fold"].to_numpy()).all()
+    merged = oof.merge(app, left_on="id", right_on="SK_ID_CURR")
+    assert (merged["target"] == merged["TARGET"]).all()
+    test = pd.read_csv(run / "test.csv")
+    assert sorted(test["id"]) == sorted(test_ids) and test["pred"].between(0, 1).all()
+    assert set(metrics["folds"]) == {"0", "1", "2", "3", "4"}
+    oof_metrics = metrics["oof"]
+    assert oof_metrics["complete"] and oof_metrics["ci_low"] < oof_metrics["auc"] < oof_metrics["ci_high"]
+    assert oof_metrics["auc"] > 0.65  # the synthetic target is learnable
+    assert metrics["timing"]["lightgbm_s"] > 0 and metrics["n_features"] >= 300
+    importance = pd.read_csv(run / "importance.csv")
+    assert importance["gain_mean"].iloc[0] > 0 and len(importance) == metrics["n_features"]
+    for name in ("importance.png", "roc.png", "fold0/model.txt", "config.yaml", "log.txt"):
+        assert (run / name).is_file(), name
+
+
+def test_single_folds_reproduce_the_full_run_and_resume(full_run, home_credit_data):
+    run, _ = full_run
+    args = ["--data", str(home_credit_data), "--name", "byfold", *FAST]
+    train.main([*args, "--fold", "0"])
+    byfold = runs_root() / "home_credit" / "byfold"
+    first = pd.read_csv(byfold / "oof.csv")
+    assert set(first["fold"]) == {0}
+    full = pd.read_csv(run / "oof.csv")
+    expected = full[full["fold"] == 0].set_index("id")["pred"]
+    np.testing.assert_allclose(first.set_index("id")["pred"].loc[expected.index], expected, rtol=1e-6)
+    stamp = (byfold / "fold0" / "oof.csv").stat().st_mtime_ns
+    metrics = train.main([*args, "--fold", "0,1"])
+    assert (byfold / "fold0" / "oof.csv").stat().st_mtime_ns == stamp  # fold 0 resumed, not retrained
+    assert set(pd.read_csv(byfold / "oof.csv")["fold"]) == {0, 1}
+    assert metrics["oof"]["folds"] == [0, 1] and not metrics["oof"]["complete"]
+
+
+def test_application_only_and_params_file(home_credit_data, tmp_path):
+    params = tmp_path / "best_params.yaml"
+    params.write_text(yaml.safe_dump({"params": {"num_leaves": 3, "lambda_l2": 2.5}}))
+    metrics = train.main(["--data", str(home_credit_data), "--name", "app", "--tables", "application",
+                          "--fold", "0", "--params", str(params), *FAST])
+    run = runs_root() / "home_credit" / "app"
+    used = yaml.safe_load((run / "lgb_params.yaml").read_text())
+    assert used["num_leaves"] == 3 and used["lambda_l2"] == 2.5
+    assert 100 < metrics["n_features"] < 250 and metrics["tables"] == ["application"]
+    features = pd.read_csv(run / "importance.csv")["feature"]
+    assert not features.str.startswith(("BUREAU", "PREV", "INST", "POS", "CC")).any()
+
+
+def test_params_file_may_not_change_binning(home_credit_data, tmp_path):
+    params = tmp_path / "bad.yaml"
+    params.write_text(yaml.safe_dump({"max_bin": 63}))
+    with pytest.raises(ValueError, match="max_bin"):
+        train.main(["--data", str(home_credit_data), "--name", "bad", "--params", str(params), *FAST])
+
+
+@pytest.mark.parametrize("spec, expected", [("all", [0, 1, 2, 3, 4]), ("3", [3]), ("0,2", [0, 2])])
+def test_fold_option(spec, expected):
+    assert train.folds_to_train(spec, 5) == expected
+
+
+@pytest.mark.parametrize("spec", ["5", "x", "-1"])
+def test_bad_fold_option(spec):
+    with pytest.raises(ValueError, match="fold"):
+        train.folds_to_train(spec, 5)

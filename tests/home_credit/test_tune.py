@@ -1,0 +1,55 @@
+"""tune.py: a resumable Optuna study over Datasets binned once, whose best parameters train.py accepts."""
+from __future__ import annotations
+
+import optuna
+import pytest
+import yaml
+
+from common.paths import runs_root
+from competitions.home_credit import model, train, tune
+from tests.home_credit.helpers import kit_roots  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("kit_roots")
+
+TUNE_FAST = ["--tables", "application", "--tune-folds", "2", "--num-threads", "1", "--learning-rate", "0.2",
+             "--num-boost-round", "20", "--early-stopping-rounds", "5", "--n-startup-trials", "2",
+             "--n-warmup-steps", "3"]
+
+
+def test_study_resumes_reuses_datasets_and_feeds_train(home_credit_data, monkeypatch):
+    built = []
+
+    def counting(data, params):
+        built.append(data.fold)
+        return model.make_datasets(data, params)
+
+    monkeypatch.setattr(tune, "make_datasets", counting)
+    args = ["--data", str(home_credit_data), "--name", "study", *TUNE_FAST]
+    first = tune.main([*args, "--n-trials", "3"])
+    assert built == [0, 1]  # one binned Dataset pair per fold, shared by the 3 trials
+    run = runs_root() / "home_credit" / "study"
+    storage = f"sqlite:///{run / 'study.db'}"
+    trials = optuna.load_study(study_name="home_credit_lgb", storage=storage).trials
+    assert len(trials) == 3
+
+    second = tune.main([*args, "--n-trials", "5"])  # resumes: keeps the 3 trials, adds 2
+    resumed = optuna.load_study(study_name="home_credit_lgb", storage=storage).trials
+    assert len(resumed) == 5 and [t.params for t in resumed[:3]] == [t.params for t in trials]
+    assert second["finished_trials"] == 5 and second["cv_auc"] >= first["cv_auc"]
+
+    best = yaml.safe_load((run / "best_params.yaml").read_text())
+    assert not set(best["params"]) & set(model.DATASET_PARAMS)
+    assert 0.5 < best["cv_auc"] <= 1 and len(best["fold_aucs"]) == 2
+    metrics = train.main(["--data", str(home_credit_data), "--name", "tuned", "--tables", "application",
+                          "--fold", "0", "--num-threads", "1", "--num-boost-round", "20",
+                          "--params", str(run / "best_params.yaml")])
+    used = yaml.safe_load((runs_root() / "home_credit" / "tuned" / "lgb_params.yaml").read_text())
+    assert used["num_leaves"] == best["params"]["num_leaves"]
+    assert metrics["folds"]["0"]["auc"] > 0.5
+
+
+def test_finished_study_runs_no_more_trials(home_credit_data, monkeypatch):
+    args = ["--data", str(home_credit_data), "--name", "done", *TUNE_FAST, "--n-trials", "2"]
+    tune.main(args)
+    monkeypatch.setattr(tune, "load_matrix", lambda *a, **k: pytest.fail("features loaded for no trial"))
+    assert tune.main(args)["finished_trials"] == 2

@@ -1,0 +1,99 @@
+"""Reading the contest layouts into the memory-mapped cache, and the duplicate-aware folds."""
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+import competitions.nexperia.data as nd
+from competitions.nexperia.data import get_folds, load_data, load_truth
+from competitions.nexperia.dedup import train_groups
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def test_load_data_matches_the_files_and_the_truth(nexperia_data, cache):
+    data = load_data(nexperia_data, cache_dir=cache)
+    truth = load_truth(nexperia_data).set_index("id")
+    train_truth = truth[truth["split"] == "train"]
+    assert sorted(data.train_ids) == list(data.train_ids) == sorted(train_truth.index)
+    assert sorted(data.test_ids) == sorted(truth.index[truth["split"] == "test"])
+    assert data.train_labels.dtype == np.int8
+    np.testing.assert_array_equal(data.train_labels, train_truth.loc[data.train_ids, "label_given"].to_numpy())
+    assert data.train_images.shape == (len(data.train_ids), 267, 275) and data.image_shape == (267, 275)
+    assert isinstance(data.train_images, np.memmap) and data.train_images.dtype == np.uint8
+    for split, ids, images, rel in (("train", data.train_ids, data.train_images, None),
+                                    ("test", data.test_ids, data.test_images, None)):
+        k = len(ids) // 2
+        path = nexperia_data / truth.loc[ids[k], "path"]
+        np.testing.assert_array_equal(images[k], cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+    assert list(data.defect_boxes.columns) == ["id", "x_1", "y_1", "x_2", "y_2"]
+    assert set(data.defect_boxes["id"]) <= set(data.train_ids[data.train_labels == 1]) | set(train_truth.index)
+    assert list(data.sample_submission.columns) == ["id", "defect_score"]
+    assert set(data.sample_submission["id"]) == set(data.test_ids)
+    assert len(data.skipped) == 0
+
+
+def test_cache_is_reused_and_renewed_when_a_file_changes(nexperia_data, cache, tmp_path, monkeypatch):
+    first = load_data(nexperia_data, cache_dir=cache)
+
+    def no_decoding(path):
+        raise AssertionError(f"decoded {path} although the cache exists")
+
+    monkeypatch.setattr(nd, "_decode", no_decoding)
+    again = load_data(nexperia_data, cache_dir=cache)
+    assert again.cache_dir == first.cache_dir
+    np.testing.assert_array_equal(again.train_images[:5], first.train_images[:5])
+    monkeypatch.undo()
+
+    copy = tmp_path / "data"
+    shutil.copytree(nexperia_data, copy)
+    assert load_data(copy, cache_dir=cache).cache_dir == load_data(copy, cache_dir=cache).cache_dir
+    before = load_data(copy, cache_dir=cache).cache_dir
+    some = next((copy / "test" / "test_contest" / "test").iterdir())
+    os.utime(some, ns=(1_000_000_000, 1_000_000_000))
+    assert load_data(copy, cache_dir=cache).cache_dir != before
+
+
+def test_older_layout_with_jpgs(nexperia_data, cache, tmp_path):
+    data = load_data(nexperia_data, cache_dir=cache)
+    old = tmp_path / "old"
+    for folder in ("train/good_0", "train/bad_1", "test/all_tests"):
+        (old / folder).mkdir(parents=True)
+    picks = list(range(0, len(data.train_ids), 12))
+    for i in picks:
+        label_dir = "bad_1" if data.train_labels[i] else "good_0"
+        cv2.imwrite(str(old / "train" / label_dir / f"{data.train_ids[i]}.jpg"), data.train_images[i][:224, :224])
+    for i in range(6):
+        cv2.imwrite(str(old / "test" / "all_tests" / f"t{i}.jpg"), data.test_images[i][:224, :224])
+    pd.DataFrame({"id": [f"t{i}.jpg" for i in range(6)], "label": 0}).to_csv(old / "sample_submission.csv",
+                                                                             index=False)
+    loaded = load_data(old, cache_dir=cache)
+    assert loaded.image_shape == (224, 224)
+    np.testing.assert_array_equal(loaded.train_ids, data.train_ids[picks])
+    np.testing.assert_array_equal(loaded.train_labels, data.train_labels[picks])
+    assert list(loaded.test_ids) == [f"t{i}" for i in range(6)]
+    assert list(loaded.sample_submission.columns) == ["id", "label"]
+    assert list(loaded.sample_submission["id"]) == list(loaded.test_ids)
+    assert len(loaded.defect_boxes) == 0 and load_truth(old) is None
+
+
+def test_folds_keep_duplicate_groups_whole_and_are_saved(nexperia_data, cache, tmp_path):
+    data = load_data(nexperia_data, cache_dir=cache)
+    folds = get_folds(data, n_splits=4, runs_dir=tmp_path)
+    assert (tmp_path / "nexperia" / "folds.csv").is_file()
+    assert list(folds["id"]) == list(data.train_ids)
+    truth = load_truth(nexperia_data).set_index("id").loc[data.train_ids]
+    fold_of = folds.set_index("id")["fold"]
+    for _, members in truth[truth["dup_group"] >= 0].groupby("dup_group"):
+        assert fold_of.loc[members.index].nunique() == 1
+    for k in range(4):
+        assert data.train_labels[folds["fold"].to_numpy() == k].sum() > 0
+    groups = train_groups(data)
+    assert len(groups) == len(data.train_ids) and len(np.unique(groups)) < len(groups)
+    pd.testing.assert_frame_equal(get_folds(data, n_splits=4, runs_dir=tmp_path), folds)

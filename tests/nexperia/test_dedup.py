@@ -1,0 +1,87 @@
+"""Duplicate detection against the generator's planted exact and near duplicates; the leak fix."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from competitions.nexperia.data import load_data, load_truth
+from competitions.nexperia.dedup import apply_exact_matches, dhash, duplicates_of, find_duplicates, main, near_pairs
+
+
+@pytest.fixture(scope="module")
+def data(nexperia_data, tmp_path_factory):
+    return load_data(nexperia_data, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def dups(data):
+    return duplicates_of(data)
+
+
+def test_groups_equal_the_planted_duplicates(data, dups, nexperia_data):
+    truth = load_truth(nexperia_data).set_index("id")
+    table = dups.table.set_index("id")
+    found = {frozenset(g.index) for _, g in table[table["group_size"] > 1].groupby("group")}
+    planted = {frozenset(g.index) for _, g in truth[truth["dup_group"] >= 0].groupby("dup_group")}
+    assert found == planted
+    exact = {frozenset(g.index) for _, g in table[table["exact_size"] > 1].groupby("md5")}
+    assert exact == {frozenset(g.index) for _, g in truth[truth["dup_kind"] == "exact"].groupby("dup_group")}
+
+
+def test_report_flags_conflicts_and_train_test_matches(data, dups, nexperia_data):
+    truth = load_truth(nexperia_data)
+    report = dups.groups()
+    planted = truth[truth["dup_group"] >= 0]
+    conflicting = planted[planted["split"] == "train"].groupby("dup_group")["label_given"].nunique().gt(1).sum()
+    across = planted.groupby("dup_group")["split"].nunique().gt(1).sum()
+    summary = dups.summary()
+    assert summary["train_groups_conflicting_labels"] == conflicting >= 1
+    assert summary["train_test_groups"] == across >= 1
+    assert report.loc[report["conflicting_labels"], "split"].eq("train").any()
+    assert set(report.columns) >= {"id", "split", "label", "group", "conflicting_labels", "train_test"}
+
+
+def test_leak_fix_sets_exact_train_test_matches_to_the_train_label(data, dups, nexperia_data):
+    truth = load_truth(nexperia_data)
+    exact = truth[truth["dup_kind"] == "exact"]
+    expected = {}
+    for _, g in exact.groupby("dup_group"):
+        train_labels = g.loc[g["split"] == "train", "label_given"].unique()
+        if len(train_labels) == 1:
+            expected.update({i: float(train_labels[0]) for i in g.loc[g["split"] == "test", "id"]})
+    assert expected
+    test = pd.DataFrame({"id": data.test_ids, "pred": 0.5})
+    fixed, n = apply_exact_matches(test, dups)
+    assert n == len(expected)
+    got = fixed.set_index("id")["pred"]
+    for i, label in expected.items():
+        assert got[i] == label
+    assert (got.drop(list(expected)) == 0.5).all()
+
+
+def test_dhash_is_stable_under_noise_and_differs_between_images(data):
+    rng = np.random.default_rng(0)
+    image = data.train_images[0]
+    noisy = np.clip(image.astype(int) + rng.integers(-3, 4, image.shape), 0, 255).astype(np.uint8)
+    hashes = dhash(np.stack([image, noisy, data.train_images[1], image[:, ::-1]]))
+    assert hashes.shape == (4, 4) and hashes.dtype == np.uint64
+    dist = np.bitwise_count(hashes[0] ^ hashes).sum(axis=1)
+    assert dist[1] <= 16 < dist[2] and dist[3] > 16
+    assert near_pairs(hashes, 16).tolist() == [[0, 1]]
+
+
+def test_find_duplicates_on_arrays():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 255, (4, 40, 44), dtype=np.uint8)
+    test = images[[2]].copy()
+    dups = find_duplicates(images, np.array(["a", "b", "c", "d"]), np.array([0, 1, 1, 0]), test, np.array(["t"]))
+    assert dups.exact_test_labels().to_dict() == {"t": 1}
+    assert dups.summary()["images_with_duplicates"] == 2
+
+
+def test_command_line_writes_the_report(nexperia_data, data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KIT_CACHE_ROOT", str(tmp_path / "cache"))
+    out = tmp_path / "dups.csv"
+    main(["--data", str(nexperia_data), "--out", str(out)])
+    report = pd.read_csv(out)
+    assert report["group"].nunique() == load_truth(nexperia_data).query("dup_group >= 0")["dup_group"].nunique()
+    assert "train_test_groups" in capsys.readouterr().out

@@ -1,0 +1,124 @@
+"""Noisy-label audit: confident-learning thresholds and joint, suspects ranking, apply_audit."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from competitions.nexperia.noisy import (SUSPECT_COLUMNS, apply_audit, class_thresholds,
+                                         confident_joint, find_suspects, top_k_precision)
+
+
+def test_thresholds_and_joint_by_hand():
+    labels = np.array([0, 0, 0, 1, 1])
+    prob = np.array([0.1, 0.3, 0.8, 0.9, 0.5])
+    # t_0 = mean(0.9, 0.7, 0.2) = 0.6; t_1 = mean(0.9, 0.5) = 0.7
+    np.testing.assert_allclose(class_thresholds(labels, prob), [0.6, 0.7])
+    # rows: P0 = .9 .7 .2 .1 .5 ; P1 = .1 .3 .8 .9 .5
+    # confident: 0, 0, 1 (0.8>=0.7), 1, none (0.5<0.6 and 0.5<0.7)
+    np.testing.assert_array_equal(confident_joint(labels, prob), [[2, 1], [0, 1]])
+    # calibrated counts: labelled 0: 1 * 3 / 3 = 1 suspect; labelled 1: 0 * 2 / 1 = 0 suspects
+    suspects = find_suspects(np.array(list("abcde")), labels, prob)
+    assert list(suspects.columns) == SUSPECT_COLUMNS
+    assert suspects["id"].tolist() == ["c"]
+    row = suspects.iloc[0]
+    assert (row.given_label, row.suggested_label, row["rank"]) == (0, 1, 1)
+    assert row.score == pytest.approx(0.8 - 0.2)
+
+
+def test_calibrated_count_flags_rows_without_a_confident_class():
+    labels = np.array([0, 0, 0, 0, 1, 1, 1])
+    prob = np.array([0.05, 0.97, 0.9, 0.88, 0.9, 0.96, 0.99])
+    # t_0 = mean(.95, .03, .1, .12) = .3; t_1 = mean(.9, .96, .99) = .95
+    np.testing.assert_allclose(class_thresholds(labels, prob), [0.3, 0.95])
+    # labelled 0: class 0, class 1, none, none; labelled 1: none, 1, 1
+    np.testing.assert_array_equal(confident_joint(labels, prob), [[1, 1], [0, 2]])
+    # calibrated: labelled 0 -> 1 * 4 / 2 = 2 suspects, the two largest margins P1 - P0 (.94, .8),
+    # so row 2 is flagged although no class is confident for it; labelled 1 -> 0 * 3 / 2 = 0.
+    suspects = find_suspects(np.arange(7), labels, prob)
+    assert suspects["id"].tolist() == [1, 2]
+    np.testing.assert_allclose(suspects["score"], [0.94, 0.8])
+
+
+def test_audit_finds_planted_flips():
+    rng = np.random.default_rng(0)
+    n = 2000
+    truth = (rng.random(n) < 0.2).astype(int)
+    # A decent model: OOF logits separate the true classes with overlap.
+    prob = 1 / (1 + np.exp(-(3.0 * (2 * truth - 1) + rng.normal(0, 1.5, n))))
+    given = truth.copy()
+    flipped = rng.choice(np.flatnonzero(truth == 1), size=15, replace=False)
+    given[flipped] = 0
+    ids = np.array([f"img{i}" for i in range(n)])
+    suspects = find_suspects(ids, given, prob)
+    precision = top_k_precision(suspects["id"], set(ids[flipped]), k=len(flipped))
+    assert precision >= 0.8
+    # Ranking by margin: scores fall with rank.
+    assert (np.diff(suspects["score"].to_numpy()) <= 0).all()
+
+
+@pytest.fixture()
+def suspects_csv(tmp_path):
+    path = tmp_path / "suspects.csv"
+    pd.DataFrame({"id": ["b", "d", "zz"], "given_label": [0, 1, 0], "suggested_label": [1, 0, 1],
+                  "score": [0.9, 0.5, 0.4], "rank": [1, 2, 3]}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("action", ["drop", "relabel", "downweight"])
+def test_apply_audit(suspects_csv, action):
+    ids = np.array(["a", "b", "c", "d"])
+    labels = np.array([0, 0, 1, 1], dtype=np.int8)
+    new, weights, keep = apply_audit(ids, labels, suspects_csv, action, weight=0.25)
+    assert new.dtype == np.int8
+    if action == "drop":
+        np.testing.assert_array_equal(keep, [True, False, True, False])
+        np.testing.assert_array_equal(new, labels)
+    elif action == "relabel":
+        np.testing.assert_array_equal(new, [0, 1, 1, 0])
+        assert keep.all()
+    else:
+        np.testing.assert_allclose(weights, [1, 0.25, 1, 0.25])
+        np.testing.assert_array_equal(new, labels)
+    assert (weights == 1).all() or action == "downweight"
+    np.testing.assert_array_equal(labels, [0, 0, 1, 1])  # the input is not modified
+
+
+def test_apply_audit_errors(suspects_csv, tmp_path):
+    ids, labels = np.array(["a", "b"]), np.array([0, 1])
+    with pytest.raises(ValueError, match="unknown audit action"):
+        apply_audit(ids, labels, suspects_csv, "ignore", 0.5)
+    with pytest.raises(ValueError, match="weight"):
+        apply_audit(ids, labels, suspects_csv, "downweight", 2.0)
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        apply_audit(ids, labels, tmp_path / "missing.csv", "drop", 0.5)
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"id": ["a"]}).to_csv(bad, index=False)
+    with pytest.raises(ValueError, match="suggested_label"):
+        apply_audit(ids, labels, bad, "relabel", 0.5)
+
+
+def test_audit_command_on_dataset(nexperia_data, tmp_path):
+    """OOF predictions that follow the planted truth: the audit ranks the planted flips first."""
+    from competitions.nexperia.data import load_truth
+    from competitions.nexperia.noisy import main
+
+    truth = load_truth(nexperia_data)
+    train = truth[truth["split"] == "train"].reset_index(drop=True)
+    rng = np.random.default_rng(1)
+    # A model that has learnt the true labels well, and is sure of the flipped defects.
+    logit = 6.0 * (2 * train["label_true"] - 1) + rng.normal(0, 1.0, len(train))
+    pred = 1 / (1 + np.exp(-np.where(train["flipped"] == 1, 9.0, logit)))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    pd.DataFrame({"id": train["id"], "fold": 0, "target": train["label_given"], "pred": pred}).to_csv(
+        run_dir / "oof.csv", index=False)
+    report = main(["--oof", str(run_dir), "--data-dir", str(nexperia_data), "--cache-dir", str(tmp_path / "cache"),
+                   "--grid", "6"])
+    n_flips = int(train["flipped"].sum())
+    assert report["n_planted_flips"] == n_flips > 0
+    assert report["precision_at_k"] == 1.0
+    suspects = pd.read_csv(run_dir / "audit" / "suspects.csv", dtype={"id": str})
+    assert list(suspects.columns) == SUSPECT_COLUMNS
+    assert set(suspects["id"][:n_flips]) == set(train.loc[train["flipped"] == 1, "id"])
+    assert (run_dir / "audit" / "suspects.png").stat().st_size > 0

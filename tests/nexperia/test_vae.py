@@ -1,0 +1,122 @@
+"""VAE: the loss equals the negative-ELBO formula by hand; architectures; a tiny end-to-end fold run."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from competitions.nexperia.vae_models import ConvVAE, FCVAE, build_vae, vae_loss, vae_terms
+
+
+def test_loss_equals_formula_by_hand():
+    x = torch.tensor([[[[0.0, 1.0], [0.5, 0.25]]], [[[1.0, 1.0], [0.0, 0.0]]]])
+    recon = torch.tensor([[[[0.5, 0.5], [0.5, 0.5]]], [[[1.0, 0.0], [0.0, 0.5]]]])
+    mu = torch.tensor([[0.0, 0.0], [1.0, -2.0]])
+    logvar = torch.tensor([[0.0, math.log(2.0)], [0.0, 0.0]])
+    # image 0: SSE = .25 + .25 + 0 + .0625; KL = 0 + -0.5 * (1 + ln 2 - 0 - 2) = 0.5 * (1 - ln 2)
+    # image 1: SSE = 0 + 1 + 0 + .25;       KL = 0.5 * (1 + 4) = 2.5
+    sse0, kl0 = 0.5625, 0.5 * (1 - math.log(2.0))
+    sse1, kl1 = 1.25, 2.5
+    sse, kl = vae_terms(x, recon, mu, logvar)
+    np.testing.assert_allclose(sse.numpy(), [sse0, sse1], rtol=1e-6)
+    np.testing.assert_allclose(kl.numpy(), [kl0, kl1], rtol=1e-6)
+    assert vae_loss(x, recon, mu, logvar).item() == pytest.approx((sse0 + kl0 + sse1 + kl1) / 2, rel=1e-6)
+
+
+def test_loss_matches_numpy_on_random_batch():
+    rng = np.random.default_rng(0)
+    x, recon = rng.random((5, 1, 8, 8)), rng.random((5, 1, 8, 8))
+    mu, logvar = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    expected = ((x - recon) ** 2).sum(axis=(1, 2, 3)) + 0.5 * (mu ** 2 + np.exp(logvar) - 1 - logvar).sum(axis=1)
+    got = vae_loss(*(torch.tensor(a) for a in (x, recon, mu, logvar)))
+    assert got.item() == pytest.approx(expected.mean(), rel=1e-10)
+
+
+def test_fc_vae_is_the_seeds_architecture():
+    model = FCVAE()
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    shapes = [(m.in_features, m.out_features) for m in linears]
+    assert shapes == [(1024, 400), (400, 400), (400, 30), (400, 30), (30, 400), (400, 400), (400, 1024)]
+    recon, mu, logvar = model(torch.rand(3, 1, 32, 32))
+    assert recon.shape == (3, 1, 32, 32) and mu.shape == logvar.shape == (3, 30)
+    assert 0 <= recon.min() and recon.max() <= 1
+
+
+@pytest.mark.parametrize("size", [32, 64, 96])
+def test_conv_vae_shapes(size):
+    model = build_vae("conv", size, latent_dim=8)
+    assert isinstance(model, ConvVAE)
+    model.eval()
+    x = torch.rand(2, 1, size, size)
+    recon, mu, _ = model(x, sample=False)
+    assert recon.shape == x.shape and mu.shape == (2, 8)
+    # sample=False decodes the posterior mean: deterministic.
+    torch.testing.assert_close(model(x, sample=False)[0], recon)
+
+
+def test_conv_vae_rejects_bad_size():
+    with pytest.raises(ValueError, match="image size"):
+        ConvVAE(image_size=50)
+
+
+def test_vae_fold_run_end_to_end(nexperia_data, tmp_path):
+    from competitions.nexperia.vae import main
+
+    common = ["--data-dir", str(nexperia_data), "--runs-dir", str(tmp_path / "runs"),
+              "--cache-dir", str(tmp_path / "cache"), "--epochs", "2", "--no-progress", "--heatmaps", "4",
+              "--threads", "1"]
+    metrics = main([*common, "--arch", "fc", "--fold", "0", "--hidden", "64"])
+    run_dir = tmp_path / "runs" / "nexperia" / "vae-fc"
+    oof = pd.read_csv(run_dir / "oof.csv", dtype={"id": str})
+    folds = pd.read_csv(tmp_path / "runs" / "nexperia" / "folds.csv", dtype={"id": str})
+    assert set(oof["id"]) == set(folds.loc[folds["fold"] == 0, "id"])
+    assert np.isfinite(oof["pred"]).all() and (oof["pred"] > 0).all()
+    assert (run_dir / "fold0" / "heatmaps.png").stat().st_size > 0
+    assert (run_dir / "fold0" / "vae.pt").is_file()
+    assert 0 <= metrics["oof"]["auc_given"]["auc"] <= 1 and metrics["completed_folds"] == [0]
+    test = pd.read_csv(run_dir / "test.csv")
+    assert len(test) > 0 and np.isfinite(test["pred"]).all()
+    # Resuming skips the finished fold: its predictions stay as they are.
+    before = (run_dir / "fold0" / "oof.csv").stat().st_mtime_ns
+    main([*common, "--arch", "fc", "--fold", "0", "--hidden", "64"])
+    assert (run_dir / "fold0" / "oof.csv").stat().st_mtime_ns == before
+
+
+def test_local_score_prefers_a_concentrated_error():
+    from competitions.nexperia.vae import anomaly_scores
+
+    reference = np.full((16, 16), 0.01, np.float32)
+    spread = np.full((16, 16), 0.02, np.float32)  # total error 5.12, spread evenly
+    spot = np.zeros((16, 16), np.float32)
+    spot[4:9, 4:9] = 5.12 / 25  # the same total error in one 5x5 patch
+    scores = anomaly_scores(np.stack([spread, spot]), np.array([1.0, 1.0]), reference)
+    np.testing.assert_allclose(scores["elbo"], [5.12 + 1, 5.12 + 1], rtol=1e-5)
+    assert scores["local"][1] > 5 * scores["local"][0]
+
+
+def test_blend_report_on_two_runs(tmp_path):
+    from common.run import Run
+    from competitions.nexperia.vae import blend_report
+
+    rng = np.random.default_rng(0)
+    n = 600
+    y = (rng.random(n) < 0.3).astype(int)
+    ids = np.array([f"i{k}" for k in range(n)])
+    folds = np.arange(n) % 5
+    preds = {"cnn": 1.5 * y + rng.normal(size=n), "vae": 0.8 * y + rng.normal(size=n)}
+    for name, pred in preds.items():
+        run = Run(tmp_path / name)
+        for k in range(5):
+            rows = folds == k
+            run.save_fold_predictions(k, pd.DataFrame({"id": ids[rows], "target": y[rows], "pred": pred[rows]}), None)
+    truth = pd.DataFrame({"id": ids, "label_true": y})
+    report = blend_report(tmp_path / "cnn", tmp_path / "vae", truth)
+    for kind in ("given", "true"):
+        r = report[kind]
+        assert 0 <= r["delong_p"] <= 1
+        # Two independent informative scores: the honest blend beats the stronger one.
+        assert r["auc_blend"] > r["auc_base"] > r["auc_vae"] > 0.6
+    assert len(report["weights_all_folds"]) == 2
