@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("data/nexperia"))
     parser.add_argument("--model", default="resnet18")
     parser.add_argument("--img-size", type=int, default=224)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--batches", type=int, default=3, help="timed batches per variant")
-    parser.add_argument("--loader-images", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batches", type=int, default=2, help="timed batches per variant")
+    parser.add_argument("--loader-images", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
@@ -108,10 +108,18 @@ def main(argv: list[str] | None = None) -> None:
 
     data = load_data(args.data)
     layout = find_layout(args.data)
-    paths = [p for folder in layout.train_dirs.values() for p in sorted(folder.iterdir())]
+    paths = sorted((p for folder in layout.train_dirs.values() for p in folder.iterdir()), key=lambda p: p.stem)
     transform = make_transform("light", args.img_size, train=True)
     cached = ImageDataset(data.train_images, np.arange(len(data.train_ids)), transform=transform)
     decoding = DecodingDataset(paths, transform)
+    print(f"\nimage access alone (no transform), one process, images/s:")
+    for name, read in (("decode BMP", lambda i: cv2.imread(str(paths[i]), cv2.IMREAD_GRAYSCALE)),
+                       ("memmap cache", lambda i: np.array(data.train_images[i]))):
+        order = np.random.default_rng(0).permutation(len(paths))[:args.loader_images]
+        start = time.perf_counter()
+        for i in order:
+            read(i)
+        print(f"  {name:18s} {len(order) / (time.perf_counter() - start):8.0f}")
     print(f"\ndata pipeline ({data.image_shape[0]}x{data.image_shape[1]} BMP -> resize {args.img_size} + 'light' "
           f"augmentation), images/s:")
     loader = {}

@@ -154,6 +154,7 @@ def _write_cache(layout: Layout, data_dir: Path, target: Path, skip_bad: bool) -
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    counts = {}
     for split, items in (("train", [(p, lab, im) for (p, lab), im in zip(train, train_images)]),
                          ("test", [(p, -1, im) for p, im in zip(test, test_images)])):
         items = sorted((x for x in items if str(x[0]) not in bad_paths), key=lambda x: x[0].stem)
@@ -166,10 +167,9 @@ def _write_cache(layout: Layout, data_dir: Path, target: Path, skip_bad: bool) -
         np.save(tmp / f"{split}_ids.npy", np.array([p.stem for p, _, _ in items], dtype=str))
         if split == "train":
             np.save(tmp / "train_labels.npy", np.array([lab for _, lab, _ in items], dtype=np.int8))
+        counts[f"n_{split}"] = len(items)
     atomic_write_csv(tmp / "skipped.csv", pd.DataFrame(bad, columns=["path", "reason"]))
-    atomic_write_json(tmp / "meta.json", {"data_dir": str(data_dir.resolve()), "layout": layout.name,
-                                          "n_train": len(train) - len(bad_paths & {str(p) for p, _ in train}),
-                                          "n_test": len(test) - len(bad_paths & {str(p) for p in test}),
+    atomic_write_json(tmp / "meta.json", {"data_dir": str(data_dir.resolve()), "layout": layout.name, **counts,
                                           "shape": list(expected or ()), "version": CACHE_VERSION})
     try:
         os.replace(tmp, target)
@@ -187,15 +187,19 @@ def _read_boxes(path: Path | None) -> pd.DataFrame:
     return boxes[BOX_COLUMNS].assign(id=lambda d: d["id"].astype(str))
 
 
+def id_of(name: str) -> str:
+    """An image id: the file name without its image extension (older sample submissions keep it)."""
+    return Path(name).stem if Path(name).suffix.lower() in IMAGE_SUFFIXES else name
+
+
 def _read_sample(path: Path | None, test_ids: np.ndarray) -> pd.DataFrame | None:
-    """The sample submission, checked against the test images."""
+    """The sample submission as written (ids may carry an extension), checked against the test images."""
     if path is None or not path.is_file():
         return None
     sample = pd.read_csv(path, dtype={"id": str})
     if "id" not in sample.columns or sample.shape[1] != 2:
         raise ValueError(f"{path} must have two columns, id and a score column; has {list(sample.columns)}")
-    sample["id"] = sample["id"].map(lambda s: Path(s).stem if Path(s).suffix.lower() in IMAGE_SUFFIXES else s)
-    unknown = sorted(set(sample["id"]) - set(test_ids))
+    unknown = sorted(set(sample["id"].map(id_of)) - set(test_ids))
     if unknown:
         log.warning("%d ids of %s have no test image (e.g. %s)", len(unknown), path, unknown[:3])
     return sample

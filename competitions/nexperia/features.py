@@ -4,7 +4,7 @@ The backbone is either a trained run of ``train.py`` (``--checkpoint-run runs/ne
 ``best.pt`` embeds every image for fold k, so fold k's rows stay unseen by both the CNN and the
 classifier) or a timm model with a local pretrained weight file (``--model resnet18 --pretrained FILE``:
 one embedding for all folds). Outputs:
-- ``runs/nexperia/<name>/``: cached features, ``pca.png`` and ``tsne.png`` (fold 0's rows coloured by
+- ``runs/nexperia/<name>/``: cached features, ``pca.png`` and ``tsne.png`` (the first fold's rows coloured by
   given label and, for synthetic data, by the planted truth), neural-collapse metrics in ``metrics.json``;
 - ``runs/nexperia/<name>-<classifier>/``: the usual ``oof.csv``/``test.csv``/``metrics.json`` per classifier
   (``logreg``, ``svm``, ``rf``, ``lda``) over the shared folds.
@@ -58,6 +58,7 @@ class FeaturesConfig:
     data_dir: str | None = None
     cache_dir: str | None = None
     runs_dir: str | None = None
+    fold: int | None = field(default=None, metadata={"help": "this fold only (default: every fold)"})
     n_splits: int = 5
     folds_seed: int = 42
     seed: int = 42
@@ -211,12 +212,12 @@ def main(argv: list[str] | None = None) -> dict:
         if cfg.suspect_action == "downweight" and "lda" in runs:
             base.log.warning("LDA takes no sample weights: its run ignores the down-weighting")
     nc = {}
-    for fold in range(cfg.n_splits):
+    for fold in [cfg.fold] if cfg.fold is not None else range(cfg.n_splits):
         train_x, test_x = fold_features(cfg, data, base, fold, device)
         train_rows = np.flatnonzero((fold_of != fold) & keep)
         valid_rows = np.flatnonzero(fold_of == fold)
         nc[f"fold{fold}"] = neural_collapse_metrics(train_x[train_rows], labels[train_rows])
-        if fold == 0 and cfg.plots:
+        if len(nc) == 1 and cfg.plots:
             embedding_plots(train_x[valid_rows], data.train_labels[valid_rows],
                             truth_kinds(data.train_ids[valid_rows], truth), base.root, cfg.seed)
         for name, run in runs.items():
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> dict:
             test = pd.DataFrame({"id": data.test_ids, "pred": model.predict_proba(test_x)[:, 1]}) if len(test_x) else None
             run.save_fold_predictions(fold, oof, test)
             run.update_metrics({"folds": {str(fold): label_aucs(oof, truth)}})
-    nc["mean"] = {k: float(np.mean([v[k] for f, v in nc.items() if f.startswith("fold")])) for k in nc["fold0"]}
+    nc["mean"] = {k: float(np.mean([v[k] for v in nc.values()])) for k in next(iter(nc.values()))}
     summary = {}
     for name, run in runs.items():
         oof = pd.read_csv(run.root / "oof.csv", dtype={"id": str})

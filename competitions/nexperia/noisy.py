@@ -101,10 +101,10 @@ def as_probability(pred: np.ndarray) -> np.ndarray:
     return pd.Series(pred).rank(pct=True).to_numpy()
 
 
-def top_k_precision(suspect_ids: pd.Series, flipped_ids: set, k: int) -> float:
-    """Share of the first ``k`` suspects that are planted flips (0 when there are none to find)."""
+def top_k_precision(suspect_ids: pd.Series, flipped_ids: set, k: int) -> float | None:
+    """Share of the first ``k`` suspects that are planted flips (None when there are none to find)."""
     if k <= 0:
-        return float("nan")
+        return None
     top = list(suspect_ids[:k])
     return sum(i in flipped_ids for i in top) / k
 
@@ -209,7 +209,7 @@ def audit(oof: pd.DataFrame, truth: pd.DataFrame | None = None) -> tuple[pd.Data
         k = len(flipped)
         report.update({"n_planted_flips": k,
                        "precision_at_k": top_k_precision(suspects["id"], flipped, k),
-                       "recall_all_suspects": (len(flipped & set(suspects["id"])) / k) if k else float("nan")})
+                       "recall_all_suspects": (len(flipped & set(suspects["id"])) / k) if k else None})
     return suspects, report
 
 

@@ -19,7 +19,7 @@ import yaml
 
 from common.io import atomic_write_csv
 from common.tta import TTA_PRESETS, predict_loader
-from competitions.nexperia.data import NexperiaData, load_data
+from competitions.nexperia.data import NexperiaData, id_of, load_data
 from competitions.nexperia.dataset import ImageDataset, make_loader, make_transform
 from competitions.nexperia.model import create_model, load_weights, parse_model_kwargs, to_device
 from competitions.nexperia.train import amp_dtype
@@ -61,16 +61,17 @@ def predict_test(data: NexperiaData, checkpoints: list[Path], model_name: str, m
 
 
 def make_submission(data: NexperiaData, test_ids: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
-    """``id,<score column>`` rows in the sample submission's order; refuses ids without a prediction."""
+    """``id,<score column>`` rows with the sample submission's ids, in its order; refuses ids without a prediction."""
     sample = data.sample_submission
     if sample is None:
         sample = pd.DataFrame({"id": data.test_ids, "defect_score": 0.0})
     score_col = sample.columns[1]
     by_id = pd.Series(scores, index=pd.Index(test_ids).astype(str))
-    missing = sorted(set(sample["id"]) - set(by_id.index))
+    keys = sample["id"].map(id_of)
+    missing = sorted(set(keys) - set(by_id.index))
     if missing:
         raise ValueError(f"{len(missing)} sample-submission ids have no test image/prediction, e.g. {missing[:5]}")
-    return pd.DataFrame({"id": sample["id"].to_numpy(), score_col: by_id.loc[sample["id"]].to_numpy()})
+    return pd.DataFrame({"id": sample["id"].to_numpy(), score_col: by_id.loc[keys].to_numpy()})
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the run's)")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--skip-bad", action="store_true")
     args = parser.parse_args(argv)
@@ -96,6 +98,9 @@ def main(argv: list[str] | None = None) -> Path:
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path} not found: --run must be a training run folder")
     cfg = yaml.safe_load(config_path.read_text())
+    threads = args.threads if args.threads is not None else cfg.get("threads", 0)
+    if threads:
+        torch.set_num_threads(threads)
     data = load_data(Path(args.data or cfg["data"]), Path(cfg["cache_dir"]) if cfg.get("cache_dir") else None,
                      skip_bad=args.skip_bad or cfg.get("skip_bad", False))
     model_name = args.model or cfg["model"]

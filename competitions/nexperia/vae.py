@@ -223,7 +223,8 @@ def blend_report(base_dir: Path, vae_dir: Path, truth: pd.DataFrame | None, meth
     """Blend another run's OOF (e.g. the CNN's) with the VAE's and test the blend against that run alone.
 
     The blend's OOF is nested over the shared folds (weights fitted on the other folds), so it is honest;
-    the paired DeLong test compares it with the base run on the same rows, against given and true labels.
+    with a single fold the weights are fitted on the rows they score (``nested: false``, optimistic).
+    The paired DeLong test compares the blend with the base run on the same rows, against given and true labels.
     """
     from common.ensemble import align, blend_oof, make_blender
     from common.metrics import delong_test
@@ -231,8 +232,10 @@ def blend_report(base_dir: Path, vae_dir: Path, truth: pd.DataFrame | None, meth
 
     aligned = align({"base": load_predictions(base_dir)[0], "vae": load_predictions(vae_dir)[0]})
     blender = make_blender(method)
-    blend = blend_oof(blender, aligned, nested=True)
-    report = {"base_run": str(base_dir), "method": method, "weights_all_folds": blender.weights_.tolist()}
+    nested = len(np.unique(aligned.folds)) > 1
+    blend = blend_oof(blender, aligned, nested=nested)
+    report = {"base_run": str(base_dir), "method": method, "nested": nested,
+              "weights_all_folds": blender.weights_.tolist()}
     targets = {"given": aligned.y}
     if truth is not None:
         targets["true"] = truth.set_index(truth["id"].astype(str))["label_true"].reindex(

@@ -69,3 +69,13 @@ def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
             raise RuntimeError("killed")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["kept.txt"]
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "shared.txt", "x")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644

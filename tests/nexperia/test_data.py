@@ -10,6 +10,7 @@ import pytest
 import competitions.nexperia.data as nd
 from competitions.nexperia.data import get_folds, load_data, load_truth
 from competitions.nexperia.dedup import train_groups
+from competitions.nexperia.predict import make_submission
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +80,11 @@ def test_older_layout_with_jpgs(nexperia_data, cache, tmp_path):
     np.testing.assert_array_equal(loaded.train_labels, data.train_labels[picks])
     assert list(loaded.test_ids) == [f"t{i}" for i in range(6)]
     assert list(loaded.sample_submission.columns) == ["id", "label"]
-    assert list(loaded.sample_submission["id"]) == list(loaded.test_ids)
+    assert list(loaded.sample_submission["id"]) == [f"t{i}.jpg" for i in range(6)]  # kept as written
     assert len(loaded.defect_boxes) == 0 and load_truth(old) is None
+    submission = make_submission(loaded, loaded.test_ids[::-1], np.arange(6.0)[::-1])
+    assert list(submission.columns) == ["id", "label"]
+    assert submission["id"].tolist() == [f"t{i}.jpg" for i in range(6)] and submission["label"].tolist() == list(range(6))
 
 
 def test_folds_keep_duplicate_groups_whole_and_are_saved(nexperia_data, cache, tmp_path):

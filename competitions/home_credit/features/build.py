@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FeatureGroup:
+    """Features computed from some tables by one module's ``build(*tables)``, cached together."""
     name: str
     tables: tuple[str, ...]
     module: object
@@ -116,13 +117,16 @@ def cross_features(matrix: pd.DataFrame) -> pd.DataFrame:
     out = {name: safe_ratio(matrix[a], matrix[b]) for name, (a, b) in pairs.items()
            if a in matrix and b in matrix}
     # Lateness pooled over every monthly/payment history the client has (each alone is noisy).
-    for name, late, seen in (("ALL_LATE_SHARE", _LATE_SUMS, _SEEN_COUNTS), ("ALL_1Y_LATE_SHARE", _LATE_1Y, _SEEN_1Y)):
+    for name, late, seen in (("ALL_LATE_SHARE", _LATE_SUMS, _SEEN_COUNTS), ("ALL_1Y_LATE_SHARE", _LATE_1Y, _SEEN_1Y),
+                             ("ALL_OLD_LATE_SHARE", _LATE_OLD, _SEEN_OLD)):
         late = [c for c in late if c in matrix]
         seen = [c for c in seen if c in matrix]
         if len(late) > 1:
             out[name] = safe_ratio(matrix[late].sum(axis=1, min_count=1), matrix[seen].sum(axis=1, min_count=1))
     if "ALL_LATE_SHARE" in out and "ALL_1Y_LATE_SHARE" in out:
         out["ALL_1Y_MINUS_ALL_LATE_SHARE"] = out["ALL_1Y_LATE_SHARE"] - out["ALL_LATE_SHARE"]
+    if "ALL_OLD_LATE_SHARE" in out and "ALL_1Y_LATE_SHARE" in out:
+        out["ALL_1Y_MINUS_OLD_LATE_SHARE"] = out["ALL_1Y_LATE_SHARE"] - out["ALL_OLD_LATE_SHARE"]
     return pd.DataFrame(out, index=matrix.index)
 
 
@@ -130,6 +134,8 @@ _LATE_SUMS = ("INST_LATE_SUM", "POS_LATE_SUM", "CC_LATE_SUM", "BUREAU_BB_LATE_CO
 _SEEN_COUNTS = ("INST_COUNT", "POS_COUNT", "CC_COUNT", "BUREAU_BB_MONTHS_COUNT_SUM")
 _LATE_1Y = ("INST_1Y_LATE_SUM", "POS_12M_LATE_SUM", "CC_12M_LATE_SUM")
 _SEEN_1Y = ("INST_1Y_COUNT", "POS_12M_COUNT", "CC_12M_COUNT")
+_LATE_OLD = ("INST_OLD_LATE_SUM", "POS_OLD_LATE_SUM")
+_SEEN_OLD = ("INST_OLD_COUNT", "POS_OLD_COUNT")
 
 
 def build_features(data_dir: str | Path, groups: list[str] | tuple[str, ...] = ALL_GROUPS,

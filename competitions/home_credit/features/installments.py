@@ -19,14 +19,12 @@ def per_instalment(inst: pd.DataFrame) -> pd.DataFrame:
         DAYS_INSTALMENT=("DAYS_INSTALMENT", "min"),
         NUM_INSTALMENT_VERSION=("NUM_INSTALMENT_VERSION", "max"),
         AMT_INSTALMENT=("AMT_INSTALMENT", "max"),
-        AMT_PAYMENT=("AMT_PAYMENT", "sum"),
-        PAID_ROWS=("AMT_PAYMENT", "count"),
+        AMT_PAYMENT=("AMT_PAYMENT", "sum"),  # no payment recorded: paid 0
         FIRST_ENTRY=("DAYS_ENTRY_PAYMENT", "min"),
         LAST_ENTRY=("DAYS_ENTRY_PAYMENT", "max"),
         PARTS=("AMT_PAYMENT", "size"),
     )
-    grouped.loc[grouped["PAID_ROWS"] == 0, "AMT_PAYMENT"] = np.nan  # nothing paid is missing, not 0
-    return grouped.drop(columns="PAID_ROWS").reset_index()
+    return grouped.reset_index()
 
 
 def prepare(inst: pd.DataFrame) -> pd.DataFrame:
@@ -79,6 +77,12 @@ _WINDOW = {
     "AMT_PAYMENT": ["sum"],
     "UNDERPAID": ["mean"],
 }
+_OLDER = {  # more than a year before the application: the baseline of the recent trend
+    "LATE": ["mean", "sum"],
+    "DPD": ["mean"],
+    "UNDERPAID": ["mean"],
+    "PAYMENT_RATIO": ["mean"],
+}
 _LATE_ONLY = {
     "DPD": ["mean"],
     "AMT_INSTALMENT": ["mean", "sum"],
@@ -99,6 +103,8 @@ def build(inst: pd.DataFrame) -> pd.DataFrame:
         *(aggregate(window(p, "DAYS_INSTALMENT", years * YEAR), _WINDOW, f"INST_{years}Y")
           for years in (1, 2, 3)),
         count_rows(window(p, "DAYS_INSTALMENT", YEAR), "INST_1Y_COUNT"),
+        aggregate(p[p["DAYS_INSTALMENT"] < -YEAR], _OLDER, "INST_OLD"),
+        count_rows(p[p["DAYS_INSTALMENT"] < -YEAR], "INST_OLD_COUNT"),
         *(aggregate(last_rows(p, k, "DAYS_INSTALMENT", rank=rank), _WINDOW, f"INST_LAST{k}") for k in (5, 20)),
         aggregate(late, _LATE_ONLY, "INST_LATEONLY"),
         trend(window(p, "DAYS_INSTALMENT", 2 * YEAR), "DAYS_INSTALMENT", ["DPD", "PAYMENT_RATIO"], "INST_2Y"),
@@ -106,4 +112,5 @@ def build(inst: pd.DataFrame) -> pd.DataFrame:
     out = join_all(frames)
     for col in ("LATE_MEAN", "DPD_MEAN", "UNDERPAID_MEAN", "PAYMENT_RATIO_MEAN"):
         out[f"INST_1Y_MINUS_ALL_{col}"] = (out[f"INST_1Y_{col}"] - out[f"INST_{col}"]).astype("float32")
+        out[f"INST_1Y_MINUS_OLD_{col}"] = (out[f"INST_1Y_{col}"] - out[f"INST_OLD_{col}"]).astype("float32")
     return out.astype("float32")

@@ -62,10 +62,13 @@ def build(pos: pd.DataFrame) -> pd.DataFrame:
         category_shares(p, "NAME_CONTRACT_STATUS", "POS", max_levels=6),
         *(aggregate(window(p, "MONTHS_BALANCE", months), _WINDOW, f"POS_{months}M") for months in (6, 12, 24)),
         count_rows(window(p, "MONTHS_BALANCE", 12), "POS_12M_COUNT"),
+        aggregate(p[p["MONTHS_BALANCE"] < -12], {"LATE": ["mean", "sum"], "SK_DPD": ["mean"]}, "POS_OLD"),
+        count_rows(p[p["MONTHS_BALANCE"] < -12], "POS_OLD_COUNT"),
         aggregate(latest_per_loan(p), _LATEST, "POS_LATEST"),
         trend(window(p, "MONTHS_BALANCE", 12), "MONTHS_BALANCE", ["SK_DPD", "REMAINING_SHARE"], "POS_12M"),
     ]
     out = join_all(frames)
     for col in ("LATE_MEAN", "SK_DPD_MEAN"):
         out[f"POS_12M_MINUS_ALL_{col}"] = (out[f"POS_12M_{col}"] - out[f"POS_{col}"]).astype("float32")
+        out[f"POS_12M_MINUS_OLD_{col}"] = (out[f"POS_12M_{col}"] - out[f"POS_OLD_{col}"]).astype("float32")
     return out.astype(np.float32)

@@ -29,7 +29,7 @@ def sample_bureau(rng: np.random.Generator, ids: np.ndarray, traits: Traits,
     horizon = np.minimum(2922.0, (applicants.age_years[client] - 18.0) * 365.0)
     days_credit = -np.floor(rng.random(m) ** 1.5 * horizon).astype(np.int64)
     credit_type = cat.draw(rng, cat.CREDIT_TYPE, m)
-    is_card = credit_type == 1
+    is_card = credit_type == cat.levels(cat.CREDIT_TYPE).index("Credit card")
     active = rng.random(m) < logistic(0.45 - 0.0011 * -days_credit + 0.6 * lev)
     planned_days = np.where(is_card, rng.choice([1095.0, 1826.0, 3652.0, 10958.0], m),
                             30.4 * rng.choice([3, 6, 10, 12, 18, 24, 36, 48, 60, 120, 240], m,
@@ -55,7 +55,7 @@ def sample_bureau(rng: np.random.Generator, ids: np.ndarray, traits: Traits,
                       np.minimum(closed_at + np.floor(rng.exponential(20.0, m)), 0.0))
     annuity = np.where(rng.random(m) < 0.5, 0.0, np.round(amount / np.maximum(planned_days / 30.4, 1.0), 1))
     annuity[rng.random(m) < np.where(days_credit < -900, 0.8, 0.3)] = np.nan
-    status = np.where(active, 1, 0)
+    status = np.where(active, 1, 0)  # index into CREDIT_ACTIVE_CODES: Closed, Active, Sold, Bad debt
     status[~active & (rng.random(m) < 0.006)] = 2
     status[~active & (rng.random(m) < 0.0001 * np.exp(pay))] = 3
 

@@ -53,7 +53,7 @@ def _band_point(rng: np.random.Generator, margin: float = 6) -> tuple[float, flo
 def chipping(img: np.ndarray, lay: Layout, rng: np.random.Generator, s: float) -> Box:
     """A piece broken off the body's edge or corner, showing the pocket floor or rough mould."""
     bx1, by1, bx2, by2 = lay.body
-    r = 10 + s * 28
+    r = 12 + s * 30
     mask = _empty_mask(img)
     if rng.random() < 0.4:
         cx, sx = (bx1, 1) if rng.random() < 0.5 else (bx2 - 1, -1)
@@ -82,14 +82,14 @@ def foreign_material(img: np.ndarray, lay: Layout, rng: np.random.Generator, s: 
     value = _contrasting(_local_mean(img, x, y), rng, 80, 130)
     mask = _empty_mask(img)
     if rng.random() < 0.25:
-        length = 20 + s * 80
+        length = 30 + s * 80
         steps = rng.integers(4, 8)
         angles = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(0, 0.5, steps))
         pts = np.cumsum(np.stack([np.cos(angles), np.sin(angles)], 1) * (length / steps), 0) + (x, y)
         pts = np.clip(pts, (BAND[0] + 1, BAND[1] + 1), (BAND[2] - 1, BAND[3] - 1))
         cv2.polylines(mask, [np.round(pts).astype(np.int32)], False, 255, 2, cv2.LINE_AA)
     else:
-        r = 4.5 + s * 18
+        r = 6 + s * 20
         for _ in range(rng.integers(1, 5)):
             c = (int(x + rng.uniform(-0.6, 0.6) * r), int(y + rng.uniform(-0.6, 0.6) * r))
             axes = (max(1, int(r * rng.uniform(0.4, 1))), max(1, int(r * rng.uniform(0.4, 1))))
@@ -115,7 +115,7 @@ def lead_defect(img: np.ndarray, lay: Layout, rng: np.random.Generator, s: float
         return vis
     if mode == "bent":
         root = (x2 if side < 0 else x1, (y1 + y2) / 2)
-        m = cv2.getRotationMatrix2D(root, float(rng.choice([-1, 1]) * (14 + s * 30)), 1.0)
+        m = cv2.getRotationMatrix2D(root, float(rng.choice([-1, 1]) * (18 + s * 30)), 1.0)
         corners = np.array([[x1, y1, 1], [x2, y1, 1], [x2, y2, 1], [x1, y2, 1]], np.float32) @ m.T
         cv2.fillPoly(mask, [np.round(corners).astype(np.int32)], 255, cv2.LINE_AA)
     elif mode == "short":
@@ -133,7 +133,7 @@ def lead_glue(img: np.ndarray, lay: Layout, rng: np.random.Generator, s: float) 
     i = int(rng.integers(len(lay.leads)))
     x1, y1, x2, y2 = _visible_lead(lay, i)
     side = lay.lead_sides[i]
-    r = 7 + s * 14
+    r = 8 + s * 14
     neighbour = i + 1 if i + 1 < len(lay.leads) and lay.lead_sides[i + 1] == side else None
     if neighbour is not None and rng.random() < 0.4:
         ny1 = lay.leads[neighbour][1]
@@ -194,17 +194,17 @@ def pocket_damage(img: np.ndarray, lay: Layout, rng: np.random.Generator, s: flo
             break
     dark, bright = lay.floor_val - rng.uniform(60, 90), lay.floor_val + rng.uniform(45, 75)
     if rng.random() < 0.6:
-        length = 18 + s * 50
+        length = 25 + s * 50
         steps = int(rng.integers(3, 7))
         angles = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(0, 0.6, steps))
         pts = np.cumsum(np.stack([np.cos(angles), np.sin(angles)], 1) * (length / steps), 0) + (x, y)
         pts = np.round(np.clip(pts, (BAND[0] + 2, BAND[1] + 2), (BAND[2] - 2, BAND[3] - 2))).astype(np.int32)
-        thick = 2 + int(s > 0.5)
+        thick = 3
         hi, lo = _empty_mask(img), _empty_mask(img)
         cv2.polylines(hi, [pts + 1], False, 255, thick, cv2.LINE_AA)
         cv2.polylines(lo, [pts], False, 255, thick, cv2.LINE_AA)
         return union_boxes([_blend(img, hi, bright, rng=rng), _blend(img, lo, dark, rng=rng)])
-    r = 7 + s * 14
+    r = 8 + s * 14
     axes = (max(2, int(r * rng.uniform(0.6, 1))), max(2, int(r * rng.uniform(0.6, 1))))
     ang = rng.uniform(0, 180)
     boxes = []
@@ -221,7 +221,7 @@ def scratch(img: np.ndarray, lay: Layout, rng: np.random.Generator, s: float) ->
         x1, y1, x2, y2 = lay.body
     else:
         x1, y1, x2, y2 = _visible_lead(lay, int(rng.integers(len(lay.leads))))
-    length = 20 + s * 100
+    length = 30 + s * 100
     p0 = np.array([rng.uniform(x1 + 2, x2 - 2), rng.uniform(y1 + 2, y2 - 2)])
     ang = rng.uniform(0, 2 * np.pi)
     d = np.array([np.cos(ang), np.sin(ang)])

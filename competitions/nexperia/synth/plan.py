@@ -80,7 +80,8 @@ def plan_dataset(p: PlanParams) -> pd.DataFrame:
     df["defect_type"] = np.where(label == 1, rng.choice(DEFECT_TYPES, size=n, p=DEFECT_WEIGHTS), "")
     subtle = rng.random(n) < p.subtle_rate
     df["severity"] = np.where(subtle, rng.uniform(0.0, 0.12, n), rng.uniform(0.2, 1.0, n)) * label
-    df["subtle"] = (subtle & (label == 1)).astype(np.int8)
+    local = (label == 1) & ~df["defect_type"].isin(["device_flip", "empty_pocket"]).to_numpy()
+    df["subtle"] = (subtle & local).astype(np.int8)
     df["render_seed"] = rng.integers(0, 2**62, size=n)
     df["source"] = np.arange(n)
     df["dup_group"] = -1

@@ -112,7 +112,7 @@ def draw_background(rng: np.random.Generator) -> tuple[np.ndarray, Layout]:
 
 def place_device(rng: np.random.Generator, product: Product, lay: Layout) -> None:
     """Choose where the body and leads go (a few pixels of play in the pocket)."""
-    dx, dy = rng.uniform(-6, 6), rng.uniform(-5, 5)
+    dx, dy = rng.uniform(-4, 4), rng.uniform(-3, 3)
     cx, cy = CENTER[0] + dx, CENTER[1] + dy
     hw, hh = product.body_w / 2, product.body_h / 2
     lay.body = (int(cx - hw), int(cy - hh), int(cx + hw), int(cy + hh))
@@ -198,7 +198,7 @@ def apply_camera(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
 
     Returns the image and the 2x3 affine matrix of the rotation (to move defect boxes with it).
     """
-    m = cv2.getRotationMatrix2D(CENTER, rng.uniform(-1.0, 1.0), 1.0)
+    m = cv2.getRotationMatrix2D(CENTER, rng.uniform(-0.75, 0.75), 1.0)
     img = cv2.warpAffine(img, m, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     light = 1 + rng.uniform(-0.2, 0.2) * _GRID_X[None, :] + rng.uniform(-0.2, 0.2) * _GRID_Y[:, None]
     img = img * light * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20)
