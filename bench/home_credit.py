@@ -39,14 +39,16 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _stage_features(data_dir: str, cache_root: str) -> dict:
-    """The kit's way: tables parsed with dtypes and cached as parquet, then every feature group."""
+def _stage_features(data_dir: str, cache_root: str, load_first: bool) -> dict:
+    """The kit's way: tables parsed with dtypes and cached as parquet (``load_first``), then every feature
+    group; a second run finds the groups cached and never opens the tables."""
     os.environ["KIT_CACHE_ROOT"] = cache_root
     from competitions.home_credit.data import load_tables
     from competitions.home_credit.features.build import build_features
 
     start, cpu = time.perf_counter(), cpu_seconds()
-    load_tables(data_dir)
+    if load_first:
+        load_tables(data_dir)
     loaded = time.perf_counter()
     matrix = build_features(data_dir)
     return {"load_s": loaded - start, "features_s": time.perf_counter() - loaded,
@@ -113,10 +115,10 @@ def main() -> None:
     results: dict = {}
     rows = []
     if "cold" in args.stages:
-        results["cold"] = r = in_fresh_process(_stage_features, data_dir, cache)
+        results["cold"] = r = in_fresh_process(_stage_features, data_dir, cache, True)
         rows.append(("load CSVs + all features (cold cache)", r))
     if "cached" in args.stages:
-        results["cached"] = r = in_fresh_process(_stage_features, data_dir, cache)
+        results["cached"] = r = in_fresh_process(_stage_features, data_dir, cache, False)
         rows.append(("second run (parquet caches)", r))
     if "plain" in args.stages:
         results["plain"] = r = in_fresh_process(_stage_plain, data_dir)

@@ -5,7 +5,7 @@ split's true labels from ``_truth.csv``. The LR sees 32x32 pixels; the CNN sees 
 runs on the CPU with ``--threads`` threads. Also prints the CNN's AUC per defect type (each type's
 defects against all good test images) and for the subtle defects.
 
-    python bench/nexperia_synth_difficulty.py --data data/nexperia [--size 96 --epochs 8]
+    python bench/nexperia_synth_difficulty.py --data data/nexperia [--size 64 --epochs 10 --batch 32]
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True, help="folder written by competitions.nexperia.synth")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

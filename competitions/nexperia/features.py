@@ -7,7 +7,9 @@ one embedding for all folds). Outputs:
 - ``runs/nexperia/<name>/``: cached features, ``pca.png`` and ``tsne.png`` (the first fold's rows coloured by
   given label and, for synthetic data, by the planted truth), neural-collapse metrics in ``metrics.json``;
 - ``runs/nexperia/<name>-<classifier>/``: the usual ``oof.csv``/``test.csv``/``metrics.json`` per classifier
-  (``logreg``, ``svm``, ``rf``, ``lda``) over the shared folds.
+  (``logreg``, ``svm``, ``rf``, ``lda``) over the shared folds; trained with a noisy-label audit
+  (``--suspects CSV --suspect-action drop``) they go to ``<name>-<classifier>-audit-<action>`` and reuse
+  the cached features.
 
     python competitions/nexperia/features.py --checkpoint-run runs/nexperia/cnn --name feat-cnn
 """
@@ -199,8 +201,9 @@ def main(argv: list[str] | None = None) -> dict:
     base = Run.open("nexperia", cfg.name, cfg.runs_dir)
     base.save_config({k: v for k, v in saved.items() if not k.startswith("suspect")})
     runs = {}
+    audit_tag = f"-audit-{cfg.suspect_action}" if cfg.suspects else ""
     for name in cfg.classifiers:
-        runs[name] = Run.open("nexperia", f"{cfg.name}-{name}", cfg.runs_dir)
+        runs[name] = Run.open("nexperia", f"{cfg.name}-{name}{audit_tag}", cfg.runs_dir)
         runs[name].save_config({**saved, "classifier": name})
 
     labels = data.train_labels.astype(int)
@@ -228,7 +231,8 @@ def main(argv: list[str] | None = None) -> dict:
             model.fit(train_x[train_rows], labels[train_rows], **fit_params)
             oof = pd.DataFrame({"id": data.train_ids[valid_rows], "target": data.train_labels[valid_rows],
                                 "pred": model.predict_proba(train_x[valid_rows])[:, 1]})
-            test = pd.DataFrame({"id": data.test_ids, "pred": model.predict_proba(test_x)[:, 1]}) if len(test_x) else None
+            test = (pd.DataFrame({"id": data.test_ids, "pred": model.predict_proba(test_x)[:, 1]})
+                    if len(test_x) else None)
             run.save_fold_predictions(fold, oof, test)
             run.update_metrics({"folds": {str(fold): label_aucs(oof, truth)}})
     nc["mean"] = {k: float(np.mean([v[k] for v in nc.values()])) for k in next(iter(nc.values()))}
@@ -237,9 +241,9 @@ def main(argv: list[str] | None = None) -> dict:
         oof = pd.read_csv(run.root / "oof.csv", dtype={"id": str})
         metrics = run.update_metrics({"oof": label_aucs(oof, truth), "completed_folds": run.completed_folds()})
         summary[name] = {k: v["auc"] for k, v in metrics["oof"].items()}
-        run.log.info(f"{cfg.name}-{name}: OOF AUC {summary[name]}")
+        run.log.info(f"{run.root.name}: OOF AUC {summary[name]}")
     base.log.info(f"neural collapse (training features, given labels): {nc['mean']}")
-    return base.update_metrics({"neural_collapse": nc, "classifier_auc": summary})
+    return base.update_metrics({f"neural_collapse{audit_tag}": nc, f"classifier_auc{audit_tag}": summary})
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ The suspects CSV (``id,given_label,suggested_label,score,rank``) then feeds trai
 ``apply_audit``: drop, relabel or down-weight the suspects (``train.py --suspects ...``).
 
     python competitions/nexperia/noisy.py --oof runs/nexperia/cnn --data-dir data/nexperia
+
+writes ``<run>/audit/suspects.csv``, ``suspects.png`` (the top suspects) and ``audit.json`` (thresholds,
+confident joint and, on synthetic data, the precision of the top-k suspects against the planted flips).
+Scores outside [0, 1] (a VAE's, a rank blend's) are turned into percentile ranks first.
 """
 from __future__ import annotations
 
@@ -192,7 +196,8 @@ def read_oof(path: Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{oof_path} lacks column(s) {missing}; has {list(oof.columns)}")
     if oof["id"].duplicated().any():
-        raise ValueError(f"{oof_path} holds duplicated ids, e.g. {oof.loc[oof['id'].duplicated(), 'id'].head(3).tolist()}")
+        duplicated = oof.loc[oof["id"].duplicated(), "id"].head(3).tolist()
+        raise ValueError(f"{oof_path} holds duplicated ids, e.g. {duplicated}")
     return oof
 
 

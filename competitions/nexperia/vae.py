@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from common.config import config_to_dict, parse_config
-from common.io import atomic_path
+from common.io import atomic_path, atomic_write_csv
 from common.metrics import roc_auc
 from common.paths import default_data_dir
 from common.run import Run
@@ -222,9 +222,10 @@ def run_fold(cfg: VAEConfig, run: Run, data: NexperiaData, train_small: np.ndarr
 def blend_report(base_dir: Path, vae_dir: Path, truth: pd.DataFrame | None, method: str = "weighted") -> dict:
     """Blend another run's OOF (e.g. the CNN's) with the VAE's and test the blend against that run alone.
 
-    The blend's OOF is nested over the shared folds (weights fitted on the other folds), so it is honest;
-    with a single fold the weights are fitted on the rows they score (``nested: false``, optimistic).
-    The paired DeLong test compares the blend with the base run on the same rows, against given and true labels.
+    The blend's OOF (written to ``<vae run>/blend/oof.csv``, e.g. for ``noisy.py``) is nested over the
+    shared folds (weights fitted on the other folds), so it is honest; with a single fold the weights are
+    fitted on the rows they score (``nested: false``, optimistic). The paired DeLong test compares the
+    blend with the base run on the same rows, against given and true labels.
     """
     from common.ensemble import align, blend_oof, make_blender
     from common.metrics import delong_test
@@ -234,6 +235,8 @@ def blend_report(base_dir: Path, vae_dir: Path, truth: pd.DataFrame | None, meth
     blender = make_blender(method)
     nested = len(np.unique(aligned.folds)) > 1
     blend = blend_oof(blender, aligned, nested=nested)
+    atomic_write_csv(vae_dir / "blend" / "oof.csv", pd.DataFrame(
+        {"id": aligned.ids, "fold": aligned.folds, "target": aligned.y, "pred": blend}))
     report = {"base_run": str(base_dir), "method": method, "nested": nested,
               "weights_all_folds": blender.weights_.tolist()}
     targets = {"given": aligned.y}

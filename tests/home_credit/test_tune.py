@@ -12,7 +12,7 @@ from tests.home_credit.helpers import kit_roots  # noqa: F401  (fixture)
 pytestmark = pytest.mark.usefixtures("kit_roots")
 
 TUNE_FAST = ["--tables", "application", "--tune-folds", "2", "--num-threads", "1", "--learning-rate", "0.2",
-             "--num-boost-round", "20", "--early-stopping-rounds", "5", "--n-startup-trials", "2",
+             "--num-boost-round", "20", "--early-stopping-rounds", "5", "--n-startup-trials", "1",
              "--n-warmup-steps", "3"]
 
 
@@ -25,17 +25,17 @@ def test_study_resumes_reuses_datasets_and_feeds_train(home_credit_data, monkeyp
 
     monkeypatch.setattr(tune, "make_datasets", counting)
     args = ["--data", str(home_credit_data), "--name", "study", *TUNE_FAST]
-    first = tune.main([*args, "--n-trials", "3"])
-    assert built == [0, 1]  # one binned Dataset pair per fold, shared by the 3 trials
+    first = tune.main([*args, "--n-trials", "2"])
+    assert built == [0, 1]  # one binned Dataset pair per fold, shared by both trials
     run = runs_root() / "home_credit" / "study"
     storage = f"sqlite:///{run / 'study.db'}"
     trials = optuna.load_study(study_name="home_credit_lgb", storage=storage).trials
-    assert len(trials) == 3
+    assert len(trials) == 2
 
-    second = tune.main([*args, "--n-trials", "5"])  # resumes: keeps the 3 trials, adds 2
+    second = tune.main([*args, "--n-trials", "3"])  # resumes: keeps the 2 trials, adds 1
     resumed = optuna.load_study(study_name="home_credit_lgb", storage=storage).trials
-    assert len(resumed) == 5 and [t.params for t in resumed[:3]] == [t.params for t in trials]
-    assert second["finished_trials"] == 5 and second["cv_auc"] >= first["cv_auc"]
+    assert len(resumed) == 3 and [t.params for t in resumed[:2]] == [t.params for t in trials]
+    assert second["finished_trials"] == 3 and second["cv_auc"] >= first["cv_auc"]
 
     best = yaml.safe_load((run / "best_params.yaml").read_text())
     assert not set(best["params"]) & set(model.DATASET_PARAMS)

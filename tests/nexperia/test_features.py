@@ -43,3 +43,15 @@ def test_features_run_end_to_end(nexperia_data, tmp_path):
     nc = metrics["neural_collapse"]["mean"]
     assert set(nc) == {"nc1", "equal_norms", "equal_angles", "max_angle"} and nc["nc1"] > 0
     assert (runs / "nexperia" / "feat" / "pca.png").is_file() and (runs / "nexperia" / "feat" / "tsne.png").is_file()
+    # Training with an audit: a separate run per classifier, features reused from the cache.
+    suspects = tmp_path / "suspects.csv"
+    pd.DataFrame({"id": folds["id"][:5], "suggested_label": 1}).to_csv(suspects, index=False)
+    features_file = runs / "nexperia" / "feat" / "features.npz"
+    before = features_file.stat().st_mtime_ns
+    audited = main(["--data-dir", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(tmp_path / "c"),
+                    "--model", "resnet18", "--model-kwargs", "{channels: [8, 8, 16, 16], stem_width: 8}",
+                    "--img-size", "32", "--classifiers", "logreg", "--threads", "1", "--no-progress", "--no-plots",
+                    "--suspects", str(suspects), "--suspect-action", "relabel"])
+    assert "logreg" in audited["classifier_auc-audit-relabel"]
+    assert (runs / "nexperia" / "feat-logreg-audit-relabel" / "oof.csv").is_file()
+    assert features_file.stat().st_mtime_ns == before

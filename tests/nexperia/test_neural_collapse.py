@@ -47,6 +47,16 @@ def test_collapsed_simplex_in_high_dimension():
     assert neural_collapse_metrics(features, 2 - labels) == pytest.approx(metrics)
 
 
+def test_global_mean_is_the_mean_of_class_means():
+    # Imbalanced classes: 1 row of class 0 at (-1, 0), 3 rows of class 1 around (1, 0). mu_G = (0, 0), not
+    # the row mean (0.5, 0); so the class means sit at equal distance 1 and at cosine -1.
+    features = np.array([[-1.0, 0.0], [1.0, 1.0], [1.0, -1.0], [1.0, 0.0]])
+    metrics = neural_collapse_metrics(features, np.array([0, 1, 1, 1]))
+    # Sigma_W = diag(0, 2/4); Sigma_B = diag(1, 0): Tr(Sigma_W Sigma_B^+) = 0.
+    assert metrics == pytest.approx({"nc1": 0.0, "equal_norms": 0.0, "equal_angles": 0.0, "max_angle": 0.0},
+                                    abs=1e-12)
+
+
 def test_rejects_one_class():
     with pytest.raises(ValueError, match="at least 2 classes"):
         neural_collapse_metrics(np.ones((3, 2)), np.zeros(3))

@@ -111,3 +111,18 @@ def test_suspect_audit_flags_change_the_training_labels(nexperia_data, env, tmp_
                          "--suspect-action", "relabel"))
     relabelled = np.isin(data.train_ids[seen["rows"]], defects)
     assert relabelled.sum() == in_train.sum() and (seen["labels"][relabelled] == 0).all()
+
+
+def test_logistic_regression_baseline_writes_a_blendable_run(nexperia_data, env, full_run):
+    from common.run import load_predictions
+    from competitions.nexperia import baseline
+
+    runs, cache = env
+    run = baseline.main(["--data", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(cache),
+                         "--n-splits", "4", "--fold", "0", "--size", "16"])
+    oof, test = load_predictions(run.root)
+    cnn_oof, _ = load_predictions(full_run.root)
+    assert sorted(oof["id"]) == sorted(cnn_oof["id"])  # the same fold-0 rows as every other model
+    assert len(test) == len(pd.read_csv(full_run.root / "test.csv"))
+    metrics = json.loads((run.root / "metrics.json").read_text())["fold0"]
+    assert 0 <= metrics["auc_true"]["auc"] <= 1 and metrics["auc_given"]["n"] == len(oof)

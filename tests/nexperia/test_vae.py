@@ -120,3 +120,17 @@ def test_blend_report_on_two_runs(tmp_path):
         # Two independent informative scores: the honest blend beats the stronger one.
         assert r["auc_blend"] > r["auc_base"] > r["auc_vae"] > 0.6
     assert len(report["weights_all_folds"]) == 2
+    blend = pd.read_csv(tmp_path / "vae" / "blend" / "oof.csv")
+    assert list(blend.columns) == ["id", "fold", "target", "pred"] and len(blend) == n
+
+
+def test_resize_images_crops_then_resizes():
+    from competitions.nexperia.vae import resize_images
+
+    images = np.zeros((2, 20, 30), np.uint8)
+    images[:, 10:20, 10:20] = 200  # the crop window below is all 200
+    out = resize_images(images, 4, crop=[10, 20, 10, 20])
+    assert out.shape == (2, 4, 4) and (out == 200).all()
+    assert resize_images(images, 5).shape == (2, 5, 5)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        resize_images(images, 4, crop=[25, 30, 0, 5])

@@ -190,7 +190,7 @@ def pocket_damage(img: np.ndarray, lay: Layout, rng: np.random.Generator, s: flo
     """A crack (dark line with a bright edge) or a dent (shaded ellipse) in the pocket floor."""
     for _ in range(100):
         x, y = _band_point(rng, margin=3)
-        if not any(b[0] - 3 <= x <= b[2] + 3 and b[1] - 3 <= y <= b[3] + 3 for b in [lay.body, *lay.leads]):
+        if not lay.on_device(x, y, pad=3):
             break
     dark, bright = lay.floor_val - rng.uniform(60, 90), lay.floor_val + rng.uniform(45, 75)
     if rng.random() < 0.6:

@@ -101,7 +101,8 @@ def _plant_duplicates(df: pd.DataFrame, rng: np.random.Generator, p: PlanParams)
     """Turn some rows into copies of others; returns the within-train groups meant to conflict.
 
     Groups per kind (exact, near) and place (inside train, train->test): about 1 per 4,000 images each,
-    at least 2 (the real data has about 36 exact duplicates in 38k images). Half the inside-train sources are defects, so that label noise can make them conflict.
+    at least 2 (the real data has about 36 exact duplicates in 38k images). Half the inside-train
+    sources are defects, so that label noise can make them conflict.
     """
     n = len(df)
     per_kind = max(2, round(n / 4000))

@@ -64,8 +64,8 @@ class Layout:
         boxes = [self.body, *self.leads] if self.body else list(self.leads)
         return union_boxes(boxes)
 
-    def on_device(self, x: float, y: float) -> bool:
-        return any(_inside(b, x, y) for b in ([self.body] if self.body else []) + self.leads)
+    def on_device(self, x: float, y: float, pad: float = 0) -> bool:
+        return any(_inside(b, x, y, pad) for b in ([self.body] if self.body else []) + self.leads)
 
 
 def union_boxes(boxes: list[Box]) -> Box:
@@ -85,11 +85,6 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell: int, am
 
 def grain(rng: np.random.Generator, shape: tuple[int, int], amp: float) -> np.ndarray:
     return rng.standard_normal(shape, dtype=np.float32) * amp
-
-
-def fill_box(img: np.ndarray, b: Box, value: float | np.ndarray) -> None:
-    x1, y1, x2, y2 = b
-    img[y1:y2, x1:x2] = value
 
 
 def draw_background(rng: np.random.Generator) -> tuple[np.ndarray, Layout]:

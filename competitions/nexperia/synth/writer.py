@@ -1,8 +1,9 @@
 """Write a synthetic dataset in the 2020 contest layout, streaming in chunks, resumable.
 
 Each chunk of images is rendered and written, then its defect boxes go to
-``_parts/rows_<first>_<count>.csv``; a run killed halfway redoes only the chunks without a part file. The CSVs and ``_truth.csv`` are
-written last, and ``_synth.json`` records the parameters (and whether the dataset is complete).
+``_parts/rows_<first>_<count>.csv``; a run killed halfway redoes only the chunks without a part file.
+The CSVs and ``_truth.csv`` are written last; ``_synth.json`` records the parameters and whether the
+dataset is complete.
 """
 from __future__ import annotations
 
