@@ -27,7 +27,8 @@ from common.paths import runs_root
 OOF_COLUMNS = ["id", "fold", "target", "pred"]
 TEST_COLUMNS = ["id", "pred"]
 # Options that may differ between invocations writing into the same run (e.g. --fold 0 then --fold 1).
-VOLATILE_OPTIONS = frozenset({"fold", "resume", "workers", "device", "progress"})
+VOLATILE_OPTIONS = frozenset({"fold", "resume", "workers", "device", "progress", "threads",
+                              "num_threads", "log_period", "rebuild_features"})
 
 
 class Run:
