@@ -17,7 +17,7 @@ from competitions.home_credit import schema
 from competitions.home_credit.synth import generate
 from competitions.home_credit.synth.__main__ import main
 from competitions.home_credit.synth.rows import logistic
-from competitions.home_credit.synth.traits import INTERCEPT
+from competitions.home_credit.synth.behaviour import INTERCEPT, SIDE_WEIGHTS, client_behaviour, side_logit_parts
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "home_credit"
 needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/home_credit is absent")
@@ -144,13 +144,30 @@ def test_truth_is_recorded_and_consistent(home_credit_data):
     summary = json.loads((home_credit_data / "_truth.json").read_text())
     assert truth["SK_ID_CURR"].tolist() == train["SK_ID_CURR"].tolist()
     parts = [c for c in truth.columns if c.startswith("logit_")]
-    assert "logit_application" in parts and len(parts) >= 3
+    assert parts == ["logit_application", *(f"logit_{name}" for name in SIDE_WEIGHTS)]
     np.testing.assert_allclose(truth["p_true"], logistic(INTERCEPT + truth[parts].sum(axis=1)), rtol=1e-9)
     assert summary["bayes_auc"] == pytest.approx(roc_auc_score(train["TARGET"], truth["p_true"]))
     assert summary["application_part_auc"] == pytest.approx(roc_auc_score(train["TARGET"], truth["logit_application"]))
     assert summary["bayes_auc"] > summary["application_part_auc"] + 0.05
     assert 0.05 < train["TARGET"].mean() < 0.12
     assert summary["target_rate"] == pytest.approx(train["TARGET"].mean())
+
+
+def test_side_part_of_the_truth_is_recomputed_from_the_written_tables(home_credit_data):
+    """The behaviour the target depends on is what the side tables show: aggregating the files gives it back."""
+    truth = read(home_credit_data, "_truth.csv", float_precision="round_trip")
+    tables = {name: read(home_credit_data, f"{name}.csv", float_precision="round_trip")
+              for name in ("bureau", "previous_application", "POS_CASH_balance", "installments_payments",
+                           "credit_card_balance")}
+    behaviour = client_behaviour(truth["SK_ID_CURR"].to_numpy(), tables["bureau"], tables["previous_application"],
+                                 tables["POS_CASH_balance"], tables["installments_payments"],
+                                 tables["credit_card_balance"])
+    side = side_logit_parts(behaviour)
+    for name, part in side.items():
+        np.testing.assert_allclose(truth[name], part, rtol=1e-9, atol=1e-12, err_msg=name)
+        assert np.std(part) > 0.05, name  # every aggregate moves the logit
+    p_true = logistic(INTERCEPT + truth["logit_application"] + sum(side.values()))
+    np.testing.assert_allclose(truth["p_true"], p_true, rtol=1e-9)
 
 
 def test_description_file_has_the_real_layout_in_own_words(home_credit_data):

@@ -22,12 +22,14 @@ from common.io import atomic_path, atomic_write_csv, atomic_write_json
 
 from competitions.home_credit.schema import DESCRIPTION_FILE, SAMPLE_SUBMISSION_COLUMNS, columns, table_names
 from competitions.home_credit.synth.application import sample_application
+from competitions.home_credit.synth.behaviour import (INTERCEPT, SIDE_CENTRES, SIDE_WEIGHTS, client_behaviour,
+                                                      side_logit_parts)
 from competitions.home_credit.synth.bureau import sample_bureau
 from competitions.home_credit.synth.describe import write_descriptions
 from competitions.home_credit.synth.monthly import sample_credit_card, sample_installments, sample_pos_cash
 from competitions.home_credit.synth.previous import sample_previous
 from competitions.home_credit.synth.rows import logistic
-from competitions.home_credit.synth.traits import INTERCEPT, SIDE_WEIGHTS, sample_traits, side_logit_parts
+from competitions.home_credit.synth.traits import sample_traits
 
 CHUNK_CLIENTS = 5000
 FIRST_CLIENT_ID = 100001
@@ -74,7 +76,7 @@ def make_chunk(job: ChunkJob) -> tuple[dict[str, str], pd.DataFrame]:
     installments = sample_installments(rng, job.ids, traits, loans)
     card = sample_credit_card(rng, job.ids, traits, loans)
 
-    side = side_logit_parts(traits)
+    side = side_logit_parts(client_behaviour(job.ids, bureau, previous, pos, installments, card))
     logit = INTERCEPT + applicants.app_logit + sum(side.values())
     p_true = logistic(logit)
     target = (rng.random(job.ids.size) < p_true).astype(np.int64)
@@ -152,9 +154,11 @@ def _write_truth(out_dir: Path, truth: pd.DataFrame, seed: int, n_clients: int, 
         "bayes_auc": float(roc_auc_score(target, truth["p_true"])) if both else None,
         "application_part_auc": float(roc_auc_score(target, truth["logit_application"])) if both else None,
         "intercept": INTERCEPT, "side_weights": SIDE_WEIGHTS,
-        "note": "p_true = logistic(intercept + logit_application + sum of logit_<trait>); "
-                "logit_application uses application columns before missing values were punched in; the traits "
-                "show only through the side tables.",
+        "side_centres": SIDE_CENTRES,
+        "note": "p_true = logistic(intercept + logit_application + sum of logit_<name>); logit_application uses "
+                "application columns before missing values were punched in; logit_<name> = side_weights[name] * "
+                "(aggregate - side_centres[name]), where the aggregate is computed from the side tables as written "
+                "(synth.behaviour.client_behaviour).",
     }
     atomic_write_csv(out_dir / TRUTH_CSV, truth)
     atomic_write_json(out_dir / TRUTH_JSON, summary)

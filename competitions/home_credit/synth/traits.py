@@ -1,22 +1,12 @@
-"""Latent client traits and the known default probability built from them.
-
-The target is drawn from `logistic(INTERCEPT + application part + side part)`. The application part is a
-function of application columns (before missing values are punched in); the side part is a function of
-latent behaviour traits that show only in the side tables (bureau, previous loans, instalments, cards).
+"""Latent client traits: they drive the application columns and the behaviour written in the side tables
+(bureau, previous loans, instalments, cards); the target depends on that behaviour as written (see
+`behaviour.py`), not on the traits themselves.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-
-INTERCEPT = -3.44
-"""Chosen so that about 8% of train clients default (the real rate is 8.1%)."""
-
-SIDE_WEIGHTS = {"pay": 0.64, "lev": 0.47, "refuse": 0.43, "trend": 0.38}
-"""Logit weight of each behaviour trait: late payments, indebtedness, refused applications, and a recent
-worsening of payment discipline (visible in the last year of instalments and POS months)."""
-
 
 @dataclass(frozen=True)
 class Traits:
@@ -48,7 +38,3 @@ def sample_traits(rng: np.random.Generator, n: int) -> Traits:
     activity = 0.25 * lev + 0.5 * rng.standard_normal(n)
     return Traits(credit=credit, pay=pay, lev=lev, refuse=refuse, trend=trend, activity=activity)
 
-
-def side_logit_parts(traits: Traits) -> dict[str, np.ndarray]:
-    """Per-trait contributions of the behaviour part of the logit."""
-    return {f"logit_{name}": weight * getattr(traits, name) for name, weight in SIDE_WEIGHTS.items()}
