@@ -26,8 +26,9 @@ demo: install
 	$(BIN)/python -m competitions.home_credit.features.build
 	$(BIN)/python competitions/home_credit/train.py --config competitions/home_credit/configs/demo.yaml
 	$(BIN)/python competitions/home_credit/predict.py --run runs/home_credit/demo
-	@echo "== 3/5 Nexperia: CNN fold 0 with TTA (runs/nexperia/demo)"
-	$(BIN)/python competitions/nexperia/train.py --config competitions/nexperia/configs/demo.yaml --fold 0
+	@echo "== 3/5 Nexperia: CNN fold 0, test predictions with TTA (runs/nexperia/demo)"
+	$(BIN)/python competitions/nexperia/train.py --config competitions/nexperia/configs/demo.yaml --fold 0 --resume
+	$(BIN)/python competitions/nexperia/predict.py --run runs/nexperia/demo --tta flips --workers 0
 	@echo "== 4/5 Nexperia: VAE anomaly score and CNN+VAE blend, noisy-label audit"
 	$(BIN)/python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-demo.yaml --fold 0 --blend-with runs/nexperia/demo --no-progress
 	$(BIN)/python competitions/nexperia/noisy.py --oof runs/nexperia/demo --grid 12

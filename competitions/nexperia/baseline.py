@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from common.config import parse_config
+from common.paths import default_data_dir
 from common.metrics import auc_summary
 from common.run import Run
 from competitions.nexperia.data import get_folds, load_data, load_truth
@@ -23,7 +24,7 @@ from competitions.nexperia.data import get_folds, load_data, load_truth
 @dataclass
 class BaselineConfig:
     """Logistic regression on downsampled pixels."""
-    data: str = "data/nexperia"
+    data: str | None = field(default=None, metadata={"help": "default data/nexperia, or the Kaggle input folder"})
     name: str = "logreg"
     fold: str = field(default="0", metadata={"help": "fold number or 'all'"})
     n_splits: int = 5
@@ -45,6 +46,7 @@ def logistic_regression(C: float):
 
 def main(argv: list[str] | None = None) -> Run:
     cfg = parse_config(BaselineConfig, argv)
+    cfg.data = cfg.data or str(default_data_dir("nexperia"))
     data = load_data(Path(cfg.data), Path(cfg.cache_dir) if cfg.cache_dir else None)
     folds = get_folds(data, n_splits=cfg.n_splits, runs_dir=cfg.runs_dir)
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)

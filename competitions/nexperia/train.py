@@ -24,6 +24,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from common.config import config_to_dict, parse_config
+from common.paths import default_data_dir
 from common.io import atomic_path, atomic_write_csv
 from common.metrics import auc_summary, roc_auc
 from common.run import Run
@@ -40,7 +41,9 @@ STOP_ENV = "KIT_STOP_AFTER_EPOCH"
 @dataclass
 class TrainConfig:
     """Train a timm CNN on Nexperia folds."""
-    data: str = field(default="data/nexperia", metadata={"help": "data folder (2020 or older contest layout)"})
+    data: str | None = field(default=None, metadata={
+        "help": "data folder (2020 or older contest layout); default data/nexperia, in a Kaggle kernel the "
+                "attached competition"})
     name: str = field(default="cnn", metadata={"help": "run name: runs/nexperia/<name>"})
     fold: str = field(default="0", metadata={"help": "fold number or 'all'"})
     n_splits: int = 5
@@ -384,6 +387,7 @@ def overall_metrics(run: Run, data_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> Run:
     cfg = parse_config(TrainConfig, argv)
+    cfg.data = cfg.data or str(default_data_dir("nexperia"))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     d = setup_distributed(cfg.device)
