@@ -58,7 +58,8 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarr
     """RGB float image: the grey image with the CAM as a jet heat map on top."""
     grey = (image - image.min()) / max(float(image.max() - image.min()), 1e-12)
     heat = matplotlib.colormaps["jet"](cam)[..., :3]
-    return (1 - alpha) * np.repeat(grey[..., None], 3, axis=2) + alpha * heat
+    blended = (1 - alpha) * np.repeat(grey[..., None], 3, axis=2) + alpha * heat
+    return np.clip(blended, 0.0, 1.0)  # float32 rounding can overshoot 1, which imshow warns about
 
 
 def pick_examples(labels: np.ndarray, preds: np.ndarray, n: int) -> tuple[np.ndarray, list[str]]:
