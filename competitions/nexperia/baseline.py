@@ -18,7 +18,7 @@ from common.config import parse_config
 from common.paths import default_data_dir
 from common.metrics import auc_summary
 from common.run import Run
-from competitions.nexperia.data import get_folds, load_data, load_truth
+from competitions.nexperia.data import get_folds, load_data, load_truth, true_labels
 
 
 @dataclass
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> Run:
     x, x_test = pixel_features(data.train_images, cfg.size), pixel_features(data.test_images, cfg.size)
     y = data.train_labels.astype(int)
     truth = load_truth(data.data_dir)
-    true = truth.set_index("id")["label_true"].reindex(data.train_ids).to_numpy() if truth is not None else None
+    true = true_labels(truth, data.train_ids) if truth is not None else None
     for fold in range(cfg.n_splits) if str(cfg.fold) == "all" else [int(cfg.fold)]:
         valid = folds["fold"].to_numpy() == fold
         model = logistic_regression(cfg.C).fit(x[~valid], y[~valid])

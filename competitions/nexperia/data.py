@@ -244,6 +244,15 @@ def load_truth(data_dir: Path) -> pd.DataFrame | None:
     return pd.read_csv(path, dtype={"id": str}) if path.is_file() else None
 
 
+def true_labels(truth: pd.DataFrame, ids) -> np.ndarray:
+    """The planted true label (0/1) of each id; a clear error names ids the truth file lacks."""
+    labels = truth.set_index(truth["id"].astype(str))["label_true"].reindex(pd.Index(ids).astype(str))
+    missing = labels.index[labels.isna()]
+    if len(missing):
+        raise ValueError(f"{len(missing)} ids are missing from the truth file, e.g. {list(missing[:3])}")
+    return labels.to_numpy().astype(int)
+
+
 def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: Path | None = None) -> pd.DataFrame:
     """``id,fold`` for the train ids, stratified on the given label and grouped by duplicate clusters.
 

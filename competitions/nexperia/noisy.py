@@ -116,14 +116,11 @@ def top_k_precision(suspect_ids: pd.Series, flipped_ids: set, k: int) -> float |
 def label_aucs(oof: pd.DataFrame, truth: pd.DataFrame | None) -> dict:
     """AUC (DeLong CI) of OOF ``pred`` against the given labels and, when the truth is known, the true ones."""
     from common.metrics import auc_summary
+    from competitions.nexperia.data import true_labels
 
     report = {"auc_given": auc_summary(oof["target"].to_numpy(), oof["pred"].to_numpy())}
     if truth is not None:
-        true = oof["id"].astype(str).map(truth.set_index(truth["id"].astype(str))["label_true"])
-        if true.isna().any():
-            raise ValueError(f"{int(true.isna().sum())} OOF ids are missing from the truth table, "
-                             f"e.g. {oof.loc[true.isna(), 'id'].head(3).tolist()}")
-        report["auc_true"] = auc_summary(true.to_numpy().astype(int), oof["pred"].to_numpy())
+        report["auc_true"] = auc_summary(true_labels(truth, oof["id"]), oof["pred"].to_numpy())
     return report
 
 

@@ -30,7 +30,7 @@ from common.metrics import auc_summary, roc_auc
 from common.run import Run
 from common.seed import seed_everything
 from common.tta import TTA_PRESETS, predict_loader
-from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth
+from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth, true_labels
 from competitions.nexperia.dataset import ImageDataset, make_loader, make_transform, train_sampler
 from competitions.nexperia.losses import LOSSES, BinaryLoss
 from competitions.nexperia.model import apply_freeze, create_model, load_weights, parse_model_kwargs, to_device
@@ -204,10 +204,7 @@ class FoldTrainer:
         self.state = {"epoch": 0, "best_auc": -1.0, "best_epoch": 0, "bad_epochs": 0, "finished": False,
                       "summary": []}
         truth = load_truth(data.data_dir)
-        self.valid_truth = None
-        if truth is not None:
-            true = truth.set_index("id")["label_true"]
-            self.valid_truth = true.reindex(data.train_ids[self.valid_rows]).to_numpy()
+        self.valid_truth = None if truth is None else true_labels(truth, data.train_ids[self.valid_rows])
 
     # -- checkpoints
     def checkpoint(self) -> dict:
@@ -380,8 +377,7 @@ def overall_metrics(run: Run, data_dir: Path) -> dict:
     out = {"oof_auc_given": auc_summary(oof["target"], oof["pred"]), "folds_done": sorted(oof["fold"].unique().tolist())}
     truth = load_truth(data_dir)
     if truth is not None:
-        true = truth.set_index("id")["label_true"].reindex(oof["id"]).to_numpy()
-        out["oof_auc_true"] = auc_summary(true, oof["pred"])
+        out["oof_auc_true"] = auc_summary(true_labels(truth, oof["id"]), oof["pred"])
     return out
 
 

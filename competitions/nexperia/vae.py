@@ -28,7 +28,7 @@ from common.metrics import roc_auc
 from common.paths import default_data_dir
 from common.run import Run
 from common.seed import seed_everything
-from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth
+from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth, true_labels
 from competitions.nexperia.noisy import label_aucs
 from competitions.nexperia.vae_models import build_vae, vae_loss, vae_terms
 
@@ -241,8 +241,7 @@ def blend_report(base_dir: Path, vae_dir: Path, truth: pd.DataFrame | None, meth
               "weights_all_folds": blender.weights_.tolist()}
     targets = {"given": aligned.y}
     if truth is not None:
-        targets["true"] = truth.set_index(truth["id"].astype(str))["label_true"].reindex(
-            aligned.ids.astype(str)).to_numpy()
+        targets["true"] = true_labels(truth, aligned.ids)
     for kind, y in targets.items():
         auc_blend, auc_base, z, p = delong_test(y, blend, aligned.oof[:, 0])
         report[kind] = {"auc_blend": auc_blend, "auc_base": auc_base, "auc_vae": roc_auc(y, aligned.oof[:, 1]),

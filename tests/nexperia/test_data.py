@@ -101,3 +101,15 @@ def test_folds_keep_duplicate_groups_whole_and_are_saved(nexperia_data, cache, t
     groups = train_groups(data)
     assert len(groups) == len(data.train_ids) and len(np.unique(groups)) < len(groups)
     pd.testing.assert_frame_equal(get_folds(data, n_splits=4, runs_dir=tmp_path), folds)
+
+
+def test_true_labels_follow_the_ids_and_name_unknown_ones():
+    import pandas as pd
+    import pytest
+
+    from competitions.nexperia.data import true_labels
+
+    truth = pd.DataFrame({"id": ["a", "b", "c"], "label_true": [1, 0, 1]})
+    assert true_labels(truth, ["c", "a", "b"]).tolist() == [1, 1, 0]
+    with pytest.raises(ValueError, match=r"1 ids are missing from the truth file, e.g. \['zz'\]"):
+        true_labels(truth, ["a", "zz"])
