@@ -28,7 +28,7 @@ demo: install
 	$(BIN)/python competitions/home_credit/predict.py --run runs/home_credit/demo
 	@echo "== 3/5 Nexperia: CNN fold 0, test predictions with TTA (runs/nexperia/demo)"
 	$(BIN)/python competitions/nexperia/train.py --config competitions/nexperia/configs/demo.yaml --fold 0 --resume
-	$(BIN)/python competitions/nexperia/predict.py --run runs/nexperia/demo --tta flips --workers 0
+	$(BIN)/python competitions/nexperia/predict.py --run runs/nexperia/demo --workers 0
 	@echo "== 4/5 Nexperia: VAE anomaly score and CNN+VAE blend, noisy-label audit"
 	$(BIN)/python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-demo.yaml --fold 0 --blend-with runs/nexperia/demo --no-progress
 	$(BIN)/python competitions/nexperia/noisy.py --oof runs/nexperia/demo --grid 12

@@ -28,6 +28,10 @@ def _field_type(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def _is_optional(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
 def _parse_none(cast):
     def convert(text: str):
         return None if text.lower() in ("none", "null") else cast(text)
@@ -61,7 +65,9 @@ def build_parser(cls: type, description: str | None = None) -> argparse.Argument
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
                                 default=default, help=help_text)
         else:
-            cast = _parse_none(tp if tp in (int, float) else str)
+            cast = tp if tp in (int, float) else str
+            if _is_optional(hints[field.name]):  # only there does "none" mean None; elsewhere it is a value
+                cast = _parse_none(cast)
             parser.add_argument(flag, dest=field.name, type=cast, nargs="+" if is_list else None,
                                 default=default, help=help_text, choices=field.metadata.get("choices"))
     return parser

@@ -6,6 +6,7 @@ then the activation). Views that swap height and width need square inputs.
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -40,6 +41,26 @@ def resolve_views(views: str | Sequence[str]) -> list[str]:
     if unknown or not names:
         raise ValueError(f"unknown TTA view(s) {unknown or names}; views: {list(VIEWS)}")
     return names
+
+
+def untrained_views(views: str | Sequence[str], augment: str) -> list[str]:
+    """The views of ``views`` (a preset or a list) that augmentation preset ``augment`` never produced in
+    training (``common.augment.TRAINED_VIEWS``): empty when this TTA is safe for that model."""
+    from common.augment import TRAINED_VIEWS
+
+    if augment not in TRAINED_VIEWS:
+        raise ValueError(f"unknown augmentation preset {augment!r}; choose one of {sorted(TRAINED_VIEWS)}")
+    return [v for v in resolve_views(views) if v not in TRAINED_VIEWS[augment]]
+
+
+def warn_untrained_views(views: str | Sequence[str], augment: str, logger: logging.Logger) -> list[str]:
+    """Log a warning naming the views of TTA ``views`` that augmentation ``augment`` never showed the model."""
+    unseen = untrained_views(views, augment)
+    if unseen:
+        logger.warning("TTA %s uses view(s) %s that augmentation %r never showed the model in training: their "
+                       "predictions are out of distribution; choose a TTA made of %s", views, unseen, augment,
+                       sorted(set(resolve_views(views)) - set(unseen)))
+    return unseen
 
 
 def _logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,12 @@ Confident learning (Northcutt et al., 2021) for two classes from OOF defect prob
 - a row is confidently of class ``j`` when ``P(j) >= t_j`` (the likelier class if both hold);
 - the off-diagonal counts of that confident joint (given ``g``, confident ``j != g``), calibrated to
   the class sizes, say how many rows labelled ``g`` are suspects: those with the largest margin
-  ``P(j) - P(g)`` (cleanlab's ``prune_by_noise_rate``), ranked by that margin.
-The suspects CSV (``id,given_label,suggested_label,score,rank``) then feeds training through
+  ``P(j) - P(g)`` (cleanlab's ``prune_by_noise_rate``);
+- the suspects of both classes are ranked together by ``score = P(j) - t_j``, how far the evidence for
+  the suggested class exceeds that class's threshold. Raw margins are not comparable across classes
+  when the model is surer of one class (goods) than of the other: ranked by margin, true defects the
+  model misses outrank defects labelled good.
+The suspects CSV (``id,given_label,suggested_label,margin,score,rank``) then feeds training through
 ``apply_audit``: drop, relabel or down-weight the suspects (``train.py --suspects ...``).
 
     python competitions/nexperia/noisy.py --oof runs/nexperia/cnn --data-dir data/nexperia
@@ -26,7 +30,7 @@ import pandas as pd
 
 from common.io import atomic_write_csv, atomic_write_json
 
-SUSPECT_COLUMNS = ["id", "given_label", "suggested_label", "score", "rank"]
+SUSPECT_COLUMNS = ["id", "given_label", "suggested_label", "margin", "score", "rank"]
 AUDIT_ACTIONS = ("drop", "relabel", "downweight")
 log = logging.getLogger(__name__)
 
@@ -65,10 +69,12 @@ def find_suspects(ids: np.ndarray, labels: np.ndarray, prob: np.ndarray) -> pd.D
 
     For given class ``g`` and other class ``j``, the confident joint's count ``C[g, j]``, calibrated to
     the ``n_g`` rows labelled ``g`` (``C[g, j] * n_g / sum_k C[g, k]``), says how many rows labelled
-    ``g`` to flag; the flagged ones are those with the largest margin ``P(j) - P(g)``.
+    ``g`` to flag; the flagged ones are those with the largest margin ``P(j) - P(g)``. Both classes'
+    suspects are then ranked by ``score = P(j) - t_j`` (within a class, the same order as the margin).
     """
     labels = np.asarray(labels).astype(int)
     proba = _two_class(prob)
+    thresholds = class_thresholds(labels, prob)
     joint = confident_joint(labels, prob)
     parts = []
     for given in (0, 1):
@@ -79,7 +85,8 @@ def find_suspects(ids: np.ndarray, labels: np.ndarray, prob: np.ndarray) -> pd.D
         margin = proba[rows, other] - proba[rows, given]
         top = np.argsort(-margin, kind="stable")[:n_flag]
         parts.append(pd.DataFrame({"id": np.asarray(ids)[rows[top]], "given_label": given,
-                                   "suggested_label": other, "score": margin[top]}))
+                                   "suggested_label": other, "margin": margin[top],
+                                   "score": proba[rows[top], other] - thresholds[other]}))
     suspects = pd.concat(parts, ignore_index=True)
     suspects = suspects.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
     suspects["rank"] = np.arange(1, len(suspects) + 1)

@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from common.io import atomic_write_csv
-from common.tta import TTA_PRESETS, predict_loader
+from common.tta import TTA_PRESETS, predict_loader, warn_untrained_views
 from competitions.nexperia.data import NexperiaData, id_of, load_data
 from competitions.nexperia.dataset import ImageDataset, make_loader, make_transform
 from competitions.nexperia.model import create_model, load_weights, parse_model_kwargs, to_device
@@ -77,7 +77,7 @@ def make_submission(data: NexperiaData, test_ids: np.ndarray, scores: np.ndarray
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="run folder, e.g. runs/nexperia/demo")
-    parser.add_argument("--tta", default="d4", choices=sorted(TTA_PRESETS))
+    parser.add_argument("--tta", default=None, choices=sorted(TTA_PRESETS), help="default: the run's TTA")
     parser.add_argument("--folds", type=int, nargs="+", default=None, help="default: every fold with a checkpoint")
     parser.add_argument("--checkpoint", default="best", choices=["best", "last"])
     parser.add_argument("--data", default=None, help="default: the run's data folder")
@@ -103,10 +103,12 @@ def main(argv: list[str] | None = None) -> Path:
         torch.set_num_threads(threads)
     data = load_data(Path(args.data or cfg["data"]), Path(cfg["cache_dir"]) if cfg.get("cache_dir") else None,
                      skip_bad=args.skip_bad or cfg.get("skip_bad", False))
+    tta = args.tta or cfg.get("tta") or "none"
+    warn_untrained_views(tta, cfg.get("augment") or "none", log)
     model_name = args.model or cfg["model"]
     kwargs = parse_model_kwargs(args.model_kwargs if args.model else cfg.get("model_kwargs"))
     checkpoints = fold_checkpoints(args.run, args.folds, args.checkpoint)
-    scores = predict_test(data, checkpoints, model_name, kwargs, cfg["img_size"], args.tta, args.batch_size,
+    scores = predict_test(data, checkpoints, model_name, kwargs, cfg["img_size"], tta, args.batch_size,
                           args.workers, args.device, args.amp, per_image_norm=cfg.get("norm") == "image")
     test = pd.DataFrame({"id": data.test_ids, "pred": scores})
     if args.leak_fix:
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> Path:
     submission = make_submission(data, test["id"].to_numpy(), test["pred"].to_numpy())
     out = args.out or args.run / "submission.csv"
     atomic_write_csv(out, submission)
-    log.info("wrote %s (%d rows, %d checkpoint(s), TTA %s)", out, len(submission), len(checkpoints), args.tta)
+    log.info("wrote %s (%d rows, %d checkpoint(s), TTA %s)", out, len(submission), len(checkpoints), tta)
     return out
 
 

@@ -29,7 +29,7 @@ from common.io import atomic_path, atomic_write_csv
 from common.metrics import auc_summary, roc_auc
 from common.run import Run
 from common.seed import seed_everything
-from common.tta import TTA_PRESETS, predict_loader
+from common.tta import TTA_PRESETS, predict_loader, warn_untrained_views
 from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth, true_labels
 from competitions.nexperia.dataset import ImageDataset, make_loader, make_transform, train_sampler
 from competitions.nexperia.losses import LOSSES, BinaryLoss
@@ -67,8 +67,10 @@ class TrainConfig:
     augment: str = field(default="light", metadata={"help": "common.augment preset"})
     norm: str = field(default="fixed", metadata={"choices": ["fixed", "image"],
                                                  "help": "fixed grey mean/std, or each image standardised"})
-    tta: str = field(default="flips", metadata={"choices": list(TTA_PRESETS)})
-    tta_compare: list[str] = field(default_factory=lambda: ["none", "flips", "d4"],
+    tta: str = field(default="hflip", metadata={"choices": list(TTA_PRESETS), "help": "views the training "
+                                                "augmentation covers (common.augment.TRAINED_VIEWS); with "
+                                                "--resume, finished folds are predicted again"})
+    tta_compare: list[str] = field(default_factory=lambda: ["none", "hflip", "flips"],
                                    metadata={"help": "TTA presets whose validation AUC is reported"})
     patience: int = field(default=5, metadata={"help": "early stopping: epochs without a better val AUC"})
     seed: int = 42
@@ -168,15 +170,16 @@ class FoldTrainer:
         fold_of = folds["fold"].to_numpy()
         self.valid_rows = np.flatnonzero(fold_of == fold)
         train_rows = np.flatnonzero(fold_of != fold)
-        labels = data.train_labels[train_rows].astype(np.float32)
-        weights = np.ones(len(train_rows), np.float32)
+        labels, weights = data.train_labels.astype(np.float32), np.ones(len(data.train_ids), np.float32)
         if cfg.suspects:
             from competitions.nexperia.noisy import apply_audit
-            labels, weights, keep = apply_audit(data.train_ids[train_rows], labels, Path(cfg.suspects),
+            # on the whole training set: suspects among this fold's validation rows are expected, not unknown
+            labels, weights, keep = apply_audit(data.train_ids, labels, Path(cfg.suspects),
                                                 cfg.suspect_action, cfg.suspect_weight)
-            train_rows, labels, weights = train_rows[keep], labels[keep], weights[keep]
+            train_rows = train_rows[keep[train_rows]]
             run.log.info("fold %d: suspects %s (%s): %d training images kept", fold, cfg.suspects,
                          cfg.suspect_action, len(train_rows))
+        labels, weights = labels[train_rows], weights[train_rows]
         self.train_rows, self.train_labels = train_rows, np.asarray(labels, np.float32)
         self.train_set = ImageDataset(data.train_images, train_rows, self.train_labels, weights,
                                       make_transform(cfg.augment, cfg.img_size, train=True), cfg.norm == "image")
@@ -375,6 +378,10 @@ def overall_metrics(run: Run, data_dir: Path) -> dict:
     """AUC of the run's merged OOF predictions, against given and (synthetic data) true labels."""
     oof = pd.read_csv(run.root / "oof.csv", dtype={"id": str})
     out = {"oof_auc_given": auc_summary(oof["target"], oof["pred"]), "folds_done": sorted(oof["fold"].unique().tolist())}
+    ttas = {k: run.metrics().get(f"fold{k}", {}).get("tta") for k in out["folds_done"]}
+    if len(set(ttas.values())) > 1:
+        run.log.warning("the folds were predicted with different TTA %s: run --fold all --resume --tta X to "
+                        "predict them alike", ttas)
     truth = load_truth(data_dir)
     if truth is not None:
         out["oof_auc_true"] = auc_summary(true_labels(truth, oof["id"]), oof["pred"])
@@ -398,6 +405,7 @@ def main(argv: list[str] | None = None) -> Run:
             raise ValueError(f"--fold must be 0..{cfg.n_splits - 1} or 'all', got {cfg.fold}")
         run = Run.open("nexperia", cfg.name, cfg.runs_dir)
         if d.main:
+            warn_untrained_views(cfg.tta, cfg.augment, run.log)
             run.save_config(cfg)
             if len(data.skipped):
                 atomic_write_csv(run.root / "skipped_images.csv", data.skipped)

@@ -51,6 +51,8 @@ class VAEConfig:
     image_size: int | None = field(default=None, metadata={"help": "side in pixels (default fc 32, conv 64)"})
     crop: list[int] | None = field(default=None, metadata={"help": "y0 y1 x0 x1: keep this region before "
                                                              "resizing (e.g. the device band 70 215 0 275)"})
+    stretch: bool = field(default=False, metadata={"help": "stretch each image's 1st-99th percentile grey "
+                                                   "levels to 0-255, so lighting does not dominate the error"})
     latent_dim: int | None = field(default=None, metadata={"help": "latent size (default fc 30, conv 64)"})
     hidden: int = field(default=400, metadata={"help": "hidden width of the fc VAE"})
     epochs: int = 20
@@ -87,6 +89,20 @@ def resize_images(images: np.ndarray, size: int, crop: list[int] | None = None) 
             raise ValueError(f"crop {crop} leaves nothing of a {images.shape[1]}x{images.shape[2]} image")
         out[i] = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     return out
+
+
+def stretch_contrast(images: np.ndarray, low: float = 1, high: float = 99) -> np.ndarray:
+    """Map each image's ``low``-th..``high``-th percentile grey levels linearly onto 0..255 (uint8, clipped)."""
+    x = images.astype(np.float32)
+    lo = np.percentile(x, low, axis=(1, 2), keepdims=True)
+    hi = np.percentile(x, high, axis=(1, 2), keepdims=True)
+    return np.clip((x - lo) * (255.0 / np.maximum(hi - lo, 1.0)), 0, 255).round().astype(np.uint8)
+
+
+def prepare_images(cfg: VAEConfig, images: np.ndarray) -> np.ndarray:
+    """The VAE's input: cropped, resized and (with ``cfg.stretch``) contrast-stretched uint8 images."""
+    small = resize_images(images, cfg.image_size, cfg.crop)
+    return stretch_contrast(small) if cfg.stretch else small
 
 
 def _batch(images: np.ndarray, rows: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -264,8 +280,8 @@ def main(argv: list[str] | None = None) -> dict:
     todo = [cfg.fold] if cfg.fold is not None else list(range(cfg.n_splits))
     if cfg.resume:
         todo = [k for k in todo if k not in run.completed_folds()]
-    train_small = resize_images(data.train_images, cfg.image_size, cfg.crop)
-    test_small = resize_images(data.test_images, cfg.image_size, cfg.crop)
+    train_small = prepare_images(cfg, data.train_images)
+    test_small = prepare_images(cfg, data.test_images)
     for fold in todo:
         run_fold(cfg, run, data, train_small, test_small, folds, fold, device, truth)
     oof = pd.read_csv(run.root / "oof.csv", dtype={"id": str})

@@ -60,3 +60,14 @@ def test_unknown_preset_lists_the_names():
     with pytest.raises(ValueError, match=r"unknown augmentation preset 'strong'; choose one of "
                                          r"\['heavy', 'light', 'medium', 'none', 'seed'\]"):
         build_transform("strong", 64, True)
+
+
+@pytest.mark.parametrize("preset", sorted(AUGMENT_PRESETS))
+def test_trained_views_match_the_flips_each_preset_applies(preset):
+    from common.augment import TRAINED_VIEWS
+
+    kinds = {type(t).__name__ for t in AUGMENT_PRESETS[preset]()}
+    hflip, vflip = "HorizontalFlip" in kinds, "VerticalFlip" in kinds
+    expected = {"identity"} | ({"hflip"} if hflip else set()) | ({"vflip"} if vflip else set())
+    expected |= {"hvflip"} if hflip and vflip else set()
+    assert TRAINED_VIEWS[preset] == expected

@@ -49,3 +49,13 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     path = tmp_path / "resolved.yaml"
     path.write_text(config_to_yaml(cfg))
     assert parse_config(Cfg, ["--config", str(path)]) == cfg
+
+
+def test_none_is_a_value_for_fields_that_cannot_be_none():
+    @dataclass
+    class Choice:
+        preset: str = field(default="light", metadata={"choices": ["none", "light"]})
+        weights: str | None = "w.bin"
+
+    cfg = parse_config(Choice, ["--preset", "none", "--weights", "none"])
+    assert cfg.preset == "none" and cfg.weights is None

@@ -81,3 +81,23 @@ def test_predict_loader_matches_batchwise_tta_and_accepts_tuples():
     np.testing.assert_allclose(preds, tta_predict(model, x, "d4", merge="logit").numpy(), rtol=1e-5)
     bf16 = predict_loader(model, DataLoader(x, batch_size=4), "flips", amp_dtype=torch.bfloat16, progress=False)
     np.testing.assert_allclose(bf16, tta_predict(model, x, "flips").numpy(), atol=2e-2)
+
+
+def test_untrained_views_name_what_the_augmentation_never_showed(caplog):
+    import logging
+
+    from common.tta import untrained_views, warn_untrained_views
+
+    assert untrained_views("hflip", "light") == []
+    assert untrained_views("flips", "light") == ["vflip", "hvflip"]
+    assert untrained_views("flips", "medium") == []
+    assert untrained_views("d4", "heavy") == ["rot90", "rot270", "transpose", "antitranspose"]
+    assert untrained_views(["identity"], "none") == []
+    with pytest.raises(ValueError, match="unknown augmentation preset 'bogus'"):
+        untrained_views("none", "bogus")
+    logger = logging.getLogger("test-tta")
+    with caplog.at_level(logging.WARNING, logger="test-tta"):
+        assert warn_untrained_views("hflip", "seed", logger) == []
+        assert caplog.text == ""
+        warn_untrained_views("flips", "seed", logger)
+    assert "['vflip', 'hvflip']" in caplog.text and "'seed'" in caplog.text

@@ -23,7 +23,8 @@ def test_thresholds_and_joint_by_hand():
     assert suspects["id"].tolist() == ["c"]
     row = suspects.iloc[0]
     assert (row.given_label, row.suggested_label, row["rank"]) == (0, 1, 1)
-    assert row.score == pytest.approx(0.8 - 0.2)
+    assert row.margin == pytest.approx(0.8 - 0.2)
+    assert row.score == pytest.approx(0.8 - 0.7)  # P1 - t_1
 
 
 def test_calibrated_count_flags_rows_without_a_confident_class():
@@ -37,7 +38,24 @@ def test_calibrated_count_flags_rows_without_a_confident_class():
     # so row 2 is flagged although no class is confident for it; labelled 1 -> 0 * 3 / 2 = 0.
     suspects = find_suspects(np.arange(7), labels, prob)
     assert suspects["id"].tolist() == [1, 2]
-    np.testing.assert_allclose(suspects["score"], [0.94, 0.8])
+    np.testing.assert_allclose(suspects["margin"], [0.94, 0.8])
+    np.testing.assert_allclose(suspects["score"], [0.97 - 0.95, 0.9 - 0.95])
+
+
+def test_classes_are_ranked_by_evidence_over_their_own_threshold():
+    # The model is surer of goods (t_0 = .878) than of defects (t_1 = .644). Row "n" (labelled 1,
+    # P1 = .02) has the larger raw margin (.96 vs .8) but is only .10 above what goods usually get;
+    # row "i" (labelled 0, P1 = .9) is .26 above what defects usually get.
+    labels = np.array([0] * 9 + [1] * 5)
+    prob = np.array([0.0, 0.0, 0.02, 0.02, 0.03, 0.03, 0.05, 0.05, 0.9,
+                     0.7, 0.8, 0.8, 0.9, 0.02])
+    t0, t1 = class_thresholds(labels, prob)
+    assert (t0, t1) == pytest.approx((1 - 0.9 / 9 - 0.2 / 9, (0.7 + 0.8 + 0.8 + 0.9 + 0.02) / 5))
+    suspects = find_suspects(np.array(list("abcdefghijklmn")), labels, prob)
+    assert set(suspects["id"]) == {"i", "n"}
+    assert suspects["id"].tolist() == ["i", "n"]  # by score, although "n" has the larger margin
+    np.testing.assert_allclose(suspects["margin"], [0.8, 0.96])
+    np.testing.assert_allclose(suspects["score"], [0.9 - t1, 0.98 - t0])
 
 
 def test_audit_finds_planted_flips():
@@ -53,7 +71,7 @@ def test_audit_finds_planted_flips():
     suspects = find_suspects(ids, given, prob)
     precision = top_k_precision(suspects["id"], set(ids[flipped]), k=len(flipped))
     assert precision >= 0.8
-    # Ranking by margin: scores fall with rank.
+    # Ranked by score: scores fall with rank.
     assert (np.diff(suspects["score"].to_numpy()) <= 0).all()
 
 

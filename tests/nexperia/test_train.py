@@ -18,7 +18,7 @@ def tiny_args(data_dir, runs, cache, name, *extra):
     return ["--data", str(data_dir), "--runs-dir", str(runs), "--cache-dir", str(cache), "--name", name,
             "--model", "resnet18", "--model-kwargs", TINY_MODEL, "--img-size", "32", "--epochs", "2",
             "--batch-size", "32", "--lr", "0.003", "--n-splits", "4", "--workers", "0", "--threads", "1", "--no-progress",
-            "--gradcam", "4", "--tta", "flips", "--tta-compare", "none", "flips", "--patience", "5", *extra]
+            "--gradcam", "4", "--tta", "hflip", "--tta-compare", "none", "hflip", "--patience", "5", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,9 @@ def test_fold_run_writes_the_contract_files(full_run, nexperia_data, env):
 def test_metrics_hold_aucs_against_given_and_true_labels(full_run):
     metrics = json.loads((full_run.root / "metrics.json").read_text())
     fold = metrics["fold0"]
-    assert set(fold["tta_auc_given"]) == {"none", "flips"} and set(fold["tta_auc_true"]) == {"none", "flips"}
+    assert set(fold["tta_auc_given"]) == {"none", "hflip"} and set(fold["tta_auc_true"]) == {"none", "hflip"}
     assert fold["auc_given"]["ci_low"] <= fold["auc_given"]["auc"] <= fold["auc_given"]["ci_high"]
-    assert fold["auc_given"]["auc"] == pytest.approx(fold["tta_auc_given"]["flips"])
+    assert fold["auc_given"]["auc"] == pytest.approx(fold["tta_auc_given"]["hflip"])
     assert 1 <= fold["best_epoch"] <= 2
     assert metrics["oof_auc_given"]["auc"] == pytest.approx(fold["auc_given"]["auc"])
     assert "oof_auc_true" in metrics
@@ -85,7 +85,27 @@ def test_killed_run_resumes_to_the_same_files(full_run, nexperia_data, env, monk
         pd.testing.assert_frame_equal(pd.read_csv(killed / name), pd.read_csv(full_run.root / name))
 
 
-def test_suspect_audit_flags_change_the_training_labels(nexperia_data, env, tmp_path, monkeypatch):
+def test_resume_with_another_tta_predicts_finished_folds_again(full_run, nexperia_data, env):
+    import shutil
+
+    runs, cache = env
+    copy = runs / "nexperia" / "repredict"
+    shutil.copytree(full_run.root, copy)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    (copy / "config.yaml").write_text(yaml.safe_dump({**config, "name": "repredict"}, sort_keys=False))
+    before = json.loads((copy / "metrics.json").read_text())["fold0"]
+    train.main(tiny_args(nexperia_data, runs, cache, "repredict", "--resume", "--tta", "none"))
+    after = json.loads((copy / "metrics.json").read_text())["fold0"]
+    assert after["tta"] == "none" and yaml.safe_load((copy / "config.yaml").read_text())["tta"] == "none"
+    oof = pd.read_csv(copy / "oof.csv")
+    assert not np.allclose(oof["pred"], pd.read_csv(full_run.root / "oof.csv")["pred"])
+    # the new OOF is the TTA-free prediction the first run reported for comparison; no epoch was rerun
+    assert after["auc_given"]["auc"] == pytest.approx(before["tta_auc_given"]["none"])
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "fold0" / "summary.csv"),
+                                  pd.read_csv(full_run.root / "fold0" / "summary.csv"))
+
+
+def test_suspect_audit_flags_change_the_training_labels(nexperia_data, env, tmp_path, monkeypatch, caplog):
     runs, cache = env
     data = load_data(nexperia_data, cache_dir=cache)
     suspects = tmp_path / "suspects.csv"
@@ -107,6 +127,8 @@ def test_suspect_audit_flags_change_the_training_labels(nexperia_data, env, tmp_
     train.main(tiny_args(nexperia_data, runs, cache, "drop", "--suspects", str(suspects), "--suspect-action", "drop"))
     assert not np.isin(data.train_ids[seen["rows"]], defects).any()
     assert len(seen["rows"]) == (folds["fold"] != 0).sum() - in_train.sum()
+    assert in_train.sum() < len(defects)  # some suspects are fold 0's validation images: no warning for those
+    assert "not among the training ids" not in caplog.text
     train.main(tiny_args(nexperia_data, runs, cache, "relabel", "--suspects", str(suspects),
                          "--suspect-action", "relabel"))
     relabelled = np.isin(data.train_ids[seen["rows"]], defects)

@@ -134,3 +134,18 @@ def test_resize_images_crops_then_resizes():
     assert resize_images(images, 5).shape == (2, 5, 5)
     with pytest.raises(ValueError, match="leaves nothing"):
         resize_images(images, 4, crop=[25, 30, 0, 5])
+
+
+def test_stretch_contrast_maps_each_images_percentiles_to_full_range():
+    from competitions.nexperia.vae import stretch_contrast
+
+    ramp = np.arange(101, dtype=np.float32).reshape(1, 1, 101)
+    dim = 50 + ramp  # grey 50..150: percentile 1 = 51, percentile 99 = 149
+    bright = 20 + 2 * ramp  # the same pattern under other lighting: 20..220
+    out = stretch_contrast(np.concatenate([dim, bright]).astype(np.uint8))
+    assert out.dtype == np.uint8 and out.shape == (2, 1, 101)
+    assert out[:, 0, 0].tolist() == [0, 0] and out[:, 0, -1].tolist() == [255, 255]  # clipped tails
+    assert np.abs(out[0].astype(int) - out[1].astype(int)).max() <= 1  # lighting removed
+    assert out[0, 0, 50] == 128  # the middle grey stays in the middle
+    flat = stretch_contrast(np.full((1, 4, 4), 7, np.uint8))
+    assert (flat == 0).all()  # no division by zero on a constant image
