@@ -17,7 +17,7 @@ The suspects CSV (``id,given_label,suggested_label,margin,score,rank``) then fee
 
 writes ``<run>/audit/suspects.csv``, ``suspects.png`` (the top suspects) and ``audit.json`` (thresholds,
 confident joint and, on synthetic data, the precision of the top-k suspects against the planted flips).
-Scores outside [0, 1] (a VAE's, a rank blend's) are turned into percentile ranks first.
+Scores outside [0, 1] (a VAE's, a blend's) are Platt-scaled first (``as_probability``).
 """
 from __future__ import annotations
 
@@ -99,17 +99,31 @@ def _two_class(prob: np.ndarray) -> np.ndarray:
     if p.ndim != 1:
         raise ValueError(f"probabilities must be 1-D, got shape {p.shape}")
     if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
-        raise ValueError("probabilities must be finite and in [0, 1]; rank-transform scores first")
+        raise ValueError("probabilities must be finite and in [0, 1]; Platt-scale other scores first (as_probability)")
     return np.column_stack([1.0 - p, p])
 
 
-def as_probability(pred: np.ndarray) -> np.ndarray:
-    """Predictions as they are when in [0, 1], else their percentile ranks (scores such as a VAE's)."""
+def as_probability(pred: np.ndarray, labels: np.ndarray, calibrate: str = "auto") -> np.ndarray:
+    """Predictions as they are (``calibrate='none'``, or ``'auto'`` when in [0, 1]), else Platt-scaled
+    (``'platt'``, or ``'auto'`` for scores outside [0, 1] such as a VAE's).
+
+    Percentile ranks are no probabilities: with 20% defects, half of the good images would get a rank
+    above 0.4. The logit of each score's percentile rank is fitted to the given ``labels`` by a
+    two-parameter logistic regression: monotone (the ranking is kept), scale-free (heavy-tailed scores
+    are fine) and calibrated to the class balance.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if calibrate not in ("auto", "platt", "none"):
+        raise ValueError(f"calibrate must be auto, platt or none, got {calibrate!r}")
     pred = np.asarray(pred, dtype=np.float64)
-    if pred.min() >= 0 and pred.max() <= 1:
+    if calibrate == "none" or (calibrate == "auto" and pred.min() >= 0 and pred.max() <= 1):
         return pred
-    log.info("predictions outside [0, 1]: using their percentile ranks as probabilities")
-    return pd.Series(pred).rank(pct=True).to_numpy()
+    log.info("Platt-scaling the logit of the predictions' percentile ranks")
+    rank = pd.Series(pred).rank(pct=True).to_numpy().clip(1e-6, 1 - 1e-6)
+    logit = np.log(rank / (1 - rank))[:, None]
+    platt = LogisticRegression(C=1e6).fit(logit, np.asarray(labels).astype(int))
+    return platt.predict_proba(logit)[:, 1]
 
 
 def top_k_precision(suspect_ids: pd.Series, flipped_ids: set, k: int) -> float | None:
@@ -187,6 +201,9 @@ class AuditConfig:
     out: str | None = field(default=None, metadata={"help": "output folder (default: <run>/audit)"})
     grid: int = field(default=24, metadata={"help": "number of top suspects shown in the PNG grid"})
     cache_dir: str | None = field(default=None, metadata={"help": "decoded-image cache of load_data"})
+    calibrate: str = field(default="auto", metadata={
+        "choices": ["auto", "platt", "none"], "help": "Platt-scale the predictions first: auto does it for "
+        "scores outside [0, 1]; use platt for rank blends and other uncalibrated scores in [0, 1]"})
 
 
 def read_oof(path: Path) -> pd.DataFrame:
@@ -205,10 +222,11 @@ def read_oof(path: Path) -> pd.DataFrame:
     return oof
 
 
-def audit(oof: pd.DataFrame, truth: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+def audit(oof: pd.DataFrame, truth: pd.DataFrame | None = None,
+          calibrate: str = "auto") -> tuple[pd.DataFrame, dict]:
     """Suspects of an OOF table and the audit's numbers (precision of the top-k vs planted flips if known)."""
-    prob = as_probability(oof["pred"].to_numpy())
     labels = oof["target"].to_numpy().astype(int)
+    prob = as_probability(oof["pred"].to_numpy(), labels, calibrate)
     suspects = find_suspects(oof["id"].to_numpy(), labels, prob)
     report = {"n_rows": len(oof), "n_suspects": len(suspects),
               "thresholds": class_thresholds(labels, prob).tolist(),
@@ -250,7 +268,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(cfg.out) if cfg.out else (source if source.is_dir() else source.parent) / "audit"
     data_dir = Path(cfg.data_dir) if cfg.data_dir else default_data_dir("nexperia")
     truth = load_truth(data_dir)
-    suspects, report = audit(read_oof(source), truth)
+    suspects, report = audit(read_oof(source), truth, cfg.calibrate)
     atomic_write_csv(out / "suspects.csv", suspects)
     atomic_write_json(out / "audit.json", report)
     if cfg.grid > 0 and len(suspects):

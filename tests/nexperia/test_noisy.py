@@ -140,3 +140,32 @@ def test_audit_command_on_dataset(nexperia_data, tmp_path):
     assert list(suspects.columns) == SUSPECT_COLUMNS
     assert set(suspects["id"][:n_flips]) == set(train.loc[train["flipped"] == 1, "id"])
     assert (run_dir / "audit" / "suspects.png").stat().st_size > 0
+
+
+def test_scores_outside_unit_range_are_platt_scaled_and_the_audit_still_finds_flips():
+    from competitions.nexperia.noisy import as_probability
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    truth = (rng.random(n) < 0.2).astype(int)
+    # heavy-tailed anomaly score, like a VAE's; a fifth of the defects are subtle and score like goods
+    shift = np.where(rng.random(n) < 0.2, 0.3, 3.0) * truth
+    score = np.exp(rng.normal(shift, 0.7))
+    given = truth.copy()
+    flipped = rng.choice(np.flatnonzero(shift > 1), size=15, replace=False)  # visible defects labelled good
+    given[flipped] = 0
+    prob = as_probability(score, given)
+    assert prob.min() >= 0 and prob.max() <= 1
+    assert (np.diff(prob[np.argsort(score)]) >= -1e-12).all()  # the ranking is kept
+    assert prob.mean() == pytest.approx(given.mean(), abs=1e-3)  # calibrated to the class balance
+    assert prob[given == 0].mean() < 0.15  # percentile ranks would give the goods about 0.4
+    np.testing.assert_array_equal(as_probability(prob, given), prob)  # probabilities pass through
+    ranks_as_prob = pd.Series(score).rank(pct=True).to_numpy()  # in [0, 1] but no probability: ask for Platt
+    np.testing.assert_allclose(as_probability(ranks_as_prob, given, "platt"), prob, atol=1e-6)
+    ids = np.arange(n)
+    k = len(flipped)
+    platt = top_k_precision(find_suspects(ids, given, prob)["id"], set(flipped), k)
+    ranks = top_k_precision(find_suspects(ids, given, pd.Series(score).rank(pct=True).to_numpy())["id"],
+                            set(flipped), k)
+    # Percentile ranks make goods look like defects (t_0 ~ .6): the subtle defects labelled 1 outrank every flip.
+    assert platt >= 0.5 and ranks <= 0.1
