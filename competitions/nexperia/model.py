@@ -71,6 +71,18 @@ def apply_freeze(model: nn.Module, strategy: str) -> int:
     return sum(p.requires_grad for p in model.parameters())
 
 
+def freeze_batchnorm_stats(model: nn.Module) -> int:
+    """Put the BatchNorm layers whose parameters are all frozen in eval mode, so that their running
+    statistics keep their pretrained values; call after every ``model.train()``. Returns their number."""
+    count = 0
+    for module in model.modules():
+        params = list(module.parameters(recurse=False))
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and params and not any(p.requires_grad for p in params):
+            module.eval()
+            count += 1
+    return count
+
+
 def _module_name(model: nn.Module, module: nn.Module) -> str:
     return next(name for name, m in model.named_modules() if m is module)
 

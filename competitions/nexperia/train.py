@@ -33,7 +33,8 @@ from common.tta import TTA_PRESETS, predict_loader, warn_untrained_views
 from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth, true_labels
 from competitions.nexperia.dataset import ImageDataset, make_loader, make_transform, train_sampler
 from competitions.nexperia.losses import LOSSES, BinaryLoss
-from competitions.nexperia.model import apply_freeze, create_model, load_weights, parse_model_kwargs, to_device
+from competitions.nexperia.model import (apply_freeze, create_model, freeze_batchnorm_stats, load_weights,
+                                         parse_model_kwargs, to_device)
 
 STOP_ENV = "KIT_STOP_AFTER_EPOCH"
 
@@ -236,6 +237,8 @@ class FoldTrainer:
         self.train_set.reseed(cfg.seed * 1000 + epoch)
         loader = make_loader(self.train_set, cfg.batch_size, cfg.workers, self.sampler, seed=cfg.seed * 1000 + epoch)
         self.net.train()
+        if cfg.freeze != "none":
+            freeze_batchnorm_stats(self.model)
         total, count = torch.zeros((), dtype=torch.float64), 0
         bar = tqdm(loader, desc=f"fold {self.fold} epoch {epoch}", disable=not (cfg.progress and d.main), leave=False)
         for x, y, w in bar:

@@ -5,7 +5,7 @@ import timm
 import torch
 
 from competitions.nexperia.gradcam import GradCAM, overlay, pick_examples, save_gradcam_grid
-from competitions.nexperia.model import (apply_freeze, create_model, last_conv_stage, load_weights,
+from competitions.nexperia.model import (apply_freeze, create_model, freeze_batchnorm_stats, last_conv_stage, load_weights,
                                          parse_model_kwargs)
 
 TINY = {"channels": (8, 16, 32, 64), "stem_width": 8}
@@ -65,6 +65,19 @@ def test_freeze_head_leaves_head_on_other_architectures():
     assert trainable and all(n.startswith("classifier") for n in trainable)
     with pytest.raises(ValueError, match="freeze strategy"):
         apply_freeze(model, "most")
+
+
+def test_frozen_batchnorm_keeps_its_running_statistics():
+    model = create_model("resnet18", model_kwargs=TINY)
+    apply_freeze(model, "last1")
+    before = {n: b.clone() for n, b in model.named_buffers() if n.endswith("running_mean")}
+    model.train()
+    assert freeze_batchnorm_stats(model) == sum(isinstance(m, torch.nn.BatchNorm2d) for n, m in model.named_modules()
+                                                if not n.startswith("layer4"))
+    model(torch.rand(4, 1, 32, 32) * 3)
+    after = dict(model.named_buffers())
+    changed = {n.split(".")[0] for n in before if not torch.equal(before[n], after[n])}
+    assert changed == {"layer4"}  # only the trained stage's BatchNorm layers follow the new data
 
 
 def test_checkpoint_of_another_architecture_is_refused(tmp_path):
