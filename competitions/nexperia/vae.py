@@ -1,12 +1,14 @@
 """VAE anomaly score: a VAE trained per fold on that fold's good training images scores every image.
 
 The score is the negative ELBO of the posterior mean (summed squared reconstruction error plus KL), so
-defects, which the VAE never saw, score high. OOF scores are honest: fold ``k``'s VAE never trains on
+defects, which the VAE never saw, score high (``--score local``: the peak of the error map relative to
+the good images' mean error map, for small defects). OOF scores are honest: fold ``k``'s VAE never trains on
 fold ``k``. Predictions follow the kit's run contract (``runs/nexperia/<name>/oof.csv``, ``test.csv``);
 ``fold<k>/heatmaps.png`` shows images, reconstructions and error maps of the fold's highest scores.
 
-    python competitions/nexperia/vae.py --arch fc             # the seeds' 32 px fully connected VAE
-    python competitions/nexperia/vae.py --arch conv --fold 0  # convolutional VAE at 64 px, one fold
+    python competitions/nexperia/vae.py --arch fc             # the seeds' 32 px fully connected VAE, as they had it
+    python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-fc.yaml    # + device band, stretch
+    python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-conv.yaml --fold 0
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ class VAEConfig:
     folds_seed: int = 42
     image_size: int | None = field(default=None, metadata={"help": "side in pixels (default fc 32, conv 64)"})
     crop: list[int] | None = field(default=None, metadata={"help": "y0 y1 x0 x1: keep this region before "
-                                                             "resizing (e.g. the device band 70 215 0 275)"})
+                                                             "resizing (e.g. the device band 86 204 10 242)"})
     stretch: bool = field(default=False, metadata={"help": "stretch each image's 1st-99th percentile grey "
                                                    "levels to 0-255, so lighting does not dominate the error"})
     latent_dim: int | None = field(default=None, metadata={"help": "latent size (default fc 30, conv 64)"})
