@@ -27,8 +27,7 @@ from common.paths import runs_root
 OOF_COLUMNS = ["id", "fold", "target", "pred"]
 TEST_COLUMNS = ["id", "pred"]
 # Options that may differ between invocations writing into the same run (e.g. --fold 0 then --fold 1).
-# Options that may change between invocations of one run. ``tta``/``tta_compare`` only change how
-# finished folds predict: ``--resume --tta X`` re-predicts them from their best checkpoints.
+# ``tta``/``tta_compare`` only change how finished folds predict: ``--resume --tta X`` predicts them again.
 VOLATILE_OPTIONS = frozenset({"fold", "resume", "workers", "device", "progress", "threads",
                               "num_threads", "log_period", "rebuild_features", "tta", "tta_compare"})
 

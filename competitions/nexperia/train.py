@@ -92,11 +92,6 @@ class TrainConfig:
     cache_dir: str | None = None
 
     def __post_init__(self):
-        # the config parser reads the word "none" as None; here it names a preset
-        for name in ("freeze", "tta", "augment"):
-            if getattr(self, name) is None:
-                setattr(self, name, "none")
-        self.tta_compare = ["none" if t is None else t for t in self.tta_compare or []]
         self.fold = str(self.fold)
 
 
