@@ -32,6 +32,7 @@ from common.io import atomic_write_csv, atomic_write_json
 
 SUSPECT_COLUMNS = ["id", "given_label", "suggested_label", "margin", "score", "rank"]
 AUDIT_ACTIONS = ("drop", "relabel", "downweight")
+CALIBRATIONS = ("auto", "platt", "none")
 log = logging.getLogger(__name__)
 
 
@@ -114,8 +115,8 @@ def as_probability(pred: np.ndarray, labels: np.ndarray, calibrate: str = "auto"
     """
     from sklearn.linear_model import LogisticRegression
 
-    if calibrate not in ("auto", "platt", "none"):
-        raise ValueError(f"calibrate must be auto, platt or none, got {calibrate!r}")
+    if calibrate not in CALIBRATIONS:
+        raise ValueError(f"calibrate must be one of {CALIBRATIONS}, got {calibrate!r}")
     pred = np.asarray(pred, dtype=np.float64)
     if calibrate == "none" or (calibrate == "auto" and pred.min() >= 0 and pred.max() <= 1):
         return pred
@@ -202,7 +203,7 @@ class AuditConfig:
     grid: int = field(default=24, metadata={"help": "number of top suspects shown in the PNG grid"})
     cache_dir: str | None = field(default=None, metadata={"help": "decoded-image cache of load_data"})
     calibrate: str = field(default="auto", metadata={
-        "choices": ["auto", "platt", "none"], "help": "Platt-scale the predictions first: auto does it for "
+        "choices": list(CALIBRATIONS), "help": "Platt-scale the predictions first: auto does it for "
         "scores outside [0, 1]; use platt for rank blends and other uncalibrated scores in [0, 1]"})
 
 
