@@ -18,8 +18,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from competitions.nexperia.data import find_layout, load_data
-from competitions.nexperia.dataset import ImageDataset, make_transform
-from competitions.nexperia.model import create_model
+from common.vision.data import ImageDataset, make_transform
+from common.vision.model import create_model
 from competitions.nexperia.train import amp_dtype
 
 TIMM_PUBLISHED = "timm's published figure: resnet18 training at 224 px, AMP + channels_last, RTX 3090: 3,482 img/s"

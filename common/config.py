@@ -2,6 +2,11 @@
 
 The timm pattern: a first pass reads ``--config`` only, its YAML values become the argparse defaults,
 and a second pass parses every field so anything on the command line wins.
+
+Fields are declared with :func:`option`: ``help``, ``choices`` (checked for YAML values too),
+``required`` (an error unless the command line or the YAML gives it) and ``volatile`` (may differ between
+invocations writing into the same run, e.g. ``--fold 0`` then ``--fold 1``). :class:`RunConfig` holds the
+fields every run has; each model's config derives from it.
 """
 from __future__ import annotations
 
@@ -15,6 +20,46 @@ from typing import Any, Sequence, TypeVar
 import yaml
 
 T = TypeVar("T")
+_NO_DEFAULT = dataclasses.MISSING
+
+
+def option(default: Any = _NO_DEFAULT, *, help: str = "", choices: Sequence | None = None,
+           volatile: bool = False, required: bool = False, default_factory: Any = _NO_DEFAULT) -> Any:
+    """A config field with its metadata. A ``required`` option defaults to None and must be given."""
+    metadata = {"help": help, "volatile": volatile, "required": required}
+    if choices is not None:
+        metadata["choices"] = list(choices)
+    if required and default is _NO_DEFAULT and default_factory is _NO_DEFAULT:
+        default = None
+    if default_factory is not _NO_DEFAULT:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def volatile_options(cls_or_cfg: Any) -> frozenset[str]:
+    """Names of the fields declared ``volatile`` (allowed to change between invocations of one run)."""
+    return frozenset(f.name for f in dataclasses.fields(cls_or_cfg) if f.metadata.get("volatile"))
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """The fields every run has; a model's config derives from it and adds its own."""
+    data: str | None = option(None, help="data folder (default data/<competition>; in a Kaggle kernel the "
+                                         "attached competition)")
+    name: str = option("run", help="run name: runs/<competition>/<name>")
+    fold: str = option("all", volatile=True, help="fold to run: a number, a comma list, or all")
+    n_splits: int = option(5, help="folds of the shared fold file")
+    seed: int = option(42, help="seed of every random generator")
+    runs_dir: str | None = option(None, volatile=True, help="default: $KIT_RUNS_ROOT or runs/")
+    cache_dir: str | None = option(None, volatile=True, help="default: $KIT_CACHE_ROOT or cache/")
+    device: str = option("auto", volatile=True, help="auto | cpu | cuda | cuda:1")
+    threads: int = option(0, volatile=True, help="torch/LightGBM CPU threads (0: the library's default)")
+    progress: bool = option(True, volatile=True, help="progress bars (quiet anyway when not a terminal)")
+    resume: bool = option(True, volatile=True, help="skip finished folds and continue an unfinished one from "
+                                                    "its last checkpoint (--no-resume: train them again)")
+
+    def __post_init__(self):
+        self.fold = str(self.fold)
 
 
 def _field_type(tp: Any) -> tuple[Any, bool]:
@@ -59,7 +104,7 @@ def build_parser(cls: type, description: str | None = None) -> argparse.Argument
     for field in dataclasses.fields(cls):
         tp, is_list = _field_type(hints[field.name])
         flag = "--" + field.name.replace("_", "-")
-        help_text = field.metadata.get("help", "")
+        help_text = field.metadata.get("help", "") + (" (required)" if field.metadata.get("required") else "")
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         if tp is bool:
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
@@ -85,8 +130,24 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, description: s
             raise ValueError(f"config file {pre.config}: unknown option(s) {unknown}; known: {sorted(known)}")
         parser.set_defaults(**values)
     args = vars(parser.parse_args(argv))
-    args.pop("config")
+    source = args.pop("config")
+    check_values(cls, args, source)
     return cls(**args)
+
+
+def check_values(cls: type, values: dict, source: str | None = None) -> None:
+    """Required options given, values among their choices (YAML values too); the error names the option."""
+    where = f" (from {source})" if source else ""
+    for field in dataclasses.fields(cls):
+        flag = "--" + field.name.replace("_", "-")
+        value = values.get(field.name)
+        if field.metadata.get("required") and value in (None, ""):
+            raise ValueError(f"option {flag} is required{where}")
+        choices = field.metadata.get("choices")
+        if choices and value is not None:
+            bad = [v for v in (value if isinstance(value, list) else [value]) if v not in choices]
+            if bad:
+                raise ValueError(f"option {flag}{where}: {bad[0]!r} is not one of {list(choices)}")
 
 
 def config_to_dict(cfg: Any) -> dict:

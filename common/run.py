@@ -2,7 +2,8 @@
 
 ``runs/<competition>/<run-name>/`` holds:
 - ``config.yaml``: the resolved config; ``log.txt``: the log;
-- ``fold<k>/``: per-fold artifacts, including ``oof.csv`` and ``test.csv`` of that fold;
+- ``fold<k>/``: per-fold artifacts, including ``oof.csv`` and ``test.csv`` of that fold and, written last,
+  ``done.json`` (the fold's metrics): a fold is finished only when its ``done.json`` exists;
 - ``oof.csv`` (``id,fold,target,pred``): out-of-fold predictions of every fold run so far;
 - ``test.csv`` (``id,pred``): test predictions averaged over those folds;
 - ``metrics.json``: numbers worth keeping (per-fold and overall AUC, ...).
@@ -20,16 +21,13 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from common.config import config_to_dict
+from common.config import RunConfig, config_to_dict, volatile_options
 from common.io import atomic_write_csv, atomic_write_json, atomic_write_text
 from common.paths import runs_root
 
 OOF_COLUMNS = ["id", "fold", "target", "pred"]
 TEST_COLUMNS = ["id", "pred"]
-# Options that may differ between invocations writing into the same run (e.g. --fold 0 then --fold 1).
-# ``tta``/``tta_compare`` only change how finished folds predict: ``--resume --tta X`` predicts them again.
-VOLATILE_OPTIONS = frozenset({"fold", "resume", "workers", "device", "progress", "threads",
-                              "num_threads", "log_period", "rebuild_features", "tta", "tta_compare"})
+DONE_FILE = "done.json"
 
 
 class Run:
@@ -52,13 +50,17 @@ class Run:
     def config_path(self) -> Path:
         return self.root / "config.yaml"
 
-    def save_config(self, cfg: Any) -> None:
-        """Save the resolved config; refuse to mix runs whose configs differ beyond volatile options."""
-        new = config_to_dict(cfg) if not isinstance(cfg, dict) else dict(cfg)
+    def save_config(self, cfg: Any, volatile: frozenset[str] | None = None) -> None:
+        """Save the resolved config; refuse to mix runs whose configs differ beyond the volatile options
+        (those a dataclass config declares ``volatile``; for a dict, ``volatile`` or RunConfig's)."""
+        if isinstance(cfg, dict):
+            new, volatile = dict(cfg), volatile if volatile is not None else volatile_options(RunConfig)
+        else:
+            new, volatile = config_to_dict(cfg), volatile_options(cfg) | (volatile or frozenset())
         if self.config_path.exists():
             old = yaml.safe_load(self.config_path.read_text()) or {}
             changed = sorted(k for k in set(old) | set(new)
-                             if k not in VOLATILE_OPTIONS and old.get(k) != new.get(k))
+                             if k not in volatile and old.get(k) != new.get(k))
             if changed:
                 raise ValueError(
                     f"run {self.root} was started with another config (differs in {changed}); "
@@ -72,23 +74,37 @@ class Run:
         return path
 
     def completed_folds(self) -> list[int]:
-        """Folds whose prediction files exist."""
-        return sorted(int(p.parent.name[4:]) for p in self.root.glob("fold*/oof.csv"))
+        """Folds whose files are all written (their ``done.json`` exists)."""
+        return sorted(int(p.parent.name[4:]) for p in self.root.glob(f"fold*/{DONE_FILE}")
+                      if p.parent.name[4:].isdigit())
 
-    def save_fold_predictions(self, fold: int, oof: pd.DataFrame, test: pd.DataFrame | None) -> None:
-        """Write fold ``fold``'s OOF (``id,target,pred``) and test (``id,pred``) files, then merge all folds."""
+    def fold_metrics(self, fold: int) -> dict:
+        """The metrics a finished fold recorded in its ``done.json`` (empty when it is not finished)."""
+        path = self.root / f"fold{fold}" / DONE_FILE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def save_fold_predictions(self, fold: int, oof: pd.DataFrame, test: pd.DataFrame | None,
+                              metrics: dict | None = None) -> None:
+        """Write fold ``fold``'s OOF (``id,target,pred``) and test (``id,pred``) files and, last, its
+        ``done.json`` with ``metrics``; then merge the finished folds into the run's files."""
         _require_columns(oof, ["id", "target", "pred"], f"OOF predictions of fold {fold}")
         oof = oof.assign(fold=fold)[OOF_COLUMNS]
         fold_dir = self.fold_dir(fold)
+        (fold_dir / DONE_FILE).unlink(missing_ok=True)
         atomic_write_csv(fold_dir / "oof.csv", oof)
         if test is not None:
             _require_columns(test, TEST_COLUMNS, f"test predictions of fold {fold}")
             atomic_write_csv(fold_dir / "test.csv", test[TEST_COLUMNS])
+        else:
+            (fold_dir / "test.csv").unlink(missing_ok=True)
+        atomic_write_json(fold_dir / DONE_FILE, metrics or {})
         self.merge_folds()
 
     def merge_folds(self) -> None:
-        """Rebuild the run's ``oof.csv`` and ``test.csv`` (mean over folds) from the per-fold files."""
+        """Rebuild the run's ``oof.csv`` and ``test.csv`` (mean over folds) from the finished folds' files."""
         folds = self.completed_folds()
+        if not folds:
+            return
         oof = pd.concat([pd.read_csv(self.root / f"fold{k}" / "oof.csv") for k in folds], ignore_index=True)
         atomic_write_csv(self.root / "oof.csv", oof[OOF_COLUMNS])
         tests = [pd.read_csv(p) for k in folds if (p := self.root / f"fold{k}" / "test.csv").exists()]

@@ -253,6 +253,14 @@ def true_labels(truth: pd.DataFrame, ids) -> np.ndarray:
     return labels.to_numpy().astype(int)
 
 
+def truth_labels(data_dir: Path):
+    """The registry's truth hook: ``ids -> true labels`` for synthetic data (``_truth.csv``), else None."""
+    truth = load_truth(data_dir)
+    if truth is None:
+        return None
+    return lambda ids: true_labels(truth, ids)
+
+
 def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: Path | None = None) -> pd.DataFrame:
     """``id,fold`` for the train ids, stratified on the given label and grouped by duplicate clusters.
 

@@ -38,9 +38,9 @@ from common.paths import default_data_dir
 from common.run import Run
 from common.seed import seed_everything
 from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth
-from competitions.nexperia.dataset import ImageDataset, make_loader, make_transform
-from competitions.nexperia.model import create_model, load_weights, parse_model_kwargs
-from competitions.nexperia.neural_collapse import neural_collapse_metrics
+from common.vision.data import ImageDataset, make_loader, make_transform
+from common.vision.model import create_model, load_weights, parse_model_kwargs
+from common.neural_collapse import neural_collapse_metrics
 from competitions.nexperia.noisy import apply_audit, label_aucs
 
 CLASSIFIERS = ("logreg", "svm", "rf", "lda")

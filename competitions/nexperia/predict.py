@@ -20,8 +20,8 @@ import yaml
 from common.io import atomic_write_csv
 from common.tta import TTA_PRESETS, predict_loader, warn_untrained_views
 from competitions.nexperia.data import NexperiaData, id_of, load_data
-from competitions.nexperia.dataset import ImageDataset, make_loader, make_transform
-from competitions.nexperia.model import create_model, load_weights, parse_model_kwargs, to_device
+from common.vision.data import ImageDataset, make_loader, make_transform
+from common.vision.model import create_model, load_weights, parse_model_kwargs, to_device
 from competitions.nexperia.train import amp_dtype
 
 log = logging.getLogger(__name__)

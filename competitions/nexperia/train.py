@@ -31,9 +31,9 @@ from common.run import Run
 from common.seed import seed_everything
 from common.tta import TTA_PRESETS, predict_loader, warn_untrained_views
 from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth, true_labels
-from competitions.nexperia.dataset import ImageDataset, make_loader, make_transform, train_sampler
-from competitions.nexperia.losses import LOSSES, BinaryLoss
-from competitions.nexperia.model import (apply_freeze, create_model, freeze_batchnorm_stats, load_weights,
+from common.vision.data import ImageDataset, make_loader, make_transform, train_sampler
+from common.vision.losses import LOSSES, BinaryLoss
+from common.vision.model import (apply_freeze, create_model, freeze_batchnorm_stats, load_weights,
                                          parse_model_kwargs, to_device)
 
 STOP_ENV = "KIT_STOP_AFTER_EPOCH"
@@ -341,7 +341,7 @@ class FoldTrainer:
 
     def _plots(self, y: np.ndarray, compare: dict[str, np.ndarray]) -> None:
         from common.plots import plot_roc
-        from competitions.nexperia.gradcam import pick_examples, save_gradcam_grid
+        from common.vision.gradcam import pick_examples, save_gradcam_grid
 
         target = self.valid_truth if self.valid_truth is not None else y
         plot_roc(target, {f"tta={k}": v for k, v in compare.items()}, self.dir / "roc.png", band_boot=0,

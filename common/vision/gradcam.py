@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.plots import plot_image_grid
-from competitions.nexperia.model import last_conv_stage
+from common.vision.model import last_conv_stage
 
 matplotlib.use("Agg")
 

@@ -4,8 +4,8 @@ import pytest
 import timm
 import torch
 
-from competitions.nexperia.gradcam import GradCAM, overlay, pick_examples, save_gradcam_grid
-from competitions.nexperia.model import (apply_freeze, create_model, freeze_batchnorm_stats, last_conv_stage,
+from common.vision.gradcam import GradCAM, overlay, pick_examples, save_gradcam_grid
+from common.vision.model import (apply_freeze, create_model, freeze_batchnorm_stats, last_conv_stage,
                                          load_weights, parse_model_kwargs)
 
 TINY = {"channels": (8, 16, 32, 64), "stem_width": 8}

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from competitions.nexperia.losses import BinaryLoss
+from common.vision.losses import BinaryLoss
 
 LOGITS = torch.tensor([-3.0, -0.5, 0.0, 0.7, 2.5, 4.0])
 TARGET = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])

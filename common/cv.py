@@ -1,0 +1,130 @@
+"""The fold driver every model uses, and the one ``metrics.json`` schema they all write.
+
+A model hands :func:`run_folds` a ``fit_fold(fold) -> FoldResult`` callable. The driver skips finished
+folds (``resume``), times each fold, writes its prediction files and metrics through :class:`common.run.Run`
+(a fold is finished once its ``done.json`` is written, last), merges the folds and writes the run's metrics:
+
+    {"folds": {"0": {"auc_given": {auc, ci_low, ci_high, se, n, n_pos},   # vs the labels as given
+                     "auc_true": {...},                                    # vs planted truth, if known
+                     "variants": {"hflip": {"auc_given": .., "auc_true": ..}},   # other scores of those rows
+                     "seconds": 12.3, ...the model's own numbers (best_epoch, best_iteration...)}},
+     "oof": {"auc_given": {...}, "auc_true": {...}},
+     "completed_folds": [0, 1], "n_splits": 5, "complete": false}
+
+``truth(ids)`` gives the true labels of ids where a dataset knows them (synthetic data), else None.
+Resuming an unfinished fold (its last checkpoint) is the model's job inside ``fit_fold``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from common.metrics import auc_summary, roc_auc
+from common.run import Run
+
+Truth = Callable[[np.ndarray], "np.ndarray | None"]
+
+
+@dataclass
+class FoldResult:
+    """What one fold of any model produces."""
+    oof: pd.DataFrame                   # id, target, pred: the fold's validation rows
+    test: pd.DataFrame | None = None    # id, pred
+    info: dict = field(default_factory=dict)                      # the model's own numbers for metrics.json
+    variants: dict[str, np.ndarray] = field(default_factory=dict)  # other scores of the oof rows (TTA, ...)
+
+
+def parse_folds(spec: str | int, n_splits: int) -> list[int]:
+    """``--fold``: 'all', one fold number or a comma list, each within 0..n_splits-1."""
+    text = str(spec).strip().lower()
+    if text == "all":
+        return list(range(n_splits))
+    try:
+        folds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"option --fold must be 'all', a fold number or a comma list, got {spec!r}") from None
+    bad = [k for k in folds if not 0 <= k < n_splits]
+    if bad:
+        raise ValueError(f"option --fold {bad} outside 0..{n_splits - 1} (--n-splits {n_splits})")
+    return list(dict.fromkeys(folds))
+
+
+def auc_block(target: np.ndarray, pred: np.ndarray, true: np.ndarray | None = None) -> dict:
+    """``auc_given`` (AUC with DeLong CI vs the given labels) and, when known, ``auc_true``."""
+    out = {"auc_given": _plain(auc_summary(np.asarray(target), np.asarray(pred)))}
+    if true is not None:
+        out["auc_true"] = _plain(auc_summary(np.asarray(true), np.asarray(pred)))
+    return out
+
+
+def fold_metrics(result: FoldResult, truth: Truth | None = None) -> dict:
+    """The fold's entry of ``metrics.json``: AUCs of its predictions and variants, then the model's numbers."""
+    oof = result.oof
+    true = truth(oof["id"].to_numpy()) if truth is not None else None
+    metrics = auc_block(oof["target"].to_numpy(), oof["pred"].to_numpy(), true)
+    if result.variants:
+        metrics["variants"] = {}
+        for name, pred in result.variants.items():
+            entry = {"auc_given": roc_auc(oof["target"].to_numpy(), pred)}
+            if true is not None:
+                entry["auc_true"] = roc_auc(true, pred)
+            metrics["variants"][name] = entry
+    return {**metrics, **result.info}
+
+
+def summarize_run(run: Run, n_splits: int, truth: Truth | None = None) -> dict:
+    """Gather the finished folds' metrics and the OOF AUCs into ``metrics.json``; return it."""
+    done = run.completed_folds()
+    values: dict = {"folds": {str(k): run.fold_metrics(k) for k in done}, "completed_folds": done,
+                    "n_splits": n_splits, "complete": set(range(n_splits)) <= set(done)}
+    if done:
+        oof = pd.read_csv(run.root / "oof.csv", dtype={"id": str})
+        true = truth(oof["id"].to_numpy()) if truth is not None else None
+        values["oof"] = auc_block(oof["target"].to_numpy(), oof["pred"].to_numpy(), true)
+    return run.update_metrics(values)
+
+
+def run_folds(run: Run, folds: Sequence[int], fit_fold: Callable[[int], FoldResult | None], *, n_splits: int,
+              resume: bool = True, truth: Truth | None = None, main_process: bool = True) -> dict:
+    """Fit ``folds`` one after the other (finished ones skipped when ``resume``) and write the run's files.
+
+    ``fit_fold`` may return None on other ranks of a distributed run: only the main process writes.
+    """
+    todo = [k for k in folds if not (resume and k in run.completed_folds())]
+    skipped = [k for k in folds if k not in todo]
+    if skipped and main_process:
+        run.log.info("folds %s are finished: skipped (--no-resume trains them again)", skipped)
+    times: list[float] = []
+    for i, fold in enumerate(todo):
+        start = time.perf_counter()
+        result = fit_fold(fold)
+        seconds = time.perf_counter() - start
+        times.append(seconds)
+        if not main_process:
+            continue
+        metrics = {**fold_metrics(result, truth), "seconds": round(seconds, 2)}
+        run.save_fold_predictions(fold, result.oof, result.test, metrics)
+        left = len(todo) - i - 1
+        true = metrics.get("auc_true")
+        run.log.info("fold %d: AUC %.5f (95%% CI %.5f-%.5f)%s in %.0f s%s", fold, metrics["auc_given"]["auc"],
+                     metrics["auc_given"]["ci_low"], metrics["auc_given"]["ci_high"],
+                     f", vs true labels {true['auc']:.5f}" if true else "", seconds,
+                     f"; about {np.mean(times) * left:.0f} s for the {left} fold(s) left" if left else "")
+    if not main_process:
+        return {}
+    metrics = summarize_run(run, n_splits, truth)
+    if "oof" in metrics:
+        oof = metrics["oof"]
+        run.log.info("OOF AUC %.5f (DeLong 95%% CI %.5f-%.5f)%s over folds %s; run %s", oof["auc_given"]["auc"],
+                     oof["auc_given"]["ci_low"], oof["auc_given"]["ci_high"],
+                     f", vs true labels {oof['auc_true']['auc']:.5f}" if "auc_true" in oof else "",
+                     metrics["completed_folds"], run.root)
+    return metrics
+
+
+def _plain(summary: dict) -> dict:
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in summary.items()}

@@ -1,0 +1,1 @@
+"""The timm image engine: datasets over uint8 arrays, models, losses, the fold trainer, prediction."""
