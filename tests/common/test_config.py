@@ -59,3 +59,24 @@ def test_none_is_a_value_for_fields_that_cannot_be_none():
 
     cfg = parse_config(Choice, ["--preset", "none", "--weights", "none"])
     assert cfg.preset == "none" and cfg.weights is None
+
+
+def test_run_config_fields_volatile_and_required_options(tmp_path):
+    from common.config import RunConfig, option, volatile_options
+
+    @dataclass
+    class Model(RunConfig):
+        model: str = option("resnet18", choices=["resnet18", "resnet34"])
+        source: str | None = option(required=True, help="a run folder")
+        workers: int = option(2, volatile=True)
+
+    assert {"fold", "resume", "device", "threads", "progress", "workers"} <= volatile_options(Model)
+    assert not {"model", "seed", "data", "name"} & volatile_options(Model)
+    with pytest.raises(ValueError, match="option --source is required"):
+        parse_config(Model, [])
+    cfg = parse_config(Model, ["--source", "runs/x", "--fold", "2"])
+    assert cfg.source == "runs/x" and cfg.fold == "2" and cfg.resume is True
+    yaml_file = tmp_path / "recipe.yaml"
+    yaml_file.write_text("model: weird\nsource: runs/x\n")
+    with pytest.raises(ValueError, match=r"option --model \(from .*recipe.yaml\): 'weird' is not one of"):
+        parse_config(Model, ["--config", str(yaml_file)])

@@ -1,0 +1,110 @@
+"""The fold driver: finished folds skipped, --no-resume retrains, one metrics schema, truth and variants."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.cv import FoldResult, parse_folds, run_folds
+from common.run import Run
+
+N, K = 120, 3
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"r{i:03d}" for i in range(N)])
+    y = (np.arange(N) % 4 == 0).astype(int)
+    folds = np.arange(N) % K
+    score = y + rng.normal(0, 0.8, N)
+    return ids, y, folds, score
+
+
+class CountingModel:
+    """fit_fold of a model whose score is the target plus noise; counts the folds it fitted."""
+
+    def __init__(self):
+        self.ids, self.y, self.folds, self.score = _data()
+        self.fitted = []
+
+    def __call__(self, fold):
+        self.fitted.append(fold)
+        rows = self.folds == fold
+        oof = pd.DataFrame({"id": self.ids[rows], "target": self.y[rows], "pred": self.score[rows]})
+        test = pd.DataFrame({"id": ["t0", "t1"], "pred": [fold, fold + 1.0]})
+        return FoldResult(oof, test, info={"best_epoch": fold + 1}, variants={"neg": -self.score[rows]})
+
+
+def truth_of(ids):
+    """A 'planted truth' that differs from the given labels on every 10th row."""
+    index = np.array([int(i[1:]) for i in ids])
+    y = (index % 4 == 0).astype(int)
+    return np.where(index % 10 == 0, 1 - y, y)
+
+
+def test_parse_folds():
+    assert parse_folds("all", 3) == [0, 1, 2]
+    assert parse_folds("2,0,2", 3) == [2, 0]
+    assert parse_folds(1, 3) == [1]
+    with pytest.raises(ValueError, match=r"--fold \[3\] outside 0..2"):
+        parse_folds("3", 3)
+    with pytest.raises(ValueError, match="--fold must be"):
+        parse_folds("first", 3)
+
+
+def test_metrics_schema_with_truth_and_variants(tmp_path):
+    run = Run.open("toy", "m", tmp_path)
+    model = CountingModel()
+    metrics = run_folds(run, [0, 1, 2], model, n_splits=K, truth=truth_of)
+    assert metrics == json.loads(run.metrics_path.read_text())
+    assert metrics["completed_folds"] == [0, 1, 2] and metrics["complete"] is True and metrics["n_splits"] == K
+    fold1 = metrics["folds"]["1"]
+    rows = model.folds == 1
+    from common.metrics import roc_auc
+    assert fold1["auc_given"]["auc"] == pytest.approx(roc_auc(model.y[rows], model.score[rows]))
+    assert fold1["auc_true"]["auc"] == pytest.approx(roc_auc(truth_of(model.ids[rows]), model.score[rows]))
+    assert fold1["auc_given"]["ci_low"] < fold1["auc_given"]["auc"] < fold1["auc_given"]["ci_high"]
+    assert fold1["variants"]["neg"]["auc_given"] == pytest.approx(1 - fold1["auc_given"]["auc"])
+    assert fold1["best_epoch"] == 2 and fold1["seconds"] >= 0
+    assert metrics["oof"]["auc_given"]["auc"] == pytest.approx(roc_auc(model.y, model.score))
+    assert metrics["oof"]["auc_true"]["auc"] == pytest.approx(roc_auc(truth_of(model.ids), model.score))
+    test = pd.read_csv(run.root / "test.csv")
+    assert test.set_index("id")["pred"].to_dict() == pytest.approx({"t0": 1.0, "t1": 2.0})
+
+
+def test_finished_folds_are_skipped_and_no_resume_retrains(tmp_path):
+    run = Run.open("toy", "m", tmp_path)
+    model = CountingModel()
+    first = run_folds(run, [0], model, n_splits=K)
+    assert first["complete"] is False and first["completed_folds"] == [0] and "auc_true" not in first["oof"]
+    run_folds(run, [0, 1, 2], model, n_splits=K)
+    assert model.fitted == [0, 1, 2]
+    run_folds(run, [0, 1, 2], model, n_splits=K, resume=False)
+    assert model.fitted == [0, 1, 2, 0, 1, 2]
+
+
+def test_a_fold_killed_before_its_done_record_is_not_finished(tmp_path):
+    run = Run.open("toy", "m", tmp_path)
+    model = CountingModel()
+    run_folds(run, [0, 1], model, n_splits=K)
+    (run.root / "fold1" / "done.json").unlink()  # as if killed after writing oof.csv, before the record
+    assert run.completed_folds() == [0]
+    run.merge_folds()
+    assert set(pd.read_csv(run.root / "oof.csv")["fold"]) == {0}
+    run_folds(run, [0, 1], model, n_splits=K)
+    assert model.fitted == [0, 1, 1]
+
+
+def test_an_error_in_a_fold_keeps_the_finished_ones(tmp_path):
+    run = Run.open("toy", "m", tmp_path)
+    model = CountingModel()
+
+    def failing(fold):
+        if fold == 1:
+            raise ValueError("fold 1 broke")
+        return model(fold)
+
+    with pytest.raises(ValueError, match="fold 1 broke"):
+        run_folds(run, [0, 1], failing, n_splits=K)
+    assert run.completed_folds() == [0]
+    assert set(pd.read_csv(run.root / "oof.csv")["fold"]) == {0}
