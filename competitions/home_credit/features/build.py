@@ -185,6 +185,6 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
 
 if __name__ == "__main__":
-    from competitions.home_credit.model import run_cli
+    from common.cli import run_cli
 
     run_cli(main)

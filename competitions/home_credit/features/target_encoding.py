@@ -13,6 +13,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import TargetEncoder
 
 MISSING_CODE = -1.0
+# The application's high-cardinality categories, encoded by default.
+TE_COLUMNS = ["ORGANIZATION_TYPE", "OCCUPATION_TYPE", "NAME_INCOME_TYPE", "NAME_EDUCATION_TYPE"]
 
 
 def add_target_encoding(train: pd.DataFrame, y: np.ndarray, others: list[pd.DataFrame], columns: list[str],

@@ -1,0 +1,78 @@
+"""``LGBMConfig``: the options of a LightGBM cross-validation run, and the LightGBM parameters they give.
+
+A competition's training config derives from it and adds its data options. ``--params FILE`` (the
+``best_params.yaml`` of a study, or any YAML mapping) overrides the model parameters; the Dataset
+parameters are fixed when the data is binned, so the file may not set them (use ``--max-bin``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.config import RunConfig, load_yaml, option
+from common.cv import parse_folds
+
+# Parameters fixed when the binned Dataset is built; they cannot change between trials of one Dataset.
+DATASET_PARAMS = ("max_bin", "min_data_in_bin", "bin_construct_sample_cnt", "feature_pre_filter")
+# Reproducible results for a seed and thread count: no row-wise/col-wise auto choice, deterministic sums.
+FIXED_PARAMS = {"force_col_wise": True, "deterministic": True}
+
+
+@dataclass
+class LGBMConfig(RunConfig):
+    """LightGBM per fold with early stopping on the validation AUC."""
+    name: str = option("lgb", help="run name: runs/<competition>/<name>")
+    num_threads: int = option(2, volatile=True, help="LightGBM threads (1 on a busy machine: competing "
+                                                     "OpenMP threads slow it down badly)")
+    learning_rate: float = option(0.03, help="shrinkage per boosting round")
+    num_leaves: int = option(31, help="most leaves per tree")
+    max_depth: int = option(-1, help="most tree depth (-1: no limit)")
+    min_data_in_leaf: int = option(50, help="fewest rows per leaf")
+    min_sum_hessian_in_leaf: float = option(1e-3, help="smallest hessian sum per leaf")
+    feature_fraction: float = option(0.3, help="share of features drawn per tree")
+    bagging_fraction: float = option(0.9, help="share of rows drawn per bagging round")
+    bagging_freq: int = option(1, help="bag every n rounds (0: no bagging)")
+    lambda_l1: float = option(0.0, help="L1 penalty on leaf values")
+    lambda_l2: float = option(1.0, help="L2 penalty on leaf values")
+    min_gain_to_split: float = option(0.0, help="smallest gain of a split")
+    max_bin: int = option(255, help="histogram bins of the Dataset")
+    num_boost_round: int = option(5000, help="most boosting rounds")
+    early_stopping_rounds: int = option(100, help="stop after this many rounds without a better validation AUC")
+    params: str | None = option(None, help="YAML of LightGBM parameters (a study's best_params.yaml); they "
+                                           "override the above")
+    log_period: int = option(200, volatile=True, help="log the validation AUC every n rounds (0: never)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        parse_folds(self.fold, self.n_splits)  # a bad --fold fails before any data is read
+
+
+def read_params_file(path: str | Path | None) -> dict:
+    """LightGBM parameters from a YAML file (its ``params`` mapping, else the whole file; ``{}`` without one)."""
+    if not path:
+        return {}
+    values = load_yaml(path)
+    return dict(values.get("params", values))
+
+
+def lgb_params(cfg: LGBMConfig) -> dict:
+    """The model parameters of ``cfg``, overridden by its ``--params`` file."""
+    params = {
+        "learning_rate": cfg.learning_rate, "num_leaves": cfg.num_leaves, "max_depth": cfg.max_depth,
+        "min_data_in_leaf": cfg.min_data_in_leaf, "min_sum_hessian_in_leaf": cfg.min_sum_hessian_in_leaf,
+        "feature_fraction": cfg.feature_fraction, "bagging_fraction": cfg.bagging_fraction,
+        "bagging_freq": cfg.bagging_freq, "lambda_l1": cfg.lambda_l1, "lambda_l2": cfg.lambda_l2,
+        "min_gain_to_split": cfg.min_gain_to_split, "num_threads": cfg.num_threads, "seed": cfg.seed,
+        **FIXED_PARAMS,
+    }
+    overrides = read_params_file(cfg.params)
+    fixed = sorted(set(overrides) & set(DATASET_PARAMS))
+    if fixed:
+        raise ValueError(f"{cfg.params}: {fixed} are Dataset parameters; set them with --max-bin instead")
+    return {**params, **overrides}
+
+
+def dataset_params(max_bin: int, seed: int, num_threads: int) -> dict:
+    """Parameters of the binned Dataset (fixed for every fit that reuses it)."""
+    return {"max_bin": max_bin, "feature_pre_filter": False, "seed": seed, "num_threads": num_threads,
+            "verbose": -1}

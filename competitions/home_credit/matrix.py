@@ -1,0 +1,57 @@
+"""Home Credit's inputs to the tabular engine: the feature matrix, the shared folds, the target encoding.
+
+Training and tuning configs both take :class:`MatrixOptions`; :func:`load_inputs` turns them into the
+engine's matrix, the fold of each training client and the fold-local target encoding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from common.config import option
+from common.folds import get_or_make_folds
+from common.paths import runs_root
+from common.tabular.matrix import FoldTransform, TabularMatrix
+from competitions.home_credit.features.aggregate import KEY
+from competitions.home_credit.features.build import ALL_GROUPS, build_features
+from competitions.home_credit.features.target_encoding import TE_COLUMNS, add_target_encoding
+
+COMPETITION = "home_credit"
+TARGET = "TARGET"
+
+
+@dataclass
+class MatrixOptions:
+    """The Home Credit data options shared by training and tuning."""
+    tables: list[str] = option(default_factory=lambda: list(ALL_GROUPS), choices=ALL_GROUPS,
+                               help="feature groups to use")
+    folds_file: str | None = option(None, help="shared fold file (default runs/home_credit/folds.csv)")
+    target_encoding: bool = option(True, help="add target encodings fitted inside each fold")
+    te_columns: list[str] = option(default_factory=lambda: list(TE_COLUMNS), help="categories to encode")
+
+
+def load_matrix(data_dir: str | Path, tables: list[str], rebuild: bool = False) -> TabularMatrix:
+    """Build (or read from cache) the features of the chosen table groups; test clients have no TARGET."""
+    return TabularMatrix.from_frame(build_features(data_dir, tables, rebuild=rebuild), KEY, TARGET)
+
+
+def default_folds_path(runs_dir: str | Path | None = None) -> Path:
+    return Path(runs_dir or runs_root()) / COMPETITION / "folds.csv"
+
+
+def shared_folds(matrix: TabularMatrix, path: str | Path | None, n_splits: int, seed: int,
+                 runs_dir: str | Path | None = None) -> np.ndarray:
+    """Fold of every training client from the competition's shared ``folds.csv`` (made on first use)."""
+    folds = get_or_make_folds(path or default_folds_path(runs_dir), matrix.ids, matrix.y, n_splits=n_splits,
+                              seed=seed, groups=None)  # one application row per client: grouping is trivial
+    return folds["fold"].to_numpy()
+
+
+def fold_transform(options: MatrixOptions, seed: int) -> FoldTransform | None:
+    """The target encoding the options ask for, to be fitted on each fold's training rows."""
+    if not options.target_encoding or not options.te_columns:
+        return None
+    return partial(add_target_encoding, columns=list(options.te_columns), seed=seed)

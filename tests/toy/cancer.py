@@ -1,0 +1,71 @@
+"""A toy tabular competition: scikit-learn's breast cancer rows as a Kaggle layout, LightGBM on the kit's engine.
+
+Everything competition-specific is here: the data writer (a stand-in for the Kaggle download), the registry
+entry, the data reader and the training CLI.
+
+    python -m tests.toy.cancer --data DIR --fold all
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_breast_cancer
+
+from common.cli import run_cli
+from common.config import parse_config
+from common.folds import get_or_make_folds
+from common.registry import Competition, register
+from common.run import Run
+from common.tabular.config import LGBMConfig, lgb_params
+from common.tabular.lgbm import train_cv
+from common.tabular.matrix import TabularMatrix
+
+COMPETITION = register(Competition(name="toy_cancer", slug="toy-cancer", marker_file="train.csv",
+                                   sample_submission="sample_submission.csv", id_column="row_id",
+                                   target_column="malignant"))
+
+
+def write_data(out: Path, n_test: int = 120, seed: int = 0) -> Path:
+    """``train.csv`` (row_id, features, malignant), ``test.csv`` and ``sample_submission.csv`` in ``out``."""
+    frame, target = load_breast_cancer(return_X_y=True, as_frame=True)
+    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    frame.insert(0, "row_id", np.arange(100_000, 100_000 + len(frame)))
+    frame["malignant"] = 1 - target  # scikit-learn codes benign as 1
+    test_rows = np.random.default_rng(seed).permutation(len(frame))[:n_test]
+    is_test = np.isin(np.arange(len(frame)), test_rows)
+    out.mkdir(parents=True, exist_ok=True)
+    frame[~is_test].to_csv(out / "train.csv", index=False)
+    frame[is_test].drop(columns="malignant").to_csv(out / "test.csv", index=False)
+    pd.DataFrame({"row_id": frame.loc[is_test, "row_id"], "malignant": 0.5}).to_csv(
+        out / "sample_submission.csv", index=False)
+    return out
+
+
+def load_matrix(data_dir: Path) -> TabularMatrix:
+    train = pd.read_csv(data_dir / "train.csv")
+    test = pd.read_csv(data_dir / "test.csv")
+    features = [c for c in train.columns if c not in ("row_id", "malignant")]
+    return TabularMatrix(train, test, features, "row_id", "malignant")
+
+
+@dataclass
+class TrainConfig(LGBMConfig):
+    """LightGBM on the toy cancer rows."""
+
+
+def main(argv: list[str] | None = None) -> dict:
+    cfg = parse_config(TrainConfig, argv)
+    data_dir = Path(cfg.data or "data/toy_cancer")
+    matrix = load_matrix(data_dir)
+    run = Run.open(COMPETITION.name, cfg.name, cfg.runs_dir)
+    run.save_config(cfg)
+    folds = get_or_make_folds(run.root.parent / "folds.csv", matrix.ids, matrix.y, n_splits=cfg.n_splits,
+                              seed=cfg.seed)
+    return train_cv(run, cfg, matrix, folds["fold"].to_numpy(), lgb_params(cfg), title="toy cancer")
+
+
+if __name__ == "__main__":
+    run_cli(main)
