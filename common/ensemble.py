@@ -9,6 +9,10 @@ Honesty of OOF scores: weights searched on the same OOF rows they are scored on 
 and predicts each held-out fold, giving an honest estimate; ``StackBlend`` does this by itself when it
 is given folds. Blenders that rank-normalise predict ranks within the matrix they are given (a fold,
 or the test set), which is how they are applied to the test set too.
+
+``evaluate_blend`` is the one report of a blend (``submissions.blend``, ``vae.py --blend-with``): each
+run's OOF AUC with its DeLong CI, the blend's honest CV, a paired DeLong test of the blend against the
+best run, and the weights.
 """
 from __future__ import annotations
 
@@ -21,9 +25,11 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 
-from common.metrics import midranks, roc_auc
+from common.metrics import auc_summary, delong_test, midranks, roc_auc
 
 OOF_COLUMNS = ("id", "fold", "target", "pred")
+SINGLE = "single"                      # the method of a one-run "blend"
+FITTED_WEIGHTS = ("weighted", "hill")  # weights searched on the OOF rows: their CV must come from nested OOF
 TEST_COLUMNS = ("id", "pred")
 _SHOW = 5  # ids shown in error messages
 
@@ -298,3 +304,75 @@ def blend_oof(blender, aligned: Aligned, nested: bool = False) -> np.ndarray:
     if nested and not isinstance(blender, StackBlend):
         return nested_oof(lambda: clone(blender), aligned.oof, aligned.y, aligned.folds)
     return blender.oof_
+
+
+# -- the report of a blend --------------------------------------------------------------------------
+@dataclass
+class BlendEvaluation:
+    """A fitted blend: its scores and its JSON-ready report."""
+
+    method: str
+    weights: np.ndarray
+    oof: np.ndarray               # the blend's OOF scores its CV comes from (nested where weights are fitted)
+    test: np.ndarray | None       # the blend of the aligned test columns
+    report: dict                  # runs, weights, cv, vs_best_run, (cv_in_sample), (true_labels)
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> dict:
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in auc_summary(y, score).items()}
+
+
+def _fit(aligned: Aligned, method: str) -> tuple[object, np.ndarray, np.ndarray | None, str]:
+    """(fitted blender, CV scores, in-sample scores where they differ, how the CV was obtained)."""
+    several_folds = len(np.unique(aligned.folds)) > 1
+    blender = make_blender(method)
+    if method == "stack":
+        blender.fit(aligned.oof, aligned.y, aligned.folds if several_folds else None)
+        kind = "nested OOF of the stacker" if several_folds else "in-sample (one fold: optimistic)"
+        return blender, blender.oof_, None, kind
+    blender.fit(aligned.oof, aligned.y)
+    if method not in FITTED_WEIGHTS:
+        return blender, blender.oof_, None, "OOF (nothing fitted)"
+    if not several_folds:
+        return blender, blender.oof_, None, "in-sample (one fold: optimistic)"
+    nested = nested_oof(lambda: clone(blender), aligned.oof, aligned.y, aligned.folds)
+    return blender, nested, blender.oof_, "nested OOF (weights fitted on the other folds)"
+
+
+def _compare(y: np.ndarray, aligned: Aligned, oof: np.ndarray, weights: np.ndarray, best: int | None = None) -> dict:
+    """Per-run and blend AUCs against ``y`` and the paired DeLong test of the blend vs the best run."""
+    runs = [{"name": name, "weight": float(weights[j]), **_auc(y, aligned.oof[:, j])}
+            for j, name in enumerate(aligned.names)]
+    best = max(range(len(runs)), key=lambda j: runs[j]["auc"]) if best is None else best
+    auc_blend, auc_best, z, p = delong_test(y, oof, aligned.oof[:, best])
+    return {"runs": runs, "cv": _auc(y, oof),
+            "vs_best_run": {"best_run": runs[best]["name"], "auc_blend": float(auc_blend),
+                            "auc_best": float(auc_best), "z": float(z), "p": float(p)}}
+
+
+def evaluate_blend(aligned: Aligned, method: str = "rank", true: np.ndarray | None = None) -> BlendEvaluation:
+    """Fit ``method`` on the aligned runs and report it; one run is taken as it is (method ``single``).
+
+    The blend's CV is honest where it can be: weights searched on the OOF rows ('weighted', 'hill') are
+    scored by nested OOF over the folds, 'stack' nests by itself, 'mean' and 'rank' fit nothing; with a
+    single fold the weights are scored on the rows they were fitted on (the CV kind says so). With the
+    rows' ``true`` labels (synthetic data) the same comparison against them is in ``true_labels``, the
+    best run being the one chosen on the given labels.
+    """
+    if len(aligned.names) == 1:
+        weights, oof, in_sample, kind = np.ones(1), aligned.oof[:, 0], None, "OOF of the run"
+        test = None if aligned.test is None else aligned.test[:, 0]
+        method = SINGLE
+    else:
+        blender, oof, in_sample, kind = _fit(aligned, method)
+        weights = np.asarray(blender.weights_, dtype=np.float64)
+        test = None if aligned.test is None else np.asarray(blender.predict(aligned.test), dtype=np.float64)
+    given = _compare(aligned.y, aligned, oof, weights)
+    report = {"method": method, "runs": given["runs"], "weights": {r["name"]: r["weight"] for r in given["runs"]},
+              "cv": {**given["cv"], "kind": kind}, "vs_best_run": given["vs_best_run"]}
+    if in_sample is not None:
+        report["cv_in_sample"] = _auc(aligned.y, in_sample)
+    if true is not None:
+        best = aligned.names.index(given["vs_best_run"]["best_run"])
+        report["true_labels"] = _compare(np.asarray(true), aligned, oof, weights, best)
+    return BlendEvaluation(method, weights, oof, test, report)

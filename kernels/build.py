@@ -47,7 +47,6 @@ TARGETS = {
     "nexperia-train": Target("nexperia", "train", gpu=True, weights=True),
     "nexperia-predict": Target("nexperia", "predict", gpu=True, weights=False),
     "home_credit-train": Target("home_credit", "train", gpu=False, weights=False),
-    "home_credit-predict": Target("home_credit", "predict", gpu=False, weights=False),
 }
 
 
@@ -87,16 +86,13 @@ def kernel_metadata(target: str, owner: str, fold: int | None = None, code_datas
 
 
 def script_args(target: str, fold: int | None, extra_args: Sequence[str]) -> list[str]:
-    """The script's arguments: the fold, the competition's folder found by its marker file, and for
-    predictions an output file in ``/kaggle/working`` (a run attached from another kernel is read-only)."""
+    """The script's arguments: the fold and the competition's folder found by its marker file."""
     spec = TARGETS[target]
     if fold is not None and spec.script != "train":
         raise ValueError(f"{target} takes no --fold (it predicts with the run's fold models)")
     args = ["--fold", str(fold)] if fold is not None else []
     if "--data" not in extra_args:
         args += ["--data", "{input_dir:%s}" % get_competition(spec.competition).marker_file]
-    if spec.script == "predict" and "--out" not in extra_args:
-        args += ["--out", "submission.csv"]
     return args + list(extra_args)
 
 

@@ -53,9 +53,8 @@ def fetch_output(ref: str, runs_dir: str | Path | None = None, api: Any = None) 
     """Download the kernel's output; merge its ``runs/<competition>/<run>/`` folders into ``runs_dir``.
 
     Per-fold files are copied (several fold kernels fill one run), then each run's ``oof.csv`` and
-    ``test.csv`` are rebuilt from all its folds. Anything else the kernel wrote (its log, a predict
-    kernel's ``submission.csv``) goes to ``<runs_dir>/kernel_outputs/<slug>/``. Returns the run folders
-    touched.
+    ``test.csv`` are rebuilt from all its folds. Anything else the kernel wrote (its log, plots) goes
+    to ``<runs_dir>/kernel_outputs/<slug>/``. Returns the run folders touched.
     """
     api = api or kaggle_client.connect()
     runs_dir = Path(runs_dir or runs_root())

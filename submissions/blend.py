@@ -11,7 +11,10 @@ gives a one-model submission (no blending).
 
 The submission takes its ids and order from the competition's sample submission (``--data``), is
 validated, and is written to ``submissions/files/<competition>/<competition>-<time>-<hash>.csv`` with a
-JSON beside it (runs, weights, CV) and a PNG of the ROC curves.
+JSON beside it (runs, weights, CV, post-processing) and a PNG of the ROC curves. ``--post NAME``
+(repeatable) applies a post-processing hook of the competition's registry entry to the blend's test
+scores before validation, e.g. Nexperia's ``leak-fix`` (test images byte-identical to a train image get
+its label).
 """
 from __future__ import annotations
 
@@ -25,19 +28,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from common.ensemble import BLENDERS, Aligned, align, blend_oof, make_blender
+from common.ensemble import BLENDERS, align, evaluate_blend
 from common.io import atomic_write_bytes, atomic_write_json
-from common.metrics import auc_summary, delong_test
-from common.paths import runs_root
+from common.paths import default_data_dir, runs_root
 from common.plots import plot_roc
-from common.registry import get_competition
+from common.registry import get_competition, postprocess_hook
 from common.run import load_predictions
 from submissions.store import DEFAULT_FILES_ROOT, sidecar_path, submission_name
 from submissions.validate import check_submission, read_sample
-
-SINGLE = "single"
-# Blenders whose weights are searched on the OOF rows: their CV must come from nested OOF.
-FITTED_WEIGHTS = ("weighted", "hill")
 
 
 def resolve_run(run: str | Path, competition: str, runs_dir: str | Path | None = None) -> Path:
@@ -79,24 +77,6 @@ def check_test_ids(tests: dict[str, pd.DataFrame], sample_ids: pd.Series, sample
                 f"(e.g. {extra[:5].tolist()}), {len(have)} rows for {len(want)}")
 
 
-def blend(aligned: Aligned, method: str) -> dict:
-    """Fit the blend; return weights, honest OOF scores, test scores and how the CV was obtained."""
-    if len(aligned.names) == 1:
-        return {"method": SINGLE, "weights": np.ones(1), "oof": aligned.oof[:, 0], "test": aligned.test[:, 0],
-                "cv_kind": "OOF of the run"}
-    blender = make_blender(method)
-    nested = method in FITTED_WEIGHTS
-    oof = blend_oof(blender, aligned, nested=nested)
-    result = {"method": method, "weights": np.asarray(blender.weights_, dtype=np.float64), "oof": oof,
-              "test": np.asarray(blender.predict(aligned.test), dtype=np.float64)}
-    if nested:
-        result["cv_kind"] = "nested OOF (weights fitted on the other folds)"
-        result["oof_in_sample"] = blender.oof_
-    else:
-        result["cv_kind"] = "nested OOF of the stacker" if method == "stack" else "OOF (nothing fitted)"
-    return result
-
-
 def into_range(scores: np.ndarray, low: float, high: float) -> tuple[np.ndarray, str]:
     """Scores moved into ``[low, high]`` by min-max scaling if they leave it (order, hence AUC, kept)."""
     if scores.min() >= low and scores.max() <= high:
@@ -107,36 +87,38 @@ def into_range(scores: np.ndarray, low: float, high: float) -> tuple[np.ndarray,
     return low + (scores - scores.min()) / span * (high - low), "min-max"
 
 
-def _summary(y: np.ndarray, score: np.ndarray) -> dict:
-    return {k: float(v) if isinstance(v, float) else v for k, v in auc_summary(y, score).items()}
+def postprocess(competition: str, names: Sequence[str], test: pd.DataFrame,
+                data_dir: Path) -> tuple[pd.DataFrame, list[dict]]:
+    """Apply the competition's post-processing hooks ``names`` in turn to ``test`` (``id,pred``)."""
+    applied = []
+    for name in names:
+        test, info = postprocess_hook(competition, name)(test, data_dir)
+        applied.append({"name": name, **info})
+    return test, applied
 
 
 def make_submission(competition: str, runs: Sequence[str | Path], method: str = "rank",
                     data_dir: str | Path | None = None, runs_dir: str | Path | None = None,
-                    files_root: str | Path = DEFAULT_FILES_ROOT) -> tuple[Path, dict]:
-    """Blend ``runs``, write the submission file and its JSON; return the file's path and the JSON."""
+                    files_root: str | Path = DEFAULT_FILES_ROOT, post: Sequence[str] = ()) -> tuple[Path, dict]:
+    """Blend ``runs``, apply the post-processing ``post``, write the submission file and its JSON;
+    return the file's path and the JSON."""
     if method not in BLENDERS:
         raise ValueError(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
     spec = get_competition(competition)
+    for name in post:
+        postprocess_hook(competition, name)  # an unknown name fails before any work
     run_dirs = [resolve_run(r, competition, runs_dir) for r in runs]
     oofs, tests = load_runs(run_dirs)
     sample = read_sample(competition, data_dir)
     sample_ids = sample[spec.id_column]
     check_test_ids(tests, sample_ids, spec.sample_submission)
     aligned = align(oofs, tests)
-    y = aligned.y
-    result = blend(aligned, method)
+    result = evaluate_blend(aligned, method)
 
-    per_run = []
-    for j, (name, run_dir) in enumerate(zip(aligned.names, run_dirs)):
-        per_run.append({"name": name, "path": str(run_dir), "weight": float(result["weights"][j]),
-                        **_summary(y, aligned.oof[:, j])})
-    cv = {**_summary(y, result["oof"]), "kind": result["cv_kind"]}
-    best = max(range(len(per_run)), key=lambda j: per_run[j]["auc"])
-    auc_blend, auc_best, z, p = delong_test(y, result["oof"], aligned.oof[:, best])
-
-    scores, transform = into_range(result["test"], *spec.score_range)
-    by_id = pd.Series(scores, index=pd.Index(aligned.test_ids))
+    scores, transform = into_range(result.test, *spec.score_range)
+    test, applied = postprocess(competition, post, pd.DataFrame({"id": aligned.test_ids, "pred": scores}),
+                                Path(data_dir) if data_dir else default_data_dir(competition))
+    by_id = pd.Series(test["pred"].to_numpy(), index=pd.Index(test["id"]))
     sub = pd.DataFrame({spec.id_column: sample_ids.to_numpy(),
                         spec.target_column: by_id.loc[sample_ids.to_numpy()].to_numpy()})
     check_submission(sub, sample, spec, f"the blend of {aligned.names}")
@@ -145,22 +127,16 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     content = buffer.getvalue().encode()
     now = datetime.now(timezone.utc)
     path = Path(files_root) / competition / submission_name(competition, content, now)
-    meta = {
-        "competition": competition, "file": path.name, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "method": result["method"], "runs": per_run,
-        "weights": {r["name"]: r["weight"] for r in per_run},
-        "cv": cv, "vs_best_run": {"best_run": per_run[best]["name"], "auc_blend": auc_blend,
-                                  "auc_best": auc_best, "z": z, "p": p},
-        "score_transform": transform, "n_test": len(sub),
-    }
-    if "oof_in_sample" in result:
-        meta["cv_in_sample"] = _summary(y, result["oof_in_sample"])
+    report = result.report
+    per_run = [{**r, "path": str(run_dir)} for r, run_dir in zip(report["runs"], run_dirs)]
+    meta = {"competition": competition, "file": path.name, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **report, "runs": per_run, "score_transform": transform, "postprocess": applied, "n_test": len(sub)}
     atomic_write_bytes(path, content)
     atomic_write_json(sidecar_path(path), meta)
     curves = {r["name"]: aligned.oof[:, j] for j, r in enumerate(per_run)}
     if len(per_run) > 1:
-        curves[f"blend ({method})"] = result["oof"]
-    plot_roc(y, curves, path.with_suffix(".roc.png"), band_boot=0, title=f"{competition} OOF ROC")
+        curves[f"blend ({method})"] = result.oof
+    plot_roc(aligned.y, curves, path.with_suffix(".roc.png"), band_boot=0, title=f"{competition} OOF ROC")
     return path, meta
 
 
@@ -181,6 +157,9 @@ def format_report(path: Path, meta: dict) -> str:
             lines.append(f"(in-sample blend AUC, optimistic: {meta['cv_in_sample']['auc']:.5f})")
     if meta["score_transform"] != "none":
         lines.append(f"test scores rescaled into the score range ({meta['score_transform']}; AUC unchanged)")
+    for step in meta["postprocess"]:
+        details = ", ".join(f"{k} {v}" for k, v in step.items() if k != "name")
+        lines.append(f"post-processing {step['name']}: {details}")
     lines.append(f"submission: {path}")
     lines.append(f"record:     {sidecar_path(path)}")
     lines.append(f"ROC plot:   {path.with_suffix('.roc.png')}")
@@ -198,10 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs-dir", type=Path, default=None, help="where run names are looked up "
                         "(default: runs/ or $KIT_RUNS_ROOT)")
     parser.add_argument("--files-root", type=Path, default=DEFAULT_FILES_ROOT, help="where submissions go")
+    parser.add_argument("--post", action="append", default=[], metavar="NAME",
+                        help="post-processing of the test scores, from the competition's registry entry "
+                             "(nexperia: leak-fix); repeatable, applied in order")
     args = parser.parse_args(argv)
     try:
         path, meta = make_submission(args.competition, args.runs, args.method, args.data, args.runs_dir,
-                                     args.files_root)
+                                     args.files_root, args.post)
     except (ValueError, FileNotFoundError) as error:
         print(f"BLEND FAILED: {error}", file=sys.stderr)
         return 1

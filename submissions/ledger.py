@@ -1,10 +1,13 @@
 """The submission ledger: one SQLite file recording every submission made (or rehearsed) with the kit.
 
 Table ``submissions``: file hash and name, competition, message, CV AUC with its DeLong interval, the
-runs blended, creation time, Kaggle's submission ref, status and the public/private scores that
+runs blended, post-processing, creation time, Kaggle's submission ref, status and the public/private scores that
 ``submissions.leaderboard sync`` fills in. Table ``ranks``: the team's leaderboard rank at each sync.
 Status is ``dry-run`` (recorded, not sent), ``failed`` (sending failed: nothing reached Kaggle), or
 Kaggle's own ``pending`` / ``complete`` / ``error`` once sent.
+
+``postprocess`` (JSON list of the post-processing steps applied, e.g. ``[{"name": "leak-fix", ...}]``) was
+added later: a ledger file without the column gets it on opening.
 """
 from __future__ import annotations
 
@@ -34,7 +37,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     status        TEXT NOT NULL,
     error         TEXT,
     public_score  REAL,
-    private_score REAL
+    private_score REAL,
+    postprocess   TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS submissions_hash ON submissions (competition, file_hash);
 CREATE TABLE IF NOT EXISTS ranks (
@@ -45,6 +49,8 @@ CREATE TABLE IF NOT EXISTS ranks (
     score       REAL
 );
 """
+# Columns added after the first release: name -> definition, added to an older ledger file when missing.
+_ADDED_COLUMNS = {"postprocess": "TEXT NOT NULL DEFAULT '[]'"}
 
 
 def utc_now() -> str:
@@ -61,6 +67,10 @@ class Ledger:
         self._db.row_factory = sqlite3.Row
         with self._db:
             self._db.executescript(_SCHEMA)
+            present = {row["name"] for row in self._db.execute("PRAGMA table_info(submissions)")}
+            for column, definition in _ADDED_COLUMNS.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE submissions ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         self._db.close()
@@ -73,15 +83,17 @@ class Ledger:
 
     def add(self, *, file_hash: str, file_name: str, competition: str, message: str, runs: list[str],
             status: str, cv: dict | None = None, kaggle_ref: int | None = None,
-            error: str | None = None) -> int:
+            error: str | None = None, postprocess: list[dict] | None = None) -> int:
         """Record one submission; return its ledger id."""
         cv = cv or {}
         with self._db:
             cursor = self._db.execute(
                 "INSERT INTO submissions (file_hash, file_name, competition, message, cv_auc, cv_ci_low, "
-                "cv_ci_high, runs, created, kaggle_ref, status, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "cv_ci_high, runs, postprocess, created, kaggle_ref, status, error) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (file_hash, file_name, competition, message, cv.get("auc"), cv.get("ci_low"),
-                 cv.get("ci_high"), json.dumps(runs), utc_now(), kaggle_ref, status, error))
+                 cv.get("ci_high"), json.dumps(runs), json.dumps(postprocess or []), utc_now(), kaggle_ref,
+                 status, error))
         return int(cursor.lastrowid)
 
     def sent(self, competition: str, file_hash: str) -> list[dict]:
@@ -115,10 +127,11 @@ class Ledger:
         return dict(row) if row else None
 
     def table(self, competition: str | None = None) -> pd.DataFrame:
-        """All records (of one competition), oldest first, ``runs`` decoded to a list."""
+        """All records (of one competition), oldest first, ``runs`` and ``postprocess`` decoded to lists."""
         query, params = "SELECT * FROM submissions", ()
         if competition:
             query, params = query + " WHERE competition = ?", (competition,)
         df = pd.read_sql_query(query + " ORDER BY id", self._db, params=params)
         df["runs"] = df["runs"].map(json.loads)
+        df["postprocess"] = df["postprocess"].map(json.loads)
         return df

@@ -1,10 +1,10 @@
 """Send a submission file to Kaggle and record it in the ledger.
 
 ``python -m submissions.submit FILE -m "MESSAGE" [--dry-run] [--force] [--ledger PATH]``
-(or ``--latest --competition nexperia`` for the newest blended file). The competition, CV AUC and runs
-come from the JSON that ``submissions.blend`` wrote beside the file; the message sent to Kaggle carries
-them. The file is validated against the sample submission first; a file already sent is refused unless
-``--force``; ``--dry-run`` records without sending. A failed send is recorded as ``failed``.
+(or ``--latest --competition nexperia`` for the newest blended file). The competition, CV AUC, runs and
+post-processing come from the JSON that ``submissions.blend`` wrote beside the file; the message sent to
+Kaggle carries them. The file is validated against the sample submission first; a file already sent is
+refused unless ``--force``; ``--dry-run`` records without sending. A failed send is recorded as ``failed``.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class AlreadySent(RuntimeError):
 
 
 def compose_message(message: str, meta: dict) -> str:
-    """The user's message plus the CV AUC (with its 95% CI) and the runs, as Kaggle's description."""
+    """The user's message plus the CV AUC (with its 95% CI), the runs and the post-processing, as Kaggle's
+    description."""
     parts = [message.strip()] if message.strip() else []
     cv = meta.get("cv") or {}
     if cv.get("auc") is not None:
@@ -36,6 +37,9 @@ def compose_message(message: str, meta: dict) -> str:
     if runs:
         method = meta.get("method")
         parts.append((f"{method} of " if method and len(runs) > 1 else "run ") + "+".join(runs))
+    post = [step["name"] for step in meta.get("postprocess", [])]
+    if post:
+        parts.append("post " + "+".join(post))
     text = " | ".join(parts)
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
 
@@ -56,7 +60,8 @@ def submit_file(path: str | Path, message: str, competition: str | None = None,
     file_hash = file_sha256(path)
     text = compose_message(message, meta)
     entry = dict(file_hash=file_hash, file_name=path.name, competition=competition, message=text,
-                 runs=[r["name"] for r in meta.get("runs", [])], cv=meta.get("cv"))
+                 runs=[r["name"] for r in meta.get("runs", [])], cv=meta.get("cv"),
+                 postprocess=meta.get("postprocess", []))
     with Ledger(ledger_path) as ledger:
         previous = ledger.sent(competition, file_hash)
         if previous and not force:

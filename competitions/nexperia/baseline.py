@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -14,24 +14,21 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from common.config import parse_config
+from common.cli import run_cli
+from common.config import RunConfig, option, parse_config
+from common.cv import FoldResult, parse_folds, run_folds
 from common.paths import default_data_dir
-from common.metrics import auc_summary
 from common.run import Run
-from competitions.nexperia.data import get_folds, load_data, load_truth, true_labels
+from competitions.nexperia.data import get_folds, load_data, truth_labels
 
 
 @dataclass
-class BaselineConfig:
+class BaselineConfig(RunConfig):
     """Logistic regression on downsampled pixels."""
-    data: str | None = field(default=None, metadata={"help": "default data/nexperia, or the Kaggle input folder"})
-    name: str = "logreg"
-    fold: str = field(default="0", metadata={"help": "fold number or 'all'"})
-    n_splits: int = 5
-    size: int = field(default=32, metadata={"help": "images are shrunk to size x size pixels"})
-    C: float = field(default=0.05, metadata={"help": "inverse L2 regularisation strength"})
-    runs_dir: str | None = None
-    cache_dir: str | None = None
+    name: str = option("logreg", help="run name: runs/nexperia/<name>")
+    fold: str = option("0", volatile=True, help="fold to run: a number, a comma list, or all")
+    size: int = option(32, help="images are shrunk to size x size pixels")
+    C: float = option(0.05, help="inverse L2 regularisation strength")
 
 
 def pixel_features(images: np.ndarray, size: int) -> np.ndarray:
@@ -48,29 +45,24 @@ def main(argv: list[str] | None = None) -> Run:
     cfg = parse_config(BaselineConfig, argv)
     cfg.data = cfg.data or str(default_data_dir("nexperia"))
     data = load_data(Path(cfg.data), Path(cfg.cache_dir) if cfg.cache_dir else None)
-    folds = get_folds(data, n_splits=cfg.n_splits, runs_dir=cfg.runs_dir)
+    fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)
     run.save_config(cfg)
     x, x_test = pixel_features(data.train_images, cfg.size), pixel_features(data.test_images, cfg.size)
     y = data.train_labels.astype(int)
-    truth = load_truth(data.data_dir)
-    true = true_labels(truth, data.train_ids) if truth is not None else None
-    for fold in range(cfg.n_splits) if str(cfg.fold) == "all" else [int(cfg.fold)]:
-        valid = folds["fold"].to_numpy() == fold
+
+    def fit_fold(fold: int) -> FoldResult:
+        valid = fold_of == fold
         model = logistic_regression(cfg.C).fit(x[~valid], y[~valid])
-        pred = model.predict_proba(x[valid])[:, 1]
+        oof = pd.DataFrame({"id": data.train_ids[valid], "target": y[valid],
+                            "pred": model.predict_proba(x[valid])[:, 1]})
         test = pd.DataFrame({"id": data.test_ids, "pred": model.predict_proba(x_test)[:, 1]}) if len(x_test) else None
-        run.save_fold_predictions(fold, pd.DataFrame({"id": data.train_ids[valid], "target": y[valid], "pred": pred}),
-                                  test)
-        metrics = {"auc_given": auc_summary(y[valid], pred)}
-        if true is not None:
-            metrics["auc_true"] = auc_summary(true[valid], pred)
-        run.update_metrics({f"fold{fold}": metrics})
-        run.log.info("fold %d: logistic regression on %dx%d pixels, val AUC given %.5f%s", fold, cfg.size, cfg.size,
-                     metrics["auc_given"]["auc"],
-                     f", true {metrics['auc_true']['auc']:.5f}" if "auc_true" in metrics else "")
+        return FoldResult(oof, test, {"pixels": cfg.size})
+
+    run_folds(run, parse_folds(cfg.fold, cfg.n_splits), fit_fold, n_splits=cfg.n_splits, resume=cfg.resume,
+              truth=truth_labels(Path(cfg.data)))
     return run
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

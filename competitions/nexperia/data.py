@@ -8,6 +8,8 @@ Two layouts are understood:
 
 The cache lives in ``<cache_root>/nexperia/<key>/`` where the key hashes the file listing (names, sizes,
 modification times), so changed data gets a new cache and epochs never decode an image again.
+Duplicate groups of the images (``common.dedup``, cached there too) keep duplicates in one fold of the
+shared fold file (``get_folds``).
 """
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from common.io import atomic_write_csv, atomic_write_json
+from common.dedup import MAX_DISTANCE, Duplicates, find_duplicates
+from common.folds import get_or_make_folds
+from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet
 from common.paths import cache_root, runs_root
 
 log = logging.getLogger(__name__)
@@ -261,14 +265,30 @@ def truth_labels(data_dir: Path):
     return lambda ids: true_labels(truth, ids)
 
 
+def duplicates_of(data: NexperiaData, max_distance: int = MAX_DISTANCE) -> Duplicates:
+    """Duplicates of the train and test images (``common.dedup``), cached beside the decoded images."""
+    path = Path(data.cache_dir) / f"duplicates_d{max_distance}.parquet"
+    if path.is_file():
+        return Duplicates(pd.read_parquet(path))
+    log.info("hashing %d images for duplicates", len(data.train_ids) + len(data.test_ids))
+    dups = find_duplicates(data.train_images, data.train_ids, data.train_labels,
+                           data.test_images, data.test_ids, max_distance)
+    if Path(data.cache_dir).is_dir():
+        atomic_write_parquet(path, dups.table)
+    return dups
+
+
+def train_groups(data: NexperiaData, max_distance: int = MAX_DISTANCE) -> np.ndarray:
+    """Duplicate-group id of each train image (aligned with ``data.train_ids``), for group folds."""
+    table = duplicates_of(data, max_distance).table
+    return table.loc[table["split"] == "train", "group"].to_numpy()
+
+
 def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: Path | None = None) -> pd.DataFrame:
     """``id,fold`` for the train ids, stratified on the given label and grouped by duplicate clusters.
 
     Saved once as ``<runs_dir>/nexperia/folds.csv`` and reused by every model afterwards.
     """
-    from common.folds import get_or_make_folds
-    from competitions.nexperia.dedup import train_groups
-
     path = Path(runs_dir or runs_root()) / "nexperia" / "folds.csv"
     return get_or_make_folds(path, data.train_ids, data.train_labels, n_splits=n_splits, seed=seed,
                              groups=train_groups(data))

@@ -1,161 +1,28 @@
-"""Duplicates and leaks: exact (md5 of the pixels) and perceptual (dHash) matches in train and test.
-
-Groups of near-identical images feed the stratified-group folds, so a duplicate never sits on both sides of a
-train/validation split; exact train-test matches can hand their train label to the test prediction.
+"""Duplicate and leak report of a Nexperia dataset: exact (md5) and near (dHash) duplicate groups.
 
     python -m competitions.nexperia.dedup --data data/nexperia --out runs/nexperia/duplicates.csv
+
+Prints how many groups there are, how many mix labels inside train and how many cross train and test
+(``common.dedup`` does the hashing; the groups feed the folds of ``data.get_folds``).
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
-import logging
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
-import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-
+from common.cli import run_cli
+from common.dedup import MAX_DISTANCE
 from common.io import atomic_write_csv
-
-log = logging.getLogger(__name__)
-
-HASH_SIZE = 16          # dHash of 16x16 bits: finer than the usual 8x8, as every device image looks alike
-MAX_DISTANCE = 16       # near duplicates: at most this many of the 256 bits differ (unrelated images: 60+)
-
-
-def md5_hashes(images: np.ndarray) -> np.ndarray:
-    """md5 hex digest of each image's pixels (the same for byte-identical files)."""
-    return np.array([hashlib.md5(np.ascontiguousarray(im).tobytes()).hexdigest() for im in images])
-
-
-def dhash(images: np.ndarray, hash_size: int = HASH_SIZE) -> np.ndarray:
-    """Difference hash per image: (N, hash_size**2 // 64) uint64 words of 'pixel brighter than its right neighbour'."""
-    bits = np.empty((len(images), hash_size * hash_size), dtype=bool)
-    for i, im in enumerate(images):
-        small = cv2.resize(np.asarray(im), (hash_size + 1, hash_size), interpolation=cv2.INTER_AREA)
-        bits[i] = (small[:, 1:] > small[:, :-1]).ravel()
-    packed = np.packbits(bits, axis=1)
-    packed = np.pad(packed, ((0, 0), (0, (-packed.shape[1]) % 8)))
-    return packed.view(np.uint64)
-
-
-def near_pairs(hashes: np.ndarray, max_distance: int = MAX_DISTANCE, chunk: int = 512) -> np.ndarray:
-    """Index pairs (i < j) whose dHashes differ in at most ``max_distance`` bits (chunked brute force)."""
-    pairs = []
-    for start in range(0, len(hashes), chunk):
-        block = hashes[start:start + chunk]
-        rest = hashes[start:]
-        dist = np.bitwise_count(block[:, None, :] ^ rest[None, :, :]).sum(axis=2, dtype=np.int32)
-        i, j = np.nonzero(dist <= max_distance)
-        keep = j > i
-        pairs.append(np.stack([i[keep] + start, j[keep] + start], axis=1))
-    return np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
-
-
-@dataclass
-class Duplicates:
-    """One row per image (train first, then test): ``id, split, label, md5, group, group_size, exact_size``."""
-    table: pd.DataFrame
-
-    def groups(self) -> pd.DataFrame:
-        """Rows of images that have at least one duplicate, with the groups' flags."""
-        dups = self.table[self.table["group_size"] > 1].copy()
-        train = dups[dups["split"] == "train"]
-        conflict = train.groupby("group")["label"].nunique() > 1
-        splits = dups.groupby("group")["split"].nunique() > 1
-        dups["conflicting_labels"] = dups["group"].map(conflict).fillna(False).astype(bool)
-        dups["train_test"] = dups["group"].map(splits).astype(bool)
-        return dups.sort_values(["group", "split", "id"]).reset_index(drop=True)
-
-    def summary(self) -> dict:
-        g = self.groups()
-        train = g[g["split"] == "train"]
-        return {
-            "images_with_duplicates": int(len(g)),
-            "groups": int(g["group"].nunique()),
-            "train_groups": int(train.groupby("group").size().gt(1).sum()),
-            "train_groups_conflicting_labels": int(train.loc[train["conflicting_labels"], "group"].nunique()),
-            "train_test_groups": int(g.loc[g["train_test"], "group"].nunique()),
-            "exact_train_test_matches": int(len(self.exact_test_labels())),
-        }
-
-    def exact_test_labels(self) -> pd.Series:
-        """Test id -> train label for test images byte-identical to train images that agree on one label."""
-        t = self.table[self.table["exact_size"] > 1]
-        train = t[t["split"] == "train"].groupby("md5")["label"].agg(["nunique", "first"])
-        agreed = train.loc[train["nunique"] == 1, "first"]
-        test = t[(t["split"] == "test") & t["md5"].isin(agreed.index)]
-        return pd.Series(test["md5"].map(agreed).astype(int).to_numpy(), index=test["id"].to_numpy(), name="label")
-
-
-def find_duplicates(train_images: np.ndarray, train_ids: np.ndarray, train_labels: np.ndarray,
-                    test_images: np.ndarray, test_ids: np.ndarray, max_distance: int = MAX_DISTANCE) -> Duplicates:
-    """Group train and test images linked by identical pixels or dHash distance <= ``max_distance``."""
-    images_n = len(train_images) + len(test_images)
-    md5 = np.concatenate([md5_hashes(train_images), md5_hashes(test_images)])
-    hashes = np.concatenate([dhash(train_images), dhash(test_images)]) if images_n else np.empty((0, 4), np.uint64)
-    pairs = near_pairs(hashes, max_distance)
-    exact = pd.Series(np.arange(images_n)).groupby(md5).transform("first").to_numpy()
-    rows = np.concatenate([pairs[:, 0], np.arange(images_n)])
-    cols = np.concatenate([pairs[:, 1], exact])
-    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(images_n, images_n))
-    _, group = connected_components(graph, directed=False)
-    table = pd.DataFrame({
-        "id": np.concatenate([train_ids, test_ids]).astype(str),
-        "split": ["train"] * len(train_ids) + ["test"] * len(test_ids),
-        "label": np.concatenate([train_labels.astype(int), np.full(len(test_ids), -1)]),
-        "md5": md5,
-        "group": group,
-    })
-    table["group_size"] = table.groupby("group")["id"].transform("size")
-    table["exact_size"] = table.groupby("md5")["id"].transform("size")
-    return Duplicates(table)
-
-
-def duplicates_of(data, max_distance: int = MAX_DISTANCE) -> Duplicates:
-    """Duplicates of a :class:`NexperiaData`, cached beside its decoded images."""
-    path = Path(data.cache_dir) / f"duplicates_d{max_distance}.parquet"
-    if path.is_file():
-        return Duplicates(pd.read_parquet(path))
-    log.info("hashing %d images for duplicates", len(data.train_ids) + len(data.test_ids))
-    dups = find_duplicates(data.train_images, data.train_ids, data.train_labels,
-                           data.test_images, data.test_ids, max_distance)
-    if Path(data.cache_dir).is_dir():
-        from common.io import atomic_write_parquet
-        atomic_write_parquet(path, dups.table)
-    return dups
-
-
-def train_groups(data, max_distance: int = MAX_DISTANCE) -> np.ndarray:
-    """Duplicate-group id of each train image (aligned with ``data.train_ids``), for group folds."""
-    table = duplicates_of(data, max_distance).table
-    return table.loc[table["split"] == "train", "group"].to_numpy()
-
-
-def apply_exact_matches(test_pred: pd.DataFrame, dups: Duplicates, id_col: str = "id",
-                        score_col: str = "pred") -> tuple[pd.DataFrame, int]:
-    """Set the score of test images byte-identical to labelled train images to that label; returns (df, n set)."""
-    labels = dups.exact_test_labels()
-    out = test_pred.copy()
-    hit = out[id_col].astype(str).isin(labels.index)
-    out.loc[hit, score_col] = out.loc[hit, id_col].astype(str).map(labels).astype(float)
-    return out, int(hit.sum())
+from competitions.nexperia.data import duplicates_of, load_data
 
 
 def main(argv: list[str] | None = None) -> None:
-    from competitions.nexperia.data import load_data
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("data/nexperia"))
     parser.add_argument("--out", type=Path, default=Path("runs/nexperia/duplicates.csv"))
     parser.add_argument("--max-distance", type=int, default=MAX_DISTANCE)
     parser.add_argument("--skip-bad", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     dups = duplicates_of(load_data(args.data, skip_bad=args.skip_bad), args.max_distance)
     atomic_write_csv(args.out, dups.groups())
     for key, value in dups.summary().items():
@@ -164,4 +31,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -11,12 +11,13 @@ one embedding for all folds). Outputs:
   (``--suspects CSV --suspect-action drop``) they go to ``<name>-<classifier>-audit-<action>`` and reuse
   the cached features.
 
+Each classifier's run goes through the fold driver (``common.cv.run_folds``): a rerun skips its finished folds.
+
     python competitions/nexperia/features.py --checkpoint-run runs/nexperia/cnn --name feat-cnn
 """
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,51 +33,40 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from tqdm.auto import tqdm
 
-from common.config import config_to_dict, parse_config
+from common.cli import run_cli
+from common.config import RunConfig, config_to_dict, option, parse_config, volatile_options
+from common.cv import FoldResult, parse_folds, run_folds
+from common.device import resolve_device, set_threads
 from common.io import atomic_path
+from common.neural_collapse import neural_collapse_metrics
+from common.noisy import AUDIT_ACTIONS, apply_audit
 from common.paths import default_data_dir
 from common.run import Run
 from common.seed import seed_everything
-from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth
 from common.vision.data import ImageDataset, make_loader, make_transform
 from common.vision.model import create_model, load_weights, parse_model_kwargs
-from common.neural_collapse import neural_collapse_metrics
-from competitions.nexperia.noisy import apply_audit, label_aucs
+from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth, truth_labels
 
 CLASSIFIERS = ("logreg", "svm", "rf", "lda")
-log = logging.getLogger(__name__)
 
 
 @dataclass
-class FeaturesConfig:
+class FeaturesConfig(RunConfig):
     """CNN penultimate-layer features -> logistic regression, linear SVM, random forest, LDA."""
-    checkpoint_run: str | None = field(default=None, metadata={"help": "train.py run folder (fold*/best.pt)"})
-    model: str = field(default="resnet18", metadata={"help": "timm model when no --checkpoint-run"})
+    checkpoint_run: str | None = option(None, help="train.py run folder (fold*/best.pt)")
+    model: str = option("resnet18", help="timm model when no --checkpoint-run")
     model_kwargs: str | None = None
-    pretrained: str | None = field(default=None, metadata={"help": "local weight file for --model"})
-    img_size: int = field(default=128, metadata={"help": "input size for --model (checkpoints keep theirs)"})
-    name: str = field(default="feat", metadata={"help": "feature run; classifiers write <name>-<classifier>"})
-    classifiers: list[str] = field(default_factory=lambda: list(CLASSIFIERS))
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    runs_dir: str | None = None
-    fold: int | None = field(default=None, metadata={"help": "this fold only (default: every fold)"})
-    n_splits: int = 5
-    folds_seed: int = 42
-    seed: int = 42
+    pretrained: str | None = option(None, help="local weight file for --model")
+    img_size: int = option(128, help="input size for --model (checkpoints keep theirs)")
+    name: str = option("feat", help="feature run; classifiers write <name>-<classifier>")
+    classifiers: list[str] = option(default_factory=lambda: list(CLASSIFIERS), choices=CLASSIFIERS, volatile=True,
+                                    help="classifiers to fit, each into its own run")
     batch_size: int = 64
-    threads: int = field(default=1, metadata={"help": "torch and scikit-learn threads"})
-    device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
-    plots: bool = field(default=True, metadata={"help": "PCA and t-SNE scatter plots"})
-    suspects: str | None = field(default=None, metadata={"help": "suspects CSV of noisy.py to train with"})
-    suspect_action: str = field(default="drop", metadata={"choices": ["drop", "relabel", "downweight"]})
+    threads: int = option(1, volatile=True, help="torch and scikit-learn threads")
+    plots: bool = option(True, volatile=True, help="PCA and t-SNE scatter plots")
+    suspects: str | None = option(None, help="suspects CSV of noisy.py to train with")
+    suspect_action: str = option("drop", choices=AUDIT_ACTIONS)
     suspect_weight: float = 0.2
-    progress: bool = True
-
-    def __post_init__(self):
-        unknown = sorted(set(self.classifiers) - set(CLASSIFIERS))
-        if unknown:
-            raise ValueError(f"unknown classifier(s) {unknown}; choose from {CLASSIFIERS}")
 
 
 def make_classifier(name: str, seed: int = 0, threads: int = 2) -> Pipeline:
@@ -185,26 +175,34 @@ def truth_kinds(ids: np.ndarray, truth: pd.DataFrame | None) -> np.ndarray | Non
 
 
 # -- the run ----------------------------------------------------------------------------------------
+def fit_classifier(cfg: FeaturesConfig, name: str, train_x: np.ndarray, test_x: np.ndarray, data: NexperiaData,
+                   labels: np.ndarray, weights: np.ndarray, train_rows: np.ndarray,
+                   valid_rows: np.ndarray) -> FoldResult:
+    """Fit classifier ``name`` on ``train_rows`` (audited labels and weights), predict the fold and the test set."""
+    model = make_classifier(name, cfg.seed, cfg.threads)
+    fit_params = {"clf__sample_weight": weights[train_rows]} if name != "lda" else {}
+    model.fit(train_x[train_rows], labels[train_rows], **fit_params)
+    oof = pd.DataFrame({"id": data.train_ids[valid_rows], "target": data.train_labels[valid_rows],
+                        "pred": model.predict_proba(train_x[valid_rows])[:, 1]})
+    test = pd.DataFrame({"id": data.test_ids, "pred": model.predict_proba(test_x)[:, 1]}) if len(test_x) else None
+    return FoldResult(oof, test)
+
+
 def main(argv: list[str] | None = None) -> dict:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = parse_config(FeaturesConfig, argv)
-    torch.set_num_threads(cfg.threads)
+    set_threads(cfg.threads)
     seed_everything(cfg.seed)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if cfg.device == "auto" else cfg.device)
-    data_dir = Path(cfg.data_dir) if cfg.data_dir else default_data_dir("nexperia")
+    device = resolve_device(cfg.device)
+    data_dir = Path(cfg.data) if cfg.data else default_data_dir("nexperia")
     data = load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None)
-    folds = get_folds(data, cfg.n_splits, cfg.folds_seed, Path(cfg.runs_dir) if cfg.runs_dir else None)
-    fold_of = folds["fold"].to_numpy()
+    fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
     truth = load_truth(data_dir)
-    saved = {k: v for k, v in config_to_dict(cfg).items() if k not in ("threads", "classifiers", "plots")}
+    folds = parse_folds(cfg.fold, cfg.n_splits)
+    saved = config_to_dict(cfg)
+    volatile = volatile_options(cfg)
     base = Run.open("nexperia", cfg.name, cfg.runs_dir)
-    base.save_config({k: v for k, v in saved.items() if not k.startswith("suspect")})
-    runs = {}
+    base.save_config({k: v for k, v in saved.items() if not k.startswith("suspect")}, volatile)
     audit_tag = f"-audit-{cfg.suspect_action}" if cfg.suspects else ""
-    for name in cfg.classifiers:
-        runs[name] = Run.open("nexperia", f"{cfg.name}-{name}{audit_tag}", cfg.runs_dir)
-        runs[name].save_config({**saved, "classifier": name})
 
     labels = data.train_labels.astype(int)
     weights = np.ones(len(labels))
@@ -212,39 +210,29 @@ def main(argv: list[str] | None = None) -> dict:
     if cfg.suspects:
         labels, weights, keep = apply_audit(data.train_ids, labels, Path(cfg.suspects), cfg.suspect_action,
                                             cfg.suspect_weight)
-        if cfg.suspect_action == "downweight" and "lda" in runs:
+        if cfg.suspect_action == "downweight" and "lda" in cfg.classifiers:
             base.log.warning("LDA takes no sample weights: its run ignores the down-weighting")
-    nc = {}
-    for fold in [cfg.fold] if cfg.fold is not None else range(cfg.n_splits):
-        train_x, test_x = fold_features(cfg, data, base, fold, device)
-        train_rows = np.flatnonzero((fold_of != fold) & keep)
-        valid_rows = np.flatnonzero(fold_of == fold)
-        nc[f"fold{fold}"] = neural_collapse_metrics(train_x[train_rows], labels[train_rows])
-        if len(nc) == 1 and cfg.plots:
-            embedding_plots(train_x[valid_rows], data.train_labels[valid_rows],
-                            truth_kinds(data.train_ids[valid_rows], truth), base.root, cfg.seed)
-        for name, run in runs.items():
-            if fold in run.completed_folds():
-                continue
-            model = make_classifier(name, cfg.seed, cfg.threads)
-            fit_params = {"clf__sample_weight": weights[train_rows]} if name != "lda" else {}
-            model.fit(train_x[train_rows], labels[train_rows], **fit_params)
-            oof = pd.DataFrame({"id": data.train_ids[valid_rows], "target": data.train_labels[valid_rows],
-                                "pred": model.predict_proba(train_x[valid_rows])[:, 1]})
-            test = (pd.DataFrame({"id": data.test_ids, "pred": model.predict_proba(test_x)[:, 1]})
-                    if len(test_x) else None)
-            run.save_fold_predictions(fold, oof, test)
-            run.update_metrics({"folds": {str(fold): label_aucs(oof, truth)}})
-    nc["mean"] = {k: float(np.mean([v[k] for v in nc.values()])) for k in next(iter(nc.values()))}
+    shared = None if cfg.checkpoint_run else fold_features(cfg, data, base, folds[0], device)  # one for all folds
+    features = {k: shared if shared is not None else fold_features(cfg, data, base, k, device) for k in folds}
+    rows = {k: (np.flatnonzero((fold_of != k) & keep), np.flatnonzero(fold_of == k)) for k in folds}
+
+    nc = {f"fold{k}": neural_collapse_metrics(features[k][0][rows[k][0]], labels[rows[k][0]]) for k in folds}
+    nc["mean"] = {key: float(np.mean([v[key] for v in nc.values()])) for key in next(iter(nc.values()))}
+    if cfg.plots:
+        valid = rows[folds[0]][1]
+        embedding_plots(features[folds[0]][0][valid], data.train_labels[valid],
+                        truth_kinds(data.train_ids[valid], truth), base.root, cfg.seed)
     summary = {}
-    for name, run in runs.items():
-        oof = pd.read_csv(run.root / "oof.csv", dtype={"id": str})
-        metrics = run.update_metrics({"oof": label_aucs(oof, truth), "completed_folds": run.completed_folds()})
-        summary[name] = {k: v["auc"] for k, v in metrics["oof"].items()}
-        run.log.info(f"{run.root.name}: OOF AUC {summary[name]}")
+    for name in cfg.classifiers:
+        run = Run.open("nexperia", f"{cfg.name}-{name}{audit_tag}", cfg.runs_dir)
+        run.save_config({**saved, "classifier": name}, volatile)
+        metrics = run_folds(run, folds, lambda k: fit_classifier(cfg, name, *features[k], data, labels, weights,
+                                                                 *rows[k]),
+                            n_splits=cfg.n_splits, resume=cfg.resume, truth=truth_labels(data_dir))
+        summary[name] = {kind: value["auc"] for kind, value in metrics["oof"].items()}
     base.log.info(f"neural collapse (training features, given labels): {nc['mean']}")
     return base.update_metrics({f"neural_collapse{audit_tag}": nc, f"classifier_auc{audit_tag}": summary})
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

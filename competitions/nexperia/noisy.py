@@ -1,283 +1,83 @@
-"""Noisy-label audit: rank training images whose given label disagrees with out-of-fold evidence.
+"""Noisy-label audit of a Nexperia run (``common.noisy``), with an image grid of the top suspects.
 
-Confident learning (Northcutt et al., 2021) for two classes from OOF defect probabilities ``p``:
-- per-class thresholds ``t_c`` = mean predicted probability of class ``c`` over the rows labelled ``c``;
-- a row is confidently of class ``j`` when ``P(j) >= t_j`` (the likelier class if both hold);
-- the off-diagonal counts of that confident joint (given ``g``, confident ``j != g``), calibrated to
-  the class sizes, say how many rows labelled ``g`` are suspects: those with the largest margin
-  ``P(j) - P(g)`` (cleanlab's ``prune_by_noise_rate``);
-- the suspects of both classes are ranked together by ``score = P(j) - t_j``, how far the evidence for
-  the suggested class exceeds that class's threshold. Raw margins are not comparable across classes
-  when the model is surer of one class (goods) than of the other: ranked by margin, true defects the
-  model misses outrank defects labelled good.
-The suspects CSV (``id,given_label,suggested_label,margin,score,rank``) then feeds training through
-``apply_audit``: drop, relabel or down-weight the suspects (``train.py --suspects ...``).
-
-    python competitions/nexperia/noisy.py --oof runs/nexperia/cnn --data-dir data/nexperia
+    python competitions/nexperia/noisy.py --oof runs/nexperia/cnn --grid 12   # --data: default the run's data
 
 writes ``<run>/audit/suspects.csv``, ``suspects.png`` (the top suspects) and ``audit.json`` (thresholds,
-confident joint and, on synthetic data, the precision of the top-k suspects against the planted flips).
-Scores outside [0, 1] (a VAE's, a blend's) are Platt-scaled first (``as_probability``).
+confident joint and, on synthetic data, the precision of the top-k suspects against the planted flips of
+``_truth.csv``). Train with it: ``train.py --suspects <run>/audit/suspects.csv --suspect-action drop``.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from common.io import atomic_write_csv, atomic_write_json
+from common.cli import run_cli
+from common.config import option, parse_config
+from common.noisy import AuditConfig, audit, audit_dir, read_oof, write_audit
+from common.paths import default_data_dir
+from common.plots import plot_image_grid
+from competitions.nexperia.data import load_data, load_truth
 
-SUSPECT_COLUMNS = ["id", "given_label", "suggested_label", "margin", "score", "rank"]
-AUDIT_ACTIONS = ("drop", "relabel", "downweight")
-CALIBRATIONS = ("auto", "platt", "none")
 log = logging.getLogger(__name__)
 
 
-# -- confident learning -----------------------------------------------------------------------------
-def class_thresholds(labels: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """``t_c`` = mean predicted probability of class ``c`` over rows labelled ``c``: shape (2,)."""
-    labels = np.asarray(labels).astype(int)
-    proba = _two_class(prob)
-    for c in (0, 1):
-        if not (labels == c).any():
-            raise ValueError(f"no row is labelled {c}: per-class thresholds need both classes")
-    return np.array([proba[labels == c, c].mean() for c in (0, 1)])
-
-
-def confident_labels(labels: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """Each row's confident class (-1 when no class reaches its threshold)."""
-    proba = _two_class(prob)
-    above = proba >= class_thresholds(labels, prob)[None, :]
-    masked = np.where(above, proba, -np.inf)
-    return np.where(above.any(axis=1), masked.argmax(axis=1), -1)
-
-
-def confident_joint(labels: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """2x2 counts ``C[given, confident]`` over the rows with a confident class."""
-    labels = np.asarray(labels).astype(int)
-    conf = confident_labels(labels, prob)
-    joint = np.zeros((2, 2), dtype=np.int64)
-    counted = conf >= 0
-    np.add.at(joint, (labels[counted], conf[counted]), 1)
-    return joint
-
-
-def find_suspects(ids: np.ndarray, labels: np.ndarray, prob: np.ndarray) -> pd.DataFrame:
-    """Suspects, most suspicious first (``SUSPECT_COLUMNS``), by cleanlab's ``prune_by_noise_rate``.
-
-    For given class ``g`` and other class ``j``, the confident joint's count ``C[g, j]``, calibrated to
-    the ``n_g`` rows labelled ``g`` (``C[g, j] * n_g / sum_k C[g, k]``), says how many rows labelled
-    ``g`` to flag; the flagged ones are those with the largest margin ``P(j) - P(g)``. Both classes'
-    suspects are then ranked by ``score = P(j) - t_j`` (within a class, the same order as the margin).
-    """
-    labels = np.asarray(labels).astype(int)
-    proba = _two_class(prob)
-    thresholds = class_thresholds(labels, prob)
-    joint = confident_joint(labels, prob)
-    parts = []
-    for given in (0, 1):
-        other = 1 - given
-        rows = np.flatnonzero(labels == given)
-        counted = joint[given].sum()
-        n_flag = int(round(joint[given, other] * len(rows) / counted)) if counted else 0
-        margin = proba[rows, other] - proba[rows, given]
-        top = np.argsort(-margin, kind="stable")[:n_flag]
-        parts.append(pd.DataFrame({"id": np.asarray(ids)[rows[top]], "given_label": given,
-                                   "suggested_label": other, "margin": margin[top],
-                                   "score": proba[rows[top], other] - thresholds[other]}))
-    suspects = pd.concat(parts, ignore_index=True)
-    suspects = suspects.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
-    suspects["rank"] = np.arange(1, len(suspects) + 1)
-    return suspects[SUSPECT_COLUMNS]
-
-
-def _two_class(prob: np.ndarray) -> np.ndarray:
-    """(n, 2) matrix ``[1 - p, p]`` from defect probabilities ``p`` in [0, 1]."""
-    p = np.asarray(prob, dtype=np.float64)
-    if p.ndim != 1:
-        raise ValueError(f"probabilities must be 1-D, got shape {p.shape}")
-    if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
-        raise ValueError("probabilities must be finite and in [0, 1]; Platt-scale other scores first (as_probability)")
-    return np.column_stack([1.0 - p, p])
-
-
-def as_probability(pred: np.ndarray, labels: np.ndarray, calibrate: str = "auto") -> np.ndarray:
-    """Predictions as they are (``calibrate='none'``, or ``'auto'`` when in [0, 1]), else Platt-scaled
-    (``'platt'``, or ``'auto'`` for scores outside [0, 1] such as a VAE's).
-
-    Percentile ranks are no probabilities: with 20% defects, half of the good images would get a rank
-    above 0.4. The logit of each score's percentile rank is fitted to the given ``labels`` by a
-    two-parameter logistic regression: monotone (the ranking is kept), scale-free (heavy-tailed scores
-    are fine) and calibrated to the class balance.
-    """
-    from sklearn.linear_model import LogisticRegression
-
-    if calibrate not in CALIBRATIONS:
-        raise ValueError(f"calibrate must be one of {CALIBRATIONS}, got {calibrate!r}")
-    pred = np.asarray(pred, dtype=np.float64)
-    if calibrate == "none" or (calibrate == "auto" and pred.min() >= 0 and pred.max() <= 1):
-        return pred
-    log.info("Platt-scaling the logit of the predictions' percentile ranks")
-    rank = pd.Series(pred).rank(pct=True).to_numpy().clip(1e-6, 1 - 1e-6)
-    logit = np.log(rank / (1 - rank))[:, None]
-    platt = LogisticRegression(C=1e6).fit(logit, np.asarray(labels).astype(int))
-    return platt.predict_proba(logit)[:, 1]
-
-
-def top_k_precision(suspect_ids: pd.Series, flipped_ids: set, k: int) -> float | None:
-    """Share of the first ``k`` suspects that are planted flips (None when there are none to find)."""
-    if k <= 0:
-        return None
-    top = list(suspect_ids[:k])
-    return sum(i in flipped_ids for i in top) / k
-
-
-def label_aucs(oof: pd.DataFrame, truth: pd.DataFrame | None) -> dict:
-    """AUC (DeLong CI) of OOF ``pred`` against the given labels and, when the truth is known, the true ones."""
-    from common.metrics import auc_summary
-    from competitions.nexperia.data import true_labels
-
-    report = {"auc_given": auc_summary(oof["target"].to_numpy(), oof["pred"].to_numpy())}
-    if truth is not None:
-        report["auc_true"] = auc_summary(true_labels(truth, oof["id"]), oof["pred"].to_numpy())
-    return report
-
-
-# -- training with the audit ------------------------------------------------------------------------
-def read_suspects(path: Path) -> pd.DataFrame:
-    """Read a suspects CSV; a clear error names the file and the missing columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"suspects file not found: {path}")
-    suspects = pd.read_csv(path, dtype={"id": str})
-    missing = [c for c in ("id", "suggested_label") if c not in suspects.columns]
-    if missing:
-        raise ValueError(f"suspects file {path} lacks column(s) {missing}; has {list(suspects.columns)}")
-    return suspects
-
-
-def apply_audit(ids: np.ndarray, labels: np.ndarray, suspects_csv: Path, action: str,
-                weight: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply a suspects CSV to training labels: returns ``(labels, sample_weights, keep_mask)``.
-
-    ``drop`` clears the suspects from ``keep_mask``; ``relabel`` sets their label to the suggested
-    one; ``downweight`` gives them sample weight ``weight``. Other rows keep label, weight 1 and keep.
-    Suspect ids absent from ``ids`` (e.g. images skipped as unreadable) are ignored with a warning.
-    """
-    if action not in AUDIT_ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}; choose one of {AUDIT_ACTIONS}")
-    if action == "downweight" and not 0 <= weight <= 1:
-        raise ValueError(f"suspect weight must be in [0, 1], got {weight}")
-    labels = np.asarray(labels)
-    if len(ids) != len(labels):
-        raise ValueError(f"ids ({len(ids)}) and labels ({len(labels)}) differ in length")
-    suspects = read_suspects(suspects_csv)
-    position = pd.Series(np.arange(len(ids)), index=pd.Index(np.asarray(ids).astype(str)))
-    known = suspects["id"].isin(position.index)
-    if (~known).any():
-        log.warning("%d suspect id(s) of %s are not among the training ids, e.g. %s",
-                    int((~known).sum()), suspects_csv, suspects.loc[~known, "id"].head(3).tolist())
-    rows = position.loc[suspects.loc[known, "id"]].to_numpy()
-    new_labels = labels.copy()
-    sample_weights = np.ones(len(labels), dtype=np.float32)
-    keep_mask = np.ones(len(labels), dtype=bool)
-    if action == "drop":
-        keep_mask[rows] = False
-    elif action == "relabel":
-        new_labels[rows] = suspects.loc[known, "suggested_label"].to_numpy().astype(labels.dtype)
-    else:
-        sample_weights[rows] = weight
-    return new_labels, sample_weights, keep_mask
-
-
-# -- command line -----------------------------------------------------------------------------------
 @dataclass
-class AuditConfig:
-    """Rank training images whose label disagrees with out-of-fold predictions (confident learning)."""
-    oof: str = field(default="", metadata={"help": "a run folder or its oof.csv (any model or a blend)"})
-    data_dir: str | None = field(default=None, metadata={"help": "Nexperia data (default: data/nexperia)"})
-    out: str | None = field(default=None, metadata={"help": "output folder (default: <run>/audit)"})
-    grid: int = field(default=24, metadata={"help": "number of top suspects shown in the PNG grid"})
-    cache_dir: str | None = field(default=None, metadata={"help": "decoded-image cache of load_data"})
-    calibrate: str = field(default="auto", metadata={
-        "choices": list(CALIBRATIONS), "help": "Platt-scale the predictions first: auto does it for "
-        "scores outside [0, 1]; use platt for rank blends and other uncalibrated scores in [0, 1]"})
+class NexperiaAuditConfig(AuditConfig):
+    """Rank Nexperia training images whose label disagrees with a run's out-of-fold predictions."""
+    data: str | None = option(None, help="Nexperia data (default: the audited run's, else data/nexperia)")
+    grid: int = option(24, help="number of top suspects shown in the PNG grid")
+    cache_dir: str | None = option(None, help="decoded-image cache of load_data")
 
 
-def read_oof(path: Path) -> pd.DataFrame:
-    """``id,target,pred`` from a run folder or an ``oof.csv`` (ids as strings)."""
-    path = Path(path)
-    oof_path = path / "oof.csv" if path.is_dir() else path
-    if not oof_path.is_file():
-        raise FileNotFoundError(f"no OOF predictions at {oof_path}")
-    oof = pd.read_csv(oof_path, dtype={"id": str})
-    missing = [c for c in ("id", "target", "pred") if c not in oof.columns]
-    if missing:
-        raise ValueError(f"{oof_path} lacks column(s) {missing}; has {list(oof.columns)}")
-    if oof["id"].duplicated().any():
-        duplicated = oof.loc[oof["id"].duplicated(), "id"].head(3).tolist()
-        raise ValueError(f"{oof_path} holds duplicated ids, e.g. {duplicated}")
-    return oof
+def data_dir_of(source: Path, data: str | None) -> Path:
+    """``--data``, else the data folder in the audited run's ``config.yaml`` (a blend's OOF lies in
+    ``<run>/blend/``), else the default one."""
+    if data:
+        return Path(data)
+    folder = source if source.is_dir() else source.parent
+    for config in (folder / "config.yaml", folder.parent / "config.yaml"):
+        if config.is_file():
+            recorded = (yaml.safe_load(config.read_text()) or {}).get("data")
+            return Path(recorded) if recorded else default_data_dir("nexperia")
+    return default_data_dir("nexperia")
 
 
-def audit(oof: pd.DataFrame, truth: pd.DataFrame | None = None,
-          calibrate: str = "auto") -> tuple[pd.DataFrame, dict]:
-    """Suspects of an OOF table and the audit's numbers (precision of the top-k vs planted flips if known)."""
-    labels = oof["target"].to_numpy().astype(int)
-    prob = as_probability(oof["pred"].to_numpy(), labels, calibrate)
-    suspects = find_suspects(oof["id"].to_numpy(), labels, prob)
-    report = {"n_rows": len(oof), "n_suspects": len(suspects),
-              "thresholds": class_thresholds(labels, prob).tolist(),
-              "confident_joint": confident_joint(labels, prob).tolist()}
-    if truth is not None:
-        flipped = set(truth.loc[truth["flipped"].astype(bool), "id"].astype(str)) & set(oof["id"])
-        k = len(flipped)
-        report.update({"n_planted_flips": k,
-                       "precision_at_k": top_k_precision(suspects["id"], flipped, k),
-                       "recall_all_suspects": (len(flipped & set(suspects["id"])) / k) if k else None})
-    return suspects, report
+def planted_flips(truth: pd.DataFrame | None) -> set[str] | None:
+    """Ids of the defects the synthetic generator labelled good (None for real data)."""
+    return None if truth is None else set(truth.loc[truth["flipped"].astype(bool), "id"].astype(str))
 
 
 def plot_suspects(suspects: pd.DataFrame, data_dir: Path, path: Path, cache_dir: Path | None,
-                  truth: pd.DataFrame | None) -> None:
+                  flipped: set[str] | None) -> None:
     """PNG grid of the given suspects' images, titled with given -> suggested label and score."""
-    from common.plots import plot_image_grid
-    from competitions.nexperia.data import load_data
-
     data = load_data(data_dir, cache_dir=cache_dir)
     position = pd.Series(np.arange(len(data.train_ids)), index=pd.Index(data.train_ids).astype(str))
     rows = position.reindex(suspects["id"]).dropna().astype(int).to_numpy()
-    flipped = set() if truth is None else set(truth.loc[truth["flipped"].astype(bool), "id"].astype(str))
+    flipped = flipped or set()
     titles = [f"#{r.rank} {r.given_label}->{r.suggested_label} {r.score:.2f}" + (" FLIP" if r.id in flipped else "")
               for r in suspects.itertuples() if r.id in position.index]
     plot_image_grid(np.asarray(data.train_images[rows]), titles, path, ncols=min(6, len(rows)))
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from common.config import parse_config
-    from common.paths import default_data_dir
-    from competitions.nexperia.data import load_truth
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cfg = parse_config(AuditConfig, argv)
-    if not cfg.oof:
-        raise SystemExit("--oof is required: a run folder or an oof.csv")
+    cfg = parse_config(NexperiaAuditConfig, argv)
     source = Path(cfg.oof)
-    out = Path(cfg.out) if cfg.out else (source if source.is_dir() else source.parent) / "audit"
-    data_dir = Path(cfg.data_dir) if cfg.data_dir else default_data_dir("nexperia")
-    truth = load_truth(data_dir)
-    suspects, report = audit(read_oof(source), truth, cfg.calibrate)
-    atomic_write_csv(out / "suspects.csv", suspects)
-    atomic_write_json(out / "audit.json", report)
+    out = audit_dir(source, cfg.out)
+    data_dir = data_dir_of(source, cfg.data)
+    flipped = planted_flips(load_truth(data_dir))
+    suspects, report = audit(read_oof(source), flipped, cfg.calibrate)
+    write_audit(out, suspects, report)
     if cfg.grid > 0 and len(suspects):
         plot_suspects(suspects.head(cfg.grid), data_dir, out / "suspects.png",
-                      Path(cfg.cache_dir) if cfg.cache_dir else None, truth)
+                      Path(cfg.cache_dir) if cfg.cache_dir else None, flipped)
     log.info("audit of %s: %s -> %s", source, report, out)
     return report
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -4,17 +4,20 @@ The score is the negative ELBO of the posterior mean (summed squared reconstruct
 defects, which the VAE never saw, score high (``--score local``: the peak of the error map relative to
 the good images' mean error map, for small defects). OOF scores are honest: fold ``k``'s VAE never trains on
 fold ``k``. Predictions follow the kit's run contract (``runs/nexperia/<name>/oof.csv``, ``test.csv``);
-``fold<k>/heatmaps.png`` shows images, reconstructions and error maps of the fold's highest scores.
+``fold<k>/heatmaps.png`` shows images, reconstructions and error maps of the fold's highest scores;
+``metrics.json`` holds each fold's AUC of both scores (``folds.<k>.variants.elbo|local``). A rerun skips
+finished folds and continues an unfinished one from ``fold<k>/vae.pt``.
 
     python competitions/nexperia/vae.py --arch fc             # the seeds' 32 px fully connected VAE, as they had it
     python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-fc.yaml    # + device band, stretch
-    python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-conv.yaml --fold 0
+    python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-conv.yaml --fold 0 \
+        --blend-with runs/nexperia/cnn   # + the CNN/VAE blend (common.ensemble.evaluate_blend) in metrics.json
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -24,14 +27,16 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from common.config import config_to_dict, parse_config
+from common.cli import run_cli
+from common.config import RunConfig, option, parse_config
+from common.cv import FoldResult, Truth, parse_folds, run_folds
+from common.device import resolve_device, set_threads
+from common.ensemble import align, evaluate_blend
 from common.io import atomic_path, atomic_write_csv
-from common.metrics import roc_auc
 from common.paths import default_data_dir
-from common.run import Run
+from common.run import Run, load_predictions
 from common.seed import seed_everything
-from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth, true_labels
-from competitions.nexperia.noisy import label_aucs
+from competitions.nexperia.data import NexperiaData, get_folds, load_data, truth_labels
 from competitions.nexperia.vae_models import build_vae, vae_loss, vae_terms
 
 ARCH_DEFAULTS = {"fc": {"image_size": 32, "latent_dim": 30}, "conv": {"image_size": 64, "latent_dim": 64}}
@@ -39,39 +44,29 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class VAEConfig:
+class VAEConfig(RunConfig):
     """Train a VAE per fold on good training images; score = negative ELBO (anomaly score)."""
-    arch: str = field(default="fc", metadata={"help": "fc: seeds' MLP VAE; conv: convolutional VAE",
-                                              "choices": ["fc", "conv"]})
-    name: str | None = field(default=None, metadata={"help": "run name (default vae-<arch>)"})
-    data_dir: str | None = field(default=None, metadata={"help": "Nexperia data (default data/nexperia)"})
-    cache_dir: str | None = None
-    runs_dir: str | None = None
-    fold: int | None = field(default=None, metadata={"help": "train this fold only (default: every fold)"})
-    n_splits: int = 5
-    folds_seed: int = 42
-    image_size: int | None = field(default=None, metadata={"help": "side in pixels (default fc 32, conv 64)"})
-    crop: list[int] | None = field(default=None, metadata={"help": "y0 y1 x0 x1: keep this region before "
-                                                             "resizing (e.g. the device band 86 204 10 242)"})
-    stretch: bool = field(default=False, metadata={"help": "stretch each image's 1st-99th percentile grey "
-                                                   "levels to 0-255, so lighting does not dominate the error"})
-    latent_dim: int | None = field(default=None, metadata={"help": "latent size (default fc 30, conv 64)"})
-    hidden: int = field(default=400, metadata={"help": "hidden width of the fc VAE"})
+    arch: str = option("fc", choices=["fc", "conv"], help="fc: seeds' MLP VAE; conv: convolutional VAE")
+    name: str | None = option(None, help="run name (default vae-<arch>)")
+    threads: int = option(1, volatile=True, help="torch CPU threads (1 is fastest on a shared machine)")
+    image_size: int | None = option(None, help="side in pixels (default fc 32, conv 64)")
+    crop: list[int] | None = option(None, help="y0 y1 x0 x1: keep this region before resizing (e.g. the "
+                                               "device band 86 204 10 242)")
+    stretch: bool = option(False, help="stretch each image's 1st-99th percentile grey levels to 0-255, so "
+                                       "lighting does not dominate the error")
+    latent_dim: int | None = option(None, help="latent size (default fc 30, conv 64)")
+    hidden: int = option(400, help="hidden width of the fc VAE")
     epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
-    seed: int = 42
-    threads: int = field(default=1, metadata={"help": "torch CPU threads (1 is fastest on a shared machine)"})
-    device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
-    score: str = field(default="elbo", metadata={"help": "elbo: negative ELBO; local: peak of the "
-                                                 "normalised error map", "choices": ["elbo", "local"]})
-    heatmaps: int = field(default=8, metadata={"help": "images in each fold's heatmaps.png (0: none)"})
-    blend_with: str | None = field(default=None, metadata={"help": "a run folder (e.g. the CNN's) to blend "
-                                                           "with the VAE: paired DeLong test of blend vs it"})
-    resume: bool = field(default=True, metadata={"help": "skip finished folds, continue from last epoch"})
-    progress: bool = True
+    score: str = option("elbo", choices=["elbo", "local"], help="the run's prediction: elbo (negative ELBO) "
+                        "or local (peak of the normalised error map); both are in metrics.json as variants")
+    heatmaps: int = option(8, help="images in each fold's heatmaps.png (0: none)")
+    blend_with: str | None = option(None, volatile=True, help="a run folder (e.g. the CNN's) to blend with "
+                                                              "the VAE: paired DeLong test of blend vs it")
 
     def __post_init__(self):
+        super().__post_init__()
         for key, value in ARCH_DEFAULTS[self.arch].items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
@@ -208,19 +203,20 @@ def plot_heatmaps(model: torch.nn.Module, images: np.ndarray, titles: list[str],
     plt.close(fig)
 
 
-def run_fold(cfg: VAEConfig, run: Run, data: NexperiaData, train_small: np.ndarray, test_small: np.ndarray,
-             folds: pd.DataFrame, fold: int, device: torch.device, truth: pd.DataFrame | None) -> dict:
-    """Train fold ``fold``'s VAE on the other folds' good images, score its fold and the test set."""
+def fit_fold(cfg: VAEConfig, run: Run, data: NexperiaData, train_small: np.ndarray, test_small: np.ndarray,
+             fold_of: np.ndarray, fold: int, device: torch.device) -> FoldResult:
+    """Train fold ``fold``'s VAE on the other folds' good images (continuing from ``fold<k>/vae.pt`` when
+    resuming), score its fold and the test set; every score is a variant, ``cfg.score`` the prediction."""
     seed_everything(cfg.seed + fold)
-    in_fold = folds["fold"].to_numpy() == fold
+    in_fold = fold_of == fold
     train_rows = np.flatnonzero(~in_fold & (data.train_labels == 0))
     run.log.info(f"fold {fold}: training the {cfg.arch} VAE on {len(train_rows)} good images "
                  f"at {cfg.image_size} px")
     model = train_vae(cfg, train_small, train_rows, device, run.fold_dir(fold) / "vae.pt", run.log.info)
     valid_rows = np.flatnonzero(in_fold)
     reference = mean_error_map(model, train_small[train_rows], device)
-    all_scores = anomaly_scores(*error_maps(model, train_small[valid_rows], device), reference)
-    scores = all_scores[cfg.score]
+    variants = anomaly_scores(*error_maps(model, train_small[valid_rows], device), reference)
+    scores = variants[cfg.score]
     oof = pd.DataFrame({"id": data.train_ids[valid_rows], "target": data.train_labels[valid_rows], "pred": scores})
     test = pd.DataFrame({"id": data.test_ids,
                          "pred": anomaly_scores(*error_maps(model, test_small, device), reference)[cfg.score]})
@@ -229,74 +225,48 @@ def run_fold(cfg: VAEConfig, run: Run, data: NexperiaData, train_small: np.ndarr
         titles = [f"{data.train_ids[r][:18]} y={data.train_labels[r]} {s:.1f}"
                   for r, s in zip(top, np.sort(scores)[::-1])]
         plot_heatmaps(model, train_small[top], titles, run.fold_dir(fold) / "heatmaps.png", device)
-    run.save_fold_predictions(fold, oof, test)
-    aucs = label_aucs(oof, truth)
-    aucs["auc_by_score"] = {name: label_aucs(oof.assign(pred=values), truth) for name, values in all_scores.items()}
-    run.log.info(f"fold {fold}: AUC given labels {aucs['auc_given']['auc']:.4f}"
-                 + (f", true labels {aucs['auc_true']['auc']:.4f}" if "auc_true" in aucs else ""))
-    return run.update_metrics({"folds": {str(fold): aucs}})
+    return FoldResult(oof, test, {"score": cfg.score}, variants)
 
 
-def blend_report(base_dir: Path, vae_dir: Path, truth: pd.DataFrame | None, method: str = "weighted") -> dict:
-    """Blend another run's OOF (e.g. the CNN's) with the VAE's and test the blend against that run alone.
+def blend_report(base_dir: Path, vae_dir: Path, truth: Truth | None = None, method: str = "weighted") -> dict:
+    """Blend another run's OOF (e.g. the CNN's) with the VAE's on the VAE's rows (``common.ensemble``).
 
     The blend's OOF (written to ``<vae run>/blend/oof.csv``, e.g. for ``noisy.py``) is nested over the
-    shared folds (weights fitted on the other folds), so it is honest; with a single fold the weights are
-    fitted on the rows they score (``nested: false``, optimistic). The paired DeLong test compares the
-    blend with the base run on the same rows, against given and true labels.
+    folds (weights fitted on the other folds) when the VAE has several; with one fold the weights are
+    fitted on the rows they score (the CV kind says so). ``truth`` (ids -> true labels) adds the same
+    comparison against the true labels.
     """
-    from common.ensemble import align, blend_oof, make_blender
-    from common.metrics import delong_test
-    from common.run import load_predictions
-
-    aligned = align({"base": load_predictions(base_dir)[0], "vae": load_predictions(vae_dir)[0]})
-    blender = make_blender(method)
-    nested = len(np.unique(aligned.folds)) > 1
-    blend = blend_oof(blender, aligned, nested=nested)
+    base, vae = load_predictions(base_dir)[0], load_predictions(vae_dir)[0]
+    aligned = align({"base": base[base["id"].astype(str).isin(vae["id"].astype(str))], "vae": vae})
+    result = evaluate_blend(aligned, method, truth(aligned.ids) if truth is not None else None)
     atomic_write_csv(vae_dir / "blend" / "oof.csv", pd.DataFrame(
-        {"id": aligned.ids, "fold": aligned.folds, "target": aligned.y, "pred": blend}))
-    report = {"base_run": str(base_dir), "method": method, "nested": nested,
-              "weights_all_folds": blender.weights_.tolist()}
-    targets = {"given": aligned.y}
-    if truth is not None:
-        targets["true"] = true_labels(truth, aligned.ids)
-    for kind, y in targets.items():
-        auc_blend, auc_base, z, p = delong_test(y, blend, aligned.oof[:, 0])
-        report[kind] = {"auc_blend": auc_blend, "auc_base": auc_base, "auc_vae": roc_auc(y, aligned.oof[:, 1]),
-                        "delong_z": z, "delong_p": p}
-    return report
+        {"id": aligned.ids, "fold": aligned.folds, "target": aligned.y, "pred": result.oof}))
+    return {"base_run": str(base_dir), **result.report}
 
 
 def main(argv: list[str] | None = None) -> dict:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = parse_config(VAEConfig, argv)
-    torch.set_num_threads(cfg.threads)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if cfg.device == "auto" else cfg.device)
-    data_dir = Path(cfg.data_dir) if cfg.data_dir else default_data_dir("nexperia")
+    set_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    data_dir = Path(cfg.data) if cfg.data else default_data_dir("nexperia")
     data = load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None)
-    folds = get_folds(data, cfg.n_splits, cfg.folds_seed, Path(cfg.runs_dir) if cfg.runs_dir else None)
-    truth = load_truth(data_dir)
+    fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
+    truth = truth_labels(data_dir)
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)
-    run.save_config({k: v for k, v in config_to_dict(cfg).items() if k not in ("threads", "blend_with")})
-    todo = [cfg.fold] if cfg.fold is not None else list(range(cfg.n_splits))
-    if cfg.resume:
-        todo = [k for k in todo if k not in run.completed_folds()]
+    run.save_config(cfg)
     train_small = prepare_images(cfg, data.train_images)
     test_small = prepare_images(cfg, data.test_images)
-    for fold in todo:
-        run_fold(cfg, run, data, train_small, test_small, folds, fold, device, truth)
-    oof = pd.read_csv(run.root / "oof.csv", dtype={"id": str})
-    metrics = run.update_metrics({"oof": label_aucs(oof, truth), "completed_folds": run.completed_folds()})
-    run.log.info(f"{cfg.name}: OOF AUC (folds {metrics['completed_folds']}) given labels "
-                 f"{metrics['oof']['auc_given']['auc']:.4f}"
-                 + (f", true labels {metrics['oof']['auc_true']['auc']:.4f}" if truth is not None else ""))
+    metrics = run_folds(run, parse_folds(cfg.fold, cfg.n_splits),
+                        lambda k: fit_fold(cfg, run, data, train_small, test_small, fold_of, k, device),
+                        n_splits=cfg.n_splits, resume=cfg.resume, truth=truth)
     if cfg.blend_with:
         report = blend_report(Path(cfg.blend_with), run.root, truth)
-        run.log.info(f"blend with {cfg.blend_with}: {report}")
+        vs = report["vs_best_run"]
+        run.log.info(f"blend with {cfg.blend_with} ({report['cv']['kind']}): AUC {vs['auc_blend']:.4f} vs best "
+                     f"run {vs['best_run']} {vs['auc_best']:.4f}, paired DeLong p = {vs['p']:.3g}")
         metrics = run.update_metrics({"blend": report})
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -147,3 +147,49 @@ def test_make_blender_and_blend_oof():
     weighted = make_blender("weighted")
     assert roc_auc(y, blend_oof(weighted, al)) >= roc_auc(y, blend_oof(make_blender("weighted"), al, True)) - 1e-3
     assert weighted.predict(P).shape == (len(y),)
+
+
+def _aligned(n=1500, folds=5, with_test=True):
+    P, y, fold = _noisy_columns(n=n)
+    fold = fold % folds
+    oof = pd.DataFrame({"id": np.arange(n), "fold": fold, "target": y})
+    tests = {f"m{j}": pd.DataFrame({"id": np.arange(7), "pred": np.linspace(0, 1, 7) * (j + 1)}) for j in range(3)}
+    return align({f"m{j}": oof.assign(pred=P[:, j]) for j in range(3)}, tests if with_test else None)
+
+
+def test_evaluate_blend_reports_runs_nested_cv_and_the_delong_test():
+    from common.ensemble import evaluate_blend
+
+    al = _aligned()
+    result = evaluate_blend(al, "weighted")
+    report = result.report
+    assert [r["name"] for r in report["runs"]] == al.names
+    for j, run in enumerate(report["runs"]):
+        assert run["auc"] == pytest.approx(roc_auc(al.y, al.oof[:, j])) and run["ci_low"] < run["auc"] < run["ci_high"]
+    assert "nested" in report["cv"]["kind"] and "cv_in_sample" in report
+    np.testing.assert_allclose(result.oof, blend_oof(make_blender("weighted"), al, nested=True))
+    assert report["cv"]["auc"] == pytest.approx(roc_auc(al.y, result.oof))
+    vs = report["vs_best_run"]
+    assert vs["best_run"] == "m1" and vs["auc_best"] == pytest.approx(report["runs"][1]["auc"]) and 0 <= vs["p"] <= 1
+    assert sum(report["weights"].values()) == pytest.approx(1) and result.test.shape == (7,)
+    assert "true_labels" not in report
+
+
+def test_evaluate_blend_single_fold_single_run_and_true_labels():
+    from common.ensemble import evaluate_blend
+
+    one_fold = _aligned(folds=1, with_test=False)
+    for method in ("weighted", "hill", "stack"):
+        result = evaluate_blend(one_fold, method)  # nothing to nest over: scored where fitted, and said so
+        assert result.report["cv"]["kind"].startswith("in-sample") and result.test is None
+    al = _aligned()
+    assert evaluate_blend(al, "rank").report["cv"]["kind"] == "OOF (nothing fitted)"
+    single = align({"m0": pd.DataFrame({"id": al.ids, "fold": al.folds, "target": al.y, "pred": al.oof[:, 0]})})
+    result = evaluate_blend(single, "rank")
+    assert result.method == "single" and result.report["weights"] == {"m0": 1.0}
+    np.testing.assert_array_equal(result.oof, al.oof[:, 0])
+    true = al.y.copy()
+    true[:50] = 1 - true[:50]
+    report = evaluate_blend(al, "mean", true=true).report
+    assert report["true_labels"]["vs_best_run"]["best_run"] == report["vs_best_run"]["best_run"]
+    assert report["true_labels"]["runs"][0]["auc"] == pytest.approx(roc_auc(true, al.oof[:, 0]))

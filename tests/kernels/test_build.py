@@ -28,11 +28,10 @@ def test_kernel_folder_metadata_and_script(tmp_path, target):
     namespace = {}
     exec(compile(script, meta["code_file"], "exec"), namespace)  # defines, does not run (not __main__)
     marker = {"nexperia": "submission_sample.csv", "home_credit": "application_train.csv"}[competition]
-    out = ["--out", "submission.csv"] if target.endswith("predict") else []
     assert namespace["SETTINGS"] == {"code_dataset": "someone/kaggle-kit-code",
                                      "module": f"competitions.{competition}.{TARGETS[target].script}",
                                      "args": [*(["--fold", "2"] if fold is not None else []),
-                                              "--data", "{input_dir:%s}" % marker, *out, "--name", "exp1"]}
+                                              "--data", "{input_dir:%s}" % marker, "--name", "exp1"]}
     assert callable(namespace["main"])
 
 
@@ -62,6 +61,8 @@ def test_nexperia_training_attaches_weights_unless_others_are_named(tmp_path):
 def test_unknown_target_and_fold_of_a_predict_kernel_are_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown kernel target"):
         build_kernel("nexperia-tune", "me", build_root=tmp_path)
+    with pytest.raises(ValueError, match="unknown kernel target"):  # submissions come from submissions.blend
+        build_kernel("home_credit-predict", "me", build_root=tmp_path)
     with pytest.raises(ValueError, match="takes no --fold"):
         build_kernel("nexperia-predict", "me", fold=1, build_root=tmp_path)
 

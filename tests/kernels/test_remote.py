@@ -24,6 +24,7 @@ def _fold_files(fold: int) -> dict[str, bytes]:
     base = "runs/nexperia/resnet"
     return {f"{base}/fold{fold}/oof.csv": oof.to_csv(index=False).encode(),
             f"{base}/fold{fold}/test.csv": test.to_csv(index=False).encode(),
+            f"{base}/fold{fold}/done.json": b"{}",  # written last: the fold is finished
             f"{base}/oof.csv": oof.to_csv(index=False).encode(),
             f"{base}/config.yaml": b"model: resnet34\n"}
 

@@ -1,10 +1,12 @@
-"""Duplicate detection against the generator's planted exact and near duplicates; the leak fix."""
+"""Duplicate detection against the generator's planted exact and near duplicates; the leak fix hook."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from competitions.nexperia.data import load_data, load_truth
-from competitions.nexperia.dedup import apply_exact_matches, dhash, duplicates_of, find_duplicates, main, near_pairs
+from common.dedup import apply_exact_matches, dhash, near_pairs
+from competitions.nexperia.data import duplicates_of, load_data, load_truth
+from competitions.nexperia.dedup import main
+from competitions.nexperia.leak import leak_fix
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,9 @@ def test_leak_fix_sets_exact_train_test_matches_to_the_train_label(data, dups, n
     for i, label in expected.items():
         assert got[i] == label
     assert (got.drop(list(expected)) == 0.5).all()
+    hooked, info = leak_fix(test, nexperia_data)  # the registry's leak-fix hook does the same
+    pd.testing.assert_frame_equal(hooked, fixed)
+    assert info == {"n_exact_matches": len(expected), "n_changed": len(expected)}
 
 
 def test_dhash_is_stable_under_noise_and_differs_between_images(data):
@@ -67,15 +72,6 @@ def test_dhash_is_stable_under_noise_and_differs_between_images(data):
     dist = np.bitwise_count(hashes[0] ^ hashes).sum(axis=1)
     assert dist[1] <= 16 < dist[2] and dist[3] > 16
     assert near_pairs(hashes, 16).tolist() == [[0, 1]]
-
-
-def test_find_duplicates_on_arrays():
-    rng = np.random.default_rng(1)
-    images = rng.integers(0, 255, (4, 40, 44), dtype=np.uint8)
-    test = images[[2]].copy()
-    dups = find_duplicates(images, np.array(["a", "b", "c", "d"]), np.array([0, 1, 1, 0]), test, np.array(["t"]))
-    assert dups.exact_test_labels().to_dict() == {"t": 1}
-    assert dups.summary()["images_with_duplicates"] == 2
 
 
 def test_command_line_writes_the_report(nexperia_data, data, tmp_path, capsys, monkeypatch):

@@ -1,6 +1,8 @@
 """Deep features + classical models: classifiers on separable features, and a tiny end-to-end run."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,7 +32,7 @@ def test_features_run_end_to_end(nexperia_data, tmp_path):
     from competitions.nexperia.features import main
 
     runs = tmp_path / "runs"
-    metrics = main(["--data-dir", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(tmp_path / "c"),
+    metrics = main(["--data", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(tmp_path / "c"),
                     "--model", "resnet18", "--model-kwargs", "{channels: [8, 8, 16, 16], stem_width: 8}",
                     "--img-size", "32", "--classifiers", "logreg", "lda", "--threads", "1", "--no-progress"])
     folds = pd.read_csv(runs / "nexperia" / "folds.csv", dtype={"id": str})
@@ -40,6 +42,8 @@ def test_features_run_end_to_end(nexperia_data, tmp_path):
         assert ((oof["pred"] >= 0) & (oof["pred"] <= 1)).all()
         assert (runs / "nexperia" / f"feat-{name}" / "test.csv").is_file()
         assert 0 <= metrics["classifier_auc"][name]["auc_given"] <= 1
+    logreg = json.loads((runs / "nexperia" / "feat-logreg" / "metrics.json").read_text())  # the fold driver's
+    assert logreg["complete"] and logreg["completed_folds"] == [0, 1, 2, 3, 4] and "auc_true" in logreg["oof"]
     nc = metrics["neural_collapse"]["mean"]
     assert set(nc) == {"nc1", "equal_norms", "equal_angles", "max_angle"} and nc["nc1"] > 0
     assert (runs / "nexperia" / "feat" / "pca.png").is_file() and (runs / "nexperia" / "feat" / "tsne.png").is_file()
@@ -48,7 +52,7 @@ def test_features_run_end_to_end(nexperia_data, tmp_path):
     pd.DataFrame({"id": folds["id"][:5], "suggested_label": 1}).to_csv(suspects, index=False)
     features_file = runs / "nexperia" / "feat" / "features.npz"
     before = features_file.stat().st_mtime_ns
-    audited = main(["--data-dir", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(tmp_path / "c"),
+    audited = main(["--data", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(tmp_path / "c"),
                     "--model", "resnet18", "--model-kwargs", "{channels: [8, 8, 16, 16], stem_width: 8}",
                     "--img-size", "32", "--classifiers", "logreg", "--threads", "1", "--no-progress", "--no-plots",
                     "--suspects", str(suspects), "--suspect-action", "relabel"])

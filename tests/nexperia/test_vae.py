@@ -63,9 +63,11 @@ def test_conv_vae_rejects_bad_size():
 
 
 def test_vae_fold_run_end_to_end(nexperia_data, tmp_path):
+    from common.run import Run
+    from competitions.nexperia.data import load_truth
     from competitions.nexperia.vae import main
 
-    common = ["--data-dir", str(nexperia_data), "--runs-dir", str(tmp_path / "runs"),
+    common = ["--data", str(nexperia_data), "--runs-dir", str(tmp_path / "runs"),
               "--cache-dir", str(tmp_path / "cache"), "--epochs", "2", "--no-progress", "--heatmaps", "4",
               "--threads", "1"]
     metrics = main([*common, "--arch", "fc", "--fold", "0", "--hidden", "64"])
@@ -79,10 +81,31 @@ def test_vae_fold_run_end_to_end(nexperia_data, tmp_path):
     assert 0 <= metrics["oof"]["auc_given"]["auc"] <= 1 and metrics["completed_folds"] == [0]
     test = pd.read_csv(run_dir / "test.csv")
     assert len(test) > 0 and np.isfinite(test["pred"]).all()
+    assert set(metrics["folds"]["0"]["variants"]) == {"elbo", "local"}  # both scores' AUCs, fold by fold
     # Resuming skips the finished fold: its predictions stay as they are.
     before = (run_dir / "fold0" / "oof.csv").stat().st_mtime_ns
     main([*common, "--arch", "fc", "--fold", "0", "--hidden", "64"])
     assert (run_dir / "fold0" / "oof.csv").stat().st_mtime_ns == before
+    # An unfinished fold (killed after its last checkpoint) continues from vae.pt instead of training again.
+    (run_dir / "fold0" / "done.json").unlink()
+    checkpoint = (run_dir / "fold0" / "vae.pt").stat().st_mtime_ns
+    main([*common, "--arch", "fc", "--fold", "0", "--hidden", "64"])
+    assert (run_dir / "fold0" / "vae.pt").stat().st_mtime_ns == checkpoint  # no epoch left to train
+    assert (run_dir / "fold0" / "oof.csv").stat().st_mtime_ns != before and (run_dir / "fold0" / "done.json").is_file()
+    assert "resuming" in (run_dir / "log.txt").read_text()
+    # --blend-with a run of every fold: blended on the VAE's rows (one fold: weights scored in-sample).
+    base = Run(tmp_path / "runs" / "nexperia" / "cnn")
+    rng = np.random.default_rng(0)
+    for k in range(5):
+        rows = folds[folds["fold"] == k]
+        target = load_truth(nexperia_data).set_index("id").loc[rows["id"], "label_given"].to_numpy()
+        base.save_fold_predictions(k, pd.DataFrame({"id": rows["id"], "target": target,
+                                                    "pred": target + rng.normal(0, 0.5, len(rows))}), None)
+    blended = main([*common, "--arch", "fc", "--fold", "0", "--hidden", "64", "--blend-with", str(base.root)])
+    report = blended["blend"]
+    assert report["cv"]["kind"].startswith("in-sample") and report["cv"]["n"] == len(oof)
+    assert [r["name"] for r in report["runs"]] == ["base", "vae"] and "true_labels" in report
+    assert len(pd.read_csv(run_dir / "blend" / "oof.csv")) == len(oof)
 
 
 def test_local_score_prefers_a_concentrated_error():
@@ -98,7 +121,9 @@ def test_local_score_prefers_a_concentrated_error():
 
 
 def test_blend_report_on_two_runs(tmp_path):
-    from common.run import Run
+    """The VAE's blend report is common.ensemble.evaluate_blend's, with the true-label comparison."""
+    from common.ensemble import align, evaluate_blend
+    from common.run import Run, load_predictions
     from competitions.nexperia.vae import blend_report
 
     rng = np.random.default_rng(0)
@@ -112,16 +137,21 @@ def test_blend_report_on_two_runs(tmp_path):
         for k in range(5):
             rows = folds == k
             run.save_fold_predictions(k, pd.DataFrame({"id": ids[rows], "target": y[rows], "pred": pred[rows]}), None)
-    truth = pd.DataFrame({"id": ids, "label_true": y})
-    report = blend_report(tmp_path / "cnn", tmp_path / "vae", truth)
-    for kind in ("given", "true"):
-        r = report[kind]
-        assert 0 <= r["delong_p"] <= 1
+    truth = pd.Series(y, index=ids)
+    report = blend_report(tmp_path / "cnn", tmp_path / "vae", lambda i: truth.loc[i].to_numpy())
+    assert "nested" in report["cv"]["kind"]
+    for r in (report, report["true_labels"]):
+        vs = r["vs_best_run"]
+        assert vs["best_run"] == "base" and 0 <= vs["p"] <= 1
         # Two independent informative scores: the honest blend beats the stronger one.
-        assert r["auc_blend"] > r["auc_base"] > r["auc_vae"] > 0.6
-    assert len(report["weights_all_folds"]) == 2
+        auc_vae = r["runs"][1]["auc"]
+        assert vs["auc_blend"] > vs["auc_best"] > auc_vae > 0.6
+    assert len(report["weights"]) == 2
     blend = pd.read_csv(tmp_path / "vae" / "blend" / "oof.csv")
     assert list(blend.columns) == ["id", "fold", "target", "pred"] and len(blend) == n
+    shared = evaluate_blend(align({"base": load_predictions(tmp_path / "cnn")[0],
+                                   "vae": load_predictions(tmp_path / "vae")[0]}), "weighted")
+    assert report["cv"] == shared.report["cv"] and report["weights"] == shared.report["weights"]
 
 
 def test_resize_images_crops_then_resizes():
