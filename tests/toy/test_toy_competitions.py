@@ -72,3 +72,58 @@ def test_rerun_skips_finished_folds(cancer_runs):
     assert metrics["timing"]["folds_trained"] == 0
     assert (run_dir / "fold0" / "model.txt").stat().st_mtime_ns == before
     assert np.isclose(metrics["oof"]["auc_given"]["auc"], env["metrics"]["lgb"]["oof"]["auc_given"]["auc"])
+
+
+CNN_ARGS = ["--model", "resnet18", "--model-kwargs", "{channels: [8, 16, 32, 64], stem_width: 8}",
+            "--epochs", "8", "--batch-size", "32", "--lr", "0.003", "--n-splits", "3", "--fold", "all",
+            "--workers", "0", "--threads", "1", "--no-progress", "--no-amp"]
+
+
+@pytest.fixture(scope="module")
+def digits_runs(tmp_path_factory):
+    import torch
+
+    from tests.toy import digits
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("toy_digits")
+    data = digits.write_data(root / "data")
+    runs = root / "runs"
+    args = ["--data", str(data), "--runs-dir", str(runs), *CNN_ARGS]
+    metrics = {"cnn": digits.main(args + ["--name", "cnn"]),
+               "cnn-ema": digits.main(args + ["--name", "cnn-ema", "--ema", "--ema-decay", "0.9", "--seed", "3"])}
+    return {"data": data, "runs": runs, "files": root / "files", "ledger": root / "ledger.sqlite",
+            "metrics": metrics, "module": digits}
+
+
+def test_image_toy_trains_every_fold_with_the_common_schema(digits_runs):
+    for name, metrics in digits_runs["metrics"].items():
+        assert metrics["complete"] is True and metrics["completed_folds"] == [0, 1, 2], name
+        assert metrics["oof"]["auc_given"]["auc"] > 0.8, name  # a real model, not chance
+        assert set(metrics["folds"]["0"]["variants"]) == {"none"}
+
+
+def test_image_toy_blends_validates_and_reaches_the_ledger(digits_runs):
+    env = digits_runs
+    path, meta = make_submission("toy_digits", ["cnn", "cnn-ema"], method="rank", data_dir=env["data"],
+                                 runs_dir=env["runs"], files_root=env["files"])
+    sub = validate_file(path, "toy_digits", env["data"])
+    sample = pd.read_csv(env["data"] / "sample_submission.csv", dtype=str)
+    assert sub["image"].tolist() == sample["image"].tolist()
+    from sklearn.datasets import load_digits
+
+    from common.metrics import roc_auc
+    y_test = (load_digits().target[[int(i[1:]) for i in sample["image"]]] == 3).astype(int)
+    assert roc_auc(y_test, sub["is_three"].to_numpy()) > 0.8
+    entry = submit_file(path, "toy", competition="toy_digits", data_dir=env["data"], ledger_path=env["ledger"],
+                        dry_run=True)
+    with Ledger(env["ledger"]) as ledger:
+        assert ledger.table("toy_digits")["file_name"].tolist() == [path.name]
+    assert entry["runs"] == ["cnn", "cnn-ema"]
+
+
+def test_image_toy_needs_only_its_own_short_module():
+    from pathlib import Path
+
+    for module in ("cancer.py", "digits.py"):
+        assert len((Path(__file__).parent / module).read_text().splitlines()) <= 150, module
