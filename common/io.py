@@ -1,17 +1,31 @@
 """Atomic file writes: write to a temporary file beside the target, then rename over it.
 
-A process killed halfway leaves the previous file intact instead of a truncated one.
+A process killed halfway leaves the previous file intact instead of a truncated one, and a leftover:
+a hidden ``.<name>.<random>.tmp`` file here, or a ``<name>.tmp-<pid>`` file or folder of a cache writer
+that names itself by process id. ``clean_leftovers`` removes those whose writer is gone.
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+ATOMIC_TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")
+"""``atomic_path``'s temporary files: ``.<name>.<mkstemp random part>.tmp``."""
+PID_TMP = re.compile(r"^.+\.tmp-(\d+)$")
+"""Files or folders a writer names ``<target>.tmp-<pid>`` before renaming them to ``<target>``."""
+LEFTOVER_AGE_S = 3600.0
 
 
 @contextlib.contextmanager
@@ -69,3 +83,54 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def clean_leftovers(folder: str | Path, older_than_s: float = LEFTOVER_AGE_S, depth: int = 1) -> list[Path]:
+    """Remove what killed writers left in ``folder`` (and its subfolders down to ``depth`` levels).
+
+    - ``<name>.tmp-<pid>`` files or folders whose process ``<pid>`` no longer runs on this machine;
+    - ``.<name>.<random>.tmp`` files of :func:`atomic_path` not modified for ``older_than_s`` seconds
+      (their writer is not named, so age tells a dead writer from one still writing).
+    Anything else is left alone, and so is whatever vanishes or cannot be removed meanwhile (another
+    process may clean at the same time). Returns the removed paths.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return removed
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if (match := PID_TMP.match(entry.name)) and not _pid_alive(int(match.group(1))):
+                shutil.rmtree(path) if is_dir else path.unlink()
+                removed.append(path)
+            elif (ATOMIC_TMP.match(entry.name) and entry.is_file(follow_symlinks=False)
+                  and now - entry.stat(follow_symlinks=False).st_mtime > older_than_s):
+                path.unlink()
+                removed.append(path)
+            elif is_dir and depth > 0:
+                removed += clean_leftovers(path, older_than_s, depth - 1)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            logger.warning("could not remove leftover %s: %s", path, err)
+    if removed:
+        logger.info("removed %d leftover(s) of killed writers in %s", len(removed), folder)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a process of another user counts as running)."""
+    if pid <= 0:
+        return True  # not a pid we can judge: keep the entry
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from common.config import RunConfig, config_to_dict, volatile_options
-from common.io import atomic_write_csv, atomic_write_json, atomic_write_text
+from common.io import atomic_write_csv, atomic_write_json, atomic_write_text, clean_leftovers
 from common.paths import runs_root
 
 OOF_COLUMNS = ["id", "fold", "target", "pred"]
@@ -36,6 +36,7 @@ class Run:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(self.root, depth=1)  # temp files of killed writers, here and in fold<k>/
         self.log = _file_logger(self.root)
 
     @classmethod

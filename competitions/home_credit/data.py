@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from common.io import atomic_write_json, atomic_write_parquet
+from common.io import atomic_write_json, atomic_write_parquet, clean_leftovers
 from common.paths import cache_root
 from competitions.home_credit import schema
 
@@ -62,6 +62,7 @@ def read_csv_checked(path: str | Path) -> pd.DataFrame:
     if table.num_rows == 0:
         raise SchemaError(f"{path}: the table is empty (header only)")
     frame = table.to_pandas()
+    _check_labels(path, frame)
     for column, dtype in spec.items():
         if dtype == "int32" and frame[column].dtype != "int32":
             # An integer column with missing values: keep the values as float32 rather than fail.
@@ -77,6 +78,7 @@ def load_table(data_dir: str | Path, table: str, cache_dir: str | Path | None = 
     folder = Path(cache_dir) if cache_dir is not None else tables_cache_dir(data_dir)
     parquet, meta = folder / f"{table}.parquet", folder / f"{table}.json"
     fingerprint = file_fingerprint(csv)
+    clean_leftovers(folder, depth=0)  # temp files of killed loads
     if parquet.is_file() and meta.is_file() and json.loads(meta.read_text()) == fingerprint:
         return pd.read_parquet(parquet)
     frame = read_csv_checked(csv)
@@ -121,6 +123,28 @@ def read_sample_submission(data_dir: str | Path) -> pd.DataFrame:
     if frame.empty:
         raise SchemaError(f"{path}: the table is empty (header only)")
     return frame
+
+
+def _check_labels(path: Path, frame: pd.DataFrame, shown: int = 5) -> None:
+    """Every row needs a valid label where the schema says so (``schema.LABEL_VALUES``): an empty TARGET
+    would turn a train client into a test client. The error names the file, the count and a few ids."""
+    for column, allowed in schema.LABEL_VALUES.get(path.name, {}).items():
+        values = frame[column]
+        bad = values.isna() | ~values.isin(allowed)
+        if not bad.any():
+            continue
+        rows = frame.index[bad.to_numpy()]
+        ids = frame.loc[rows[:shown], "SK_ID_CURR"].tolist() if "SK_ID_CURR" in frame else []
+        lines = [int(i) + 2 for i in rows[:shown]]  # header is line 1
+        more = ", ..." if len(rows) > shown else ""
+        empty = int(values.isna().sum())
+        what = (f"{empty} empty" if empty == len(rows) else
+                f"{len(rows)} missing or invalid ({empty} empty)")
+        raise SchemaError(
+            f"{path}: column {column} has {what} value(s) of {len(frame)} rows, e.g. SK_ID_CURR "
+            f"{', '.join(map(str, ids))}{more} (CSV lines {', '.join(map(str, lines))}{more}); every row "
+            f"needs {column} in {list(allowed)}, or these clients would be taken for test rows: "
+            f"fix the file or drop those rows")
 
 
 def _read_header(path: Path) -> list[str]:

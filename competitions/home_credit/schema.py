@@ -258,6 +258,11 @@ SENTINEL_COLUMNS: dict[str, tuple[str, ...]] = {
                                  "DAYS_LAST_DUE", "DAYS_TERMINATION"),
 }
 
+LABEL_VALUES: dict[str, dict[str, tuple[int, ...]]] = {"application_train.csv": {"TARGET": (0, 1)}}
+"""Columns that decide a row's role: every row of the file needs one of these values. A train client
+with an empty TARGET would otherwise be read as a test client (the train and test applications are
+stacked and told apart by TARGET), so loading refuses it instead of guessing."""
+
 SAMPLE_SUBMISSION_COLUMNS = ("SK_ID_CURR", "TARGET")
 DESCRIPTION_FILE = "HomeCredit_columns_description.csv"
 DESCRIPTION_COLUMNS = ("", "Table", "Row", "Description", "Special")

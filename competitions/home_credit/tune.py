@@ -6,8 +6,13 @@
     python competitions/home_credit/train.py --params runs/home_credit/tune/best_params.yaml --name tuned
 
 The study lives in ``runs/home_credit/<name>/study.db`` unless ``--storage`` names another Optuna RDB URL;
-rerunning the command resumes it (``--n-trials`` counts finished trials of the whole study). The Datasets
-are binned once per fold for all trials, so ``--max-bin`` is fixed per study.
+rerunning the command resumes it (``--n-trials`` counts finished trials of the whole study). Several workers
+may run the command on one study at once (``--storage`` a PostgreSQL URL; the SQLite file for a few workers
+on one machine): a worker starts a trial only while finished plus running trials stay under ``--n-trials``,
+and no two draw the same parameters. A killed worker's trial is failed once it missed its heartbeat
+(``--heartbeat-interval``, default 60 s) for ``--grace-period`` seconds (default 180) and is retried once
+with the same parameters by the next worker. The Datasets are binned once per fold for all trials, so
+``--max-bin`` is fixed per study.
 """
 from __future__ import annotations
 

@@ -79,3 +79,28 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_opening_a_run_removes_leftovers_of_killed_writes(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "run"
+    (root / "fold0").mkdir(parents=True)
+    (root / "oof.csv").write_text("id,fold,target,pred\n")
+    old = time.time() - 7200
+    stale = [root / ".oof.csv.a1b2c3d4.tmp", root / "fold0" / ".test.csv.e5f6g7h8.tmp"]
+    for path in stale:
+        path.write_text("half")
+        os.utime(path, (old, old))
+    fresh = root / ".metrics.json.z9y8x7w6.tmp"  # another worker of the run may be writing it
+    fresh.write_text("{")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    dead = root / f"cache.tmp-{proc.pid}"
+    dead.mkdir()
+    Run(root)
+    assert not any(p.exists() for p in stale) and not dead.exists()
+    assert fresh.exists() and (root / "oof.csv").read_text() == "id,fold,target,pred\n"

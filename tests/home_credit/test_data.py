@@ -70,3 +70,47 @@ def test_real_reference_rows_parse(tmp_path):
     assert len(app) == 199 and app["TARGET"].dtype == "int32"
     assert app["DAYS_EMPLOYED"].max() == schema.SENTINEL_DAYS  # the sentinel is loaded as-is, cleaned later
     assert "XAP" in tables["previous_application"]["CODE_REJECT_REASON"].cat.categories
+
+
+def test_empty_target_is_an_error_naming_the_rows(home_credit_data, tmp_path):
+    """Train clients with an empty TARGET would become test rows: loading refuses them, before any feature
+    work, naming the file, the count and a few SK_ID_CURR; the cache of the good file is kept."""
+    folder = tmp_path / "data"
+    shutil.copytree(home_credit_data, folder)
+    cache = tmp_path / "cache"
+    good = data.load_table(folder, "application_train", cache_dir=cache)
+    cached = (cache / "application_train.parquet").read_bytes()
+    frame = pd.read_csv(folder / "application_train.csv")
+    blank = [3, 10, 11, 500, 1200, 1999]
+    frame.loc[blank, "TARGET"] = None
+    frame.to_csv(folder / "application_train.csv", index=False, float_format="%.10g")
+    ids = frame.loc[blank, "SK_ID_CURR"].tolist()
+
+    with pytest.raises(data.SchemaError) as err:
+        data.load_table(folder, "application_train", cache_dir=cache)
+    message = str(err.value)
+    assert "application_train.csv" in message and "TARGET" in message
+    assert f"6 empty value(s) of {len(frame)} rows" in message
+    assert all(str(i) in message for i in ids[:5]) and str(ids[5]) not in message
+    assert (cache / "application_train.parquet").read_bytes() == cached  # nothing written over
+    assert len(good) == len(frame)
+
+
+def test_empty_target_stops_the_command_before_features(home_credit_data, tmp_path, monkeypatch, capsys):
+    from common.cli import run_cli
+    from competitions.home_credit.features import build
+
+    folder = tmp_path / "data"
+    shutil.copytree(home_credit_data, folder)
+    frame = pd.read_csv(folder / "application_train.csv")
+    frame["TARGET"] = frame["TARGET"].astype("Int64")
+    frame.loc[[0, 7], "TARGET"] = None  # empty cells, the other values still written as 0/1
+    frame.to_csv(folder / "application_train.csv", index=False)
+    monkeypatch.setenv("KIT_CACHE_ROOT", str(tmp_path / "cache"))
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(build.main, ["--data", str(folder)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "TARGET" in err[-1]
+    assert str(frame.loc[0, "SK_ID_CURR"]) in err[-1] and "2 empty" in err[-1]
+    assert not list((tmp_path / "cache").rglob("*.parquet"))  # no features built

@@ -38,6 +38,7 @@ def test_study_resumes_reuses_datasets_and_feeds_train(home_credit_data, monkeyp
     second = tune.main([*args, "--n-trials", "3"])  # resumes: keeps the 2 trials, adds 1
     resumed = optuna.load_study(study_name="home_credit_lgb", storage=storage).trials
     assert len(resumed) == 3 and [t.params for t in resumed[:2]] == [t.params for t in trials]
+    assert resumed[2].params not in [t.params for t in trials]  # a resumed study draws new parameters
     assert second["finished_trials"] == 3 and second["cv_auc"] >= first["cv_auc"]
 
     best = yaml.safe_load((run / "best_params.yaml").read_text())
@@ -56,3 +57,23 @@ def test_finished_study_runs_no_more_trials(home_credit_data, monkeypatch):
     tune.main(args)
     monkeypatch.setattr(tune, "load_matrix", lambda *a, **k: pytest.fail("features loaded for no trial"))
     assert tune.main(args)["finished_trials"] == 2
+
+
+def test_heartbeat_options_are_checked(home_credit_data):
+    with pytest.raises(ValueError, match="--grace-period"):
+        tune.main(["--data", str(home_credit_data), "--name", "hb", *TUNE_FAST, "--heartbeat-interval", "5",
+                   "--grace-period", "5"])
+
+
+def test_a_trial_beyond_n_trials_is_refused_before_training(tmp_path):
+    """Two workers may both start a trial after the other's check: the one numbered beyond ``n_trials``
+    finished-or-running trials fails at once (not counted) and stops its worker."""
+    from common.tabular.tune import LGBMTuneConfig, SurplusTrial, make_objective
+
+    cfg = LGBMTuneConfig(n_trials=1)
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'race.db'}", direction="maximize")
+    study.ask()  # the other worker's trial, still running
+    late = study.ask()
+    with pytest.raises(SurplusTrial):
+        make_objective(cfg, datasets=[])(late)
+    assert late.user_attrs["surplus"] is True

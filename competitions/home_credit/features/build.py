@@ -16,7 +16,7 @@ from typing import Callable
 
 import pandas as pd
 
-from common.io import atomic_write_json, atomic_write_parquet
+from common.io import atomic_write_json, atomic_write_parquet, clean_leftovers
 from common.paths import cache_root
 from competitions.home_credit import data as data_module
 from competitions.home_credit import schema
@@ -81,6 +81,7 @@ def build_group(group: FeatureGroup, data_dir: str | Path, cache_dir: Path | Non
     folder = Path(cache_dir) if cache_dir is not None else features_cache_dir(data_dir)
     key = group_key(group, data_dir)
     path = folder / f"{group.name}-{key}.parquet"
+    clean_leftovers(folder, depth=0)  # temp files of killed builds
     if path.is_file() and not rebuild:
         logger.info("features %s: cached %s", group.name, path.name)
         return pd.read_parquet(path)
