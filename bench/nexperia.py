@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from competitions.nexperia.data import find_layout, load_data
 from common.vision.data import ImageDataset, make_transform
+from common.vision.distributed import amp_dtype
 from common.vision.model import create_model
-from competitions.nexperia.train import amp_dtype
+from competitions.nexperia.data import find_layout, load_data
 
 TIMM_PUBLISHED = "timm's published figure: resnet18 training at 224 px, AMP + channels_last, RTX 3090: 3,482 img/s"
 

@@ -1,126 +1,122 @@
-"""Re-predict the test images from a run's fold checkpoints with a chosen TTA and write the submission.
+"""Re-predict a finished run's folds from their checkpoints with another TTA, into a derived run.
 
-    python competitions/nexperia/predict.py --run runs/nexperia/demo --tta d4 [--leak-fix]
+    python competitions/nexperia/predict.py --run runs/nexperia/demo --tta flips [--checkpoint best|last|avg]
+    python competitions/nexperia/predict.py --run runs/nexperia/demo --checkpoint avg   # the run's TTA
 
-The submission has exactly the sample submission's ids, in its order, and its score column
-(``id,defect_score`` for the 2020 contest). ``--leak-fix`` sets test images byte-identical to a train image
-to that image's label.
+writes ``runs/nexperia/demo-tta-flips/`` (or ``--name``): each fold's validation rows predicted by that
+fold's checkpoint (``oof.csv``), the test images by every fold's (``test.csv``, mean over folds), and
+``metrics.json``, through :func:`common.cv.run_folds`; its ``config.yaml`` records the source run. The
+derived run blends and submits like any other (``submissions.blend``).
 """
 from __future__ import annotations
 
-import argparse
-import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 import yaml
 
-from common.io import atomic_write_csv
-from common.tta import TTA_PRESETS, predict_loader, warn_untrained_views
-from competitions.nexperia.data import NexperiaData, id_of, load_data
-from common.vision.data import ImageDataset, make_loader, make_transform
-from common.vision.model import create_model, load_weights, parse_model_kwargs, to_device
-from competitions.nexperia.train import amp_dtype
-
-log = logging.getLogger(__name__)
-
-
-def fold_checkpoints(run_dir: Path, folds: list[int] | None = None, which: str = "best") -> list[Path]:
-    """The ``fold<k>/<which>.pt`` files of a run (all folds, or the given ones); a clear error if missing."""
-    if folds is None:
-        found = sorted(run_dir.glob(f"fold*/{which}.pt"), key=lambda p: int(p.parent.name[4:]))
-    else:
-        found = [run_dir / f"fold{k}" / f"{which}.pt" for k in folds]
-        missing = [str(p) for p in found if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(f"checkpoint(s) not found: {missing}")
-    if not found:
-        raise FileNotFoundError(f"no fold*/{which}.pt checkpoints in {run_dir}")
-    return found
+from common.cli import run_cli
+from common.config import option, parse_config, volatile_options
+from common.cv import FoldResult, parse_folds, run_folds
+from common.device import resolve_device, set_threads
+from common.registry import truth_of
+from common.run import Run
+from common.tta import TTA_PRESETS, warn_untrained_views
+from common.vision.checkpoints import average_checkpoints
+from common.vision.distributed import amp_dtype
+from common.vision.model import parse_model_kwargs
+from common.vision.predict import load_model, predict_images
+from competitions.nexperia.data import load_data
 
 
-def predict_test(data: NexperiaData, checkpoints: list[Path], model_name: str, model_kwargs: dict, img_size: int,
-                 tta: str, batch_size: int = 64, workers: int = 2, device: str = "auto", amp: bool = True,
-                 progress: bool = True, per_image_norm: bool = False) -> np.ndarray:
-    """Mean test probability over the checkpoints' models, each with TTA ``tta``."""
-    dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
-    spec = {"model": model_name, "model_kwargs": model_kwargs}
-    dataset = ImageDataset(data.test_images, np.arange(len(data.test_ids)),
-                           transform=make_transform("none", img_size, train=False), per_image_norm=per_image_norm)
-    preds = []
-    for path in checkpoints:
-        model = create_model(model_name, None, model_kwargs)
-        load_weights(model, torch.load(path, map_location="cpu", weights_only=False), path, spec)
-        model = to_device(model, dev, dev.type == "cuda")
-        loader = make_loader(dataset, batch_size, workers)
-        preds.append(predict_loader(model, loader, tta, device=dev, amp_dtype=amp_dtype(dev, amp), progress=progress))
-        log.info("predicted %d test images with %s (TTA %s)", len(dataset), path, tta)
-    return np.mean(preds, axis=0)
+@dataclass
+class PredictConfig:
+    """Re-predict a train.py run's folds from their checkpoints with a chosen TTA, as a derived run."""
+    run: str = option(required=True, help="source run folder, e.g. runs/nexperia/demo")
+    tta: str = option("source", choices=["source", *TTA_PRESETS], help="TTA preset of the new predictions "
+                                                                        "(source: the source run's)")
+    checkpoint: str = option("best", choices=["best", "last", "avg"],
+                             help="best.pt, last.pt, or the mean of the kept checkpoint-<epoch>.pt weights")
+    name: str | None = option(None, help="derived run name (default: <run>-tta-<tta>[-<checkpoint>])")
+    fold: str = option("all", volatile=True,
+                       help="folds to predict: all (the source's finished folds), a number or a comma list")
+    data: str | None = option(None, help="default: the source run's data folder")
+    model: str | None = option(None, help="default: the source run's model (must match the checkpoints)")
+    model_kwargs: str | None = option(None, help="with --model: its timm kwargs")
+    runs_dir: str | None = option(None, help="default: the source run's runs folder")
+    batch_size: int = 128
+    workers: int = option(2, volatile=True)
+    amp: bool = True
+    device: str = option("auto", volatile=True, help="auto | cpu | cuda | cuda:1")
+    threads: int = option(0, volatile=True, help="torch CPU threads (0: torch's default)")
+    progress: bool = option(True, volatile=True)
+    resume: bool = option(True, volatile=True, help="skip folds the derived run has finished")
 
 
-def make_submission(data: NexperiaData, test_ids: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
-    """``id,<score column>`` rows with the sample submission's ids, in its order; refuses ids without a prediction."""
-    sample = data.sample_submission
-    if sample is None:
-        sample = pd.DataFrame({"id": data.test_ids, "defect_score": 0.0})
-    score_col = sample.columns[1]
-    by_id = pd.Series(scores, index=pd.Index(test_ids).astype(str))
-    keys = sample["id"].map(id_of)
-    missing = sorted(set(keys) - set(by_id.index))
+def source_config(run_dir: Path) -> dict:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: --run must be a train.py run folder")
+    return yaml.safe_load(path.read_text())
+
+
+def main(argv: list[str] | None = None) -> Run:
+    cfg = parse_config(PredictConfig, argv)
+    source = Path(cfg.run)
+    src = source_config(source)
+    set_threads(cfg.threads)
+    finished = Run(source).completed_folds()
+    folds = finished if cfg.fold == "all" else parse_folds(cfg.fold, src["n_splits"])
+    if not folds:
+        raise FileNotFoundError(f"run {source} has no finished fold (fold<k>/done.json)")
+    missing = [k for k in folds if k not in finished]
     if missing:
-        raise ValueError(f"{len(missing)} sample-submission ids have no test image/prediction, e.g. {missing[:5]}")
-    return pd.DataFrame({"id": sample["id"].to_numpy(), score_col: by_id.loc[keys].to_numpy()})
+        raise FileNotFoundError(f"fold(s) {missing} of run {source} are not finished (no fold<k>/done.json); "
+                                f"finished: {finished}")
+    spec = {"model": cfg.model or src["model"],
+            "model_kwargs": parse_model_kwargs(cfg.model_kwargs if cfg.model else src.get("model_kwargs"))}
+    cfg.tta = src.get("tta", "none") if cfg.tta == "source" else cfg.tta
+    cfg.name = cfg.name or f"{source.name}-tta-{cfg.tta}" + ("" if cfg.checkpoint == "best" else f"-{cfg.checkpoint}")
+    cfg.data = cfg.data or src["data"]
+    run = Run.open("nexperia", cfg.name, cfg.runs_dir or source.parent.parent)
+    run.save_config({**vars(cfg), "run": str(source.resolve()), "source_config": src},
+                    volatile=volatile_options(PredictConfig))
+    warn_untrained_views(cfg.tta, src.get("augment") or "none", run.log)
+    data = load_data(Path(cfg.data), Path(src["cache_dir"]) if src.get("cache_dir") else None,
+                     skip_bad=src.get("skip_bad", False))
+    row_of = pd.Series(np.arange(len(data.train_ids)), index=pd.Index(data.train_ids).astype(str))
+    device = resolve_device(cfg.device)
+    settings = dict(img_size=src["img_size"], per_image_norm=src.get("norm") == "image", batch_size=cfg.batch_size,
+                    workers=cfg.workers, amp_dtype=amp_dtype(device, cfg.amp), progress=cfg.progress)
 
+    def fit_fold(fold: int) -> FoldResult:
+        folder = source / f"fold{fold}"
+        model = load_model(folder / ("last.pt" if cfg.checkpoint == "last" else "best.pt"), device, spec,
+                           channels_last=src.get("channels_last", False))
+        if cfg.checkpoint == "avg":
+            kept = sorted(folder.glob("checkpoint-*.pt"))
+            if not kept:
+                raise FileNotFoundError(f"no checkpoint-<epoch>.pt in {folder} (trained with --checkpoint-hist 0)")
+            model.load_state_dict(average_checkpoints(kept, device))
+        ids = pd.read_csv(folder / "oof.csv", dtype={"id": str})["id"].to_numpy()
+        rows = row_of.reindex(ids).to_numpy()
+        if np.isnan(rows).any():
+            raise ValueError(f"{int(np.isnan(rows).sum())} OOF ids of {folder} are not in the data {cfg.data}")
+        rows = rows.astype(int)
+        oof = predict_images(model, data.train_images, rows, cfg.tta, **settings)
+        test = predict_images(model, data.test_images, None, cfg.tta, **settings) if len(data.test_ids) else None
+        run.log.info("fold %d: %s checkpoint of %s, TTA %s: %d validation, %d test images", fold, cfg.checkpoint,
+                     folder, cfg.tta, len(rows), len(data.test_ids))
+        return FoldResult(oof=pd.DataFrame({"id": ids, "target": data.train_labels[rows], "pred": oof}),
+                          test=None if test is None else pd.DataFrame({"id": data.test_ids, "pred": test}),
+                          info={"tta": cfg.tta, "checkpoint": cfg.checkpoint, "source": str(folder)})
 
-def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, required=True, help="run folder, e.g. runs/nexperia/demo")
-    parser.add_argument("--tta", default=None, choices=sorted(TTA_PRESETS), help="default: the run's TTA")
-    parser.add_argument("--folds", type=int, nargs="+", default=None, help="default: every fold with a checkpoint")
-    parser.add_argument("--checkpoint", default="best", choices=["best", "last"])
-    parser.add_argument("--data", default=None, help="default: the run's data folder")
-    parser.add_argument("--model", default=None, help="default: the run's model (must match the checkpoints)")
-    parser.add_argument("--model-kwargs", default=None)
-    parser.add_argument("--out", type=Path, default=None, help="default: <run>/submission.csv")
-    parser.add_argument("--leak-fix", action="store_true", help="exact train-test duplicates get the train label")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the run's)")
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--skip-bad", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-
-    config_path = args.run / "config.yaml"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{config_path} not found: --run must be a training run folder")
-    cfg = yaml.safe_load(config_path.read_text())
-    threads = args.threads if args.threads is not None else cfg.get("threads", 0)
-    if threads:
-        torch.set_num_threads(threads)
-    data = load_data(Path(args.data or cfg["data"]), Path(cfg["cache_dir"]) if cfg.get("cache_dir") else None,
-                     skip_bad=args.skip_bad or cfg.get("skip_bad", False))
-    tta = args.tta or cfg.get("tta") or "none"
-    warn_untrained_views(tta, cfg.get("augment") or "none", log)
-    model_name = args.model or cfg["model"]
-    kwargs = parse_model_kwargs(args.model_kwargs if args.model else cfg.get("model_kwargs"))
-    checkpoints = fold_checkpoints(args.run, args.folds, args.checkpoint)
-    scores = predict_test(data, checkpoints, model_name, kwargs, cfg["img_size"], tta, args.batch_size,
-                          args.workers, args.device, args.amp, per_image_norm=cfg.get("norm") == "image")
-    test = pd.DataFrame({"id": data.test_ids, "pred": scores})
-    if args.leak_fix:
-        from competitions.nexperia.dedup import apply_exact_matches, duplicates_of
-        test, n = apply_exact_matches(test, duplicates_of(data))
-        log.info("leak fix: %d test predictions set to their exact train duplicate's label", n)
-    submission = make_submission(data, test["id"].to_numpy(), test["pred"].to_numpy())
-    out = args.out or args.run / "submission.csv"
-    atomic_write_csv(out, submission)
-    log.info("wrote %s (%d rows, %d checkpoint(s), TTA %s)", out, len(submission), len(checkpoints), tta)
-    return out
+    run_folds(run, folds, fit_fold, n_splits=src["n_splits"], resume=cfg.resume,
+              truth=truth_of("nexperia", cfg.data))
+    return run
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

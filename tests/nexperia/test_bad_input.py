@@ -48,8 +48,7 @@ def test_skip_bad_run_lists_skipped_images(copy, tmp_path, monkeypatch):
     test_dir = copy / "test" / "test_contest" / "test"
     (bad,) = _some_images(test_dir, 1)
     bad.write_bytes(b"\x00" * 50)
-    monkeypatch.setattr(train, "train_fold", lambda *a, **k: {})
-    monkeypatch.setattr(train, "overall_metrics", lambda *a: {})
+    monkeypatch.setattr(train, "train_folds", lambda *a, **k: {})
     with pytest.raises(BadImagesError, match=bad.name):
         train.main(["--data", str(copy), "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "c"),
                     "--n-splits", "4"])
@@ -80,7 +79,7 @@ def test_missing_weight_file(nexperia_data, tmp_path):
 def test_bad_fold_and_config(nexperia_data, tmp_path):
     common = ["--data", str(nexperia_data), "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "c"),
               "--n-splits", "4"]
-    with pytest.raises(ValueError, match="--fold must be 0..3"):
+    with pytest.raises(ValueError, match=r"--fold \[7\] outside 0..3"):
         train.main(common + ["--fold", "7"])
     config = tmp_path / "bad.yaml"
     config.write_text("img_sise: 64\n")

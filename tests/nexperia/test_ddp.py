@@ -1,4 +1,5 @@
-"""Two CPU processes under torchrun (gloo): shared sampler, predictions gathered across ranks."""
+"""Two CPU processes under torchrun (gloo): shared sampler, BatchNorm statistics averaged over the ranks
+(timm's distribute_bn), an EMA kept in step, predictions gathered across ranks."""
 import json
 import os
 import subprocess
@@ -22,7 +23,7 @@ def test_torchrun_two_cpu_processes(nexperia_data, tmp_path):
            "--model", "resnet18", "--model-kwargs", "{channels: [8, 16, 32, 64], stem_width: 8}",
            "--img-size", "32", "--epochs", "1", "--batch-size", "16", "--n-splits", "4", "--workers", "0",
            "--threads", "1", "--no-progress", "--gradcam", "0", "--tta", "flips", "--tta-compare", "none",
-           "--balanced-sampler"]
+           "--balanced-sampler", "--ema"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     root = runs / "nexperia" / "ddp"
@@ -32,8 +33,9 @@ def test_torchrun_two_cpu_processes(nexperia_data, tmp_path):
     assert sorted(oof["id"]) == sorted(folds.loc[folds["fold"] == 0, "id"])
     assert len(pd.read_csv(root / "test.csv")) == len(data.test_ids)
     summary = pd.read_csv(root / "fold0" / "summary.csv")
-    metrics = json.loads((root / "metrics.json").read_text())["fold0"]
-    # the per-epoch AUC was computed by the ranks from gathered predictions: it equals the saved OOF's
-    assert metrics["tta_auc_given"]["none"] == summary["val_auc"].iloc[0]
+    metrics = json.loads((root / "metrics.json").read_text())["folds"]["0"]
+    # the per-epoch AUC was computed by the ranks from gathered predictions (EMA weights): it equals the OOF's
+    assert metrics["variants"]["none"]["auc_given"] == summary["val_auc"].iloc[0]
+    assert summary["weights"].iloc[0] == "ema" and metrics["weights"].startswith("ema")
     assert metrics["auc_given"]["auc"] == roc_auc(oof["target"], oof["pred"])
     assert "x2" in (root / "log.txt").read_text()

@@ -1,12 +1,13 @@
-"""Re-predicting test from saved checkpoints with a chosen TTA, the submission file, the leak fix."""
+"""Re-predicting a finished run's folds from their checkpoints with another TTA, as a derived run."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from competitions.nexperia import predict, train
-from competitions.nexperia.data import load_data
-from competitions.nexperia.dedup import duplicates_of
 
 torch.set_num_threads(1)
 
@@ -16,46 +17,46 @@ def run(nexperia_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("predict")
     return train.main(["--data", str(nexperia_data), "--runs-dir", str(root / "runs"), "--cache-dir",
                        str(root / "cache"), "--name", "p", "--model", "resnet18", "--model-kwargs",
-                       "{channels: [8, 16, 32, 64], stem_width: 8}", "--img-size", "32", "--epochs", "1",
+                       "{channels: [8, 16, 32, 64], stem_width: 8}", "--img-size", "32", "--epochs", "2",
                        "--batch-size", "32", "--n-splits", "4", "--workers", "0", "--threads", "1",
-                       "--no-progress", "--gradcam", "0", "--tta", "flips", "--tta-compare", "flips"])
+                       "--no-progress", "--gradcam", "0", "--tta", "flips", "--tta-compare", "none", "flips"])
 
 
-def test_same_tta_reproduces_the_runs_test_predictions(run, tmp_path):
-    out = predict.main(["--run", str(run.root), "--tta", "flips", "--workers", "0", "--out", str(tmp_path / "s.csv")])
-    submission = pd.read_csv(out, dtype={"id": str}).set_index("id")
-    from_training = pd.read_csv(run.root / "test.csv", dtype={"id": str}).set_index("id")["pred"]
-    np.testing.assert_allclose(submission.loc[from_training.index, "defect_score"], from_training, atol=2e-3)
+def test_same_tta_reproduces_the_runs_predictions(run):
+    derived = predict.main(["--run", str(run.root), "--tta", "flips", "--workers", "0", "--no-progress"])
+    assert derived.root == run.root.parent / "p-tta-flips"
+    for name in ("oof.csv", "test.csv"):
+        new, old = (pd.read_csv(r.root / name, dtype={"id": str}) for r in (derived, run))
+        assert list(new["id"]) == list(old["id"])
+        np.testing.assert_allclose(new["pred"], old["pred"], atol=2e-3)
+    config = yaml.safe_load((derived.root / "config.yaml").read_text())
+    assert config["run"] == str(run.root.resolve()) and config["source_config"]["name"] == "p"
 
 
-def test_submission_has_the_sample_ids_in_order(run, nexperia_data, tmp_path):
-    out = predict.main(["--run", str(run.root), "--tta", "d4", "--workers", "0", "--out", str(tmp_path / "d4.csv")])
-    submission = pd.read_csv(out, dtype={"id": str})
-    sample = pd.read_csv(nexperia_data / "submission_sample.csv", dtype={"id": str})
-    assert list(submission.columns) == ["id", "defect_score"]
-    assert list(submission["id"]) == list(sample["id"])
-    assert submission["defect_score"].between(0, 1).all()
-    flips = pd.read_csv(run.root / "test.csv", dtype={"id": str}).set_index("id")["pred"]
-    assert not np.allclose(submission.set_index("id").loc[flips.index, "defect_score"], flips, atol=1e-6)
+def test_another_tta_gives_the_variant_the_run_reported(run):
+    derived = predict.main(["--run", str(run.root), "--tta", "none", "--workers", "0", "--no-progress"])
+    before = json.loads((run.root / "metrics.json").read_text())["folds"]["0"]
+    after = json.loads((derived.root / "metrics.json").read_text())["folds"]["0"]
+    assert after["tta"] == "none" and after["checkpoint"] == "best"
+    assert after["auc_given"]["auc"] == pytest.approx(before["variants"]["none"]["auc_given"])
+    assert not np.allclose(pd.read_csv(derived.root / "test.csv")["pred"], pd.read_csv(run.root / "test.csv")["pred"])
 
 
-def test_leak_fix_uses_exact_train_duplicates(run, nexperia_data, tmp_path):
-    out = predict.main(["--run", str(run.root), "--tta", "none", "--workers", "0", "--leak-fix",
-                        "--out", str(tmp_path / "leak.csv")])
-    submission = pd.read_csv(out, dtype={"id": str}).set_index("id")["defect_score"]
-    data = load_data(nexperia_data, cache_dir=run.root.parent.parent.parent / "cache")
-    leaks = duplicates_of(data).exact_test_labels()
-    assert len(leaks)
-    np.testing.assert_array_equal(submission.loc[leaks.index].to_numpy(), leaks.to_numpy().astype(float))
+def test_last_and_averaged_checkpoints(run):
+    last = predict.main(["--run", str(run.root), "--checkpoint", "last", "--workers", "0", "--no-progress"])
+    avg = predict.main(["--run", str(run.root), "--checkpoint", "avg", "--workers", "0", "--no-progress"])
+    assert last.root.name == "p-tta-flips-last" and avg.root.name == "p-tta-flips-avg"  # the run's TTA
+    preds = [pd.read_csv(r.root / "oof.csv")["pred"] for r in (last, avg)]
+    assert preds[0].between(0, 1).all() and not np.allclose(preds[0], preds[1])
 
 
 def test_checkpoint_of_another_architecture_is_refused(run):
     with pytest.raises(ValueError, match="trained with"):
-        predict.main(["--run", str(run.root), "--model", "resnet10t", "--workers", "0"])
+        predict.main(["--run", str(run.root), "--model", "resnet10t", "--workers", "0", "--name", "other"])
 
 
-def test_missing_checkpoints_and_run(run, tmp_path):
-    with pytest.raises(FileNotFoundError, match="fold3"):
-        predict.main(["--run", str(run.root), "--folds", "3"])
+def test_missing_folds_and_run(run, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"fold\(s\) \[3\]"):
+        predict.main(["--run", str(run.root), "--fold", "3"])
     with pytest.raises(FileNotFoundError, match="config.yaml"):
         predict.main(["--run", str(tmp_path)])

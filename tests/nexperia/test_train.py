@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 
+from common.vision import trainer
 from competitions.nexperia import train
 from competitions.nexperia.data import get_folds, load_data
 
@@ -36,7 +37,8 @@ def full_run(nexperia_data, env):
 def test_fold_run_writes_the_contract_files(full_run, nexperia_data, env):
     runs, cache = env
     fold = full_run.root / "fold0"
-    for name in ("best.pt", "last.pt", "summary.csv", "gradcam.png", "roc.png", "oof.csv", "test.csv"):
+    for name in ("best.pt", "last.pt", "checkpoint-1.pt", "checkpoint-2.pt", "summary.csv", "gradcam.png",
+                 "roc.png", "oof.csv", "test.csv", "done.json"):
         assert (fold / name).is_file(), name
     data = load_data(nexperia_data, cache_dir=cache)
     folds = get_folds(data, n_splits=4, runs_dir=runs)
@@ -48,7 +50,8 @@ def test_fold_run_writes_the_contract_files(full_run, nexperia_data, env):
     assert list(test["id"]) == list(data.test_ids)
     summary = pd.read_csv(fold / "summary.csv")
     assert summary["epoch"].tolist() == [1, 2]
-    assert {"lr", "train_loss", "val_loss", "val_auc", "val_auc_true", "seconds"} <= set(summary.columns)
+    assert {"lr", "train_loss", "val_loss", "val_auc", "val_auc_true", "weights", "seconds"} <= set(summary.columns)
+    assert set(summary["weights"]) == {"model"}
     assert summary["train_loss"].iloc[1] < summary["train_loss"].iloc[0]
     config = yaml.safe_load((full_run.root / "config.yaml").read_text())
     assert config["model"] == "resnet18" and config["img_size"] == 32
@@ -56,13 +59,14 @@ def test_fold_run_writes_the_contract_files(full_run, nexperia_data, env):
 
 def test_metrics_hold_aucs_against_given_and_true_labels(full_run):
     metrics = json.loads((full_run.root / "metrics.json").read_text())
-    fold = metrics["fold0"]
-    assert set(fold["tta_auc_given"]) == {"none", "hflip"} and set(fold["tta_auc_true"]) == {"none", "hflip"}
+    fold = metrics["folds"]["0"]
+    assert set(fold["variants"]) == {"none", "hflip"}
+    assert all({"auc_given", "auc_true"} <= set(v) for v in fold["variants"].values())
     assert fold["auc_given"]["ci_low"] <= fold["auc_given"]["auc"] <= fold["auc_given"]["ci_high"]
-    assert fold["auc_given"]["auc"] == pytest.approx(fold["tta_auc_given"]["hflip"])
-    assert 1 <= fold["best_epoch"] <= 2
-    assert metrics["oof_auc_given"]["auc"] == pytest.approx(fold["auc_given"]["auc"])
-    assert "oof_auc_true" in metrics
+    assert fold["auc_given"]["auc"] == pytest.approx(fold["variants"]["hflip"]["auc_given"])
+    assert 1 <= fold["best_epoch"] <= 2 and fold["tta"] == "hflip"
+    assert metrics["oof"]["auc_given"]["auc"] == pytest.approx(fold["auc_given"]["auc"])
+    assert "auc_true" in metrics["oof"] and metrics["completed_folds"] == [0]
 
 
 def test_killed_run_resumes_to_the_same_files(full_run, nexperia_data, env, monkeypatch):
@@ -75,34 +79,12 @@ def test_killed_run_resumes_to_the_same_files(full_run, nexperia_data, env, monk
     assert len(pd.read_csv(killed / "fold0" / "summary.csv")) == 1
     assert not (killed / "oof.csv").exists()
     monkeypatch.delenv(train.STOP_ENV)
-    with pytest.raises(FileExistsError, match="--resume"):
-        train.main(args)
-    train.main(args + ["--resume"])
+    train.main(args)  # the same command continues from last.pt
     same = ["epoch", "lr", "train_loss", "val_loss", "val_auc", "val_auc_true"]
     pd.testing.assert_frame_equal(pd.read_csv(killed / "fold0" / "summary.csv")[same],
                                   pd.read_csv(full_run.root / "fold0" / "summary.csv")[same])
     for name in ("oof.csv", "test.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(killed / name), pd.read_csv(full_run.root / name))
-
-
-def test_resume_with_another_tta_predicts_finished_folds_again(full_run, nexperia_data, env):
-    import shutil
-
-    runs, cache = env
-    copy = runs / "nexperia" / "repredict"
-    shutil.copytree(full_run.root, copy)
-    config = yaml.safe_load((copy / "config.yaml").read_text())
-    (copy / "config.yaml").write_text(yaml.safe_dump({**config, "name": "repredict"}, sort_keys=False))
-    before = json.loads((copy / "metrics.json").read_text())["fold0"]
-    train.main(tiny_args(nexperia_data, runs, cache, "repredict", "--resume", "--tta", "none"))
-    after = json.loads((copy / "metrics.json").read_text())["fold0"]
-    assert after["tta"] == "none" and yaml.safe_load((copy / "config.yaml").read_text())["tta"] == "none"
-    oof = pd.read_csv(copy / "oof.csv")
-    assert not np.allclose(oof["pred"], pd.read_csv(full_run.root / "oof.csv")["pred"])
-    # the new OOF is the TTA-free prediction the first run reported for comparison; no epoch was rerun
-    assert after["auc_given"]["auc"] == pytest.approx(before["tta_auc_given"]["none"])
-    pd.testing.assert_frame_equal(pd.read_csv(copy / "fold0" / "summary.csv"),
-                                  pd.read_csv(full_run.root / "fold0" / "summary.csv"))
 
 
 def test_suspect_audit_flags_change_the_training_labels(nexperia_data, env, tmp_path, monkeypatch, caplog):
@@ -112,25 +94,27 @@ def test_suspect_audit_flags_change_the_training_labels(nexperia_data, env, tmp_
     defects = data.train_ids[data.train_labels == 1][:20]
     pd.DataFrame({"id": defects, "score": 1.0, "suggested_label": 0}).to_csv(suspects, index=False)
     seen = {}
-    original = train.FoldTrainer.__init__
 
-    def spy(self, *a, **k):
-        original(self, *a, **k)
+    class Stop(Exception):
+        pass
+
+    def spy(self):
         seen["rows"], seen["labels"] = self.train_rows, self.train_labels
+        raise Stop
 
-    monkeypatch.setattr(train.FoldTrainer, "__init__", spy)
-    monkeypatch.setattr(train.FoldTrainer, "fit", lambda self: None)
-    monkeypatch.setattr(train.FoldTrainer, "finish", lambda self: {"best_epoch": 0, "auc_given": {"auc": 0.5}, "tta_auc_given": {}})
-    monkeypatch.setattr(train, "overall_metrics", lambda run, d: {})
+    monkeypatch.setattr(trainer.FoldTrainer, "fit", spy)
     folds = get_folds(data, n_splits=4, runs_dir=runs)
     in_train = np.isin(data.train_ids, defects) & (folds["fold"].to_numpy() != 0)
-    train.main(tiny_args(nexperia_data, runs, cache, "drop", "--suspects", str(suspects), "--suspect-action", "drop"))
+    with pytest.raises(Stop):
+        train.main(tiny_args(nexperia_data, runs, cache, "drop", "--suspects", str(suspects),
+                             "--suspect-action", "drop"))
     assert not np.isin(data.train_ids[seen["rows"]], defects).any()
     assert len(seen["rows"]) == (folds["fold"] != 0).sum() - in_train.sum()
     assert in_train.sum() < len(defects)  # some suspects are fold 0's validation images: no warning for those
     assert "not among the training ids" not in caplog.text
-    train.main(tiny_args(nexperia_data, runs, cache, "relabel", "--suspects", str(suspects),
-                         "--suspect-action", "relabel"))
+    with pytest.raises(Stop):
+        train.main(tiny_args(nexperia_data, runs, cache, "relabel", "--suspects", str(suspects),
+                             "--suspect-action", "relabel"))
     relabelled = np.isin(data.train_ids[seen["rows"]], defects)
     assert relabelled.sum() == in_train.sum() and (seen["labels"][relabelled] == 0).all()
 
@@ -146,5 +130,5 @@ def test_logistic_regression_baseline_writes_a_blendable_run(nexperia_data, env,
     cnn_oof, _ = load_predictions(full_run.root)
     assert sorted(oof["id"]) == sorted(cnn_oof["id"])  # the same fold-0 rows as every other model
     assert len(test) == len(pd.read_csv(full_run.root / "test.csv"))
-    metrics = json.loads((run.root / "metrics.json").read_text())["fold0"]
+    metrics = json.loads((run.root / "metrics.json").read_text())["folds"]["0"]
     assert 0 <= metrics["auc_true"]["auc"] <= 1 and metrics["auc_given"]["n"] == len(oof)

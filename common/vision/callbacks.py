@@ -1,0 +1,66 @@
+"""Objects the trainer calls at fixed points of a fold (LightGBM's callback style); the CLI picks them.
+
+    trainer = FoldTrainer(..., callbacks=[RocPlot(), GradCamGrid(8)])
+
+Hooks run on the main process only: ``on_epoch_end(trainer, row)`` after each epoch's summary row,
+``on_fold_end(trainer, end)`` once the fold's final predictions are made.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class FoldEnd:
+    """A finished fold's validation rows and the final model's predictions of them."""
+    fold: int
+    folder: Path
+    ids: np.ndarray
+    labels: np.ndarray               # as given
+    truth: np.ndarray | None         # planted true labels, where known
+    preds: dict[str, np.ndarray]     # TTA preset -> predictions
+    tta: str                         # the preset of the fold's OOF predictions
+    model: nn.Module                 # the weights that made them, in eval mode
+    valid_set: torch.utils.data.Dataset  # model-ready validation images, in the rows' order
+
+
+class Callback:
+    """Base class: override the hooks you need."""
+
+    def on_epoch_end(self, trainer, row: dict) -> None:
+        pass
+
+    def on_fold_end(self, trainer, end: FoldEnd) -> None:
+        pass
+
+
+class RocPlot(Callback):
+    """``roc.png``: ROC curve of each TTA preset against the true labels when known, else the given ones."""
+
+    def on_fold_end(self, trainer, end: FoldEnd) -> None:
+        from common.plots import plot_roc
+
+        target = end.truth if end.truth is not None else end.labels
+        plot_roc(target, {f"tta={k}": v for k, v in end.preds.items()}, end.folder / "roc.png", band_boot=0,
+                 title=f"fold {end.fold} vs {'true' if end.truth is not None else 'given'} labels")
+
+
+class GradCamGrid(Callback):
+    """``gradcam.png``: Grad-CAM of the ``n/2`` most confident and ``n/2`` most missed validation positives."""
+
+    def __init__(self, n: int = 8):
+        self.n = n
+
+    def on_fold_end(self, trainer, end: FoldEnd) -> None:
+        from common.vision.gradcam import pick_examples, save_gradcam_grid
+
+        if not self.n or not (end.labels == 1).any():
+            return
+        pos, kinds = pick_examples(end.labels, end.preds[end.tta], self.n)
+        images = torch.stack([end.valid_set[i][0] for i in pos])
+        save_gradcam_grid(end.model, images, end.ids[pos], kinds, end.folder / "gradcam.png")

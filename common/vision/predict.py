@@ -1,0 +1,47 @@
+"""Predict uint8 (N,H,W) images with a model or a fold's checkpoint(s), with test-time augmentation.
+
+    model = load_model(Path("runs/nexperia/demo/fold0/best.pt"), device)
+    preds = predict_images(model, images, rows, "hflip", img_size=64, per_image_norm=True)
+
+Under ``torchrun`` (``d`` given) each rank predicts every ``world``-th row and all ranks get the whole result.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from common.tta import predict_loader
+from common.vision.checkpoints import inference_weights, load_checkpoint
+from common.vision.data import ImageDataset, make_loader, make_transform
+from common.vision.distributed import Dist, gather
+from common.vision.model import create_model, load_weights, to_device
+
+
+def predict_images(model: nn.Module, images: np.ndarray, rows: np.ndarray | None, tta: str, *, img_size: int,
+                   per_image_norm: bool = False, batch_size: int = 128, workers: int = 0,
+                   amp_dtype: torch.dtype | None = None, progress: bool = False, d: Dist | None = None) -> np.ndarray:
+    """Probabilities of ``images[rows]`` (all images when ``rows`` is None) with TTA preset ``tta``."""
+    d = d or Dist(device=next(model.parameters()).device)
+    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
+    mine = np.arange(len(rows))[d.rank::d.world]
+    dataset = ImageDataset(images, rows[mine], transform=make_transform("none", img_size, train=False),
+                           per_image_norm=per_image_norm)
+    preds = predict_loader(model, make_loader(dataset, batch_size, workers), tta, device=d.device,
+                           amp_dtype=amp_dtype, progress=progress and d.main)
+    out = np.empty(len(rows), np.float32)
+    for idx, part in gather((mine, preds), d):
+        out[idx] = part
+    return out
+
+
+def load_model(path: Path, device: torch.device, spec: dict | None = None, channels_last: bool = False) -> nn.Module:
+    """The model of a checkpoint with its inference weights (EMA when kept); ``spec`` (``{model,
+    model_kwargs}``) must match the checkpoint's, default: the checkpoint's own."""
+    checkpoint = load_checkpoint(path)
+    spec = spec or checkpoint["model_spec"]
+    model = create_model(spec["model"], None, spec["model_kwargs"])
+    load_weights(model, {**checkpoint, "model": inference_weights(checkpoint)}, path, spec)
+    return to_device(model, device, channels_last).eval()

@@ -1,0 +1,342 @@
+"""The timm image engine: train a binary CNN on each fold of any uint8 (N,H,W) image set, the timm way.
+
+    run = Run.open("nexperia", cfg.name, cfg.runs_dir)
+    train_folds(cfg, data, fold_of_row, run, d, truth=..., callbacks=[RocPlot(), GradCamGrid(8)])
+
+``data`` is any :class:`ImageData`; ``fold_of_row[i]`` is the fold of training image i. Per fold
+``<run>/fold<k>/``: ``last.pt`` (resume point), ``best.pt`` and the top-K epochs' ``checkpoint-<epoch>.pt``
+(:mod:`common.vision.checkpoints`), ``summary.csv`` (one row per epoch), whatever the callbacks write;
+the OOF/test predictions and ``metrics.json`` come from :func:`common.cv.run_folds`.
+AdamW without weight decay on biases and norms (optional layer-wise LR decay), per-batch cosine schedule
+with warm-up, optional EMA of the weights (``timm.utils.ModelEmaV3``) and top-K averaging, AMP/bf16 with
+channels_last, BatchNorm statistics averaged over ranks (``timm.utils.distribute_bn``), early stopping.
+Every epoch is seeded from ``(seed, epoch)``: a killed run resumed from ``last.pt`` writes the same files.
+Set ``KIT_STOP_AFTER_EPOCH=k`` to stop after epoch k as if killed.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from timm.utils import ModelEmaV3, distribute_bn
+from tqdm.auto import tqdm
+
+from common.config import RunConfig, config_to_dict, option
+from common.cv import FoldResult, Truth, run_folds
+from common.io import atomic_write_csv
+from common.metrics import roc_auc
+from common.run import Run
+from common.seed import seed_everything
+from common.tta import TTA_PRESETS
+from common.vision.callbacks import Callback, FoldEnd
+from common.vision.checkpoints import CheckpointSaver, average_checkpoints, load_checkpoint, save_checkpoint
+from common.vision.data import ImageDataset, make_loader, make_transform, train_sampler
+from common.vision.distributed import Dist, amp_dtype, barrier, gather
+from common.vision.losses import LOSSES, BinaryLoss
+from common.vision.model import apply_freeze, create_model, freeze_batchnorm_stats, parse_model_kwargs, to_device
+from common.vision.optim import cosine_with_warmup, create_optimizer
+from common.vision.predict import predict_images
+
+STOP_ENV = "KIT_STOP_AFTER_EPOCH"
+
+
+class ImageData(Protocol):
+    """What the engine trains on: ids and {0,1} labels of the training images, uint8 (N,H,W) arrays."""
+    train_ids: np.ndarray
+    train_labels: np.ndarray
+    train_images: np.ndarray
+    test_ids: np.ndarray
+    test_images: np.ndarray
+
+
+@dataclass
+class ImageTrainConfig(RunConfig):
+    """Train a timm CNN with one logit on 1-channel images, fold by fold."""
+    model: str = option("resnet18", help="any timm model name")
+    model_kwargs: str | None = option(None, help="YAML mapping of extra timm kwargs, "
+                                                 "e.g. '{channels: [16,32,64,128], stem_width: 16}'")
+    pretrained: str | None = option(None, help="local weight file for the model")
+    freeze: str = option("none", help="none | head | lastN (train last N stages + head)")
+    img_size: int = option(128, help="square input size (images are resized)")
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = option(1e-4, help="AdamW weight decay (never on biases and norm weights)")
+    layer_decay: float | None = option(None, help="layer-wise LR decay: each layer group towards the stem "
+                                                  "learns this factor slower (timm); none: off")
+    warmup_epochs: float = 1.0
+    min_lr_ratio: float = option(0.01, help="final LR of the cosine schedule, as a fraction of --lr")
+    loss: str = option("bce", choices=LOSSES)
+    label_smoothing: float = 0.1
+    focal_gamma: float = 2.0
+    gce_q: float = 0.7
+    balanced_sampler: bool = False
+    augment: str = option("light", help="common.augment preset")
+    norm: str = option("fixed", choices=["fixed", "image"], help="fixed grey mean/std, or each image standardised")
+    tta: str = option("hflip", choices=list(TTA_PRESETS), help="TTA of the OOF/test predictions: views the "
+                      "training augmentation covers (common.augment.TRAINED_VIEWS)")
+    tta_compare: list[str] = option(default_factory=lambda: ["none", "hflip", "flips"], choices=list(TTA_PRESETS),
+                                    help="TTA presets whose validation AUC is reported (metrics.json variants)")
+    patience: int = option(5, help="early stopping: epochs without a better val AUC")
+    ema: bool = option(False, help="keep an EMA of the weights (timm ModelEmaV3, decay warm-up); validate, "
+                                   "checkpoint and predict with it")
+    ema_decay: float = option(0.998, help="EMA decay (reached after a warm-up of the decay, as timm's use_warmup)")
+    checkpoint_hist: int = option(3, help="keep the weights of the K best epochs (fold<k>/checkpoint-<epoch>.pt)")
+    avg_checkpoints: bool = option(False, help="predict with the mean of the kept epochs' weights "
+                                               "(BatchNorm statistics averaged too) instead of best.pt")
+    amp: bool = option(True, help="autocast: fp16/bf16 on CUDA, bf16 on CPU if supported")
+    channels_last: bool = True
+    workers: int = option(2, volatile=True, help="data loader worker processes")
+    suspects: str | None = option(None, help="suspect-label CSV of a noisy-label audit (common.noisy)")
+    suspect_action: str = option("drop", choices=["drop", "relabel", "downweight"])
+    suspect_weight: float = option(0.2, help="sample weight of suspects with --suspect-action downweight")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.avg_checkpoints and self.checkpoint_hist < 1:
+            raise ValueError("option --avg-checkpoints needs --checkpoint-hist >= 1")
+
+
+class FoldTrainer:
+    """One fold: its split, model (and EMA), optimiser and schedule, checkpoints, training and predictions."""
+
+    def __init__(self, cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fold: int, run: Run,
+                 d: Dist, truth: Truth | None = None, callbacks: Sequence[Callback] = ()):
+        self.cfg, self.data, self.fold, self.run, self.d = cfg, data, fold, run, d
+        self.callbacks = list(callbacks)
+        self.dir = run.fold_dir(fold)
+        self.valid_rows = np.flatnonzero(fold_of_row == fold)
+        self.train_rows, self.train_labels, weights = self._training_rows(np.flatnonzero(fold_of_row != fold))
+        self.train_set = ImageDataset(data.train_images, self.train_rows, self.train_labels, weights,
+                                      make_transform(cfg.augment, cfg.img_size, train=True), cfg.norm == "image")
+        self.valid_set = ImageDataset(data.train_images, self.valid_rows, data.train_labels[self.valid_rows],
+                                      transform=make_transform("none", cfg.img_size, train=False),
+                                      per_image_norm=cfg.norm == "image")
+        self.valid_ids = np.asarray(data.train_ids)[self.valid_rows]
+        self.valid_truth = truth(self.valid_ids) if truth is not None else None
+        self.sampler = train_sampler(self.train_labels.round().astype(int), cfg.balanced_sampler, cfg.seed,
+                                     d.world, d.rank)
+        self.amp = amp_dtype(d.device, cfg.amp)
+        self.spec = {"model": cfg.model, "model_kwargs": parse_model_kwargs(cfg.model_kwargs)}
+        seed_everything(cfg.seed)
+        model = create_model(cfg.model, cfg.pretrained, self.spec["model_kwargs"])
+        apply_freeze(model, cfg.freeze)
+        self.model = to_device(model, d.device, cfg.channels_last)
+        self.net = (torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[d.device.index]
+                                                              if d.device.type == "cuda" else None)
+                    if d.world > 1 else self.model)
+        self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema else None
+        self.optimizer = create_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.layer_decay)
+        steps = -(-len(self.sampler) // cfg.batch_size)
+        self.scheduler = cosine_with_warmup(self.optimizer, steps * cfg.epochs,
+                                            int(round(cfg.warmup_epochs * steps)), cfg.min_lr_ratio)
+        self.scaler = torch.amp.GradScaler(d.device.type, enabled=self.amp == torch.float16)
+        self.loss = BinaryLoss(cfg.loss, cfg.label_smoothing, cfg.focal_gamma, cfg.gce_q)
+        self.state = {"epoch": 0, "best_epoch": 0, "bad_epochs": 0, "finished": False, "summary": [],
+                      "checkpoints": []}
+        self.saver = CheckpointSaver(self.dir, cfg.checkpoint_hist, write=d.main)
+
+    def _training_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The fold's training rows, labels and sample weights, after the noisy-label audit if one is given."""
+        cfg, data = self.cfg, self.data
+        labels = np.asarray(data.train_labels, np.float32)
+        weights = np.ones(len(labels), np.float32)
+        if cfg.suspects:
+            from common.noisy import apply_audit
+            # on the whole training set: suspects among this fold's validation rows are expected, not unknown
+            labels, weights, keep = apply_audit(data.train_ids, labels, Path(cfg.suspects), cfg.suspect_action,
+                                                cfg.suspect_weight)
+            rows = rows[keep[rows]]
+            self.run.log.info("fold %d: suspects %s (%s): %d training images kept", self.fold, cfg.suspects,
+                              cfg.suspect_action, len(rows))
+        return rows, np.asarray(labels[rows], np.float32), np.asarray(weights[rows], np.float32)
+
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The weights that are validated, checkpointed and predicted with: the EMA when kept."""
+        return self.ema.module if self.ema is not None else self.model
+
+    # -- checkpoints
+    def weights_checkpoint(self, epoch: int, metric: float) -> dict:
+        return {"model": self.eval_model.state_dict(), "model_spec": self.spec, "epoch": epoch,
+                "val_auc": metric, "weights": "ema" if self.ema is not None else "model"}
+
+    def resume_checkpoint(self) -> dict:
+        ckpt = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                "state": {**self.state, "checkpoints": self.saver.history}, "model_spec": self.spec,
+                "config": config_to_dict(self.cfg)}
+        if self.ema is not None:
+            ckpt["ema"] = self.ema.module.state_dict()
+        return ckpt
+
+    def restore(self, path: Path) -> None:
+        """Continue from a resume checkpoint (``last.pt``)."""
+        ckpt = load_checkpoint(path, self.d.device)
+        if ckpt.get("model_spec") != self.spec:
+            raise ValueError(f"{path} was trained with {ckpt.get('model_spec')}, not {self.spec}: "
+                             "use another --name or --no-resume")
+        self.model.load_state_dict(ckpt["model"])
+        if self.ema is not None:
+            if "ema" not in ckpt:
+                raise ValueError(f"{path} was trained without --ema: use --no-ema, another --name or --no-resume")
+            self.ema.module.load_state_dict(ckpt["ema"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.state = ckpt["state"]
+        self.saver.history = [list(h) for h in self.state["checkpoints"]]
+
+    def clear(self) -> None:
+        """Remove a previous attempt's checkpoints (``--no-resume``)."""
+        if self.d.main:
+            for path in [*self.dir.glob("checkpoint-*.pt"), self.dir / "best.pt", self.dir / "last.pt"]:
+                path.unlink(missing_ok=True)
+        barrier(self.d)
+
+    # -- loops
+    def train_epoch(self, epoch: int) -> float:
+        cfg, d = self.cfg, self.d
+        seed = cfg.seed * 1000 + epoch
+        seed_everything(seed)
+        self.sampler.set_epoch(epoch)
+        self.train_set.reseed(seed)
+        loader = make_loader(self.train_set, cfg.batch_size, cfg.workers, self.sampler, seed=seed)
+        self.net.train()
+        if cfg.freeze != "none":
+            freeze_batchnorm_stats(self.model)
+        total, count = torch.zeros((), dtype=torch.float64), 0
+        bar = tqdm(loader, desc=f"fold {self.fold} epoch {epoch}", disable=not (cfg.progress and d.main), leave=False)
+        for x, y, w in bar:
+            x = x.to(d.device, non_blocking=True)
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y, w = y.to(d.device), w.to(d.device)
+            with torch.autocast(d.device.type, dtype=self.amp, enabled=self.amp is not None):
+                logits = self.net(x).view(-1)
+            loss = self.loss(logits.float(), y, w)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            if self.ema is not None:
+                self.ema.update(self.model, step=self.scheduler.last_epoch)
+            total += loss.detach().double().cpu() * len(y)
+            count += len(y)
+            bar.set_postfix(loss=f"{total.item() / count:.4f}")
+        if d.world > 1:  # each rank updated BatchNorm statistics on its own batches: average them
+            distribute_bn(self.model, d.world, reduce=True)
+            if self.ema is not None:
+                distribute_bn(self.ema.module, d.world, reduce=True)
+        sums = gather((total.item(), count), d)
+        return sum(s for s, _ in sums) / max(1, sum(c for _, c in sums))
+
+    def predict(self, images: np.ndarray, rows: np.ndarray | None, tta: str,
+                model: torch.nn.Module | None = None) -> np.ndarray:
+        cfg = self.cfg
+        return predict_images(model or self.eval_model, images, rows, tta, img_size=cfg.img_size,
+                              per_image_norm=cfg.norm == "image", batch_size=cfg.batch_size * 2,
+                              workers=cfg.workers, amp_dtype=self.amp, progress=cfg.progress, d=self.d)
+
+    def validate(self) -> dict:
+        preds = self.predict(self.data.train_images, self.valid_rows, "none")
+        y = np.asarray(self.data.train_labels)[self.valid_rows]
+        p = np.clip(preds.astype(np.float64), 1e-6, 1 - 1e-6)
+        out = {"val_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), "val_auc": roc_auc(y, preds)}
+        if self.valid_truth is not None:
+            out["val_auc_true"] = roc_auc(self.valid_truth, preds)
+        return out
+
+    def fit(self) -> None:
+        """Train until ``--epochs`` or early stopping, checkpointing every epoch."""
+        cfg, st = self.cfg, self.state
+        stop_after = int(os.environ.get(STOP_ENV, "0"))
+        while not st["finished"]:
+            epoch = st["epoch"] + 1
+            start = time.time()
+            train_loss = self.train_epoch(epoch)
+            scores = self.validate()
+            improved = self.saver.update(epoch, scores["val_auc"], self.weights_checkpoint(epoch, scores["val_auc"]))
+            st.update(epoch=epoch, bad_epochs=0 if improved else st["bad_epochs"] + 1)
+            if improved:
+                st["best_epoch"] = epoch
+            row = {"epoch": epoch, "lr": max(g["lr"] for g in self.optimizer.param_groups), "train_loss": train_loss,
+                   "val_loss": scores["val_loss"], "val_auc": scores["val_auc"]}
+            if "val_auc_true" in scores:
+                row["val_auc_true"] = scores["val_auc_true"]
+            row.update(weights="ema" if self.ema is not None else "model", seconds=round(time.time() - start, 2))
+            st["summary"].append(row)
+            st["finished"] = epoch >= cfg.epochs or st["bad_epochs"] >= cfg.patience
+            if self.d.main:
+                save_checkpoint(self.dir / "last.pt", self.resume_checkpoint())
+                atomic_write_csv(self.dir / "summary.csv", pd.DataFrame(st["summary"]))
+                self.run.log.info("fold %d epoch %d/%d: train_loss %.4f val_loss %.4f val_auc %.5f%s (%.0fs)%s",
+                                  self.fold, epoch, cfg.epochs, train_loss, row["val_loss"], row["val_auc"],
+                                  f" val_auc_true {row['val_auc_true']:.5f}" if "val_auc_true" in row else "",
+                                  row["seconds"], " *" if improved else "")
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, row)
+            if stop_after and epoch >= stop_after and not st["finished"]:
+                raise SystemExit(f"stopped after epoch {epoch} ({STOP_ENV}={stop_after}); run the same command "
+                                 "again to continue")
+
+    def final_weights(self) -> tuple[dict, str]:
+        """best.pt's weights, or the mean of the kept epochs' weights (``--avg-checkpoints``)."""
+        barrier(self.d)  # the main process has written the files
+        if self.cfg.avg_checkpoints:
+            epochs = [epoch for _, epoch in self.saver.history[:self.cfg.checkpoint_hist]]
+            return average_checkpoints(self.saver.paths(), self.d.device), f"mean of epochs {epochs}"
+        return load_checkpoint(self.dir / "best.pt", self.d.device)["model"], f"epoch {self.state['best_epoch']}"
+
+    def finish(self) -> FoldResult | None:
+        """The final weights' OOF and test predictions (TTA) and their variants; callbacks' ``on_fold_end``."""
+        cfg, data = self.cfg, self.data
+        weights, which = self.final_weights()
+        self.model.load_state_dict(weights)
+        preds = {tta: self.predict(data.train_images, self.valid_rows, tta, self.model)
+                 for tta in dict.fromkeys([cfg.tta, *cfg.tta_compare])}
+        test = self.predict(data.test_images, None, cfg.tta, self.model) if len(data.test_ids) else None
+        if not self.d.main:
+            return None
+        labels = np.asarray(data.train_labels)[self.valid_rows]
+        end = FoldEnd(self.fold, self.dir, self.valid_ids, labels, self.valid_truth, preds, cfg.tta,
+                      self.model.eval(), self.valid_set)
+        for callback in self.callbacks:
+            callback.on_fold_end(self, end)
+        info = {"best_epoch": self.state["best_epoch"], "epochs_run": self.state["epoch"], "tta": cfg.tta,
+                "weights": ("ema " if self.ema is not None else "") + which}
+        return FoldResult(oof=pd.DataFrame({"id": self.valid_ids, "target": labels, "pred": preds[cfg.tta]}),
+                          test=None if test is None else pd.DataFrame({"id": data.test_ids, "pred": test}),
+                          info=info, variants=preds)
+
+
+def fit_fold(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fold: int, run: Run, d: Dist,
+             truth: Truth | None = None, callbacks: Sequence[Callback] = ()) -> FoldResult | None:
+    """Train (or, with ``--resume``, continue from ``last.pt``) and predict one fold."""
+    trainer = FoldTrainer(cfg, data, fold_of_row, fold, run, d, truth, callbacks)
+    last = trainer.dir / "last.pt"
+    if cfg.resume and last.is_file():
+        trainer.restore(last)
+        if d.main:
+            run.log.info("fold %d: resumed after epoch %d", fold, trainer.state["epoch"])
+    else:
+        trainer.clear()
+    trainer.fit()
+    return trainer.finish()
+
+
+def train_folds(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, folds: Sequence[int], run: Run,
+                d: Dist, truth: Truth | None = None, callbacks: Sequence[Callback] = ()) -> dict:
+    """Every fold of ``folds`` through :func:`common.cv.run_folds` (finished ones skipped with ``--resume``)."""
+    fold_of_row = np.asarray(fold_of_row)
+    if len(fold_of_row) != len(data.train_ids):
+        raise ValueError(f"{len(fold_of_row)} fold numbers for {len(data.train_ids)} training images")
+    return run_folds(run, folds, lambda k: fit_fold(cfg, data, fold_of_row, k, run, d, truth, callbacks),
+                     n_splits=cfg.n_splits, resume=cfg.resume, truth=truth, main_process=d.main)

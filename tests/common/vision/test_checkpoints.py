@@ -1,0 +1,41 @@
+"""Top-K checkpoint history (timm's CheckpointSaver) and checkpoint averaging (timm's avg_checkpoints.py)."""
+import torch
+
+from common.vision.checkpoints import CheckpointSaver, average_checkpoints, average_state_dicts, load_checkpoint
+
+
+def state(value: float) -> dict:
+    return {"model": {"conv.weight": torch.full((2, 2), float(value)), "bn.running_var": torch.full((2,), float(value)),
+                      "bn.num_batches_tracked": torch.tensor(int(value) + 1)}}
+
+
+def test_saver_keeps_the_k_best_epochs_and_the_best(tmp_path):
+    saver = CheckpointSaver(tmp_path, max_history=2)
+    improved = [saver.update(epoch, metric, state(epoch)) for epoch, metric in enumerate([0.5, 0.7, 0.6, 0.8], 1)]
+    assert improved == [True, True, False, True]
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*.pt")) == ["checkpoint-2.pt", "checkpoint-4.pt"]
+    assert saver.paths() == [tmp_path / "checkpoint-4.pt", tmp_path / "checkpoint-2.pt"]
+    assert load_checkpoint(tmp_path / "best.pt")["model"]["conv.weight"][0, 0] == 4
+    resumed = CheckpointSaver(tmp_path, max_history=2, history=saver.history)  # as restored from last.pt
+    resumed.update(5, 0.75, state(5))
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*.pt")) == ["checkpoint-4.pt", "checkpoint-5.pt"]
+
+
+def test_saver_without_history_writes_only_best(tmp_path):
+    saver = CheckpointSaver(tmp_path, max_history=0)
+    saver.update(1, 0.5, state(1))
+    saver.update(2, 0.4, state(2))
+    assert not list(tmp_path.glob("checkpoint-*.pt")) and saver.paths() == []
+    assert saver.best == (0.5, 1)
+
+
+def test_average_is_the_mean_of_the_weights_and_batchnorm_buffers(tmp_path):
+    saver = CheckpointSaver(tmp_path, max_history=3)
+    for epoch, metric in enumerate([0.1, 0.9, 0.8, 0.7], 1):
+        saver.update(epoch, metric, state(epoch))
+    averaged = average_checkpoints(saver.paths())
+    assert torch.equal(averaged["conv.weight"], torch.full((2, 2), (2 + 3 + 4) / 3))
+    assert torch.equal(averaged["bn.running_var"], torch.full((2,), 3.0))
+    assert averaged["bn.num_batches_tracked"].dtype == torch.int64
+    half = torch.tensor([1.0], dtype=torch.bfloat16)
+    assert average_state_dicts([{"w": half}, {"w": half * 3}])["w"].dtype == torch.bfloat16
