@@ -22,20 +22,19 @@ demo: install
 	@echo "== 1/5 synthetic data in the Kaggle layouts (data/)"
 	$(BIN)/python -m competitions.nexperia.synth --out data/nexperia
 	$(BIN)/python -m competitions.home_credit.synth --out data/home_credit
-	@echo "== 2/5 Home Credit: features -> 5-fold LightGBM -> submission (runs/home_credit/demo)"
+	@echo "== 2/5 Home Credit: features -> 5-fold LightGBM (runs/home_credit/demo)"
 	$(BIN)/python -m competitions.home_credit.features.build
 	$(BIN)/python competitions/home_credit/train.py --config competitions/home_credit/configs/demo.yaml
-	$(BIN)/python competitions/home_credit/predict.py --run runs/home_credit/demo
-	@echo "== 3/5 Nexperia: CNN fold 0, test predictions with TTA (runs/nexperia/demo)"
-	$(BIN)/python competitions/nexperia/train.py --config competitions/nexperia/configs/demo.yaml --fold 0 --resume
-	$(BIN)/python competitions/nexperia/predict.py --run runs/nexperia/demo --workers 0
+	@echo "== 3/5 Nexperia: CNN fold 0 (runs/nexperia/demo), re-predicted without TTA (runs/nexperia/demo-tta-none)"
+	$(BIN)/python competitions/nexperia/train.py --config competitions/nexperia/configs/demo.yaml --fold 0
+	$(BIN)/python competitions/nexperia/predict.py --run runs/nexperia/demo --tta none --workers 0
 	@echo "== 4/5 Nexperia: VAE anomaly score and CNN+VAE blend, noisy-label audit"
 	$(BIN)/python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-demo.yaml --fold 0 --blend-with runs/nexperia/demo --no-progress
 	$(BIN)/python competitions/nexperia/noisy.py --oof runs/nexperia/demo --grid 12
 	@echo "== 5/5 blend -> validated submission -> ledger (dry run), kernel folder"
 	$(BIN)/python -m submissions.blend --competition home_credit --runs demo --method rank
 	$(BIN)/python -m submissions.submit --latest --competition home_credit -m "make demo" --dry-run
-	$(BIN)/python -m submissions.blend --competition nexperia --runs demo vae-fc-demo --method rank
+	$(BIN)/python -m submissions.blend --competition nexperia --runs demo vae-fc-demo --method rank --post leak-fix
 	$(BIN)/python -m submissions.submit --latest --competition nexperia -m "make demo" --dry-run
 	$(BIN)/python -m submissions.leaderboard report
 	$(BIN)/python -m kernels.build nexperia-train --fold 0 --owner demo-user
