@@ -17,6 +17,7 @@ Resuming an unfinished fold (its last checkpoint) is the model's job inside ``fi
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -92,8 +93,17 @@ def run_folds(run: Run, folds: Sequence[int], fit_fold: Callable[[int], FoldResu
               resume: bool = True, truth: Truth | None = None, main_process: bool = True) -> dict:
     """Fit ``folds`` one after the other (finished ones skipped when ``resume``) and write the run's files.
 
-    ``fit_fold`` may return None on other ranks of a distributed run: only the main process writes.
+    ``fit_fold`` may return None on other ranks of a distributed run: only the main process writes, and
+    it holds the run's writer lock (``Run.lock``) throughout: a second process on the same run gets
+    ``RunLockedError`` naming the run and the pid holding it.
     """
+    with run.lock() if main_process else nullcontext():  # one writer per run folder
+        return _run_folds(run, folds, fit_fold, n_splits=n_splits, resume=resume, truth=truth,
+                          main_process=main_process)
+
+
+def _run_folds(run: Run, folds: Sequence[int], fit_fold: Callable[[int], FoldResult | None], *, n_splits: int,
+               resume: bool, truth: Truth | None, main_process: bool) -> dict:
     todo = [k for k in folds if not (resume and k in run.completed_folds())]
     skipped = [k for k in folds if k not in todo]
     if skipped and main_process:

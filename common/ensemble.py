@@ -7,8 +7,13 @@ matrices. Blenders follow scikit-learn's protocol: ``fit(P, y, folds=None)``, ``
 Honesty of OOF scores: weights searched on the same OOF rows they are scored on are optimistic
 (``WeightedBlend``, ``HillClimbBlend`` in-sample). ``nested_oof`` refits a blender on the other folds
 and predicts each held-out fold, giving an honest estimate; ``StackBlend`` does this by itself when it
-is given folds. Blenders that rank-normalise predict ranks within the matrix they are given (a fold,
-or the test set), which is how they are applied to the test set too.
+is given folds. Blenders that rank-normalise predict ranks within the matrix they are given (the test
+set, or all OOF rows). In ``nested_oof`` the rank features are computed once over all OOF rows (no label
+is used) and the blenders fitted on the other folds take them as they are: ranking each held-out fold
+on its own would remove the offsets between folds, which alone raises the pooled AUC of any single
+run, so the blend's CV would not be comparable with the runs' OOF AUCs (nor would the DeLong test).
+With these global ranks, the nested OOF of a "blend" of one run (or of copies of it) has exactly that
+run's pooled OOF AUC.
 
 ``evaluate_blend`` is the one report of a blend (``submissions.blend``, ``vae.py --blend-with``): each
 run's OOF AUC with its DeLong CI, the blend's honest CV, a paired DeLong test of the blend against the
@@ -125,6 +130,9 @@ def _matrix(P) -> np.ndarray:
     if P.ndim != 2 or P.shape[1] == 0:
         raise ValueError(f"expected a prediction matrix (rows x models), got shape {P.shape}")
     return P
+
+
+RAW = "raw"  # StackBlend features: the columns as given (nested_oof hands it ranks computed over all rows)
 
 
 def rank_normalise(P) -> np.ndarray:
@@ -247,6 +255,8 @@ class StackBlend(BaseEstimator):
         P = _matrix(P)
         if self.features == "rank":
             return rank_normalise(P)
+        if self.features == RAW:
+            return P
         if self.features == "logit":
             outside = np.flatnonzero(((P < 0) | (P > 1)).any(axis=0))
             if outside.size:
@@ -282,15 +292,35 @@ def make_blender(method: str, **params):
     return BLENDERS[method](**params)
 
 
+def _pooled_features(blender_factory: Callable[[], object], P: np.ndarray) -> tuple[np.ndarray, Callable[[], object]]:
+    """The blender's rank features computed once over all rows, and a factory of blenders taking them as
+    they are; blenders without rank features get ``P`` and the factory unchanged."""
+    proto = blender_factory()
+    if isinstance(proto, _Blender) and proto.rank:
+        def factory():
+            blender = blender_factory()
+            blender.rank = False  # its features are the global ranks below
+            return blender
+        return rank_normalise(P), factory
+    if isinstance(proto, StackBlend) and proto.features == "rank":
+        return rank_normalise(P), lambda: blender_factory().set_params(features=RAW)
+    return P, blender_factory
+
+
 def nested_oof(blender_factory: Callable[[], object], P, y, folds) -> np.ndarray:
-    """Honest OOF of a blender: for each fold, fit a fresh blender on the other folds and predict it."""
+    """Honest OOF of a blender: for each fold, fit a fresh blender on the other folds and predict it.
+
+    Rank features are the ranks over all rows (labels unused), not ranks within each held-out fold,
+    so the pooled OOF keeps the offsets between folds exactly as the runs' own OOF does.
+    """
     P, y, folds = _matrix(P), np.asarray(y), np.asarray(folds)
     if not (len(P) == len(y) == len(folds)):
         raise ValueError(f"P, y and folds have {len(P)}, {len(y)} and {len(folds)} rows")
+    X, factory = _pooled_features(blender_factory, P)
     out = np.empty(len(P), dtype=np.float64)
     for k in np.unique(folds):
         held = folds == k
-        out[held] = blender_factory().fit(P[~held], y[~held]).predict(P[held])
+        out[held] = factory().fit(X[~held], y[~held]).predict(X[held])
     return out
 
 

@@ -13,10 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: runs are not locked
+    fcntl = None
 
 import pandas as pd
 import yaml
@@ -28,6 +35,12 @@ from common.paths import runs_root
 OOF_COLUMNS = ["id", "fold", "target", "pred"]
 TEST_COLUMNS = ["id", "pred"]
 DONE_FILE = "done.json"
+LOCK_FILE = ".lock"
+_HELD: dict[str, list] = {}  # run folder -> [open lock file descriptor, depth] held by this process
+
+
+class RunLockedError(FileExistsError):
+    """Another process is writing the run folder (it holds the run's lock)."""
 
 
 class Run:
@@ -45,6 +58,47 @@ class Run:
         if not re.fullmatch(r"[A-Za-z0-9._+-]+", name):
             raise ValueError(f"run name {name!r} may only hold letters, digits and . _ + -")
         return cls(Path(runs_dir or runs_root()) / competition / name)
+
+    # -- lock -----------------------------------------------------------------------------------
+    @contextmanager
+    def lock(self) -> Iterator["Run"]:
+        """Hold the run's exclusive writer lock (``<run>/.lock``, ``fcntl.flock``) for the ``with`` block.
+
+        Non-blocking: while another process holds it, ``RunLockedError`` names the run and that
+        process's pid. The lock goes with the process (a killed writer leaves no lock behind, only the
+        file), and nesting it in one process is fine.
+        """
+        key = str(self.root.resolve())
+        if fcntl is None or key in _HELD:
+            if key in _HELD:
+                _HELD[key][1] += 1
+            try:
+                yield self
+            finally:
+                if key in _HELD:
+                    _HELD[key][1] -= 1
+            return
+        path = self.root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunLockedError(
+                f"run {self.root} is being written by another process (pid {holder}); wait for it to "
+                "finish, or use another --name") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _HELD[key] = [fd, 1]
+        try:
+            yield self
+        finally:
+            _HELD[key][1] -= 1
+            if _HELD[key][1] == 0:
+                del _HELD[key]
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
 
     # -- config ---------------------------------------------------------------------------------
     @property

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kernels import remote
+from submissions._cli import add_debug, cli, failed
 from submissions.kaggle_client import KaggleError, connect, kernel_status
 
 
@@ -31,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--fetch", action="store_true", help="after a complete run, download its output")
     for p in (push_p, status_p, output_p):
         p.add_argument("--runs-dir", type=Path, default=None, help="where outputs go (default runs/)")
+        add_debug(p)
+    add_debug(parser)
     args = parser.parse_args(argv)
     try:
         api = connect()
@@ -54,9 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("runs updated: " + (", ".join(map(str, runs)) or "none in the output"))
         return 0 if status != "ERROR" else 1
     except (KaggleError, FileNotFoundError, TimeoutError) as error:
-        print(f"FAILED: {error}", file=sys.stderr)
-        return 1
+        return failed("FAILED", error, args.debug)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(main))

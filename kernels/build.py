@@ -26,6 +26,7 @@ from typing import Sequence
 from common.io import atomic_write_json, atomic_write_text
 from common.registry import get_competition
 from kernels import bootstrap
+from submissions._cli import add_debug, cli, failed
 
 BUILD_ROOT = Path("kernels") / "build"
 CODE_DATASET_SLUG = "kaggle-kit-code"
@@ -141,13 +142,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="accelerator (default: on for nexperia, off for home_credit)")
     parser.add_argument("--suffix", default=None, help="added to the title (and slug), e.g. an experiment name")
     parser.add_argument("--build-root", type=Path, default=BUILD_ROOT)
+    add_debug(parser)
     args = parser.parse_args(argv)
     if not args.owner:
         parser.error("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
     if args.target == "code-dataset":
         from kernels.pack_code import pack_code
         slug = (args.code_dataset or f"{args.owner}/{CODE_DATASET_SLUG}").split("/")[1]
-        folder = pack_code(args.owner, args.build_root / slug, slug)
+        from kernels.pack_code import PackingError
+        try:
+            folder = pack_code(args.owner, args.build_root / slug, slug)
+        except PackingError as error:
+            return failed("PACKING FAILED", error, args.debug)
         print(f"code dataset folder: {folder}\nupload it with: python -m kernels.pack_code --owner {args.owner} "
               f"--slug {slug} --push")
         return 0
@@ -161,4 +167,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(main))

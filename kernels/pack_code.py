@@ -5,7 +5,14 @@
 the files git knows (tracked, or new and not ignored) inside the kit's packages, plus setup.cfg,
 pyproject.toml and README.md. Never packed: tests, benchmarks, data and prediction files, runs,
 caches, virtual environments, and anything that looks like credentials; packing stops if a file holds
-the value of ``KAGGLE_KEY`` or ``KAGGLE_API_TOKEN``. ``--push`` uploads the folder with the official
+a Kaggle credential from any source the official client reads (``KAGGLE_KEY``, ``KAGGLE_API_TOKEN`` or
+the file it names, ``kaggle.json`` in ``$KAGGLE_CONFIG_DIR``, ``~/.kaggle`` or ``$XDG_CONFIG_HOME/kaggle``,
+``~/.kaggle/access_token[.txt]``, ``~/.kaggle/credentials.json``); the key is never shown.
+
+The folder is built in a fresh temporary folder beside ``--out`` and moved in place at the end. An existing
+``--out`` is replaced only when pack_code made it (it holds the marker file ``.kit-pack-code.json``):
+any other existing path, such as a folder with your files or the repository itself, is an error and is
+left untouched. ``--push`` uploads the folder with the official
 client (sub-folders as zip archives; the kernel script finds them either way): a new private dataset
 the first time, a new version after.
 """
@@ -13,14 +20,17 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
 from common.io import atomic_write_json
+from submissions._cli import add_debug, cli, failed
 
 PACKAGES = ("common", "competitions", "kernels", "submissions")
 TOP_FILES = ("setup.cfg", "pyproject.toml", "README.md")
@@ -28,6 +38,9 @@ SOURCE_SUFFIXES = (".py", ".yaml", ".yml", ".json", ".md", ".cfg", ".toml", ".tx
 NEVER = ("*/build/*", "*__pycache__*", "*.egg-info*", "kaggle.json", "*access_token*", "credentials*",
          "*.env", ".env*", "*.netrc", "*.pem", "*.key", "*secret*")
 SECRET_VARIABLES = ("KAGGLE_KEY", "KAGGLE_API_TOKEN")
+MARKER = ".kit-pack-code.json"  # written into every folder pack_code makes: only such a folder is replaced
+_NOT_SECRET = ("username", "proxy", "path", "competition")  # kaggle.json fields that are no credential
+_MIN_SECRET = 8
 KIT_ROOT = Path(__file__).resolve().parents[1]  # the folder holding the kit's packages
 
 
@@ -55,34 +68,122 @@ def is_packed(relative: str) -> bool:
     return path.parts[0] in PACKAGES and path.suffix in SOURCE_SUFFIXES
 
 
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip() if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _json_values(path: Path, skip: tuple[str, ...] = ()) -> list[str]:
+    text = _read_text(path)
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return [text]  # not JSON: the whole content may be a token
+    if not isinstance(data, dict):
+        return []
+    return [str(v) for k, v in data.items() if k not in skip and isinstance(v, (str, int)) and str(v)]
+
+
+def credential_values() -> list[tuple[str, bytes]]:
+    """``(source, value)`` of every Kaggle credential the official client could read here (values >= 8 chars).
+
+    Sources: ``$KAGGLE_KEY``; ``$KAGGLE_API_TOKEN`` (a token, or the path of a file holding one);
+    ``$KAGGLE_API_V1_TOKEN_PATH``; ``kaggle.json`` in ``$KAGGLE_CONFIG_DIR``, ``~/.kaggle`` and
+    ``$XDG_CONFIG_HOME/kaggle`` (or ``~/.config/kaggle``); ``access_token``/``access_token.txt`` in those
+    folders; the OAuth cache ``~/.kaggle/credentials.json``.
+    """
+    found: list[tuple[str, str]] = []
+    env = os.environ
+    if env.get("KAGGLE_KEY"):
+        found.append(("$KAGGLE_KEY", env["KAGGLE_KEY"]))
+    token = env.get("KAGGLE_API_TOKEN")
+    if token:
+        found.append(("$KAGGLE_API_TOKEN", token))
+        try:
+            from_file = _read_text(Path(token)) if len(token) < 4096 else None
+        except (OSError, ValueError):
+            from_file = None
+        if from_file:
+            found.append(("the file named by $KAGGLE_API_TOKEN", from_file))
+    if env.get("KAGGLE_API_V1_TOKEN_PATH") and (text := _read_text(Path(env["KAGGLE_API_V1_TOKEN_PATH"]))):
+        found.append(("$KAGGLE_API_V1_TOKEN_PATH", text))
+    home = Path(os.path.expanduser("~"))
+    folders = [Path(env["KAGGLE_CONFIG_DIR"])] if env.get("KAGGLE_CONFIG_DIR") else []
+    folders += [home / ".kaggle", Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "kaggle"]
+    for folder in dict.fromkeys(folders):
+        found += [(str(folder / "kaggle.json"), v) for v in _json_values(folder / "kaggle.json", _NOT_SECRET)]
+        for name in ("access_token", "access_token.txt"):
+            if text := _read_text(folder / name):
+                found.append((str(folder / name), text))
+        found += [(str(folder / "credentials.json"), v)
+                  for v in _json_values(folder / "credentials.json", ("username", "access_token_expiration"))]
+    return [(source, value.encode()) for source, value in found if len(value) >= _MIN_SECRET]
+
+
 def check_no_secrets(files: Iterable[Path]) -> None:
-    """Refuse to pack a file holding the value of a credential variable (the value is never shown)."""
-    secrets = [os.environ[v].encode() for v in SECRET_VARIABLES if len(os.environ.get(v, "")) >= 8]
+    """Refuse to pack a file holding a Kaggle credential from any source (the value is never shown)."""
+    secrets = credential_values()
     for path in files:
         data = path.read_bytes()
-        for secret in secrets:
+        for source, secret in secrets:
             if secret in data:
-                raise PackingError(f"{path} holds a Kaggle credential: remove it before packing")
+                raise PackingError(f"{path} holds a Kaggle credential (the one in {source}): "
+                                   "remove it before packing")
 
 
 def dataset_metadata(owner: str, slug: str) -> dict:
     return {"title": "Kaggle kit code", "id": f"{owner}/{slug}", "licenses": [{"name": "CC0-1.0"}]}
 
 
+def _check_target(out: Path, repo: Path) -> None:
+    """``out`` may be replaced only when it does not exist or is a folder pack_code made (its marker)."""
+    if repo == out or out in repo.parents:
+        raise PackingError(f"--out {out} holds the repository {repo}: choose a folder of its own")
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise PackingError(f"--out {out} exists and is not a folder pack_code made: refusing to replace it")
+    if not (out / MARKER).is_file():
+        raise PackingError(f"--out {out} is an existing folder that pack_code did not make (no {MARKER} in "
+                           "it): refusing to replace it; choose another --out or remove the folder yourself")
+
+
 def pack_code(owner: str, out: str | Path, slug: str = "kaggle-kit-code", repo: str | Path = KIT_ROOT) -> Path:
-    """Write the code dataset folder ``out`` (replacing an older one); return it."""
-    repo, out = Path(repo).resolve(), Path(out)
+    """Write the code dataset folder ``out`` and return it.
+
+    The folder is built in a fresh temporary folder beside ``out`` and moved in place at the end; an
+    existing ``out`` is replaced only when pack_code made it (it holds ``MARKER``), never otherwise.
+    """
+    repo, out = Path(repo).resolve(), Path(os.path.abspath(out))
+    _check_target(out, repo)
     files = [f for f in candidate_files(repo) if is_packed(f) and (repo / f).is_file()]
     if not any(f.startswith("common/") for f in files):
         raise PackingError(f"no kit sources found in {repo}: pass the repository root as --repo")
     check_no_secrets(repo / f for f in files)
-    if out.exists():
-        shutil.rmtree(out)
-    for relative in files:
-        target = out / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(repo / relative, target)
-    atomic_write_json(out / "dataset-metadata.json", dataset_metadata(owner, slug))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        for relative in files:
+            target = build / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo / relative, target)
+        atomic_write_json(build / "dataset-metadata.json", dataset_metadata(owner, slug))
+        atomic_write_json(build / MARKER, {"made_by": "kernels.pack_code"})
+        _check_target(out, repo)  # again: something may have appeared there meanwhile
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent)) / out.name
+            os.rename(out, old)
+        os.rename(build, out)
+        if old is not None:
+            shutil.rmtree(old.parent)  # a folder pack_code made, moved aside above
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)  # only the temporary folder made here
+        raise
     return out
 
 
@@ -109,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, default=KIT_ROOT, help="repository root (default: the kit's)")
     parser.add_argument("--push", action="store_true", help="create or version the dataset on Kaggle")
     parser.add_argument("--notes", default="kit code update", help="version notes when versioning")
+    add_debug(parser)
     args = parser.parse_args(argv)
     if not args.owner:
         parser.error("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
@@ -121,10 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.push:
             print(f"dataset {push_code(folder, args.notes)} is up to date on Kaggle")
     except (PackingError, KaggleError) as error:
-        print(f"PACKING FAILED: {error}", file=sys.stderr)
-        return 1
+        return failed("PACKING FAILED", error, args.debug)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(main))

@@ -6,8 +6,15 @@ Reads each run's ``oof.csv`` and ``test.csv`` (a RUN is a run folder, or a run n
 ``runs/<competition>/``), refuses runs whose ids, folds or targets differ, and reports every run's OOF
 AUC with its DeLong 95% CI, the blend's, and a paired DeLong test of the blend against the best single
 run. The blend's CV is honest: blenders that fit weights ('weighted', 'hill') are scored by nested OOF
-(fitted on the other folds); 'stack' does the same by itself; 'mean' and 'rank' fit nothing. One run
-gives a one-model submission (no blending).
+(fitted on the other folds); 'stack' does the same by itself; 'mean' and 'rank' fit nothing. Rank
+features of the nested OOF are ranks over all OOF rows, not within each held-out fold, so the blend's CV,
+the runs' OOF AUCs and the DeLong test all score the same pooled rows alike (a blend of a run with a copy
+of itself scores exactly that run). One run gives a one-model submission (no blending).
+
+A run that is partial is refused, naming it and its missing folds: its ``metrics.json`` says it is not
+``complete``, its ``oof.csv`` folds differ from its ``completed_folds``, or it lacks folds of the shared
+``folds.csv``. ``--allow-partial`` blends it anyway, with a warning, and the JSON lists it under
+``partial_runs``.
 
 The submission takes its ids and order from the competition's sample submission (``--data``), is
 validated, and is written to ``submissions/files/<competition>/<competition>-<time>-<hash>.csv`` with a
@@ -20,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import logging
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +43,7 @@ from common.paths import default_data_dir, runs_root
 from common.plots import plot_roc
 from common.registry import get_competition, postprocess_hook
 from common.run import load_predictions
+from submissions._cli import add_debug, cli, failed
 from submissions.store import DEFAULT_FILES_ROOT, sidecar_path, submission_name
 from submissions.validate import check_submission, read_sample
 
@@ -47,6 +57,61 @@ def resolve_run(run: str | Path, competition: str, runs_dir: str | Path | None =
     if named.is_dir():
         return named
     raise FileNotFoundError(f"run {run!r} not found: neither a folder nor {named}")
+
+
+logger = logging.getLogger(__name__)
+
+
+def run_completeness(run_dir: Path, oof: pd.DataFrame) -> dict | None:
+    """What is missing from a run, or None when it is whole.
+
+    A run is whole when its ``metrics.json`` says ``complete``, its ``oof.csv`` holds exactly the
+    ``completed_folds`` (a second writer could leave them apart), and it covers every fold of the
+    competition's shared fold file (``<runs>/<competition>/folds.csv``) where there is one. Without
+    ``metrics.json`` the finished folds are those with a ``fold<k>/done.json``.
+    """
+    have = sorted(int(k) for k in pd.unique(oof["fold"]))
+    problems, expected = [], set()
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.is_file():
+        try:
+            metrics = json.loads(metrics_path.read_text())
+        except ValueError:
+            raise ValueError(f"run {run_dir}: {metrics_path} is not valid JSON") from None
+        completed = sorted(int(k) for k in metrics.get("completed_folds", have))
+        n_splits = metrics.get("n_splits")
+        if n_splits is not None:
+            expected |= set(range(int(n_splits)))
+        if metrics.get("complete") is False:
+            problems.append(f"metrics.json says it is not complete (folds {completed} of {n_splits})")
+    else:
+        completed = sorted(int(p.parent.name[4:]) for p in run_dir.glob("fold*/done.json")
+                           if p.parent.name[4:].isdigit()) or have
+    if completed != have:
+        problems.append(f"oof.csv holds folds {have} but the finished folds are {completed}")
+    shared = run_dir.parent / "folds.csv"
+    if shared.is_file():
+        expected |= {int(k) for k in pd.unique(pd.read_csv(shared, usecols=["fold"])["fold"])}
+    missing = sorted(expected - set(have))
+    if missing and not problems:
+        problems.append(f"oof.csv lacks folds {missing}")
+    if not problems:
+        return None
+    return {"run": str(run_dir), "folds": have, "completed_folds": completed, "missing_folds": missing,
+            "problems": problems}
+
+
+def check_complete(run_dirs: Sequence[Path], oofs: dict[str, pd.DataFrame], allow_partial: bool) -> list[dict]:
+    """Refuse partial runs (naming the run and its missing folds) unless ``allow_partial``; then warn and
+    return what is partial (for the JSON)."""
+    partial = [p for run_dir, oof in zip(run_dirs, oofs.values()) if (p := run_completeness(run_dir, oof))]
+    for p in partial:
+        message = (f"run {p['run']} is partial: " + "; ".join(p["problems"])
+                   + (f"; missing folds {p['missing_folds']}" if p["missing_folds"] else ""))
+        if not allow_partial:
+            raise ValueError(message + " (finish its folds, or pass --allow-partial to blend it anyway)")
+        logger.warning("%s: blended anyway (--allow-partial)", message)
+    return partial
 
 
 def load_runs(run_dirs: Sequence[Path]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
@@ -99,9 +164,11 @@ def postprocess(competition: str, names: Sequence[str], test: pd.DataFrame,
 
 def make_submission(competition: str, runs: Sequence[str | Path], method: str = "rank",
                     data_dir: str | Path | None = None, runs_dir: str | Path | None = None,
-                    files_root: str | Path = DEFAULT_FILES_ROOT, post: Sequence[str] = ()) -> tuple[Path, dict]:
+                    files_root: str | Path = DEFAULT_FILES_ROOT, post: Sequence[str] = (),
+                    allow_partial: bool = False) -> tuple[Path, dict]:
     """Blend ``runs``, apply the post-processing ``post``, write the submission file and its JSON;
-    return the file's path and the JSON."""
+    return the file's path and the JSON. A partial run (folds missing) is refused unless ``allow_partial``
+    (then the JSON lists it under ``partial_runs``)."""
     if method not in BLENDERS:
         raise ValueError(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
     spec = get_competition(competition)
@@ -109,6 +176,7 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
         postprocess_hook(competition, name)  # an unknown name fails before any work
     run_dirs = [resolve_run(r, competition, runs_dir) for r in runs]
     oofs, tests = load_runs(run_dirs)
+    partial = check_complete(run_dirs, oofs, allow_partial)
     sample = read_sample(competition, data_dir)
     sample_ids = sample[spec.id_column]
     check_test_ids(tests, sample_ids, spec.sample_submission)
@@ -124,13 +192,14 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     check_submission(sub, sample, spec, f"the blend of {aligned.names}")
     buffer = io.StringIO()
     sub.to_csv(buffer, index=False)
-    content = buffer.getvalue().encode()
+    content = buffer.getvalue().encode("utf-8")  # no byte order mark
     now = datetime.now(timezone.utc)
     path = Path(files_root) / competition / submission_name(competition, content, now)
     report = result.report
     per_run = [{**r, "path": str(run_dir)} for r, run_dir in zip(report["runs"], run_dirs)]
     meta = {"competition": competition, "file": path.name, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            **report, "runs": per_run, "score_transform": transform, "postprocess": applied, "n_test": len(sub)}
+            **report, "runs": per_run, "score_transform": transform, "postprocess": applied, "n_test": len(sub),
+            **({"partial_runs": partial} if partial else {})}
     atomic_write_bytes(path, content)
     atomic_write_json(sidecar_path(path), meta)
     curves = {r["name"]: aligned.oof[:, j] for j, r in enumerate(per_run)}
@@ -160,6 +229,8 @@ def format_report(path: Path, meta: dict) -> str:
     for step in meta["postprocess"]:
         details = ", ".join(f"{k} {v}" for k, v in step.items() if k != "name")
         lines.append(f"post-processing {step['name']}: {details}")
+    for p in meta.get("partial_runs", []):
+        lines.append(f"WARNING: partial run {p['run']} blended (--allow-partial): " + "; ".join(p["problems"]))
     lines.append(f"submission: {path}")
     lines.append(f"record:     {sidecar_path(path)}")
     lines.append(f"ROC plot:   {path.with_suffix('.roc.png')}")
@@ -180,16 +251,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--post", action="append", default=[], metavar="NAME",
                         help="post-processing of the test scores, from the competition's registry entry "
                              "(nexperia: leak-fix); repeatable, applied in order")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="blend runs with missing folds anyway (a warning, recorded in the JSON)")
+    add_debug(parser)
     args = parser.parse_args(argv)
     try:
         path, meta = make_submission(args.competition, args.runs, args.method, args.data, args.runs_dir,
-                                     args.files_root, args.post)
+                                     args.files_root, args.post, args.allow_partial)
     except (ValueError, FileNotFoundError) as error:
-        print(f"BLEND FAILED: {error}", file=sys.stderr)
-        return 1
+        return failed("BLEND FAILED", error, args.debug)
     print(format_report(path, meta))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(main))

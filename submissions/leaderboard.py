@@ -18,6 +18,7 @@ import pandas as pd
 from common.plots import plot_cv_vs_lb
 from common.registry import get_competition
 from submissions import kaggle_client
+from submissions._cli import add_debug, cli, failed
 from submissions.ledger import DEFAULT_LEDGER, Ledger
 from submissions.store import DEFAULT_FILES_ROOT
 
@@ -94,13 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_parser.add_argument("--plot", type=Path, default=None, help="PNG path of the CV vs LB plot")
     for p in (sync_parser, report_parser):
         p.add_argument("--ledger", type=Path, default=DEFAULT_LEDGER, help="SQLite ledger file")
+        add_debug(p)
+    add_debug(parser)
     args = parser.parse_args(argv)
     if args.command == "sync":
         try:
             result = sync(args.competition, args.ledger, args.team)
         except kaggle_client.KaggleError as error:
-            print(f"SYNC FAILED: {error}", file=sys.stderr)
-            return 1
+            return failed("SYNC FAILED", error, args.debug)
         rank = f"rank {result['rank']} (public {result['score']})" if result["rank"] else \
             f"not among the {result['teams_seen']} teams read"
         print(f"{result['kaggle_submissions']} Kaggle submissions read, {result['updated']} ledger records "
@@ -112,4 +114,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(main))

@@ -15,6 +15,7 @@ from typing import Sequence
 
 from common.registry import get_competition
 from submissions import kaggle_client
+from submissions._cli import add_debug, cli, failed
 from submissions.ledger import DEFAULT_LEDGER, Ledger
 from submissions.store import DEFAULT_FILES_ROOT, file_sha256, latest_submission, read_sidecar
 from submissions.validate import SubmissionError, validate_file
@@ -92,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--files-root", type=Path, default=DEFAULT_FILES_ROOT, help="where --latest looks")
     parser.add_argument("--dry-run", action="store_true", help="validate and record without sending")
     parser.add_argument("--force", action="store_true", help="send even if this file was sent before")
+    add_debug(parser)
     args = parser.parse_args(argv)
     if args.latest == (args.file is not None):
         parser.error("give either FILE or --latest (with --competition)")
@@ -102,8 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         entry = submit_file(path, args.message, args.competition, args.data, args.ledger,
                             args.dry_run, args.force)
     except (SubmissionError, AlreadySent, kaggle_client.KaggleError, FileNotFoundError, ValueError) as error:
-        print(f"NOT SENT: {error}", file=sys.stderr)
-        return 1
+        return failed("NOT SENT", error, args.debug)
     if entry["status"] == "dry-run":
         print(f"dry run: {path} is valid and recorded (ledger {args.ledger}, id {entry['id']}), not sent")
     else:
@@ -113,4 +114,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(main))

@@ -4,11 +4,17 @@
 file is valid, 1 with one line per problem otherwise.
 
 Checked: the columns (names and order) of the sample submission; the exact id set and row count; no
-duplicated id; every score a finite number inside the competition's score range.
+duplicated id; every score a finite number inside the competition's score range. A file starting with a
+UTF-8 byte order mark (BOM) is read without it but draws a one-line warning naming the file (the kit's
+writers never write one). Whatever the file holds (truncated, binary, wrong encoding...), the outcome is
+the file accepted or a ``SubmissionError`` naming the file: never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import logging
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +24,11 @@ import pandas as pd
 
 from common.paths import default_data_dir
 from common.registry import Competition, get_competition
+from submissions._cli import add_debug, cli, failed
+
+
+BOM = b"\xef\xbb\xbf"
+logger = logging.getLogger(__name__)
 
 
 class SubmissionError(ValueError):
@@ -45,13 +56,30 @@ def read_sample(competition: str, data_dir: str | Path | None = None) -> pd.Data
 
 
 def read_submission(path: str | Path, spec: Competition) -> pd.DataFrame:
+    """The submission file (ids as text); ``SubmissionError`` naming it when it is no readable CSV."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"submission file not found: {path}")
+    data = path.read_bytes()
+    if data.startswith(BOM):
+        logger.warning("%s starts with a UTF-8 byte order mark (BOM): read without it, but write the "
+                       "file without one (Kaggle may take the BOM as part of the first column's name)", path)
+        data = data[len(BOM):]
+    if not data.strip():
+        raise SubmissionError(f"{path} is empty: expected the header {spec.id_column},{spec.target_column} "
+                              "and one row per id")
     try:
-        return pd.read_csv(path, dtype={spec.id_column: str})
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
-        raise SubmissionError(f"{path} is not a readable CSV file: {error}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SubmissionError(f"{path} is not UTF-8 text (byte {error.start}: {data[error.start:error.start + 1]!r})"
+                              ) from None
+    if "\0" in text:
+        raise SubmissionError(f"{path} holds NUL bytes: not a CSV text file")
+    try:
+        sub = pd.read_csv(io.StringIO(text), dtype={spec.id_column: str})
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, csv.Error, ValueError) as error:
+        raise SubmissionError(f"{path} is not a readable CSV file: {str(error).strip()}") from None
+    return sub
 
 
 def _examples(values: Sequence, k: int = 5) -> str:
@@ -118,15 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--competition", required=True, help="the kit's competition name, e.g. nexperia")
     parser.add_argument("--data", type=Path, default=None,
                         help="folder with the sample submission (default: the competition's data folder)")
+    add_debug(parser)
     args = parser.parse_args(argv)
     try:
         sub = validate_file(args.file, args.competition, args.data)
     except (SubmissionError, FileNotFoundError, ValueError) as error:
-        print(f"INVALID: {error}", file=sys.stderr)
-        return 1
+        return failed("INVALID", error, args.debug)
     print(f"OK: {args.file} is a valid {args.competition} submission ({len(sub)} rows)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(main))

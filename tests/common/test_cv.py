@@ -108,3 +108,60 @@ def test_an_error_in_a_fold_keeps_the_finished_ones(tmp_path):
         run_folds(run, [0, 1], failing, n_splits=K)
     assert run.completed_folds() == [0]
     assert set(pd.read_csv(run.root / "oof.csv")["fold"]) == {0}
+
+
+# -- one writer per run: two real processes on one run name -----------------------------------------
+TRAIN = """
+import sys, time
+import numpy as np, pandas as pd
+from common.cli import run_cli
+from common.cv import FoldResult, run_folds
+from common.run import Run
+
+def main(argv):
+    root, folds, pause = argv[0], [int(k) for k in argv[1].split(",")], float(argv[2])
+    rng = np.random.default_rng(0)
+
+    def fit_fold(k):
+        print(f"fitting {k}", flush=True)
+        time.sleep(pause)
+        ids = np.array([f"r{k}_{i}" for i in range(40)])
+        y = (np.arange(40) % 4 == 0).astype(int)
+        return FoldResult(pd.DataFrame({"id": ids, "target": y, "pred": y + rng.normal(0, 1, 40)}))
+
+    metrics = run_folds(Run(root), folds, fit_fold, n_splits=3)
+    print("completed", metrics["completed_folds"], flush=True)
+
+run_cli(main)
+"""
+
+
+def test_a_second_training_process_on_one_run_is_refused(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    root = tmp_path / "comp" / "shared-name"
+    first = subprocess.Popen([sys.executable, "-c", TRAIN, str(root), "0,1", "60"], cwd=repo,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "fitting 0"
+        second = subprocess.run([sys.executable, "-c", TRAIN, str(root), "2", "0"], cwd=repo,
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        last = second.stderr.strip().splitlines()[-1]
+        assert last == (f"error: run {root} is being written by another process (pid {first.pid}); "
+                        "wait for it to finish, or use another --name")
+        assert "Traceback" not in second.stderr and "fitting" not in second.stdout
+        assert not (root / "fold2").exists() and not (root / "metrics.json").exists()  # it wrote nothing
+    finally:
+        first.kill()  # dies holding the lock: the lock must not outlive it
+        first.wait()
+    again = subprocess.run([sys.executable, "-c", TRAIN, str(root), "2", "0"], cwd=repo,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "completed [2]" in again.stdout
+    metrics = json.loads((root / "metrics.json").read_text())
+    oof = pd.read_csv(root / "oof.csv")
+    assert metrics["completed_folds"] == sorted(oof["fold"].unique().tolist()) == [2]

@@ -193,3 +193,55 @@ def test_evaluate_blend_single_fold_single_run_and_true_labels():
     report = evaluate_blend(al, "mean", true=true).report
     assert report["true_labels"]["vs_best_run"]["best_run"] == report["vs_best_run"]["best_run"]
     assert report["true_labels"]["runs"][0]["auc"] == pytest.approx(roc_auc(true, al.oof[:, 0]))
+
+
+# -- the blend's CV compares like with like: folds with different offsets ------------------------------
+def _offset_runs(second: str, n=3000, k=5, seed=0):
+    """One strong run whose folds carry different offsets (as runs trained per fold do), and a second
+    column: an exact copy, a near-copy or pure noise with the same offsets."""
+    from common.ensemble import Aligned
+
+    rng = np.random.default_rng(seed)
+    folds = np.arange(n) % k
+    y = (rng.uniform(size=n) < 0.2).astype(int)
+    offset = np.array([0.0, 1.5, -1.0, 0.7, -0.4])[folds]
+    strong = y * 1.2 + rng.normal(size=n) + offset
+    other = {"copy": strong.copy(), "near-copy": strong + rng.normal(0, 0.05, n),
+             "noise": rng.normal(size=n) + offset}[second]
+    return Aligned(names=["strong", second], ids=np.arange(n), folds=folds, y=y,
+                   oof=np.column_stack([strong, other]))
+
+
+@pytest.mark.parametrize("second", ["copy", "near-copy", "noise"])
+@pytest.mark.parametrize("method", ["hill", "weighted", "stack"])
+def test_nested_cv_is_not_inflated_by_per_fold_ranking(method, second):
+    from common.ensemble import evaluate_blend
+
+    aligned = _offset_runs(second)
+    report = evaluate_blend(aligned, method).report
+    best = max(r["auc"] for r in report["runs"])
+    # before the fix the nested CV of these "blends" was ~0.06 above the best run (per-fold ranks)
+    assert report["cv"]["auc"] <= best + 5e-4, (report["cv"]["auc"], best)
+    if "cv_in_sample" in report:
+        assert report["cv"]["auc"] <= report["cv_in_sample"]["auc"] + 1e-12
+    vs = report["vs_best_run"]
+    assert vs["auc_blend"] == pytest.approx(report["cv"]["auc"]) and vs["auc_best"] == pytest.approx(best)
+    if second in ("copy", "noise") and method != "stack":
+        assert vs["p"] > 0.5, vs  # nothing gained: no "significant" gain
+    if second == "copy" and method != "stack":  # global ranks: the blend of a run with itself is that run
+        assert report["cv"]["auc"] == pytest.approx(best, abs=1e-12) and vs["p"] == pytest.approx(1.0)
+    assert vs["auc_blend"] <= vs["auc_best"] + 5e-4 or vs["p"] > 0.05
+
+
+def test_nested_oof_of_one_run_has_that_runs_auc():
+    # (not StackBlend: its slope and intercept are refitted per held-out fold, so its pooled nested OOF
+    # is an affine map per fold; it can only lose against the run, see the test above)
+    aligned = _offset_runs("copy")
+    for blender in (HillClimbBlend(), WeightedBlend(), RankMeanBlend(), MeanBlend()):
+        out = nested_oof(lambda: clone(blender), aligned.oof[:, :1], aligned.y, aligned.folds)
+        assert roc_auc(aligned.y, out) == pytest.approx(roc_auc(aligned.y, aligned.oof[:, 0]), abs=1e-12)
+
+
+def test_stack_blend_raw_features_are_the_columns_as_given():
+    P = np.random.default_rng(0).normal(size=(50, 2))
+    assert np.array_equal(StackBlend(features="raw")._features(P), P)

@@ -104,3 +104,48 @@ def test_opening_a_run_removes_leftovers_of_killed_writes(tmp_path):
     Run(root)
     assert not any(p.exists() for p in stale) and not dead.exists()
     assert fresh.exists() and (root / "oof.csv").read_text() == "id,fold,target,pred\n"
+
+
+# -- one writer per run folder ----------------------------------------------------------------------
+HOLD = """
+import sys, time
+from common.run import Run
+run = Run(sys.argv[1])
+with run.lock():
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def _holder(root):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(root)], cwd=repo, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_second_process_cannot_lock_the_run(tmp_path):
+    from common.run import RunLockedError
+
+    run = Run.open("comp", "m1", runs_dir=tmp_path)
+    holder = _holder(run.root)
+    try:
+        with pytest.raises(RunLockedError) as error:
+            with run.lock():
+                pass
+        assert str(run.root) in str(error.value) and f"pid {holder.pid}" in str(error.value)
+        assert isinstance(error.value, FileExistsError)  # a user error: one line through run_cli
+    finally:
+        holder.kill()  # a killed holder (no clean release) must not leave the run locked
+        holder.wait()
+    assert (run.root / ".lock").read_text().strip() == str(holder.pid)  # the stale file is still there
+    with run.lock():
+        assert (run.root / ".lock").read_text().strip() == str(__import__("os").getpid())
+        with Run(run.root).lock():  # nested in one process: fine
+            pass
+    with run.lock():  # released after the block
+        pass

@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
+from common.run import Run
 from submissions.blend import into_range, main, make_submission
 from submissions.store import sidecar_path
 from tests.submissions.synthetic import N_FOLDS, N_TRAIN, submission_ids, write_run, write_sample
@@ -137,3 +138,65 @@ def test_cli_prints_the_table_and_where_files_are(nexperia_setup, capsys):
     assert "BLEND (hill)" in out and "paired DeLong" in out and "submission: " in out
     written = sorted((setup["files"] / "nexperia").glob("*.csv"))
     assert len(written) == 1 and str(written[0]) in out
+
+
+# -- partial runs, BOM ---------------------------------------------------------------------------
+def _partial_run(runs_dir, name, done_folds, seed=0):
+    """A nexperia run trained through the fold driver on ``done_folds`` of 3 folds only."""
+    from common.cv import FoldResult, run_folds
+    from tests.submissions.synthetic import N_FOLDS, submission_ids, train_ids
+
+    rng = np.random.default_rng(seed)
+    ids = np.asarray(train_ids("nexperia"), dtype=object)
+    y = (np.arange(len(ids)) % 10 < 3).astype(int)
+    folds = np.arange(len(ids)) % N_FOLDS
+
+    def fit_fold(k):
+        rows = folds == k
+        oof = pd.DataFrame({"id": ids[rows], "target": y[rows], "pred": y[rows] + rng.normal(0, 1, rows.sum())})
+        test = pd.DataFrame({"id": submission_ids("nexperia"), "pred": rng.uniform(0, 1, 120)})
+        return FoldResult(oof, test)
+
+    run = Run.open("nexperia", name, runs_dir)
+    run_folds(run, done_folds, fit_fold, n_splits=N_FOLDS)
+    return run
+
+
+def test_refuses_a_partial_run_unless_allowed(nexperia_setup, capsys):
+    s = nexperia_setup
+    run = _partial_run(s["runs_dir"], "partial", [0])
+    capsys.readouterr()  # the training log
+    args = ["--competition", "nexperia", "--runs", "partial", "--runs-dir", str(s["runs_dir"]),
+            "--data", str(s["data"]), "--files-root", str(s["files"])]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(run.root) in err and "missing folds [1, 2]" in err
+    assert "--allow-partial" in err
+    assert not s["files"].exists()  # nothing written
+    with pytest.raises(ValueError, match="partial"):
+        make_submission("nexperia", [s["runs"][0], "partial"], "rank", s["data"], s["runs_dir"], s["files"])
+
+    assert main([*args, "--allow-partial"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: partial run" in out
+    meta = json.loads(next(s["files"].rglob("*.json")).read_text())
+    assert meta["partial_runs"][0]["missing_folds"] == [1, 2]
+    assert meta["partial_runs"][0]["completed_folds"] == [0]
+
+
+def test_refuses_a_run_whose_oof_and_metrics_disagree(nexperia_setup):
+    s = nexperia_setup
+    run = _partial_run(s["runs_dir"], "whole", [0, 1, 2])
+    make_submission("nexperia", ["whole"], "rank", s["data"], s["runs_dir"], s["files"])  # whole: fine
+    # what two writers on one run could leave: metrics.json describing fewer folds than oof.csv holds
+    metrics = json.loads(run.metrics_path.read_text())
+    run.metrics_path.write_text(json.dumps({**metrics, "completed_folds": [0, 1], "complete": False}))
+    with pytest.raises(ValueError, match=r"oof.csv holds folds \[0, 1, 2\] but the finished folds are \[0, 1\]"):
+        make_submission("nexperia", ["whole"], "rank", s["data"], s["runs_dir"], s["files"])
+
+
+def test_the_submission_file_has_no_bom(nexperia_setup):
+    s = nexperia_setup
+    path, _ = make_submission("nexperia", s["runs"], "rank", s["data"], s["runs_dir"], s["files"])
+    assert not path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert path.read_bytes().startswith(b"id,defect_score\n")

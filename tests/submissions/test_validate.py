@@ -90,3 +90,22 @@ def test_missing_sample_submission_names_the_file(tmp_path):
     path = _write(tmp_path / "sub.csv", pd.DataFrame({"id": ["a"], "defect_score": [0.5]}))
     with pytest.raises(FileNotFoundError, match="submission_sample.csv"):
         validate_file(path, "nexperia", tmp_path / "nowhere")
+
+
+def test_a_bom_is_read_but_draws_one_warning_naming_the_file(case, tmp_path, capsys, caplog):
+    from submissions.validate import BOM
+
+    competition, spec, data, good = case
+    path = tmp_path / "bom.csv"
+    path.write_bytes(BOM + good.to_csv(index=False).encode())
+    with caplog.at_level("WARNING", logger="submissions.validate"):
+        sub = validate_file(path, competition, data)
+    assert list(sub.columns) == [spec.id_column, spec.target_column]  # the BOM is not in the header
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and str(path) in warnings[0] and "byte order mark" in warnings[0]
+    assert "\n" not in warnings[0]
+    caplog.clear()
+    clean = _write(tmp_path / "clean.csv", good)
+    with caplog.at_level("WARNING", logger="submissions.validate"):
+        validate_file(clean, competition, data)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
