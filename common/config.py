@@ -4,9 +4,12 @@ The timm pattern: a first pass reads ``--config`` only, its YAML values become t
 and a second pass parses every field so anything on the command line wins.
 
 Fields are declared with :func:`option`: ``help``, ``choices`` (checked for YAML values too),
-``required`` (an error unless the command line or the YAML gives it) and ``volatile`` (may differ between
-invocations writing into the same run, e.g. ``--fold 0`` then ``--fold 1``). :class:`RunConfig` holds the
-fields every run has; each model's config derives from it.
+``required`` (an error unless the command line or the YAML gives it), a range (``min``/``max``, exclusive
+with ``min_exclusive``/``max_exclusive``; checked for YAML values too, before any work) and ``volatile``
+(may differ between invocations writing into the same run, e.g. ``--fold 0`` then ``--fold 1``). A bad
+value ends in one line naming the option, the value and, when it came from there, the YAML file.
+:class:`RunConfig` holds the fields every run has; each model's config derives from it.
+:func:`save_run_config` saves a run's config without letting a failed first start lock the run name.
 """
 from __future__ import annotations
 
@@ -24,11 +27,18 @@ _NO_DEFAULT = dataclasses.MISSING
 
 
 def option(default: Any = _NO_DEFAULT, *, help: str = "", choices: Sequence | None = None,
-           volatile: bool = False, required: bool = False, default_factory: Any = _NO_DEFAULT) -> Any:
-    """A config field with its metadata. A ``required`` option defaults to None and must be given."""
+           volatile: bool = False, required: bool = False, default_factory: Any = _NO_DEFAULT,
+           min: float | None = None, max: float | None = None, min_exclusive: bool = False,
+           max_exclusive: bool = False) -> Any:
+    """A config field with its metadata. A ``required`` option defaults to None and must be given.
+
+    ``min``/``max`` bound a number (each item of a list); ``min_exclusive``/``max_exclusive`` make the bound
+    strict (``lr > 0``: ``min=0, min_exclusive=True``). None passes (it means "not set")."""
     metadata = {"help": help, "volatile": volatile, "required": required}
     if choices is not None:
         metadata["choices"] = list(choices)
+    if min is not None or max is not None:
+        metadata["range"] = (min, max, min_exclusive, max_exclusive)
     if required and default is _NO_DEFAULT and default_factory is _NO_DEFAULT:
         default = None
     if default_factory is not _NO_DEFAULT:
@@ -48,18 +58,21 @@ class RunConfig:
                                          "attached competition)")
     name: str = option("run", help="run name: runs/<competition>/<name>")
     fold: str = option("all", volatile=True, help="fold to run: a number, a comma list, or all")
-    n_splits: int = option(5, help="folds of the shared fold file")
-    seed: int = option(42, help="seed of every random generator")
+    n_splits: int = option(5, min=2, help="folds of the shared fold file")
+    seed: int = option(42, min=0, max=2**31 - 1, help="seed of every random generator (0..2**31-1, what "
+                                                       "LightGBM and NumPy accept)")
     runs_dir: str | None = option(None, volatile=True, help="default: $KIT_RUNS_ROOT or runs/")
     cache_dir: str | None = option(None, volatile=True, help="default: $KIT_CACHE_ROOT or cache/")
     device: str = option("auto", volatile=True, help="auto | cpu | cuda | cuda:1")
-    threads: int = option(0, volatile=True, help="torch/LightGBM CPU threads (0: the library's default)")
+    threads: int = option(0, volatile=True, min=0, help="torch/LightGBM CPU threads (0: the library's default)")
     progress: bool = option(True, volatile=True, help="progress bars (quiet anyway when not a terminal)")
     resume: bool = option(True, volatile=True, help="skip finished folds and continue an unfinished one from "
                                                     "its last checkpoint (--no-resume: train them again)")
 
     def __post_init__(self):
         self.fold = str(self.fold)
+        from common.cv import parse_folds  # late: common.cv imports common.run, which imports this module
+        parse_folds(self.fold, self.n_splits)  # a bad --fold fails before any data is read
 
 
 def _field_type(tp: Any) -> tuple[Any, bool]:
@@ -89,7 +102,13 @@ def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"config file {path} is not valid YAML: {where}{problem}") from None
     if not isinstance(data, dict):
         raise ValueError(f"config file {path} must hold a mapping of option: value, got {type(data).__name__}")
     return data
@@ -122,25 +141,70 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, description: s
     """Fill dataclass ``cls`` from its defaults, an optional ``--config`` YAML file and the command line."""
     parser = build_parser(cls, description)
     pre, _ = parser.parse_known_args(argv)
+    from_file: set[str] = set()
     if pre.config:
         values = load_yaml(pre.config)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"config file {pre.config}: unknown option(s) {unknown}; known: {sorted(known)}")
-        parser.set_defaults(**values)
+        parser.set_defaults(**_typed_yaml_values(cls, values, pre.config))
+        from_file = set(values) - _given_on_command_line(cls, argv, description)
     args = vars(parser.parse_args(argv))
     source = args.pop("config")
-    check_values(cls, args, source)
+    check_values(cls, args, source, from_file)
     return cls(**args)
 
 
-def check_values(cls: type, values: dict, source: str | None = None) -> None:
-    """Required options given, values among their choices (YAML values too); the error names the option."""
-    where = f" (from {source})" if source else ""
+_UNSET = object()
+
+
+def _typed_yaml_values(cls: type, values: dict, source: str) -> dict:
+    """The YAML values, numbers given as text converted; a value of the wrong type names option, value
+    and file (argparse would only say 'invalid int value', without the file)."""
+    hints = typing.get_type_hints(cls)
+    out = dict(values)
+    for field in dataclasses.fields(cls):
+        if field.name not in values or values[field.name] is None:
+            continue
+        tp, is_list = _field_type(hints[field.name])
+        value = values[field.name]
+        items = value if is_list and isinstance(value, list) else [value]
+        flag = "--" + field.name.replace("_", "-")
+        converted = []
+        for item in items:
+            if tp is bool and not isinstance(item, bool):
+                raise ValueError(f"option {flag} (from {source}): {item!r} is not true or false")
+            if tp in (int, float):
+                try:
+                    if isinstance(item, bool) or (tp is int and isinstance(item, float) and not item.is_integer()):
+                        raise ValueError
+                    item = tp(item)
+                except (TypeError, ValueError):
+                    raise ValueError(f"option {flag} (from {source}): {item!r} is not "
+                                     f"{'an integer' if tp is int else 'a number'}") from None
+            converted.append(item)
+        out[field.name] = converted if is_list and isinstance(value, list) else converted[0]
+    return out
+
+
+def _given_on_command_line(cls: type, argv: Sequence[str] | None, description: str | None) -> set[str]:
+    """Names of the fields the command line sets (whatever the YAML file says)."""
+    parser = build_parser(cls, description)
+    parser.set_defaults(**{f.name: _UNSET for f in dataclasses.fields(cls)})
+    args = vars(parser.parse_args(argv))
+    return {name for name, value in args.items() if value is not _UNSET and name != "config"}
+
+
+def check_values(cls: type, values: dict, source: str | None = None, from_file: set[str] | None = None) -> None:
+    """Required options given, values among their choices and within their range (YAML values too); the
+    error names the option, the value and, for a value from the YAML file ``source``, that file.
+
+    ``from_file``: the options whose value came from ``source`` (default: all of them when ``source``)."""
     for field in dataclasses.fields(cls):
         flag = "--" + field.name.replace("_", "-")
         value = values.get(field.name)
+        where = f" (from {source})" if source and (from_file is None or field.name in from_file) else ""
         if field.metadata.get("required") and value in (None, ""):
             raise ValueError(f"option {flag} is required{where}")
         choices = field.metadata.get("choices")
@@ -148,6 +212,25 @@ def check_values(cls: type, values: dict, source: str | None = None) -> None:
             bad = [v for v in (value if isinstance(value, list) else [value]) if v not in choices]
             if bad:
                 raise ValueError(f"option {flag}{where}: {bad[0]!r} is not one of {list(choices)}")
+        bounds = field.metadata.get("range")
+        if bounds and value is not None:
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                problem = _out_of_range(item, *bounds)
+                if problem:
+                    raise ValueError(f"option {flag}{where}: {item!r} {problem}")
+
+
+def _out_of_range(value: Any, low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    """Why ``value`` is outside the range (empty when it is inside)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "is not a number"
+    if value != value:  # NaN
+        return "is not a number"
+    if low is not None and (value <= low if low_open else value < low):
+        return f"must be {'>' if low_open else '>='} {low}"
+    if high is not None and (value >= high if high_open else value > high):
+        return f"must be {'<' if high_open else '<='} {high}"
+    return ""
 
 
 def config_to_dict(cfg: Any) -> dict:
@@ -157,3 +240,28 @@ def config_to_dict(cfg: Any) -> dict:
 
 def config_to_yaml(cfg: Any) -> str:
     return yaml.safe_dump(config_to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg, sort_keys=False)
+
+
+def has_work(run_root: str | Path) -> bool:
+    """Whether a run folder holds anything a model wrote: a finished fold, a checkpoint or any other file
+    under ``fold<k>/``, merged predictions or cached features (a failed first start leaves none of these)."""
+    root = Path(run_root)
+    if any((root / name).exists() for name in ("oof.csv", "test.csv", "features.npz")):
+        return True
+    return any(path.is_file() for folder in root.glob("fold*") if folder.is_dir() for path in folder.rglob("*"))
+
+
+def save_run_config(run: Any, cfg: Any, volatile: frozenset[str] | None = None) -> None:
+    """``run.save_config(cfg, volatile)``, except that a ``config.yaml`` left by a start that failed before
+    writing anything else (no finished fold, no checkpoint: :func:`has_work` is false) is replaced, with a
+    log line, instead of locking the run name against the corrected command."""
+    path = Path(run.root) / "config.yaml"
+    if path.is_file() and not has_work(run.root):
+        try:
+            run.save_config(cfg, volatile)
+            return
+        except ValueError:
+            run.log.info("run %s holds only the config.yaml of a start that wrote nothing else: replacing "
+                         "it with this command's config", run.root)
+            path.unlink()
+    run.save_config(cfg, volatile)

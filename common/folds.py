@@ -37,8 +37,13 @@ def make_folds(ids: Sequence, y: Sequence[int], n_splits: int = 5, seed: int = 4
 
 
 def check_folds(folds: pd.DataFrame, y: Sequence[int], groups: Sequence | None = None) -> None:
-    """Every fold must hold both classes; groups must not be split across folds."""
+    """Every fold must hold both classes; groups must not be split across folds. Rows with fold -1 (ids the
+    file does not hold, allowed as ``optional`` by :func:`load_folds`) are left out of both checks."""
     y = np.asarray(y)
+    assigned = folds["fold"].to_numpy() >= 0
+    if not assigned.all():
+        folds, y = folds[assigned], y[assigned]
+        groups = None if groups is None else np.asarray(groups)[assigned]
     for k in sorted(folds["fold"].unique()):
         classes = np.unique(y[folds["fold"].to_numpy() == k])
         if len(classes) < 2:
@@ -50,8 +55,11 @@ def check_folds(folds: pd.DataFrame, y: Sequence[int], groups: Sequence | None =
             raise ValueError(f"groups split across folds: {list(split.index[:5])}")
 
 
-def load_folds(path: str | Path, ids: Sequence | None = None) -> pd.DataFrame:
-    """Read a fold file; with ``ids``, return it aligned to them and refuse a file made for other ids."""
+def load_folds(path: str | Path, ids: Sequence | None = None, optional: Sequence | None = None) -> pd.DataFrame:
+    """Read a fold file; with ``ids``, return it aligned to them and refuse a file made for other ids.
+
+    ``optional``: ids that may lack a fold (e.g. unreadable images left out of the run): they get fold -1;
+    any other id without a fold, and any id of the file not in ``ids``, is still an error naming them."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"fold file not found: {path}")
@@ -63,21 +71,27 @@ def load_folds(path: str | Path, ids: Sequence | None = None) -> pd.DataFrame:
     wanted = pd.Index(ids).astype(str)
     have = pd.Index(folds["id"]).astype(str)
     missing, extra = wanted.difference(have), have.difference(wanted)
+    tolerated = missing.intersection(pd.Index(optional if optional is not None else []).astype(str))
+    missing = missing.difference(tolerated)
     if len(missing) or len(extra):
         raise ValueError(
             f"fold file {path} was made for other data: {len(missing)} ids without a fold "
             f"(e.g. {list(missing[:3])}), {len(extra)} unknown ids (e.g. {list(extra[:3])}); "
             "delete it to make new folds")
+    if len(tolerated):
+        folds = pd.concat([folds, pd.DataFrame({"id": tolerated.to_numpy(), "fold": -1})], ignore_index=True)
+        have = pd.Index(folds["id"]).astype(str)
     position = pd.Series(np.arange(len(have)), index=have)
     return folds.iloc[position.loc[wanted].to_numpy()].reset_index(drop=True)
 
 
 def get_or_make_folds(path: str | Path, ids: Sequence, y: Sequence[int], n_splits: int = 5,
-                      seed: int = 42, groups: Sequence | None = None) -> pd.DataFrame:
-    """Load the competition's fold file if it exists (checked against ``ids``), else make and save it."""
+                      seed: int = 42, groups: Sequence | None = None, optional: Sequence | None = None) -> pd.DataFrame:
+    """Load the competition's fold file if it exists (checked against ``ids``; ``optional`` ids may lack a
+    fold, see :func:`load_folds`), else make it over every id and save it."""
     path = Path(path)
     if path.exists():
-        folds = load_folds(path, ids)
+        folds = load_folds(path, ids, optional)
         check_folds(folds, y, groups)
         return folds
     folds = make_folds(ids, y, n_splits=n_splits, seed=seed, groups=groups)

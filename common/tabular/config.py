@@ -22,25 +22,26 @@ FIXED_PARAMS = {"force_col_wise": True, "deterministic": True}
 class LGBMConfig(RunConfig):
     """LightGBM per fold with early stopping on the validation AUC."""
     name: str = option("lgb", help="run name: runs/<competition>/<name>")
-    num_threads: int = option(2, volatile=True, help="LightGBM threads (1 on a busy machine: competing "
+    num_threads: int = option(2, min=0, volatile=True, help="LightGBM threads (1 on a busy machine: competing "
                                                      "OpenMP threads slow it down badly)")
-    learning_rate: float = option(0.03, help="shrinkage per boosting round")
-    num_leaves: int = option(31, help="most leaves per tree")
-    max_depth: int = option(-1, help="most tree depth (-1: no limit)")
-    min_data_in_leaf: int = option(50, help="fewest rows per leaf")
-    min_sum_hessian_in_leaf: float = option(1e-3, help="smallest hessian sum per leaf")
-    feature_fraction: float = option(0.3, help="share of features drawn per tree")
-    bagging_fraction: float = option(0.9, help="share of rows drawn per bagging round")
-    bagging_freq: int = option(1, help="bag every n rounds (0: no bagging)")
-    lambda_l1: float = option(0.0, help="L1 penalty on leaf values")
-    lambda_l2: float = option(1.0, help="L2 penalty on leaf values")
-    min_gain_to_split: float = option(0.0, help="smallest gain of a split")
-    max_bin: int = option(255, help="histogram bins of the Dataset")
-    num_boost_round: int = option(5000, help="most boosting rounds")
-    early_stopping_rounds: int = option(100, help="stop after this many rounds without a better validation AUC")
+    learning_rate: float = option(0.03, min=0, min_exclusive=True, help="shrinkage per boosting round")
+    num_leaves: int = option(31, min=2, help="most leaves per tree")
+    max_depth: int = option(-1, min=-1, help="most tree depth (-1: no limit)")
+    min_data_in_leaf: int = option(50, min=0, help="fewest rows per leaf")
+    min_sum_hessian_in_leaf: float = option(1e-3, min=0, help="smallest hessian sum per leaf")
+    feature_fraction: float = option(0.3, min=0, max=1, min_exclusive=True, help="share of features drawn per tree")
+    bagging_fraction: float = option(0.9, min=0, max=1, min_exclusive=True,
+                                     help="share of rows drawn per bagging round")
+    bagging_freq: int = option(1, min=0, help="bag every n rounds (0: no bagging)")
+    lambda_l1: float = option(0.0, min=0, help="L1 penalty on leaf values")
+    lambda_l2: float = option(1.0, min=0, help="L2 penalty on leaf values")
+    min_gain_to_split: float = option(0.0, min=0, help="smallest gain of a split")
+    max_bin: int = option(255, min=2, help="histogram bins of the Dataset")
+    num_boost_round: int = option(5000, min=1, help="most boosting rounds")
+    early_stopping_rounds: int = option(100, min=1, help="stop after this many rounds without a better validation AUC")
     params: str | None = option(None, help="YAML of LightGBM parameters (a study's best_params.yaml); they "
                                            "override the above")
-    log_period: int = option(200, volatile=True, help="log the validation AUC every n rounds (0: never)")
+    log_period: int = option(200, min=0, volatile=True, help="log the validation AUC every n rounds (0: never)")
 
     def __post_init__(self):
         super().__post_init__()

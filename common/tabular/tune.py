@@ -49,21 +49,22 @@ TAKEN = (*FINISHED, TrialState.RUNNING)  # what counts against n_trials when a w
 class LGBMTuneConfig(RunConfig):
     """Tune LightGBM hyper-parameters with Optuna on the first folds of the shared folds."""
     name: str = option("tune", help="run name: runs/<competition>/<name>")
-    tune_folds: int = option(3, help="folds each trial trains on (the first k)")
-    num_threads: int = option(2, volatile=True, help="LightGBM threads")
-    n_trials: int = option(30, volatile=True, help="finished trials wanted in the whole study")
-    timeout: float | None = option(None, volatile=True, help="stop this worker after this many seconds")
+    tune_folds: int = option(3, min=1, help="folds each trial trains on (the first k)")
+    num_threads: int = option(2, min=0, volatile=True, help="LightGBM threads")
+    n_trials: int = option(30, min=1, volatile=True, help="finished trials wanted in the whole study")
+    timeout: float | None = option(None, min=0, min_exclusive=True, volatile=True,
+                                   help="stop this worker after this many seconds")
     storage: str | None = option(None, volatile=True, help="Optuna RDB URL, e.g. postgresql://user@host/db "
                                                            "(default: SQLite file study.db in the run folder)")
     study_name: str = option("lgb", help="study name inside the storage")
-    learning_rate: float = option(0.05, help="fixed for the study")
-    num_boost_round: int = option(3000, help="most boosting rounds per trial and fold")
-    early_stopping_rounds: int = option(100, help="stop after this many rounds without a better validation AUC")
-    max_bin: int = option(255, help="fixed: the Datasets are binned once for all trials")
-    n_startup_trials: int = option(5, help="trials before the pruner and TPE kick in")
-    n_warmup_steps: int = option(100, help="rounds before a trial may be pruned")
-    heartbeat_interval: int = option(60, volatile=True, help="seconds between a running trial's heartbeats")
-    grace_period: int = option(180, volatile=True, help="a running trial without a heartbeat for this many "
+    learning_rate: float = option(0.05, min=0, min_exclusive=True, help="fixed for the study")
+    num_boost_round: int = option(3000, min=1, help="most boosting rounds per trial and fold")
+    early_stopping_rounds: int = option(100, min=1, help="stop after this many rounds without a better validation AUC")
+    max_bin: int = option(255, min=2, help="fixed: the Datasets are binned once for all trials")
+    n_startup_trials: int = option(5, min=0, help="trials before the pruner and TPE kick in")
+    n_warmup_steps: int = option(100, min=0, help="rounds before a trial may be pruned")
+    heartbeat_interval: int = option(60, min=1, volatile=True, help="seconds between a running trial's heartbeats")
+    grace_period: int = option(180, min=1, volatile=True, help="a running trial without a heartbeat for this many "
                                                         "seconds is failed (its worker died) and retried")
 
     def __post_init__(self):

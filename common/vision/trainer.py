@@ -16,17 +16,21 @@ Set ``KIT_STOP_AFTER_EPOCH=k`` to stop after epoch k as if killed.
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
+import timm
 import torch
+import yaml
 from timm.utils import ModelEmaV3, distribute_bn
 from tqdm.auto import tqdm
 
+from common.augment import AUGMENT_PRESETS
 from common.config import RunConfig, config_to_dict, option
 from common.cv import FoldResult, Truth, run_folds
 from common.io import atomic_write_csv
@@ -63,44 +67,60 @@ class ImageTrainConfig(RunConfig):
                                                  "e.g. '{channels: [16,32,64,128], stem_width: 16}'")
     pretrained: str | None = option(None, help="local weight file for the model")
     freeze: str = option("none", help="none | head | lastN (train last N stages + head)")
-    img_size: int = option(128, help="square input size (images are resized)")
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = option(1e-4, help="AdamW weight decay (never on biases and norm weights)")
-    layer_decay: float | None = option(None, help="layer-wise LR decay: each layer group towards the stem "
-                                                  "learns this factor slower (timm); none: off")
-    warmup_epochs: float = 1.0
-    min_lr_ratio: float = option(0.01, help="final LR of the cosine schedule, as a fraction of --lr")
+    img_size: int = option(128, min=8, help="square input size (images are resized)")
+    epochs: int = option(10, min=1, help="most training epochs")
+    batch_size: int = option(64, min=1, help="images per training batch")
+    lr: float = option(1e-3, min=0, min_exclusive=True, help="peak learning rate")
+    weight_decay: float = option(1e-4, min=0, help="AdamW weight decay (never on biases and norm weights)")
+    layer_decay: float | None = option(None, min=0, max=1, min_exclusive=True,
+                                       help="layer-wise LR decay: each layer group towards the stem "
+                                            "learns this factor slower (timm); none: off")
+    warmup_epochs: float = option(1.0, min=0, help="linear LR warm-up, in epochs")
+    min_lr_ratio: float = option(0.01, min=0, max=1, help="final LR of the cosine schedule, as a fraction of --lr")
     loss: str = option("bce", choices=LOSSES)
-    label_smoothing: float = 0.1
-    focal_gamma: float = 2.0
-    gce_q: float = 0.7
+    label_smoothing: float = option(0.1, min=0, max=1, max_exclusive=True, help="label smoothing of --loss smooth")
+    focal_gamma: float = option(2.0, min=0, help="gamma of --loss focal")
+    gce_q: float = option(0.7, min=0, max=1, min_exclusive=True, help="q of --loss gce")
     balanced_sampler: bool = False
-    augment: str = option("light", help="common.augment preset")
+    augment: str = option("light", choices=list(AUGMENT_PRESETS), help="common.augment preset")
     norm: str = option("fixed", choices=["fixed", "image"], help="fixed grey mean/std, or each image standardised")
     tta: str = option("hflip", choices=list(TTA_PRESETS), help="TTA of the OOF/test predictions: views the "
                       "training augmentation covers (common.augment.TRAINED_VIEWS)")
     tta_compare: list[str] = option(default_factory=lambda: ["none", "hflip", "flips"], choices=list(TTA_PRESETS),
                                     help="TTA presets whose validation AUC is reported (metrics.json variants)")
-    patience: int = option(5, help="early stopping: epochs without a better val AUC")
+    patience: int = option(5, min=1, help="early stopping: epochs without a better val AUC")
     ema: bool = option(False, help="keep an EMA of the weights (timm ModelEmaV3, decay warm-up); validate, "
                                    "checkpoint and predict with it")
-    ema_decay: float = option(0.998, help="EMA decay (reached after a warm-up of the decay, as timm's use_warmup)")
-    checkpoint_hist: int = option(3, help="keep the weights of the K best epochs (fold<k>/checkpoint-<epoch>.pt)")
+    ema_decay: float = option(0.998, min=0, max=1, min_exclusive=True, max_exclusive=True,
+                              help="EMA decay (reached after a warm-up of the decay, as timm's use_warmup)")
+    checkpoint_hist: int = option(3, min=0,
+                                  help="keep the weights of the K best epochs (fold<k>/checkpoint-<epoch>.pt)")
     avg_checkpoints: bool = option(False, help="predict with the mean of the kept epochs' weights "
                                                "(BatchNorm statistics averaged too) instead of best.pt")
     amp: bool = option(True, help="autocast: fp16/bf16 on CUDA, bf16 on CPU if supported")
     channels_last: bool = True
-    workers: int = option(2, volatile=True, help="data loader worker processes")
+    workers: int = option(2, volatile=True, min=0, help="data loader worker processes")
     suspects: str | None = option(None, help="suspect-label CSV of a noisy-label audit (common.noisy)")
     suspect_action: str = option("drop", choices=["drop", "relabel", "downweight"])
-    suspect_weight: float = option(0.2, help="sample weight of suspects with --suspect-action downweight")
+    suspect_weight: float = option(0.2, min=0, help="sample weight of suspects with --suspect-action downweight")
 
     def __post_init__(self):
         super().__post_init__()
         if self.avg_checkpoints and self.checkpoint_hist < 1:
             raise ValueError("option --avg-checkpoints needs --checkpoint-hist >= 1")
+        if not re.fullmatch(r"none|head|last\d+", self.freeze):
+            raise ValueError(f"option --freeze: {self.freeze!r} is not none, head or lastN (e.g. last2)")
+        try:  # a malformed mapping fails before any data is read
+            parse_model_kwargs(self.model_kwargs)
+        except yaml.YAMLError as err:
+            raise ValueError(f"option --model-kwargs: {self.model_kwargs!r} is not a YAML mapping ({err})") from None
+        if not timm.is_model(self.model):
+            raise ValueError(f"option --model: unknown timm model {self.model!r}; list them with "
+                             "timm.list_models('*resnet*')")
+        if self.pretrained and not Path(self.pretrained).is_file():
+            raise FileNotFoundError(f"pretrained weight file not found: {self.pretrained} (option --pretrained)")
+        if self.suspects and not Path(self.suspects).is_file():
+            raise FileNotFoundError(f"suspects file not found: {self.suspects} (option --suspects)")
 
 
 class FoldTrainer:
@@ -203,7 +223,7 @@ class FoldTrainer:
     # -- loops
     def train_epoch(self, epoch: int) -> float:
         cfg, d = self.cfg, self.d
-        seed = cfg.seed * 1000 + epoch
+        seed = (cfg.seed * 1000 + epoch) % 2**32  # numpy seeds must be below 2**32; same value for small seeds
         seed_everything(seed)
         self.sampler.set_epoch(epoch)
         self.train_set.reseed(seed)
@@ -333,10 +353,18 @@ def fit_fold(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fo
 
 
 def train_folds(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, folds: Sequence[int], run: Run,
-                d: Dist, truth: Truth | None = None, callbacks: Sequence[Callback] = ()) -> dict:
-    """Every fold of ``folds`` through :func:`common.cv.run_folds` (finished ones skipped with ``--resume``)."""
+                d: Dist, truth: Truth | None = None, callbacks: Sequence[Callback] = (),
+                finish: Callable[[FoldResult], FoldResult] | None = None) -> dict:
+    """Every fold of ``folds`` through :func:`common.cv.run_folds` (finished ones skipped with ``--resume``).
+
+    ``finish`` (optional) adjusts each fold's result before it is written on the main process, e.g. to
+    give skipped test images a fallback score."""
     fold_of_row = np.asarray(fold_of_row)
     if len(fold_of_row) != len(data.train_ids):
         raise ValueError(f"{len(fold_of_row)} fold numbers for {len(data.train_ids)} training images")
-    return run_folds(run, folds, lambda k: fit_fold(cfg, data, fold_of_row, k, run, d, truth, callbacks),
-                     n_splits=cfg.n_splits, resume=cfg.resume, truth=truth, main_process=d.main)
+
+    def fit(k: int) -> FoldResult | None:
+        result = fit_fold(cfg, data, fold_of_row, k, run, d, truth, callbacks)
+        return finish(result) if finish is not None and result is not None else result
+
+    return run_folds(run, folds, fit, n_splits=cfg.n_splits, resume=cfg.resume, truth=truth, main_process=d.main)

@@ -15,20 +15,21 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from common.cli import run_cli
-from common.config import RunConfig, option, parse_config
+from common.config import RunConfig, option, parse_config, save_run_config
 from common.cv import FoldResult, parse_folds, run_folds
 from common.paths import default_data_dir
 from common.run import Run
-from competitions.nexperia.data import get_folds, load_data, truth_labels
+from competitions.nexperia.data import (NexperiaDataOptions, fill_skipped_test, get_folds, load_data,
+                                        record_skipped, truth_labels)
 
 
 @dataclass
-class BaselineConfig(RunConfig):
+class BaselineConfig(RunConfig, NexperiaDataOptions):
     """Logistic regression on downsampled pixels."""
     name: str = option("logreg", help="run name: runs/nexperia/<name>")
     fold: str = option("0", volatile=True, help="fold to run: a number, a comma list, or all")
-    size: int = option(32, help="images are shrunk to size x size pixels")
-    C: float = option(0.05, help="inverse L2 regularisation strength")
+    size: int = option(32, min=2, help="images are shrunk to size x size pixels")
+    C: float = option(0.05, min=0, min_exclusive=True, help="inverse L2 regularisation strength")
 
 
 def pixel_features(images: np.ndarray, size: int) -> np.ndarray:
@@ -44,10 +45,11 @@ def logistic_regression(C: float):
 def main(argv: list[str] | None = None) -> Run:
     cfg = parse_config(BaselineConfig, argv)
     cfg.data = cfg.data or str(default_data_dir("nexperia"))
-    data = load_data(Path(cfg.data), Path(cfg.cache_dir) if cfg.cache_dir else None)
+    data = load_data(Path(cfg.data), Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
     fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)
-    run.save_config(cfg)
+    save_run_config(run, cfg)
+    record_skipped(run, data)
     x, x_test = pixel_features(data.train_images, cfg.size), pixel_features(data.test_images, cfg.size)
     y = data.train_labels.astype(int)
 
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> Run:
         oof = pd.DataFrame({"id": data.train_ids[valid], "target": y[valid],
                             "pred": model.predict_proba(x[valid])[:, 1]})
         test = pd.DataFrame({"id": data.test_ids, "pred": model.predict_proba(x_test)[:, 1]}) if len(x_test) else None
-        return FoldResult(oof, test, {"pixels": cfg.size})
+        return fill_skipped_test(FoldResult(oof, test, {"pixels": cfg.size}), data, run.log)
 
     run_folds(run, parse_folds(cfg.fold, cfg.n_splits), fit_fold, n_splits=cfg.n_splits, resume=cfg.resume,
               truth=truth_labels(Path(cfg.data)))

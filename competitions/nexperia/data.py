@@ -10,6 +10,15 @@ The cache lives in ``<cache_root>/nexperia/<key>/`` where the key hashes the fil
 modification times), so changed data gets a new cache and epochs never decode an image again.
 Duplicate groups of the images (``common.dedup``, cached there too) keep duplicates in one fold of the
 shared fold file (``get_folds``).
+
+Bad images (unreadable, empty, wrongly sized) stop every CLI with a list of the files; ``--skip-bad``
+(:class:`NexperiaDataOptions`, shared by every image CLI) leaves them out instead:
+- a skipped TRAINING image keeps its place in the shared ``folds.csv`` (the folds are made over every
+  train id, readable or not, and a fold file made without it is accepted), but trains and validates
+  nowhere, so the other runs' folds and blends stay valid;
+- a skipped TEST image gets a fallback score, the mean of the fold's other test predictions
+  (:func:`fill_skipped_test`), with a warning, so ``test.csv`` and the submission keep every test id;
+- both are listed in the run's ``skipped_images.csv`` and ``metrics.json`` (``skipped_images``).
 """
 from __future__ import annotations
 
@@ -27,6 +36,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from common.config import option
 from common.dedup import MAX_DISTANCE, Duplicates, find_duplicates
 from common.folds import get_or_make_folds
 from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet
@@ -37,6 +47,17 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png")
 BOX_COLUMNS = ["id", "x_1", "y_1", "x_2", "y_2"]
 CACHE_VERSION = 1
+SKIPPED_COLUMNS = ["path", "reason", "split", "id", "label"]
+TEST_FALLBACK = "mean test prediction of the fold"
+
+
+@dataclass
+class NexperiaDataOptions:
+    """The data option every Nexperia image CLI shares (a mixin of their configs)."""
+    skip_bad: bool = option(False, volatile=True,
+                            help="skip unreadable/empty/wrongly sized images instead of stopping: skipped train "
+                                 "images keep their fold but train nowhere, skipped test images get the mean "
+                                 "test prediction; listed in the run's skipped_images.csv")
 
 
 class BadImagesError(ValueError):
@@ -64,11 +85,17 @@ class NexperiaData:
     data_dir: Path = Path(".")
     cache_dir: Path = Path(".")
     sample_submission: pd.DataFrame | None = None
-    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["path", "reason"]))
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
 
     @property
     def image_shape(self) -> tuple[int, int]:
         return tuple(self.train_images.shape[1:])
+
+    def skipped_ids(self, split: str) -> np.ndarray:
+        """Ids of the skipped (bad) images of ``split`` (``train`` or ``test``)."""
+        if "split" not in self.skipped.columns:
+            return np.array([], dtype=str)
+        return self.skipped.loc[self.skipped["split"] == split, "id"].astype(str).to_numpy()
 
 
 def find_layout(data_dir: Path) -> Layout:
@@ -224,7 +251,7 @@ def load_data(data_dir: Path, cache_dir: Path | None = None, skip_bad: bool = Fa
         log.info("decoding %d images of %s into %s", len(files), data_dir, target)
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_cache(layout, data_dir, target, skip_bad)
-    skipped = pd.read_csv(target / "skipped.csv")
+    skipped = _describe_skipped(pd.read_csv(target / "skipped.csv"), layout, data_dir)
     if len(skipped):
         log.warning("skipped %d bad image(s) of %s, listed in %s", len(skipped), data_dir, target / "skipped.csv")
     test_ids = np.load(target / "test_ids.npy")
@@ -237,9 +264,64 @@ def load_data(data_dir: Path, cache_dir: Path | None = None, skip_bad: bool = Fa
         defect_boxes=_read_boxes(layout.defect_area),
         data_dir=data_dir,
         cache_dir=target,
-        sample_submission=_read_sample(layout.sample_submission, test_ids),
+        sample_submission=_read_sample(layout.sample_submission,
+                                       np.concatenate([test_ids, skipped.loc[skipped["split"] == "test", "id"]])),
         skipped=skipped,
     )
+
+
+def _describe_skipped(skipped: pd.DataFrame, layout: Layout, data_dir: Path) -> pd.DataFrame:
+    """``path,reason`` of the cache's skipped images plus each one's ``split`` (train/test), ``id`` and given
+    ``label`` (-1 for test), from the layout folder it lies in (matched on the path below the data folder,
+    so a cache shared by a copy of the data still fits)."""
+    folders = [("train", label, folder) for label, folder in layout.train_dirs.items()]
+    folders.append(("test", -1, layout.test_dir))
+    rows = []
+    for path in skipped["path"].astype(str):
+        parts = Path(path).parts
+        split, label = "unknown", -1
+        for name, lab, folder in folders:
+            rel = folder.relative_to(data_dir).parts if folder.is_relative_to(data_dir) else folder.parts
+            if parts[-len(rel) - 1:-1] == rel:
+                split, label = name, lab
+                break
+        rows.append((split, Path(path).stem, label))
+    extra = pd.DataFrame(rows, columns=["split", "id", "label"], index=skipped.index)
+    return pd.concat([skipped[["path", "reason"]], extra], axis=1)
+
+
+def fill_skipped_test(result, data: NexperiaData, logger: logging.Logger | None = None):
+    """Give the skipped test images of ``data`` a fallback score in a fold's ``FoldResult``: the mean of the
+    fold's other test predictions (a middle rank on any model's scale), so the test file keeps every test id.
+
+    The fold's ``info`` records them (``test_fallback``) and a warning names them. None passes through."""
+    ids = data.skipped_ids("test")
+    if result is None or result.test is None or not len(ids):
+        return result
+    fallback = float(result.test["pred"].mean()) if len(result.test) else 0.5
+    (logger or log).warning("%d unreadable test image(s) %s get the fallback score %.6g (%s)", len(ids),
+                            list(ids[:5]), fallback, TEST_FALLBACK)
+    test = pd.concat([result.test, pd.DataFrame({"id": ids, "pred": fallback})], ignore_index=True)
+    result.test = test.sort_values("id", kind="stable").reset_index(drop=True)
+    result.info = {**result.info, "test_fallback": {"ids": [str(i) for i in ids], "score": fallback,
+                                                    "rule": TEST_FALLBACK}}
+    return result
+
+
+def record_skipped(run, data: NexperiaData) -> None:
+    """List the skipped images in the run's ``skipped_images.csv`` (with the test fallback rule) and in its
+    ``metrics.json`` (``skipped_images``); nothing when no image was skipped."""
+    if not len(data.skipped):
+        return
+    table = data.skipped.assign(fallback=np.where(data.skipped.get("split", "") == "test", TEST_FALLBACK,
+                                                  "left out of training and validation (keeps its fold)"))
+    atomic_write_csv(Path(run.root) / "skipped_images.csv", table)
+    run.log.warning("skipped %d bad image(s) (%d train, %d test), listed in %s", len(table),
+                    len(data.skipped_ids("train")), len(data.skipped_ids("test")),
+                    Path(run.root) / "skipped_images.csv")
+    run.update_metrics({"skipped_images": {"train": data.skipped_ids("train").tolist(),
+                                           "test": data.skipped_ids("test").tolist(),
+                                           "test_fallback": TEST_FALLBACK}})
 
 
 def load_truth(data_dir: Path) -> pd.DataFrame | None:
@@ -287,8 +369,21 @@ def train_groups(data: NexperiaData, max_distance: int = MAX_DISTANCE) -> np.nda
 def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: Path | None = None) -> pd.DataFrame:
     """``id,fold`` for the train ids, stratified on the given label and grouped by duplicate clusters.
 
-    Saved once as ``<runs_dir>/nexperia/folds.csv`` and reused by every model afterwards.
+    Saved once as ``<runs_dir>/nexperia/folds.csv`` and reused by every model afterwards. Skipped (bad)
+    training images count too: the file is made over every train id (a skipped image is a group of its
+    own), a file made without them is accepted, and the rows returned are those of ``data.train_ids``.
     """
     path = Path(runs_dir or runs_root()) / "nexperia" / "folds.csv"
-    return get_or_make_folds(path, data.train_ids, data.train_labels, n_splits=n_splits, seed=seed,
-                             groups=train_groups(data))
+    skipped = data.skipped[data.skipped["split"] == "train"] if "split" in data.skipped.columns else data.skipped[:0]
+    groups = train_groups(data)
+    if not len(skipped):
+        return get_or_make_folds(path, data.train_ids, data.train_labels, n_splits=n_splits, seed=seed,
+                                 groups=groups)
+    ids = np.concatenate([np.asarray(data.train_ids, dtype=str), skipped["id"].astype(str).to_numpy()])
+    labels = np.concatenate([np.asarray(data.train_labels),
+                             skipped["label"].to_numpy().astype(data.train_labels.dtype)])
+    start = int(groups.max()) + 1 if len(groups) else 0
+    groups = np.concatenate([groups, np.arange(start, start + len(skipped))])
+    folds = get_or_make_folds(path, ids, labels, n_splits=n_splits, seed=seed, groups=groups,
+                              optional=skipped["id"].astype(str).to_numpy())
+    return folds.iloc[:len(data.train_ids)].reset_index(drop=True)

@@ -34,7 +34,7 @@ from sklearn.svm import LinearSVC
 from tqdm.auto import tqdm
 
 from common.cli import run_cli
-from common.config import RunConfig, config_to_dict, option, parse_config, volatile_options
+from common.config import RunConfig, config_to_dict, option, parse_config, save_run_config, volatile_options
 from common.cv import FoldResult, parse_folds, run_folds
 from common.device import resolve_device, set_threads
 from common.io import atomic_path
@@ -45,28 +45,42 @@ from common.run import Run
 from common.seed import seed_everything
 from common.vision.data import ImageDataset, make_loader, make_transform
 from common.vision.model import create_model, load_weights, parse_model_kwargs
-from competitions.nexperia.data import NexperiaData, get_folds, load_data, load_truth, truth_labels
+from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, get_folds, load_data,
+                                        load_truth, record_skipped, truth_labels)
 
 CLASSIFIERS = ("logreg", "svm", "rf", "lda")
 
 
 @dataclass
-class FeaturesConfig(RunConfig):
+class FeaturesConfig(RunConfig, NexperiaDataOptions):
     """CNN penultimate-layer features -> logistic regression, linear SVM, random forest, LDA."""
     checkpoint_run: str | None = option(None, help="train.py run folder (fold*/best.pt)")
     model: str = option("resnet18", help="timm model when no --checkpoint-run")
     model_kwargs: str | None = None
     pretrained: str | None = option(None, help="local weight file for --model")
-    img_size: int = option(128, help="input size for --model (checkpoints keep theirs)")
+    img_size: int = option(128, min=8, help="input size for --model (checkpoints keep theirs)")
     name: str = option("feat", help="feature run; classifiers write <name>-<classifier>")
     classifiers: list[str] = option(default_factory=lambda: list(CLASSIFIERS), choices=CLASSIFIERS, volatile=True,
                                     help="classifiers to fit, each into its own run")
-    batch_size: int = 64
-    threads: int = option(1, volatile=True, help="torch and scikit-learn threads")
+    batch_size: int = option(64, min=1, help="images per embedding batch")
+    threads: int = option(1, volatile=True, min=0, help="torch and scikit-learn threads")
     plots: bool = option(True, volatile=True, help="PCA and t-SNE scatter plots")
     suspects: str | None = option(None, help="suspects CSV of noisy.py to train with")
     suspect_action: str = option("drop", choices=AUDIT_ACTIONS)
-    suspect_weight: float = 0.2
+    suspect_weight: float = option(0.2, min=0, help="sample weight of suspects with --suspect-action downweight")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.checkpoint_run and not Path(self.checkpoint_run).is_dir():
+            raise FileNotFoundError(f"option --checkpoint-run: run folder not found: {self.checkpoint_run}")
+        if not self.checkpoint_run:
+            import timm
+            if not timm.is_model(self.model):
+                raise ValueError(f"option --model: unknown timm model {self.model!r}")
+            if self.pretrained and not Path(self.pretrained).is_file():
+                raise FileNotFoundError(f"pretrained weight file not found: {self.pretrained} (option --pretrained)")
+        if self.suspects and not Path(self.suspects).is_file():
+            raise FileNotFoundError(f"suspects file not found: {self.suspects} (option --suspects)")
 
 
 def make_classifier(name: str, seed: int = 0, threads: int = 2) -> Pipeline:
@@ -194,14 +208,15 @@ def main(argv: list[str] | None = None) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     data_dir = Path(cfg.data) if cfg.data else default_data_dir("nexperia")
-    data = load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None)
+    data = load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
     fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
     truth = load_truth(data_dir)
     folds = parse_folds(cfg.fold, cfg.n_splits)
     saved = config_to_dict(cfg)
     volatile = volatile_options(cfg)
     base = Run.open("nexperia", cfg.name, cfg.runs_dir)
-    base.save_config({k: v for k, v in saved.items() if not k.startswith("suspect")}, volatile)
+    save_run_config(base, {k: v for k, v in saved.items() if not k.startswith("suspect")}, volatile)
+    record_skipped(base, data)
     audit_tag = f"-audit-{cfg.suspect_action}" if cfg.suspects else ""
 
     labels = data.train_labels.astype(int)
@@ -225,9 +240,11 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {}
     for name in cfg.classifiers:
         run = Run.open("nexperia", f"{cfg.name}-{name}{audit_tag}", cfg.runs_dir)
-        run.save_config({**saved, "classifier": name}, volatile)
-        metrics = run_folds(run, folds, lambda k: fit_classifier(cfg, name, *features[k], data, labels, weights,
-                                                                 *rows[k]),
+        save_run_config(run, {**saved, "classifier": name}, volatile)
+        record_skipped(run, data)
+        metrics = run_folds(run, folds, lambda k: fill_skipped_test(
+                                fit_classifier(cfg, name, *features[k], data, labels, weights, *rows[k]),
+                                data, run.log),
                             n_splits=cfg.n_splits, resume=cfg.resume, truth=truth_labels(data_dir))
         summary[name] = {kind: value["auc"] for kind, value in metrics["oof"].items()}
     base.log.info(f"neural collapse (training features, given labels): {nc['mean']}")

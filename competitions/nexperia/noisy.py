@@ -21,16 +21,16 @@ from common.config import option, parse_config
 from common.noisy import AuditConfig, audit, audit_dir, read_oof, write_audit
 from common.paths import default_data_dir
 from common.plots import plot_image_grid
-from competitions.nexperia.data import load_data, load_truth
+from competitions.nexperia.data import NexperiaDataOptions, load_data, load_truth
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class NexperiaAuditConfig(AuditConfig):
+class NexperiaAuditConfig(AuditConfig, NexperiaDataOptions):
     """Rank Nexperia training images whose label disagrees with a run's out-of-fold predictions."""
     data: str | None = option(None, help="Nexperia data (default: the audited run's, else data/nexperia)")
-    grid: int = option(24, help="number of top suspects shown in the PNG grid")
+    grid: int = option(24, min=0, help="number of top suspects shown in the PNG grid")
     cache_dir: str | None = option(None, help="decoded-image cache of load_data")
 
 
@@ -53,9 +53,10 @@ def planted_flips(truth: pd.DataFrame | None) -> set[str] | None:
 
 
 def plot_suspects(suspects: pd.DataFrame, data_dir: Path, path: Path, cache_dir: Path | None,
-                  flipped: set[str] | None) -> None:
-    """PNG grid of the given suspects' images, titled with given -> suggested label and score."""
-    data = load_data(data_dir, cache_dir=cache_dir)
+                  flipped: set[str] | None, skip_bad: bool = False) -> None:
+    """PNG grid of the given suspects' images, titled with given -> suggested label and score (skipped bad
+    images, with ``skip_bad``, are left out of the grid)."""
+    data = load_data(data_dir, cache_dir=cache_dir, skip_bad=skip_bad)
     position = pd.Series(np.arange(len(data.train_ids)), index=pd.Index(data.train_ids).astype(str))
     rows = position.reindex(suspects["id"]).dropna().astype(int).to_numpy()
     flipped = flipped or set()
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     write_audit(out, suspects, report)
     if cfg.grid > 0 and len(suspects):
         plot_suspects(suspects.head(cfg.grid), data_dir, out / "suspects.png",
-                      Path(cfg.cache_dir) if cfg.cache_dir else None, flipped)
+                      Path(cfg.cache_dir) if cfg.cache_dir else None, flipped, cfg.skip_bad)
     log.info("audit of %s: %s -> %s", source, report, out)
     return report
 

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from common.cli import run_cli
-from common.config import option, parse_config, volatile_options
+from common.config import option, parse_config, save_run_config, volatile_options
 from common.cv import FoldResult, parse_folds, run_folds
 from common.device import resolve_device, set_threads
 from common.registry import truth_of
@@ -28,11 +28,11 @@ from common.vision.checkpoints import average_checkpoints
 from common.vision.distributed import amp_dtype
 from common.vision.model import parse_model_kwargs
 from common.vision.predict import load_model, predict_images
-from competitions.nexperia.data import load_data
+from competitions.nexperia.data import NexperiaDataOptions, fill_skipped_test, load_data, record_skipped
 
 
 @dataclass
-class PredictConfig:
+class PredictConfig(NexperiaDataOptions):
     """Re-predict a train.py run's folds from their checkpoints with a chosen TTA, as a derived run."""
     run: str = option(required=True, help="source run folder, e.g. runs/nexperia/demo")
     tta: str = option("source", choices=["source", *TTA_PRESETS], help="TTA preset of the new predictions "
@@ -46,11 +46,11 @@ class PredictConfig:
     model: str | None = option(None, help="default: the source run's model (must match the checkpoints)")
     model_kwargs: str | None = option(None, help="with --model: its timm kwargs")
     runs_dir: str | None = option(None, help="default: the source run's runs folder")
-    batch_size: int = 128
-    workers: int = option(2, volatile=True)
+    batch_size: int = option(128, min=1, help="images per prediction batch")
+    workers: int = option(2, volatile=True, min=0, help="data loader worker processes")
     amp: bool = True
     device: str = option("auto", volatile=True, help="auto | cpu | cuda | cuda:1")
-    threads: int = option(0, volatile=True, help="torch CPU threads (0: torch's default)")
+    threads: int = option(0, volatile=True, min=0, help="torch CPU threads (0: torch's default)")
     progress: bool = option(True, volatile=True)
     resume: bool = option(True, volatile=True, help="skip folds the derived run has finished")
 
@@ -80,12 +80,13 @@ def main(argv: list[str] | None = None) -> Run:
     cfg.tta = src.get("tta", "none") if cfg.tta == "source" else cfg.tta
     cfg.name = cfg.name or f"{source.name}-tta-{cfg.tta}" + ("" if cfg.checkpoint == "best" else f"-{cfg.checkpoint}")
     cfg.data = cfg.data or src["data"]
-    run = Run.open("nexperia", cfg.name, cfg.runs_dir or source.parent.parent)
-    run.save_config({**vars(cfg), "run": str(source.resolve()), "source_config": src},
-                    volatile=volatile_options(PredictConfig))
-    warn_untrained_views(cfg.tta, src.get("augment") or "none", run.log)
     data = load_data(Path(cfg.data), Path(src["cache_dir"]) if src.get("cache_dir") else None,
-                     skip_bad=src.get("skip_bad", False))
+                     skip_bad=cfg.skip_bad or bool(src.get("skip_bad", False)))
+    run = Run.open("nexperia", cfg.name, cfg.runs_dir or source.parent.parent)
+    save_run_config(run, {**vars(cfg), "run": str(source.resolve()), "source_config": src},
+                    volatile=volatile_options(PredictConfig))
+    record_skipped(run, data)
+    warn_untrained_views(cfg.tta, src.get("augment") or "none", run.log)
     row_of = pd.Series(np.arange(len(data.train_ids)), index=pd.Index(data.train_ids).astype(str))
     device = resolve_device(cfg.device)
     settings = dict(img_size=src["img_size"], per_image_norm=src.get("norm") == "image", batch_size=cfg.batch_size,
@@ -109,9 +110,10 @@ def main(argv: list[str] | None = None) -> Run:
         test = predict_images(model, data.test_images, None, cfg.tta, **settings) if len(data.test_ids) else None
         run.log.info("fold %d: %s checkpoint of %s, TTA %s: %d validation, %d test images", fold, cfg.checkpoint,
                      folder, cfg.tta, len(rows), len(data.test_ids))
-        return FoldResult(oof=pd.DataFrame({"id": ids, "target": data.train_labels[rows], "pred": oof}),
-                          test=None if test is None else pd.DataFrame({"id": data.test_ids, "pred": test}),
-                          info={"tta": cfg.tta, "checkpoint": cfg.checkpoint, "source": str(folder)})
+        return fill_skipped_test(
+            FoldResult(oof=pd.DataFrame({"id": ids, "target": data.train_labels[rows], "pred": oof}),
+                       test=None if test is None else pd.DataFrame({"id": data.test_ids, "pred": test}),
+                       info={"tta": cfg.tta, "checkpoint": cfg.checkpoint, "source": str(folder)}), data, run.log)
 
     run_folds(run, folds, fit_fold, n_splits=src["n_splits"], resume=cfg.resume,
               truth=truth_of("nexperia", cfg.data))

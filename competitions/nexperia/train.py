@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.cli import run_cli
-from common.config import option, parse_config
+from common.config import option, parse_config, save_run_config
 from common.cv import parse_folds
 from common.device import set_threads
-from common.io import atomic_write_csv
 from common.paths import default_data_dir
 from common.registry import truth_of
 from common.run import Run
@@ -24,18 +23,18 @@ from common.tta import warn_untrained_views
 from common.vision.callbacks import GradCamGrid, RocPlot
 from common.vision.distributed import amp_dtype, barrier, cleanup_distributed, setup_distributed
 from common.vision.trainer import STOP_ENV, ImageTrainConfig, train_folds
-from competitions.nexperia.data import get_folds, load_data
+from competitions.nexperia.data import (NexperiaDataOptions, fill_skipped_test, get_folds, load_data,
+                                        record_skipped)
 
 __all__ = ["STOP_ENV", "TrainConfig", "main"]
 
 
 @dataclass
-class TrainConfig(ImageTrainConfig):
+class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
     """Train a timm CNN on Nexperia folds."""
     name: str = option("cnn", help="run name: runs/nexperia/<name>")
     fold: str = option("0", volatile=True, help="fold to run: a number, a comma list, or all")
-    gradcam: int = option(8, volatile=True, help="validation images in the Grad-CAM grid (0: none)")
-    skip_bad: bool = option(False, help="skip unreadable/wrongly sized images (listed in skipped_images.csv)")
+    gradcam: int = option(8, volatile=True, min=0, help="validation images in the Grad-CAM grid (0: none)")
 
 
 def main(argv: list[str] | None = None) -> Run:
@@ -53,14 +52,14 @@ def main(argv: list[str] | None = None) -> Run:
         run = Run.open("nexperia", cfg.name, cfg.runs_dir)
         if d.main:
             warn_untrained_views(cfg.tta, cfg.augment, run.log)
-            run.save_config(cfg)
-            if len(data.skipped):
-                atomic_write_csv(run.root / "skipped_images.csv", data.skipped)
+            save_run_config(run, cfg)
+            record_skipped(run, data)
             run.log.info("data %s: %d train (%d defects), %d test, %s px; device %s x%d, amp %s", cfg.data,
                          len(data.train_ids), int(data.train_labels.sum()), len(data.test_ids),
                          "x".join(map(str, data.image_shape)), d.device, d.world, amp_dtype(d.device, cfg.amp))
         train_folds(cfg, data, fold_of, folds, run, d, truth=truth_of("nexperia", cfg.data),
-                    callbacks=[RocPlot(), GradCamGrid(cfg.gradcam)])
+                    callbacks=[RocPlot(), GradCamGrid(cfg.gradcam)],
+                    finish=lambda result: fill_skipped_test(result, data, run.log))
         return run
     finally:
         cleanup_distributed(d)

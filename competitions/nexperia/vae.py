@@ -16,6 +16,7 @@ finished folds and continues an unfinished one from ``fold<k>/vae.pt``.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from common.cli import run_cli
-from common.config import RunConfig, option, parse_config
+from common.config import RunConfig, option, parse_config, save_run_config
 from common.cv import FoldResult, Truth, parse_folds, run_folds
 from common.device import resolve_device, set_threads
 from common.ensemble import align, evaluate_blend
@@ -36,32 +37,34 @@ from common.io import atomic_path, atomic_write_csv
 from common.paths import default_data_dir
 from common.run import Run, load_predictions
 from common.seed import seed_everything
-from competitions.nexperia.data import NexperiaData, get_folds, load_data, truth_labels
-from competitions.nexperia.vae_models import build_vae, vae_loss, vae_terms
+from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, get_folds, load_data,
+                                        record_skipped, truth_labels)
+from competitions.nexperia.vae_models import _halvings, build_vae, vae_loss, vae_terms
 
 ARCH_DEFAULTS = {"fc": {"image_size": 32, "latent_dim": 30}, "conv": {"image_size": 64, "latent_dim": 64}}
 log = logging.getLogger(__name__)
+STOP_ENV = "KIT_STOP_AFTER_EPOCH"  # as common.vision.trainer: stop after epoch k as if killed (tests)
 
 
 @dataclass
-class VAEConfig(RunConfig):
+class VAEConfig(RunConfig, NexperiaDataOptions):
     """Train a VAE per fold on good training images; score = negative ELBO (anomaly score)."""
     arch: str = option("fc", choices=["fc", "conv"], help="fc: seeds' MLP VAE; conv: convolutional VAE")
     name: str | None = option(None, help="run name (default vae-<arch>)")
-    threads: int = option(1, volatile=True, help="torch CPU threads (1 is fastest on a shared machine)")
-    image_size: int | None = option(None, help="side in pixels (default fc 32, conv 64)")
-    crop: list[int] | None = option(None, help="y0 y1 x0 x1: keep this region before resizing (e.g. the "
+    threads: int = option(1, volatile=True, min=0, help="torch CPU threads (1 is fastest on a shared machine)")
+    image_size: int | None = option(None, min=8, help="side in pixels (default fc 32, conv 64)")
+    crop: list[int] | None = option(None, min=0, help="y0 y1 x0 x1: keep this region before resizing (e.g. the "
                                                "device band 86 204 10 242)")
     stretch: bool = option(False, help="stretch each image's 1st-99th percentile grey levels to 0-255, so "
                                        "lighting does not dominate the error")
-    latent_dim: int | None = option(None, help="latent size (default fc 30, conv 64)")
-    hidden: int = option(400, help="hidden width of the fc VAE")
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-3
+    latent_dim: int | None = option(None, min=1, help="latent size (default fc 30, conv 64)")
+    hidden: int = option(400, min=1, help="hidden width of the fc VAE")
+    epochs: int = option(20, min=1, help="training epochs per fold")
+    batch_size: int = option(64, min=1, help="images per batch")
+    lr: float = option(1e-3, min=0, min_exclusive=True, help="Adam learning rate")
     score: str = option("elbo", choices=["elbo", "local"], help="the run's prediction: elbo (negative ELBO) "
                         "or local (peak of the normalised error map); both are in metrics.json as variants")
-    heatmaps: int = option(8, help="images in each fold's heatmaps.png (0: none)")
+    heatmaps: int = option(8, min=0, help="images in each fold's heatmaps.png (0: none)")
     blend_with: str | None = option(None, volatile=True, help="a run folder (e.g. the CNN's) to blend with "
                                                               "the VAE: paired DeLong test of blend vs it")
 
@@ -71,6 +74,14 @@ class VAEConfig(RunConfig):
             if getattr(self, key) is None:
                 setattr(self, key, value)
         self.name = self.name or f"vae-{self.arch}"
+        if self.crop is not None and (len(self.crop) != 4 or self.crop[0] >= self.crop[1]
+                                      or self.crop[2] >= self.crop[3]):
+            raise ValueError(f"option --crop: {self.crop} is not four numbers y0 y1 x0 x1 with y0 < y1, x0 < x1")
+        if self.arch == "conv":
+            try:  # the conv VAE's size rule fails here, before any data is read
+                _halvings(self.image_size)
+            except ValueError as err:
+                raise ValueError(f"option --image-size: {err}") from None
 
 
 def resize_images(images: np.ndarray, size: int, crop: list[int] | None = None) -> np.ndarray:
@@ -107,8 +118,13 @@ def _batch(images: np.ndarray, rows: np.ndarray, device: torch.device) -> torch.
 
 
 def train_vae(cfg: VAEConfig, images: np.ndarray, rows: np.ndarray, device: torch.device,
-              checkpoint: Path, log_fn=log.info) -> torch.nn.Module:
-    """Train on ``images[rows]``, saving ``checkpoint`` after each epoch and resuming from it."""
+              checkpoint: Path, log_fn=log.info, fold: int = 0) -> torch.nn.Module:
+    """Train on ``images[rows]``, saving ``checkpoint`` after each epoch and resuming from it.
+
+    Every epoch is seeded from ``(seed, fold, epoch)`` (the batch order and torch's generator, which draws
+    the reparameterisation noise), and the checkpoint holds the model and the optimizer: a run killed after
+    any epoch and resumed writes the same files as an uninterrupted one. ``KIT_STOP_AFTER_EPOCH=k`` stops
+    after epoch k (checkpoint written) as if killed."""
     model = build_vae(cfg.arch, cfg.image_size, cfg.latent_dim, cfg.hidden).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = 0
@@ -118,8 +134,10 @@ def train_vae(cfg: VAEConfig, images: np.ndarray, rows: np.ndarray, device: torc
         optimizer.load_state_dict(state["optimizer"])
         start = state["epoch"] + 1
         log_fn(f"resuming {checkpoint} after epoch {start}")
+    stop_after = int(os.environ.get(STOP_ENV, "0") or 0)
     for epoch in range(start, cfg.epochs):
         model.train()
+        seed_everything(_epoch_seed(cfg.seed, fold, epoch))
         order = rows[np.random.default_rng([cfg.seed, epoch]).permutation(len(rows))]
         total, began = 0.0, time.perf_counter()
         batches = range(0, len(order), cfg.batch_size)
@@ -134,7 +152,15 @@ def train_vae(cfg: VAEConfig, images: np.ndarray, rows: np.ndarray, device: torc
                f"({time.perf_counter() - began:.1f} s)")
         with atomic_path(checkpoint) as tmp:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, tmp)
+        if stop_after and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
+            raise SystemExit(f"stopped after epoch {epoch + 1} ({STOP_ENV}={stop_after}); run the same command "
+                             "again to continue")
     return model
+
+
+def _epoch_seed(seed: int, fold: int, epoch: int) -> int:
+    """The seed of one fold's epoch (independent of where a run was interrupted)."""
+    return int(np.random.SeedSequence([seed, fold, epoch]).generate_state(1)[0])
 
 
 @torch.no_grad()
@@ -212,7 +238,7 @@ def fit_fold(cfg: VAEConfig, run: Run, data: NexperiaData, train_small: np.ndarr
     train_rows = np.flatnonzero(~in_fold & (data.train_labels == 0))
     run.log.info(f"fold {fold}: training the {cfg.arch} VAE on {len(train_rows)} good images "
                  f"at {cfg.image_size} px")
-    model = train_vae(cfg, train_small, train_rows, device, run.fold_dir(fold) / "vae.pt", run.log.info)
+    model = train_vae(cfg, train_small, train_rows, device, run.fold_dir(fold) / "vae.pt", run.log.info, fold)
     valid_rows = np.flatnonzero(in_fold)
     reference = mean_error_map(model, train_small[train_rows], device)
     variants = anomaly_scores(*error_maps(model, train_small[valid_rows], device), reference)
@@ -225,7 +251,7 @@ def fit_fold(cfg: VAEConfig, run: Run, data: NexperiaData, train_small: np.ndarr
         titles = [f"{data.train_ids[r][:18]} y={data.train_labels[r]} {s:.1f}"
                   for r, s in zip(top, np.sort(scores)[::-1])]
         plot_heatmaps(model, train_small[top], titles, run.fold_dir(fold) / "heatmaps.png", device)
-    return FoldResult(oof, test, {"score": cfg.score}, variants)
+    return fill_skipped_test(FoldResult(oof, test, {"score": cfg.score}, variants), data, run.log)
 
 
 def blend_report(base_dir: Path, vae_dir: Path, truth: Truth | None = None, method: str = "weighted") -> dict:
@@ -249,13 +275,14 @@ def main(argv: list[str] | None = None) -> dict:
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
     data_dir = Path(cfg.data) if cfg.data else default_data_dir("nexperia")
-    data = load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None)
+    data = load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
     fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
     truth = truth_labels(data_dir)
-    run = Run.open("nexperia", cfg.name, cfg.runs_dir)
-    run.save_config(cfg)
     train_small = prepare_images(cfg, data.train_images)
     test_small = prepare_images(cfg, data.test_images)
+    run = Run.open("nexperia", cfg.name, cfg.runs_dir)
+    save_run_config(run, cfg)  # after the data and the inputs are ready: a failed start locks nothing
+    record_skipped(run, data)
     metrics = run_folds(run, parse_folds(cfg.fold, cfg.n_splits),
                         lambda k: fit_fold(cfg, run, data, train_small, test_small, fold_of, k, device),
                         n_splits=cfg.n_splits, resume=cfg.resume, truth=truth)

@@ -80,3 +80,115 @@ def test_run_config_fields_volatile_and_required_options(tmp_path):
     yaml_file.write_text("model: weird\nsource: runs/x\n")
     with pytest.raises(ValueError, match=r"option --model \(from .*recipe.yaml\): 'weird' is not one of"):
         parse_config(Model, ["--config", str(yaml_file)])
+
+
+# -- ranges, malformed YAML, a failed start's config (Trust issue, item 1) ---------------------------------
+@dataclass
+class Ranged:
+    epochs: int = field(default=3, metadata={"range": (1, None, False, False)})
+    lr: float = field(default=1e-3, metadata={"range": (0, None, True, False)})
+    decay: float = field(default=0.9, metadata={"range": (0, 1, True, True)})
+    crop: list[int] | None = field(default=None, metadata={"range": (0, None, False, False)})
+    limit: float | None = field(default=None, metadata={"range": (0, None, True, False)})
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "option --epochs: 0 must be >= 1"),
+    (["--lr", "-1"], "option --lr: -1.0 must be > 0"),
+    (["--lr", "0"], "option --lr: 0.0 must be > 0"),
+    (["--decay", "1"], "option --decay: 1.0 must be < 1"),
+    (["--decay", "0"], "option --decay: 0.0 must be > 0"),
+    (["--crop", "1", "-2"], "option --crop: -2 must be >= 0"),
+    (["--lr", "nan"], "option --lr: nan is not a number"),
+])
+def test_out_of_range_command_line_values_name_option_and_value(argv, message):
+    with pytest.raises(ValueError) as err:
+        parse_config(Ranged, argv)
+    assert str(err.value) == message  # one line, no file: the value came from the command line
+
+
+def test_range_bounds_and_none_pass():
+    cfg = parse_config(Ranged, ["--epochs", "1", "--lr", "1e-9", "--decay", "0.999", "--crop", "0", "5",
+                                "--limit", "none"])
+    assert cfg.epochs == 1 and cfg.limit is None
+
+
+def test_out_of_range_yaml_value_names_the_file_but_a_command_line_fix_wins(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("epochs: 0\nlr: 0.01\n")
+    with pytest.raises(ValueError, match=rf"^option --epochs \(from {path}\): 0 must be >= 1$"):
+        parse_config(Ranged, ["--config", str(path)])
+    assert parse_config(Ranged, ["--config", str(path), "--epochs", "2"]).epochs == 2
+    # a bad command-line value over a good YAML: the message does not blame the file
+    with pytest.raises(ValueError, match=r"^option --lr: -1.0 must be > 0$"):
+        parse_config(Ranged, ["--config", str(path), "--epochs", "2", "--lr", "-1"])
+    path.write_text("epochs: many\n")
+    with pytest.raises(ValueError, match=rf"^option --epochs \(from {path}\): 'many' is not an integer$"):
+        parse_config(Ranged, ["--config", str(path)])
+    path.write_text("lr: '1e-3'\nepochs: 2.0\n")  # numbers as text (YAML 1.1 reads 1e-3 as text) still work
+    assert parse_config(Ranged, ["--config", str(path)]).lr == 1e-3
+
+
+def test_option_declares_range_metadata():
+    from common.config import option
+
+    @dataclass
+    class Model:
+        lr: float = option(1e-3, min=0, min_exclusive=True)
+        frac: float = option(0.5, min=0, max=1, min_exclusive=True)
+
+    with pytest.raises(ValueError, match=r"option --frac: 1.5 must be <= 1"):
+        parse_config(Model, ["--frac", "1.5"])
+    with pytest.raises(ValueError, match=r"option --lr: 0.0 must be > 0"):
+        parse_config(Model, ["--lr", "0"])
+
+
+@pytest.mark.parametrize("text, where", [
+    ("epochs: 3\nlr: [1, 2\n", "line 3, column 1"),
+    ("epochs: 3\n  lr: 2\n", "line 2, column 5"),
+    ("a: b: c\n", "line 1, column 5"),
+])
+def test_malformed_yaml_names_the_file_and_the_place(tmp_path, text, where):
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as err:
+        parse_config(Ranged, ["--config", str(path)])
+    message = str(err.value)
+    assert message.startswith(f"config file {path} is not valid YAML: {where}: ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n-splits", "1"], "option --n-splits: 1 must be >= 2"),
+    (["--threads", "-1"], "option --threads: -1 must be >= 0"),
+    (["--seed", "-3"], "option --seed: -3 must be >= 0"),
+    (["--seed", str(2**31)], f"option --seed: {2**31} must be <= {2**31 - 1}"),
+    (["--fold", "9"], r"option --fold [9] outside 0..4 (--n-splits 5)"),
+])
+def test_run_config_ranges(argv, message):
+    from common.config import RunConfig
+    with pytest.raises(ValueError) as err:
+        parse_config(RunConfig, argv)
+    assert str(err.value) == message
+
+
+def test_failed_first_start_does_not_lock_the_run_name(tmp_path):
+    """A config.yaml without any finished fold or checkpoint is replaced (logged); with work it refuses."""
+    from common.config import RunConfig, save_run_config
+    from common.run import Run
+
+    run = Run(tmp_path / "run")
+    first = parse_config(RunConfig, ["--seed", "1"])
+    save_run_config(run, first)
+    (run.root / "fold0").mkdir()  # an empty fold folder is no work
+    corrected = parse_config(RunConfig, ["--seed", "2"])
+    save_run_config(run, corrected)
+    assert yaml.safe_load(run.config_path.read_text())["seed"] == 2
+    assert "replacing it" in (run.root / "log.txt").read_text()
+
+    before = run.config_path.read_bytes()
+    (run.root / "fold0" / "last.pt").write_bytes(b"checkpoint")
+    with pytest.raises(ValueError, match=r"started with another config \(differs in \['seed'\]\)"):
+        save_run_config(run, first)
+    assert run.config_path.read_bytes() == before
+    assert (run.root / "fold0" / "last.pt").read_bytes() == b"checkpoint"

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.folds import as_splitter, get_or_make_folds, load_folds, make_folds
+from common.folds import as_splitter, check_folds, get_or_make_folds, load_folds, make_folds
 
 
 def _data(n=500, seed=0):
@@ -56,3 +56,25 @@ def test_as_splitter_yields_saved_folds():
     assert len(splits) == 4
     for k, (_, valid) in enumerate(splits):
         assert set(valid) == set(np.flatnonzero(folds["fold"].to_numpy() == k))
+
+
+def test_optional_ids_may_lack_a_fold_but_unknown_ids_are_still_named(tmp_path):
+    """Unreadable images left out of a run keep the shared fold file valid (Trust issue, item 2)."""
+    import pandas as pd
+
+    from common.folds import load_folds
+
+    path = tmp_path / "folds.csv"
+    pd.DataFrame({"id": ["a", "b", "c", "d"], "fold": [0, 1, 0, 1]}).to_csv(path, index=False)
+    before = path.read_bytes()
+    folds = load_folds(path, ["a", "b", "c", "d", "new"], optional=["new"])
+    assert folds["id"].tolist() == ["a", "b", "c", "d", "new"] and folds["fold"].tolist() == [0, 1, 0, 1, -1]
+    check_folds(folds, [0, 1, 1, 0, 1])  # fold -1 is left out of the checks
+    with pytest.raises(ValueError, match=r"1 ids without a fold \(e.g. \['other'\]\)"):
+        load_folds(path, ["a", "b", "c", "d", "other"], optional=["new"])
+    with pytest.raises(ValueError, match=r"1 unknown ids \(e.g. \['d'\]\)"):
+        load_folds(path, ["a", "b", "c"], optional=["d"])
+    assert path.read_bytes() == before
+    folds = get_or_make_folds(path, ["a", "b", "c", "d", "new"], [0, 1, 1, 0, 1], n_splits=2,
+                              optional=["new"])
+    assert folds["fold"].tolist()[-1] == -1 and path.read_bytes() == before

@@ -22,5 +22,5 @@ def test_kernel_finds_competition_folder_by_marker(tmp_path):
 
 
 def test_unknown_competition():
-    with pytest.raises(ValueError, match="known: \\['home_credit', 'nexperia'\\]"):
+    with pytest.raises(ValueError, match=r"unknown competition 'titanic'; known: \[.*'home_credit', 'nexperia'"):
         get_competition("titanic")

@@ -56,6 +56,9 @@ def test_skip_bad_run_lists_skipped_images(copy, tmp_path, monkeypatch):
                       "--n-splits", "4", "--skip-bad"])
     skipped = pd.read_csv(run.root / "skipped_images.csv")
     assert skipped["path"].tolist() == [str(bad)]
+    # a bad TEST image gets the documented fallback score rather than leaving the submission short of an id
+    assert skipped["split"].tolist() == ["test"] and skipped["fallback"].tolist() == ["mean test prediction of the fold"]
+    assert run.metrics()["skipped_images"]["test"] == [bad.stem]
 
 
 def test_missing_folders(copy, tmp_path):

@@ -109,3 +109,28 @@ def test_true_labels_follow_the_ids_and_name_unknown_ones():
     assert true_labels(truth, ["c", "a", "b"]).tolist() == [1, 1, 0]
     with pytest.raises(ValueError, match=r"1 ids are missing from the truth file, e.g. \['zz'\]"):
         true_labels(truth, ["a", "zz"])
+
+
+def test_skipped_images_carry_split_id_and_label_even_in_a_cache_of_a_copy(nexperia_data, tmp_path):
+    """``data.skipped`` says which split, id and given label each bad image had (for the shared folds and the
+    test fallback), also when the cache was written for another copy of the same files."""
+    first = tmp_path / "a"
+    shutil.copytree(nexperia_data, first)
+    bad_defect = sorted((first / "train" / "train_contest" / "defect").iterdir())[0]
+    bad_test = sorted((first / "test" / "test_contest" / "test").iterdir())[0]
+    for path in (bad_defect, bad_test):
+        path.write_bytes(b"junk")
+    second = tmp_path / "b"
+    shutil.copytree(first, second, copy_function=shutil.copy2)  # same names, sizes and times: same cache key
+    cached = load_data(first, cache_dir=tmp_path / "cache", skip_bad=True).cache_dir
+    data = load_data(second, cache_dir=tmp_path / "cache", skip_bad=True)
+    assert data.cache_dir == cached and str(first) in data.skipped["path"].iloc[0]  # the first copy's paths
+    table = data.skipped.set_index("id")
+    assert table.loc[bad_defect.stem, ["split", "label"]].tolist() == ["train", 1]
+    assert table.loc[bad_test.stem, ["split", "label"]].tolist() == ["test", -1]
+    assert data.skipped_ids("train").tolist() == [bad_defect.stem]
+    assert data.skipped_ids("test").tolist() == [bad_test.stem]
+    folds = get_folds(data, n_splits=4, runs_dir=tmp_path / "runs")
+    saved = pd.read_csv(tmp_path / "runs" / "nexperia" / "folds.csv", dtype={"id": str})
+    assert folds["id"].tolist() == data.train_ids.tolist()
+    assert bad_defect.stem in set(saved["id"]) and len(saved) == len(data.train_ids) + 1

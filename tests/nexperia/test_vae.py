@@ -179,3 +179,32 @@ def test_stretch_contrast_maps_each_images_percentiles_to_full_range():
     assert out[0, 0, 50] == 128  # the middle grey stays in the middle
     flat = stretch_contrast(np.full((1, 4, 4), 7, np.uint8))
     assert (flat == 0).all()  # no division by zero on a constant image
+
+
+@pytest.mark.parametrize("arch", ["fc", "conv"])
+def test_killed_and_resumed_run_writes_the_uninterrupted_files(nexperia_data, tmp_path, monkeypatch, arch):
+    """Trust issue, item 3: a VAE run stopped after epoch 1 (``KIT_STOP_AFTER_EPOCH``) and run again with the
+    same command resumes from ``fold<k>/vae.pt`` and writes byte-identical oof.csv/test.csv."""
+    from competitions.nexperia.vae import STOP_ENV, main
+
+    def command(runs):
+        return ["--data", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(tmp_path / "cache"),
+                "--arch", arch, "--epochs", "3", "--fold", "0,1", "--n-splits", "4", "--no-progress",
+                "--heatmaps", "0", "--threads", "1", "--batch-size", "32",
+                *(["--hidden", "32", "--latent-dim", "4"] if arch == "fc" else ["--image-size", "16",
+                                                                                 "--latent-dim", "4"])]
+
+    monkeypatch.delenv(STOP_ENV, raising=False)
+    main(command(tmp_path / "straight"))
+    monkeypatch.setenv(STOP_ENV, "1")
+    with pytest.raises(SystemExit, match="stopped after epoch 1"):
+        main(command(tmp_path / "killed"))
+    killed = tmp_path / "killed" / "nexperia" / f"vae-{arch}"
+    assert (killed / "fold0" / "vae.pt").is_file() and not (killed / "fold0" / "done.json").exists()
+    assert torch.load(killed / "fold0" / "vae.pt")["epoch"] == 0
+    monkeypatch.delenv(STOP_ENV)
+    main(command(tmp_path / "killed"))
+    assert "resuming" in (killed / "log.txt").read_text()
+    straight = tmp_path / "straight" / "nexperia" / f"vae-{arch}"
+    for name in ("oof.csv", "test.csv", "fold0/oof.csv", "fold1/test.csv"):
+        assert (killed / name).read_bytes() == (straight / name).read_bytes(), name
