@@ -11,7 +11,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+
+from common.progress import progress_bar
 
 VIEWS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "identity": lambda x: x,
@@ -121,7 +122,7 @@ def predict_loader(model: torch.nn.Module, loader: Iterable, views: str | Sequen
     device = torch.device(device)
     model.eval().to(device)
     outs = []
-    batches = tqdm(loader, desc="predict", disable=not progress, leave=False)
+    batches = progress_bar(loader, enabled=progress, desc="predict", leave=False)
     for batch in batches:
         x = _images(batch).to(device, non_blocking=True)
         with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):

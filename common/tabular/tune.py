@@ -25,10 +25,10 @@ import yaml
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from optuna_integration import LightGBMPruningCallback
-from tqdm import tqdm
 
 from common.config import RunConfig, option
 from common.io import atomic_write_text
+from common.progress import progress_bar
 from common.run import Run
 from common.tabular.config import FIXED_PARAMS, dataset_params
 from common.tabular.lgbm import fit, make_datasets
@@ -102,7 +102,7 @@ def bin_folds(matrix: TabularMatrix, folds: np.ndarray, cfg: LGBMTuneConfig,
     """Binned (training, validation) Datasets of the first ``cfg.tune_folds`` folds, built once."""
     params = dataset_params(cfg.max_bin, cfg.seed, cfg.num_threads)
     return [make_datasets(fold_data(matrix, folds, fold, transform), params)
-            for fold in tqdm(range(cfg.tune_folds), desc="binning folds", disable=not cfg.progress)]
+            for fold in progress_bar(range(cfg.tune_folds), enabled=cfg.progress, desc="binning folds")]
 
 
 def make_objective(cfg: LGBMTuneConfig, datasets: list[tuple[lgb.Dataset, lgb.Dataset]]):

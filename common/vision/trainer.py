@@ -28,13 +28,13 @@ import timm
 import torch
 import yaml
 from timm.utils import ModelEmaV3, distribute_bn
-from tqdm.auto import tqdm
 
 from common.augment import AUGMENT_PRESETS
 from common.config import RunConfig, config_to_dict, option
 from common.cv import FoldResult, Truth, run_folds
 from common.io import atomic_write_csv
 from common.metrics import roc_auc
+from common.progress import progress_bar
 from common.run import Run
 from common.seed import seed_everything
 from common.tta import TTA_PRESETS
@@ -232,7 +232,8 @@ class FoldTrainer:
         if cfg.freeze != "none":
             freeze_batchnorm_stats(self.model)
         total, count = torch.zeros((), dtype=torch.float64), 0
-        bar = tqdm(loader, desc=f"fold {self.fold} epoch {epoch}", disable=not (cfg.progress and d.main), leave=False)
+        bar = progress_bar(loader, enabled=cfg.progress and d.main, desc=f"fold {self.fold} epoch {epoch}",
+                           leave=False)
         for x, y, w in bar:
             x = x.to(d.device, non_blocking=True)
             if cfg.channels_last:

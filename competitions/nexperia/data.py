@@ -34,13 +34,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from common.config import option
 from common.dedup import MAX_DISTANCE, Duplicates, find_duplicates
 from common.folds import get_or_make_folds
 from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet
 from common.paths import cache_root, runs_root
+from common.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def _decode(path: Path) -> np.ndarray | None:
 
 def _decode_all(paths: list[Path], desc: str) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
     images, bad = [], []
-    for path in tqdm(paths, desc=desc, unit="img", mininterval=2, leave=False):
+    for path in progress_bar(paths, desc=desc, unit="img", mininterval=2, leave=False):
         image = _decode(path)
         if image is None:
             bad.append((str(path), "empty file" if path.stat().st_size == 0 else "unreadable image"))

@@ -31,7 +31,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
-from tqdm.auto import tqdm
 
 from common.cli import run_cli
 from common.config import RunConfig, config_to_dict, option, parse_config, save_run_config, volatile_options
@@ -116,8 +115,8 @@ def embed(model: torch.nn.Module, images: np.ndarray, img_size: int, device: tor
     model = model.to(device).eval()
     dataset = ImageDataset(images, np.arange(len(images)), transform=make_transform("none", img_size, train=False))
     out = []
-    for x, _, _ in tqdm(make_loader(dataset, batch_size, workers=0), desc="features", leave=False,
-                        disable=not progress):
+    for x, _, _ in progress_bar(make_loader(dataset, batch_size, workers=0), enabled=progress, desc="features",
+                                leave=False):
         out.append(model.forward_head(model.forward_features(x.to(device)), pre_logits=True).float().cpu().numpy())
     return np.concatenate(out) if out else np.empty((0, 0), np.float32)
 

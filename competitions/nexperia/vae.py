@@ -26,7 +26,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from common.cli import run_cli
 from common.config import RunConfig, option, parse_config, save_run_config
@@ -35,6 +34,7 @@ from common.device import resolve_device, set_threads
 from common.ensemble import align, evaluate_blend
 from common.io import atomic_path, atomic_write_csv
 from common.paths import default_data_dir
+from common.progress import progress_bar
 from common.run import Run, load_predictions
 from common.seed import seed_everything
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, get_folds, load_data,
@@ -141,7 +141,7 @@ def train_vae(cfg: VAEConfig, images: np.ndarray, rows: np.ndarray, device: torc
         order = rows[np.random.default_rng([cfg.seed, epoch]).permutation(len(rows))]
         total, began = 0.0, time.perf_counter()
         batches = range(0, len(order), cfg.batch_size)
-        for lo in tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=not cfg.progress):
+        for lo in progress_bar(batches, enabled=cfg.progress, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False):
             x = _batch(images, order[lo:lo + cfg.batch_size], device)
             loss = vae_loss(x, *model(x))
             optimizer.zero_grad()

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from tqdm import tqdm
 
 from common.io import atomic_path, atomic_write_csv, atomic_write_json
 
+from common.progress import progress_bar
 from competitions.home_credit.schema import DESCRIPTION_FILE, SAMPLE_SUBMISSION_COLUMNS, columns, table_names
 from competitions.home_credit.synth.application import sample_application
 from competitions.home_credit.synth.behaviour import (INTERCEPT, SIDE_CENTRES, SIDE_WEIGHTS, client_behaviour,
@@ -133,7 +133,7 @@ def generate(out: str | os.PathLike, n_clients: int = 20000, n_test: int = 5000,
             handles[name].write(head)
         pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers)) if workers > 1 else None
         chunks = pool.imap(make_chunk, jobs) if pool else map(make_chunk, jobs)
-        for text, truth in tqdm(chunks, total=len(jobs), unit="chunk", desc=f"home_credit synth ({ids.size:,} clients)"):
+        for text, truth in progress_bar(chunks, total=len(jobs), unit="chunk", desc=f"home_credit synth ({ids.size:,} clients)"):
             for name, chunk_text in text.items():
                 handles[name].write(chunk_text)
             truths.append(truth)

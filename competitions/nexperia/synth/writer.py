@@ -17,9 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from common.io import atomic_write_csv, atomic_write_json
+from common.progress import progress_bar
 from competitions.nexperia.synth.plan import PlanParams, plan_dataset
 from competitions.nexperia.synth.render import near_copy, render
 from competitions.nexperia.synth.scene import PRODUCTS, date_code
@@ -106,7 +106,7 @@ def _check_target(out: Path, meta: dict, overwrite: bool) -> bool:
 
 
 def _run_chunks(jobs: list[tuple[Path, list[Task]]], workers: int, total: int, done: int, progress: bool) -> None:
-    bar = tqdm(total=total, initial=done, unit="img", desc="nexperia synth", disable=not progress)
+    bar = progress_bar(enabled=progress, total=total, initial=done, unit="img", desc="nexperia synth")
     if workers > 1:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for n in pool.imap_unordered(_chunk_job, jobs):
