@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from common.cli import run_cli
 from competitions.home_credit.synth.dataset import generate
 
 
@@ -20,4 +21,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -6,6 +6,7 @@ import logging
 import time
 from pathlib import Path
 
+from common.cli import run_cli
 from competitions.nexperia.synth.writer import generate
 
 
@@ -20,16 +21,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes drawing images (output is identical)")
     ap.add_argument("--overwrite", action="store_true", help="replace a dataset made with other parameters")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
-    try:
-        out = generate(args.out, args.n_train, args.n_test, args.seed, args.noise_rate,
-                       defect_rate=args.defect_rate, workers=args.workers, overwrite=args.overwrite)
-    except (FileExistsError, ValueError) as err:
-        ap.exit(2, f"error: {err}\n")
+    out = generate(args.out, args.n_train, args.n_test, args.seed, args.noise_rate,
+                   defect_rate=args.defect_rate, workers=args.workers, overwrite=args.overwrite)
     logging.info("%d + %d images ready in %s after %.1f s (truth: %s)", args.n_train, args.n_test, out,
                  time.perf_counter() - start, out / "_truth.csv")
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)
