@@ -38,8 +38,11 @@ demo: install
 	$(BIN)/python -m submissions.submit --latest --competition nexperia -m "make demo" --dry-run
 	$(BIN)/python -m submissions.leaderboard report
 	$(BIN)/python -m kernels.build nexperia-train --fold 0 --owner demo-user
+	@echo "== report: runs, blends and ledger in one page"
+	$(BIN)/python -m submissions.report
 	@echo "Outputs: data/ (synthetic data), cache/, runs/<competition>/<run>/ (oof.csv, test.csv, metrics.json, plots),"
-	@echo "         submissions/files/<competition>/ (submission CSV + JSON), submissions/ledger.sqlite, kernels/build/"
+	@echo "         submissions/files/<competition>/ (submission CSV + JSON), submissions/ledger.sqlite, kernels/build/,"
+	@echo "         submissions/files/report.html (every run, blend and submission in one page)"
 
 bench: install
 	$(BIN)/python bench/metrics.py

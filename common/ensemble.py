@@ -15,13 +15,16 @@ run, so the blend's CV would not be comparable with the runs' OOF AUCs (nor woul
 With these global ranks, the nested OOF of a "blend" of one run (or of copies of it) has exactly that
 run's pooled OOF AUC.
 
+``LGBStackBlend`` ('lgb_stack') stacks with a small LightGBM meta-model, optionally on meta-features
+attached to the aligned rows by ``attach_meta`` (a frame keyed by id), nested over the folds as ``StackBlend``.
+
 ``evaluate_blend`` is the one report of a blend (``submissions.blend``, ``vae.py --blend-with``): each
 run's OOF AUC with its DeLong CI, the blend's honest CV, a paired DeLong test of the blend against the
 best run, and the weights.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -29,6 +32,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
+
+import lightgbm as lgb
 
 from common.metrics import auc_summary, delong_test, midranks, roc_auc
 
@@ -50,6 +55,9 @@ class Aligned:
     oof: np.ndarray  # (n, m): column j is run names[j]
     test_ids: np.ndarray | None = None
     test: np.ndarray | None = None  # (n_test, m)
+    meta_names: tuple[str, ...] = ()        # meta-feature columns (``attach_meta``), used by 'lgb_stack'
+    meta: np.ndarray | None = None          # (n, f): meta-features of the OOF rows
+    meta_test: np.ndarray | None = None     # (n_test, f): meta-features of the test rows
 
 
 def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -122,6 +130,41 @@ def align(oofs: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame] | None =
             test_preds.append(frame["pred"].reindex(test_ref.index).to_numpy(dtype=np.float64))
         result.update(test_ids=test_ref.index.to_numpy(), test=np.column_stack(test_preds))
     return Aligned(**result)
+
+
+def attach_meta(aligned: Aligned, meta: pd.DataFrame, what: str = "meta-features") -> Aligned:
+    """``aligned`` with meta-features: ``meta`` is a frame keyed by ``id`` holding a row for every OOF
+    (and test) id, its other columns numeric features (NaN allowed: LightGBM treats it as missing).
+
+    Ids are compared as text (a CSV read with ``dtype={'id': str}`` matches integer ids). Raises
+    ``ValueError`` naming the missing ids, duplicated ids and non-numeric or missing columns.
+    """
+    if "id" not in meta.columns:
+        raise ValueError(f"{what} lacks the column 'id'; has {list(meta.columns)}")
+    columns = [c for c in meta.columns if c != "id"]
+    if not columns:
+        raise ValueError(f"{what} has no feature columns besides 'id'")
+    bad = [c for c in columns if not (pd.api.types.is_numeric_dtype(meta[c]) or pd.api.types.is_bool_dtype(meta[c]))]
+    if bad:
+        raise ValueError(f"{what} has non-numeric column(s) {bad}: encode them as numbers")
+    keys = meta["id"].astype(str)
+    dup = keys[keys.duplicated()]
+    if len(dup):
+        raise ValueError(f"{what} has {len(dup)} duplicated id(s), e.g. {dup.unique()[:_SHOW].tolist()}")
+    table = meta[columns].astype(np.float64).set_axis(pd.Index(keys, name="id"))
+
+    def rows(ids: np.ndarray, part: str) -> np.ndarray:
+        wanted = pd.Index(np.asarray(ids).astype(str))
+        missing = wanted.difference(table.index)
+        if len(missing):
+            raise ValueError(f"{what} lacks {len(missing)} of the {len(wanted)} {part} ids, "
+                             f"e.g. {missing[:_SHOW].tolist()}")
+        return table.loc[wanted].to_numpy()
+
+    extra = dict(meta_names=tuple(str(c) for c in columns), meta=rows(aligned.ids, "OOF (train)"))
+    if aligned.test_ids is not None:
+        extra["meta_test"] = rows(aligned.test_ids, "test")
+    return replace(aligned, **extra)
 
 
 # -- blenders -------------------------------------------------------------------------------------
@@ -281,12 +324,163 @@ class StackBlend(BaseEstimator):
         return self.model_.decision_function(self._features(P))
 
 
+class LGBStackBlend(BaseEstimator):
+    """Stacking with a small, regularised LightGBM meta-model on the runs' predictions plus optional
+    meta-features (duplicate flags, image statistics, an adversarial score...).
+
+    Features: the runs' columns rank-normalised (``features='rank'``: ranks over all OOF rows in the
+    nested fits, within the matrix given to ``predict``) or as given (``'raw'``), then the meta-feature
+    columns as given. The trees boost from a logistic regression on the runs' columns fitted on the same
+    rows (``init='logistic'``; ``'none'`` boosts from the base rate), so they only learn what the linear
+    stack misses (interactions with the meta-features); with nothing to learn the blend stays the
+    logistic stack instead of a coarse step function. The trees are kept small: ``num_leaves`` leaves, at
+    least ``min_data_in_leaf`` rows per leaf (capped at a quarter of the training rows for tiny data), L2
+    penalty ``lambda_l2``, at most ``n_rounds`` rounds at ``learning_rate``, and (``monotone=True``) a
+    blend that can only rise with each run's score. ``inner_cv=True``: the number of rounds is chosen by
+    early stopping (``early_stopping_rounds``) in a CV over the training rows' own folds, never looking at
+    the held-out fold (it boosts from the start fitted on all those training rows: only the round count
+    comes from it); ``inner_cv=False``: ``n_rounds`` fixed. Deterministic (``deterministic``, one
+    thread, no bagging, fixed ``seed``).
+
+    Given ``folds``, ``oof_`` is honest as in ``StackBlend``: the meta-model for held-out fold k (its
+    logistic start, its rounds, its trees) is fitted on the other folds' rows only; the model used by
+    ``predict`` is fitted on all rows. ``weights_``: each run column's share of the trees' total split
+    gain (the meta-features' shares are in ``meta_importance_``; the logistic start's coefficients in
+    ``start_coef_``).
+    """
+
+    def __init__(self, features: str = "rank", num_leaves: int = 4, min_data_in_leaf: int = 50,
+                 n_rounds: int = 150, learning_rate: float = 0.05, lambda_l2: float = 10.0,
+                 monotone: bool = True, inner_cv: bool = True, early_stopping_rounds: int = 20,
+                 init: str = "logistic", seed: int = 0):
+        self.features = features
+        self.num_leaves = num_leaves
+        self.min_data_in_leaf = min_data_in_leaf
+        self.n_rounds = n_rounds
+        self.learning_rate = learning_rate
+        self.lambda_l2 = lambda_l2
+        self.monotone = monotone
+        self.inner_cv = inner_cv
+        self.early_stopping_rounds = early_stopping_rounds
+        self.init = init
+        self.seed = seed
+
+    def _features(self, P, meta=None) -> np.ndarray:
+        P = _matrix(P)
+        if self.features == "rank":
+            X = rank_normalise(P)
+        elif self.features == RAW:
+            X = P
+        else:
+            raise ValueError(f"unknown features {self.features!r}; use 'rank' or 'raw'")
+        n_meta = getattr(self, "n_meta_", None)
+        if meta is None:
+            if n_meta:
+                raise ValueError(f"the meta-model was fitted with {n_meta} meta-feature(s); pass meta=")
+            return X
+        meta = np.asarray(meta, dtype=np.float64).reshape(len(P), -1)
+        if n_meta is not None and meta.shape[1] != n_meta:
+            raise ValueError(f"the meta-model was fitted with {n_meta} meta-feature(s), got {meta.shape[1]}")
+        return np.hstack([X, meta])
+
+    def _params(self, n_rows: int, n_runs: int, n_cols: int) -> dict:
+        params = dict(objective="binary", num_leaves=self.num_leaves, learning_rate=self.learning_rate,
+                      min_data_in_leaf=max(2, min(self.min_data_in_leaf, n_rows // 4)),
+                      lambda_l2=self.lambda_l2, max_bin=63, bagging_fraction=1.0, feature_fraction=1.0,
+                      num_threads=1, deterministic=True, force_col_wise=True, seed=self.seed,
+                      feature_pre_filter=False, verbose=-1)
+        if self.monotone:
+            params["monotone_constraints"] = [1] * n_runs + [0] * (n_cols - n_runs)
+        return params
+
+    def _rounds(self, X: np.ndarray, y: np.ndarray, folds, params: dict, margin=None) -> int:
+        """``n_rounds``, or the early-stopped round count of an inner CV over the training folds."""
+        if not self.inner_cv or folds is None or len(np.unique(folds)) < 2:
+            return self.n_rounds
+        folds = np.asarray(folds)
+        splits = [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in np.unique(folds)]
+        data = lgb.Dataset(X, y, init_score=margin, params=params)
+        result = lgb.cv(params, data, num_boost_round=self.n_rounds, folds=splits, stratified=False, seed=self.seed,
+                        callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
+        return max(1, len(next(iter(result.values()))))
+
+    def _fit_one(self, X: np.ndarray, y: np.ndarray, n_runs: int, folds=None) -> "_Boosted":
+        """The logistic start (``init='logistic'``) and the boosted trees on top of it, fitted on these rows."""
+        if len(np.unique(y)) < 2:
+            raise ValueError("the meta-model needs both classes among its training rows")
+        if self.init not in ("logistic", "none"):
+            raise ValueError(f"unknown init {self.init!r}; use 'logistic' or 'none'")
+        start = None
+        if self.init == "logistic":
+            start = LogisticRegression(C=1.0, max_iter=1000).fit(X[:, :n_runs], y)
+        margin = start.decision_function(X[:, :n_runs]) if start is not None else None
+        params = self._params(len(X), n_runs, X.shape[1])
+        rounds = self._rounds(X, y, folds, params, margin)
+        booster = lgb.train(params, lgb.Dataset(X, y, init_score=margin, params=params), num_boost_round=rounds)
+        return _Boosted(start, booster, n_runs, rounds)
+
+    def fit(self, P, y, folds=None, meta=None) -> "LGBStackBlend":
+        """Fit on OOF predictions ``P`` (rows x runs), targets ``y`` and optional ``meta`` (rows x
+        features); with ``folds``, ``oof_`` is the nested OOF over them (inner CV over the training folds)."""
+        P, y = _matrix(P), np.asarray(y)
+        self.n_meta_ = None
+        X = self._features(P, meta)
+        self.n_runs_, self.n_meta_ = P.shape[1], X.shape[1] - P.shape[1]
+        self.model_ = self._fit_one(X, y, self.n_runs_, folds)
+        self.rounds_ = self.model_.rounds
+        gain = self.model_.booster.feature_importance(importance_type="gain").astype(np.float64)
+        share = gain / gain.sum() if gain.sum() > 0 else np.zeros_like(gain)
+        self.weights_ = share[: self.n_runs_]
+        self.meta_importance_ = share[self.n_runs_:]
+        start = self.model_.start
+        self.start_coef_ = start.coef_.ravel().copy() if start is not None else np.zeros(self.n_runs_)
+        self.fold_rounds_ = {}
+        if folds is None:
+            self.oof_ = self.predict(P, meta)
+        else:
+            folds = np.asarray(folds)
+            if not (len(folds) == len(P) == len(y)):
+                raise ValueError(f"P, y and folds have {len(P)}, {len(y)} and {len(folds)} rows")
+            # ranks over all OOF rows (labels unused), as nested_oof does for the other blenders
+            Xr = np.hstack([rank_normalise(P) if self.features == "rank" else P, X[:, self.n_runs_:]])
+            self.oof_ = np.empty(len(P), dtype=np.float64)
+            for k in np.unique(folds):
+                held = folds == k
+                model = self._fit_one(Xr[~held], y[~held], self.n_runs_, folds[~held])
+                self.fold_rounds_[int(k)] = model.rounds
+                self.oof_[held] = model.predict(Xr[held])
+        return self
+
+    def predict(self, P, meta=None) -> np.ndarray:
+        """The meta-model's log-odds for ``P`` (rows x runs, same order as in ``fit``) and ``meta``."""
+        P = _matrix(P)
+        if P.shape[1] != self.n_runs_:
+            raise ValueError(f"meta-model was fitted on {self.n_runs_} runs, got {P.shape[1]}")
+        return self.model_.predict(self._features(P, meta))
+
+
+@dataclass
+class _Boosted:
+    """A logistic start on the runs' columns (or none) plus boosted trees: log-odds = start + trees."""
+
+    start: LogisticRegression | None
+    booster: lgb.Booster
+    n_runs: int
+    rounds: int
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        trees = self.booster.predict(X, raw_score=True)
+        return trees if self.start is None else trees + self.start.decision_function(X[:, : self.n_runs])
+
+
 BLENDERS: dict[str, type] = {"mean": MeanBlend, "rank": RankMeanBlend, "weighted": WeightedBlend,
-                             "hill": HillClimbBlend, "stack": StackBlend}
+                             "hill": HillClimbBlend, "stack": StackBlend, "lgb_stack": LGBStackBlend}
+META_AWARE = ("lgb_stack",)  # methods that take meta-features
+_SELF_NESTED = (StackBlend, LGBStackBlend)  # blenders whose oof_ is already the nested OOF given folds
 
 
 def make_blender(method: str, **params):
-    """A blender by name: one of ``BLENDERS`` ('mean', 'rank', 'weighted', 'hill', 'stack')."""
+    """A blender by name: one of ``BLENDERS`` ('mean', 'rank', 'weighted', 'hill', 'stack', 'lgb_stack')."""
     if method not in BLENDERS:
         raise ValueError(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
     return BLENDERS[method](**params)
@@ -302,7 +496,7 @@ def _pooled_features(blender_factory: Callable[[], object], P: np.ndarray) -> tu
             blender.rank = False  # its features are the global ranks below
             return blender
         return rank_normalise(P), factory
-    if isinstance(proto, StackBlend) and proto.features == "rank":
+    if isinstance(proto, _SELF_NESTED) and proto.features == "rank":
         return rank_normalise(P), lambda: blender_factory().set_params(features=RAW)
     return P, blender_factory
 
@@ -325,13 +519,17 @@ def nested_oof(blender_factory: Callable[[], object], P, y, folds) -> np.ndarray
 
 
 def blend_oof(blender, aligned: Aligned, nested: bool = False) -> np.ndarray:
-    """Fit ``blender`` on the aligned OOF matrix and return the blend's OOF scores.
+    """Fit ``blender`` on the aligned OOF matrix and return the blend's OOF scores ('lgb_stack' also
+    takes the aligned meta-features).
 
     ``nested=False``: the fitted blender's ``oof_`` (honest for 'stack', 'mean', 'rank'; optimistic
     for weights searched on these rows). ``nested=True``: ``nested_oof`` over the shared folds.
     """
-    blender.fit(aligned.oof, aligned.y, aligned.folds)
-    if nested and not isinstance(blender, StackBlend):
+    if isinstance(blender, LGBStackBlend):
+        blender.fit(aligned.oof, aligned.y, aligned.folds, meta=aligned.meta)
+    else:
+        blender.fit(aligned.oof, aligned.y, aligned.folds)
+    if nested and not isinstance(blender, _SELF_NESTED):
         return nested_oof(lambda: clone(blender), aligned.oof, aligned.y, aligned.folds)
     return blender.oof_
 
@@ -356,8 +554,11 @@ def _fit(aligned: Aligned, method: str) -> tuple[object, np.ndarray, np.ndarray 
     """(fitted blender, CV scores, in-sample scores where they differ, how the CV was obtained)."""
     several_folds = len(np.unique(aligned.folds)) > 1
     blender = make_blender(method)
-    if method == "stack":
-        blender.fit(aligned.oof, aligned.y, aligned.folds if several_folds else None)
+    if aligned.meta is not None and method not in META_AWARE:
+        raise ValueError(f"meta-features are used by method(s) {list(META_AWARE)} only, not {method!r}")
+    if method in ("stack", "lgb_stack"):
+        extra = {"meta": aligned.meta} if method == "lgb_stack" else {}
+        blender.fit(aligned.oof, aligned.y, aligned.folds if several_folds else None, **extra)
         kind = "nested OOF of the stacker" if several_folds else "in-sample (one fold: optimistic)"
         return blender, blender.oof_, None, kind
     blender.fit(aligned.oof, aligned.y)
@@ -389,17 +590,29 @@ def evaluate_blend(aligned: Aligned, method: str = "rank", true: np.ndarray | No
     rows' ``true`` labels (synthetic data) the same comparison against them is in ``true_labels``, the
     best run being the one chosen on the given labels.
     """
-    if len(aligned.names) == 1:
+    if len(aligned.names) == 1 and not (aligned.meta is not None and method in META_AWARE):
         weights, oof, in_sample, kind = np.ones(1), aligned.oof[:, 0], None, "OOF of the run"
         test = None if aligned.test is None else aligned.test[:, 0]
         method = SINGLE
     else:
         blender, oof, in_sample, kind = _fit(aligned, method)
         weights = np.asarray(blender.weights_, dtype=np.float64)
-        test = None if aligned.test is None else np.asarray(blender.predict(aligned.test), dtype=np.float64)
+        if aligned.test is None:
+            test = None
+        elif isinstance(blender, LGBStackBlend):
+            test = np.asarray(blender.predict(aligned.test, meta=aligned.meta_test), dtype=np.float64)
+        else:
+            test = np.asarray(blender.predict(aligned.test), dtype=np.float64)
     given = _compare(aligned.y, aligned, oof, weights)
     report = {"method": method, "runs": given["runs"], "weights": {r["name"]: r["weight"] for r in given["runs"]},
               "cv": {**given["cv"], "kind": kind}, "vs_best_run": given["vs_best_run"]}
+    if method == "lgb_stack":
+        report["meta_model"] = {"rounds": int(blender.rounds_), "params": blender.get_params(),
+                                **({"fold_rounds": blender.fold_rounds_} if blender.fold_rounds_ else {})}
+        if aligned.meta is not None:
+            report["meta_features"] = {"columns": list(aligned.meta_names),
+                                       "importance": dict(zip(aligned.meta_names,
+                                                              map(float, blender.meta_importance_)))}
     if in_sample is not None:
         report["cv_in_sample"] = _auc(aligned.y, in_sample)
     if true is not None:

@@ -107,3 +107,59 @@ def plot_image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None, 
                 ax.set_title(str(titles[i]), fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_roc_overlay(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], path: str | Path,
+                     title: str = "OOF ROC") -> Path:
+    """ROC curves of several models, each with its own labels (``{name: (y, score)}``: runs need not
+    share rows), the DeLong AUC and 95% CI in the legend."""
+    fig, ax = plt.subplots(figsize=(6.4, 6))
+    for name, (y, score) in curves.items():
+        auc, _, lo, hi = auc_ci(y, score)
+        fpr, tpr = roc_curve_points(y, score)
+        ax.plot(fpr, tpr, lw=1.4, label=f"{name}: {auc:.4f} ({lo:.4f}-{hi:.4f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), title=title)
+    if curves:
+        ax.legend(loc="lower right", fontsize=7, title="AUC (DeLong 95% CI)", title_fontsize=7)
+    return _save(fig, path)
+
+
+def plot_corr_heatmap(corr: pd.DataFrame, path: str | Path, title: str = "Spearman correlation") -> Path:
+    """A square correlation matrix as an annotated heatmap (names on both axes)."""
+    n = len(corr)
+    size = max(3.5, 0.6 * n + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(corr.to_numpy(dtype=np.float64), cmap="viridis", vmin=min(0.0, float(np.nanmin(corr.to_numpy()))),
+                   vmax=1.0)
+    ax.set_xticks(range(n), [str(c) for c in corr.columns], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), [str(c) for c in corr.index], fontsize=8)
+    if n <= 15:
+        for i in range(n):
+            for j in range(n):
+                value = corr.iat[i, j]
+                ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=7,
+                        color="black" if value > 0.6 else "white")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_ledger_timeline(df: pd.DataFrame, path: str | Path, time: str = "created",
+                         series: Sequence[str] = ("cv_auc", "public_score", "private_score"),
+                         title: str = "CV and leaderboard over time") -> Path:
+    """Scores of the submissions over time, one marker line per column of ``series`` (NaN skipped)."""
+    when = pd.to_datetime(df[time], utc=True, errors="coerce")
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for column, marker in zip(series, "osD^v"):
+        if column in df:
+            values = pd.to_numeric(df[column], errors="coerce")
+            keep = values.notna() & when.notna()
+            if keep.any():
+                ax.plot(when[keep], values[keep], marker=marker, lw=1, ms=5, label=column)
+    ax.set(xlabel=f"{time} (UTC)", ylabel="ROC-AUC", title=title)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    return _save(fig, path)

@@ -22,6 +22,11 @@ JSON beside it (runs, weights, CV, post-processing) and a PNG of the ROC curves.
 (repeatable) applies a post-processing hook of the competition's registry entry to the blend's test
 scores before validation, e.g. Nexperia's ``leak-fix`` (test images byte-identical to a train image get
 its label).
+
+``--method lgb_stack`` stacks with a small LightGBM meta-model (nested over the shared folds like
+``stack``); ``--meta-features FILE`` adds features to it: a CSV keyed by ``id`` with a row for every train
+and test id (duplicate flags, image statistics, an adversarial score...), every other column a numeric
+feature. Missing ids or columns are named; the JSON records the file, its columns and their importance.
 """
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from common.ensemble import BLENDERS, align, evaluate_blend
+from common.ensemble import BLENDERS, META_AWARE, align, attach_meta, evaluate_blend
 from common.io import atomic_write_bytes, atomic_write_json
 from common.paths import default_data_dir, runs_root
 from common.plots import plot_roc
@@ -162,15 +167,31 @@ def postprocess(competition: str, names: Sequence[str], test: pd.DataFrame,
     return test, applied
 
 
+def read_meta_features(path: str | Path) -> pd.DataFrame:
+    """The meta-features CSV (``id`` + numeric feature columns), ids read as text like the runs' ids."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"meta-features file {path} not found")
+    meta = pd.read_csv(path, dtype={"id": str})
+    if "id" not in meta.columns:
+        raise ValueError(f"meta-features file {path} lacks the column 'id'; has {list(meta.columns)}")
+    return meta
+
+
 def make_submission(competition: str, runs: Sequence[str | Path], method: str = "rank",
                     data_dir: str | Path | None = None, runs_dir: str | Path | None = None,
                     files_root: str | Path = DEFAULT_FILES_ROOT, post: Sequence[str] = (),
-                    allow_partial: bool = False) -> tuple[Path, dict]:
+                    allow_partial: bool = False, meta_features: str | Path | None = None) -> tuple[Path, dict]:
     """Blend ``runs``, apply the post-processing ``post``, write the submission file and its JSON;
     return the file's path and the JSON. A partial run (folds missing) is refused unless ``allow_partial``
-    (then the JSON lists it under ``partial_runs``)."""
+    (then the JSON lists it under ``partial_runs``). ``meta_features``: a CSV of meta-features keyed by id
+    for the 'lgb_stack' meta-model."""
     if method not in BLENDERS:
         raise ValueError(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
+    if meta_features is not None and method not in META_AWARE:
+        raise ValueError(f"--meta-features needs a method that uses them ({', '.join(META_AWARE)}), "
+                         f"not {method!r}")
+    meta_frame = read_meta_features(meta_features) if meta_features is not None else None
     spec = get_competition(competition)
     for name in post:
         postprocess_hook(competition, name)  # an unknown name fails before any work
@@ -181,6 +202,8 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     sample_ids = sample[spec.id_column]
     check_test_ids(tests, sample_ids, spec.sample_submission)
     aligned = align(oofs, tests)
+    if meta_frame is not None:
+        aligned = attach_meta(aligned, meta_frame, f"meta-features file {meta_features}")
     result = evaluate_blend(aligned, method)
 
     scores, transform = into_range(result.test, *spec.score_range)
@@ -200,6 +223,8 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     meta = {"competition": competition, "file": path.name, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             **report, "runs": per_run, "score_transform": transform, "postprocess": applied, "n_test": len(sub),
             **({"partial_runs": partial} if partial else {})}
+    if meta_frame is not None:
+        meta["meta_features"] = {**report.get("meta_features", {}), "file": str(meta_features)}
     atomic_write_bytes(path, content)
     atomic_write_json(sidecar_path(path), meta)
     curves = {r["name"]: aligned.oof[:, j] for j, r in enumerate(per_run)}
@@ -229,6 +254,10 @@ def format_report(path: Path, meta: dict) -> str:
     for step in meta["postprocess"]:
         details = ", ".join(f"{k} {v}" for k, v in step.items() if k != "name")
         lines.append(f"post-processing {step['name']}: {details}")
+    if "meta_features" in meta:
+        importance = meta["meta_features"].get("importance", {})
+        lines.append(f"meta-features ({meta['meta_features']['file']}), share of the meta-model's gain: "
+                     + ", ".join(f"{k} {v:.3f}" for k, v in importance.items()))
     for p in meta.get("partial_runs", []):
         lines.append(f"WARNING: partial run {p['run']} blended (--allow-partial): " + "; ".join(p["problems"]))
     lines.append(f"submission: {path}")
@@ -253,11 +282,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(nexperia: leak-fix); repeatable, applied in order")
     parser.add_argument("--allow-partial", action="store_true",
                         help="blend runs with missing folds anyway (a warning, recorded in the JSON)")
+    parser.add_argument("--meta-features", type=Path, default=None, metavar="FILE",
+                        help="CSV keyed by id (every train and test id) whose other columns are extra "
+                             "features of the lgb_stack meta-model (duplicate flags, image statistics...)")
     add_debug(parser)
     args = parser.parse_args(argv)
     try:
         path, meta = make_submission(args.competition, args.runs, args.method, args.data, args.runs_dir,
-                                     args.files_root, args.post, args.allow_partial)
+                                     args.files_root, args.post, args.allow_partial, args.meta_features)
     except (ValueError, FileNotFoundError) as error:
         return failed("BLEND FAILED", error, args.debug)
     print(format_report(path, meta))

@@ -3,8 +3,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from common.ensemble import (BLENDERS, HillClimbBlend, MeanBlend, RankMeanBlend, StackBlend, WeightedBlend,
-                             align, blend_oof, make_blender, nested_oof, rank_normalise)
+from common.ensemble import (BLENDERS, HillClimbBlend, LGBStackBlend, MeanBlend, RankMeanBlend, StackBlend,
+                             WeightedBlend, align, attach_meta, blend_oof, evaluate_blend, make_blender, nested_oof,
+                             rank_normalise)
 from common.metrics import roc_auc
 
 
@@ -131,8 +132,8 @@ def test_stacking_learns_signal_and_logit_features():
 
 
 def test_make_blender_and_blend_oof():
-    assert set(BLENDERS) == {"mean", "rank", "weighted", "hill", "stack"}
-    with pytest.raises(ValueError, match=r"unknown blend method 'avg'; choose one of \['hill', 'mean'"):
+    assert set(BLENDERS) == {"mean", "rank", "weighted", "hill", "stack", "lgb_stack"}
+    with pytest.raises(ValueError, match=r"unknown blend method 'avg'; choose one of \['hill', 'lgb_stack', 'mean'"):
         make_blender("avg")
     P, y, folds = _noisy_columns(n=2000)
     oof = pd.DataFrame({"id": np.arange(len(y)), "fold": folds, "target": y})
@@ -245,3 +246,120 @@ def test_nested_oof_of_one_run_has_that_runs_auc():
 def test_stack_blend_raw_features_are_the_columns_as_given():
     P = np.random.default_rng(0).normal(size=(50, 2))
     assert np.array_equal(StackBlend(features="raw")._features(P), P)
+
+
+# -- LightGBM stacking with meta-features -----------------------------------------------------------
+def _meta_runs(scenario: str, n: int = 3000, seed: int = 0):
+    """Two runs over 5 folds and a meta-feature frame.
+
+    ``noise``: run b is run a plus noise (nothing to gain from blending), meta-features are pure noise.
+    ``interaction``: a flag m decides which run is informative (a on m=0 rows, b on m=1 rows): only a
+    model that splits on m can use the right run on each row.
+    """
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    s = 2.0 * y - 1
+    if scenario == "noise":
+        a = s + rng.normal(0, 1.5, n)
+        b = a + rng.normal(0, 1.5, n)
+        meta = {"noise": rng.normal(size=n), "coin": rng.integers(0, 2, n)}
+    else:
+        m = (rng.random(n) < 0.5).astype(int)
+        a = s + np.where(m == 1, rng.normal(0, 4, n), rng.normal(0, 1.2, n))
+        b = s + np.where(m == 0, rng.normal(0, 4, n), rng.normal(0, 1.2, n))
+        meta = {"m": m}
+    ids = np.arange(n)
+    oof = pd.DataFrame({"id": ids, "fold": ids % 5, "target": y})
+    test_ids = np.arange(10_000, 10_200)
+    tests = {name: pd.DataFrame({"id": test_ids, "pred": rng.normal(size=len(test_ids))}) for name in "ab"}
+    al = align({"a": oof.assign(pred=a), "b": oof.assign(pred=b)}, tests)
+    frame = pd.DataFrame({"id": np.concatenate([ids, test_ids]),
+                          **{k: np.concatenate([v, rng.integers(0, 2, len(test_ids))]) for k, v in meta.items()}})
+    return al, frame
+
+
+def test_lgb_stack_is_a_valid_deterministic_blend():
+    al, meta = _meta_runs("interaction", n=1500)
+    al = attach_meta(al, meta)
+    first, second = evaluate_blend(al, "lgb_stack"), evaluate_blend(al, "lgb_stack")
+    np.testing.assert_array_equal(first.oof, second.oof)
+    np.testing.assert_array_equal(first.test, second.test)
+    assert first.report == second.report
+    assert first.test.shape == (200,) and np.isfinite(first.test).all()
+    assert first.report["method"] == "lgb_stack" and first.report["cv"]["kind"] == "nested OOF of the stacker"
+    assert set(first.report["weights"]) == {"a", "b"}
+    assert 0 <= sum(first.report["weights"].values()) <= 1 + 1e-9
+    assert first.report["meta_features"]["columns"] == ["m"]
+    assert first.report["meta_model"]["rounds"] >= 1 and len(first.report["meta_model"]["fold_rounds"]) == 5
+    # the scikit-learn protocol: clone, fit, predict; meta-features are required once fitted with them
+    blender = clone(make_blender("lgb_stack", n_rounds=30, inner_cv=False))
+    blender.fit(al.oof, al.y, meta=al.meta)
+    assert blender.predict(al.test, meta=al.meta_test).shape == (200,)
+    with pytest.raises(ValueError, match=r"fitted with 1 meta-feature\(s\); pass meta="):
+        blender.predict(al.test)
+    # without meta-features it stacks the runs alone; blend_oof nests by itself
+    plain = make_blender("lgb_stack")
+    oof = blend_oof(plain, align({"a": pd.DataFrame({"id": al.ids, "fold": al.folds, "target": al.y,
+                                                      "pred": al.oof[:, 0]}),
+                                  "b": pd.DataFrame({"id": al.ids, "fold": al.folds, "target": al.y,
+                                                      "pred": al.oof[:, 1]})}), nested=True)
+    assert oof.shape == (1500,) and roc_auc(al.y, oof) > 0.6
+
+
+def test_lgb_stack_oof_of_a_fold_never_sees_that_folds_labels():
+    """Honest nesting: relabelling the rows of fold 0 changes nothing in fold 0's OOF scores."""
+    al, meta = _meta_runs("interaction", n=1200, seed=3)
+    al = attach_meta(al, meta)
+    y2 = al.y.copy()
+    held = al.folds == 0
+    y2[held] = np.random.default_rng(1).permutation(y2[held])
+    for inner_cv in (True, False):
+        one = LGBStackBlend(inner_cv=inner_cv).fit(al.oof, al.y, al.folds, meta=al.meta).oof_
+        two = LGBStackBlend(inner_cv=inner_cv).fit(al.oof, y2, al.folds, meta=al.meta).oof_
+        np.testing.assert_array_equal(one[held], two[held])
+        assert not np.array_equal(one[~held], two[~held])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lgb_stack_noise_meta_features_do_not_raise_the_cv(seed):
+    al, meta = _meta_runs("noise", seed=seed)
+    report = evaluate_blend(attach_meta(al, meta), "lgb_stack").report
+    vs = report["vs_best_run"]
+    assert vs["best_run"] == "a"
+    # nested CV of a blend with nothing to gain stays at the best run's AUC, up to noise
+    assert report["cv"]["auc"] < vs["auc_best"] + 0.005
+    assert report["cv"]["auc"] > vs["auc_best"] - 0.01
+
+
+def test_lgb_stack_meta_feature_with_a_planted_interaction_lifts_the_cv():
+    al, meta = _meta_runs("interaction")
+    with_meta = evaluate_blend(attach_meta(al, meta), "lgb_stack").report
+    without = evaluate_blend(al, "lgb_stack").report
+    linear = evaluate_blend(al, "stack").report
+    best = with_meta["vs_best_run"]["auc_best"]
+    assert with_meta["cv"]["auc"] > best + 0.08
+    assert with_meta["cv"]["auc"] > without["cv"]["auc"] + 0.03
+    assert with_meta["cv"]["auc"] > linear["cv"]["auc"] + 0.03
+    assert with_meta["vs_best_run"]["p"] < 1e-6
+    assert with_meta["meta_features"]["importance"]["m"] > 0.2
+
+
+def test_attach_meta_names_missing_ids_and_bad_columns():
+    al, meta = _meta_runs("noise", n=200)
+    with pytest.raises(ValueError, match=r"meta-features lacks 2 of the 200 OOF \(train\) ids, e.g. \['0', '1'\]"):
+        attach_meta(al, meta.iloc[2:])
+    with pytest.raises(ValueError, match=r"lacks 1 of the 200 test ids, e.g. \['10199'\]"):
+        attach_meta(al, meta.iloc[:-1])
+    with pytest.raises(ValueError, match=r"lacks the column 'id'"):
+        attach_meta(al, meta.rename(columns={"id": "key"}))
+    with pytest.raises(ValueError, match=r"no feature columns besides 'id'"):
+        attach_meta(al, meta[["id"]])
+    with pytest.raises(ValueError, match=r"non-numeric column\(s\) \['kind'\]"):
+        attach_meta(al, meta.assign(kind="x"))
+    with pytest.raises(ValueError, match=r"duplicated id"):
+        attach_meta(al, pd.concat([meta, meta.iloc[:1]]))
+    # ids read as text match integer run ids; extra rows are fine
+    attached = attach_meta(al, pd.concat([meta, meta.assign(id=meta["id"] + 10**6)]).astype({"id": str}))
+    assert attached.meta.shape == (200, 2) and attached.meta_test.shape == (200, 2)
+    with pytest.raises(ValueError, match=r"used by method\(s\) \['lgb_stack'\] only, not 'rank'"):
+        evaluate_blend(attached, "rank")

@@ -200,3 +200,70 @@ def test_the_submission_file_has_no_bom(nexperia_setup):
     path, _ = make_submission("nexperia", s["runs"], "rank", s["data"], s["runs_dir"], s["files"])
     assert not path.read_bytes().startswith(b"\xef\xbb\xbf")
     assert path.read_bytes().startswith(b"id,defect_score\n")
+
+
+# -- LightGBM stacking with meta-features ------------------------------------------------------------
+def _meta_file(tmp_path, setup, drop_train=0, drop_test=0, **columns):
+    """A meta-features CSV for every train and test id of the synthetic nexperia runs."""
+    from tests.submissions.synthetic import train_ids
+
+    ids = train_ids("nexperia")[drop_train:] + submission_ids("nexperia")[drop_test:]
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": ids, **{name: rng.normal(size=len(ids)) for name in columns or ["dup", "adv"]}})
+    path = tmp_path / "meta.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_lgb_stack_with_meta_features_writes_a_valid_submission(nexperia_setup, tmp_path, capsys):
+    setup = nexperia_setup
+    meta_path = _meta_file(tmp_path, setup)
+    args = ["--competition", "nexperia", "--runs", "model0", "model1", "model2", "--method", "lgb_stack",
+            "--meta-features", str(meta_path), "--data", str(setup["data"]), "--runs-dir", str(setup["runs_dir"]),
+            "--files-root", str(setup["files"])]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "BLEND (lgb_stack)" in out and "meta-features" in out and "dup" in out
+    path = next((setup["files"] / "nexperia").glob("*.csv"))
+    sub = pd.read_csv(path, dtype={"id": str})
+    assert sub["id"].tolist() == submission_ids("nexperia")
+    assert sub["defect_score"].between(0, 1).all() and sub["defect_score"].nunique() > 10
+    meta = json.loads(sidecar_path(path).read_text())
+    assert meta["method"] == "lgb_stack" and meta["cv"]["kind"] == "nested OOF of the stacker"
+    assert meta["meta_features"]["file"] == str(meta_path)
+    assert meta["meta_features"]["columns"] == ["dup", "adv"]
+    assert set(meta["meta_features"]["importance"]) == {"dup", "adv"}
+    assert set(meta["weights"]) == {"model0", "model1", "model2"}
+    # deterministic: the same blend gives the same file
+    path2, meta2 = make_submission("nexperia", ["model0", "model1", "model2"], "lgb_stack", setup["data"],
+                                   setup["runs_dir"], tmp_path / "again", meta_features=meta_path)
+    assert path2.read_bytes() == path.read_bytes() and meta2["cv"] == meta["cv"]
+    # without meta-features, lgb_stack stacks the runs alone
+    _, plain = _blend(setup, ["model0", "model1"], "lgb_stack")
+    assert "meta_features" not in plain and plain["cv"]["auc"] > 0.8
+
+
+def test_meta_features_errors_name_ids_columns_and_method(nexperia_setup, tmp_path, capsys):
+    setup = nexperia_setup
+    base = ["--competition", "nexperia", "--runs", "model0", "model1", "--data", str(setup["data"]),
+            "--runs-dir", str(setup["runs_dir"]), "--files-root", str(setup["files"])]
+
+    def fails(*extra):
+        assert main([*base, *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("BLEND FAILED: ") and err.count("\n") == 1
+        return err
+
+    err = fails("--method", "lgb_stack", "--meta-features", str(_meta_file(tmp_path, setup, drop_train=3)))
+    assert "lacks 3 of the 300 OOF (train) ids, e.g. ['WEP00000_x_0', 'WEP00001_x_1', 'WEP00002_x_2']" in err
+    err = fails("--method", "lgb_stack", "--meta-features", str(_meta_file(tmp_path, setup, drop_test=2)))
+    assert "lacks 2 of the 120 test ids, e.g. ['TST00000_y', 'TST00001_y']" in err
+    bad = tmp_path / "bad.csv"
+    pd.read_csv(_meta_file(tmp_path, setup)).rename(columns={"id": "image"}).to_csv(bad, index=False)
+    assert "lacks the column 'id'" in fails("--method", "lgb_stack", "--meta-features", str(bad))
+    pd.read_csv(_meta_file(tmp_path, setup)).assign(kind="x").to_csv(bad, index=False)
+    assert "non-numeric column(s) ['kind']" in fails("--method", "lgb_stack", "--meta-features", str(bad))
+    assert "not found" in fails("--method", "lgb_stack", "--meta-features", str(tmp_path / "none.csv"))
+    assert "--meta-features needs a method that uses them (lgb_stack), not 'rank'" in fails(
+        "--method", "rank", "--meta-features", str(_meta_file(tmp_path, setup)))
+    assert not setup["files"].exists()

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 USER_FOLDER = Path(tempfile.mkdtemp(prefix="user-folder-"))  # a folder of someone's files
 (USER_FOLDER / "notes.txt").write_text("mine\n")
 CLIS = ["submissions.blend", "submissions.validate", "submissions.submit", "submissions.leaderboard",
-        "kernels.pack_code", "kernels.build", "kernels.__main__"]
+        "submissions.report", "kernels.pack_code", "kernels.build", "kernels.__main__"]
 
 
 def test_every_cli_module_is_listed():
@@ -39,6 +39,8 @@ def _run(*args, env=None):
     ["submissions.validate", "/nonexistent/sub.csv", "--competition", "nexperia"],
     ["submissions.validate", "/nonexistent/sub.csv", "--competition", "no-such-competition"],
     ["submissions.blend", "--competition", "nexperia", "--runs", "/nonexistent/run"],
+    ["submissions.report", "--runs-dir", "/nonexistent/runs", "--ledger", "/nonexistent/ledger.sqlite",
+     "--files-root", "/nonexistent/files", "--out", "/proc/no-such-folder/report.html"],
     ["kernels.pack_code", "--owner", "me", "--out", str(USER_FOLDER)],
 ])
 def test_bad_input_is_one_line_and_debug_gives_the_traceback(args):
