@@ -2,8 +2,10 @@
 
     trainer = FoldTrainer(..., callbacks=[RocPlot(), GradCamGrid(8)])
 
-Hooks run on the main process only: ``on_epoch_end(trainer, row)`` after each epoch's summary row,
-``on_fold_end(trainer, end)`` once the fold's final predictions are made.
+Hooks run on the main process only: ``on_epoch_end(trainer, row)`` after each epoch's summary row (and
+``last.pt``) is written, ``on_fold_end(trainer, end)`` once the fold's final predictions are made. An
+exception a hook raises ends the fold unfinished (no ``done.json``): :class:`OptunaPruning` raises
+``optuna.TrialPruned`` that way.
 """
 from __future__ import annotations
 
@@ -37,6 +39,23 @@ class Callback:
 
     def on_fold_end(self, trainer, end: FoldEnd) -> None:
         pass
+
+
+class OptunaPruning(Callback):
+    """Report fold ``fold``'s validation AUC to an Optuna trial after each epoch (step = epoch) and raise
+    ``optuna.TrialPruned`` when the study's pruner says so."""
+
+    def __init__(self, trial, fold: int = 0):
+        self.trial, self.fold = trial, fold
+
+    def on_epoch_end(self, trainer, row: dict) -> None:
+        import optuna
+
+        if trainer.fold != self.fold:
+            return
+        self.trial.report(row["val_auc"], row["epoch"])
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"fold {self.fold} epoch {row['epoch']}: val AUC {row['val_auc']:.5f}")
 
 
 class RocPlot(Callback):

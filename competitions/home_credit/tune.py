@@ -3,6 +3,7 @@
     python competitions/home_credit/tune.py --n-trials 50 --tune-folds 5          # SQLite study in the run folder
     python competitions/home_credit/tune.py --storage postgresql://user@host/db   # several workers, one study
     python competitions/home_credit/tune.py --config competitions/home_credit/configs/tune_demo.yaml
+    python competitions/home_credit/tune.py --config competitions/home_credit/configs/tune.yaml   # its search_space
     python competitions/home_credit/train.py --params runs/home_credit/tune/best_params.yaml --name tuned
 
 The study lives in ``runs/home_credit/<name>/study.db`` unless ``--storage`` names another Optuna RDB URL;
@@ -12,18 +13,22 @@ on one machine): a worker starts a trial only while finished plus running trials
 and no two draw the same parameters. A killed worker's trial is failed once it missed its heartbeat
 (``--heartbeat-interval``, default 60 s) for ``--grace-period`` seconds (default 180) and is retried once
 with the same parameters by the next worker. The Datasets are binned once per fold for all trials, so
-``--max-bin`` is fixed per study.
+``--max-bin`` is fixed per study. The search space is the ``search_space`` of the ``--config`` YAML
+(``configs/tune.yaml``; common.tuning.space), else common.tabular.tune.DEFAULT_SPACE. The CV AUC of the best
+trial is optimistic (picked and scored on the same folds): the command it prints trains every fold with
+the best parameters for an honest one. Plots of the study lie beside ``best_params.yaml``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from common.cli import run_cli
-from common.config import option, parse_config
+from common.config import config_to_dict, option, volatile_options
 from common.paths import default_data_dir
 from common.run import Run
 from common.seed import seed_everything
-from common.tabular.tune import LGBMTuneConfig, run_study
+from common.tabular.tune import DEFAULT_SPACE, LGBMTuneConfig, run_study, search_space
+from common.tuning.space import parse_with_space
 from competitions.home_credit.matrix import COMPETITION, MatrixOptions, fold_transform, load_matrix, shared_folds
 
 
@@ -35,17 +40,21 @@ class TuneConfig(MatrixOptions, LGBMTuneConfig):
 
 def main(argv: list[str] | None = None) -> dict:
     """Run (or resume) the study and write the best parameters; return them with their CV AUC."""
-    cfg = parse_config(TuneConfig, argv)
+    cfg, raw_space, source = parse_with_space(TuneConfig, argv)
+    space = search_space(raw_space, source)
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
     seed_everything(cfg.seed)
     run = Run.open(COMPETITION, cfg.name, cfg.runs_dir)
-    run.save_config(cfg)
+    run.save_config({**config_to_dict(cfg), "search_space": raw_space or DEFAULT_SPACE},
+                    volatile=volatile_options(cfg))
 
     def load():
         matrix = load_matrix(cfg.data, cfg.tables)
         return matrix, shared_folds(matrix, cfg.folds_file, cfg.n_splits, cfg.seed, cfg.runs_dir)
 
-    return run_study(run, cfg, load, fold_transform(cfg, cfg.seed))
+    final = (f"python competitions/home_credit/train.py --data {cfg.data} --tables {' '.join(cfg.tables)} "
+             f"--max-bin {cfg.max_bin} --params {run.root / 'best_params.yaml'} --fold all --name tuned")
+    return run_study(run, cfg, load, fold_transform(cfg, cfg.seed), space, final_command=final)
 
 
 if __name__ == "__main__":

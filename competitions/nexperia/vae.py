@@ -12,6 +12,7 @@ finished folds and continues an unfinished one from ``fold<k>/vae.pt``.
     python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-fc.yaml    # + device band, stretch
     python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-conv.yaml --fold 0 \
         --blend-with runs/nexperia/cnn   # + the CNN/VAE blend (common.ensemble.evaluate_blend) in metrics.json
+    python competitions/nexperia/vae.py --params runs/nexperia/tune-vae/best_params.yaml --fold all --name tuned
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -33,10 +34,12 @@ from common.cv import FoldResult, Truth, parse_folds, run_folds
 from common.device import resolve_device, set_threads
 from common.ensemble import align, evaluate_blend
 from common.io import atomic_path, atomic_write_csv
+from common.metrics import roc_auc
 from common.paths import default_data_dir
 from common.progress import progress_bar
 from common.run import Run, load_predictions
 from common.seed import seed_everything
+from common.tuning.params import apply_params
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, get_folds, load_data,
                                         record_skipped, truth_labels)
 from competitions.nexperia.vae_models import _halvings, build_vae, vae_loss, vae_terms
@@ -67,6 +70,8 @@ class VAEConfig(RunConfig, NexperiaDataOptions):
     heatmaps: int = option(8, min=0, help="images in each fold's heatmaps.png (0: none)")
     blend_with: str | None = option(None, volatile=True, help="a run folder (e.g. the CNN's) to blend with "
                                                               "the VAE: paired DeLong test of blend vs it")
+    params: str | None = option(None, help="YAML of options (a study's best_params.yaml, tune.py --family vae); "
+                                           "they override the above")
 
     def __post_init__(self):
         super().__post_init__()
@@ -118,7 +123,8 @@ def _batch(images: np.ndarray, rows: np.ndarray, device: torch.device) -> torch.
 
 
 def train_vae(cfg: VAEConfig, images: np.ndarray, rows: np.ndarray, device: torch.device,
-              checkpoint: Path, log_fn=log.info, fold: int = 0) -> torch.nn.Module:
+              checkpoint: Path, log_fn=log.info, fold: int = 0,
+              on_epoch: Callable[[int, torch.nn.Module], None] | None = None) -> torch.nn.Module:
     """Train on ``images[rows]``, saving ``checkpoint`` after each epoch and resuming from it.
 
     Every epoch is seeded from ``(seed, fold, epoch)`` (the batch order and torch's generator, which draws
@@ -152,6 +158,8 @@ def train_vae(cfg: VAEConfig, images: np.ndarray, rows: np.ndarray, device: torc
                f"({time.perf_counter() - began:.1f} s)")
         with atomic_path(checkpoint) as tmp:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, tmp)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, model)
         if stop_after and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
             raise SystemExit(f"stopped after epoch {epoch + 1} ({STOP_ENV}={stop_after}); run the same command "
                              "again to continue")
@@ -229,17 +237,32 @@ def plot_heatmaps(model: torch.nn.Module, images: np.ndarray, titles: list[str],
     plt.close(fig)
 
 
+def score_rows(model: torch.nn.Module, train_small: np.ndarray, train_rows: np.ndarray, rows: np.ndarray,
+               device: torch.device) -> dict[str, np.ndarray]:
+    """Every anomaly score of ``train_small[rows]``, the good training images ``train_rows`` as reference."""
+    reference = mean_error_map(model, train_small[train_rows], device)
+    return anomaly_scores(*error_maps(model, train_small[rows], device), reference)
+
+
 def fit_fold(cfg: VAEConfig, run: Run, data: NexperiaData, train_small: np.ndarray, test_small: np.ndarray,
-             fold_of: np.ndarray, fold: int, device: torch.device) -> FoldResult:
+             fold_of: np.ndarray, fold: int, device: torch.device,
+             on_epoch_auc: Callable[[int, float], None] | None = None) -> FoldResult:
     """Train fold ``fold``'s VAE on the other folds' good images (continuing from ``fold<k>/vae.pt`` when
-    resuming), score its fold and the test set; every score is a variant, ``cfg.score`` the prediction."""
+    resuming), score its fold and the test set; every score is a variant, ``cfg.score`` the prediction.
+    ``on_epoch_auc(epoch, auc)``: after each epoch, the fold's validation AUC of ``cfg.score`` (tuning)."""
     seed_everything(cfg.seed + fold)
     in_fold = fold_of == fold
     train_rows = np.flatnonzero(~in_fold & (data.train_labels == 0))
+    valid_rows = np.flatnonzero(in_fold)
     run.log.info(f"fold {fold}: training the {cfg.arch} VAE on {len(train_rows)} good images "
                  f"at {cfg.image_size} px")
-    model = train_vae(cfg, train_small, train_rows, device, run.fold_dir(fold) / "vae.pt", run.log.info, fold)
-    valid_rows = np.flatnonzero(in_fold)
+    report = None
+    if on_epoch_auc is not None:
+        def report(epoch: int, model: torch.nn.Module) -> None:
+            scores = score_rows(model, train_small, train_rows, valid_rows, device)[cfg.score]
+            on_epoch_auc(epoch, roc_auc(data.train_labels[valid_rows], scores))
+    model = train_vae(cfg, train_small, train_rows, device, run.fold_dir(fold) / "vae.pt", run.log.info, fold,
+                      on_epoch=report)
     reference = mean_error_map(model, train_small[train_rows], device)
     variants = anomaly_scores(*error_maps(model, train_small[valid_rows], device), reference)
     scores = variants[cfg.score]
@@ -271,7 +294,7 @@ def blend_report(base_dir: Path, vae_dir: Path, truth: Truth | None = None, meth
 
 
 def main(argv: list[str] | None = None) -> dict:
-    cfg = parse_config(VAEConfig, argv)
+    cfg = apply_params(parse_config(VAEConfig, argv))
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
     data_dir = Path(cfg.data) if cfg.data else default_data_dir("nexperia")

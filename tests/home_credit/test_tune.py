@@ -1,6 +1,8 @@
 """tune.py: a resumable Optuna study over Datasets binned once, whose best parameters train.py accepts."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 import pytest
 import yaml
@@ -9,6 +11,7 @@ from common.paths import runs_root
 from common.tabular import tune as tabular_tune
 from common.tabular.config import DATASET_PARAMS
 from common.tabular.lgbm import make_datasets
+from common.tuning.space import parse_with_space
 from competitions.home_credit import train, tune
 from tests.home_credit.helpers import kit_roots  # noqa: F401  (fixture)
 
@@ -68,12 +71,30 @@ def test_heartbeat_options_are_checked(home_credit_data):
 def test_a_trial_beyond_n_trials_is_refused_before_training(tmp_path):
     """Two workers may both start a trial after the other's check: the one numbered beyond ``n_trials``
     finished-or-running trials fails at once (not counted) and stops its worker."""
-    from common.tabular.tune import LGBMTuneConfig, SurplusTrial, make_objective
+    from common.tabular.tune import LGBMTuneConfig, make_objective
+    from common.tuning.study import SurplusTrial, within_budget
 
     cfg = LGBMTuneConfig(n_trials=1)
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'race.db'}", direction="maximize")
     study.ask()  # the other worker's trial, still running
     late = study.ask()
     with pytest.raises(SurplusTrial):
-        make_objective(cfg, datasets=[])(late)
+        within_budget(make_objective(cfg, datasets=[]), cfg.n_trials)(late)
     assert late.user_attrs["surplus"] is True
+
+
+def test_shipped_recipe_holds_the_default_space():
+    recipe = Path(tune.__file__).parent / "configs" / "tune.yaml"
+    cfg, raw, source = parse_with_space(tune.TuneConfig, ["--config", str(recipe)])
+    assert cfg.study_name == "home_credit_lgb" and tabular_tune.search_space(raw, source) == tabular_tune.search_space()
+
+
+def test_search_space_comes_from_the_recipe(home_credit_data, tmp_path):
+    recipe = tmp_path / "tune.yaml"
+    recipe.write_text("search_space:\n  num_leaves: {type: int, low: 4, high: 16}\n")
+    best = tune.main(["--data", str(home_credit_data), "--name", "recipe", *TUNE_FAST, "--n-trials", "1",
+                      "--config", str(recipe)])
+    assert best["tuned"] == ["num_leaves"] and 4 <= best["params"]["num_leaves"] <= 16
+    recipe.write_text("search_space:\n  max_bin: {type: int, low: 4, high: 16}\n")
+    with pytest.raises(ValueError, match=f"'max_bin' in {recipe}"):
+        tune.main(["--data", str(home_credit_data), "--name", "recipe2", *TUNE_FAST, "--config", str(recipe)])
