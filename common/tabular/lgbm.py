@@ -30,8 +30,9 @@ from common.tabular.timing import Timings
 
 
 def make_datasets(data: FoldData, params: dict) -> tuple[lgb.Dataset, lgb.Dataset]:
-    """Binned training and validation Datasets, constructed now so that every fit reuses the bins."""
-    train = lgb.Dataset(data.x_train, data.y_train, params=params, free_raw_data=False)
+    """Binned training and validation Datasets, constructed now so that every fit reuses the bins; the
+    training rows carry ``data.w_train`` as sample weights when given (validation stays unweighted)."""
+    train = lgb.Dataset(data.x_train, data.y_train, weight=data.w_train, params=params, free_raw_data=False)
     valid = lgb.Dataset(data.x_valid, data.y_valid, params=params, reference=train, free_raw_data=False)
     train.construct()
     valid.construct()

@@ -24,8 +24,13 @@ class TabularMatrix:
     features: list[str]
     id_column: str = "id"
     target_column: str = "target"
+    weights: np.ndarray | None = None  # optional weight per training row (the training Dataset's only)
 
     def __post_init__(self):
+        if self.weights is not None:
+            self.weights = np.asarray(self.weights, dtype=np.float64)
+            if self.weights.shape != (len(self.train),):
+                raise ValueError(f"{self.weights.shape} weights for {len(self.train)} training rows")
         for name, frame in (("training", self.train), ("test", self.test)):
             if frame is None:
                 continue
@@ -65,6 +70,7 @@ class FoldData:
     ids_valid: np.ndarray
     x_test: pd.DataFrame | None
     ids_test: np.ndarray | None
+    w_train: np.ndarray | None = None  # the training rows' weights (None: all 1)
 
 
 def fold_data(matrix: TabularMatrix, folds: np.ndarray, fold: int,
@@ -84,4 +90,5 @@ def fold_data(matrix: TabularMatrix, folds: np.ndarray, fold: int,
         x_train, others = transform(x_train, y_train, [x_valid] + ([x_test] if x_test is not None else []))
         x_valid, x_test = others[0], (others[1] if x_test is not None else None)
     ids_test = matrix.test[matrix.id_column].to_numpy() if matrix.test is not None else None
-    return FoldData(fold, x_train, y_train, x_valid, matrix.y[valid], matrix.ids[valid], x_test, ids_test)
+    w_train = matrix.weights[~valid] if matrix.weights is not None else None
+    return FoldData(fold, x_train, y_train, x_valid, matrix.y[valid], matrix.ids[valid], x_test, ids_test, w_train)

@@ -152,3 +152,12 @@ def test_target_encoding_never_sees_the_rows_own_label():
     te = encoded["LEVEL_TE"].to_numpy()
     assert abs(np.corrcoef(te, y)[0, 1]) < 0.3
     assert np.allclose(valid_encoded["LEVEL_TE"].iloc[2], y.mean(), atol=0.05)  # unseen level: the prior
+
+
+def test_missing_count_does_not_count_the_empty_target_of_test_rows(tables):
+    """Found by adversarial validation: counting TARGET made every test client one missing value richer."""
+    app = application.combine(tables["application_train"], tables["application_test"])
+    counts = application.ratios(app)["MISSING_COUNT"].to_numpy()
+    expected = app.drop(columns="TARGET").isna().sum(axis=1).to_numpy()
+    assert app["TARGET"].isna().sum() == len(tables["application_test"])
+    np.testing.assert_array_equal(counts, expected)

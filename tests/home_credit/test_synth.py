@@ -239,3 +239,31 @@ def test_a_failed_run_keeps_the_earlier_files(tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     with pytest.raises(ValueError, match="n_clients"):
         generate(tmp_path, n_clients=0, n_test=5)
+
+
+def test_shift_option_is_deterministic_and_off_by_default(tmp_path):
+    """--shift 0 writes exactly the default files; a shift gives the same bytes whatever --workers, flags
+    test clients in _truth_test.csv and records the changed columns in _truth.json."""
+    generate(tmp_path / "plain", n_clients=300, n_test=100, seed=3)
+    main(["--out", str(tmp_path / "zero"), "--n-clients", "300", "--n-test", "100", "--seed", "3", "--shift", "0"])
+    for name in (*TABLES, "sample_submission.csv", "_truth.csv", "_truth.json"):
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "zero" / name).read_bytes(), name
+    assert not (tmp_path / "zero" / "_truth_test.csv").exists()
+    a = generate(tmp_path / "a", n_clients=300, n_test=100, seed=3, shift=0.5)
+    b = generate(tmp_path / "b", n_clients=300, n_test=100, seed=3, shift=0.5, workers=2)
+    for name in (*TABLES, "sample_submission.csv", "_truth.csv", "_truth.json", "_truth_test.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    shift = json.loads((a / "_truth.json").read_text())["shift"]
+    assert shift["share"] == 0.5 and set(shift["columns"]) == {"AMT_INCOME_TOTAL", "DAYS_BIRTH", "NAME_HOUSING_TYPE"}
+    test_truth = pd.read_csv(a / "_truth_test.csv")
+    test_ids = read(a, "application_test.csv", usecols=["SK_ID_CURR"])["SK_ID_CURR"]
+    assert list(test_truth["SK_ID_CURR"]) == list(test_ids)
+    assert 0.3 < test_truth["shifted"].mean() < 0.7 and shift["n_shifted"] == test_truth["shifted"].sum()
+    assert set(test_truth["TARGET"]) <= {0, 1} and test_truth["p_true"].between(0, 1).all()
+    # the shifted clients are younger and richer than the others
+    app = read(a, "application_test.csv").set_index("SK_ID_CURR").loc[test_truth["SK_ID_CURR"]]
+    flag = test_truth["shifted"].to_numpy() == 1
+    assert app["DAYS_BIRTH"][flag].mean() > app["DAYS_BIRTH"][~flag].mean()
+    assert app["AMT_INCOME_TOTAL"][flag].median() > app["AMT_INCOME_TOTAL"][~flag].median()
+    with pytest.raises(ValueError, match="shift"):
+        generate(tmp_path / "bad", n_clients=300, n_test=100, shift=1.5)

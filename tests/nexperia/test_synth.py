@@ -205,3 +205,24 @@ def test_defects_are_a_real_local_signal(nexperia_data: Path) -> None:
             residuals.append(np.abs(bands[i] - moved))
         scores.append(cv2.GaussianBlur(np.min(residuals, 0), (0, 0), 1)[4:-4, 4:-4].max())
     assert roc_auc_score(truth["label_true"], scores) > 0.8  # 0.87-0.92 over seeds 0-3
+
+
+def test_shift_option_is_deterministic_and_off_by_default(tmp_path: Path) -> None:
+    """--shift 0 writes exactly the default files; a shift gives the same bytes whatever the workers, changes
+    only the flagged test images (no train-test duplicates among them) and records them in _truth.csv."""
+    small = {"n_train": 60, "n_test": 20, "noise_rate": 0.05, "progress": False, "seed": 3}
+    plain = _tree_digest(generate(tmp_path / "plain", **small))
+    assert _tree_digest(generate(tmp_path / "zero", shift=0.0, **small)) == plain
+    a = _tree_digest(generate(tmp_path / "a", shift=0.5, **small))
+    assert _tree_digest(generate(tmp_path / "b", shift=0.5, workers=2, chunk_size=16, **small)) == a
+    truth = pd.read_csv(tmp_path / "a" / "_truth.csv")
+    shifted = truth[truth["shifted"] == 1]
+    assert len(shifted) == 10 and (shifted["split"] == "test").all() and (shifted["dup_group"] < 0).all()
+    changed = {k for k in a if a[k] != plain.get(k)}
+    assert changed == {*shifted["path"], "_truth.csv", "_synth.json"}
+    for rel in shifted["path"].head(3):
+        before = cv2.imread(str(tmp_path / "plain" / rel), cv2.IMREAD_UNCHANGED).astype(np.float32)
+        after = cv2.imread(str(tmp_path / "a" / rel), cv2.IMREAD_UNCHANGED).astype(np.float32)
+        assert after.std() < before.std() and after.mean() > before.mean()  # lower contrast, brighter
+    with pytest.raises(ValueError, match="shift"):
+        generate(tmp_path / "bad", shift=2.0, **small)

@@ -76,7 +76,8 @@ def ratios(app: pd.DataFrame) -> pd.DataFrame:
     out["SOCIAL_DEFAULT_RATIO_60"] = safe_ratio(a["DEF_60_CNT_SOCIAL_CIRCLE"], a["OBS_60_CNT_SOCIAL_CIRCLE"])
     housing = [c for c in a.columns if c.endswith("_AVG")]
     out["HOUSING_MISSING_COUNT"] = a[housing].isna().sum(axis=1).astype("float32")
-    out["MISSING_COUNT"] = a.isna().sum(axis=1).astype("float32")
+    # TARGET is empty on every test row: counting it would tell test clients from training ones
+    out["MISSING_COUNT"] = a.drop(columns="TARGET", errors="ignore").isna().sum(axis=1).astype("float32")
     return pd.DataFrame(out, index=a.index)
 
 

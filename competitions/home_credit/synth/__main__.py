@@ -14,10 +14,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-clients", type=int, default=20000, help="train clients (real: 307511)")
     parser.add_argument("--n-test", type=int, default=None, help="test clients (default: a quarter of --n-clients; real: 48744)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shift", type=float, default=0.0,
+                        help="share of test clients drawn from a covariate-shifted distribution of a few "
+                             "application columns (0: none; recorded in _truth.json and _truth_test.csv)")
     parser.add_argument("--workers", type=int, default=1, help="processes; the output does not depend on it")
     args = parser.parse_args(argv)
     n_test = args.n_clients // 4 if args.n_test is None else args.n_test
-    generate(args.out, n_clients=args.n_clients, n_test=n_test, seed=args.seed, workers=args.workers)
+    generate(args.out, n_clients=args.n_clients, n_test=n_test, seed=args.seed, workers=args.workers,
+             shift=args.shift)
 
 
 if __name__ == "__main__":

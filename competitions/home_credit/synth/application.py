@@ -25,6 +25,20 @@ DOCUMENT_RATES = {2: 4e-5, 3: 0.71, 4: 1e-4, 5: 0.015, 6: 0.088, 7: 2e-4, 8: 0.0
 REGION_POPULATIONS = np.round(np.exp(np.random.default_rng(20180517).normal(np.log(0.018), 0.75, 81)), 6)
 """A fixed set of region population shares, like the ~80 distinct values of the real column."""
 
+# Covariate shift of the shifted test clients (``--shift``): younger, richer, more often living with parents.
+SHIFT_AGE_FACTOR = 0.7  # age = 20.5 + 0.7 * (age - 20.5): DAYS_BIRTH closer to 0
+SHIFT_INCOME_FACTOR = 1.6  # AMT_INCOME_TOTAL x 1.6 (after the loan amounts were drawn)
+SHIFT_HOUSING_LEVEL = "With parents"
+SHIFT_HOUSING_SHARE = 0.35  # share of shifted clients moved to that NAME_HOUSING_TYPE level
+SHIFT = {
+    "DAYS_BIRTH": f"age in years = 20.5 + {SHIFT_AGE_FACTOR} * (age - 20.5): younger clients (age-linked columns "
+                  "such as DAYS_EMPLOYED, pensioner status and children follow)",
+    "AMT_INCOME_TOTAL": f"income x {SHIFT_INCOME_FACTOR} (rounded to 2250 as usual); loan amounts unchanged",
+    "NAME_HOUSING_TYPE": f"{SHIFT_HOUSING_SHARE:.0%} of the shifted clients set to '{SHIFT_HOUSING_LEVEL}' "
+                         f"(train: {4.8:.1f}%)",
+}
+"""The planted shifted application columns and what changed (recorded in ``_truth.json``)."""
+
 
 @dataclass(frozen=True)
 class Applicants:
@@ -45,12 +59,21 @@ def _with_missing(rng: np.random.Generator, x: np.ndarray, rate: float | np.ndar
 
 
 def sample_application(rng: np.random.Generator, ids: np.ndarray, is_test: np.ndarray,
-                       traits: Traits) -> tuple[pd.DataFrame, Applicants]:
-    """Application rows (train layout, TARGET still 0) and the client facts the other tables build on."""
+                       traits: Traits, shifted: np.ndarray | None = None,
+                       shift_rng: np.random.Generator | None = None) -> tuple[pd.DataFrame, Applicants]:
+    """Application rows (train layout, TARGET still 0) and the client facts the other tables build on.
+
+    ``shifted`` (optional, with its own generator ``shift_rng`` so that ``rng``'s stream is untouched) marks
+    clients drawn from the covariate-shifted distribution of :data:`SHIFT`; their TARGET still follows the
+    same model of the (shifted) columns.
+    """
     n = len(ids)
     c: dict[str, object] = {"SK_ID_CURR": ids.astype(np.int64), "TARGET": np.zeros(n, dtype=np.int64)}
+    shift_on = shifted is not None and bool(np.any(shifted))
 
     age = 20.5 + 48.5 * rng.beta(1.7, 1.9, n)
+    if shift_on:
+        age = np.where(shifted, 20.5 + SHIFT_AGE_FACTOR * (age - 20.5), age)
     pensioner = rng.random(n) < 1.0 / (1.0 + np.exp(-(age - 55.5) / 2.5))
     male_codes = cat.draw(rng, cat.GENDER, n)
     male = male_codes == 1
@@ -71,6 +94,8 @@ def sample_application(rng: np.random.Generator, ids: np.ndarray, is_test: np.nd
     log_income = (np.log(147_000) + 0.15 * male + 0.25 * higher_ed - 0.3 * pensioner
                   - 0.12 * traits.credit + 0.42 * rng.standard_normal(n))
     income, goods, credit, annuity = _loan_amounts(rng, log_income, revolving)
+    if shift_on:
+        income = np.where(shifted, np.maximum(_round_to(income * SHIFT_INCOME_FACTOR, 2250.0), 25650.0), income)
     c["AMT_INCOME_TOTAL"] = income
     c["AMT_CREDIT"] = credit
     c["AMT_ANNUITY"] = _with_missing(rng, annuity, 4e-5)
@@ -90,7 +115,11 @@ def sample_application(rng: np.random.Generator, ids: np.ndarray, is_test: np.nd
     c["NAME_INCOME_TYPE"] = cat.categorical(np.where(pensioner, retired, working), income_types)
     c["NAME_EDUCATION_TYPE"] = cat.categorical(education, cat.levels(cat.EDUCATION))
     c["NAME_FAMILY_STATUS"] = cat.categorical(family, cat.levels(cat.FAMILY_STATUS))
-    c["NAME_HOUSING_TYPE"] = cat.sample(rng, cat.HOUSING_TYPE, n)
+    housing = cat.draw(rng, cat.HOUSING_TYPE, n)  # the same draws as cat.sample
+    if shift_on:
+        to_parents = shifted & (shift_rng.random(n) < SHIFT_HOUSING_SHARE)
+        housing = np.where(to_parents, cat.levels(cat.HOUSING_TYPE).index(SHIFT_HOUSING_LEVEL), housing)
+    c["NAME_HOUSING_TYPE"] = cat.categorical(housing, cat.levels(cat.HOUSING_TYPE))
 
     region = rng.choice(len(REGION_POPULATIONS), size=n)
     population = REGION_POPULATIONS[region]

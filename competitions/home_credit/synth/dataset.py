@@ -21,7 +21,7 @@ from common.io import atomic_path, atomic_write_csv, atomic_write_json
 
 from common.progress import progress_bar
 from competitions.home_credit.schema import DESCRIPTION_FILE, SAMPLE_SUBMISSION_COLUMNS, columns, table_names
-from competitions.home_credit.synth.application import sample_application
+from competitions.home_credit.synth.application import SHIFT, sample_application
 from competitions.home_credit.synth.behaviour import (INTERCEPT, SIDE_CENTRES, SIDE_WEIGHTS, client_behaviour,
                                                       side_logit_parts)
 from competitions.home_credit.synth.bureau import sample_bureau
@@ -37,6 +37,8 @@ FIRST_BUREAU_ID = 5000000
 FIRST_PREVIOUS_ID = 1000001
 TRUTH_CSV = "_truth.csv"
 TRUTH_JSON = "_truth.json"
+TRUTH_TEST_CSV = "_truth_test.csv"  # test clients' truth, written only with a covariate shift (--shift)
+SHIFT_STREAM = 7  # the shift's own random stream per chunk: [seed, chunk + 1, SHIFT_STREAM]
 SAMPLE_SUBMISSION = "sample_submission.csv"
 
 
@@ -49,6 +51,7 @@ class ChunkJob:
     n_chunks: int
     ids: np.ndarray
     is_test: np.ndarray
+    shift: float = 0.0  # share of test clients drawn from the shifted distribution (0: none)
 
 
 def _split_clients(n_clients: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +72,11 @@ def make_chunk(job: ChunkJob) -> tuple[dict[str, str], pd.DataFrame]:
     """CSV text (no header) of every table for one chunk of clients, and the train clients' truth rows."""
     rng = np.random.default_rng([job.seed, job.index + 1])
     traits = sample_traits(rng, job.ids.size)
-    application, applicants = sample_application(rng, job.ids, job.is_test, traits)
+    shifted, shift_rng = None, None
+    if job.shift > 0:  # its own stream: the main one (and so every unshifted value) stays as without shift
+        shift_rng = np.random.default_rng([job.seed, job.index + 1, SHIFT_STREAM])
+        shifted = job.is_test & (shift_rng.random(job.ids.size) < job.shift)
+    application, applicants = sample_application(rng, job.ids, job.is_test, traits, shifted, shift_rng)
     bureau, balance = sample_bureau(rng, job.ids, traits, applicants)
     previous, loans = sample_previous(rng, job.ids, traits)
     pos = sample_pos_cash(rng, job.ids, traits, loans)
@@ -99,8 +106,10 @@ def make_chunk(job: ChunkJob) -> tuple[dict[str, str], pd.DataFrame]:
             for name, frame in tables.items()}
     text[SAMPLE_SUBMISSION] = "".join(f"{i},0.5\n" for i in job.ids[job.is_test])
     truth = pd.DataFrame({"SK_ID_CURR": job.ids, "TARGET": target, "p_true": p_true,
-                          "logit_application": applicants.app_logit, **side})[train]
-    return text, truth
+                          "logit_application": applicants.app_logit, **side})
+    if shifted is None:
+        return text, truth[train]
+    return text, truth.assign(shifted=shifted.astype(np.int8), _test=job.is_test)
 
 
 def _headers() -> dict[str, str]:
@@ -110,19 +119,24 @@ def _headers() -> dict[str, str]:
 
 
 def generate(out: str | os.PathLike, n_clients: int = 20000, n_test: int = 5000, seed: int = 0,
-             workers: int = 1) -> Path:
+             workers: int = 1, shift: float = 0.0) -> Path:
     """Write the synthetic competition files into `out` and return its path.
 
     n_clients: train clients (rows of application_train.csv); n_test: test clients; workers: processes that
-    make chunks in parallel (the output does not depend on it).
+    make chunks in parallel (the output does not depend on it); shift: share of test clients drawn from a
+    covariate-shifted distribution of a few application columns (``application.SHIFT``; 0: none, and the
+    files are exactly those made without the option). With a shift, ``_truth_test.csv`` gives every test
+    client's TARGET, p_true and ``shifted`` flag, and ``_truth.json`` a ``shift`` entry.
     """
     if n_clients < 1 or n_test < 0:
         raise ValueError(f"need n_clients >= 1 and n_test >= 0, got {n_clients} and {n_test}")
+    if not 0 <= shift <= 1:
+        raise ValueError(f"shift must be in [0, 1] (the share of shifted test clients), got {shift}")
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     ids, is_test = _split_clients(n_clients, n_test, seed)
     bounds = range(0, ids.size, CHUNK_CLIENTS)
-    jobs = [ChunkJob(seed, k, len(bounds), ids[s:s + CHUNK_CLIENTS], is_test[s:s + CHUNK_CLIENTS])
+    jobs = [ChunkJob(seed, k, len(bounds), ids[s:s + CHUNK_CLIENTS], is_test[s:s + CHUNK_CLIENTS], shift)
             for k, s in enumerate(bounds)]
 
     truths = []
@@ -139,13 +153,27 @@ def generate(out: str | os.PathLike, n_clients: int = 20000, n_test: int = 5000,
             truths.append(truth)
     with atomic_path(out_dir / DESCRIPTION_FILE) as tmp:
         write_descriptions(tmp)
-    summary = _write_truth(out_dir, pd.concat(truths, ignore_index=True), seed, n_clients, n_test)
+    truth = pd.concat(truths, ignore_index=True)
+    shift_summary = None
+    if shift > 0:
+        is_test_row = truth.pop("_test").to_numpy()
+        test_truth, truth = truth[is_test_row].reset_index(drop=True), truth[~is_test_row].drop(columns="shifted")
+        atomic_write_csv(out_dir / TRUTH_TEST_CSV, test_truth)
+        shift_summary = {
+            "share": shift, "n_shifted": int(test_truth["shifted"].sum()), "n_test": int(len(test_truth)),
+            "columns": SHIFT, "test_truth": TRUTH_TEST_CSV,
+            "note": "a share `share` of the test clients (flag `shifted` in _truth_test.csv) is drawn with the "
+                    "changes in `columns`; TARGET follows the same model of the shifted columns (covariate "
+                    "shift). Independently of --shift, EXT_SOURCE_1 is missing less often in test (42.7%) than "
+                    "in train (56.4%), as in the real data."}
+    summary = _write_truth(out_dir, truth.reset_index(drop=True), seed, n_clients, n_test, shift_summary)
     print(f"Bayes-optimal AUC {summary['bayes_auc']:.4f} (application part alone {summary['application_part_auc']:.4f}); "
           f"TARGET rate {summary['target_rate']:.4f}; written to {out_dir}")
     return out_dir
 
 
-def _write_truth(out_dir: Path, truth: pd.DataFrame, seed: int, n_clients: int, n_test: int) -> dict:
+def _write_truth(out_dir: Path, truth: pd.DataFrame, seed: int, n_clients: int, n_test: int,
+                 shift: dict | None = None) -> dict:
     """`_truth.csv` (per train client) and `_truth.json` (summary); returns the summary."""
     target = truth.pop("TARGET").to_numpy()
     both = target.min() != target.max()
@@ -160,6 +188,8 @@ def _write_truth(out_dir: Path, truth: pd.DataFrame, seed: int, n_clients: int, 
                 "(aggregate - side_centres[name]), where the aggregate is computed from the side tables as written "
                 "(synth.behaviour.client_behaviour).",
     }
+    if shift is not None:
+        summary["shift"] = shift
     atomic_write_csv(out_dir / TRUTH_CSV, truth)
     atomic_write_json(out_dir / TRUTH_JSON, summary)
     return summary

@@ -18,12 +18,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--noise-rate", type=float, default=0.02, help="share of train defects labelled good")
     ap.add_argument("--defect-rate", type=float, default=0.2, help="share of defect images per split")
+    ap.add_argument("--shift", type=float, default=0.0,
+                    help="share of test images shot with a changed acquisition (contrast, brightness, lighting "
+                         "gradient); flagged in _truth.csv column shifted (0: none)")
     ap.add_argument("--workers", type=int, default=1, help="processes drawing images (output is identical)")
     ap.add_argument("--overwrite", action="store_true", help="replace a dataset made with other parameters")
     args = ap.parse_args(argv)
     start = time.perf_counter()
     out = generate(args.out, args.n_train, args.n_test, args.seed, args.noise_rate,
-                   defect_rate=args.defect_rate, workers=args.workers, overwrite=args.overwrite)
+                   defect_rate=args.defect_rate, workers=args.workers, overwrite=args.overwrite,
+                   shift=args.shift)
     logging.info("%d + %d images ready in %s after %.1f s (truth: %s)", args.n_train, args.n_test, out,
                  time.perf_counter() - start, out / "_truth.csv")
 

@@ -27,6 +27,7 @@ class PlanParams:
     defect_rate: float = 0.2
     subtle_rate: float = 0.2  # share of defects drawn tiny or faint
     area_rate: float = 0.95  # share of labelled train defects listed in defect_area.csv
+    shift: float = 0.0  # share of test images shot with a changed acquisition (0: none)
 
 
 def _lots(rng: np.random.Generator, n_images: int) -> pd.DataFrame:
@@ -94,7 +95,22 @@ def plan_dataset(p: PlanParams) -> pd.DataFrame:
     listed = np.zeros(n, np.int8)
     listed[rng.permutation(labelled)[:round(p.area_rate * len(labelled))]] = 1
     df["in_defect_area"] = listed
+    if p.shift > 0:
+        df["shifted"] = _plant_shift(df, p)
     return df
+
+
+def _plant_shift(df: pd.DataFrame, p: PlanParams) -> np.ndarray:
+    """Mark ``round(shift * n_test)`` test images for the acquisition change, drawn from their own stream
+    (the plan without a shift is unchanged); duplicates of training images are left alone so that exact
+    train-test copies stay exact."""
+    if not 0 <= p.shift <= 1:
+        raise ValueError(f"shift must be in [0, 1] (the share of shifted test images), got {p.shift}")
+    rng = np.random.default_rng(np.random.SeedSequence([p.seed, 3]))
+    pool = np.flatnonzero((df["split"].to_numpy() == "test") & (df["dup_group"].to_numpy() < 0))
+    shifted = np.zeros(len(df), np.int8)
+    shifted[rng.permutation(pool)[:min(len(pool), round(p.shift * p.n_test))]] = 1
+    return shifted
 
 
 def _plant_duplicates(df: pd.DataFrame, rng: np.random.Generator, p: PlanParams) -> list[int]:

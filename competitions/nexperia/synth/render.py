@@ -39,3 +39,18 @@ def near_copy(img: np.ndarray, seed: int) -> np.ndarray:
     out = img.astype(np.float32) * rng.uniform(0.97, 1.03) + rng.choice([-1, 1]) * rng.uniform(2, 5)
     out += grain(rng, img.shape, 1.5)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def acquisition_shift(img: np.ndarray, seed: int) -> np.ndarray:
+    """The same scene shot on a re-adjusted station: lower contrast, brighter, with a lighting gradient
+    across the image (``--shift``: a realistic acquisition change, not a defect)."""
+    rng = np.random.default_rng(seed)
+    h, w = img.shape
+    contrast = rng.uniform(0.7, 0.8)
+    brightness = rng.uniform(25.0, 35.0)
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = (np.cos(angle) * (xx / w - 0.5) + np.sin(angle) * (yy / h - 0.5)) * rng.uniform(30.0, 45.0)
+    mean = float(img.mean())
+    out = (img.astype(np.float32) - mean) * contrast + mean + brightness + ramp
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

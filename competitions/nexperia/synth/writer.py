@@ -21,7 +21,7 @@ import pandas as pd
 from common.io import atomic_write_csv, atomic_write_json
 from common.progress import progress_bar
 from competitions.nexperia.synth.plan import PlanParams, plan_dataset
-from competitions.nexperia.synth.render import near_copy, render
+from competitions.nexperia.synth.render import acquisition_shift, near_copy, render
 from competitions.nexperia.synth.scene import PRODUCTS, date_code
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,12 @@ TRUTH_COLUMNS = ["id", "split", "label_true", "label_given", "defect_type", "fli
 _OWNED = ("train/train_contest", "test/test_contest", "defect_area.csv", "submission_sample.csv",
           TRUTH, PARTS, MANIFEST)
 
+SHIFT_NOTE = ("a share `shift` of the test images (column `shifted` of _truth.csv; duplicates of training images "
+              "excluded) is shot with a changed acquisition: contrast x 0.7-0.8, brightness +25-35 grey levels "
+              "and a linear lighting gradient of 30-45 grey levels across the image at a random angle")
 # One image's work: (row index, relative path, product index, date code, defect type, severity,
-# render seed, near-copy seed or -1).
-Task = tuple[int, str, int, str, str, float, int, int]
+# render seed, near-copy seed or -1[, acquisition-shift seed or -1]).
+Task = tuple  # tuple[int, str, int, str, str, float, int, int] or that plus the shift seed
 
 
 def image_path(split: str, label_given: int, ident: str) -> Path:
@@ -52,20 +55,26 @@ def image_path(split: str, label_given: int, ident: str) -> Path:
 def _tasks(plan: pd.DataFrame, seed: int) -> list[Task]:
     near_seeds = np.where(plan["dup_kind"].eq("near") & (plan["source"] != plan.index),
                           [int(np.random.SeedSequence([seed, 2, i]).generate_state(1)[0]) for i in plan.index], -1)
-    return list(zip(plan.index.tolist(), plan["path"].tolist(), plan["product"].astype(int).tolist(),
-                    [date_code(lot) for lot in plan["lot"]],
-                    plan["defect_type"].tolist(), plan["severity"].astype(float).tolist(),
-                    plan["render_seed"].astype(np.int64).tolist(), near_seeds.tolist()))
+    columns = [plan.index.tolist(), plan["path"].tolist(), plan["product"].astype(int).tolist(),
+               [date_code(lot) for lot in plan["lot"]],
+               plan["defect_type"].tolist(), plan["severity"].astype(float).tolist(),
+               plan["render_seed"].astype(np.int64).tolist(), near_seeds.tolist()]
+    if "shifted" in plan:
+        columns.append([int(np.random.SeedSequence([seed, 4, i]).generate_state(1)[0]) if s else -1
+                        for i, s in zip(plan.index, plan["shifted"])])
+    return list(zip(*columns))
 
 
 def render_chunk(out: Path, tasks: list[Task]) -> pd.DataFrame:
     """Render and write the chunk's images; returns their defect boxes (NaN for good images)."""
     cv2.setNumThreads(1)
     rows = []
-    for index, rel, product, date, defect_type, severity, seed, near_seed in tasks:
+    for index, rel, product, date, defect_type, severity, seed, near_seed, *shift in tasks:
         img, box = render(PRODUCTS[product], date, defect_type, severity, seed)
         if near_seed >= 0:
             img = near_copy(img, near_seed)
+        if shift and shift[0] >= 0:
+            img = acquisition_shift(img, shift[0])
         path = out / rel
         if not cv2.imwrite(str(path), img):
             raise OSError(f"could not write image {path}")
@@ -119,15 +128,25 @@ def _run_chunks(jobs: list[tuple[Path, list[Task]]], workers: int, total: int, d
 
 def generate(out: Path, n_train: int = 3000, n_test: int = 750, seed: int = 0, noise_rate: float = 0.02, *,
              defect_rate: float = 0.2, workers: int = 1, chunk_size: int = 250, overwrite: bool = False,
-             progress: bool = True) -> Path:
+             progress: bool = True, shift: float = 0.0) -> Path:
     """Write a synthetic Nexperia dataset under ``out`` and return ``out``.
 
     Same arguments give byte-identical files whatever ``workers`` and ``chunk_size`` are. An
-    interrupted run resumes where it stopped; a complete one is left as it is.
+    interrupted run resumes where it stopped; a complete one is left as it is. ``shift`` > 0 shoots that
+    share of the test images with a changed acquisition (:func:`render.acquisition_shift`), flagged in the
+    ``shifted`` column of ``_truth.csv`` and described in ``_synth.json``; 0 gives exactly the files
+    made without the option.
     """
     out = Path(out)
-    params = PlanParams(n_train=n_train, n_test=n_test, seed=seed, noise_rate=noise_rate, defect_rate=defect_rate)
+    if not 0 <= shift <= 1:
+        raise ValueError(f"shift must be in [0, 1] (the share of shifted test images), got {shift}")
+    params = PlanParams(n_train=n_train, n_test=n_test, seed=seed, noise_rate=noise_rate, defect_rate=defect_rate,
+                        shift=shift)
     meta = {"version": GENERATOR_VERSION, **asdict(params)}
+    if not shift:
+        meta.pop("shift")  # the manifest of an unshifted dataset stays as it was
+    else:
+        meta["shift_note"] = SHIFT_NOTE
     if _check_target(out, meta, overwrite):
         log.info("%s already holds this dataset; nothing to do", out)
         return out
@@ -153,7 +172,7 @@ def _write_tables(out: Path, plan: pd.DataFrame) -> None:
         plan[col] = plan[col].astype("Int64")
     truth = plan.assign(product=[PRODUCTS[p].code for p in plan["product"]],
                         label_given=plan["label_given"].astype("Int8").where(plan["split"] == "train"))
-    atomic_write_csv(out / TRUTH, truth[TRUTH_COLUMNS])
+    atomic_write_csv(out / TRUTH, truth[TRUTH_COLUMNS + (["shifted"] if "shifted" in truth else [])])
     area = plan.loc[plan["in_defect_area"] == 1, ["id", *BOX_COLUMNS]].sort_values("id")
     atomic_write_csv(out / "defect_area.csv", area)
     test_ids = plan.loc[plan["split"] == "test", "id"].sort_values()
