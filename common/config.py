@@ -9,7 +9,6 @@ with ``min_exclusive``/``max_exclusive``; checked for YAML values too, before an
 (may differ between invocations writing into the same run, e.g. ``--fold 0`` then ``--fold 1``). A bad
 value ends in one line naming the option, the value and, when it came from there, the YAML file.
 :class:`RunConfig` holds the fields every run has; each model's config derives from it.
-:func:`save_run_config` saves a run's config without letting a failed first start lock the run name.
 """
 from __future__ import annotations
 
@@ -71,8 +70,22 @@ class RunConfig:
 
     def __post_init__(self):
         self.fold = str(self.fold)
-        from common.cv import parse_folds  # late: common.cv imports common.run, which imports this module
         parse_folds(self.fold, self.n_splits)  # a bad --fold fails before any data is read
+
+
+def parse_folds(spec: str | int, n_splits: int) -> list[int]:
+    """``--fold``: 'all', one fold number or a comma list, each within 0..n_splits-1."""
+    text = str(spec).strip().lower()
+    if text == "all":
+        return list(range(n_splits))
+    try:
+        folds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"option --fold must be 'all', a fold number or a comma list, got {spec!r}") from None
+    bad = [k for k in folds if not 0 <= k < n_splits]
+    if bad:
+        raise ValueError(f"option --fold {bad} outside 0..{n_splits - 1} (--n-splits {n_splits})")
+    return list(dict.fromkeys(folds))
 
 
 def _field_type(tp: Any) -> tuple[Any, bool]:
@@ -240,28 +253,3 @@ def config_to_dict(cfg: Any) -> dict:
 
 def config_to_yaml(cfg: Any) -> str:
     return yaml.safe_dump(config_to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg, sort_keys=False)
-
-
-def has_work(run_root: str | Path) -> bool:
-    """Whether a run folder holds anything a model wrote: a finished fold, a checkpoint or any other file
-    under ``fold<k>/``, merged predictions or cached features (a failed first start leaves none of these)."""
-    root = Path(run_root)
-    if any((root / name).exists() for name in ("oof.csv", "test.csv", "features.npz")):
-        return True
-    return any(path.is_file() for folder in root.glob("fold*") if folder.is_dir() for path in folder.rglob("*"))
-
-
-def save_run_config(run: Any, cfg: Any, volatile: frozenset[str] | None = None) -> None:
-    """``run.save_config(cfg, volatile)``, except that a ``config.yaml`` left by a start that failed before
-    writing anything else (no finished fold, no checkpoint: :func:`has_work` is false) is replaced, with a
-    log line, instead of locking the run name against the corrected command."""
-    path = Path(run.root) / "config.yaml"
-    if path.is_file() and not has_work(run.root):
-        try:
-            run.save_config(cfg, volatile)
-            return
-        except ValueError:
-            run.log.info("run %s holds only the config.yaml of a start that wrote nothing else: replacing "
-                         "it with this command's config", run.root)
-            path.unlink()
-    run.save_config(cfg, volatile)

@@ -39,21 +39,6 @@ class FoldResult:
     variants: dict[str, np.ndarray] = field(default_factory=dict)  # other scores of the oof rows (TTA, ...)
 
 
-def parse_folds(spec: str | int, n_splits: int) -> list[int]:
-    """``--fold``: 'all', one fold number or a comma list, each within 0..n_splits-1."""
-    text = str(spec).strip().lower()
-    if text == "all":
-        return list(range(n_splits))
-    try:
-        folds = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ValueError(f"option --fold must be 'all', a fold number or a comma list, got {spec!r}") from None
-    bad = [k for k in folds if not 0 <= k < n_splits]
-    if bad:
-        raise ValueError(f"option --fold {bad} outside 0..{n_splits - 1} (--n-splits {n_splits})")
-    return list(dict.fromkeys(folds))
-
-
 def auc_block(target: np.ndarray, pred: np.ndarray, true: np.ndarray | None = None) -> dict:
     """``auc_given`` (AUC with DeLong CI vs the given labels) and, when known, ``auc_true``."""
     out = {"auc_given": _plain(auc_summary(np.asarray(target), np.asarray(pred)))}

@@ -107,7 +107,10 @@ class Run:
 
     def save_config(self, cfg: Any, volatile: frozenset[str] | None = None) -> None:
         """Save the resolved config; refuse to mix runs whose configs differ beyond the volatile options
-        (those a dataclass config declares ``volatile``; for a dict, ``volatile`` or RunConfig's)."""
+        (those a dataclass config declares ``volatile``; for a dict, ``volatile`` or RunConfig's).
+
+        A ``config.yaml`` left by a start that failed before writing anything else (:meth:`has_work` is
+        false) is replaced, with a log line, so it never locks the run name against the corrected command."""
         if isinstance(cfg, dict):
             new, volatile = dict(cfg), volatile if volatile is not None else volatile_options(RunConfig)
         else:
@@ -116,11 +119,22 @@ class Run:
             old = yaml.safe_load(self.config_path.read_text()) or {}
             changed = sorted(k for k in set(old) | set(new)
                              if k not in volatile and old.get(k) != new.get(k))
-            if changed:
+            if changed and self.has_work():
                 raise ValueError(
                     f"run {self.root} was started with another config (differs in {changed}); "
                     "use another --name or delete the run folder")
+            if changed:
+                self.log.info("run %s holds only the config.yaml of a start that wrote nothing else: replacing "
+                              "it with this command's config", self.root)
         atomic_write_text(self.config_path, yaml.safe_dump(new, sort_keys=False))
+
+    def has_work(self) -> bool:
+        """Whether the run holds anything a model wrote: a finished fold, a checkpoint or any other file under
+        ``fold<k>/``, merged predictions or cached features (a failed first start leaves none of these)."""
+        if any((self.root / name).exists() for name in ("oof.csv", "test.csv", "features.npz")):
+            return True
+        return any(path.is_file() for folder in self.root.glob("fold*") if folder.is_dir()
+                   for path in folder.rglob("*"))
 
     # -- folds ----------------------------------------------------------------------------------
     def fold_dir(self, fold: int) -> Path:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.config import RunConfig, load_yaml, option
-from common.cv import parse_folds
+from common.config import RunConfig, load_yaml, option, parse_folds
+
 
 # Parameters fixed when the binned Dataset is built; they cannot change between trials of one Dataset.
 DATASET_PARAMS = ("max_bin", "min_data_in_bin", "bin_construct_sample_cnt", "feature_pre_filter")

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from common.cv import FoldResult, Truth, parse_folds, run_folds
+from common.config import parse_folds
+from common.cv import FoldResult, Truth, run_folds
 from common.io import atomic_path, atomic_write_csv, atomic_write_text
 from common.run import Run
 from common.tabular.config import LGBMConfig, dataset_params

@@ -175,6 +175,9 @@ class FoldTrainer:
             rows = rows[keep[rows]]
             self.run.log.info("fold %d: suspects %s (%s): %d training images kept", self.fold, cfg.suspects,
                               cfg.suspect_action, len(rows))
+        row_weights = getattr(data, "train_weights", None)  # optional per-row sample weights of the data object
+        if row_weights is not None:                         # (e.g. pseudo-labelled rows: common.vision.pseudo)
+            weights = weights * np.asarray(row_weights, np.float32)
         return rows, np.asarray(labels[rows], np.float32), np.asarray(weights[rows], np.float32)
 
     @property

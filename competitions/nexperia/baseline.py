@@ -15,8 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from common.cli import run_cli
-from common.config import RunConfig, option, parse_config, save_run_config
-from common.cv import FoldResult, parse_folds, run_folds
+from common.config import RunConfig, option, parse_config, parse_folds
+from common.cv import FoldResult, run_folds
 from common.paths import default_data_dir
 from common.run import Run
 from competitions.nexperia.data import (NexperiaDataOptions, fill_skipped_test, get_folds, load_data,
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> Run:
     data = load_data(Path(cfg.data), Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
     fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)
-    save_run_config(run, cfg)
+    run.save_config(cfg)
     record_skipped(run, data)
     x, x_test = pixel_features(data.train_images, cfg.size), pixel_features(data.test_images, cfg.size)
     y = data.train_labels.astype(int)

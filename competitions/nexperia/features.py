@@ -33,8 +33,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from common.cli import run_cli
-from common.config import RunConfig, config_to_dict, option, parse_config, save_run_config, volatile_options
-from common.cv import FoldResult, parse_folds, run_folds
+from common.config import (RunConfig, config_to_dict, option, parse_config, parse_folds,
+                           volatile_options)
+from common.cv import FoldResult, run_folds
 from common.device import resolve_device, set_threads
 from common.io import atomic_path
 from common.neural_collapse import neural_collapse_metrics
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict:
     saved = config_to_dict(cfg)
     volatile = volatile_options(cfg)
     base = Run.open("nexperia", cfg.name, cfg.runs_dir)
-    save_run_config(base, {k: v for k, v in saved.items() if not k.startswith("suspect")}, volatile)
+    base.save_config({k: v for k, v in saved.items() if not k.startswith("suspect")}, volatile)
     record_skipped(base, data)
     audit_tag = f"-audit-{cfg.suspect_action}" if cfg.suspects else ""
 
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {}
     for name in cfg.classifiers:
         run = Run.open("nexperia", f"{cfg.name}-{name}{audit_tag}", cfg.runs_dir)
-        save_run_config(run, {**saved, "classifier": name}, volatile)
+        run.save_config({**saved, "classifier": name}, volatile)
         record_skipped(run, data)
         metrics = run_folds(run, folds, lambda k: fill_skipped_test(
                                 fit_classifier(cfg, name, *features[k], data, labels, weights, *rows[k]),

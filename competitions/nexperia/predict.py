@@ -18,8 +18,8 @@ import pandas as pd
 import yaml
 
 from common.cli import run_cli
-from common.config import option, parse_config, save_run_config, volatile_options
-from common.cv import FoldResult, parse_folds, run_folds
+from common.config import option, parse_config, parse_folds, volatile_options
+from common.cv import FoldResult, run_folds
 from common.device import resolve_device, set_threads
 from common.registry import truth_of
 from common.run import Run
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> Run:
     data = load_data(Path(cfg.data), Path(src["cache_dir"]) if src.get("cache_dir") else None,
                      skip_bad=cfg.skip_bad or bool(src.get("skip_bad", False)))
     run = Run.open("nexperia", cfg.name, cfg.runs_dir or source.parent.parent)
-    save_run_config(run, {**vars(cfg), "run": str(source.resolve()), "source_config": src},
+    run.save_config({**vars(cfg), "run": str(source.resolve()), "source_config": src},
                     volatile=volatile_options(PredictConfig))
     record_skipped(run, data)
     warn_untrained_views(cfg.tta, src.get("augment") or "none", run.log)

@@ -29,8 +29,8 @@ import pandas as pd
 import torch
 
 from common.cli import run_cli
-from common.config import RunConfig, option, parse_config, save_run_config
-from common.cv import FoldResult, Truth, parse_folds, run_folds
+from common.config import RunConfig, option, parse_config, parse_folds
+from common.cv import FoldResult, Truth, run_folds
 from common.device import resolve_device, set_threads
 from common.ensemble import align, evaluate_blend
 from common.io import atomic_path, atomic_write_csv
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> dict:
     train_small = prepare_images(cfg, data.train_images)
     test_small = prepare_images(cfg, data.test_images)
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)
-    save_run_config(run, cfg)  # after the data and the inputs are ready: a failed start locks nothing
+    run.save_config(cfg)  # after the data and the inputs are ready: a failed start locks nothing
     record_skipped(run, data)
     metrics = run_folds(run, parse_folds(cfg.fold, cfg.n_splits),
                         lambda k: fit_fold(cfg, run, data, train_small, test_small, fold_of, k, device),

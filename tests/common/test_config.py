@@ -170,25 +170,3 @@ def test_run_config_ranges(argv, message):
     with pytest.raises(ValueError) as err:
         parse_config(RunConfig, argv)
     assert str(err.value) == message
-
-
-def test_failed_first_start_does_not_lock_the_run_name(tmp_path):
-    """A config.yaml without any finished fold or checkpoint is replaced (logged); with work it refuses."""
-    from common.config import RunConfig, save_run_config
-    from common.run import Run
-
-    run = Run(tmp_path / "run")
-    first = parse_config(RunConfig, ["--seed", "1"])
-    save_run_config(run, first)
-    (run.root / "fold0").mkdir()  # an empty fold folder is no work
-    corrected = parse_config(RunConfig, ["--seed", "2"])
-    save_run_config(run, corrected)
-    assert yaml.safe_load(run.config_path.read_text())["seed"] == 2
-    assert "replacing it" in (run.root / "log.txt").read_text()
-
-    before = run.config_path.read_bytes()
-    (run.root / "fold0" / "last.pt").write_bytes(b"checkpoint")
-    with pytest.raises(ValueError, match=r"started with another config \(differs in \['seed'\]\)"):
-        save_run_config(run, first)
-    assert run.config_path.read_bytes() == before
-    assert (run.root / "fold0" / "last.pt").read_bytes() == b"checkpoint"

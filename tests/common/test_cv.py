@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.cv import FoldResult, parse_folds, run_folds
+from common.config import parse_folds
+from common.cv import FoldResult, run_folds
 from common.run import Run
 
 N, K = 120, 3

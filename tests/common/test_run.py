@@ -3,7 +3,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from common.config import RunConfig, parse_config
 from common.io import atomic_path, atomic_write_text
 from common.run import Run, load_predictions
 
@@ -31,6 +33,7 @@ def test_fold_predictions_merge_into_run_files(tmp_path):
 def test_config_mismatch_is_refused_but_volatile_options_pass(tmp_path):
     run = Run.open("comp", "m1", runs_dir=tmp_path)
     run.save_config({"model": "a", "fold": "0"})
+    run.save_fold_predictions(0, *_fold_frames(0))
     run.save_config({"model": "a", "fold": "1"})
     with pytest.raises(ValueError, match=r"differs in \['model'\]"):
         run.save_config({"model": "b", "fold": "1"})
@@ -149,3 +152,22 @@ def test_a_second_process_cannot_lock_the_run(tmp_path):
             pass
     with run.lock():  # released after the block
         pass
+
+
+def test_failed_first_start_does_not_lock_the_run_name(tmp_path):
+    """A config.yaml without any finished fold or checkpoint is replaced (logged); with work it refuses."""
+    run = Run(tmp_path / "run")
+    first = parse_config(RunConfig, ["--seed", "1"])
+    run.save_config(first)
+    (run.root / "fold0").mkdir()  # an empty fold folder is no work
+    corrected = parse_config(RunConfig, ["--seed", "2"])
+    run.save_config(corrected)
+    assert yaml.safe_load(run.config_path.read_text())["seed"] == 2
+    assert "replacing it" in (run.root / "log.txt").read_text()
+
+    before = run.config_path.read_bytes()
+    (run.root / "fold0" / "last.pt").write_bytes(b"checkpoint")
+    with pytest.raises(ValueError, match=r"started with another config \(differs in \['seed'\]\)"):
+        run.save_config(first)
+    assert run.config_path.read_bytes() == before
+    assert (run.root / "fold0" / "last.pt").read_bytes() == b"checkpoint"

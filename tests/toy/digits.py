@@ -16,8 +16,8 @@ import pandas as pd
 from sklearn.datasets import load_digits
 
 from common.cli import run_cli
-from common.config import option, parse_config
-from common.cv import parse_folds
+from common.config import option, parse_config, parse_folds
+
 from common.folds import get_or_make_folds
 from common.registry import Competition, register
 from common.run import Run
