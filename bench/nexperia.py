@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     transform = make_transform("light", args.img_size, train=True)
     cached = ImageDataset(data.train_images, np.arange(len(data.train_ids)), transform=transform)
     decoding = DecodingDataset(paths, transform)
-    print(f"\nimage access alone (no transform), one process, images/s:")
+    print("\nimage access alone (no transform), one process, images/s:")
     for name, read in (("decode BMP", lambda i: cv2.imread(str(paths[i]), cv2.IMREAD_GRAYSCALE)),
                        ("memmap cache", lambda i: np.array(data.train_images[i]))):
         order = np.random.default_rng(0).permutation(len(paths))[:args.loader_images]

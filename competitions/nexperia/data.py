@@ -23,7 +23,6 @@ Bad images (unreadable, empty, wrongly sized) stop every CLI with a list of the 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil

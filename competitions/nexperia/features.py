@@ -41,6 +41,7 @@ from common.io import atomic_path
 from common.neural_collapse import neural_collapse_metrics
 from common.noisy import AUDIT_ACTIONS, apply_audit
 from common.paths import default_data_dir
+from common.progress import progress_bar
 from common.run import Run
 from common.seed import seed_everything
 from common.vision.data import ImageDataset, make_loader, make_transform

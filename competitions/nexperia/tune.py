@@ -36,9 +36,9 @@ from common.tuning.params import IDENTITY, apply_params, recipe_params
 from common.tuning.space import decode, parse_space, parse_with_space, suggest
 from common.vision.distributed import setup_distributed
 from common.vision.tune import make_objective as cnn_objective
-from competitions.nexperia import vae
+from competitions.nexperia import anomaly
 from competitions.nexperia.data import get_folds, load_data
-from competitions.nexperia.train import TrainConfig
+from competitions.nexperia.cnn import TrainConfig
 
 FAMILIES = ("cnn", "vae")
 
@@ -51,13 +51,13 @@ class CNNTuneConfig(tuning.TuneOptions, TrainConfig):
 
 
 @dataclass
-class VAETuneConfig(tuning.TuneOptions, vae.VAEConfig):
+class VAETuneConfig(tuning.TuneOptions, anomaly.VAEConfig):
     """Tune the Nexperia VAE anomaly score (vae.py's options, --family vae) with Optuna."""
     name: str = option("tune-vae", help="study run: runs/nexperia/<name>")
     study_name: str = option("nexperia_vae", help="study name inside the storage")
 
 
-ENGINES = {"cnn": (CNNTuneConfig, TrainConfig, "train.py"), "vae": (VAETuneConfig, vae.VAEConfig, "vae.py")}
+ENGINES = {"cnn": (CNNTuneConfig, TrainConfig, "train.py"), "vae": (VAETuneConfig, anomaly.VAEConfig, "vae.py")}
 
 
 def split_family(argv: list[str] | None) -> tuple[str, list[str]]:
@@ -73,15 +73,15 @@ def vae_objective(cfg: VAETuneConfig, space, data, fold_of, truth, trials_dir: P
     device = resolve_device(cfg.device)
     prepared: dict = {}
 
-    def images(c: vae.VAEConfig):
+    def images(c: anomaly.VAEConfig):
         key = (c.image_size, tuple(c.crop or ()), c.stretch)
         if key not in prepared:
-            prepared[key] = vae.prepare_images(c, data.train_images), vae.prepare_images(c, data.test_images)
+            prepared[key] = anomaly.prepare_images(c, data.train_images), anomaly.prepare_images(c, data.test_images)
         return prepared[key]
 
     def objective(trial):
         params = suggest(trial, space)
-        c = tuning.engine_config(vae.VAEConfig, cfg, **{"heatmaps": 0, "blend_with": None, **params})
+        c = tuning.engine_config(anomaly.VAEConfig, cfg, **{"heatmaps": 0, "blend_with": None, **params})
         run = Run(trials_dir / str(trial.number))
         trial.set_user_attr("run", str(run.root))
         run.save_config(c)
@@ -93,7 +93,7 @@ def vae_objective(cfg: VAETuneConfig, space, data, fold_of, truth, trials_dir: P
                 raise optuna.TrialPruned(f"fold 0 epoch {epoch}: val AUC {auc:.5f}")
 
         metrics = run_folds(run, list(range(cfg.tune_folds)),
-                            lambda k: vae.fit_fold(c, run, data, train_small, test_small, fold_of, k, device,
+                            lambda k: anomaly.fit_fold(c, run, data, train_small, test_small, fold_of, k, device,
                                                    on_epoch_auc=report if k == 0 else None),
                             n_splits=c.n_splits, resume=c.resume, truth=truth)
         aucs = [metrics["folds"][str(k)]["auc_given"]["auc"] for k in range(cfg.tune_folds)]

@@ -48,7 +48,7 @@ def test_skip_bad_run_lists_skipped_images(copy, tmp_path, monkeypatch):
     test_dir = copy / "test" / "test_contest" / "test"
     (bad,) = _some_images(test_dir, 1)
     bad.write_bytes(b"\x00" * 50)
-    monkeypatch.setattr(train, "train_folds", lambda *a, **k: {})
+    monkeypatch.setattr(train, "train_cnn", lambda *a, **k: None)
     with pytest.raises(BadImagesError, match=bad.name):
         train.main(["--data", str(copy), "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "c"),
                     "--n-splits", "4"])

@@ -151,12 +151,12 @@ def test_failed_start_after_config_does_not_lock_the_corrected_command(nexperia_
     def crash(*args, **kwargs):
         raise FileNotFoundError("something the first command got wrong")
 
-    monkeypatch.setattr(train, "train_folds", crash)
+    monkeypatch.setattr(train, "train_cnn", crash)
     with pytest.raises(FileNotFoundError):
         train.main(common + ["--epochs", "1"])
     root = tmp_path / "runs" / "nexperia" / "r"
     assert yaml.safe_load((root / "config.yaml").read_text())["epochs"] == 1
-    monkeypatch.setattr(train, "train_folds", lambda *a, **k: {})
+    monkeypatch.setattr(train, "train_cnn", lambda *a, **k: None)
     train.main(common + ["--epochs", "2"])
     assert yaml.safe_load((root / "config.yaml").read_text())["epochs"] == 2
     assert "replacing it with this command's config" in (root / "log.txt").read_text()

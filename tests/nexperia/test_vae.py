@@ -109,7 +109,7 @@ def test_vae_fold_run_end_to_end(nexperia_data, tmp_path):
 
 
 def test_local_score_prefers_a_concentrated_error():
-    from competitions.nexperia.vae import anomaly_scores
+    from competitions.nexperia.anomaly import anomaly_scores
 
     reference = np.full((16, 16), 0.01, np.float32)
     spread = np.full((16, 16), 0.02, np.float32)  # total error 5.12, spread evenly
@@ -124,7 +124,7 @@ def test_blend_report_on_two_runs(tmp_path):
     """The VAE's blend report is common.ensemble.evaluate_blend's, with the true-label comparison."""
     from common.ensemble import align, evaluate_blend
     from common.run import Run, load_predictions
-    from competitions.nexperia.vae import blend_report
+    from competitions.nexperia.anomaly import blend_report
 
     rng = np.random.default_rng(0)
     n = 600
@@ -155,7 +155,7 @@ def test_blend_report_on_two_runs(tmp_path):
 
 
 def test_resize_images_crops_then_resizes():
-    from competitions.nexperia.vae import resize_images
+    from competitions.nexperia.anomaly import resize_images
 
     images = np.zeros((2, 20, 30), np.uint8)
     images[:, 10:20, 10:20] = 200  # the crop window below is all 200
@@ -167,7 +167,7 @@ def test_resize_images_crops_then_resizes():
 
 
 def test_stretch_contrast_maps_each_images_percentiles_to_full_range():
-    from competitions.nexperia.vae import stretch_contrast
+    from competitions.nexperia.anomaly import stretch_contrast
 
     ramp = np.arange(101, dtype=np.float32).reshape(1, 1, 101)
     dim = 50 + ramp  # grey 50..150: percentile 1 = 51, percentile 99 = 149
@@ -185,7 +185,8 @@ def test_stretch_contrast_maps_each_images_percentiles_to_full_range():
 def test_killed_and_resumed_run_writes_the_uninterrupted_files(nexperia_data, tmp_path, monkeypatch, arch):
     """Trust issue, item 3: a VAE run stopped after epoch 1 (``KIT_STOP_AFTER_EPOCH``) and run again with the
     same command resumes from ``fold<k>/vae.pt`` and writes byte-identical oof.csv/test.csv."""
-    from competitions.nexperia.vae import STOP_ENV, main
+    from competitions.nexperia.anomaly import STOP_ENV
+    from competitions.nexperia.vae import main
 
     def command(runs):
         return ["--data", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(tmp_path / "cache"),

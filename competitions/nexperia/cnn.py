@@ -1,0 +1,103 @@
+"""The Nexperia CNN: its options (a timm CNN from ``common.vision`` plus Nexperia's own) and how a run of it
+trains: one seed or several (``--seeds``, ``common.seeds``), with or without fold-safe pseudo-labels
+(``--pseudo-from``, ``common.vision.pseudo``). ``train.py`` is its command line, ``tune.py`` tunes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common.config import option, parse_folds
+from common.cv import Truth
+from common.io import atomic_write_csv
+from common.paths import runs_root
+from common.registry import truth_of
+from common.run import Run
+from common.seeds import n_seeds_of, seeds_option, train_seeds
+from common.vision.callbacks import GradCamGrid, RocPlot
+from common.vision.distributed import Dist
+from common.vision.pseudo import DEFAULT_THRESHOLD as PSEUDO_THRESHOLD
+from common.vision.pseudo import PSEUDO_FILE, check_source, read_pseudo_labels, resolve_source, with_pseudo_labels
+from common.vision.trainer import ImageTrainConfig, train_folds
+from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_skipped_test, record_skipped
+
+
+@dataclass
+class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
+    """Train a timm CNN on Nexperia folds."""
+    name: str = option("cnn", help="run name: runs/nexperia/<name>")
+    fold: str = option("0", volatile=True, help="fold to run: a number, a comma list, or all")
+    gradcam: int = option(8, volatile=True, min=0, help="validation images in the Grad-CAM grid (0: none)")
+    params: str | None = option(None, help="YAML of options (a study's best_params.yaml, tune.py --family cnn); "
+                                           "they override the above")
+    seeds: int | None = seeds_option()
+    pseudo_from: str | None = option(None, help="pseudo-labels: a finished run whose fold k's confident test "
+                                                "predictions (<run>/fold<k>/test.csv) train this run's fold k")
+    pseudo_threshold: float | None = option(None, min=0.5, max=1, min_exclusive=True,
+                                            help="with --pseudo-from: test images with p >= T become defects, "
+                                                 f"p <= 1-T good (default {PSEUDO_THRESHOLD})")
+    pseudo_weight: float | None = option(None, min=0, min_exclusive=True,
+                                         help="with --pseudo-from: sample weight of the pseudo-labelled images "
+                                              "(default 1)")
+
+
+def check_pseudo_options(cfg: TrainConfig) -> None:
+    """``--pseudo-*`` options: the threshold and weight need ``--pseudo-from``, whose run must have finished
+    every fold this command trains (fold k's pseudo-labels come from that fold's own model)."""
+    if not cfg.pseudo_from:
+        for flag, value in (("--pseudo-threshold", cfg.pseudo_threshold), ("--pseudo-weight", cfg.pseudo_weight)):
+            if value is not None:
+                raise ValueError(f"option {flag} needs --pseudo-from RUN")
+        return
+    cfg.pseudo_from = resolve_source(cfg.pseudo_from, Path(cfg.runs_dir or runs_root()) / "nexperia")  # or a name
+    check_source(cfg.pseudo_from, parse_folds(cfg.fold, cfg.n_splits), cfg.n_splits)
+
+
+def train_cnn(cfg: TrainConfig, data: NexperiaData, fold_of: np.ndarray, folds: list[int], run: Run,
+              d: Dist) -> None:
+    """The folds ``folds`` of ``run``; with ``--seeds K`` each seed a normal run in ``<run>/seeds/seed<s>/``
+    (``common.seeds``) and their mean in ``run``; with ``--pseudo-from`` each fold trained with its own
+    pseudo-labels (``common.vision.pseudo``)."""
+    truth = truth_of("nexperia", cfg.data)
+
+    def one(seed_cfg: TrainConfig, seed_run: Run) -> None:
+        if d.main:
+            seed_run.save_config(seed_cfg)
+            record_skipped(seed_run, data)
+        train_run(seed_cfg, data, fold_of, folds, seed_run, d, truth)
+
+    if n_seeds_of(cfg) > 1:
+        train_seeds(run, cfg, one, folds, n_splits=cfg.n_splits, truth=truth, main_process=d.main)
+    else:
+        train_run(cfg, data, fold_of, folds, run, d, truth)
+
+
+def train_run(cfg: TrainConfig, data: NexperiaData, fold_of: np.ndarray, folds: list[int], run: Run, d: Dist,
+              truth: Truth | None) -> None:
+    """One run's folds, with ``--pseudo-from``'s pseudo-labels of each fold when given."""
+    callbacks = [RocPlot(), GradCamGrid(cfg.gradcam)]
+    if not cfg.pseudo_from:
+        train_folds(cfg, data, fold_of, folds, run, d, truth=truth, callbacks=callbacks,
+                    finish=lambda result: fill_skipped_test(result, data, run.log))
+        return
+    threshold = cfg.pseudo_threshold if cfg.pseudo_threshold is not None else PSEUDO_THRESHOLD
+    weight = cfg.pseudo_weight if cfg.pseudo_weight is not None else 1.0
+    for k in folds:
+        pseudo = read_pseudo_labels(cfg.pseudo_from, k, data.test_ids, threshold, data.skipped_ids("test"))
+        if d.main:
+            atomic_write_csv(run.fold_dir(k) / PSEUDO_FILE, pseudo.table())
+            run.log.info("fold %d: %d pseudo-labelled test images (%d defects, %d good; p >= %g or <= %g) from %s, "
+                         "weight %g", k, len(pseudo.ids), int(pseudo.labels.sum()),
+                         int(len(pseudo.ids) - pseudo.labels.sum()), threshold, 1 - threshold, pseudo.source, weight)
+        fold_data, fold_of_k = with_pseudo_labels(data, fold_of, pseudo, weight)
+
+        def finish(result, pseudo=pseudo):
+            result = fill_skipped_test(result, data, run.log)
+            result.info = {**result.info, "pseudo": pseudo.summary()}
+            return result
+
+        train_folds(cfg, fold_data, fold_of_k, [k], run, d, truth=truth, callbacks=callbacks, finish=finish)
+    if d.main:
+        run.update_metrics({"pseudo": {"source": str(cfg.pseudo_from), "threshold": threshold, "weight": weight}})
