@@ -40,13 +40,41 @@ def create_model(name: str, pretrained: str | Path | None = None, model_kwargs: 
         if not path.is_file():
             raise FileNotFoundError(f"pretrained weight file not found: {path} (attach it to the kernel or "
                                     "download it once, e.g. from the timm model's Hugging Face page)")
+        check_weight_file(path, timm.create_model(name, in_chans=1, num_classes=1, **kwargs))
         kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    return timm.create_model(name, in_chans=1, num_classes=1, **kwargs)
+
+
+def check_weight_file(path: Path, model: nn.Module, show: int = 4) -> None:
+    """Refuse a weight file that does not fit ``model``: every backbone tensor must be in the file with its
+    shape (the stem may differ in its input channels: timm sums the RGB filters into one grey channel), and
+    every backbone tensor of the file must be in the model. timm itself would load what matches and silently
+    leave the rest random; the classifier is not compared (timm replaces it by the one-logit head)."""
     try:
-        return timm.create_model(name, in_chans=1, num_classes=1, **kwargs)
-    except RuntimeError as err:
-        if pretrained:
-            raise RuntimeError(f"weight file {pretrained} does not fit model {name}: {err}") from err
-        raise
+        weights = timm.models.load_state_dict(str(path))
+    except Exception as err:  # safetensors/pickle raise many types for a file that is no state dict
+        raise ValueError(f"pretrained weight file {path} cannot be read as a state dict "
+                         f"({type(err).__name__}: {str(err)[:200]})") from None
+    head = model.pretrained_cfg.get("classifier") or ""
+    stem = model.pretrained_cfg.get("first_conv") or ""
+    heads = tuple(f"{h}." for h in ([head] if isinstance(head, str) else head) if h)
+
+    def backbone(names):
+        return {n for n in names if not n.startswith(heads) and not n.endswith("num_batches_tracked")}
+
+    expected = {n: t.shape for n, t in model.state_dict().items() if n in backbone(model.state_dict())}
+    found = backbone(weights)
+    missing = sorted(set(expected) - found)
+    extra = sorted(found - set(expected))
+    shapes = sorted(n for n in set(expected) & found if tuple(weights[n].shape) != tuple(expected[n])
+                    and not (n == f"{stem}.weight" and weights[n].shape[0] == expected[n][0]
+                             and weights[n].shape[2:] == expected[n][2:]))
+    if missing or extra or shapes:
+        problems = [f"{len(items)} {what} (e.g. {items[:show]})" for items, what in (
+            (missing, "model tensors missing from the file"), (extra, "file tensors the model lacks"),
+            (shapes, "tensors of another shape")) if items]
+        raise ValueError(f"pretrained weight file {path} does not fit model {type(model).__name__} "
+                         f"({len(expected)} backbone tensors): {'; '.join(problems)}")
 
 
 def model_groups(model: nn.Module) -> list[list[str]]:

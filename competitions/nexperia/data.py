@@ -37,7 +37,7 @@ import pandas as pd
 from common.config import option
 from common.dedup import MAX_DISTANCE, Duplicates, find_duplicates
 from common.folds import get_or_make_folds
-from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet
+from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet, clean_leftovers
 from common.paths import cache_root, runs_root
 from common.progress import progress_bar
 
@@ -246,6 +246,7 @@ def load_data(data_dir: Path, cache_dir: Path | None = None, skip_bad: bool = Fa
     files = [p for folder in [*layout.train_dirs.values(), layout.test_dir] for p in _image_files(folder)]
     root = Path(cache_dir) if cache_dir is not None else cache_root() / "nexperia"
     target = root / _listing_key(files, data_dir, skip_bad)
+    clean_leftovers(root, depth=0)  # <key>.tmp-<pid> folders of killed decodes
     if not (target / "meta.json").is_file():
         log.info("decoding %d images of %s into %s", len(files), data_dir, target)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -134,3 +134,13 @@ def test_skipped_images_carry_split_id_and_label_even_in_a_cache_of_a_copy(nexpe
     saved = pd.read_csv(tmp_path / "runs" / "nexperia" / "folds.csv", dtype={"id": str})
     assert folds["id"].tolist() == data.train_ids.tolist()
     assert bad_defect.stem in set(saved["id"]) and len(saved) == len(data.train_ids) + 1
+
+
+def test_a_killed_decode_leaves_nothing_behind(nexperia_data, tmp_path):
+    """A ``<key>.tmp-<pid>`` folder of a decode whose process died is removed when the data is next loaded."""
+    cache = tmp_path / "cache"
+    load_data(nexperia_data, cache_dir=cache)
+    dead = cache / "0123456789abcdef.tmp-999999999"  # no such process
+    (dead / "part").mkdir(parents=True)
+    load_data(nexperia_data, cache_dir=cache)
+    assert not dead.exists()

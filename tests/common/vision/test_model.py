@@ -124,3 +124,29 @@ def test_pick_examples_takes_confident_and_missed_defects():
     preds = np.array([0.9, 0.8, 0.1, 0.2, 0.95, 0.3, 0.5])
     pos, kinds = pick_examples(labels, preds, 4)
     assert pos.tolist() == [4, 1, 2, 5] and kinds == ["confident"] * 2 + ["missed"] * 2
+
+
+def test_weight_file_of_another_architecture_is_refused_naming_tensors(tmp_path):
+    """timm alone would load the matching tensors and leave the others random without an error."""
+    deeper = timm.create_model("resnet34", **TINY)
+    path = tmp_path / "resnet34.pth"
+    torch.save(deeper.state_dict(), path)
+    with pytest.raises(ValueError, match=r"resnet34.pth does not fit model ResNet .*file tensors the model lacks "
+                                         r"\(e\.g\. \['layer1\.2\."):
+        create_model("resnet18", pretrained=path, model_kwargs=TINY)
+    narrow = timm.create_model("resnet18", channels=(4, 8, 16, 32), stem_width=4)
+    torch.save(narrow.state_dict(), path)
+    with pytest.raises(ValueError, match="tensors of another shape"):
+        create_model("resnet18", pretrained=path, model_kwargs=TINY)
+    vit = timm.create_model("vit_tiny_patch16_224", img_size=32, depth=1)
+    torch.save(vit.state_dict(), path)
+    with pytest.raises(ValueError, match=r"model tensors missing from the file \(e\.g\. \['bn1\."):
+        create_model("resnet18", pretrained=path, model_kwargs=TINY)
+
+
+def test_junk_weight_file_is_refused_naming_the_file(tmp_path):
+    for name, content in (("junk.safetensors", b"not a safetensors file at all"), ("junk.pth", b"\x00" * 64)):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ValueError, match=f"pretrained weight file .*{name} cannot be read as a state dict"):
+            create_model("resnet18", pretrained=path, model_kwargs=TINY)
