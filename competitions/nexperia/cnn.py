@@ -4,11 +4,13 @@ trains: one seed or several (``--seeds``, ``common.seeds``), with or without fol
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from common.adversarial import read_weights
 from common.config import option, parse_folds
 from common.cv import Truth
 from common.io import atomic_write_csv
@@ -38,6 +40,8 @@ class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
     pseudo_threshold: float | None = option(None, min=0.5, max=1, min_exclusive=True,
                                             help="with --pseudo-from: test images with p >= T become defects, "
                                                  f"p <= 1-T good (default {PSEUDO_THRESHOLD})")
+    adversarial_weights: str | None = option(None, help="weight training images by test-likeness: an adversarial "
+                                                        "run (adversarial.py) or an id,weight CSV")
     pseudo_weight: float | None = option(None, min=0, min_exclusive=True,
                                          help="with --pseudo-from: sample weight of the pseudo-labelled images "
                                               "(default 1)")
@@ -61,6 +65,9 @@ def train_cnn(cfg: TrainConfig, data: NexperiaData, fold_of: np.ndarray, folds: 
     (``common.seeds``) and their mean in ``run``; with ``--pseudo-from`` each fold trained with its own
     pseudo-labels (``common.vision.pseudo``)."""
     truth = truth_of("nexperia", cfg.data)
+    if cfg.adversarial_weights:
+        data = dataclasses.replace(data, train_weights=read_weights(cfg.adversarial_weights, data.train_ids))
+        run.log.info("training images weighted by test-likeness from %s", cfg.adversarial_weights)
 
     def one(seed_cfg: TrainConfig, seed_run: Run) -> None:
         if d.main:

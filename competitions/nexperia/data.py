@@ -85,6 +85,7 @@ class NexperiaData:
     cache_dir: Path = Path(".")
     sample_submission: pd.DataFrame | None = None
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
+    train_weights: np.ndarray | None = None  # per-image sample weights (e.g. test-likeness); None: all 1
 
     @property
     def image_shape(self) -> tuple[int, int]:

@@ -132,3 +132,27 @@ def test_logistic_regression_baseline_writes_a_blendable_run(nexperia_data, env,
     assert len(test) == len(pd.read_csv(full_run.root / "test.csv"))
     metrics = json.loads((run.root / "metrics.json").read_text())["folds"]["0"]
     assert 0 <= metrics["auc_true"]["auc"] <= 1 and metrics["auc_given"]["n"] == len(oof)
+
+
+def test_adversarial_weights_reach_the_training_rows(nexperia_data, env, tmp_path, monkeypatch):
+    runs, cache = env
+    data = load_data(nexperia_data, cache_dir=cache)
+    weights = tmp_path / "weights.csv"
+    w = np.linspace(0.5, 2.0, len(data.train_ids))
+    pd.DataFrame({"id": data.train_ids, "weight": w}).to_csv(weights, index=False)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def spy(self):
+        seen["rows"], seen["weights"] = self.train_rows, self.train_set.weights
+        raise Stop
+
+    monkeypatch.setattr(trainer.FoldTrainer, "fit", spy)
+    with pytest.raises(Stop):
+        train.main(tiny_args(nexperia_data, runs, cache, "adv", "--adversarial-weights", str(weights)))
+    np.testing.assert_allclose(seen["weights"], w[seen["rows"]], rtol=1e-6)
+    pd.DataFrame({"id": data.train_ids[:5], "weight": 1.0}).to_csv(weights, index=False)
+    with pytest.raises(ValueError, match=r"--adversarial-weights: .*weights.csv has no weight for \d+ training id"):
+        train.main(tiny_args(nexperia_data, runs, cache, "adv2", "--adversarial-weights", str(weights)))
