@@ -17,17 +17,10 @@ from common.vision.pseudo import (PSEUDO_FOLD, StackedImages, read_pseudo_labels
 from competitions.nexperia import train
 from competitions.nexperia.data import get_folds, load_data
 from competitions.nexperia.synth import generate
+from tests.nexperia.helpers import tiny_cnn_args
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
-TINY_MODEL = "{channels: [8, 16, 32, 64], stem_width: 8}"
-
-
-def tiny_args(data_dir, runs, cache, name, *extra):
-    return ["--data", str(data_dir), "--runs-dir", str(runs), "--cache-dir", str(cache), "--name", name,
-            "--model", "resnet18", "--model-kwargs", TINY_MODEL, "--img-size", "32", "--epochs", "2",
-            "--batch-size", "32", "--n-splits", "4", "--workers", "0", "--threads", "1", "--no-progress",
-            "--gradcam", "0", "--tta-compare", "none", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +105,7 @@ def test_round_two_fold_k_learns_from_source_fold_k_only(env, source, monkeypatc
         return fit(self)
 
     monkeypatch.setattr(trainer.FoldTrainer, "fit", spy)
-    run = train.main(tiny_args(data_dir, runs, cache, "round2", "--fold", "0,1", "--pseudo-from", str(root),
+    run = train.main(tiny_cnn_args(data_dir, runs, cache, "round2", "--fold", "0,1", "--pseudo-from", str(root),
                                "--pseudo-threshold", "0.8", "--pseudo-weight", "0.3"))
     test_ids = set(data.test_ids)
     metrics = json.loads((run.root / "metrics.json").read_text())
@@ -141,14 +134,14 @@ def test_missing_source_fold_is_a_one_line_error(env, source):
     data_dir, runs, cache = env
     root, _, _ = source
     with pytest.raises(FileNotFoundError, match="fold 2 is not finished"):
-        train.main(tiny_args(data_dir, runs, cache, "nofold", "--fold", "2", "--pseudo-from", str(root)))
+        train.main(tiny_cnn_args(data_dir, runs, cache, "nofold", "--fold", "2", "--pseudo-from", str(root)))
     assert not (runs / "nexperia" / "nofold").exists()  # failed before any work
     with pytest.raises(FileNotFoundError, match=re.escape(f"--pseudo-from {root}: fold 2 is not finished")):
-        train.main(tiny_args(data_dir, runs, cache, "nofold", "--fold", "2", "--pseudo-from", "round1"))  # a name
+        train.main(tiny_cnn_args(data_dir, runs, cache, "nofold", "--fold", "2", "--pseudo-from", "round1"))  # a name
     with pytest.raises(ValueError, match="--pseudo-threshold needs --pseudo-from"):
-        train.main(tiny_args(data_dir, runs, cache, "nofrom", "--pseudo-threshold", "0.9"))
+        train.main(tiny_cnn_args(data_dir, runs, cache, "nofrom", "--pseudo-threshold", "0.9"))
     proc = subprocess.run([sys.executable, str(ROOT / "competitions" / "nexperia" / "train.py"),
-                           *tiny_args(data_dir, runs, cache, "nofold", "--fold", "3", "--pseudo-from", str(root))],
+                           *tiny_cnn_args(data_dir, runs, cache, "nofold", "--fold", "3", "--pseudo-from", str(root))],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

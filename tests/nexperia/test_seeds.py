@@ -9,16 +9,9 @@ import yaml
 
 from competitions.nexperia import train
 from competitions.nexperia.synth import generate
+from tests.nexperia.helpers import tiny_cnn_args
 
 torch.set_num_threads(1)
-TINY_MODEL = "{channels: [8, 16, 32, 64], stem_width: 8}"
-
-
-def tiny_args(data_dir, runs, cache, name, *extra):
-    return ["--data", str(data_dir), "--runs-dir", str(runs), "--cache-dir", str(cache), "--name", name,
-            "--model", "resnet18", "--model-kwargs", TINY_MODEL, "--img-size", "32", "--epochs", "2",
-            "--batch-size", "32", "--n-splits", "4", "--workers", "0", "--threads", "1", "--no-progress",
-            "--gradcam", "0", "--tta-compare", "none", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +23,7 @@ def env(tmp_path_factory):
 @pytest.fixture(scope="module")
 def two_seeds(env):
     data_dir, runs, cache = env
-    return train.main(tiny_args(data_dir, runs, cache, "s2", "--seeds", "2"))
+    return train.main(tiny_cnn_args(data_dir, runs, cache, "s2", "--seeds", "2"))
 
 
 def test_seed_runs_are_averaged_into_the_run(two_seeds, env):
@@ -53,13 +46,13 @@ def test_seed_runs_are_averaged_into_the_run(two_seeds, env):
     gain = report["average"]["auc_true"] - report["mean_single"]["auc_true"]
     assert report["gain"]["auc_true"] == pytest.approx(gain)
     # seed 0 is the plain single-seed run
-    single = train.main(tiny_args(data_dir, runs, cache, "single"))
+    single = train.main(tiny_cnn_args(data_dir, runs, cache, "single"))
     pd.testing.assert_frame_equal(pd.read_csv(single.root / "oof.csv"), pd.read_csv(seeds[0] / "oof.csv"))
 
 
 def test_a_killed_multi_seed_run_continues(two_seeds, env, monkeypatch):
     data_dir, runs, cache = env
-    args = tiny_args(data_dir, runs, cache, "killed", "--seeds", "2")
+    args = tiny_cnn_args(data_dir, runs, cache, "killed", "--seeds", "2")
     monkeypatch.setenv(train.STOP_ENV, "1")
     with pytest.raises(SystemExit, match="stopped after epoch 1"):
         train.main(args)
