@@ -33,6 +33,7 @@ ADVERSARIAL_JSON = "adversarial.json"
 SHIFTED_FEATURES = "shifted_features.csv"
 TEST_LIKENESS = "test_likeness.csv"  # training rows: id,p_test
 TEST_ROWS_LIKENESS = "test_rows_likeness.csv"  # test rows: id,p_test
+META_FEATURES = "meta_features.csv"  # every row: id,adversarial_p_test (lgb_stack meta-feature)
 WEIGHTS = "weights.csv"  # training rows: id,weight
 
 FitPredict = Callable[[object, np.ndarray, object], tuple[np.ndarray, "pd.Series | None"]]
@@ -196,10 +197,15 @@ def write_outputs(folder: str | Path, result: AdversarialResult, train_ids, test
                   features: pd.DataFrame | None = None, weight_clip: float = 10.0, top: int = 20,
                   **extra) -> dict:
     """Write ``adversarial.json``, ``test_likeness.csv`` (training rows), ``test_rows_likeness.csv``,
-    ``weights.csv`` (training rows, :func:`likeness_weights`) and ``shifted_features.csv`` (when given)."""
+    ``weights.csv`` (training rows, :func:`likeness_weights`), ``meta_features.csv`` (every row's test-likeness
+    as ``adversarial_p_test``, for ``submissions.blend --method lgb_stack --meta-features``) and
+    ``shifted_features.csv`` (when given)."""
     folder = Path(folder)
     atomic_write_csv(folder / TEST_LIKENESS, pd.DataFrame({"id": train_ids, "p_test": result.p_train}))
     atomic_write_csv(folder / TEST_ROWS_LIKENESS, pd.DataFrame({"id": test_ids, "p_test": result.p_test}))
+    atomic_write_csv(folder / META_FEATURES, pd.DataFrame({
+        "id": np.concatenate([np.asarray(train_ids), np.asarray(test_ids)]),
+        "adversarial_p_test": np.concatenate([result.p_train, result.p_test])}))
     weights = likeness_weights(result.p_train, weight_clip)
     atomic_write_csv(folder / WEIGHTS, pd.DataFrame({"id": train_ids, "weight": weights}))
     if features is not None:

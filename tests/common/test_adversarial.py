@@ -73,9 +73,14 @@ def test_outputs_round_trip(tmp_path):
     ids_train, ids_test = np.arange(200) + 1000, np.arange(100) + 5000
     report = adv.write_outputs(tmp_path, result, ids_train, ids_test, features=table, top=3, note="x")
     assert report["n_train"] == 200 and len(report["top_features"]) == 3 and report["note"] == "x"
-    for name in (adv.ADVERSARIAL_JSON, adv.SHIFTED_FEATURES, adv.TEST_LIKENESS, adv.TEST_ROWS_LIKENESS, adv.WEIGHTS):
+    for name in (adv.ADVERSARIAL_JSON, adv.SHIFTED_FEATURES, adv.TEST_LIKENESS, adv.TEST_ROWS_LIKENESS, adv.WEIGHTS,
+                 adv.META_FEATURES):
         assert (tmp_path / name).is_file(), name
     assert list(pd.read_csv(tmp_path / adv.TEST_LIKENESS).columns) == ["id", "p_test"]
+    meta = pd.read_csv(tmp_path / adv.META_FEATURES)  # the lgb_stack meta-feature of every train and test row
+    assert list(meta.columns) == ["id", "adversarial_p_test"]
+    assert meta["id"].tolist() == [*ids_train, *ids_test]
+    np.testing.assert_allclose(meta["adversarial_p_test"], np.r_[result.p_train, result.p_test])
     assert adv.read_shifted_features(tmp_path, top=2) == table["feature"].head(2).tolist()
     weights = adv.read_weights(tmp_path, ids_train[::-1])
     assert weights.shape == (200,) and weights.mean() == pytest.approx(1.0)
