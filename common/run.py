@@ -130,11 +130,12 @@ class Run:
 
     def has_work(self) -> bool:
         """Whether the run holds anything a model wrote: a finished fold, a checkpoint or any other file under
-        ``fold<k>/``, merged predictions or cached features (a failed first start leaves none of these)."""
-        if any((self.root / name).exists() for name in ("oof.csv", "test.csv", "features.npz")):
+        ``fold<k>/`` (or a seed's or tuning trial's folder), merged predictions, cached features or a tuning
+        study (a failed first start leaves none of these)."""
+        if any((self.root / name).exists() for name in ("oof.csv", "test.csv", "features.npz", "study.db")):
             return True
-        return any(path.is_file() for folder in self.root.glob("fold*") if folder.is_dir()
-                   for path in folder.rglob("*"))
+        folders = [*self.root.glob("fold*"), self.root / "seeds", self.root / "trials"]
+        return any(path.is_file() for folder in folders if folder.is_dir() for path in folder.rglob("*"))
 
     # -- folds ----------------------------------------------------------------------------------
     def fold_dir(self, fold: int) -> Path:

@@ -171,3 +171,13 @@ def test_failed_first_start_does_not_lock_the_run_name(tmp_path):
         run.save_config(first)
     assert run.config_path.read_bytes() == before
     assert (run.root / "fold0" / "last.pt").read_bytes() == b"checkpoint"
+
+
+@pytest.mark.parametrize("work", ["study.db", "seeds/seed1/fold0/last.pt", "trials/0/oof.csv"])
+def test_a_tuning_study_or_seed_run_counts_as_work(tmp_path, work):
+    run = Run(tmp_path / "run")
+    run.save_config(parse_config(RunConfig, ["--seed", "1"]))
+    (run.root / work).parent.mkdir(parents=True, exist_ok=True)
+    (run.root / work).write_bytes(b"x")
+    with pytest.raises(ValueError, match="started with another config"):
+        run.save_config(parse_config(RunConfig, ["--seed", "2"]))
