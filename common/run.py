@@ -118,7 +118,7 @@ class Run:
         if self.config_path.exists():
             old = yaml.safe_load(self.config_path.read_text()) or {}
             changed = sorted(k for k in set(old) | set(new)
-                             if k not in volatile and old.get(k) != new.get(k))
+                             if k not in volatile and not _same_setting(old.get(k), new.get(k)))
             if changed and self.has_work():
                 raise ValueError(
                     f"run {self.root} was started with another config (differs in {changed}); "
@@ -200,6 +200,14 @@ class Run:
                 merged[key] = value
         atomic_write_json(self.metrics_path, merged)
         return merged
+
+
+def _same_setting(old: Any, new: Any) -> bool:
+    """Equal config values; inside mappings (a derived run's source config) a key one side lacks counts as
+    None, so an option added to the kit later, unset, does not make an old run's config "another config"."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return all(_same_setting(old.get(k), new.get(k)) for k in set(old) | set(new))
+    return old == new
 
 
 def load_predictions(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:

@@ -181,3 +181,14 @@ def test_a_tuning_study_or_seed_run_counts_as_work(tmp_path, work):
     (run.root / work).write_bytes(b"x")
     with pytest.raises(ValueError, match="started with another config"):
         run.save_config(parse_config(RunConfig, ["--seed", "2"]))
+
+
+def test_an_option_added_later_and_unset_does_not_refuse_a_derived_run(tmp_path):
+    """A derived run records its source's config; the kit gaining an (unset) option must not lock it."""
+    run = Run.open("comp", "derived", runs_dir=tmp_path)
+    run.save_config({"run": "cnn", "source_config": {"model": "a", "lr": 0.1}})
+    run.save_fold_predictions(0, *_fold_frames(0))
+    run.save_config({"run": "cnn", "source_config": {"model": "a", "lr": 0.1, "new_option": None}})
+    with pytest.raises(ValueError, match=r"differs in \['source_config'\]"):
+        run.save_config({"run": "cnn", "source_config": {"model": "a", "lr": 0.2, "new_option": None}})
+
