@@ -34,7 +34,7 @@ from common.paths import default_data_dir
 from common.plots import plot_image_grid
 from common.run import Run
 from common.seed import seed_everything
-from competitions.nexperia.data import NexperiaDataOptions, load_data, load_truth
+from competitions.nexperia.data import NexperiaDataOptions, load_configured, load_truth
 
 COMPETITION = "nexperia"
 FEATURE_KINDS = ("pixels", "stats", "run")
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
     seed_everything(cfg.seed)
     run = Run.open(COMPETITION, cfg.name, cfg.runs_dir)
-    data = load_data(Path(cfg.data), Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
+    data = load_configured(cfg)
     run.save_config(cfg)
     train_ids, test_ids = np.asarray(data.train_ids).astype(str), np.asarray(data.test_ids).astype(str)
     table = None

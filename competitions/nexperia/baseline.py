@@ -19,8 +19,8 @@ from common.config import RunConfig, option, parse_config, parse_folds
 from common.cv import FoldResult, run_folds
 from common.paths import default_data_dir
 from common.run import Run
-from competitions.nexperia.data import (NexperiaDataOptions, fill_skipped_test, get_folds, load_data,
-                                        record_skipped, truth_labels)
+from competitions.nexperia.data import (NexperiaDataOptions, fill_skipped_test, load_configured, record_skipped,
+                                        shared_fold_of, truth_labels)
 
 
 @dataclass
@@ -45,8 +45,8 @@ def logistic_regression(C: float):
 def main(argv: list[str] | None = None) -> Run:
     cfg = parse_config(BaselineConfig, argv)
     cfg.data = cfg.data or str(default_data_dir("nexperia"))
-    data = load_data(Path(cfg.data), Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
-    fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
+    data = load_configured(cfg)
+    fold_of = shared_fold_of(data, cfg)
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)
     run.save_config(cfg)
     record_skipped(run, data)

@@ -38,7 +38,7 @@ from common.config import option
 from common.dedup import MAX_DISTANCE, Duplicates, find_duplicates
 from common.folds import get_or_make_folds
 from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet, clean_leftovers
-from common.paths import cache_root, runs_root
+from common.paths import cache_root, default_data_dir, runs_root
 from common.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -388,3 +388,15 @@ def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: P
     folds = get_or_make_folds(path, ids, labels, n_splits=n_splits, seed=seed, groups=groups,
                               optional=skipped["id"].astype(str).to_numpy())
     return folds.iloc[:len(data.train_ids)].reset_index(drop=True)
+
+
+def load_configured(cfg) -> NexperiaData:
+    """The data a Nexperia command's config names: ``--data`` (default: the competition's folder),
+    ``--cache-dir`` and ``--skip-bad``."""
+    data_dir = Path(cfg.data) if cfg.data else default_data_dir("nexperia")
+    return load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
+
+
+def shared_fold_of(data: NexperiaData, cfg) -> np.ndarray:
+    """Each training image's fold in the shared ``folds.csv`` of ``--runs-dir`` (made on first use)."""
+    return get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()

@@ -40,14 +40,13 @@ from common.device import resolve_device, set_threads
 from common.io import atomic_path
 from common.neural_collapse import neural_collapse_metrics
 from common.noisy import AUDIT_ACTIONS, apply_audit
-from common.paths import default_data_dir
 from common.progress import progress_bar
 from common.run import Run
 from common.seed import seed_everything
 from common.vision.data import ImageDataset, make_loader, make_transform
 from common.vision.model import create_model, load_weights, parse_model_kwargs
-from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, get_folds, load_data,
-                                        load_truth, record_skipped, truth_labels)
+from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
+                                        load_truth, record_skipped, shared_fold_of, truth_labels)
 
 CLASSIFIERS = ("logreg", "svm", "rf", "lda")
 
@@ -208,10 +207,9 @@ def main(argv: list[str] | None = None) -> dict:
     set_threads(cfg.threads)
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
-    data_dir = Path(cfg.data) if cfg.data else default_data_dir("nexperia")
-    data = load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
-    fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
-    truth = load_truth(data_dir)
+    data = load_configured(cfg)
+    fold_of = shared_fold_of(data, cfg)
+    truth = load_truth(data.data_dir)
     folds = parse_folds(cfg.fold, cfg.n_splits)
     saved = config_to_dict(cfg)
     volatile = volatile_options(cfg)
@@ -238,7 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
         valid = rows[folds[0]][1]
         embedding_plots(features[folds[0]][0][valid], data.train_labels[valid],
                         truth_kinds(data.train_ids[valid], truth), base.root, cfg.seed)
-    summary = {}
+    summary, true_of = {}, truth_labels(data.data_dir)
     for name in cfg.classifiers:
         run = Run.open("nexperia", f"{cfg.name}-{name}{audit_tag}", cfg.runs_dir)
         run.save_config({**saved, "classifier": name}, volatile)
@@ -246,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
         metrics = run_folds(run, folds, lambda k: fill_skipped_test(
                                 fit_classifier(cfg, name, *features[k], data, labels, weights, *rows[k]),
                                 data, run.log),
-                            n_splits=cfg.n_splits, resume=cfg.resume, truth=truth_labels(data_dir))
+                            n_splits=cfg.n_splits, resume=cfg.resume, truth=true_of)
         summary[name] = {kind: value["auc"] for kind, value in metrics["oof"].items()}
     base.log.info(f"neural collapse (training features, given labels): {nc['mean']}")
     return base.update_metrics({f"neural_collapse{audit_tag}": nc, f"classifier_auc{audit_tag}": summary})

@@ -16,8 +16,6 @@ from ``RUN/fold<k>/test.csv`` only, made without fold k's images.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from common.cli import run_cli
 from common.config import parse_config, parse_folds
 from common.device import set_threads
@@ -28,7 +26,7 @@ from common.tuning.params import apply_params
 from common.vision.distributed import amp_dtype, barrier, cleanup_distributed, setup_distributed
 from common.vision.trainer import STOP_ENV
 from competitions.nexperia.cnn import TrainConfig, check_pseudo_options, train_cnn
-from competitions.nexperia.data import get_folds, load_data, record_skipped
+from competitions.nexperia.data import load_configured, record_skipped, shared_fold_of
 
 __all__ = ["STOP_ENV", "TrainConfig", "main"]
 
@@ -40,12 +38,12 @@ def main(argv: list[str] | None = None) -> Run:
     d = setup_distributed(cfg.device)
     try:
         check_pseudo_options(cfg)  # --pseudo-from: the source run and its folds, before any work
-        data = load_data(Path(cfg.data), Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
+        data = load_configured(cfg)
         folds = parse_folds(cfg.fold, cfg.n_splits)
         if d.main:  # the main process writes the shared fold file, the others read it
-            get_folds(data, n_splits=cfg.n_splits, runs_dir=cfg.runs_dir)
+            shared_fold_of(data, cfg)
         barrier(d)
-        fold_of = get_folds(data, n_splits=cfg.n_splits, runs_dir=cfg.runs_dir)["fold"].to_numpy()
+        fold_of = shared_fold_of(data, cfg)
         run = Run.open("nexperia", cfg.name, cfg.runs_dir)
         if d.main:
             warn_untrained_views(cfg.tta, cfg.augment, run.log)

@@ -37,8 +37,8 @@ from common.tuning.space import decode, parse_space, parse_with_space, suggest
 from common.vision.distributed import setup_distributed
 from common.vision.tune import make_objective as cnn_objective
 from competitions.nexperia import anomaly
-from competitions.nexperia.data import get_folds, load_data
 from competitions.nexperia.cnn import TrainConfig
+from competitions.nexperia.data import load_configured, shared_fold_of
 
 FAMILIES = ("cnn", "vae")
 
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> dict:
                     volatile=volatile_options(cfg))
 
     def objective():
-        data = load_data(Path(cfg.data), Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
-        fold_of = get_folds(data, n_splits=cfg.n_splits, seed=cfg.seed, runs_dir=cfg.runs_dir)["fold"].to_numpy()
+        data = load_configured(cfg)
+        fold_of = shared_fold_of(data, cfg)
         truth = truth_of("nexperia", cfg.data)
         if family == "vae":
             return vae_objective(cfg, space, data, fold_of, truth, run.root / "trials")

@@ -23,21 +23,19 @@ from common.cli import run_cli
 from common.config import parse_config, parse_folds
 from common.cv import run_folds
 from common.device import resolve_device, set_threads
-from common.paths import default_data_dir
 from common.run import Run
 from common.tuning.params import apply_params
 from competitions.nexperia.anomaly import VAEConfig, blend_report, fit_fold, prepare_images
-from competitions.nexperia.data import get_folds, load_data, record_skipped, truth_labels
+from competitions.nexperia.data import load_configured, record_skipped, shared_fold_of, truth_labels
 
 
 def main(argv: list[str] | None = None) -> dict:
     cfg = apply_params(parse_config(VAEConfig, argv))
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    data_dir = Path(cfg.data) if cfg.data else default_data_dir("nexperia")
-    data = load_data(data_dir, Path(cfg.cache_dir) if cfg.cache_dir else None, skip_bad=cfg.skip_bad)
-    fold_of = get_folds(data, cfg.n_splits, cfg.seed, cfg.runs_dir)["fold"].to_numpy()
-    truth = truth_labels(data_dir)
+    data = load_configured(cfg)
+    fold_of = shared_fold_of(data, cfg)
+    truth = truth_labels(data.data_dir)
     train_small = prepare_images(cfg, data.train_images)
     test_small = prepare_images(cfg, data.test_images)
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)
