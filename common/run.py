@@ -43,6 +43,18 @@ class RunLockedError(FileExistsError):
     """Another process is writing the run folder (it holds the run's lock)."""
 
 
+STOP_ENV = "KIT_STOP_AFTER_EPOCH"
+
+
+def stop_if_asked(epoch: int, finished: bool) -> None:
+    """Stop as if killed after epoch ``$KIT_STOP_AFTER_EPOCH`` (how the tests try resuming), unless the
+    training is finished anyway."""
+    stop_after = int(os.environ.get(STOP_ENV) or 0)
+    if stop_after and epoch >= stop_after and not finished:
+        raise SystemExit(f"stopped after epoch {epoch} ({STOP_ENV}={stop_after}); run the same command again "
+                         "to continue")
+
+
 class Run:
     """A run folder: config, log, per-fold predictions merged into the run's ``oof.csv``/``test.csv``."""
 

@@ -15,7 +15,6 @@ Set ``KIT_STOP_AFTER_EPOCH=k`` to stop after epoch k as if killed.
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from common.cv import FoldResult, Truth, run_folds
 from common.io import atomic_write_csv
 from common.metrics import roc_auc
 from common.progress import progress_bar
-from common.run import Run
+from common.run import Run, stop_if_asked
 from common.seed import seed_everything
 from common.tta import TTA_PRESETS
 from common.vision.callbacks import Callback, FoldEnd
@@ -47,7 +46,6 @@ from common.vision.model import apply_freeze, create_model, freeze_batchnorm_sta
 from common.vision.optim import cosine_with_warmup, create_optimizer
 from common.vision.predict import predict_images
 
-STOP_ENV = "KIT_STOP_AFTER_EPOCH"
 
 
 class ImageData(Protocol):
@@ -281,7 +279,6 @@ class FoldTrainer:
     def fit(self) -> None:
         """Train until ``--epochs`` or early stopping, checkpointing every epoch."""
         cfg, st = self.cfg, self.state
-        stop_after = int(os.environ.get(STOP_ENV, "0"))
         while not st["finished"]:
             epoch = st["epoch"] + 1
             start = time.time()
@@ -307,9 +304,7 @@ class FoldTrainer:
                                   row["seconds"], " *" if improved else "")
                 for callback in self.callbacks:
                     callback.on_epoch_end(self, row)
-            if stop_after and epoch >= stop_after and not st["finished"]:
-                raise SystemExit(f"stopped after epoch {epoch} ({STOP_ENV}={stop_after}); run the same command "
-                                 "again to continue")
+            stop_if_asked(epoch, st["finished"])
 
     def final_weights(self) -> tuple[dict, str]:
         """best.pt's weights, or the mean of the kept epochs' weights (``--avg-checkpoints``)."""

@@ -5,7 +5,6 @@ seeded per epoch), the scores (negative ELBO and the local error-map peak), heat
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +21,13 @@ from common.ensemble import align, evaluate_blend
 from common.io import atomic_path, atomic_write_csv
 from common.metrics import roc_auc
 from common.progress import progress_bar
-from common.run import Run, load_predictions
+from common.run import Run, load_predictions, stop_if_asked
 from common.seed import seed_everything
 from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_skipped_test
 from competitions.nexperia.vae_models import _halvings, build_vae, vae_loss, vae_terms
 
 ARCH_DEFAULTS = {"fc": {"image_size": 32, "latent_dim": 30}, "conv": {"image_size": 64, "latent_dim": 64}}
 log = logging.getLogger(__name__)
-STOP_ENV = "KIT_STOP_AFTER_EPOCH"  # as common.vision.trainer: stop after epoch k as if killed (tests)
 
 
 @dataclass
@@ -123,7 +121,6 @@ def train_vae(cfg: VAEConfig, images: np.ndarray, rows: np.ndarray, device: torc
         optimizer.load_state_dict(state["optimizer"])
         start = state["epoch"] + 1
         log_fn(f"resuming {checkpoint} after epoch {start}")
-    stop_after = int(os.environ.get(STOP_ENV, "0") or 0)
     for epoch in range(start, cfg.epochs):
         model.train()
         seed_everything(_epoch_seed(cfg.seed, fold, epoch))
@@ -143,9 +140,7 @@ def train_vae(cfg: VAEConfig, images: np.ndarray, rows: np.ndarray, device: torc
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, tmp)
         if on_epoch is not None:
             on_epoch(epoch + 1, model)
-        if stop_after and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
-            raise SystemExit(f"stopped after epoch {epoch + 1} ({STOP_ENV}={stop_after}); run the same command "
-                             "again to continue")
+        stop_if_asked(epoch + 1, epoch + 1 >= cfg.epochs)
     return model
 
 

@@ -20,11 +20,10 @@ from common.cli import run_cli
 from common.config import parse_config, parse_folds
 from common.device import set_threads
 from common.paths import default_data_dir
-from common.run import Run
+from common.run import STOP_ENV, Run
 from common.tta import warn_untrained_views
 from common.tuning.params import apply_params
 from common.vision.distributed import amp_dtype, barrier, cleanup_distributed, setup_distributed
-from common.vision.trainer import STOP_ENV
 from competitions.nexperia.cnn import TrainConfig, check_pseudo_options, train_cnn
 from competitions.nexperia.data import load_configured, record_skipped, shared_fold_of
 

@@ -185,7 +185,7 @@ def test_stretch_contrast_maps_each_images_percentiles_to_full_range():
 def test_killed_and_resumed_run_writes_the_uninterrupted_files(nexperia_data, tmp_path, monkeypatch, arch):
     """Trust issue, item 3: a VAE run stopped after epoch 1 (``KIT_STOP_AFTER_EPOCH``) and run again with the
     same command resumes from ``fold<k>/vae.pt`` and writes byte-identical oof.csv/test.csv."""
-    from competitions.nexperia.anomaly import STOP_ENV
+    from common.run import STOP_ENV
     from competitions.nexperia.vae import main
 
     def command(runs):

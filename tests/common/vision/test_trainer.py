@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-from common.run import Run
+from common.run import STOP_ENV, Run
 from common.vision.callbacks import Callback
 from common.vision.checkpoints import load_checkpoint
 from common.vision.distributed import Dist, amp_dtype
 from common.vision.model import apply_freeze, create_model, parse_model_kwargs
 from common.vision.optim import create_optimizer
 from common.vision.predict import load_model, predict_images
-from common.vision.trainer import STOP_ENV, ImageTrainConfig, train_folds
+from common.vision.trainer import ImageTrainConfig, train_folds
 
 torch.set_num_threads(1)
 TINY_MODEL = "{channels: [8, 16, 32, 64], stem_width: 8}"
