@@ -41,9 +41,9 @@ class FoldResult:
 
 def auc_block(target: np.ndarray, pred: np.ndarray, true: np.ndarray | None = None) -> dict:
     """``auc_given`` (AUC with DeLong CI vs the given labels) and, when known, ``auc_true``."""
-    out = {"auc_given": _plain(auc_summary(np.asarray(target), np.asarray(pred)))}
+    out = {"auc_given": auc_summary(np.asarray(target), np.asarray(pred))}
     if true is not None:
-        out["auc_true"] = _plain(auc_summary(np.asarray(true), np.asarray(pred)))
+        out["auc_true"] = auc_summary(np.asarray(true), np.asarray(pred))
     return out
 
 
@@ -119,7 +119,3 @@ def _run_folds(run: Run, folds: Sequence[int], fit_fold: Callable[[int], FoldRes
                      f", vs true labels {oof['auc_true']['auc']:.5f}" if "auc_true" in oof else "",
                      metrics["completed_folds"], run.root)
     return metrics
-
-
-def _plain(summary: dict) -> dict:
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in summary.items()}

@@ -546,10 +546,6 @@ class BlendEvaluation:
     report: dict                  # runs, weights, cv, vs_best_run, (cv_in_sample), (true_labels)
 
 
-def _auc(y: np.ndarray, score: np.ndarray) -> dict:
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in auc_summary(y, score).items()}
-
-
 def _fit(aligned: Aligned, method: str) -> tuple[object, np.ndarray, np.ndarray | None, str]:
     """(fitted blender, CV scores, in-sample scores where they differ, how the CV was obtained)."""
     several_folds = len(np.unique(aligned.folds)) > 1
@@ -572,11 +568,11 @@ def _fit(aligned: Aligned, method: str) -> tuple[object, np.ndarray, np.ndarray 
 
 def _compare(y: np.ndarray, aligned: Aligned, oof: np.ndarray, weights: np.ndarray, best: int | None = None) -> dict:
     """Per-run and blend AUCs against ``y`` and the paired DeLong test of the blend vs the best run."""
-    runs = [{"name": name, "weight": float(weights[j]), **_auc(y, aligned.oof[:, j])}
+    runs = [{"name": name, "weight": float(weights[j]), **auc_summary(y, aligned.oof[:, j])}
             for j, name in enumerate(aligned.names)]
     best = max(range(len(runs)), key=lambda j: runs[j]["auc"]) if best is None else best
     auc_blend, auc_best, z, p = delong_test(y, oof, aligned.oof[:, best])
-    return {"runs": runs, "cv": _auc(y, oof),
+    return {"runs": runs, "cv": auc_summary(y, oof),
             "vs_best_run": {"best_run": runs[best]["name"], "auc_blend": float(auc_blend),
                             "auc_best": float(auc_best), "z": float(z), "p": float(p)}}
 
@@ -614,7 +610,7 @@ def evaluate_blend(aligned: Aligned, method: str = "rank", true: np.ndarray | No
                                        "importance": dict(zip(aligned.meta_names,
                                                               map(float, blender.meta_importance_)))}
     if in_sample is not None:
-        report["cv_in_sample"] = _auc(aligned.y, in_sample)
+        report["cv_in_sample"] = auc_summary(aligned.y, in_sample)
     if true is not None:
         best = aligned.names.index(given["vs_best_run"]["best_run"])
         report["true_labels"] = _compare(np.asarray(true), aligned, oof, weights, best)

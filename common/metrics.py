@@ -162,10 +162,11 @@ def delong_test(y_true, score_a, score_b) -> tuple[float, float, float, float]:
 
 
 def auc_summary(y_true, y_score, alpha: float = 0.05) -> dict:
-    """AUC with DeLong SE and interval, and the counts: ready for ``metrics.json``."""
+    """AUC with DeLong SE and interval, and the counts, as plain Python numbers: ready for ``metrics.json``."""
     y = _check_target(y_true)
     auc, se, lo, hi = auc_ci(y, y_score, alpha)
-    return {"auc": auc, "se": se, "ci_low": lo, "ci_high": hi, "n": int(y.size), "n_pos": int(y.sum())}
+    return {"auc": float(auc), "se": float(se), "ci_low": float(lo), "ci_high": float(hi), "n": int(y.size),
+            "n_pos": int(y.sum())}
 
 
 # -- bootstrap ------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ class RunInfo:
         if isinstance(value, dict) and "auc" in value:
             return value
         if kind == "given" and self.oof is not None and self.oof["target"].nunique() == 2:
-            return {k: float(v) for k, v in auc_summary(self.oof["target"], self.oof["pred"]).items()}
+            return auc_summary(self.oof["target"], self.oof["pred"])
         return None
 
     def status(self) -> str:
