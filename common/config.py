@@ -127,6 +127,16 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+def read_params(path: str) -> dict:
+    """The options of a ``--params`` file: its ``params`` mapping (a study's ``best_params.yaml``), else
+    the whole file."""
+    values = load_yaml(path)
+    params = values.get("params", values)
+    if not isinstance(params, dict):
+        raise ValueError(f"params file {path}: params must be a mapping of option: value, got {params!r}")
+    return dict(params)
+
+
 def build_parser(cls: type, description: str | None = None) -> argparse.ArgumentParser:
     """An argparse parser with one ``--option`` per dataclass field (underscores become dashes)."""
     parser = argparse.ArgumentParser(description=description or cls.__doc__,

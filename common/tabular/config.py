@@ -7,10 +7,8 @@ parameters are fixed when the data is binned, so the file may not set them (use 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from common.config import RunConfig, load_yaml, option, parse_folds
-
+from common.config import RunConfig, option, parse_folds, read_params
 
 # Parameters fixed when the binned Dataset is built; they cannot change between trials of one Dataset.
 DATASET_PARAMS = ("max_bin", "min_data_in_bin", "bin_construct_sample_cnt", "feature_pre_filter")
@@ -48,14 +46,6 @@ class LGBMConfig(RunConfig):
         parse_folds(self.fold, self.n_splits)  # a bad --fold fails before any data is read
 
 
-def read_params_file(path: str | Path | None) -> dict:
-    """LightGBM parameters from a YAML file (its ``params`` mapping, else the whole file; ``{}`` without one)."""
-    if not path:
-        return {}
-    values = load_yaml(path)
-    return dict(values.get("params", values))
-
-
 def lgb_params(cfg: LGBMConfig) -> dict:
     """The model parameters of ``cfg``, overridden by its ``--params`` file."""
     params = {
@@ -66,7 +56,7 @@ def lgb_params(cfg: LGBMConfig) -> dict:
         "min_gain_to_split": cfg.min_gain_to_split, "num_threads": cfg.num_threads, "seed": cfg.seed,
         **FIXED_PARAMS,
     }
-    overrides = read_params_file(cfg.params)
+    overrides = read_params(cfg.params) if cfg.params else {}
     fixed = sorted(set(overrides) & set(DATASET_PARAMS))
     if fixed:
         raise ValueError(f"{cfg.params}: {fixed} are Dataset parameters; set them with --max-bin instead")

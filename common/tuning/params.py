@@ -8,19 +8,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
-from common.config import load_yaml
+from common.config import read_params
 from common.tuning.space import check_option
 
 T = TypeVar("T")
-
-
-def read_params(path: str) -> dict:
-    """The ``params`` mapping of a YAML file, else the whole file."""
-    values = load_yaml(path)
-    params = values.get("params", values)
-    if not isinstance(params, dict):
-        raise ValueError(f"params file {path}: params must be a mapping of option: value, got {params!r}")
-    return dict(params)
 
 
 def apply_params(cfg: T, field: str = "params") -> T:
