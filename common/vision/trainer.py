@@ -293,17 +293,17 @@ class FoldTrainer:
             if "val_auc_true" in scores:
                 row["val_auc_true"] = scores["val_auc_true"]
             row.update(weights="ema" if self.ema is not None else "model", seconds=round(time.time() - start, 2))
-            st["summary"].append(row)
             st["finished"] = epoch >= cfg.epochs or st["bad_epochs"] >= cfg.patience
             if self.d.main:
+                for callback in self.callbacks:  # may add columns to the row before it is written
+                    callback.on_epoch_end(self, row)
+                st["summary"].append(row)
                 save_checkpoint(self.dir / "last.pt", self.resume_checkpoint())
                 atomic_write_csv(self.dir / "summary.csv", pd.DataFrame(st["summary"]))
                 self.run.log.info("fold %d epoch %d/%d: train_loss %.4f val_loss %.4f val_auc %.5f%s (%.0fs)%s",
                                   self.fold, epoch, cfg.epochs, train_loss, row["val_loss"], row["val_auc"],
                                   f" val_auc_true {row['val_auc_true']:.5f}" if "val_auc_true" in row else "",
                                   row["seconds"], " *" if improved else "")
-                for callback in self.callbacks:
-                    callback.on_epoch_end(self, row)
             stop_if_asked(epoch, st["finished"])
 
     def final_weights(self) -> tuple[dict, str]:
