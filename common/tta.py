@@ -114,10 +114,12 @@ def _images(batch) -> torch.Tensor:
 
 def predict_loader(model: torch.nn.Module, loader: Iterable, views: str | Sequence[str] = "none",
                    merge: str = "prob", device: str | torch.device = "cpu",
-                   amp_dtype: torch.dtype | None = None, progress: bool = True) -> np.ndarray:
+                   amp_dtype: torch.dtype | None = None, progress: bool = True,
+                   prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
     """TTA predictions for every batch of ``loader`` (in order) as a float32 array.
 
-    ``amp_dtype`` (e.g. ``torch.bfloat16``) runs the model under autocast on ``device``.
+    ``amp_dtype`` (e.g. ``torch.bfloat16``) runs the model under autocast on ``device``; ``prepare`` turns
+    a batch moved to ``device`` into the model's input (e.g. uint8 -> normalised float on the GPU).
     """
     device = torch.device(device)
     model.eval().to(device)
@@ -125,6 +127,7 @@ def predict_loader(model: torch.nn.Module, loader: Iterable, views: str | Sequen
     batches = progress_bar(loader, enabled=progress, desc="predict", leave=False)
     for batch in batches:
         x = _images(batch).to(device, non_blocking=True)
+        x = prepare(x) if prepare is not None else x
         with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             outs.append(tta_predict(model, x, views, merge).float().cpu().numpy())
     return np.concatenate(outs) if outs else np.empty(0, dtype=np.float32)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ class FoldEnd:
     preds: dict[str, np.ndarray]     # TTA preset -> predictions
     tta: str                         # the preset of the fold's OOF predictions
     model: nn.Module                 # the weights that made them, in eval mode
-    valid_set: torch.utils.data.Dataset  # model-ready validation images, in the rows' order
+    inputs: Callable[[np.ndarray], torch.Tensor]  # positions among the rows -> model-ready images, on the device
 
 
 class Callback:
@@ -82,5 +83,5 @@ class GradCamGrid(Callback):
         if not self.n or not (end.labels == 1).any():
             return
         pos, kinds = pick_examples(end.labels, end.preds[end.tta], self.n)
-        images = torch.stack([end.valid_set[i][0] for i in pos])
+        images = end.inputs(pos)
         save_gradcam_grid(end.model, images, end.ids[pos], kinds, end.folder / "gradcam.png")

@@ -39,12 +39,13 @@ from common.seed import seed_everything
 from common.tta import TTA_PRESETS
 from common.vision.callbacks import Callback, FoldEnd
 from common.vision.checkpoints import CheckpointSaver, average_checkpoints, load_checkpoint, save_checkpoint
-from common.vision.data import ImageDataset, make_loader, make_transform, train_sampler
+from common.vision.data import ImageBatches, ModelInput, batch_loader, train_sampler
 from common.vision.distributed import Dist, amp_dtype, barrier, gather
 from common.vision.losses import LOSSES, BinaryLoss
 from common.vision.model import apply_freeze, create_model, freeze_batchnorm_stats, parse_model_kwargs, to_device
 from common.vision.optim import cosine_with_warmup, create_optimizer
 from common.vision.predict import predict_images
+from common.vision.weights import KNOWN_WEIGHTS
 
 
 
@@ -55,15 +56,34 @@ class ImageData(Protocol):
     train_images: np.ndarray
     test_ids: np.ndarray
     test_images: np.ndarray
+    # optional: ``cache_dir`` (a folder for the images resized to the training size; else resized in memory),
+    # ``train_weights`` (per-row sample weights)
+
+
+@dataclass(frozen=True)
+class SizedImages:
+    """The train and test images at the training size (uint8 (N,S,S)), made once for every fold."""
+    train: np.ndarray
+    test: np.ndarray
+
+    @classmethod
+    def of(cls, data: ImageData, inputs: ModelInput, progress: bool = False) -> "SizedImages":
+        # only a memmap is a cached image set; arrays built in memory (pseudo-labels) are resized in memory
+        cache = getattr(data, "cache_dir", None) if isinstance(data.train_images, np.memmap) else None
+        return cls(inputs.resized(data.train_images, cache and Path(cache) / "train", progress),
+                   inputs.resized(data.test_images, cache and Path(cache) / "test", progress))
 
 
 @dataclass
 class ImageTrainConfig(RunConfig):
     """Train a timm CNN with one logit on 1-channel images, fold by fold."""
-    model: str = option("resnet18", help="any timm model name")
+    model: str | None = option(None, help="any timm model name (default: the model of a --pretrained weight "
+                                          "package, else resnet18)")
     model_kwargs: str | None = option(None, help="YAML mapping of extra timm kwargs, "
                                                  "e.g. '{channels: [16,32,64,128], stem_width: 16}'")
-    pretrained: str | None = option(None, help="local weight file for the model")
+    pretrained: str | None = option(None, help="ImageNet weights installed with the kit (efficientnet_lite0, "
+                                               "efficientnet_lite1, efficientnet_lite2: they choose --model and "
+                                               "the input mean/std), or a local weight file for --model")
     freeze: str = option("none", help="none | head | lastN (train last N stages + head)")
     img_size: int = option(128, min=8, help="square input size (images are resized)")
     epochs: int = option(10, min=1, help="most training epochs")
@@ -97,7 +117,10 @@ class ImageTrainConfig(RunConfig):
                                                "(BatchNorm statistics averaged too) instead of best.pt")
     amp: bool = option(True, help="autocast: fp16/bf16 on CUDA, bf16 on CPU if supported")
     channels_last: bool = True
-    workers: int = option(2, volatile=True, min=0, help="data loader worker processes")
+    compile: bool = option(False, help="torch.compile the model for training (CUDA: faster after a one-off "
+                                       "compilation of tens of seconds)")
+    workers: int = option(2, volatile=True, min=0, help="data loader worker processes (they only copy uint8 "
+                                                        "batches: augmentation runs on the training device)")
     suspects: str | None = option(None, help="suspect-label CSV of a noisy-label audit (common.noisy)")
     suspect_action: str = option("drop", choices=["drop", "relabel", "downweight"])
     suspect_weight: float = option(0.2, min=0, help="sample weight of suspects with --suspect-action downweight")
@@ -112,11 +135,18 @@ class ImageTrainConfig(RunConfig):
             parse_model_kwargs(self.model_kwargs)
         except yaml.YAMLError as err:
             raise ValueError(f"option --model-kwargs: {self.model_kwargs!r} is not a YAML mapping ({err})") from None
+        package = KNOWN_WEIGHTS.get(self.pretrained or "")
+        if self.model is None:
+            self.model = package.timm_model if package else "resnet18"
         if not timm.is_model(self.model):
             raise ValueError(f"option --model: unknown timm model {self.model!r}; list them with "
                              "timm.list_models('*resnet*')")
-        if self.pretrained and not Path(self.pretrained).is_file():
-            raise FileNotFoundError(f"pretrained weight file not found: {self.pretrained} (option --pretrained)")
+        if package and self.model != package.timm_model:
+            raise ValueError(f"option --pretrained {self.pretrained} holds weights for {package.timm_model}, not "
+                             f"--model {self.model}: drop --model or set it to {package.timm_model}")
+        if self.pretrained and not package and not Path(self.pretrained).is_file():
+            raise FileNotFoundError(f"option --pretrained: {self.pretrained} is no weight file and no known weight "
+                                    f"package ({', '.join(KNOWN_WEIGHTS)})")
         if self.suspects and not Path(self.suspects).is_file():
             raise FileNotFoundError(f"suspects file not found: {self.suspects} (option --suspects)")
 
@@ -125,21 +155,25 @@ class FoldTrainer:
     """One fold: its split, model (and EMA), optimiser and schedule, checkpoints, training and predictions."""
 
     def __init__(self, cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fold: int, run: Run,
-                 d: Dist, truth: Truth | None = None, callbacks: Sequence[Callback] = ()):
+                 d: Dist, truth: Truth | None = None, callbacks: Sequence[Callback] = (),
+                 images: SizedImages | None = None):
         self.cfg, self.data, self.fold, self.run, self.d = cfg, data, fold, run, d
         self.callbacks = list(callbacks)
         self.dir = run.fold_dir(fold)
+        self.inputs = ModelInput.for_model(cfg.model, cfg.img_size, cfg.norm)
+        self.images = images or SizedImages.of(data, self.inputs)
         self.valid_rows = np.flatnonzero(fold_of_row == fold)
         self.train_rows, self.train_labels, weights = self._training_rows(np.flatnonzero(fold_of_row != fold))
-        self.train_set = ImageDataset(data.train_images, self.train_rows, self.train_labels, weights,
-                                      make_transform(cfg.augment, cfg.img_size, train=True), cfg.norm == "image")
-        self.valid_set = ImageDataset(data.train_images, self.valid_rows, data.train_labels[self.valid_rows],
-                                      transform=make_transform("none", cfg.img_size, train=False),
-                                      per_image_norm=cfg.norm == "image")
         self.valid_ids = np.asarray(data.train_ids)[self.valid_rows]
         self.valid_truth = truth(self.valid_ids) if truth is not None else None
         self.sampler = train_sampler(self.train_labels.round().astype(int), cfg.balanced_sampler, cfg.seed,
                                      d.world, d.rank)
+        # made once: its workers (when any) live across epochs; the sampler's set_epoch reorders each epoch
+        self.train_loader = batch_loader(ImageBatches(self.images.train, self.train_rows, self.train_labels, weights),
+                                         cfg.batch_size, cfg.workers, self.sampler, persistent=True)
+        self.augment = self.inputs.augmenter(cfg.augment, train=True).to(d.device)  # draws on the device
+        if d.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels once
         self.amp = amp_dtype(d.device, cfg.amp)
         self.spec = {"model": cfg.model, "model_kwargs": parse_model_kwargs(cfg.model_kwargs)}
         seed_everything(cfg.seed)
@@ -149,6 +183,8 @@ class FoldTrainer:
         self.net = (torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[d.device.index]
                                                               if d.device.type == "cuda" else None)
                     if d.world > 1 else self.model)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
         self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema else None
         self.optimizer = create_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.layer_decay)
         steps = -(-len(self.sampler) // cfg.batch_size)
@@ -225,21 +261,20 @@ class FoldTrainer:
     def train_epoch(self, epoch: int) -> float:
         cfg, d = self.cfg, self.d
         seed = (cfg.seed * 1000 + epoch) % 2**32  # numpy seeds must be below 2**32; same value for small seeds
-        seed_everything(seed)
+        seed_everything(seed)  # also seeds the device-side augmentation
         self.sampler.set_epoch(epoch)
-        self.train_set.reseed(seed)
-        loader = make_loader(self.train_set, cfg.batch_size, cfg.workers, self.sampler, seed=seed)
         self.net.train()
         if cfg.freeze != "none":
             freeze_batchnorm_stats(self.model)
-        total, count = torch.zeros((), dtype=torch.float64), 0
-        bar = progress_bar(loader, enabled=cfg.progress and d.main, desc=f"fold {self.fold} epoch {epoch}",
-                           leave=False)
-        for x, y, w in bar:
-            x = x.to(d.device, non_blocking=True)
+        # summed on the device: reading the loss every step would make the CPU wait for the GPU each step
+        total, count = torch.zeros((), dtype=torch.float32, device=d.device), 0
+        show = cfg.progress and d.main
+        bar = progress_bar(self.train_loader, enabled=show, desc=f"fold {self.fold} epoch {epoch}", leave=False)
+        for step, (x, y, w) in enumerate(bar):
+            x = self.augment(x.to(d.device, non_blocking=True))
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            y, w = y.to(d.device), w.to(d.device)
+            y, w = y.to(d.device, non_blocking=True), w.to(d.device, non_blocking=True)
             with torch.autocast(d.device.type, dtype=self.amp, enabled=self.amp is not None):
                 logits = self.net(x).view(-1)
             loss = self.loss(logits.float(), y, w)
@@ -250,9 +285,10 @@ class FoldTrainer:
             self.scheduler.step()
             if self.ema is not None:
                 self.ema.update(self.model, step=self.scheduler.last_epoch)
-            total += loss.detach().double().cpu() * len(y)
+            total += loss.detach().float() * len(y)
             count += len(y)
-            bar.set_postfix(loss=f"{total.item() / count:.4f}")
+            if show and step % 20 == 0:
+                bar.set_postfix(loss=f"{total.item() / count:.4f}")
         if d.world > 1:  # each rank updated BatchNorm statistics on its own batches: average them
             distribute_bn(self.model, d.world, reduce=True)
             if self.ema is not None:
@@ -262,13 +298,18 @@ class FoldTrainer:
 
     def predict(self, images: np.ndarray, rows: np.ndarray | None, tta: str,
                 model: torch.nn.Module | None = None) -> np.ndarray:
+        """Probabilities of ``images[rows]`` (images at the training size, e.g. ``self.images.train``)."""
         cfg = self.cfg
-        return predict_images(model or self.eval_model, images, rows, tta, img_size=cfg.img_size,
-                              per_image_norm=cfg.norm == "image", batch_size=cfg.batch_size * 2,
-                              workers=cfg.workers, amp_dtype=self.amp, progress=cfg.progress, d=self.d)
+        return predict_images(model or self.eval_model, images, rows, tta, inputs=self.inputs,
+                              batch_size=cfg.batch_size * 2, workers=cfg.workers, amp_dtype=self.amp,
+                              progress=cfg.progress, d=self.d)
+
+    def model_inputs(self, rows: np.ndarray) -> torch.Tensor:
+        """The model's un-augmented input for training-set ``rows``, on the training device (for callbacks)."""
+        return torch.cat(list(self.inputs.batches(self.images.train, rows, self.d.device, self.cfg.batch_size * 2)))
 
     def validate(self) -> dict:
-        preds = self.predict(self.data.train_images, self.valid_rows, "none")
+        preds = self.predict(self.images.train, self.valid_rows, "none")
         y = np.asarray(self.data.train_labels)[self.valid_rows]
         p = np.clip(preds.astype(np.float64), 1e-6, 1 - 1e-6)
         out = {"val_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), "val_auc": roc_auc(y, preds)}
@@ -281,9 +322,11 @@ class FoldTrainer:
         cfg, st = self.cfg, self.state
         while not st["finished"]:
             epoch = st["epoch"] + 1
-            start = time.time()
-            train_loss = self.train_epoch(epoch)
+            start = time.perf_counter()
+            train_loss = self.train_epoch(epoch)  # ends with a device sync (the loss is read)
+            trained = time.perf_counter()
             scores = self.validate()
+            validated = time.perf_counter()
             improved = self.saver.update(epoch, scores["val_auc"], self.weights_checkpoint(epoch, scores["val_auc"]))
             st.update(epoch=epoch, bad_epochs=0 if improved else st["bad_epochs"] + 1)
             if improved:
@@ -292,7 +335,9 @@ class FoldTrainer:
                    "val_loss": scores["val_loss"], "val_auc": scores["val_auc"]}
             if "val_auc_true" in scores:
                 row["val_auc_true"] = scores["val_auc_true"]
-            row.update(weights="ema" if self.ema is not None else "model", seconds=round(time.time() - start, 2))
+            row.update(weights="ema" if self.ema is not None else "model", seconds=round(validated - start, 2),
+                       train_img_s=round(len(self.sampler) * self.d.world / (trained - start), 1),
+                       val_seconds=round(validated - trained, 2))
             st["finished"] = epoch >= cfg.epochs or st["bad_epochs"] >= cfg.patience
             if self.d.main:
                 for callback in self.callbacks:  # may add columns to the row before it is written
@@ -319,14 +364,14 @@ class FoldTrainer:
         cfg, data = self.cfg, self.data
         weights, which = self.final_weights()
         self.model.load_state_dict(weights)
-        preds = {tta: self.predict(data.train_images, self.valid_rows, tta, self.model)
+        preds = {tta: self.predict(self.images.train, self.valid_rows, tta, self.model)
                  for tta in dict.fromkeys([cfg.tta, *cfg.tta_compare])}
-        test = self.predict(data.test_images, None, cfg.tta, self.model) if len(data.test_ids) else None
+        test = self.predict(self.images.test, None, cfg.tta, self.model) if len(data.test_ids) else None
         if not self.d.main:
             return None
         labels = np.asarray(data.train_labels)[self.valid_rows]
         end = FoldEnd(self.fold, self.dir, self.valid_ids, labels, self.valid_truth, preds, cfg.tta,
-                      self.model.eval(), self.valid_set)
+                      self.model.eval(), lambda positions: self.model_inputs(self.valid_rows[positions]))
         for callback in self.callbacks:
             callback.on_fold_end(self, end)
         info = {"best_epoch": self.state["best_epoch"], "epochs_run": self.state["epoch"], "tta": cfg.tta,
@@ -337,9 +382,10 @@ class FoldTrainer:
 
 
 def fit_fold(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fold: int, run: Run, d: Dist,
-             truth: Truth | None = None, callbacks: Sequence[Callback] = ()) -> FoldResult | None:
+             truth: Truth | None = None, callbacks: Sequence[Callback] = (),
+             images: SizedImages | None = None) -> FoldResult | None:
     """Train (or, with ``--resume``, continue from ``last.pt``) and predict one fold."""
-    trainer = FoldTrainer(cfg, data, fold_of_row, fold, run, d, truth, callbacks)
+    trainer = FoldTrainer(cfg, data, fold_of_row, fold, run, d, truth, callbacks, images)
     last = trainer.dir / "last.pt"
     if cfg.resume and last.is_file():
         trainer.restore(last)
@@ -362,8 +408,13 @@ def train_folds(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray,
     if len(fold_of_row) != len(data.train_ids):
         raise ValueError(f"{len(fold_of_row)} fold numbers for {len(data.train_ids)} training images")
 
+    sized: list[SizedImages] = []  # made when the first unfinished fold starts, then shared
+
     def fit(k: int) -> FoldResult | None:
-        result = fit_fold(cfg, data, fold_of_row, k, run, d, truth, callbacks)
+        if not sized:
+            sized.append(SizedImages.of(data, ModelInput.for_model(cfg.model, cfg.img_size, cfg.norm),
+                                        cfg.progress and d.main))
+        result = fit_fold(cfg, data, fold_of_row, k, run, d, truth, callbacks, sized[0])
         return finish(result) if finish is not None and result is not None else result
 
     return run_folds(run, folds, fit, n_splits=cfg.n_splits, resume=cfg.resume, truth=truth, main_process=d.main)

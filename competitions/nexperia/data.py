@@ -82,7 +82,7 @@ class NexperiaData:
     test_images: np.ndarray        # memmap uint8 (M, H, W)
     defect_boxes: pd.DataFrame     # id,x_1,y_1,x_2,y_2
     data_dir: Path = Path(".")
-    cache_dir: Path = Path(".")
+    cache_dir: Path | None = None  # the decoded-image cache folder (None: the images live in memory)
     sample_submission: pd.DataFrame | None = None
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
     train_weights: np.ndarray | None = None  # per-image sample weights (e.g. test-likeness); None: all 1
@@ -350,13 +350,13 @@ def truth_labels(data_dir: Path):
 
 def duplicates_of(data: NexperiaData, max_distance: int = MAX_DISTANCE) -> Duplicates:
     """Duplicates of the train and test images (``common.dedup``), cached beside the decoded images."""
-    path = Path(data.cache_dir) / f"duplicates_d{max_distance}.parquet"
-    if path.is_file():
+    path = Path(data.cache_dir) / f"duplicates_d{max_distance}.parquet" if data.cache_dir else None
+    if path is not None and path.is_file():
         return Duplicates(pd.read_parquet(path))
     log.info("hashing %d images for duplicates", len(data.train_ids) + len(data.test_ids))
     dups = find_duplicates(data.train_images, data.train_ids, data.train_labels,
                            data.test_images, data.test_ids, max_distance)
-    if Path(data.cache_dir).is_dir():
+    if path is not None and path.parent.is_dir():
         atomic_write_parquet(path, dups.table)
     return dups
 

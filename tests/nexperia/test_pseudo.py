@@ -100,7 +100,7 @@ def test_round_two_fold_k_learns_from_source_fold_k_only(env, source, monkeypatc
 
     def spy(self):
         seen[self.fold] = {"ids": np.asarray(self.data.train_ids)[self.train_rows],
-                           "labels": self.train_labels.copy(), "weights": self.train_set.weights.copy(),
+                           "labels": self.train_labels.copy(), "weights": self.train_loader.dataset.weights.copy(),
                            "valid_ids": self.valid_ids.copy()}
         return fit(self)
 

@@ -146,7 +146,7 @@ def test_adversarial_weights_reach_the_training_rows(nexperia_data, env, tmp_pat
         pass
 
     def spy(self):
-        seen["rows"], seen["weights"] = self.train_rows, self.train_set.weights
+        seen["rows"], seen["weights"] = self.train_rows, self.train_loader.dataset.weights
         raise Stop
 
     monkeypatch.setattr(trainer.FoldTrainer, "fit", spy)

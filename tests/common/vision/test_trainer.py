@@ -13,6 +13,7 @@ import torch
 from common.run import STOP_ENV, Run
 from common.vision.callbacks import Callback
 from common.vision.checkpoints import load_checkpoint
+from common.vision.data import ModelInput
 from common.vision.distributed import Dist, amp_dtype
 from common.vision.model import apply_freeze, create_model, parse_model_kwargs
 from common.vision.optim import create_optimizer
@@ -99,7 +100,8 @@ def test_ema_weights_are_validated_and_predicted_with(tmp_path):
     assert set(summary["weights"]) == {"ema"}
     oof = pd.read_csv(run.root / "oof.csv")
     model = load_model(fold / "best.pt", torch.device("cpu"))
-    again = predict_images(model, data.train_images, np.flatnonzero(fold_of(data) == 0), "none", img_size=32,
+    again = predict_images(model, data.train_images, np.flatnonzero(fold_of(data) == 0), "none",
+                           inputs=ModelInput.for_model("resnet18", 32, "fixed"),
                            amp_dtype=amp_dtype(torch.device("cpu"), True))
     np.testing.assert_allclose(oof["pred"], again, atol=2e-3)
     metrics = json.loads(run.metrics_path.read_text())["folds"]["0"]
