@@ -20,6 +20,7 @@ from common.run import Run
 from common.seeds import n_seeds_of, seeds_option, train_seeds
 from common.vision.callbacks import GradCamGrid, RocPlot
 from common.vision.distributed import Dist
+from common.vision.nc_callback import NeuralCollapseCurve
 from common.vision.pseudo import DEFAULT_THRESHOLD as PSEUDO_THRESHOLD
 from common.vision.pseudo import PSEUDO_FILE, check_source, read_pseudo_labels, resolve_source, with_pseudo_labels
 from common.vision.trainer import ImageTrainConfig, train_folds
@@ -32,6 +33,9 @@ class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
     name: str = option("cnn", help="run name: runs/nexperia/<name>")
     fold: str = option("0", volatile=True, help="fold to run: a number, a comma list, or all")
     gradcam: int = option(8, volatile=True, min=0, help="validation images in the Grad-CAM grid (0: none)")
+    nc_images: int = option(256, volatile=True, min=0,
+                            help="training images whose neural collapse (NC1, NC3, NC4) is measured after each "
+                                 "epoch: summary.csv columns and neural_collapse.png (0: none)")
     params: str | None = option(None, help="YAML of options (a study's best_params.yaml, tune.py --family cnn); "
                                            "they override the above")
     seeds: int | None = seeds_option()
@@ -45,6 +49,11 @@ class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
     pseudo_weight: float | None = option(None, min=0, min_exclusive=True,
                                          help="with --pseudo-from: sample weight of the pseudo-labelled images "
                                               "(default 1)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.nc_images == 1:
+            raise ValueError("option --nc-images: one image cannot hold both classes; use 0 (off) or at least 2")
 
 
 def check_pseudo_options(cfg: TrainConfig) -> None:
@@ -85,6 +94,8 @@ def train_run(cfg: TrainConfig, data: NexperiaData, fold_of: np.ndarray, folds: 
               truth: Truth | None) -> None:
     """One run's folds, with ``--pseudo-from``'s pseudo-labels of each fold when given."""
     callbacks = [RocPlot(), GradCamGrid(cfg.gradcam)]
+    if cfg.nc_images > 0:
+        callbacks.append(NeuralCollapseCurve(cfg.nc_images))
     if not cfg.pseudo_from:
         train_folds(cfg, data, fold_of, folds, run, d, truth=truth, callbacks=callbacks,
                     finish=lambda result: fill_skipped_test(result, data, run.log))

@@ -60,3 +60,81 @@ def test_global_mean_is_the_mean_of_class_means():
 def test_rejects_one_class():
     with pytest.raises(ValueError, match="at least 2 classes"):
         neural_collapse_metrics(np.ones((3, 2)), np.zeros(3))
+
+
+# Class 0 at x = 0, 1, 2 (mean (1, 0)), class 1 at x = 5, 6, 7 (mean (6, 0)): the nearest class centre
+# says 1 exactly when x > 3.5.
+LINE = np.array([[0, 0], [1, 0], [2, 0], [5, 0], [6, 0], [7, 0]], dtype=float)
+LINE_LABELS = np.array([0, 0, 0, 1, 1, 1])
+
+
+def test_collapsed_features_and_aligned_logit_give_zero():
+    # Every row at its class mean (0, 1) or (2, 1); w parallel to mu_1 - mu_0, boundary midway at x = 1.
+    features = np.array([[0, 1], [0, 1], [2, 1], [2, 1]], dtype=float)
+    metrics = neural_collapse_metrics(features, np.array([0, 0, 1, 1]), np.array([3.0, 0.0]), -3.0)
+    assert set(metrics) == {"nc1", "equal_norms", "equal_angles", "max_angle", "nc3", "nc4"}
+    assert metrics == pytest.approx(dict.fromkeys(metrics, 0.0), abs=1e-12)
+
+
+def test_orthogonal_logit():
+    # w = (0, 1) is orthogonal to mu_1 - mu_0 = (5, 0): nc3 = sqrt(2 - 2 cos 90 deg) = sqrt(2). With b = 1
+    # every logit is 1 > 0, so the network says 1 for the 3 rows the nearest centre gives class 0.
+    metrics = neural_collapse_metrics(LINE, LINE_LABELS, np.array([0.0, 1.0]), 1.0)
+    assert metrics["nc3"] == pytest.approx(np.sqrt(2))
+    assert metrics["nc4"] == pytest.approx(0.5)
+    # Pointing the other way: nc3 = 2 (its largest value), every decision flipped.
+    flipped = neural_collapse_metrics(LINE, LINE_LABELS, np.array([-1.0, 0.0]), 3.5)
+    assert (flipped["nc3"], flipped["nc4"]) == pytest.approx((2.0, 1.0))
+
+
+@pytest.mark.parametrize("bias, share", [(-3.5, 0.0), (-5.5, 1 / 6), (-0.5, 2 / 6), (-6.5, 2 / 6), (0.5, 0.5)])
+def test_bias_that_moves_the_boundary_gives_the_share_of_flipped_decisions(bias, share):
+    # w = (1, 0): the network says 1 when x > -bias; the nearest centre when x > 3.5.
+    # -5.5: x = 5 flips; -0.5: x = 1, 2; -6.5: x = 5, 6; 0.5: x = 0, 1, 2.
+    metrics = neural_collapse_metrics(LINE, LINE_LABELS, np.array([[1.0, 0.0]]), np.array([bias]))
+    assert metrics["nc3"] == pytest.approx(0.0, abs=1e-12)
+    assert metrics["nc4"] == pytest.approx(share)
+
+
+def test_one_logit_is_the_zero_sum_two_row_head():
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], [30, 10])
+    features = rng.normal(size=(40, 5)) + labels[:, None] * rng.normal(size=5)
+    w, b = rng.normal(size=5), 0.3
+    one = neural_collapse_metrics(features, labels, w, b)
+    two = neural_collapse_metrics(features, labels, np.stack([-w / 2, w / 2]), np.array([-b / 2, b / 2]))
+    assert one == pytest.approx(two)
+    delta = features[labels == 1].mean(axis=0) - features[labels == 0].mean(axis=0)
+    cosine = w @ delta / np.linalg.norm(w) / np.linalg.norm(delta)
+    assert one["nc3"] == pytest.approx(np.sqrt(2 - 2 * cosine))
+    assert one["nc4"] == pytest.approx(np.mean((features @ w + b > 0) != (
+        np.linalg.norm(features - features[labels == 1].mean(axis=0), axis=1)
+        < np.linalg.norm(features - features[labels == 0].mean(axis=0), axis=1))))
+
+
+def test_nearest_centre_head_of_three_classes():
+    # Rows W_c = s * (mu_c - mu_G), biases b_c = -s ||mu_c||^2 / 2 score s (h . mu_c - ||mu_c||^2 / 2) less
+    # s h . mu_G, the same for every class: the nearest-centre rule itself, for any rows. nc3 = 0, nc4 = 0.
+    rng = np.random.default_rng(2)
+    labels = np.repeat([0, 1, 2], 20)
+    features = rng.normal(size=(60, 4)) + 2 * rng.normal(size=(3, 4))[labels]
+    means = np.stack([features[labels == c].mean(axis=0) for c in range(3)])
+    head = 4 * (means - means.mean(axis=0)), -4 * (means ** 2).sum(axis=1) / 2
+    metrics = neural_collapse_metrics(features, labels, *head)
+    assert metrics["nc3"] == pytest.approx(0.0, abs=1e-12) and metrics["nc4"] == 0.0
+    # Without the biases the classes' different distances from the origin move the decisions.
+    unbiased = neural_collapse_metrics(features, labels, head[0])
+    network = np.argmax(features @ head[0].T, axis=1)
+    nearest = np.argmin(((features[:, None] - means[None]) ** 2).sum(axis=2), axis=1)
+    assert unbiased["nc4"] == pytest.approx(np.mean(network != nearest)) and unbiased["nc4"] > 0
+
+
+def test_rejects_a_classifier_that_does_not_fit():
+    with pytest.raises(ValueError, match="needs labels 0..1"):
+        neural_collapse_metrics(LINE, LINE_LABELS + 1, np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="do not fit 2-dimensional"):
+        neural_collapse_metrics(LINE, LINE_LABELS, np.ones(3))
+    with pytest.raises(ValueError, match="do not fit"):
+        neural_collapse_metrics(LINE, LINE_LABELS, np.ones((2, 2)), 0.0)
+    with pytest.raises(ValueError, match="bias needs"):
+        neural_collapse_metrics(LINE, LINE_LABELS, bias=0.0)
