@@ -45,7 +45,7 @@ from common.vision.losses import LOSSES, BinaryLoss
 from common.vision.model import apply_freeze, create_model, freeze_batchnorm_stats, parse_model_kwargs, to_device
 from common.vision.optim import cosine_with_warmup, create_optimizer
 from common.vision.predict import predict_images
-from common.vision.weights import KNOWN_WEIGHTS
+from common.vision.weights import KNOWN_WEIGHTS, check_pretrained_option
 
 
 
@@ -141,12 +141,7 @@ class ImageTrainConfig(RunConfig):
         if not timm.is_model(self.model):
             raise ValueError(f"option --model: unknown timm model {self.model!r}; list them with "
                              "timm.list_models('*resnet*')")
-        if package and self.model != package.timm_model:
-            raise ValueError(f"option --pretrained {self.pretrained} holds weights for {package.timm_model}, not "
-                             f"--model {self.model}: drop --model or set it to {package.timm_model}")
-        if self.pretrained and not package and not Path(self.pretrained).is_file():
-            raise FileNotFoundError(f"option --pretrained: {self.pretrained} is no weight file and no known weight "
-                                    f"package ({', '.join(KNOWN_WEIGHTS)})")
+        check_pretrained_option(self.pretrained, self.model)
         if self.suspects and not Path(self.suspects).is_file():
             raise FileNotFoundError(f"suspects file not found: {self.suspects} (option --suspects)")
 

@@ -86,6 +86,20 @@ def resolve_pretrained(spec: str, cache_dir: Path | None = None) -> PretrainedWe
                      f"{', '.join(KNOWN_WEIGHTS)}")
 
 
+def check_pretrained_option(spec: str | None, model: str | None) -> None:
+    """Refuse, before any work, a ``--pretrained`` that is neither a known name nor an existing file, or a
+    known name whose weights are for another model than ``model`` (None: any model)."""
+    if not spec:
+        return
+    package = KNOWN_WEIGHTS.get(spec)
+    if package is None and not Path(spec).is_file():
+        raise FileNotFoundError(f"option --pretrained: {spec} is no weight file and no known weight package "
+                                f"({', '.join(KNOWN_WEIGHTS)})")
+    if package is not None and model is not None and model != package.timm_model:
+        raise ValueError(f"option --pretrained {spec} holds weights for {package.timm_model}, not --model {model}: "
+                         f"drop --model or set it to {package.timm_model}")
+
+
 def original_file(name: str) -> Path:
     """The package's own weight file: from the installed package, else found under ``KIT_WEIGHTS_DIRS``
     or ``/kaggle/input`` (a kernel's attached weights dataset)."""

@@ -34,6 +34,7 @@ from common.paths import default_data_dir
 from common.plots import plot_image_grid
 from common.run import Run
 from common.seed import seed_everything
+from common.vision.weights import check_pretrained_option
 from competitions.nexperia.data import NexperiaDataOptions, load_configured, load_truth
 
 COMPETITION = "nexperia"
@@ -53,7 +54,8 @@ class AdversarialConfig(RunConfig, NexperiaDataOptions):
     checkpoint_fold: int = option(0, min=0, help="--features run: fold whose checkpoint embeds the images")
     model: str = option("resnet18", help="--features run without --checkpoint-run: timm model")
     model_kwargs: str | None = None
-    pretrained: str | None = option(None, help="--features run: local weight file for --model")
+    pretrained: str | None = option(None, help="--features run: weights for --model: a local file or a known "
+                                               "weight package (efficientnet_lite0: set --model tf_efficientnet_lite0)")
     img_size: int = option(128, min=8, help="input size for --model (checkpoints keep theirs)")
     batch_size: int = option(64, min=1, help="images per embedding batch")
     c: float = option(0.1, min=0, min_exclusive=True, help="logistic regression inverse penalty")
@@ -73,8 +75,8 @@ class AdversarialConfig(RunConfig, NexperiaDataOptions):
                 if not ckpt.is_file():
                     raise FileNotFoundError(f"option --checkpoint-run: {ckpt} not found (train fold "
                                             f"{self.checkpoint_fold} of that run, or pick --checkpoint-fold)")
-            elif self.pretrained and not Path(self.pretrained).is_file():
-                raise FileNotFoundError(f"option --pretrained: weight file not found: {self.pretrained}")
+            else:
+                check_pretrained_option(self.pretrained, self.model)
         elif self.checkpoint_run or self.pretrained:
             raise ValueError("options --checkpoint-run/--pretrained need --features run")
 
