@@ -46,7 +46,20 @@ def create_model(name: str, pretrained: str | Path | None = None, model_kwargs: 
                              f"(use --model {weights.model}, or a weight file made for {name})")
         check_weight_file(weights.file, timm.create_model(name, in_chans=1, num_classes=1, **kwargs))
         kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(weights.file)))
-    return timm.create_model(name, in_chans=1, num_classes=1, **kwargs)
+    model = timm.create_model(name, in_chans=1, num_classes=1, **kwargs)
+    if pretrained:
+        zero_head(model)
+    return model
+
+
+def zero_head(model: nn.Module) -> None:
+    """Start the new one-logit head at zero (p = 0.5 for every image). Some timm inits scale a linear head by
+    its fan-out, which is 1 here: EfficientNet's head would start at uniform(-1, 1) weights, logits of about
+    +-20 on pretrained features and a first-epoch loss near 2 that wrecks the pretrained weights."""
+    head = model.get_classifier()
+    if isinstance(head, nn.Linear):
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
 
 
 def check_weight_file(path: Path, model: nn.Module, show: int = 4) -> None:

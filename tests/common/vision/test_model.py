@@ -34,8 +34,10 @@ def test_local_pretrained_file_is_adapted_to_one_channel(tmp_path):
     assert torch.allclose(model.conv1.weight, rgb.conv1.weight.sum(dim=1, keepdim=True), atol=1e-6)
     assert torch.equal(model.layer3[0].conv1.weight, rgb.layer3[0].conv1.weight)
     assert model.fc.weight.shape == (1, 64)  # the 1000-class head was dropped, not loaded
+    assert not model.fc.weight.any() and not model.fc.bias.any()  # the new head starts at p = 0.5
     scratch = create_model("resnet18", model_kwargs=TINY)
     assert not torch.equal(scratch.layer3[0].conv1.weight, rgb.layer3[0].conv1.weight)
+    assert scratch.fc.weight.any()  # from scratch: timm's own initialisation
 
 
 def test_unknown_model_name():
