@@ -1,11 +1,22 @@
-"""Deep features + classical models: penultimate-layer CNN features fed to scikit-learn classifiers.
+"""Image embeddings + classical models: each image becomes a vector, scikit-learn classifiers learn the labels.
 
-The backbone is either a trained run of ``train.py`` (``--checkpoint-run runs/nexperia/cnn``: fold k's
-``best.pt`` embeds every image for fold k, so fold k's rows stay unseen by both the CNN and the
-classifier) or a timm model with a local pretrained weight file (``--model resnet18 --pretrained FILE``:
-one embedding for all folds). Outputs:
-- ``runs/nexperia/<name>/``: cached features, ``pca.png`` and ``tsne.png`` (the first fold's rows coloured by
-  given label and, for synthetic data, by the planted truth), neural-collapse metrics in ``metrics.json``;
+The embedding (``--backbone``) is one of
+- ``cnn`` (default): penultimate-layer features of a trained run of ``train.py`` (``--checkpoint-run
+  runs/nexperia/cnn``: fold k's ``best.pt`` embeds every image for fold k, so fold k's rows stay unseen by
+  both the CNN and the classifier; inputs scaled as that run trained, ``norm: image`` included) or of a timm
+  model with a local pretrained weight file (``--model resnet18 --pretrained FILE``: one embedding for all folds);
+- ``scattering``: spatially averaged wavelet scattering coefficients (``common.vision.scattering``;
+  ``--scattering-j``, ``--scattering-l``, ``--scattering-log``) of the images at ``--img-size``, scaled like
+  the CNN's input: fixed texture features, no training, one embedding for all folds;
+- ``vae``: the latent means of a ``vae.py`` run (``--vae-run runs/nexperia/vae-conv``: fold k's ``vae.pt``
+  embeds every image for fold k, each prepared as that VAE saw it: crop, resize, contrast stretch).
+Outputs:
+- ``runs/nexperia/<name>/``: cached features (``features.npz`` with ``train`` and ``test``, or
+  ``fold<k>/features.npz`` for per-fold backbones), each with ``features.json`` beside it, the backbone
+  settings it was made with (a cache made with other settings is embedded again); ``pca.png``, ``tsne.png`` and
+  ``mds.png`` of the first fold's held-out rows, coloured by given label and, for synthetic data, by planted
+  truth and defect type (``tsne.png`` also places the test images in that map); neural-collapse metrics in
+  ``metrics.json``;
 - ``runs/nexperia/<name>-<classifier>/``: the usual ``oof.csv``/``test.csv``/``metrics.json`` per classifier
   (``logreg``, ``svm``, ``rf``, ``lda``) over the shared folds; trained with a noisy-label audit
   (``--suspects CSV --suspect-action drop``) they go to ``<name>-<classifier>-audit-<action>`` and reuse
@@ -14,15 +25,22 @@ one embedding for all folds). Outputs:
 Each classifier's run goes through the fold driver (``common.cv.run_folds``): a rerun skips its finished folds.
 
     python competitions/nexperia/features.py --checkpoint-run runs/nexperia/cnn --name feat-cnn
+    python competitions/nexperia/features.py --backbone scattering --img-size 128 --name feat-scat
+    python competitions/nexperia/features.py --backbone vae --vae-run runs/nexperia/vae-conv --name feat-vae
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from logging import Logger
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 from sklearn.base import ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -37,40 +55,71 @@ from common.config import (RunConfig, config_to_dict, option, parse_config, pars
                            volatile_options)
 from common.cv import FoldResult, run_folds
 from common.device import resolve_device, set_threads
-from common.io import atomic_path
+from common.embedding_plots import Colouring, Style, embedding_plots
+from common.io import atomic_path, atomic_write_json
 from common.neural_collapse import neural_collapse_metrics
 from common.noisy import AUDIT_ACTIONS, apply_audit
 from common.progress import progress_bar
-from common.run import Run
+from common.run import DONE_FILE, Run
 from common.seed import seed_everything
-from common.vision.data import ImageDataset, make_loader, make_transform
-from common.vision.model import create_model, load_weights, parse_model_kwargs
+from common.vision.data import ModelInput
+from common.vision.model import create_model, parse_model_kwargs
+from common.vision.predict import load_model
+from competitions.nexperia.anomaly import VAEConfig, _batch, prepare_images
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
                                         load_truth, record_skipped, shared_fold_of, truth_labels)
+from competitions.nexperia.predict import source_config
+from competitions.nexperia.vae_models import build_vae
 
 CLASSIFIERS = ("logreg", "svm", "rf", "lda")
+BACKBONES = ("cnn", "scattering", "vae")
+SCATTERING_DEFAULTS = {"scattering_j": 3, "scattering_l": 8}
+# Options that only one backbone reads: given with another, they are refused rather than ignored.
+BACKBONE_OPTIONS = {"checkpoint_run": "cnn", "pretrained": "cnn", "model_kwargs": "cnn", "scattering_j": "scattering",
+                    "scattering_l": "scattering", "scattering_log": "scattering", "vae_run": "vae"}
 
 
 @dataclass
 class FeaturesConfig(RunConfig, NexperiaDataOptions):
-    """CNN penultimate-layer features -> logistic regression, linear SVM, random forest, LDA."""
+    """Image embeddings (CNN, scattering transform, VAE latents) -> logistic regression, linear SVM, random
+    forest, LDA."""
+    backbone: str = option("cnn", choices=BACKBONES, help="cnn: --checkpoint-run, or --model [--pretrained]; "
+                           "scattering: wavelet scattering at --img-size; vae: latent means of --vae-run")
     checkpoint_run: str | None = option(None, help="train.py run folder (fold*/best.pt)")
     model: str = option("resnet18", help="timm model when no --checkpoint-run")
     model_kwargs: str | None = None
     pretrained: str | None = option(None, help="local weight file for --model")
-    img_size: int = option(128, min=8, help="input size for --model (checkpoints keep theirs)")
+    img_size: int = option(128, min=8, help="input size for --model and the scattering (checkpoints and VAEs "
+                                            "keep theirs)")
+    scattering_j: int | None = option(None, min=1, help="scattering scales J, maps 2**J times smaller than the "
+                                                        "image (default 3: for 64-128 px)")
+    scattering_l: int | None = option(None, min=1, help="scattering orientations L (default 8)")
+    scattering_log: bool = option(False, help="log of the averaged order-1 and order-2 scattering coefficients")
+    vae_run: str | None = option(None, help="vae.py run folder (fold*/vae.pt) for --backbone vae")
     name: str = option("feat", help="feature run; classifiers write <name>-<classifier>")
     classifiers: list[str] = option(default_factory=lambda: list(CLASSIFIERS), choices=CLASSIFIERS, volatile=True,
                                     help="classifiers to fit, each into its own run")
     batch_size: int = option(64, min=1, help="images per embedding batch")
     threads: int = option(1, volatile=True, min=0, help="torch and scikit-learn threads")
-    plots: bool = option(True, volatile=True, help="PCA and t-SNE scatter plots")
+    plots: bool = option(True, volatile=True, help="PCA, t-SNE and MDS scatter plots")
     suspects: str | None = option(None, help="suspects CSV of noisy.py to train with")
     suspect_action: str = option("drop", choices=AUDIT_ACTIONS)
     suspect_weight: float = option(0.2, min=0, help="sample weight of suspects with --suspect-action downweight")
 
     def __post_init__(self):
         super().__post_init__()
+        for name, backbone in BACKBONE_OPTIONS.items():
+            if getattr(self, name) not in (None, False) and self.backbone != backbone:
+                raise ValueError(f"option --{name.replace('_', '-')} needs --backbone {backbone} "
+                                 f"(got --backbone {self.backbone})")
+        if self.checkpoint_run and (self.pretrained or self.model_kwargs):
+            raise ValueError("options --checkpoint-run and --pretrained/--model-kwargs contradict: a checkpoint run "
+                             "brings its own model and weights")
+        {"cnn": self._check_cnn, "scattering": self._check_scattering, "vae": self._check_vae}[self.backbone]()
+        if self.suspects and not Path(self.suspects).is_file():
+            raise FileNotFoundError(f"suspects file not found: {self.suspects} (option --suspects)")
+
+    def _check_cnn(self) -> None:
         if self.checkpoint_run and not Path(self.checkpoint_run).is_dir():
             raise FileNotFoundError(f"option --checkpoint-run: run folder not found: {self.checkpoint_run}")
         if not self.checkpoint_run:
@@ -79,8 +128,25 @@ class FeaturesConfig(RunConfig, NexperiaDataOptions):
                 raise ValueError(f"option --model: unknown timm model {self.model!r}")
             if self.pretrained and not Path(self.pretrained).is_file():
                 raise FileNotFoundError(f"pretrained weight file not found: {self.pretrained} (option --pretrained)")
-        if self.suspects and not Path(self.suspects).is_file():
-            raise FileNotFoundError(f"suspects file not found: {self.suspects} (option --suspects)")
+
+    def _check_scattering(self) -> None:
+        for key, value in SCATTERING_DEFAULTS.items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        if 2 ** self.scattering_j > self.img_size:
+            raise ValueError(f"option --scattering-j {self.scattering_j}: the scattering needs --img-size >= "
+                             f"2**J = {2 ** self.scattering_j}, got {self.img_size}")
+
+    def _check_vae(self) -> None:
+        if not self.vae_run:
+            raise ValueError("option --backbone vae needs --vae-run (a vae.py run folder)")
+        if not (Path(self.vae_run) / "config.yaml").is_file():
+            raise FileNotFoundError(f"option --vae-run: no vae.py run at {self.vae_run} (config.yaml not found)")
+
+    @property
+    def per_fold(self) -> bool:
+        """Whether each fold has its own backbone (trained without that fold's rows)."""
+        return self.backbone == "vae" or bool(self.checkpoint_run)
 
 
 def make_classifier(name: str, seed: int = 0, threads: int = 2) -> Pipeline:
@@ -94,90 +160,213 @@ def make_classifier(name: str, seed: int = 0, threads: int = 2) -> Pipeline:
     return Pipeline([("scale", StandardScaler()), ("clf", models[name])])
 
 
-# -- feature extraction -----------------------------------------------------------------------------
-def load_backbone(cfg: FeaturesConfig, fold: int | None) -> tuple[torch.nn.Module, int]:
-    """The model whose penultimate layer embeds images, and its input size."""
+# -- backbones --------------------------------------------------------------------------------------
+def checkpoint_path(run: str | Path, fold: int) -> Path:
+    """Fold ``fold``'s ``best.pt`` of a ``train.py`` run (an error says what to run when it is missing)."""
+    path = Path(run) / f"fold{fold}" / "best.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path} (train fold {fold} of that run first)")
+    return path
+
+
+def source_file(cfg: FeaturesConfig, fold: int) -> Path | None:
+    """The weight file fold ``fold``'s features come from (None for the scattering or an untrained model);
+    a missing one is an error that says what to run."""
+    if cfg.backbone == "vae":
+        run = Path(cfg.vae_run)
+        if not (run / f"fold{fold}" / DONE_FILE).is_file():
+            raise FileNotFoundError(f"fold {fold} of VAE run {run} is not finished (no fold{fold}/{DONE_FILE}): "
+                                    f"run vae.py --fold {fold} for it first")
+        return run / f"fold{fold}" / "vae.pt"
     if cfg.checkpoint_run:
-        path = Path(cfg.checkpoint_run) / f"fold{fold}" / "best.pt"
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path} (train fold {fold} of that run first)")
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        spec = ckpt["model_spec"]
-        model = create_model(spec["model"], None, spec["model_kwargs"])
-        load_weights(model, ckpt, path, spec)
-        return model, int(ckpt["config"]["img_size"])
-    return create_model(cfg.model, cfg.pretrained, parse_model_kwargs(cfg.model_kwargs)), cfg.img_size
+        return checkpoint_path(cfg.checkpoint_run, fold)
+    return Path(cfg.pretrained) if cfg.pretrained else None
 
 
+def cnn_inputs(cfg) -> ModelInput:
+    """How the CNN sees images: as the ``cfg.checkpoint_run`` trained (its ``config.yaml``: size, norm, the
+    model's grey mean/std), else ``cfg.model``'s pretrained mean/std at ``cfg.img_size``."""
+    if cfg.checkpoint_run:
+        src = source_config(Path(cfg.checkpoint_run))
+        return ModelInput.for_model(src["model"], src["img_size"], src.get("norm", "fixed"))
+    return ModelInput.for_model(cfg.model, cfg.img_size, "fixed")
+
+
+def cnn_model(cfg, fold: int | None, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """Fold ``fold``'s checkpoint of ``cfg.checkpoint_run`` (its inference weights), else ``cfg.model``
+    [``cfg.pretrained``], in eval mode on ``device``."""
+    if cfg.checkpoint_run:
+        return load_model(checkpoint_path(cfg.checkpoint_run, fold), torch.device(device))
+    return create_model(cfg.model, cfg.pretrained, parse_model_kwargs(cfg.model_kwargs)).to(device).eval()
+
+
+def load_backbone(cfg, fold: int | None) -> tuple[torch.nn.Module, int]:
+    """The CNN and its input size (``adversarial.py``'s entry; :func:`cnn_inputs` gives its whole input)."""
+    return cnn_model(cfg, fold), cnn_inputs(cfg).img_size
+
+
+def backbone_inputs(cfg: FeaturesConfig) -> ModelInput | None:
+    """How images become the backbone's input: the CNN's (:func:`cnn_inputs`), for the scattering the CNN's
+    fixed grey scaling at ``--img-size``; None for the VAE, which prepares its own (:func:`vae_run_config`)."""
+    if cfg.backbone == "vae":
+        return None
+    return ModelInput(cfg.img_size) if cfg.backbone == "scattering" else cnn_inputs(cfg)
+
+
+def vae_run_config(run_dir: Path) -> VAEConfig:
+    """The options a ``vae.py`` run was made with (its ``config.yaml``)."""
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    return VAEConfig(**{f.name: saved[f.name] for f in fields(VAEConfig) if f.name in saved})
+
+
+def load_vae(cfg: FeaturesConfig, fold: int) -> tuple[torch.nn.Module, VAEConfig]:
+    """Fold ``fold``'s trained VAE of ``--vae-run`` and that run's options."""
+    vae_cfg = vae_run_config(Path(cfg.vae_run))
+    model = build_vae(vae_cfg.arch, vae_cfg.image_size, vae_cfg.latent_dim, vae_cfg.hidden)
+    model.load_state_dict(torch.load(source_file(cfg, fold), map_location="cpu")["model"])
+    return model, vae_cfg
+
+
+# -- embeddings -------------------------------------------------------------------------------------
 @torch.no_grad()
-def embed(model: torch.nn.Module, images: np.ndarray, img_size: int, device: torch.device,
-          batch_size: int = 64, progress: bool = True) -> np.ndarray:
-    """Pooled penultimate-layer features ``(N, D)`` of every image (timm ``forward_head(pre_logits=True)``)."""
-    model = model.to(device).eval()
-    dataset = ImageDataset(images, np.arange(len(images)), transform=make_transform("none", img_size, train=False))
-    out = []
-    for x, _, _ in progress_bar(make_loader(dataset, batch_size, workers=0), enabled=progress, desc="features",
-                                leave=False):
-        out.append(model.forward_head(model.forward_features(x.to(device)), pre_logits=True).float().cpu().numpy())
+def embed_images(encode: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, inputs: ModelInput,
+                 device: torch.device, batch_size: int = 64, progress: bool = True,
+                 cache_dir: Path | None = None) -> np.ndarray:
+    """``encode`` of every image ``(N, D)``, the images made model-ready as ``inputs`` says (area-resized,
+    cached under ``cache_dir`` when given, then scaled) batch by batch on ``device``."""
+    sized = inputs.resized(images, cache_dir, progress)
+    batches = progress_bar(inputs.batches(sized, None, device, batch_size), enabled=progress, desc="features",
+                           total=-(-len(images) // batch_size), leave=False)
+    out = [encode(x).float().cpu().numpy() for x in batches]
     return np.concatenate(out) if out else np.empty((0, 0), np.float32)
 
 
-def fold_features(cfg: FeaturesConfig, data: NexperiaData, base: Run, fold: int,
-                  device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) features for ``fold``, cached in the feature run (one file per fold for checkpoints)."""
-    path = base.fold_dir(fold) / "features.npz" if cfg.checkpoint_run else base.root / "features.npz"
+def embed(model: torch.nn.Module, images: np.ndarray, inputs: ModelInput | int, device: torch.device,
+          batch_size: int = 64, progress: bool = True, cache_dir: Path | None = None) -> np.ndarray:
+    """Pooled penultimate-layer features ``(N, D)`` of every image (timm ``forward_head(pre_logits=True)``);
+    ``inputs`` as an int: that size with the fixed grey mean/std."""
+    inputs = ModelInput(inputs) if isinstance(inputs, int) else inputs
+    model = model.to(device).eval()
+    return embed_images(lambda x: model.forward_head(model.forward_features(x), pre_logits=True), images,
+                        inputs, device, batch_size, progress, cache_dir)
+
+
+@torch.no_grad()
+def vae_latents(model: torch.nn.Module, prepared: np.ndarray, device: torch.device,
+                batch_size: int = 64) -> np.ndarray:
+    """The posterior means ``(N, latent)`` of images prepared for the VAE (``anomaly.prepare_images``)."""
+    model = model.to(device).eval()
+    out = [model.encode(_batch(prepared, np.arange(lo, min(lo + batch_size, len(prepared))), device))[0]
+           for lo in range(0, len(prepared), batch_size)]
+    return torch.cat(out).cpu().numpy() if out else np.empty((0, 0), np.float32)
+
+
+def compute_features(cfg: FeaturesConfig, data: NexperiaData, fold: int, device: torch.device,
+                     log: Logger) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) embeddings of fold ``fold``'s backbone (the one shared backbone when not per fold)."""
+    count = f"{len(data.train_ids)} + {len(data.test_ids)} images"
+    if cfg.backbone == "vae":
+        model, vae_cfg = load_vae(cfg, fold)
+        log.info(f"embedding {count}: latent means of fold {fold}'s {vae_cfg.arch} VAE at {vae_cfg.image_size} px")
+        return tuple(vae_latents(model, prepare_images(vae_cfg, images), device, cfg.batch_size)
+                     for images in (data.train_images, data.test_images))
+    inputs = backbone_inputs(cfg)
+    if cfg.backbone == "scattering":
+        from common.vision.scattering import ScatteringEmbedder
+
+        encode = ScatteringEmbedder(cfg.img_size, cfg.scattering_j, cfg.scattering_l, cfg.scattering_log).to(device)
+        source = f"scattering J={cfg.scattering_j} L={cfg.scattering_l}"
+    else:
+        model = cnn_model(cfg, fold, device)
+        encode = lambda x: model.forward_head(model.forward_features(x), pre_logits=True)  # noqa: E731
+        source = f"fold {fold}'s checkpoint" if cfg.checkpoint_run else cfg.model
+    log.info(f"embedding {count} with {source} at {inputs.img_size} px"
+             + (", each image standardised" if inputs.per_image_norm else ""))
+    # only a memmap is a cached image set: its resized copies go beside it, shared with train.py's
+    cache = Path(data.cache_dir) if data.cache_dir and isinstance(data.train_images, np.memmap) else None
+    return tuple(embed_images(encode, images, inputs, device, cfg.batch_size, cfg.progress,
+                              cache and cache / split)
+                 for split, images in (("train", data.train_images), ("test", data.test_images)))
+
+
+# -- the feature cache ------------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def feature_settings(cfg: FeaturesConfig, data: NexperiaData, fold: int) -> dict:
+    """What fold ``fold``'s cached features depend on: the backbone's options, how images become its input,
+    the content of its weight file and the images' ids (JSON-ready: ``features.json`` beside ``features.npz``)."""
+    if cfg.backbone == "scattering":
+        settings = {"J": cfg.scattering_j, "L": cfg.scattering_l, "log": cfg.scattering_log, "pool": "mean"}
+    elif cfg.backbone == "vae":
+        vae_cfg = vae_run_config(Path(cfg.vae_run))
+        settings = {"vae_run": cfg.vae_run, "arch": vae_cfg.arch, "image_size": vae_cfg.image_size,
+                    "crop": vae_cfg.crop, "stretch": vae_cfg.stretch}
+    elif cfg.checkpoint_run:
+        settings = {"checkpoint_run": cfg.checkpoint_run}
+    else:
+        settings = {"model": cfg.model, "model_kwargs": parse_model_kwargs(cfg.model_kwargs),
+                    "pretrained": cfg.pretrained}
+    inputs = backbone_inputs(cfg)
+    source = source_file(cfg, fold)
+    ids = hashlib.sha1("\n".join([*data.train_ids, "", *data.test_ids]).encode()).hexdigest()
+    record = {"backbone": cfg.backbone, **settings, "inputs": asdict(inputs) if inputs else None,
+              "weights_sha256": _sha256(source) if source else None, "image_ids_sha1": ids}
+    return json.loads(json.dumps(record))  # tuples as lists: compares equal to the record read back
+
+
+def cached_features(path: Path, settings: dict, build: Callable[[], tuple[np.ndarray, np.ndarray]],
+                    log: Logger) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` from ``path`` when its ``features.json`` records ``settings``, else ``build()``
+    and cache them (the features first, their settings last: a kill in between leaves a cache that
+    is built again)."""
+    record = path.with_suffix(".json")
     if path.is_file():
-        cached = np.load(path)
-        return cached["train"], cached["test"]
-    model, img_size = load_backbone(cfg, fold)
-    base.log.info(f"embedding {len(data.train_ids)} + {len(data.test_ids)} images at {img_size} px"
-                  + (f" with fold {fold}'s checkpoint" if cfg.checkpoint_run else ""))
-    train = embed(model, data.train_images, img_size, device, cfg.batch_size, cfg.progress)
-    test = embed(model, data.test_images, img_size, device, cfg.batch_size, cfg.progress)
+        old = json.loads(record.read_text()) if record.is_file() else {}
+        if old == settings:
+            with np.load(path) as cached:
+                return cached["train"], cached["test"]
+        changed = sorted(k for k in old.keys() | settings.keys() if old.get(k) != settings.get(k))
+        log.info(f"cached features {path} were made with other settings "
+                 f"({f'they differ in {changed}' if old else f'no {record.name}'}): embedding again")
+    train, test = build()
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, train=train, test=test)
+    atomic_write_json(record, settings)
     return train, test
 
 
+def check_held_out(source_run: Path, fold: int, ids: np.ndarray) -> None:
+    """Refuse a per-fold backbone whose fold ``fold`` held out other images than this run's fold (its
+    ``fold<k>/oof.csv``): it trained on some rows that the classifiers would score as unseen."""
+    path = source_run / f"fold{fold}" / "oof.csv"
+    if not path.is_file():
+        return
+    held_out = set(pd.read_csv(path, dtype={"id": str}, usecols=["id"])["id"])
+    seen = [i for i in ids if i not in held_out]
+    if seen:
+        raise ValueError(f"fold {fold} of {source_run} trained on {len(seen)} images of this run's fold {fold} "
+                         f"(e.g. {seen[:3]}): it was made with another fold file; use its --runs-dir")
+
+
+def fold_features(cfg: FeaturesConfig, data: NexperiaData, fold_of: np.ndarray, base: Run, fold: int,
+                  device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) features for ``fold``, cached in the feature run (one file per fold for per-fold
+    backbones, else one for all folds)."""
+    if cfg.per_fold:
+        check_held_out(Path(cfg.vae_run or cfg.checkpoint_run), fold, data.train_ids[fold_of == fold])
+    path = (base.fold_dir(fold) if cfg.per_fold else base.root) / "features.npz"
+    return cached_features(path, feature_settings(cfg, data, fold),
+                           lambda: compute_features(cfg, data, fold, device, base.log), base.log)
+
+
 # -- plots ------------------------------------------------------------------------------------------
-def plot_embedding(points: np.ndarray, labels: np.ndarray, truth_kind: np.ndarray | None, title: str,
-                   path: Path) -> None:
-    """2-D scatter coloured by given label and, when known, by planted truth (good / defect / flipped)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = [("given label", labels, {0: ("good", "tab:blue"), 1: ("defect", "tab:red")})]
-    if truth_kind is not None:
-        panels.append(("planted truth", truth_kind, {"good": ("good", "tab:blue"), "defect": ("defect", "tab:red"),
-                                                      "flipped": ("defect labelled good", "black")}))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
-    for ax, (name, values, styles) in zip(axes[0], panels):
-        for value, (text, color) in styles.items():
-            mask = values == value
-            big = value == "flipped"
-            ax.scatter(points[mask, 0], points[mask, 1], s=40 if big else 6, c=color, marker="x" if big else "o",
-                       alpha=1.0 if big else 0.5, label=f"{text} ({int(mask.sum())})")
-        ax.set_title(f"{title}: {name}")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-
-
-def embedding_plots(features: np.ndarray, labels: np.ndarray, truth_kind: np.ndarray | None, out: Path,
-                    seed: int) -> None:
-    """``pca.png`` and ``tsne.png`` of standardised features."""
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-
-    x = StandardScaler().fit_transform(features)
-    plot_embedding(PCA(2, random_state=seed).fit_transform(x), labels, truth_kind, "PCA", out / "pca.png")
-    reduced = PCA(min(50, x.shape[1], len(x)), random_state=seed).fit_transform(x)
-    tsne = TSNE(2, perplexity=min(30.0, (len(x) - 1) / 3), init="pca", random_state=seed)
-    plot_embedding(tsne.fit_transform(reduced), labels, truth_kind, "t-SNE", out / "tsne.png")
+LABEL_STYLES = {0: Style("good", "tab:blue"), 1: Style("defect", "tab:red")}
+TRUTH_STYLES = {"good": Style("good", "tab:blue"), "defect": Style("defect", "tab:red"),
+                "flipped": Style("defect labelled good", "black", highlight=True)}
 
 
 def truth_kinds(ids: np.ndarray, truth: pd.DataFrame | None) -> np.ndarray | None:
@@ -186,6 +375,17 @@ def truth_kinds(ids: np.ndarray, truth: pd.DataFrame | None) -> np.ndarray | Non
         return None
     t = truth.set_index(truth["id"].astype(str)).reindex(ids)
     return np.where(t["flipped"].astype(bool), "flipped", np.where(t["label_true"] == 1, "defect", "good"))
+
+
+def colourings(ids: np.ndarray, labels: np.ndarray, truth: pd.DataFrame | None) -> list[Colouring]:
+    """The plots' panels: given label and, for synthetic data, planted truth kind and defect type."""
+    panels = [Colouring("given label", np.asarray(labels).astype(int), LABEL_STYLES)]
+    if truth is not None:
+        panels.append(Colouring("planted truth", truth_kinds(ids, truth), TRUTH_STYLES))
+        if "defect_type" in truth.columns:
+            types = truth.set_index(truth["id"].astype(str))["defect_type"].reindex(ids).fillna("").astype(str)
+            panels.append(Colouring("defect type", types.to_numpy(), {"": Style("good", "lightgray")}))
+    return panels
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -211,6 +411,9 @@ def main(argv: list[str] | None = None) -> dict:
     fold_of = shared_fold_of(data, cfg)
     truth = load_truth(data.data_dir)
     folds = parse_folds(cfg.fold, cfg.n_splits)
+    backbone_inputs(cfg)  # the backbone's input and every fold's weights are known before any work starts
+    for k in folds if cfg.per_fold else folds[:1]:
+        source_file(cfg, k)
     saved = config_to_dict(cfg)
     volatile = volatile_options(cfg)
     base = Run.open("nexperia", cfg.name, cfg.runs_dir)
@@ -226,16 +429,18 @@ def main(argv: list[str] | None = None) -> dict:
                                             cfg.suspect_weight)
         if cfg.suspect_action == "downweight" and "lda" in cfg.classifiers:
             base.log.warning("LDA takes no sample weights: its run ignores the down-weighting")
-    shared = None if cfg.checkpoint_run else fold_features(cfg, data, base, folds[0], device)  # one for all folds
-    features = {k: shared if shared is not None else fold_features(cfg, data, base, k, device) for k in folds}
+    shared = None if cfg.per_fold else fold_features(cfg, data, fold_of, base, folds[0], device)  # one for all
+    features = {k: shared if shared is not None else fold_features(cfg, data, fold_of, base, k, device)
+                for k in folds}
     rows = {k: (np.flatnonzero((fold_of != k) & keep), np.flatnonzero(fold_of == k)) for k in folds}
 
     nc = {f"fold{k}": neural_collapse_metrics(features[k][0][rows[k][0]], labels[rows[k][0]]) for k in folds}
     nc["mean"] = {key: float(np.mean([v[key] for v in nc.values()])) for key in next(iter(nc.values()))}
     if cfg.plots:
-        valid = rows[folds[0]][1]
-        embedding_plots(features[folds[0]][0][valid], data.train_labels[valid],
-                        truth_kinds(data.train_ids[valid], truth), base.root, cfg.seed)
+        train_x, test_x = features[folds[0]]
+        valid = rows[folds[0]][1]  # unseen by a per-fold backbone, like the test images
+        embedding_plots(train_x[valid], colourings(data.train_ids[valid], data.train_labels[valid], truth),
+                        base.root, cfg.seed, test=test_x, threads=cfg.threads)
     summary, true_of = {}, truth_labels(data.data_dir)
     for name in cfg.classifiers:
         run = Run.open("nexperia", f"{cfg.name}-{name}{audit_tag}", cfg.runs_dir)
