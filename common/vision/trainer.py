@@ -45,7 +45,7 @@ from common.vision.losses import LOSSES, BinaryLoss
 from common.vision.model import apply_freeze, create_model, freeze_batchnorm_stats, parse_model_kwargs, to_device
 from common.vision.optim import cosine_with_warmup, create_optimizer
 from common.vision.predict import predict_images
-from common.vision.weights import KNOWN_WEIGHTS, check_pretrained_option
+from common.vision.weights import check_pretrained_option, default_model
 
 
 
@@ -135,9 +135,7 @@ class ImageTrainConfig(RunConfig):
             parse_model_kwargs(self.model_kwargs)
         except yaml.YAMLError as err:
             raise ValueError(f"option --model-kwargs: {self.model_kwargs!r} is not a YAML mapping ({err})") from None
-        package = KNOWN_WEIGHTS.get(self.pretrained or "")
-        if self.model is None:
-            self.model = package.timm_model if package else "resnet18"
+        self.model = self.model or default_model(self.pretrained)
         if not timm.is_model(self.model):
             raise ValueError(f"option --model: unknown timm model {self.model!r}; list them with "
                              "timm.list_models('*resnet*')")

@@ -86,6 +86,12 @@ def resolve_pretrained(spec: str, cache_dir: Path | None = None) -> PretrainedWe
                      f"{', '.join(KNOWN_WEIGHTS)}")
 
 
+def default_model(spec: str | None) -> str:
+    """The model a ``--pretrained`` implies when ``--model`` is not given: a known package's, else resnet18."""
+    package = KNOWN_WEIGHTS.get(spec or "")
+    return package.timm_model if package else "resnet18"
+
+
 def check_pretrained_option(spec: str | None, model: str | None) -> None:
     """Refuse, before any work, a ``--pretrained`` that is neither a known name nor an existing file, or a
     known name whose weights are for another model than ``model`` (None: any model)."""

@@ -34,7 +34,7 @@ from common.paths import default_data_dir
 from common.plots import plot_image_grid
 from common.run import Run
 from common.seed import seed_everything
-from common.vision.weights import check_pretrained_option
+from common.vision.weights import check_pretrained_option, default_model
 from competitions.nexperia.data import NexperiaDataOptions, load_configured, load_truth
 
 COMPETITION = "nexperia"
@@ -52,7 +52,8 @@ class AdversarialConfig(RunConfig, NexperiaDataOptions):
     pixel_size: int = option(32, min=4, help="--features pixels: side of the downsampled image")
     checkpoint_run: str | None = option(None, help="--features run: train.py run folder (fold<k>/best.pt)")
     checkpoint_fold: int = option(0, min=0, help="--features run: fold whose checkpoint embeds the images")
-    model: str = option("resnet18", help="--features run without --checkpoint-run: timm model")
+    model: str | None = option(None, help="--features run without --checkpoint-run: timm model (default: the "
+                                          "model of a --pretrained weight package, else resnet18)")
     model_kwargs: str | None = None
     pretrained: str | None = option(None, help="--features run: weights for --model: a local file or a known "
                                                "weight package (efficientnet_lite0: set --model tf_efficientnet_lite0)")
@@ -76,6 +77,7 @@ class AdversarialConfig(RunConfig, NexperiaDataOptions):
                     raise FileNotFoundError(f"option --checkpoint-run: {ckpt} not found (train fold "
                                             f"{self.checkpoint_fold} of that run, or pick --checkpoint-fold)")
             else:
+                self.model = self.model or default_model(self.pretrained)
                 check_pretrained_option(self.pretrained, self.model)
         elif self.checkpoint_run or self.pretrained:
             raise ValueError("options --checkpoint-run/--pretrained need --features run")
@@ -117,14 +119,14 @@ def stat_features(images: np.ndarray, batch: int = 512) -> pd.DataFrame:
 def embedding_features(cfg: AdversarialConfig, images_train: np.ndarray, images_test: np.ndarray):
     """Penultimate-layer features of a checkpoint or a timm model (``competitions.nexperia.features``)."""
     from common.device import resolve_device
-    from competitions.nexperia.features import embed, load_backbone
+    from competitions.nexperia.features import cnn_inputs, cnn_model, embed
 
     spec = SimpleNamespace(checkpoint_run=cfg.checkpoint_run, model=cfg.model, pretrained=cfg.pretrained,
                            model_kwargs=cfg.model_kwargs, img_size=cfg.img_size)
-    model, img_size = load_backbone(spec, cfg.checkpoint_fold)
+    model, inputs = cnn_model(spec, cfg.checkpoint_fold), cnn_inputs(spec)
     device = resolve_device(cfg.device)
-    return (embed(model, images_train, img_size, device, cfg.batch_size, cfg.progress),
-            embed(model, images_test, img_size, device, cfg.batch_size, cfg.progress))
+    return (embed(model, images_train, inputs, device, cfg.batch_size, cfg.progress),
+            embed(model, images_test, inputs, device, cfg.batch_size, cfg.progress))
 
 
 def planted_truth(data_dir: Path, test_ids: np.ndarray, result: adv.AdversarialResult) -> dict | None:

@@ -65,6 +65,7 @@ from common.seed import seed_everything
 from common.vision.data import ModelInput
 from common.vision.model import create_model, parse_model_kwargs
 from common.vision.predict import load_model
+from common.vision.weights import check_pretrained_option, default_model, resolve_pretrained
 from competitions.nexperia.anomaly import VAEConfig, _batch, prepare_images
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
                                         load_truth, record_skipped, shared_fold_of, truth_labels)
@@ -86,9 +87,11 @@ class FeaturesConfig(RunConfig, NexperiaDataOptions):
     backbone: str = option("cnn", choices=BACKBONES, help="cnn: --checkpoint-run, or --model [--pretrained]; "
                            "scattering: wavelet scattering at --img-size; vae: latent means of --vae-run")
     checkpoint_run: str | None = option(None, help="train.py run folder (fold*/best.pt)")
-    model: str = option("resnet18", help="timm model when no --checkpoint-run")
+    model: str | None = option(None, help="timm model when no --checkpoint-run (default: the model of a "
+                                          "--pretrained weight package, else resnet18)")
     model_kwargs: str | None = None
-    pretrained: str | None = option(None, help="local weight file for --model")
+    pretrained: str | None = option(None, help="weights for --model: a known weight package (efficientnet_lite0, "
+                                               "efficientnet_lite1, efficientnet_lite2) or a local file")
     img_size: int = option(128, min=8, help="input size for --model and the scattering (checkpoints and VAEs "
                                             "keep theirs)")
     scattering_j: int | None = option(None, min=1, help="scattering scales J, maps 2**J times smaller than the "
@@ -124,10 +127,10 @@ class FeaturesConfig(RunConfig, NexperiaDataOptions):
             raise FileNotFoundError(f"option --checkpoint-run: run folder not found: {self.checkpoint_run}")
         if not self.checkpoint_run:
             import timm
+            self.model = self.model or default_model(self.pretrained)
             if not timm.is_model(self.model):
                 raise ValueError(f"option --model: unknown timm model {self.model!r}")
-            if self.pretrained and not Path(self.pretrained).is_file():
-                raise FileNotFoundError(f"pretrained weight file not found: {self.pretrained} (option --pretrained)")
+            check_pretrained_option(self.pretrained, self.model)
 
     def _check_scattering(self) -> None:
         for key, value in SCATTERING_DEFAULTS.items():
@@ -180,7 +183,7 @@ def source_file(cfg: FeaturesConfig, fold: int) -> Path | None:
         return run / f"fold{fold}" / "vae.pt"
     if cfg.checkpoint_run:
         return checkpoint_path(cfg.checkpoint_run, fold)
-    return Path(cfg.pretrained) if cfg.pretrained else None
+    return resolve_pretrained(cfg.pretrained).file if cfg.pretrained else None
 
 
 def cnn_inputs(cfg) -> ModelInput:
@@ -198,11 +201,6 @@ def cnn_model(cfg, fold: int | None, device: torch.device | str = "cpu") -> torc
     if cfg.checkpoint_run:
         return load_model(checkpoint_path(cfg.checkpoint_run, fold), torch.device(device))
     return create_model(cfg.model, cfg.pretrained, parse_model_kwargs(cfg.model_kwargs)).to(device).eval()
-
-
-def load_backbone(cfg, fold: int | None) -> tuple[torch.nn.Module, int]:
-    """The CNN and its input size (``adversarial.py``'s entry; :func:`cnn_inputs` gives its whole input)."""
-    return cnn_model(cfg, fold), cnn_inputs(cfg).img_size
 
 
 def backbone_inputs(cfg: FeaturesConfig) -> ModelInput | None:
@@ -241,11 +239,9 @@ def embed_images(encode: Callable[[torch.Tensor], torch.Tensor], images: np.ndar
     return np.concatenate(out) if out else np.empty((0, 0), np.float32)
 
 
-def embed(model: torch.nn.Module, images: np.ndarray, inputs: ModelInput | int, device: torch.device,
+def embed(model: torch.nn.Module, images: np.ndarray, inputs: ModelInput, device: torch.device,
           batch_size: int = 64, progress: bool = True, cache_dir: Path | None = None) -> np.ndarray:
-    """Pooled penultimate-layer features ``(N, D)`` of every image (timm ``forward_head(pre_logits=True)``);
-    ``inputs`` as an int: that size with the fixed grey mean/std."""
-    inputs = ModelInput(inputs) if isinstance(inputs, int) else inputs
+    """Pooled penultimate-layer features ``(N, D)`` of every image (timm ``forward_head(pre_logits=True)``)."""
     model = model.to(device).eval()
     return embed_images(lambda x: model.forward_head(model.forward_features(x), pre_logits=True), images,
                         inputs, device, batch_size, progress, cache_dir)

@@ -161,3 +161,16 @@ def test_killed_run_with_ema_and_averaging_resumes_to_the_same_predictions(tmp_p
     killed, _ = train(config(tmp_path, "killed", **options))
     for name in ("oof.csv", "test.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(killed.root / name), pd.read_csv(whole.root / name))
+
+
+def test_a_weight_package_chooses_the_model_and_its_normalisation():
+    cfg = ImageTrainConfig(pretrained="efficientnet_lite0")
+    assert cfg.model == "tf_efficientnet_lite0"
+    inputs = ModelInput.for_model(cfg.model, 64, cfg.norm)
+    assert (inputs.mean, inputs.std) == (0.5, 0.5)  # timm's pretrained cfg of the EfficientNet-Lite weights
+    assert ImageTrainConfig().model == "resnet18"
+    assert ModelInput.for_model("resnet18", 64, "fixed").mean == pytest.approx(0.449, abs=1e-3)
+    with pytest.raises(ValueError, match="holds weights for tf_efficientnet_lite0, not --model resnet18"):
+        ImageTrainConfig(model="resnet18", pretrained="efficientnet_lite0")
+    with pytest.raises(FileNotFoundError, match="no weight file and no known weight package"):
+        ImageTrainConfig(pretrained="efficientnet_lite9")
