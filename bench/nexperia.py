@@ -174,7 +174,7 @@ def access_rates(data_dir: Path, img_size: int, n: int) -> None:
     print("image access, one process, images/s:")
     for name, read in (("decode BMP", lambda rows: [cv2.imread(str(paths[i]), cv2.IMREAD_GRAYSCALE) for i in rows]),
                        ("memmap cache", lambda rows: [np.array(data.train_images[i]) for i in rows]),
-                       (f"resized cache, batch", lambda rows: resized[np.sort(rows)])):
+                       ("resized cache, batch", lambda rows: resized[np.sort(rows)])):
         start = time.perf_counter()
         read(order)
         print(f"  {name:22s} {len(order) / (time.perf_counter() - start):10.0f}")

@@ -155,7 +155,7 @@ class DeviceAugment(nn.Module):
     sample with ``preset`` (in training mode), then standardised.
 
     ``mean``/``std`` (in ``[0, 1]`` units) standardise every image alike; ``per_image_norm`` then brings each
-    image to zero mean and unit variance, as ``common.vision.data.ImageDataset`` does. ``train`` sets the
+    image to zero mean and unit variance. ``train`` sets the
     starting mode; ``.train()``/``.eval()`` switch it as for any module, and in eval mode (or with preset
     ``"none"``) the output equals the albumentations evaluation pipeline's.
     """

@@ -25,7 +25,7 @@ from common.config import option, parse_config
 from common.device import resolve_device, set_threads
 from common.io import atomic_write_csv
 from common.run import DONE_FILE, Run
-from common.vision.data import ImageDataset, make_transform
+from common.vision.data import ModelInput
 from common.vision.predict import load_model
 from common.vision.saliency import (METHODS, SCORE_COLUMNS, save_saliency_grid, saliency_maps, scale_boxes,
                                     score_maps)
@@ -87,10 +87,10 @@ def main(argv: list[str] | None = None) -> Path:
     img_size = int(src["img_size"])
     valid_ids = pd.read_csv(folder / "oof.csv", dtype={"id": str})["id"]
     boxed, rows, boxes = boxed_images(valid_ids, data, data_dir, img_size, folder)
-    images = ImageDataset(data.train_images, rows,
-                          transform=make_transform("none", img_size, train=False),
-                          per_image_norm=src.get("norm") == "image")
     device = resolve_device(cfg.device)
+    inputs = ModelInput.for_model(src["model"], img_size, src.get("norm", "fixed"))  # as the trainer made them
+    sized = inputs.resized(data.train_images, Path(data.cache_dir) / "train" if data.cache_dir else None)
+    images = torch.cat(list(inputs.batches(sized, rows, torch.device("cpu"), cfg.batch_size)))
     model = load_model(folder / "best.pt", device, channels_last=src.get("channels_last", False))
     run = Run(source)
     with run.lock():
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> Path:
             summary[method] = {**means, "margin": cfg.margin,
                                **({"samples": cfg.smoothgrad_samples, "noise": cfg.noise}
                                   if method == "smoothgrad" else {})}
-            save_saliency_grid([images[i][0][0].numpy() for i in range(len(shown))], shown, boxes[:len(shown)],
+            save_saliency_grid([images[i, 0].numpy() for i in range(len(shown))], shown, boxes[:len(shown)],
                                boxed[:len(shown)], folder / f"saliency_{method}.png", margin=cfg.margin)
             run.log.info("fold %d %s: energy in box %.3f (chance %.3f), pointing game %.3f (chance %.3f), %d images",
                          cfg.fold, method, means["energy_in_box"], means["chance_energy"],
@@ -133,12 +133,13 @@ def boxed_images(valid_ids: pd.Series, data: NexperiaData, data_dir: Path, img_s
     return boxed, row_of[boxed].to_numpy(), boxes
 
 
-def explain(model: torch.nn.Module, images: ImageDataset, boxes: list[np.ndarray], method: str,
+def explain(model: torch.nn.Module, images: torch.Tensor, boxes: list[np.ndarray], method: str,
             cfg: SaliencyConfig) -> tuple[pd.DataFrame, dict, np.ndarray]:
-    """``method``'s scores of every image (a table and its means) and the maps of the first ``cfg.n``."""
+    """``method``'s scores of every model-ready image (a table and its means) and the maps of the first
+    ``cfg.n``."""
     maps = []
     for start in range(0, len(images), cfg.batch_size):
-        batch = torch.stack([images[i][0] for i in range(start, min(start + cfg.batch_size, len(images)))])
+        batch = images[start:start + cfg.batch_size]
         maps.append(saliency_maps(model, batch, method, samples=cfg.smoothgrad_samples, noise=cfg.noise,
                                   seed=cfg.seed + start))  # a batch's noise depends on its place only
     maps = np.concatenate(maps)

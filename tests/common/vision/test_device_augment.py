@@ -182,7 +182,7 @@ def test_per_image_norm_standardises_each_image_like_image_dataset(preset):
     out = device_batch(images, preset, train=True, per_image_norm=True)
     torch.testing.assert_close(out.mean((1, 2, 3)), torch.zeros(8), atol=1e-5, rtol=0)
     torch.testing.assert_close(out.std((1, 2, 3)), torch.ones(8))
-    if preset == "none":  # ImageDataset's formula on the CPU pipeline's output
+    if preset == "none":  # per-image standardisation of the CPU pipeline's output
         cpu = albumentations_batch(images, "none", train=False, mean=MEAN, std=STD)
         expected = torch.stack([(x - x.mean()) / x.std().clamp_min(1e-6) for x in cpu])
         torch.testing.assert_close(device_batch(images, "none", True, mean=MEAN, std=STD, per_image_norm=True),

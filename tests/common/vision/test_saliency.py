@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.vision.data import make_transform
+from common.vision.data import ModelInput
 from common.vision.saliency import (box_coverage, energy_in_box, pointing_hit, saliency_maps, scale_boxes,
                                     score_maps)
 
@@ -134,7 +134,7 @@ def test_boxes_scale_from_original_pixels_to_the_resized_input():
     assert scale_boxes([[0, 0, 137.5, 133.5]], (height, width), (96, 96))[0] == pytest.approx([0, 0, 48, 48])
     original = np.zeros((height, width), np.uint8)
     original[box[1]:box[3], box[0]:box[2]] = 255
-    resized = make_transform("none", 96, train=False)(image=original)["image"][0].numpy()
+    resized = ModelInput(96).resized(original[None])[0].astype(np.float32)
     brightness = resized - resized.min()
     scaled = scale_boxes(box, (height, width), (96, 96))
     assert scaled == pytest.approx([200 * 96 / 275, 20 * 96 / 267, 260 * 96 / 275, 60 * 96 / 267])
