@@ -134,7 +134,9 @@ class ImageTrainConfig(RunConfig):
         try:  # a malformed mapping fails before any data is read
             parse_model_kwargs(self.model_kwargs)
         except yaml.YAMLError as err:
-            raise ValueError(f"option --model-kwargs: {self.model_kwargs!r} is not a YAML mapping ({err})") from None
+            problem = " ".join(str(err).split())  # YAML's message spans lines: keep the error to one
+            raise ValueError(f"option --model-kwargs: {self.model_kwargs!r} is not a YAML mapping "
+                             f"({problem})") from None
         self.model = self.model or default_model(self.pretrained)
         if not timm.is_model(self.model):
             raise ValueError(f"option --model: unknown timm model {self.model!r}; list them with "

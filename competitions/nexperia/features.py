@@ -188,11 +188,14 @@ def source_file(cfg: FeaturesConfig, fold: int) -> Path | None:
 
 def cnn_inputs(cfg) -> ModelInput:
     """How the CNN sees images: as the ``cfg.checkpoint_run`` trained (its ``config.yaml``: size, norm, the
-    model's grey mean/std), else ``cfg.model``'s pretrained mean/std at ``cfg.img_size``."""
+    model's grey mean/std), else ``cfg.model``'s pretrained mean/std at ``cfg.img_size``, or each image
+    standardised when the weights are a ``pretrain.py`` encoder trained that way (its ``encoder.json``)."""
     if cfg.checkpoint_run:
         src = source_config(Path(cfg.checkpoint_run))
         return ModelInput.for_model(src["model"], src["img_size"], src.get("norm", "fixed"))
-    return ModelInput.for_model(cfg.model, cfg.img_size, "fixed")
+    encoder = Path(cfg.pretrained).with_name("encoder.json") if cfg.pretrained else None
+    norm = json.loads(encoder.read_text()).get("norm", "fixed") if encoder and encoder.is_file() else "fixed"
+    return ModelInput.for_model(cfg.model, cfg.img_size, norm)
 
 
 def cnn_model(cfg, fold: int | None, device: torch.device | str = "cpu") -> torch.nn.Module:
