@@ -5,8 +5,9 @@
 
 Both paths start from uint8 images already at ``--size`` and end at a standardised float32 batch: albumentations
 runs the kit's former training pipeline (``build_transform(preset, size, train=True)`` with the grey mean/std;
-its resize is a no-op at this size) on each image, then stacks the batch, as a loader worker and its collate did; DeviceAugment runs on the whole batch on ``--device``. Prints images/s of each
-and per CPU-second of the process (medians of 3 timed rounds) and the ratio of the images/s.
+its resize is a no-op at this size) on each image, then stacks the batch, as a loader worker and its collate
+did; DeviceAugment runs on the whole batch on ``--device``. Prints images/s of each and per CPU-second of the
+process (medians of 3 timed rounds) and the ratio of the images/s.
 """
 from __future__ import annotations
 

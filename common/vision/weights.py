@@ -99,8 +99,11 @@ def check_pretrained_option(spec: str | None, model: str | None) -> None:
         return
     package = KNOWN_WEIGHTS.get(spec)
     if package is None and not Path(spec).is_file():
-        raise FileNotFoundError(f"option --pretrained: {spec} is no weight file and no known weight package "
-                                f"({', '.join(KNOWN_WEIGHTS)})")
+        if Path(spec).suffix or len(Path(spec).parts) > 1:
+            raise FileNotFoundError(f"option --pretrained: weight file not found: {spec} (or name a known weight "
+                                    f"package: {', '.join(KNOWN_WEIGHTS)})")
+        raise ValueError(f"option --pretrained: {spec!r} is neither a weight file nor a known weight package "
+                         f"({', '.join(KNOWN_WEIGHTS)})")
     if package is not None and model is not None and model != package.timm_model:
         raise ValueError(f"option --pretrained {spec} holds weights for {package.timm_model}, not --model {model}: "
                          f"drop --model or set it to {package.timm_model}")

@@ -74,7 +74,7 @@ def test_missing_folders(copy, tmp_path):
 
 def test_missing_weight_file(nexperia_data, tmp_path):
     missing = tmp_path / "resnet18.a1_in1k.safetensors"
-    with pytest.raises(FileNotFoundError, match=f"pretrained weight file not found: {missing}"):
+    with pytest.raises(FileNotFoundError, match=f"--pretrained: weight file not found: {missing}"):
         train.main(["--data", str(nexperia_data), "--runs-dir", str(tmp_path / "runs"), "--cache-dir",
                     str(tmp_path / "cache"), "--n-splits", "4", "--pretrained", str(missing), "--no-progress"])
 

@@ -172,5 +172,5 @@ def test_a_weight_package_chooses_the_model_and_its_normalisation():
     assert ModelInput.for_model("resnet18", 64, "fixed").mean == pytest.approx(0.449, abs=1e-3)
     with pytest.raises(ValueError, match="holds weights for tf_efficientnet_lite0, not --model resnet18"):
         ImageTrainConfig(model="resnet18", pretrained="efficientnet_lite0")
-    with pytest.raises(FileNotFoundError, match="no weight file and no known weight package"):
+    with pytest.raises(ValueError, match="'efficientnet_lite9' is neither a weight file nor a known weight package"):
         ImageTrainConfig(pretrained="efficientnet_lite9")
