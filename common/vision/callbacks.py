@@ -2,9 +2,9 @@
 
     trainer = FoldTrainer(..., callbacks=[RocPlot(), GradCamGrid(8)])
 
-Hooks run on the main process only: ``on_epoch_end(trainer, row)`` after each epoch's validation, before
-its summary row (which the hook may extend with columns) and ``last.pt`` are written, ``on_fold_end(trainer,
-end)`` once the fold's final predictions are made. An
+Hooks run on the main process only: ``on_validation_end(trainer, row)`` after each epoch's validation, before
+its summary row is written (the hook may add columns to it), ``on_epoch_end(trainer, row)`` after the row and
+``last.pt`` are written, ``on_fold_end(trainer, end)`` once the fold's final predictions are made. An
 exception a hook raises ends the fold unfinished (no ``done.json``): :class:`OptunaPruning` raises
 ``optuna.TrialPruned`` that way.
 """
@@ -35,6 +35,9 @@ class FoldEnd:
 
 class Callback:
     """Base class: override the hooks you need."""
+
+    def on_validation_end(self, trainer, row: dict) -> None:
+        pass
 
     def on_epoch_end(self, trainer, row: dict) -> None:
         pass

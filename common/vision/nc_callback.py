@@ -63,7 +63,7 @@ class NeuralCollapseCurve(Callback):
             raise ValueError(f"neural collapse needs at least 2 images (one per class), got {n_images}")
         self.n_images = n_images
 
-    def on_epoch_end(self, trainer, row: dict) -> None:
+    def on_validation_end(self, trainer, row: dict) -> None:
         labels = trainer.train_labels.round().astype(int)
         picked = fixed_subset(labels, self.n_images, trainer.cfg.seed)
         model = trainer.eval_model

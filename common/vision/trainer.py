@@ -335,8 +335,8 @@ class FoldTrainer:
                        val_seconds=round(validated - trained, 2))
             st["finished"] = epoch >= cfg.epochs or st["bad_epochs"] >= cfg.patience
             if self.d.main:
-                for callback in self.callbacks:  # may add columns to the row before it is written
-                    callback.on_epoch_end(self, row)
+                for callback in self.callbacks:
+                    callback.on_validation_end(self, row)
                 st["summary"].append(row)
                 save_checkpoint(self.dir / "last.pt", self.resume_checkpoint())
                 atomic_write_csv(self.dir / "summary.csv", pd.DataFrame(st["summary"]))
@@ -344,6 +344,8 @@ class FoldTrainer:
                                   self.fold, epoch, cfg.epochs, train_loss, row["val_loss"], row["val_auc"],
                                   f" val_auc_true {row['val_auc_true']:.5f}" if "val_auc_true" in row else "",
                                   row["seconds"], " *" if improved else "")
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, row)
             stop_if_asked(epoch, st["finished"])
 
     def final_weights(self) -> tuple[dict, str]:

@@ -29,10 +29,10 @@ class Witness(Callback):
     def __init__(self, inner: Callback):
         self.inner, self.rng_kept, self.models, self.trainer = inner, [], [], None
 
-    def on_epoch_end(self, trainer, row):
+    def on_validation_end(self, trainer, row):
         self.trainer = trainer
         before = rng_states()
-        self.inner.on_epoch_end(trainer, row)
+        self.inner.on_validation_end(trainer, row)
         self.rng_kept.append(rng_states() == before)
         self.models.append(copy.deepcopy(trainer.eval_model))
 
