@@ -409,8 +409,11 @@ def train_folds(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray,
 
     def fit(k: int) -> FoldResult | None:
         if not sized:
-            sized.append(SizedImages.of(data, ModelInput.for_model(cfg.model, cfg.img_size, cfg.norm),
-                                        cfg.progress and d.main))
+            inputs = ModelInput.for_model(cfg.model, cfg.img_size, cfg.norm)
+            if d.world > 1 and d.main:  # the main process builds the resized cache, the other ranks then read it
+                SizedImages.of(data, inputs, cfg.progress)
+            barrier(d)
+            sized.append(SizedImages.of(data, inputs, cfg.progress and d.main and d.world == 1))
         result = fit_fold(cfg, data, fold_of_row, k, run, d, truth, callbacks, sized[0])
         return finish(result) if finish is not None and result is not None else result
 
