@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,10 +21,10 @@ from common.paths import runs_root
 from competitions.home_credit import tune
 from tests.home_credit.helpers import kit_roots  # noqa: F401  (fixture)
 from tests.home_credit.test_tune import TUNE_FAST
+from tests.tune_workers import finish, gated_tune, start_together, start_worker
 
 pytestmark = pytest.mark.usefixtures("kit_roots")
 
-ROOT = Path(__file__).resolve().parents[2]
 STUDY = "home_credit_lgb"
 HEARTBEAT = ["--heartbeat-interval", "1", "--grace-period", "2"]
 # A worker process: the real command line, with three test hooks. HANG_MARKER: its first LightGBM fit
@@ -50,26 +49,7 @@ def make_objective(*args, **kwargs):
         return objective(trial)
     return tagged
 engine.fit, engine.make_objective = fit, make_objective
-from competitions.home_credit import tune
-from common.cli import run_cli
-gate = os.environ.get("START_GATE")
-if gate:
-    open(f"{gate}.ready.{os.getpid()}", "w").close()
-    while not os.path.exists(gate):
-        time.sleep(0.05)
-run_cli(tune.main, sys.argv[1:])
-"""
-
-
-def _worker(args: list[str], **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WORKER, *args], cwd=ROOT, env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _finish(proc: subprocess.Popen, timeout: float = 300) -> str:
-    out, _ = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, out[-3000:]
-    return out
+""" + gated_tune("home_credit")
 
 
 def _args(data: Path, name: str, n_trials: int, *extra: str) -> list[str]:
@@ -83,7 +63,7 @@ def _trials(storage: str) -> list[optuna.trial.FrozenTrial]:
 def test_killed_worker_trial_is_failed_and_retried(home_credit_data, tmp_path):
     tune.main(_args(home_credit_data, "killed", 1))  # builds the features once, outside the timed part
     marker = tmp_path / "hanging"
-    proc = _worker(_args(home_credit_data, "killed", 3), HANG_MARKER=str(marker))
+    proc = start_worker(WORKER, _args(home_credit_data, "killed", 3), HANG_MARKER=str(marker))
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()[0][-3000:]
@@ -115,15 +95,10 @@ def test_killed_worker_trial_is_failed_and_retried(home_credit_data, tmp_path):
 
 def _two_workers(data: Path, name: str, n_trials: int, gate: Path, *extra: str) -> list[str]:
     """Two workers started together on one study, their trials slowed so that they overlap."""
-    procs = [_worker(_args(data, name, n_trials, *extra), FIT_SLEEP="0.3", START_GATE=str(gate))
+    procs = [start_worker(WORKER, _args(data, name, n_trials, *extra), FIT_SLEEP="0.3", START_GATE=str(gate))
              for _ in range(2)]
-    deadline = time.monotonic() + 120
-    while len(list(gate.parent.glob(f"{gate.name}.ready.*"))) < 2:
-        assert all(p.poll() is None for p in procs), [p.communicate()[0][-3000:] for p in procs]
-        assert time.monotonic() < deadline, "the workers never got ready"
-        time.sleep(0.1)
-    gate.touch()
-    return [_finish(p) for p in procs]
+    start_together(procs, gate)
+    return [finish(p) for p in procs]
 
 
 def _check_shared_study(storage: str, n_trials: int) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from optuna.trial import TrialState
 
 from competitions.nexperia import train, tune, vae
 from competitions.nexperia.synth import generate
+from tests.tune_workers import finish, gated_tune, start_together, start_worker
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,15 +53,7 @@ def within_budget(objective, n_trials):
         return guarded(trial)
     return tagged
 trainer.FoldTrainer.train_epoch, study.within_budget = train_epoch, within_budget
-from competitions.nexperia import tune
-from common.cli import run_cli
-gate = os.environ.get("START_GATE")
-if gate:
-    open(f"{gate}.ready.{os.getpid()}", "w").close()
-    while not os.path.exists(gate):
-        time.sleep(0.05)
-run_cli(tune.main, sys.argv[1:])
-"""
+""" + gated_tune("nexperia")
 
 
 @pytest.fixture(scope="module")
@@ -170,16 +161,11 @@ def test_bad_search_space_entry_is_one_line_naming_key_and_file(roots, tmp_path,
     assert not (roots["runs"] / "nexperia" / "bad").exists()
 
 
-def _worker(args: list[str], **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WORKER, *args], cwd=ROOT, env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def test_killed_worker_trial_is_failed_and_retried(roots, tmp_path):
     args = _args(roots, "cnn", "killed", 3, *HEARTBEAT)
     tune.main(_args(roots, "cnn", "killed", 1, *HEARTBEAT))
     marker = tmp_path / "hanging"
-    proc = _worker(args, HANG_MARKER=str(marker))
+    proc = start_worker(WORKER, args, HANG_MARKER=str(marker))
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()[0][-3000:]
@@ -205,16 +191,10 @@ def test_killed_worker_trial_is_failed_and_retried(roots, tmp_path):
 def test_two_workers_share_a_sqlite_study(roots, tmp_path):
     gate = tmp_path / "go"
     tune.main(_args(roots, "cnn", "pair", 1))  # cache and folds made before the race
-    procs = [_worker(_args(roots, "cnn", "pair", 5), START_GATE=str(gate)) for _ in range(2)]
-    deadline = time.monotonic() + 120
-    while len(list(tmp_path.glob("go.ready.*"))) < 2:
-        assert all(p.poll() is None for p in procs), [p.communicate()[0][-3000:] for p in procs]
-        assert time.monotonic() < deadline, "the workers never got ready"
-        time.sleep(0.1)
-    gate.touch()
+    procs = [start_worker(WORKER, _args(roots, "cnn", "pair", 5), START_GATE=str(gate)) for _ in range(2)]
+    start_together(procs, gate)
     for proc in procs:
-        out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0, out[-3000:]
+        finish(proc)
     trials = _trials(roots, "pair")
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) == 5 and not [t for t in trials if t.state == TrialState.RUNNING]
