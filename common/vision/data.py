@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, Sampler, SequentialSampler
 
-from common.vision.device_augment import DeviceAugment
+from common.vision.device_augment import DeviceAugment, normalise
 from common.vision.resized import resized_images
 
 # ImageNet's mean/std of the grey level, which timm's RGB->1-channel stem adaptation expects.
@@ -47,9 +47,15 @@ class ModelInput:
 
     def augmenter(self, preset: str = "none", train: bool = False) -> DeviceAugment:
         """uint8 (B,1,S,S) batch on any device -> the model's float input, with ``preset`` when ``train``."""
-        fixed = not self.per_image_norm
-        return DeviceAugment(preset, train=train, mean=self.mean if fixed else None, std=self.std if fixed else None,
-                             per_image_norm=self.per_image_norm)
+        mean, std = self._fixed()
+        return DeviceAugment(preset, train=train, mean=mean, std=std, per_image_norm=self.per_image_norm)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """A float batch already in [0, 1] (e.g. views made on the device) -> the model's input."""
+        return normalise(x, *self._fixed(), self.per_image_norm)
+
+    def _fixed(self) -> tuple[float | None, float | None]:
+        return (None, None) if self.per_image_norm else (self.mean, self.std)
 
     def resized(self, images: np.ndarray, cache_dir: str | Path | None = None, progress: bool = False) -> np.ndarray:
         """``images`` at the input size: a memmap under ``cache_dir`` (made once), in memory without one."""

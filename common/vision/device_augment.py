@@ -177,8 +177,15 @@ class DeviceAugment(nn.Module):
         x = x.float().div_(255.0)
         if self.training:
             x = self.augment(x)
-        if self.mean is not None:  # in place: x is this call's own tensor
-            x = x.sub_(self.mean).div_(self.std)
-        if self.per_image_norm:
-            x = (x - x.mean((1, 2, 3), keepdim=True)) / x.std((1, 2, 3), keepdim=True).clamp_min(1e-6)
-        return x
+        return normalise(x, self.mean, self.std, self.per_image_norm, in_place=True)  # x is this call's own
+
+
+def normalise(x: torch.Tensor, mean: float | None, std: float | None, per_image_norm: bool,
+              in_place: bool = False) -> torch.Tensor:
+    """A float ``(B, C, H, W)`` batch in ``[0, 1]`` standardised: by ``mean``/``std`` when given, then each image to
+    zero mean and unit variance when ``per_image_norm``; ``in_place`` may overwrite ``x``."""
+    if mean is not None:
+        x = x.sub_(mean).div_(std) if in_place else (x - mean) / std
+    if per_image_norm:
+        x = (x - x.mean((1, 2, 3), keepdim=True)) / x.std((1, 2, 3), keepdim=True).clamp_min(1e-6)
+    return x

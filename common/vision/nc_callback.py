@@ -24,6 +24,7 @@ from torch import nn
 
 from common.neural_collapse import neural_collapse_metrics
 from common.vision.callbacks import Callback, FoldEnd
+from common.vision.embed import pooled_features
 
 COLUMNS = {"nc1": "NC1: within-class variability Tr(Σ_W Σ_B⁺)/C",
            "nc3": "NC3: self-duality ‖w/‖w‖ − Δμ/‖Δμ‖‖",
@@ -47,7 +48,7 @@ def penultimate_features(model: nn.Module, images: torch.Tensor, batch_size: int
     model.eval()
     try:
         with torch.no_grad():
-            parts = [model.forward_head(model.forward_features(x.to(device)), pre_logits=True).float().cpu()
+            parts = [pooled_features(model, x.to(device)).float().cpu()
                      for x in images.split(batch_size)]
     finally:
         model.train(was_training)

@@ -7,7 +7,7 @@ Two pretext tasks (``--method``):
 - ``simclr``: two augmented views of each image; lightly's SimCLR projection head and NT-Xent loss pull the two
   views of an image together and push the batch's other images away.
 Views are made on whole batches (kornia: random resized crop, horizontal flip, brightness, contrast, blur) in
-[0, 1], then scaled as the supervised pipeline scales its inputs (:func:`scale_inputs`, ``--norm``), so the
+[0, 1], then scaled as the supervised pipeline scales its inputs (``ModelInput.normalise``, ``--norm``), so the
 encoder's features are those fine-tuning sees. No vertical flips: on oriented parts an upside-down image may
 be the defect (``common.augment.TRAINED_VIEWS``).
 
@@ -49,6 +49,7 @@ from common.run import Run, stop_if_asked
 from common.seed import seed_everything
 from common.vision.checkpoints import load_checkpoint, save_checkpoint
 from common.vision.data import ModelInput, batch_loader
+from common.vision.embed import pooled_features
 from common.vision.distributed import amp_dtype
 from common.vision.model import create_model, parse_model_kwargs, to_device
 from common.vision.optim import cosine_with_warmup, create_optimizer
@@ -134,14 +135,6 @@ class StackedImages(Dataset):
         return torch.from_numpy(out).unsqueeze(1)
 
 
-def scale_inputs(x: torch.Tensor, inputs: ModelInput) -> torch.Tensor:
-    """Views in [0, 1] ``(B,1,S,S)`` made the model's input as the supervised pipeline makes its uint8 batches
-    (``inputs.augmenter()``): each image standardised (``--norm image``), else the model's grey mean/std."""
-    if inputs.per_image_norm:
-        return (x - x.mean((1, 2, 3), keepdim=True)) / x.std((1, 2, 3), keepdim=True).clamp_min(1e-6)
-    return (x - inputs.mean) / inputs.std
-
-
 def view_augmentation(img_size: int, crop_scale: float) -> K.AugmentationSequential:
     """One random view per image of a [0, 1] batch, drawn independently per image from torch's generator."""
     blur = max(3, img_size // 10 | 1)  # an odd kernel, about a tenth of the image
@@ -166,11 +159,6 @@ def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # -- the model ------------------------------------------------------------------------------------
-def pooled_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The backbone's pooled penultimate-layer features (timm ``forward_head(pre_logits=True)``)."""
-    return model.forward_head(model.forward_features(x), pre_logits=True)
-
-
 def feature_dim(model: nn.Module, img_size: int) -> int:
     """The size of :func:`pooled_features` (a model's ``num_features`` is not always it)."""
     was_training = model.training
@@ -241,7 +229,7 @@ class SSLTrainer:
         x = batch.float() / 255.0
 
         def embed(views: torch.Tensor) -> torch.Tensor:
-            views = scale_inputs(views, self.inputs)
+            views = self.inputs.normalise(views)
             if cfg.channels_last:
                 views = views.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
@@ -365,18 +353,6 @@ def plot_curve(summary: list[dict], path: Path, method: str) -> None:
 
 
 # -- measuring an encoder -------------------------------------------------------------------------
-@torch.no_grad()
-def embed_images(model: nn.Module, images: np.ndarray, inputs: ModelInput, device: str | torch.device = "cpu",
-                 batch_size: int = 128, progress: bool = False) -> np.ndarray:
-    """Pooled features ``(N, D)`` of every image, made model input as a supervised run's validation images."""
-    device = torch.device(device)
-    model = model.to(device).eval()
-    sized = inputs.resized(images)
-    batches = progress_bar(inputs.batches(sized, None, device, batch_size), enabled=progress,
-                           total=-(-len(sized) // batch_size), desc="features", leave=False)
-    return np.concatenate([pooled_features(model, x).float().cpu().numpy() for x in batches])
-
-
 def linear_probe(features: np.ndarray, labels: np.ndarray, fold_of: np.ndarray, folds: Sequence[int],
                  true_labels: np.ndarray | None = None) -> dict:
     """Logistic regression on standardised ``features``, fold k fitted on the other folds' rows: the AUC of

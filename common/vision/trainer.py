@@ -68,10 +68,15 @@ class SizedImages:
 
     @classmethod
     def of(cls, data: ImageData, inputs: ModelInput, progress: bool = False) -> "SizedImages":
-        # only a memmap is a cached image set; arrays built in memory (pseudo-labels) are resized in memory
-        cache = getattr(data, "cache_dir", None) if isinstance(data.train_images, np.memmap) else None
-        return cls(inputs.resized(data.train_images, cache and Path(cache) / "train", progress),
-                   inputs.resized(data.test_images, cache and Path(cache) / "test", progress))
+        return cls(sized_split(data, "train", inputs, progress), sized_split(data, "test", inputs, progress))
+
+
+def sized_split(data: ImageData, split: str, inputs: ModelInput, progress: bool = False) -> np.ndarray:
+    """``data``'s ``split`` images (``train`` or ``test``) at the input size: cached beside a memory-mapped image
+    set (``<cache_dir>/<split>/``, shared by every run and command on it), resized in memory otherwise."""
+    # only a memmap is a cached image set; arrays built in memory (pseudo-labels) are resized in memory
+    cache = getattr(data, "cache_dir", None) if isinstance(data.train_images, np.memmap) else None
+    return inputs.resized(getattr(data, f"{split}_images"), cache and Path(cache) / split, progress)
 
 
 @dataclass

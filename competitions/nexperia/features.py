@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
+from functools import partial
 from logging import Logger
 from pathlib import Path
 from typing import Callable
@@ -59,12 +60,13 @@ from common.embedding_plots import Colouring, Style, embedding_plots
 from common.io import atomic_path, atomic_write_json
 from common.neural_collapse import neural_collapse_metrics
 from common.noisy import AUDIT_ACTIONS, apply_audit
-from common.progress import progress_bar
 from common.run import DONE_FILE, Run
 from common.seed import seed_everything
 from common.vision.data import ModelInput
+from common.vision.embed import embed_images, pooled_features
 from common.vision.model import create_model, parse_model_kwargs
 from common.vision.predict import load_model
+from common.vision.trainer import sized_split
 from common.vision.weights import check_pretrained_option, default_model, resolve_pretrained
 from competitions.nexperia.anomaly import VAEConfig, _batch, prepare_images
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
@@ -230,27 +232,6 @@ def load_vae(cfg: FeaturesConfig, fold: int) -> tuple[torch.nn.Module, VAEConfig
 
 # -- embeddings -------------------------------------------------------------------------------------
 @torch.no_grad()
-def embed_images(encode: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, inputs: ModelInput,
-                 device: torch.device, batch_size: int = 64, progress: bool = True,
-                 cache_dir: Path | None = None) -> np.ndarray:
-    """``encode`` of every image ``(N, D)``, the images made model-ready as ``inputs`` says (area-resized,
-    cached under ``cache_dir`` when given, then scaled) batch by batch on ``device``."""
-    sized = inputs.resized(images, cache_dir, progress)
-    batches = progress_bar(inputs.batches(sized, None, device, batch_size), enabled=progress, desc="features",
-                           total=-(-len(images) // batch_size), leave=False)
-    out = [encode(x).float().cpu().numpy() for x in batches]
-    return np.concatenate(out) if out else np.empty((0, 0), np.float32)
-
-
-def embed(model: torch.nn.Module, images: np.ndarray, inputs: ModelInput, device: torch.device,
-          batch_size: int = 64, progress: bool = True, cache_dir: Path | None = None) -> np.ndarray:
-    """Pooled penultimate-layer features ``(N, D)`` of every image (timm ``forward_head(pre_logits=True)``)."""
-    model = model.to(device).eval()
-    return embed_images(lambda x: model.forward_head(model.forward_features(x), pre_logits=True), images,
-                        inputs, device, batch_size, progress, cache_dir)
-
-
-@torch.no_grad()
 def vae_latents(model: torch.nn.Module, prepared: np.ndarray, device: torch.device,
                 batch_size: int = 64) -> np.ndarray:
     """The posterior means ``(N, latent)`` of images prepared for the VAE (``anomaly.prepare_images``)."""
@@ -277,15 +258,12 @@ def compute_features(cfg: FeaturesConfig, data: NexperiaData, fold: int, device:
         source = f"scattering J={cfg.scattering_j} L={cfg.scattering_l}"
     else:
         model = cnn_model(cfg, fold, device)
-        encode = lambda x: model.forward_head(model.forward_features(x), pre_logits=True)  # noqa: E731
+        encode = partial(pooled_features, model)
         source = f"fold {fold}'s checkpoint" if cfg.checkpoint_run else cfg.model
     log.info(f"embedding {count} with {source} at {inputs.img_size} px"
              + (", each image standardised" if inputs.per_image_norm else ""))
-    # only a memmap is a cached image set: its resized copies go beside it, shared with train.py's
-    cache = Path(data.cache_dir) if data.cache_dir and isinstance(data.train_images, np.memmap) else None
-    return tuple(embed_images(encode, images, inputs, device, cfg.batch_size, cfg.progress,
-                              cache and cache / split)
-                 for split, images in (("train", data.train_images), ("test", data.test_images)))
+    return tuple(embed_images(encode, sized_split(data, split, inputs, cfg.progress), inputs, device,
+                              cfg.batch_size, cfg.progress) for split in ("train", "test"))
 
 
 # -- the feature cache ------------------------------------------------------------------------------

@@ -25,10 +25,11 @@ from common.registry import truth_of
 from common.run import Run
 from common.tta import TTA_PRESETS, warn_untrained_views
 from common.vision.checkpoints import average_checkpoints
-from common.vision.distributed import amp_dtype
 from common.vision.data import ModelInput
+from common.vision.distributed import amp_dtype
 from common.vision.model import parse_model_kwargs
 from common.vision.predict import load_model, predict_images
+from common.vision.trainer import SizedImages
 from competitions.nexperia.data import NexperiaDataOptions, fill_skipped_test, load_data, record_skipped
 
 
@@ -90,10 +91,10 @@ def main(argv: list[str] | None = None) -> Run:
     warn_untrained_views(cfg.tta, src.get("augment") or "none", run.log)
     row_of = pd.Series(np.arange(len(data.train_ids)), index=pd.Index(data.train_ids).astype(str))
     device = resolve_device(cfg.device)
-    settings = dict(inputs=ModelInput.for_model(spec["model"], src["img_size"], src.get("norm", "fixed")),
-                    batch_size=cfg.batch_size, workers=cfg.workers, amp_dtype=amp_dtype(device, cfg.amp),
-                    progress=cfg.progress)
-    cache = Path(data.cache_dir) if data.cache_dir else None
+    inputs = ModelInput.for_model(spec["model"], src["img_size"], src.get("norm", "fixed"))
+    sized = SizedImages.of(data, inputs, cfg.progress)  # the resized copies the training run made
+    settings = dict(inputs=inputs, batch_size=cfg.batch_size, workers=cfg.workers,
+                    amp_dtype=amp_dtype(device, cfg.amp), progress=cfg.progress)
 
     def fit_fold(fold: int) -> FoldResult:
         folder = source / f"fold{fold}"
@@ -109,9 +110,8 @@ def main(argv: list[str] | None = None) -> Run:
         if np.isnan(rows).any():
             raise ValueError(f"{int(np.isnan(rows).sum())} OOF ids of {folder} are not in the data {cfg.data}")
         rows = rows.astype(int)
-        oof = predict_images(model, data.train_images, rows, cfg.tta, cache_dir=cache and cache / "train", **settings)
-        test = (predict_images(model, data.test_images, None, cfg.tta, cache_dir=cache and cache / "test",
-                               **settings) if len(data.test_ids) else None)
+        oof = predict_images(model, sized.train, rows, cfg.tta, **settings)
+        test = predict_images(model, sized.test, None, cfg.tta, **settings) if len(data.test_ids) else None
         run.log.info("fold %d: %s checkpoint of %s, TTA %s: %d validation, %d test images", fold, cfg.checkpoint,
                      folder, cfg.tta, len(rows), len(data.test_ids))
         return fill_skipped_test(

@@ -22,7 +22,8 @@ from common.config import parse_config, parse_folds
 from common.device import resolve_device, set_threads
 from common.paths import default_data_dir
 from common.run import STOP_ENV, Run
-from common.vision.ssl import SSLConfig, embed_images, linear_probe, model_input, pretrain
+from common.vision.embed import embed
+from common.vision.ssl import SSLConfig, linear_probe, model_input, pretrain
 from common.vision.trainer import SizedImages
 from competitions.nexperia.data import (NexperiaDataOptions, load_configured, record_skipped, shared_fold_of,
                                         truth_labels)
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> Run:
     sized = SizedImages.of(data, model_input(cfg), cfg.progress)  # the resized images supervised runs read
     encoder = pretrain(cfg, [sized.train, sized.test], run)
     record_skipped(run, data)
-    features = embed_images(encoder, sized.train, model_input(cfg), resolve_device(cfg.device), cfg.batch_size,
+    features = embed(encoder, sized.train, model_input(cfg), resolve_device(cfg.device), cfg.batch_size,
                             cfg.progress)
     truth = truth_labels(data.data_dir)
     probe = linear_probe(features, data.train_labels, fold_of, parse_folds(cfg.fold, cfg.n_splits),

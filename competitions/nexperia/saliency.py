@@ -29,6 +29,7 @@ from common.vision.data import ModelInput
 from common.vision.predict import load_model
 from common.vision.saliency import (METHODS, SCORE_COLUMNS, save_saliency_grid, saliency_maps, scale_boxes,
                                     score_maps)
+from common.vision.trainer import sized_split
 from competitions.nexperia.data import BOX_COLUMNS, NexperiaData, NexperiaDataOptions, load_data
 from competitions.nexperia.predict import source_config
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> Path:
     boxed, rows, boxes = boxed_images(valid_ids, data, data_dir, img_size, folder)
     device = resolve_device(cfg.device)
     inputs = ModelInput.for_model(src["model"], img_size, src.get("norm", "fixed"))  # as the trainer made them
-    sized = inputs.resized(data.train_images, Path(data.cache_dir) / "train" if data.cache_dir else None)
+    sized = sized_split(data, "train", inputs)
     images = torch.cat(list(inputs.batches(sized, rows, torch.device("cpu"), cfg.batch_size)))
     model = load_model(folder / "best.pt", device, channels_last=src.get("channels_last", False))
     run = Run(source)

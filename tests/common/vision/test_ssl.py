@@ -10,8 +10,8 @@ import torch
 from common.run import Run
 from common.vision.data import ModelInput
 from common.vision.model import create_model, parse_model_kwargs
-from common.vision.ssl import (ENCODER_FILE, SUMMARY_FILE, SSLConfig, StackedImages, embed_images, linear_probe,
-                               pretrain, rotate_batch, scale_inputs)
+from common.vision.embed import embed
+from common.vision.ssl import ENCODER_FILE, SUMMARY_FILE, SSLConfig, StackedImages, linear_probe, pretrain, rotate_batch
 
 torch.set_num_threads(1)
 TINY_MODEL = "{channels: [8, 16, 32, 64], stem_width: 8}"
@@ -37,7 +37,7 @@ def test_rotation_labels_say_how_each_image_was_turned():
 def test_views_are_scaled_as_the_supervised_pipeline_scales_its_batches(model, norm):
     inputs = ModelInput.for_model(model, 16, norm)
     batch = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (4, 1, 16, 16), dtype=np.uint8))
-    torch.testing.assert_close(scale_inputs(batch.float() / 255.0, inputs), inputs.augmenter()(batch))
+    torch.testing.assert_close(inputs.normalise(batch.float() / 255.0), inputs.augmenter()(batch))
 
 
 def test_stacked_images_read_the_right_rows_of_each_array():
@@ -91,7 +91,7 @@ def test_encoder_file_loads_into_create_model(simclr_run):
     assert all(torch.equal(state[name], tensor) for name, tensor in saved.items())
     # the features the fine-tuned model starts from are the pretrained encoder's
     inputs = ModelInput.for_model(cfg.model, cfg.img_size, cfg.norm)
-    np.testing.assert_allclose(embed_images(model, images[:8], inputs), embed_images(encoder, images[:8], inputs),
+    np.testing.assert_allclose(embed(model, images[:8], inputs), embed(encoder, images[:8], inputs),
                                rtol=1e-5, atol=1e-6)
 
 
