@@ -129,8 +129,7 @@ class Run:
             new, volatile = config_to_dict(cfg), volatile_options(cfg) | (volatile or frozenset())
         if self.config_path.exists():
             old = yaml.safe_load(self.config_path.read_text()) or {}
-            changed = sorted(k for k in set(old) | set(new)
-                             if k not in volatile and not _same_setting(old.get(k), new.get(k)))
+            changed = changed_options(old, new, volatile)
             if changed and self.has_work():
                 raise ValueError(
                     f"run {self.root} was started with another config (differs in {changed}); "
@@ -212,6 +211,11 @@ class Run:
                 merged[key] = value
         atomic_write_json(self.metrics_path, merged)
         return merged
+
+
+def changed_options(old: dict, new: dict, volatile: frozenset[str] = frozenset()) -> list[str]:
+    """The options, volatile ones aside, whose values differ between two saved configs (sorted)."""
+    return sorted(k for k in set(old) | set(new) if k not in volatile and not _same_setting(old.get(k), new.get(k)))
 
 
 def _same_setting(old: Any, new: Any) -> bool:

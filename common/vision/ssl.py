@@ -45,7 +45,7 @@ from common.cv import auc_block
 from common.device import resolve_device
 from common.io import atomic_path, atomic_write_bytes, atomic_write_csv, atomic_write_json
 from common.progress import progress_bar
-from common.run import Run, stop_if_asked
+from common.run import Run, changed_options, stop_if_asked
 from common.seed import seed_everything
 from common.vision.checkpoints import load_checkpoint, save_checkpoint
 from common.vision.data import ModelInput, batch_loader
@@ -297,10 +297,7 @@ class SSLTrainer:
 
 def check_resumable(cfg: SSLConfig, ckpt: dict, path: Path) -> None:
     """Refuse to continue a resume point made with other options (only the volatile ones may change)."""
-    volatile = volatile_options(cfg)
-    new = config_to_dict(cfg)
-    changed = sorted(k for k in set(new) | set(ckpt["config"])
-                     if k not in volatile and new.get(k) != ckpt["config"].get(k))
+    changed = changed_options(ckpt["config"], config_to_dict(cfg), volatile_options(cfg))
     if changed:
         raise ValueError(f"{path} was trained with other options (differs in {changed}): "
                          "use another --name or --no-resume")
