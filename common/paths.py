@@ -59,3 +59,10 @@ def default_data_dir(competition: str) -> Path:
                 f"'{spec.slug}' to the kernel")
         return found
     return data_root() / competition
+
+
+def resolve_run(source: str | Path, runs_dir: str | Path | None = None) -> str:
+    """A run folder, or the name of a run under ``runs_dir`` (e.g. ``runs/nexperia``); as given when neither."""
+    if Path(source).is_dir() or runs_dir is None or not (Path(runs_dir) / str(source)).is_dir():
+        return str(source)
+    return str(Path(runs_dir) / str(source))

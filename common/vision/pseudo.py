@@ -98,13 +98,6 @@ def source_fold_file(source: str | Path, fold: int) -> Path:
     return path
 
 
-def resolve_source(source: str | Path, runs_dir: str | Path | None = None) -> str:
-    """A run folder, or the name of a run under ``runs_dir`` (e.g. ``runs/nexperia``); as given when neither."""
-    if Path(source).is_dir() or runs_dir is None or not (Path(runs_dir) / str(source)).is_dir():
-        return str(source)
-    return str(Path(runs_dir) / str(source))
-
-
 def check_source(source: str | Path, folds, n_splits: int) -> None:
     """The source run exists, was split into ``n_splits`` folds and has finished every fold of ``folds``."""
     root = Path(source)

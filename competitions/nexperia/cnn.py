@@ -14,7 +14,7 @@ from common.adversarial import read_weights
 from common.config import option, parse_folds
 from common.cv import Truth
 from common.io import atomic_write_csv
-from common.paths import runs_root
+from common.paths import resolve_run, runs_root
 from common.registry import truth_of
 from common.run import Run
 from common.seeds import n_seeds_of, seeds_option, train_seeds
@@ -22,7 +22,7 @@ from common.vision.callbacks import GradCamGrid, RocPlot
 from common.vision.distributed import Dist
 from common.vision.nc_callback import NeuralCollapseCurve
 from common.vision.pseudo import DEFAULT_THRESHOLD as PSEUDO_THRESHOLD
-from common.vision.pseudo import PSEUDO_FILE, check_source, read_pseudo_labels, resolve_source, with_pseudo_labels
+from common.vision.pseudo import PSEUDO_FILE, check_source, read_pseudo_labels, with_pseudo_labels
 from common.vision.trainer import ImageTrainConfig, train_folds
 from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_skipped_test, record_skipped
 
@@ -64,7 +64,7 @@ def check_pseudo_options(cfg: TrainConfig) -> None:
             if value is not None:
                 raise ValueError(f"option {flag} needs --pseudo-from RUN")
         return
-    cfg.pseudo_from = resolve_source(cfg.pseudo_from, Path(cfg.runs_dir or runs_root()) / "nexperia")  # or a name
+    cfg.pseudo_from = resolve_run(cfg.pseudo_from, Path(cfg.runs_dir or runs_root()) / "nexperia")  # or a name
     check_source(cfg.pseudo_from, parse_folds(cfg.fold, cfg.n_splits), cfg.n_splits)
 
 
