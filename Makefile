@@ -1,22 +1,45 @@
-# The two commands of the kit: `make demo` and `make test`. Both create .venv and install on first use.
+# The two commands of the kit: `make demo` and `make test`. Both create .venv and install the locked
+# versions (requirements.lock) on first use. `make test-latest` runs the suite against the newest versions
+# setup.cfg's floors allow; `make lock` re-resolves the lock to them (after test-latest passed).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
+LATEST := .venv-latest
+TOOLS  := .venv-tools
+PIP_TOOLS := pip-tools==7.6.2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-latest lock bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+# The lock holds setuptools and wheel too (the build backend), so the kit's own editable install builds
+# without fetching anything unpinned; packages the lock lacks (left by an older lock) are removed.
+$(STAMP): $(LOCK) setup.cfg pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python .ci/lock_diff.py --extras $(LOCK) | xargs -r $(BIN)/python -m pip uninstall --quiet -y
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
 test: install
 	$(BIN)/python -m pytest -q
+
+test-latest:
+	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[test]'
+	$(LATEST)/bin/python -m pytest -q; status=$$?; $(LATEST)/bin/python .ci/lock_diff.py $(LOCK); exit $$status
+
+lock:
+	@echo "== re-resolving $(LOCK) to the newest versions setup.cfg and lock-constraints.txt allow"
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet '$(PIP_TOOLS)'
+	$(TOOLS)/bin/pip-compile --quiet --upgrade --extra test --all-build-deps --allow-unsafe --generate-hashes \
+		--strip-extras --no-emit-index-url --no-emit-find-links --constraint lock-constraints.txt \
+		--output-file $(LOCK) pyproject.toml
 
 demo: install
 	@echo "== 1/5 synthetic data in the Kaggle layouts (data/)"

@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 HASH_SIZE = 16          # dHash of 16x16 bits: finer than the usual 8x8, as every device image looks alike
-MAX_DISTANCE = 16       # near duplicates: at most this many of the 256 bits differ (unrelated images: 60+)
+MAX_DISTANCE = 16       # near duplicates: at most this many of the 256 bits differ (bench/dedup_margins.py)
+DHASH_VERSION = 2       # bumped whenever the hash's bits change, so that cached duplicate tables are not reused
 
 
 def md5_hashes(images: np.ndarray) -> np.ndarray:
@@ -24,12 +24,35 @@ def md5_hashes(images: np.ndarray) -> np.ndarray:
     return np.array([hashlib.md5(np.ascontiguousarray(im).tobytes()).hexdigest() for im in images])
 
 
-def dhash(images: np.ndarray, hash_size: int = HASH_SIZE) -> np.ndarray:
-    """Difference hash per image: (N, hash_size**2 // 64) uint64 words of 'pixel brighter than its right neighbour'."""
+def area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) integer overlap of each input pixel with each of ``n_out`` equal cells covering the axis.
+
+    On a grid scaled by ``n_in * n_out``, pixel i spans [i*n_out, (i+1)*n_out) and cell o spans
+    [o*n_in, (o+1)*n_in), so every cell's weights sum to ``n_in`` and a weighted sum is an exact area mean
+    times a constant.
+    """
+    pix = np.arange(n_in)
+    cell = np.arange(n_out)[:, None]
+    overlap = np.minimum((pix + 1) * n_out, (cell + 1) * n_in) - np.maximum(pix * n_out, cell * n_in)
+    return np.clip(overlap, 0, None).astype(np.float64)
+
+
+def dhash(images: np.ndarray, hash_size: int = HASH_SIZE, chunk: int = 256) -> np.ndarray:
+    """Difference hash per image: (N, hash_size**2 // 64) uint64 words of 'cell brighter than its right neighbour'.
+
+    The (hash_size, hash_size + 1) grid is the exact mean over each cell's pixel area, computed in numpy
+    rather than with an image library's resize, whose rounding differs between releases (OpenCV 4 and 5
+    give other INTER_AREA grids) and would move duplicates across the threshold. Pixels and weights are
+    integers and every sum stays below 2**53, so the float64 products are exact in any order.
+    """
+    images = np.asarray(images)
     bits = np.empty((len(images), hash_size * hash_size), dtype=bool)
-    for i, im in enumerate(images):
-        small = cv2.resize(np.asarray(im), (hash_size + 1, hash_size), interpolation=cv2.INTER_AREA)
-        bits[i] = (small[:, 1:] > small[:, :-1]).ravel()
+    if len(images):
+        rows = area_weights(images.shape[1], hash_size)
+        cols = area_weights(images.shape[2], hash_size + 1).T
+        for start in range(0, len(images), chunk):
+            cells = rows @ images[start:start + chunk].astype(np.float64) @ cols
+            bits[start:start + chunk] = (cells[:, :, 1:] > cells[:, :, :-1]).reshape(len(cells), -1)
     packed = np.packbits(bits, axis=1)
     packed = np.pad(packed, ((0, 0), (0, (-packed.shape[1]) % 8)))
     return packed.view(np.uint64)

@@ -155,8 +155,8 @@ def test_truth_is_recorded_and_consistent(home_credit_data):
 
 def test_side_part_of_the_truth_is_recomputed_from_the_written_tables(home_credit_data):
     """The behaviour the target depends on is what the side tables show: aggregating the files gives it back."""
-    truth = read(home_credit_data, "_truth.csv", float_precision="round_trip")
-    tables = {name: read(home_credit_data, f"{name}.csv", float_precision="round_trip")
+    truth = read(home_credit_data, "_truth.csv")
+    tables = {name: read(home_credit_data, f"{name}.csv")
               for name in ("bureau", "previous_application", "POS_CASH_balance", "installments_payments",
                            "credit_card_balance")}
     behaviour = client_behaviour(truth["SK_ID_CURR"].to_numpy(), tables["bureau"], tables["previous_application"],
