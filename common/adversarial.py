@@ -6,6 +6,9 @@ and then the adversarial model says where it is:
 - ``adversarial_cv``: stratified K folds over the concatenated rows (label 1 = test), any classifier
   (``fit_predict(x_train, y_train, x_valid) -> (p_valid, importance or None)``); the out-of-fold
   probability of being test is every row's *test-likeness*; the AUC comes with its DeLong 95% CI.
+  Copies (``groups``: duplicate images, identical rows) stay in one fold: a copy in another fold with the
+  other label would be memorised and push the AUC *below* 0.5, which ``leak_warning`` then reports.
+- ``exact_row_groups``: one group per set of identical rows, train and test together.
 - ``lgbm_fit_predict`` (tabular: LightGBM, gain importance) and ``linear_fit_predict`` (standardised
   logistic regression, e.g. on image embeddings or pixels).
 - ``univariate_auc``: per feature, the AUC of the feature alone (missing values lowest) as test score;
@@ -24,7 +27,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from common.io import atomic_write_csv, atomic_write_json
 from common.metrics import auc_summary, roc_auc
@@ -54,6 +57,16 @@ class AdversarialResult:
         """Whether the 95% CI of the AUC covers 0.5 (no detectable shift)."""
         return self.auc["ci_low"] <= 0.5 <= self.auc["ci_high"]
 
+    @property
+    def leak_warning(self) -> str | None:
+        """An AUC below 0.5 by more than its CI is no shift: rows of one fold predict their copies in another."""
+        if self.auc["ci_high"] >= 0.5:
+            return None
+        return (f"adversarial AUC {self.auc['auc']:.4f} is below 0.5 beyond its 95% CI "
+                f"({self.auc['ci_low']:.4f}-{self.auc['ci_high']:.4f}): that is leakage between the folds (copies "
+                "of rows in other folds with the other label), not a shift; its test-likeness and weights "
+                "mean nothing")
+
 
 def _take(x, rows: np.ndarray):
     return x.iloc[rows] if isinstance(x, pd.DataFrame) else x[rows]
@@ -65,18 +78,31 @@ def _concat(train, test):
     return np.concatenate([np.asarray(train), np.asarray(test)])
 
 
-def adversarial_cv(train, test, fit_predict: FitPredict, n_splits: int = 5, seed: int = 0) -> AdversarialResult:
+def adversarial_cv(train, test, fit_predict: FitPredict, n_splits: int = 5, seed: int = 0,
+                   groups: np.ndarray | None = None) -> AdversarialResult:
     """Stratified ``n_splits``-fold CV of ``fit_predict`` telling ``test`` rows (label 1) from ``train`` rows
-    (label 0); ``train``/``test``: DataFrames with the same columns or 2-D arrays."""
+    (label 0); ``train``/``test``: DataFrames with the same columns or 2-D arrays. ``groups`` (one label per
+    row, training rows first): rows of one group, e.g. copies of one image in train and test, share a fold."""
     n_train, n_test = len(train), len(test)
     if n_train < n_splits or n_test < n_splits:
         raise ValueError(f"adversarial validation needs at least {n_splits} training and test rows "
                          f"(got {n_train} and {n_test})")
     x = _concat(train, test)
     y = np.r_[np.zeros(n_train, np.int32), np.ones(n_test, np.int32)]
+    info = {"n_splits": n_splits, "seed": seed}
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != len(y):
+            raise ValueError(f"adversarial groups: {len(groups)} labels for {len(y)} rows")
+        sizes = pd.Series(groups).value_counts()
+        info["duplicate_groups"] = int((sizes > 1).sum())
+        info["rows_in_duplicate_groups"] = int(sizes[sizes > 1].sum())
+        splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
     oof = np.full(len(y), np.nan)
     importances, fold_aucs = [], []
-    for train_rows, valid_rows in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(y, y):
+    for train_rows, valid_rows in splitter.split(y, y, groups):
         pred, importance = fit_predict(_take(x, train_rows), y[train_rows], _take(x, valid_rows))
         oof[valid_rows] = pred
         fold_aucs.append(roc_auc(y[valid_rows], pred))
@@ -85,8 +111,13 @@ def adversarial_cv(train, test, fit_predict: FitPredict, n_splits: int = 5, seed
             importances.append(importance / total if total > 0 else importance)
     mean_importance = (pd.concat(importances, axis=1).fillna(0.0).mean(axis=1).sort_values(ascending=False)
                        if importances else None)
-    return AdversarialResult(oof[:n_train], oof[n_train:], auc_summary(y, oof), fold_aucs, mean_importance,
-                             {"n_splits": n_splits, "seed": seed})
+    return AdversarialResult(oof[:n_train], oof[n_train:], auc_summary(y, oof), fold_aucs, mean_importance, info)
+
+
+def exact_row_groups(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """A group label per row (training rows first): identical rows, in train, test or both, share one."""
+    rows = pd.concat([train, test], ignore_index=True)
+    return pd.factorize(pd.util.hash_pandas_object(rows, index=False))[0]
 
 
 def lgbm_fit_predict(params: dict | None = None, num_boost_round: int = 300, num_threads: int = 1,
@@ -179,7 +210,7 @@ def summary(result: AdversarialResult, n_train: int, n_test: int, features: pd.D
             top: int = 20, **extra) -> dict:
     """The ``adversarial.json`` content."""
     out = {"auc": result.auc, "fold_aucs": result.fold_aucs, "covers_half": result.covers_half,
-           "n_train": n_train, "n_test": n_test, **result.info,
+           "leak_warning": result.leak_warning, "n_train": n_train, "n_test": n_test, **result.info,
            "p_test_train_rows": _quantiles(result.p_train), "p_test_test_rows": _quantiles(result.p_test)}
     if features is not None:
         out["top_features"] = features.head(top).replace({np.nan: None}).to_dict(orient="records")

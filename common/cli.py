@@ -2,13 +2,16 @@
 
 Bad input (a missing file, a wrong option, a column or id that does not fit) ends with one line,
 ``error: <what and where>``, and exit status 2; ``--debug`` anywhere on the command line shows the
-traceback instead. Anything else is a bug and keeps its traceback.
+traceback instead. A full disk ends the same way, ``error: no space left on device writing <path>``.
+Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import logging
 import sys
 from typing import Callable, TypeVar
+
+from common.io import DiskFullError, is_disk_full
 
 T = TypeVar("T")
 USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError, KeyError)
@@ -29,4 +32,10 @@ def run_cli(main: Callable[[list[str] | None], T], argv: list[str] | None = None
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:  # a full disk is the user's to fix too; the file written is named
+        if debug or not is_disk_full(err):
+            raise
+        print(f"error: {err if isinstance(err, DiskFullError) else DiskFullError(err.filename or '?')}",
+              file=sys.stderr)
         sys.exit(2)

@@ -24,6 +24,11 @@ def make_folds(ids: Sequence, y: Sequence[int], n_splits: int = 5, seed: int = 4
         raise ValueError(f"ids ({len(ids)}), y ({len(y)}) and groups must have the same length")
     if ids.has_duplicates:
         raise ValueError(f"duplicated ids, e.g. {list(ids[ids.duplicated()][:5])}")
+    _check_both_classes(y)
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < n_splits:
+        raise ValueError(f"class {classes[counts.argmin()].tolist()} has only {counts.min()} rows, fewer than the "
+                         f"{n_splits} folds asked for: use at most {counts.min()} folds")
     if groups is None:
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     else:
@@ -44,15 +49,26 @@ def check_folds(folds: pd.DataFrame, y: Sequence[int], groups: Sequence | None =
     if not assigned.all():
         folds, y = folds[assigned], y[assigned]
         groups = None if groups is None else np.asarray(groups)[assigned]
+    _check_both_classes(y)
     for k in sorted(folds["fold"].unique()):
         classes = np.unique(y[folds["fold"].to_numpy() == k])
         if len(classes) < 2:
-            raise ValueError(f"fold {k} holds only class {classes.tolist()}: use fewer folds")
+            counts = dict(zip(*[c.tolist() for c in np.unique(y, return_counts=True)]))
+            raise ValueError(f"fold {k} holds only class {classes.tolist()} (rows per class: {counts}): use at most "
+                             f"{min(counts.values())} folds")
     if groups is not None:
         per_group = pd.Series(folds["fold"].to_numpy()).groupby(np.asarray(groups)).nunique()
         split = per_group[per_group > 1]
         if len(split):
             raise ValueError(f"groups split across folds: {list(split.index[:5])}")
+
+
+def _check_both_classes(y: np.ndarray) -> None:
+    """ROC-AUC and stratified folds need both classes: a data set of one class is a data problem, not a fold one."""
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(f"the labels hold only class {classes.tolist()} ({len(y)} rows): ROC-AUC needs both "
+                         "classes; check that the data holds positive and negative examples")
 
 
 def load_folds(path: str | Path, ids: Sequence | None = None, optional: Sequence | None = None) -> pd.DataFrame:
@@ -77,7 +93,7 @@ def load_folds(path: str | Path, ids: Sequence | None = None, optional: Sequence
         raise ValueError(
             f"fold file {path} was made for other data: {len(missing)} ids without a fold "
             f"(e.g. {list(missing[:3])}), {len(extra)} unknown ids (e.g. {list(extra[:3])}); "
-            "delete it to make new folds")
+            f"give this data its own runs folder (--runs-dir DIR), or move {path} away to make new folds")
     if len(tolerated):
         folds = pd.concat([folds, pd.DataFrame({"id": tolerated.to_numpy(), "fold": -1})], ignore_index=True)
         have = pd.Index(folds["id"]).astype(str)
@@ -90,9 +106,14 @@ def get_or_make_folds(path: str | Path, ids: Sequence, y: Sequence[int], n_split
     """Load the competition's fold file if it exists (checked against ``ids``; ``optional`` ids may lack a
     fold, see :func:`load_folds`), else make it over every id and save it."""
     path = Path(path)
+    _check_both_classes(np.asarray(y))
     if path.exists():
         folds = load_folds(path, ids, optional)
-        check_folds(folds, y, groups)
+        try:
+            check_folds(folds, y, groups)
+        except ValueError as err:
+            raise ValueError(f"fold file {path} does not fit this data: {err}; give this data its own runs folder "
+                             f"(--runs-dir DIR), or move {path} away to make new folds") from None
         return folds
     folds = make_folds(ids, y, n_splits=n_splits, seed=seed, groups=groups)
     atomic_write_csv(path, folds)

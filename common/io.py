@@ -7,6 +7,7 @@ that names itself by process id. ``clean_leftovers`` removes those whose writer 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -26,20 +27,55 @@ ATOMIC_TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")
 PID_TMP = re.compile(r"^.+\.tmp-(\d+)$")
 """Files or folders a writer names ``<target>.tmp-<pid>`` before renaming them to ``<target>``."""
 LEFTOVER_AGE_S = 3600.0
+NEARLY_FULL_BYTES = 1 << 20  # a write that failed with less free space than this ran out of it
+DISK_FULL_TEXTS = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+class DiskFullError(OSError):
+    """The device ran out of space while writing ``filename``; ``common.cli`` prints it as one line."""
+
+    def __init__(self, path: str | Path):
+        super().__init__(errno.ENOSPC, "no space left on device", str(path))
+
+    def __str__(self) -> str:
+        return f"no space left on device writing {self.filename}"
+
+
+def is_disk_full(error: BaseException, folder: str | Path | None = None) -> bool:
+    """Whether ``error`` means the disk is full: ENOSPC/EDQUOT, a library's own words for it (pyarrow, SQLite),
+    or, for a library that only says it could not write (LightGBM, torch), next to no space left in ``folder``."""
+    if isinstance(error, DiskFullError) or getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if any(text in str(error).lower() for text in DISK_FULL_TEXTS):
+        return True
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    return False
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; on success it replaces ``path``."""
+    """Yield a temporary path in the target's folder; on success it replaces ``path``. A write that fails for
+    want of space raises :class:`DiskFullError` naming ``path`` (the earlier file, if any, is kept)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        if is_disk_full(err):
+            raise DiskFullError(path) from err
+        raise
     os.close(fd)
     tmp_path = Path(tmp)
     tmp_path.chmod(0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except Exception as err:
+        if not isinstance(err, DiskFullError) and is_disk_full(err, path.parent):  # checked before the unlink
+            raise DiskFullError(path) from err
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
 

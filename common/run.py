@@ -55,6 +55,14 @@ def stop_if_asked(epoch: int, finished: bool) -> None:
                          "to continue")
 
 
+URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def hide_url_password(value: Any) -> Any:
+    """A URL with a password (``scheme://user:password@host``) with the password shown as ``***``."""
+    return URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+
+
 class Run:
     """A run folder: config, log, per-fold predictions merged into the run's ``oof.csv``/``test.csv``."""
 
@@ -127,6 +135,7 @@ class Run:
             new, volatile = dict(cfg), volatile if volatile is not None else volatile_options(RunConfig)
         else:
             new, volatile = config_to_dict(cfg), volatile_options(cfg) | (volatile or frozenset())
+        new = {key: hide_url_password(value) for key, value in new.items()}  # e.g. --storage postgresql://u:pw@h
         if self.config_path.exists():
             old = yaml.safe_load(self.config_path.read_text()) or {}
             changed = changed_options(old, new, volatile)

@@ -4,7 +4,7 @@
 ``kernels/build/kaggle-kit-code/`` with ``dataset-metadata.json`` and a copy of the kit's source files:
 the files git knows (tracked, or new and not ignored) inside the kit's packages, plus setup.cfg,
 pyproject.toml and README.md. Never packed: tests, benchmarks, data and prediction files, runs,
-caches, virtual environments, and anything that looks like credentials; packing stops if a file holds
+caches, virtual environments, and anything named like credentials (such files are listed on stderr); packing stops if a file holds
 a Kaggle credential from any source the official client reads (``KAGGLE_KEY``, ``KAGGLE_API_TOKEN`` or
 the file it names, ``kaggle.json`` in ``$KAGGLE_CONFIG_DIR``, ``~/.kaggle`` or ``$XDG_CONFIG_HOME/kaggle``,
 ``~/.kaggle/access_token[.txt]``, ``~/.kaggle/credentials.json``); the key is never shown.
@@ -41,8 +41,10 @@ from submissions._cli import add_debug, cli, failed
 PACKAGES = ("common", "competitions", "kernels", "submissions")
 TOP_FILES = ("setup.cfg", "pyproject.toml", "README.md")
 SOURCE_SUFFIXES = (".py", ".yaml", ".yml", ".json", ".md", ".cfg", ".toml", ".txt")
-NEVER = ("*/build/*", "*__pycache__*", "*.egg-info*", "kaggle.json", "*access_token*", "credentials*",
-         "*.env", ".env*", "*.netrc", "*.pem", "*.key", "*secret*")
+BUILD_OUTPUTS = ("*/build/*", "*__pycache__*", "*.egg-info*")
+CREDENTIAL_NAMES = ("kaggle.json", "*access_token*", "credentials*", "*.env", ".env*", "*.netrc", "*.pem", "*.key",
+                    "*secret*")
+NEVER = BUILD_OUTPUTS + CREDENTIAL_NAMES
 SECRET_VARIABLES = ("KAGGLE_KEY", "KAGGLE_API_TOKEN")
 MARKER = ".kit-pack-code.json"  # written into every folder pack_code makes: only such a folder is replaced
 _NOT_SECRET = ("username", "proxy", "path", "competition")  # kaggle.json fields that are no credential
@@ -64,14 +66,28 @@ def candidate_files(repo: Path) -> list[str]:
         return sorted(str(p.relative_to(repo).as_posix()) for p in repo.rglob("*") if p.is_file())
 
 
-def is_packed(relative: str) -> bool:
-    """Whether a repository file belongs in the code dataset."""
+def _matches(relative: str, patterns: tuple[str, ...]) -> bool:
+    name = PurePosixPath(relative).name
+    return any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
+
+def _in_packages(relative: str) -> bool:
     path = PurePosixPath(relative)
-    if any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern) for pattern in NEVER):
-        return False
     if len(path.parts) == 1:
         return relative in TOP_FILES
     return path.parts[0] in PACKAGES and path.suffix in SOURCE_SUFFIXES
+
+
+def is_packed(relative: str) -> bool:
+    """Whether a repository file belongs in the code dataset."""
+    return not _matches(relative, NEVER) and _in_packages(relative)
+
+
+def left_out_for_their_names(files: Iterable[str]) -> list[str]:
+    """Kit source files never packed because their names look like credentials (``*secret*``, ``*.key``...):
+    a module so named is missing from the kernel, so ``pack_code`` names them."""
+    return [f for f in files if _in_packages(f) and _matches(f, CREDENTIAL_NAMES)
+            and not _matches(f, BUILD_OUTPUTS)]
 
 
 def _read_text(path: Path) -> str | None:
@@ -166,7 +182,12 @@ def pack_code(owner: str, out: str | Path, slug: str = "kaggle-kit-code", repo: 
     """
     repo, out = Path(repo).resolve(), Path(os.path.abspath(out))
     _check_target(out, repo)
-    files = [f for f in candidate_files(repo) if is_packed(f) and (repo / f).is_file()]
+    candidates = candidate_files(repo)
+    files = [f for f in candidates if is_packed(f) and (repo / f).is_file()]
+    named = left_out_for_their_names(candidates)
+    if named:
+        print(f"pack_code: left out {len(named)} file(s) whose names look like credentials: {', '.join(named)} "
+              "(rename any that is code: a kernel importing it would fail)", file=sys.stderr)
     if not any(f.startswith("common/") for f in files):
         raise PackingError(f"no kit sources found in {repo}: pass the repository root as --repo")
     check_no_secrets(repo / f for f in files)

@@ -31,19 +31,22 @@ feature. Missing ids or columns are named; the JSON records the file, its column
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
+import os
+import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from common.ensemble import BLENDERS, META_AWARE, align, attach_meta, evaluate_blend
-from common.io import atomic_write_bytes, atomic_write_json
+from common.io import atomic_write_bytes, atomic_write_json, clean_leftovers
 from common.paths import default_data_dir, runs_root
 from common.plots import plot_roc
 from common.registry import get_competition, postprocess_hook
@@ -225,13 +228,30 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
             **({"partial_runs": partial} if partial else {})}
     if meta_frame is not None:
         meta["meta_features"] = {**report.get("meta_features", {}), "file": str(meta_features)}
-    atomic_write_bytes(path, content)
-    atomic_write_json(sidecar_path(path), meta)
     curves = {r["name"]: aligned.oof[:, j] for j, r in enumerate(per_run)}
     if len(per_run) > 1:
         curves[f"blend ({method})"] = result.oof
-    plot_roc(aligned.y, curves, path.with_suffix(".roc.png"), band_boot=0, title=f"{competition} OOF ROC")
+    with staging_folder(path.parent, path.stem) as staging:
+        plot_roc(aligned.y, curves, staging / f"{path.stem}.roc.png", band_boot=0, title=f"{competition} OOF ROC")
+        atomic_write_json(staging / sidecar_path(path).name, meta)
+        atomic_write_bytes(staging / path.name, content)
+        for name in (f"{path.stem}.roc.png", sidecar_path(path).name, path.name):  # the CSV, which --latest picks, last
+            os.replace(staging / name, path.parent / name)
     return path, meta
+
+
+@contextlib.contextmanager
+def staging_folder(parent: Path, stem: str) -> Iterator[Path]:
+    """A fresh hidden folder in ``parent`` where a submission's files are written before they move in together;
+    removed afterwards with whatever a failed write left in it (it is always this process's own folder)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(parent, depth=0)  # staging folders of killed blends
+    folder = parent / f".{stem}.tmp-{os.getpid()}"
+    folder.mkdir()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def format_report(path: Path, meta: dict) -> str:

@@ -36,9 +36,12 @@ def sync(competition: str, ledger_path: str | Path = DEFAULT_LEDGER, team: str |
     team = team or kaggle_client.username(api)
     mine = next((row for row in board if row["team_name"] == team), None)
     with Ledger(ledger_path) as ledger:
+        settled = ledger.settle_from_kaggle(competition, submissions)
         updated = ledger.update_from_kaggle(competition, submissions)
         ledger.add_rank(competition, team, mine["rank"] if mine else None, mine["score"] if mine else None)
-    return {"kaggle_submissions": len(submissions), "updated": updated, "team": team,
+        known = ledger.known_refs(competition)
+    return {"kaggle_submissions": len(submissions), "updated": updated, "team": team, "settled": settled,
+            "not_in_ledger": [s for s in submissions if s["ref"] not in known],
             "rank": mine["rank"] if mine else None, "score": mine["score"] if mine else None,
             "teams_seen": len(board)}
 
@@ -107,6 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"not among the {result['teams_seen']} teams read"
         print(f"{result['kaggle_submissions']} Kaggle submissions read, {result['updated']} ledger records "
               f"updated; team {result['team']}: {rank}")
+        for row in result["settled"]:
+            found = (f"found on Kaggle as submission {row['kaggle_ref']} ({row['status']})" if row["status"] != "failed"
+                     else "not on Kaggle: recorded as failed")
+            print(f"interrupted submit of {row['file_name']} (ledger id {row['id']}): {found}")
+        if result["not_in_ledger"]:
+            refs = ", ".join(f"{s['ref']} ({s['file_name']})" for s in result["not_in_ledger"][:5])
+            more = ", ..." if len(result["not_in_ledger"]) > 5 else ""
+            print(f"{len(result['not_in_ledger'])} Kaggle submission(s) not in the ledger (made outside the kit): "
+                  f"{refs}{more}")
         return 0
     text, _ = report(args.competition, args.ledger, args.plot)
     print(text)

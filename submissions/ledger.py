@@ -3,23 +3,30 @@
 Table ``submissions``: file hash and name, competition, message, CV AUC with its DeLong interval, the
 runs blended, post-processing, creation time, Kaggle's submission ref, status and the public/private scores that
 ``submissions.leaderboard sync`` fills in. Table ``ranks``: the team's leaderboard rank at each sync.
-Status is ``dry-run`` (recorded, not sent), ``failed`` (sending failed: nothing reached Kaggle), or
-Kaggle's own ``pending`` / ``complete`` / ``error`` once sent.
+Status is ``dry-run`` (recorded, not sent), ``sending`` (written before the upload starts: whether Kaggle
+got the file is not known yet; the next submit of that file or ``leaderboard sync`` settles it against Kaggle's
+list of the team's submissions), ``failed`` (sending failed: nothing reached Kaggle), or Kaggle's own
+``pending`` / ``complete`` / ``error`` once sent.
 
 ``postprocess`` (JSON list of the post-processing steps applied, e.g. ``[{"name": "leak-fix", ...}]``) was
 added later: a ledger file without the column gets it on opening.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
+from common.io import DiskFullError, is_disk_full
+
 DEFAULT_LEDGER = Path("submissions") / "ledger.sqlite"
 NOT_SENT = ("dry-run", "failed")
+SENDING = "sending"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -53,6 +60,30 @@ CREATE TABLE IF NOT EXISTS ranks (
 _ADDED_COLUMNS = {"postprocess": "TEXT NOT NULL DEFAULT '[]'"}
 
 
+CLOCK_SLACK_S = 600  # a Kaggle submission up to this long before a ledger row's time may still be that row's
+
+
+def match_unsettled(row: dict, kaggle_submissions: list[dict], taken: set[int] = frozenset()) -> dict | None:
+    """The Kaggle submission (``kaggle_client.list_submissions``) a ``sending`` row became: same file name and
+    description, made no earlier than the row (less the clock slack), not ``taken`` by another row, the earliest
+    such; None if Kaggle has none."""
+    since = parse_time(row["created"]).timestamp() - CLOCK_SLACK_S
+    same = [s for s in kaggle_submissions if s["ref"] not in taken and s.get("file_name") == row["file_name"]
+            and (s.get("description") or "") == row["message"] and parse_time(s.get("date")).timestamp() >= since]
+    return min(same, key=lambda s: s["ref"]) if same else None
+
+
+def parse_time(value) -> datetime:
+    """A UTC time from the ledger's text, Kaggle's ISO text or a datetime (naive ones taken as UTC)."""
+    if isinstance(value, datetime):
+        stamp = value
+    elif value:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    else:
+        stamp = datetime.fromtimestamp(0, timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -65,7 +96,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.row_factory = sqlite3.Row
-        with self._db:
+        with self._writing():
             self._db.executescript(_SCHEMA)
             present = {row["name"] for row in self._db.execute("PRAGMA table_info(submissions)")}
             for column, definition in _ADDED_COLUMNS.items():
@@ -74,6 +105,17 @@ class Ledger:
 
     def close(self) -> None:
         self._db.close()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One committed transaction; SQLite's 'database or disk is full' becomes :class:`DiskFullError`."""
+        try:
+            with self._db:
+                yield
+        except (sqlite3.OperationalError, OSError) as err:
+            if is_disk_full(err):
+                raise DiskFullError(self.path) from err
+            raise
 
     def __enter__(self) -> "Ledger":
         return self
@@ -86,7 +128,7 @@ class Ledger:
             error: str | None = None, postprocess: list[dict] | None = None) -> int:
         """Record one submission; return its ledger id."""
         cv = cv or {}
-        with self._db:
+        with self._writing():
             cursor = self._db.execute(
                 "INSERT INTO submissions (file_hash, file_name, competition, message, cv_auc, cv_ci_low, "
                 "cv_ci_high, runs, postprocess, created, kaggle_ref, status, error) "
@@ -95,6 +137,41 @@ class Ledger:
                  cv.get("ci_high"), json.dumps(runs), json.dumps(postprocess or []), utc_now(), kaggle_ref,
                  status, error))
         return int(cursor.lastrowid)
+
+    def settle(self, row_id: int, status: str, kaggle_ref: int | None = None, error: str | None = None) -> None:
+        """Record what became of a ``sending`` row: Kaggle's ref and status, or ``failed`` with the reason."""
+        with self._writing():
+            self._db.execute("UPDATE submissions SET status = ?, kaggle_ref = ?, error = ? WHERE id = ?",
+                             (status, kaggle_ref, error, row_id))
+
+    def unsettled(self, competition: str, file_hash: str | None = None) -> list[dict]:
+        """``sending`` rows (of one file): submits that stopped before Kaggle's answer was recorded."""
+        query = "SELECT * FROM submissions WHERE competition = ? AND status = ?"
+        params: tuple = (competition, SENDING)
+        if file_hash is not None:
+            query, params = query + " AND file_hash = ?", (*params, file_hash)
+        return [dict(r) for r in self._db.execute(query + " ORDER BY id", params).fetchall()]
+
+    def settle_from_kaggle(self, competition: str, kaggle_submissions: list[dict],
+                           file_hash: str | None = None) -> list[dict]:
+        """Settle the ``sending`` rows (of one file) against Kaggle's list: a row found there gets its ref and
+        status, one Kaggle lacks becomes ``failed`` (the upload never completed). Returns the settled rows."""
+        settled = []
+        for row in self.unsettled(competition, file_hash):
+            found = match_unsettled(row, kaggle_submissions, self.known_refs(competition))
+            if found:
+                self.settle(row["id"], found["status"], kaggle_ref=found["ref"])
+                settled.append({**row, "status": found["status"], "kaggle_ref": found["ref"]})
+            else:
+                reason = "the submit stopped before Kaggle accepted the file (not in Kaggle's list)"
+                self.settle(row["id"], "failed", error=reason)
+                settled.append({**row, "status": "failed", "error": reason})
+        return settled
+
+    def known_refs(self, competition: str) -> set[int]:
+        rows = self._db.execute("SELECT kaggle_ref FROM submissions WHERE competition = ? AND kaggle_ref IS NOT NULL",
+                                (competition,)).fetchall()
+        return {int(r["kaggle_ref"]) for r in rows}
 
     def sent(self, competition: str, file_hash: str) -> list[dict]:
         """Records of this file already sent to Kaggle (any status but dry-run and failed)."""
@@ -107,7 +184,7 @@ class Ledger:
     def update_from_kaggle(self, competition: str, kaggle_submissions: list[dict]) -> int:
         """Copy status and scores of Kaggle's submissions onto the records with the same ref; return count."""
         updated = 0
-        with self._db:
+        with self._writing():
             for sub in kaggle_submissions:
                 cursor = self._db.execute(
                     "UPDATE submissions SET status = ?, public_score = ?, private_score = ? "
@@ -117,7 +194,7 @@ class Ledger:
         return updated
 
     def add_rank(self, competition: str, team: str, rank: int | None, score: float | None) -> None:
-        with self._db:
+        with self._writing():
             self._db.execute("INSERT INTO ranks (competition, synced, team, rank, score) VALUES (?,?,?,?,?)",
                              (competition, utc_now(), team, rank, score))
 

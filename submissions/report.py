@@ -65,6 +65,12 @@ class RunInfo:
     has_test: bool = False
     pngs: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    nonfinite: dict[str, str] = field(default_factory=dict)  # file -> "n of total" NaN/inf predictions
+
+    @property
+    def healthy(self) -> bool:
+        """No NaN/inf prediction in oof.csv or test.csv: its AUC describes the whole run."""
+        return not self.nonfinite
 
     def summary(self, kind: str) -> dict | None:
         """``oof.auc_<kind>`` of metrics.json; for 'given', computed from oof.csv when metrics lack it."""
@@ -117,14 +123,31 @@ def read_run(folder: Path) -> RunInfo:
             if missing:
                 info.problems.append(f"oof.csv lacks column(s) {missing}")
             else:
-                info.oof = oof[np.isfinite(oof["pred"].to_numpy(dtype=np.float64))]
+                finite = _finite(oof["pred"])
+                if not finite.all():
+                    info.nonfinite["oof.csv"] = f"{int((~finite).sum())} of {len(oof)}"
+                info.oof = oof[finite]
         except (ValueError, pd.errors.ParserError) as error:
             info.problems.append(f"oof.csv unreadable: {error}")
     info.has_test = (folder / "test.csv").is_file()
+    if info.has_test:
+        try:
+            test = pd.read_csv(folder / "test.csv", usecols=lambda c: c == "pred")
+            finite = _finite(test["pred"]) if "pred" in test else np.ones(0, bool)
+            if not finite.all():
+                info.nonfinite["test.csv"] = f"{int((~finite).sum())} of {len(test)}"
+        except (ValueError, pd.errors.ParserError) as error:
+            info.problems.append(f"test.csv unreadable: {error}")
+    for name, count in info.nonfinite.items():
+        info.problems.append(f"NaN/inf predictions in {name}: {count} rows")
     rel = [p.relative_to(folder) for p in folder.rglob("*.png")]
     rel = [r for r in rel if not any(part.startswith(".") for part in r.parts)]
     info.pngs = [folder / r for r in sorted(rel, key=lambda r: (len(r.parts), r.as_posix()))]
     return info
+
+
+def _finite(values: pd.Series) -> np.ndarray:
+    return np.isfinite(pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64))
 
 
 def find_runs(runs_dir: Path, competition: str) -> list[RunInfo]:
@@ -273,13 +296,16 @@ def runs_section(runs: list[RunInfo]) -> str:
     if has_true:
         header += ["AUC true labels", "CI low", "CI high"]
     rows = []
-    order = sorted(runs, key=lambda r: -((r.summary("given") or {}).get("auc") or -1))
+    order = sorted(runs, key=lambda r: (not r.healthy, -((r.summary("given") or {}).get("auc") or -1)))
     for r in order:
         given = r.summary("given")
         n = (given or {}).get("n") or (len(r.oof) if r.oof is not None else None)
         n = "" if n is None else str(int(n))
         status = esc(r.status()) + "".join(f'<br><span class="warn">{esc(p)}</span>' for p in r.problems)
-        row = [f'<span class="run">{esc(r.name)}</span>', status, esc(n), *auc_cells(given)]
+        aucs = auc_cells(given)
+        if not r.healthy:
+            aucs[0] += '<br><span class="warn">NaN/inf predictions: not a valid score</span>'
+        row = [f'<span class="run">{esc(r.name)}</span>', status, esc(n), *aucs]
         if has_true:
             row += auc_cells(r.summary("true"))
         rows.append(row)
@@ -422,7 +448,7 @@ def pngs_section(runs: list[RunInfo]) -> str:
 def headline(runs: list[RunInfo], sidecars: list[dict], book: pd.DataFrame) -> str:
     """One line: the best run, the latest blend's CV and the best public score."""
     parts = []
-    scored = [(r.summary("given"), r.name) for r in runs]
+    scored = [(r.summary("given"), r.name) for r in runs if r.healthy]
     scored = [(s, name) for s, name in scored if s]
     if scored:
         s, name = max(scored, key=lambda t: t[0]["auc"])

@@ -5,6 +5,10 @@
 post-processing come from the JSON that ``submissions.blend`` wrote beside the file; the message sent to
 Kaggle carries them. The file is validated against the sample submission first; a file already sent is
 refused unless ``--force``; ``--dry-run`` records without sending. A failed send is recorded as ``failed``.
+
+The ledger row is written (status ``sending``) before the upload starts and settled from Kaggle's answer, so a
+submit killed or timed out in between leaves a row: the next submit of the same file first looks it up in
+Kaggle's list of the team's submissions (file name, description, time) and sends nothing if Kaggle has it.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from typing import Sequence
 from common.registry import get_competition
 from submissions import kaggle_client
 from submissions._cli import add_debug, cli, failed
-from submissions.ledger import DEFAULT_LEDGER, Ledger
+from submissions.ledger import DEFAULT_LEDGER, SENDING, Ledger
 from submissions.store import DEFAULT_FILES_ROOT, file_sha256, latest_submission, read_sidecar
 from submissions.validate import SubmissionError, validate_file
 
@@ -64,22 +68,54 @@ def submit_file(path: str | Path, message: str, competition: str | None = None,
                  runs=[r["name"] for r in meta.get("runs", [])], cv=meta.get("cv"),
                  postprocess=meta.get("postprocess", []))
     with Ledger(ledger_path) as ledger:
+        api = None
+        if ledger.unsettled(competition, file_hash) and not dry_run:
+            api = kaggle_client.connect()
+            settle_interrupted(ledger, api, competition, spec.slug, file_hash)
         previous = ledger.sent(competition, file_hash)
         if previous and not force:
             refs = [p["kaggle_ref"] for p in previous]
-            raise AlreadySent(f"{path.name} was already sent to Kaggle (submission ref(s) {refs}, "
+            unsettled = " (an earlier submit of it stopped before Kaggle answered)" if any(
+                p["status"] == SENDING for p in previous) else ""
+            raise AlreadySent(f"{path.name} was already sent to Kaggle{unsettled} (submission ref(s) {refs}, "
                               f"ledger {ledger.path}); use --force to send it again")
         if dry_run:
             entry["id"] = ledger.add(**entry, status="dry-run")
             return {**entry, "status": "dry-run"}
+        entry["id"] = ledger.add(**entry, status=SENDING)
         try:
-            api = kaggle_client.connect()
+            api = api or kaggle_client.connect()
+        except kaggle_client.KaggleError as error:
+            ledger.settle(entry["id"], "failed", error=str(error))
+            raise
+        try:
             ref = kaggle_client.submit(api, path, text, spec.slug)
         except kaggle_client.KaggleError as error:
-            ledger.add(**entry, status="failed", error=str(error))
-            raise
-        entry["id"] = ledger.add(**entry, status="pending", kaggle_ref=ref)
-    return {**entry, "status": "pending", "kaggle_ref": ref}
+            # an error after the upload (a timeout, say) may still have left the file with Kaggle: ask
+            try:
+                found = kaggle_client.list_submissions(api, spec.slug)
+            except kaggle_client.KaggleError:
+                raise kaggle_client.KaggleError(f"{error}; whether Kaggle got the file is not known: the next submit "
+                                                "of it or `leaderboard sync` settles it") from None
+            row = next(r for r in ledger.settle_from_kaggle(competition, found, file_hash) if r["id"] == entry["id"])
+            if row["status"] == "failed":
+                ledger.settle(entry["id"], "failed", error=str(error))
+                raise
+            ref, status = row["kaggle_ref"], row["status"]
+        else:
+            status = "pending"
+            ledger.settle(entry["id"], status, kaggle_ref=ref)
+    return {**entry, "status": status, "kaggle_ref": ref}
+
+
+def settle_interrupted(ledger: Ledger, api, competition: str, slug: str, file_hash: str | None = None) -> list[dict]:
+    """Settle the ledger's ``sending`` rows (of one file) against Kaggle's list of the team's submissions."""
+    try:
+        submissions = kaggle_client.list_submissions(api, slug)
+    except kaggle_client.KaggleError as error:
+        raise kaggle_client.KaggleError(f"an earlier submit stopped before Kaggle answered, and Kaggle's list of "
+                                        f"submissions to check it against could not be read: {error}") from None
+    return ledger.settle_from_kaggle(competition, submissions, file_hash)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

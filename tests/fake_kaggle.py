@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +53,7 @@ class FakeKaggle:
     kernel_outputs: dict[str, dict[str, bytes]] = field(default_factory=dict)  # "owner/slug" -> files
     datasets: dict[str, list[dict]] = field(default_factory=dict)   # "owner/slug" -> versions (request bodies)
     fail: dict[str, int] = field(default_factory=dict)               # method (or "upload") -> HTTP status
+    hang: dict[str, float] = field(default_factory=dict)             # method -> seconds to wait, after acting, to answer
     base_url: str = ""
     _tokens: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -170,7 +172,9 @@ def _handler_class(state: FakeKaggle) -> type[BaseHTTPRequestHandler]:
             if method in state.fail:
                 status = state.fail[method]
                 return self._send(status, {"code": status, "message": f"injected failure of {method}"})
-            self._send(*state.handle(method, body))
+            answer = state.handle(method, body)
+            time.sleep(state.hang.get(method, 0))  # the request took effect; its answer is late (a timeout, a kill)
+            self._send(*answer)
 
         def do_PUT(self) -> None:
             token = self.path.rsplit("/", 1)[-1]

@@ -22,7 +22,7 @@ import yaml
 
 from common.config import parse_folds
 from common.cv import FoldResult, Truth, run_folds
-from common.io import atomic_path, atomic_write_csv, atomic_write_text
+from common.io import atomic_write_csv, atomic_write_text
 from common.run import Run
 from common.tabular.config import LGBMConfig, dataset_params
 from common.tabular.matrix import FoldData, FoldTransform, TabularMatrix, fold_data
@@ -100,8 +100,8 @@ class LGBMFoldTrainer:
 def save_model(booster: lgb.Booster, run: Run, fold: int) -> None:
     """``fold<k>/model.txt`` (up to the best iteration) and ``fold<k>/importance.csv`` (gain, descending)."""
     fold_dir = run.fold_dir(fold)
-    with atomic_path(fold_dir / "model.txt") as tmp:
-        booster.save_model(tmp, num_iteration=booster.best_iteration)
+    # through Python's write, which names a full disk, where LightGBM's own writer only says "Cannot write"
+    atomic_write_text(fold_dir / "model.txt", booster.model_to_string(num_iteration=booster.best_iteration))
     importance = pd.DataFrame({"feature": booster.feature_name(), "importance": booster.feature_importance("gain")})
     atomic_write_csv(fold_dir / FOLD_IMPORTANCE, importance.sort_values("importance", ascending=False))
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -76,6 +77,59 @@ class TuneOptions:
                              f"{self.heartbeat_interval} and {self.grace_period}")
         if not 1 <= self.tune_folds <= self.n_splits:
             raise ValueError(f"--tune-folds must be within 1..{self.n_splits}, got {self.tune_folds}")
+        if self.storage is not None:
+            check_storage(self.storage)
+
+
+STORAGE_EXAMPLES = "e.g. postgresql://user@host/db, sqlite:////abs/path/study.db or journal:/path/study.log"
+
+
+def check_storage(url: str) -> None:
+    """Refuse a ``--storage`` URL that cannot work, in one line, before any run folder is made: one that does
+    not parse, an unknown database, a driver that is not installed, a file in a folder that does not exist, or
+    a database server that does not answer. A password in the URL is shown as ``***``."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    if url.startswith(JOURNAL):
+        path = Path(url[len(JOURNAL):]).expanduser()
+        if not path.name:
+            raise ValueError(f"--storage {url!r}: name the journal file ({STORAGE_EXAMPLES})")
+        if not path.resolve().parent.is_dir():
+            raise ValueError(f"--storage {url!r}: folder {path.resolve().parent} does not exist")
+        return
+    try:
+        parsed = make_url(url)
+        shown = repr(parsed.render_as_string(hide_password=True))
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:  # before its base class ArgumentError
+        raise ValueError(f"--storage {shown}: unknown database {parsed.drivername.split('+')[0]!r} "
+                         f"({STORAGE_EXAMPLES})") from None
+    except ArgumentError:
+        raise ValueError(f"--storage {url!r} is not a database URL ({STORAGE_EXAMPLES})") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as err:
+        raise ValueError(f"--storage {shown}: its driver {parsed.get_driver_name()} is not installed "
+                         f"({err.name or err}): install it, or name an installed one as "
+                         f"{parsed.get_backend_name()}+<driver>://") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database not in (None, "", ":memory:"):
+            folder = Path(parsed.database).expanduser().resolve().parent
+            if not folder.is_dir():
+                raise ValueError(f"--storage {shown}: folder {folder} does not exist")
+        return
+    timeout = {"connect_args": {"connect_timeout": 10}} if parsed.get_backend_name() == "postgresql" else {}
+    engine = create_engine(parsed, **timeout)
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise ValueError(f"--storage {shown}: cannot connect to the database ({reason})") from None
+    finally:
+        engine.dispose()
 
 
 def engine_config(cls: type, cfg: Any, **changes: Any) -> Any:

@@ -16,8 +16,8 @@ from common.io import atomic_path
 
 def save_checkpoint(path: Path, checkpoint: dict) -> Path:
     """``torch.save`` that never leaves a half-written file."""
-    with atomic_path(path) as tmp:
-        torch.save(checkpoint, tmp)
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:  # Python's write names a full disk
+        torch.save(checkpoint, handle)
     return Path(path)
 
 

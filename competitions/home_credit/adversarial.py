@@ -5,7 +5,9 @@
     python competitions/home_credit/adversarial.py --drop-top 10             # + refit without the top 10
 
 Stratified K folds over train + test clients (label: is test), LightGBM on the same features as
-``train.py`` (target encodings excluded: they need labels). Writes ``runs/home_credit/<name>/``:
+``train.py`` (target encodings excluded: they need labels). Clients with identical feature rows share a fold
+(else the model would memorise each copy's twin and give an AUC below 0.5); an AUC below 0.5 beyond its CI
+is reported as leakage, not as a shift. Writes ``runs/home_credit/<name>/``:
 ``adversarial.json`` (AUC with DeLong 95% CI, n, top features; with ``--drop-top K`` also the AUC
 after dropping the K most shifted features; on synthetic data with ``--shift`` the recall of the planted
 shifted columns), ``shifted_features.csv`` (rank, feature, gain share, univariate AUC), ``shifted_features.png``,
@@ -60,7 +62,8 @@ def fit(train: pd.DataFrame, test: pd.DataFrame, features: list[str], cfg: Adver
     """One adversarial CV on ``features``: the result and its ranked shifted-feature table."""
     fit_predict = adv.lgbm_fit_predict({"learning_rate": cfg.learning_rate, "num_leaves": cfg.num_leaves},
                                        cfg.num_boost_round, cfg.num_threads, cfg.seed)
-    result = adv.adversarial_cv(train[features], test[features], fit_predict, cfg.n_splits, cfg.seed)
+    groups = adv.exact_row_groups(train[features], test[features])
+    result = adv.adversarial_cv(train[features], test[features], fit_predict, cfg.n_splits, cfg.seed, groups)
     return result, adv.shifted_features(result, adv.univariate_auc(train, test, features))
 
 
@@ -107,8 +110,11 @@ def main(argv: list[str] | None = None) -> dict:
                  len(train_ids), len(test_ids), len(features), cfg.n_splits)
     result, table = fit(matrix.train, matrix.test, features, cfg)
     auc = result.auc
-    run.log.info("adversarial AUC %.4f (95%% CI %.4f-%.4f); top features: %s", auc["auc"], auc["ci_low"],
-                 auc["ci_high"], ", ".join(table["feature"].head(5)))
+    run.log.info("adversarial AUC %.4f (95%% CI %.4f-%.4f), %d groups of identical clients kept in one fold; "
+                 "top features: %s", auc["auc"], auc["ci_low"], auc["ci_high"], result.info["duplicate_groups"],
+                 ", ".join(table["feature"].head(5)))
+    if result.leak_warning:
+        run.log.warning(result.leak_warning)
     extra: dict = {"n_features": len(features), "tables": list(cfg.tables)}
     if cfg.drop_top:
         dropped = table["feature"].head(cfg.drop_top).tolist()
@@ -129,6 +135,8 @@ def main(argv: list[str] | None = None) -> dict:
                               f"({auc['ci_low']:.3f}-{auc['ci_high']:.3f})")
     print(f"adversarial AUC {auc['auc']:.4f} (95% CI {auc['ci_low']:.4f}-{auc['ci_high']:.4f}), n = {auc['n']}; "
           f"most shifted: {', '.join(table['feature'].head(5))}; written to {run.root}")
+    if result.leak_warning:
+        print(f"warning: {result.leak_warning}")
     return report
 
 

@@ -1,6 +1,6 @@
 """Load the eight Home Credit tables with explicit dtypes, schema checks and a parquet cache.
 
-Each CSV is parsed once by pyarrow (int32/float32 numbers, dictionary-encoded text that pandas reads as
+Each CSV (or the one-file zip Kaggle ships it in) is parsed once by pyarrow (int32/float32 numbers, dictionary-encoded text that pandas reads as
 'category'); the result is cached as parquet beside a fingerprint of the CSV (size, mtime), so a second
 run reads the parquet and skips CSV parsing. A CSV that fails its checks raises an error naming the file
 and column, and leaves any earlier cache untouched.
@@ -11,6 +11,9 @@ import hashlib
 import json
 import logging
 import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -33,30 +36,79 @@ class SchemaError(ValueError):
 
 
 def table_path(data_dir: str | Path, table: str) -> Path:
-    """Path of ``<table>.csv`` in ``data_dir``; a clear error names the missing file."""
-    path = Path(data_dir) / f"{table}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"Home Credit table {table}.csv not found in {data_dir} (expected {path})")
-    return path
+    """Path of ``<table>.csv`` in ``data_dir``, or of the zip Kaggle ships it in (``<table>.csv.zip``,
+    ``<table>.zip``); a clear error names the missing file, and a zip that holds it unextracted."""
+    folder = Path(data_dir)
+    for name in (f"{table}.csv", f"{table}.csv.zip", f"{table}.zip"):
+        if (folder / name).is_file():
+            return folder / name
+    message = f"Home Credit table {table}.csv not found in {data_dir} (expected {folder / f'{table}.csv'})"
+    holder = _zip_holding(folder, f"{table}.csv")
+    if holder is not None:
+        message += f"; it is inside {holder}: unzip it there (unzip {holder} -d {folder})"
+    raise FileNotFoundError(message)
+
+
+def csv_name(path: Path) -> str:
+    """The competition's file name of a table stored at ``path`` (``bureau.csv.zip`` -> ``bureau.csv``)."""
+    name = path.name.removesuffix(".zip")
+    return name if name.endswith(".csv") else f"{name}.csv"
+
+
+@contextmanager
+def open_table(path: Path) -> Iterator:
+    """The bytes of a table file: the CSV itself, or the single CSV inside a zip, streamed without extracting."""
+    if path.suffix != ".zip":
+        with path.open("rb") as handle:
+            yield handle
+        return
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as err:
+        raise SchemaError(f"{path}: not a readable zip file ({err}): download it again or unzip it by hand") from err
+    with archive:
+        members = [m for m in archive.namelist() if m.endswith(".csv") and not _is_system_file(m)]
+        if len(members) != 1:
+            raise SchemaError(f"{path}: a zipped table must hold exactly one CSV file, found {members or 'none'}")
+        with archive.open(members[0]) as handle:
+            yield handle
+
+
+def _is_system_file(member: str) -> bool:
+    """macOS adds ``__MACOSX/._name`` copies when it zips a folder."""
+    return member.startswith("__MACOSX/") or Path(member).name.startswith("._")
+
+
+def _zip_holding(folder: Path, name: str) -> Path | None:
+    """A zip in ``folder`` (e.g. the competition's whole download) that holds ``name``, if any."""
+    for archive in sorted(folder.glob("*.zip")) if folder.is_dir() else []:
+        try:
+            with zipfile.ZipFile(archive) as z:
+                if any(Path(m).name == name and not _is_system_file(m) for m in z.namelist()):
+                    return archive
+        except zipfile.BadZipFile:
+            continue
+    return None
 
 
 def read_csv_checked(path: str | Path) -> pd.DataFrame:
     """Parse one competition CSV with its schema's dtypes; errors name the file and the column."""
     path = Path(path)
-    spec = schema.dtypes(path.name)
+    spec = schema.dtypes(csv_name(path))
     header = _read_header(path)
     missing = [c for c in spec if c not in header]
     if missing:
         raise SchemaError(f"{path}: missing column(s) {missing} (has {len(header)} columns, e.g. {header[:5]})")
     try:
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: _ARROW_TYPES[t] for c, t in spec.items()},
-                include_columns=list(spec),
-                strings_can_be_null=True,
-            ),
-        )
+        with open_table(path) as handle:
+            table = pacsv.read_csv(
+                handle,
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: _ARROW_TYPES[t] for c, t in spec.items()},
+                    include_columns=list(spec),
+                    strings_can_be_null=True,
+                ),
+            )
     except pa.ArrowInvalid as err:
         raise SchemaError(f"{path}: {_name_column(str(err), header)}") from err
     if table.num_rows == 0:
@@ -113,10 +165,12 @@ def tables_cache_dir(data_dir: str | Path) -> Path:
 
 def read_sample_submission(data_dir: str | Path) -> pd.DataFrame:
     """``sample_submission.csv`` with its ``SK_ID_CURR,TARGET`` columns checked."""
-    path = Path(data_dir) / "sample_submission.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"sample submission not found: {path}")
-    frame = pd.read_csv(path)
+    try:
+        path = table_path(data_dir, "sample_submission")
+    except FileNotFoundError as err:
+        raise FileNotFoundError(str(err).replace("Home Credit table", "sample submission")) from None
+    with open_table(path) as handle:
+        frame = pd.read_csv(handle)
     expected = list(schema.SAMPLE_SUBMISSION_COLUMNS)
     if list(frame.columns) != expected:
         raise SchemaError(f"{path}: columns must be {expected}, got {list(frame.columns)}")
@@ -128,7 +182,7 @@ def read_sample_submission(data_dir: str | Path) -> pd.DataFrame:
 def _check_labels(path: Path, frame: pd.DataFrame, shown: int = 5) -> None:
     """Every row needs a valid label where the schema says so (``schema.LABEL_VALUES``): an empty TARGET
     would turn a train client into a test client. The error names the file, the count and a few ids."""
-    for column, allowed in schema.LABEL_VALUES.get(path.name, {}).items():
+    for column, allowed in schema.LABEL_VALUES.get(csv_name(path), {}).items():
         values = frame[column]
         bad = values.isna() | ~values.isin(allowed)
         if not bad.any():
@@ -148,8 +202,8 @@ def _check_labels(path: Path, frame: pd.DataFrame, shown: int = 5) -> None:
 
 
 def _read_header(path: Path) -> list[str]:
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        first = handle.readline().strip()
+    with open_table(path) as handle:
+        first = handle.readline().decode("utf-8", errors="replace").strip()
     if not first:
         raise SchemaError(f"{path}: the file is empty (no header)")
     return [name.strip().strip('"') for name in first.split(",")]

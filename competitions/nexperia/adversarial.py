@@ -9,7 +9,9 @@ Features: ``pixels`` (area-downsampled images, ``--pixel-size``), ``stats`` (bri
 quantiles, a 4x4 grid of block means and the lighting gradient: named, so ``shifted_features.csv`` says which
 moved) or ``run`` (penultimate-layer embeddings of a trained run's fold checkpoint, ``--checkpoint-run`` and
 ``--checkpoint-fold``, or of a timm ``--model`` with local ``--pretrained`` weights). Both CPU defaults need no
-weights. Stratified K folds over train + test images (label: is test). Writes ``runs/nexperia/<name>/``:
+weights. Stratified K folds over train + test images (label: is test), duplicate images (the dHash groups of
+``dedup.py``, exact and near, in train and test) in one fold; an AUC below 0.5 beyond its CI is reported as
+leakage, not as a shift. Writes ``runs/nexperia/<name>/``:
 ``adversarial.json`` (AUC with DeLong 95% CI, n; on synthetic data made with ``--shift`` the recall of the
 planted shifted test images among the most test-like ones), ``test_likeness.csv`` (training images: id,p_test),
 ``test_rows_likeness.csv``, ``weights.csv`` (id,weight = p/(1-p) clipped and normalised, the format of the
@@ -35,7 +37,7 @@ from common.plots import plot_image_grid
 from common.run import Run
 from common.seed import seed_everything
 from common.vision.weights import check_pretrained_option, default_model
-from competitions.nexperia.data import NexperiaDataOptions, load_configured, load_truth
+from competitions.nexperia.data import NexperiaDataOptions, duplicates_of, load_configured, load_truth
 
 COMPETITION = "nexperia"
 FEATURE_KINDS = ("pixels", "stats", "run")
@@ -177,7 +179,11 @@ def main(argv: list[str] | None = None) -> dict:
         fit_predict = adv.linear_fit_predict(cfg.c)
     run.log.info("adversarial validation: %d training vs %d test images, %s features (%d), %s", len(train_ids),
                  len(test_ids), cfg.features, x_train.shape[1], cfg.classifier)
-    result = adv.adversarial_cv(x_train, x_test, fit_predict, cfg.n_splits, cfg.seed)
+    # duplicate images (exact and near, the kit's dHash groups) share a fold, as in training
+    groups = duplicates_of(data).table["group"].to_numpy()
+    result = adv.adversarial_cv(x_train, x_test, fit_predict, cfg.n_splits, cfg.seed, groups)
+    if result.leak_warning:
+        run.log.warning(result.leak_warning)
     if isinstance(x_train, pd.DataFrame) and cfg.features == "stats":
         table = adv.shifted_features(result, adv.univariate_auc(x_train, x_test, list(x_train.columns)))
     extra = {"feature_kind": cfg.features, "classifier": cfg.classifier, "n_features": int(x_train.shape[1]),
@@ -197,6 +203,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"adversarial AUC {auc['auc']:.4f} (95% CI {auc['ci_low']:.4f}-{auc['ci_high']:.4f}), n = {auc['n']}"
           + (f"; shifted test images found: {truth['recall_at_n_shifted']:.2f} of the top {truth['n_shifted']}"
              if truth and truth.get("n_shifted") else "") + f"; written to {run.root}")
+    if result.leak_warning:
+        print(f"warning: {result.leak_warning}")
     return report
 
 

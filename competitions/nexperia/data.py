@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from common.config import option
-from common.dedup import MAX_DISTANCE, Duplicates, find_duplicates
+from common.dedup import DHASH_VERSION, MAX_DISTANCE, Duplicates, find_duplicates
 from common.folds import get_or_make_folds
 from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet, clean_leftovers
 from common.paths import cache_root, default_data_dir, runs_root
@@ -44,6 +44,7 @@ from common.progress import progress_bar
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png")
+SYSTEM_FILES = ("thumbs.db", "desktop.ini")
 BOX_COLUMNS = ["id", "x_1", "y_1", "x_2", "y_2"]
 CACHE_VERSION = 1
 SKIPPED_COLUMNS = ["path", "reason", "split", "id", "label"]
@@ -128,9 +129,46 @@ def _find_old_test_dir(test_root: Path) -> Path:
     return subdirs[0] if subdirs else test_root
 
 
-def _image_files(folder: Path) -> list[Path]:
+def _is_system_file(name: str) -> bool:
+    """Files an OS leaves beside the images: macOS ``._X.bmp`` AppleDouble copies and ``.DS_Store`` (any dot
+    file), Windows ``Thumbs.db`` and ``desktop.ini``."""
+    return name.startswith(".") or name.lower() in SYSTEM_FILES
+
+
+def _listing(folder: Path) -> tuple[list[Path], list[str]]:
+    """The image files of ``folder`` and the names of the system files left out."""
+    images, ignored = [], []
     with os.scandir(folder) as entries:
-        return sorted(Path(e.path) for e in entries if e.is_file() and e.name.lower().endswith(IMAGE_SUFFIXES))
+        for e in entries:
+            if not e.is_file():
+                continue
+            if _is_system_file(e.name):
+                ignored.append(e.name)
+            elif e.name.lower().endswith(IMAGE_SUFFIXES):
+                images.append(Path(e.path))
+    return sorted(images), sorted(ignored)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return _listing(folder)[0]
+
+
+def _list_images(folders: list[Path]) -> list[Path]:
+    """Every image file of ``folders``, after logging the system files left out and refusing an id with two
+    files (``X.bmp`` and ``X.png``) in one folder, which would otherwise merge into one row."""
+    files = []
+    for folder in folders:
+        images, ignored = _listing(folder)
+        if ignored:
+            log.info("ignored %d hidden/system file(s) in %s (e.g. %s)", len(ignored), folder, ", ".join(ignored[:3]))
+        by_id = Counter(p.stem for p in images)
+        twice = sorted(i for i, n in by_id.items() if n > 1)
+        if twice:
+            both = [p.name for p in images if p.stem == twice[0]]
+            raise ValueError(f"{len(twice)} image id(s) in {folder} have two files, e.g. {' and '.join(both)}: "
+                             "keep one file per id")
+        files += images
+    return files
 
 
 def _listing_key(files: list[Path], data_dir: Path, skip_bad: bool) -> str:
@@ -244,7 +282,7 @@ def load_data(data_dir: Path, cache_dir: Path | None = None, skip_bad: bool = Fa
     """
     data_dir = Path(data_dir)
     layout = find_layout(data_dir)
-    files = [p for folder in [*layout.train_dirs.values(), layout.test_dir] for p in _image_files(folder)]
+    files = _list_images([*layout.train_dirs.values(), layout.test_dir])
     root = Path(cache_dir) if cache_dir is not None else cache_root() / "nexperia"
     target = root / _listing_key(files, data_dir, skip_bad)
     clean_leftovers(root, depth=0)  # <key>.tmp-<pid> folders of killed decodes
@@ -350,7 +388,7 @@ def truth_labels(data_dir: Path):
 
 def duplicates_of(data: NexperiaData, max_distance: int = MAX_DISTANCE) -> Duplicates:
     """Duplicates of the train and test images (``common.dedup``), cached beside the decoded images."""
-    path = Path(data.cache_dir) / f"duplicates_d{max_distance}.parquet" if data.cache_dir else None
+    path = Path(data.cache_dir) / f"duplicates_v{DHASH_VERSION}_d{max_distance}.parquet" if data.cache_dir else None
     if path is not None and path.is_file():
         return Duplicates(pd.read_parquet(path))
     log.info("hashing %d images for duplicates", len(data.train_ids) + len(data.test_ids))
@@ -375,6 +413,11 @@ def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: P
     own), a file made without them is accepted, and the rows returned are those of ``data.train_ids``.
     """
     path = Path(runs_dir or runs_root()) / "nexperia" / "folds.csv"
+    present = set(np.unique(data.train_labels).tolist())
+    if present != {0, 1}:
+        empty = {label: folder for label, folder in find_layout(data.data_dir).train_dirs.items() if label not in present}
+        raise ValueError(f"no training images of class {sorted(empty)} in {', '.join(map(str, empty.values()))}: "
+                         "ROC-AUC needs both good and defect images; check the data folder")
     skipped = data.skipped[data.skipped["split"] == "train"] if "split" in data.skipped.columns else data.skipped[:0]
     groups = train_groups(data)
     if not len(skipped):

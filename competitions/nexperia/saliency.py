@@ -67,6 +67,10 @@ def trained_fold(source: Path, fold: int) -> Path:
     if not source.is_dir():
         raise FileNotFoundError(f"run folder not found: {source}")
     folder = source / f"fold{fold}"
+    if (folder / DONE_FILE).is_file() and not (folder / "best.pt").is_file():
+        kind = "a vae.py run (its model is fold<k>/vae.pt)" if (folder / "vae.pt").is_file() else "not a train.py run"
+        raise ValueError(f"{source} is {kind}: saliency explains the CNN checkpoint (fold<k>/best.pt) of a "
+                         "train.py run; pass such a run to --run")
     if not (folder / DONE_FILE).is_file() or not (folder / "best.pt").is_file():
         finished = sorted(p.parent.name for p in source.glob(f"fold*/{DONE_FILE}"))
         raise FileNotFoundError(f"fold {fold} of run {source} is not trained (no {folder / DONE_FILE} and "
@@ -118,17 +122,18 @@ def boxed_images(valid_ids: pd.Series, data: NexperiaData, data_dir: Path, img_s
                  folder: Path) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
     """The validation ids with a defect box (sorted), their rows in the training images and their boxes
     ``(K, 4)`` in the pixels of the model's ``img_size`` input; refused when there are none."""
+    row_of = pd.Series(np.arange(len(data.train_ids)), index=pd.Index(data.train_ids).astype(str))
+    unknown = [i for i in valid_ids if i not in row_of.index]
+    if unknown:
+        raise ValueError(f"the run was trained on other data: {len(unknown)} of the {len(valid_ids)} validation ids "
+                         f"of {folder} are not training images of {data_dir} (e.g. {unknown[:3]}); pass --data with "
+                         "the data the run was trained on")
     if not len(data.defect_boxes):
         raise FileNotFoundError(f"data {data_dir} has no defect boxes (defect_area.csv missing or empty)")
     boxed = sorted(set(valid_ids) & set(data.defect_boxes["id"]))
     if not boxed:
         raise ValueError(f"none of the {len(valid_ids)} validation images of {folder} has a box in "
                          f"{data_dir / 'defect_area.csv'}")
-    row_of = pd.Series(np.arange(len(data.train_ids)), index=pd.Index(data.train_ids).astype(str))
-    unknown = [i for i in boxed if i not in row_of.index]
-    if unknown:
-        raise ValueError(f"{len(unknown)} validation ids of {folder} are not training images of {data_dir}, "
-                         f"e.g. {unknown[:3]}")
     boxes_of = data.defect_boxes.groupby("id")[BOX_COLUMNS[1:]]
     boxes = [scale_boxes(boxes_of.get_group(i).to_numpy(), data.image_shape, (img_size, img_size)) for i in boxed]
     return boxed, row_of[boxed].to_numpy(), boxes

@@ -118,3 +118,18 @@ def test_tabular_weights_reach_the_training_dataset_only():
     assert fold_data(TabularMatrix(train, None, ["x"], "id", "target"), folds, 0).w_train is None
     with pytest.raises(ValueError, match="weights for 40 training rows"):
         TabularMatrix(train, None, ["x"], "id", "target", weights=w[:5])
+
+
+def test_copies_of_training_rows_as_test_rows_give_one_half_when_grouped_and_a_warning_when_not():
+    """Test rows that are copies of training rows: the sets are identical, so the AUC must be about 0.5. Folds
+    that split each copy from its twin let the model memorise the twin's label: an AUC far below 0.5."""
+    train, _ = frames(0.0, n_train=600)
+    test = train.iloc[:300].reset_index(drop=True)
+    split = adv.adversarial_cv(train, test, lgbm(), n_splits=4)
+    assert split.auc["ci_high"] < 0.5 and "leakage between the folds" in split.leak_warning
+    groups = adv.exact_row_groups(train, test)
+    assert len(np.unique(groups)) == 600 and (groups[600:] == groups[:300]).all()
+    grouped = adv.adversarial_cv(train, test, lgbm(), n_splits=4, groups=groups)
+    assert grouped.covers_half and grouped.leak_warning is None, grouped.auc
+    assert grouped.info["duplicate_groups"] == 300 and grouped.info["rows_in_duplicate_groups"] == 600
+    assert adv.summary(grouped, 600, 300)["leak_warning"] is None

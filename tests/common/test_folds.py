@@ -30,10 +30,34 @@ def test_groups_never_straddle_folds():
     assert (pd.Series(folds["fold"]).groupby(groups).nunique() == 1).all()
 
 
-def test_fold_without_a_class_is_refused():
+def test_fold_without_a_class_is_refused_with_the_number_of_folds_that_fits():
     y = np.array([0] * 20 + [1] * 2)
-    with pytest.raises(ValueError, match="holds only class"):
+    with pytest.raises(ValueError, match=r"class 1 has only 2 rows, fewer than the 5 folds asked for: use at most 2"):
         make_folds(np.arange(22), y, n_splits=5)
+    folds = pd.DataFrame({"id": np.arange(22), "fold": [0] * 11 + [1] * 11})  # a saved file: both positives in 1
+    with pytest.raises(ValueError, match=r"fold 0 holds only class \[0\] \(rows per class: \{0: 20, 1: 2\}\): "
+                                         r"use at most 2 folds"):
+        check_folds(folds, y)
+
+
+def test_labels_of_one_class_are_a_data_error_not_a_fold_one(tmp_path):
+    with pytest.raises(ValueError, match=r"the labels hold only class \[0\] \(22 rows\): ROC-AUC needs both"):
+        make_folds(np.arange(22), np.zeros(22, int), n_splits=5)
+    with pytest.raises(ValueError, match="ROC-AUC needs both"):
+        get_or_make_folds(tmp_path / "folds.csv", np.arange(22), np.ones(22, int))
+    assert not (tmp_path / "folds.csv").exists()
+
+
+def test_a_saved_file_that_splits_a_group_says_how_to_go_on(tmp_path):
+    ids, y = _data()
+    path = tmp_path / "folds.csv"
+    get_or_make_folds(path, ids, y, seed=3)
+    before = path.read_bytes()
+    groups = np.arange(len(y)) // 10  # duplicates found later (a new hash) join rows of different folds
+    with pytest.raises(ValueError, match=rf"fold file {path} does not fit this data: groups split across folds: "
+                                         r".*give this data its own runs folder \(--runs-dir DIR\), or move "):
+        get_or_make_folds(path, ids, y, groups=groups)
+    assert path.read_bytes() == before
 
 
 def test_saved_file_is_shared_and_checked(tmp_path):
@@ -45,7 +69,7 @@ def test_saved_file_is_shared_and_checked(tmp_path):
     again = get_or_make_folds(path, ids[order], y[order], seed=99)
     assert again["id"].tolist() == ids[order].tolist()
     assert again["fold"].tolist() == first["fold"].to_numpy()[order].tolist()
-    with pytest.raises(ValueError, match=r"made for other data: 1 ids without a fold"):
+    with pytest.raises(ValueError, match=r"made for other data: 1 ids without a fold .*its own runs folder"):
         load_folds(path, np.append(ids, "new-id"))
 
 

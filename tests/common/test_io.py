@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from common import io
 from common.io import atomic_path, atomic_write_parquet, atomic_write_text, clean_leftovers
@@ -104,3 +105,17 @@ def test_home_credit_caches_are_cleaned(tmp_path):
     dead.write_bytes(b"partial")
     build.build_group(build.GROUPS["application"], source, cache_dir=features)
     assert not dead.exists() and list(features.glob("application-*.parquet"))
+
+
+def test_a_write_on_a_full_disk_names_the_file_and_keeps_the_earlier_one(tmp_path):
+    from common.io import DiskFullError, atomic_write_bytes
+    from tests.full_disk import full_disk
+    with full_disk(tmp_path / "disk", size=1 << 20) as disk:
+        target = disk.root / "model.txt"
+        atomic_write_bytes(target, b"earlier")
+        disk.fill(0)
+        with pytest.raises(DiskFullError) as error:
+            atomic_write_bytes(target, b"x" * 100_000)
+        assert str(error.value) == f"no space left on device writing {target}"
+        assert target.read_bytes() == b"earlier" and sorted(p.name for p in disk.root.iterdir()) == [
+            ".filler", "model.txt"]

@@ -192,3 +192,11 @@ def test_an_option_added_later_and_unset_does_not_refuse_a_derived_run(tmp_path)
     with pytest.raises(ValueError, match=r"differs in \['source_config'\]"):
         run.save_config({"run": "cnn", "source_config": {"model": "a", "lr": 0.2, "new_option": None}})
 
+
+
+def test_a_password_in_a_url_option_never_reaches_config_yaml(tmp_path):
+    run = Run(tmp_path / "run")
+    run.save_config({"storage": "postgresql://kit:hunter2@db.example/optuna", "name": "x"})
+    text = run.config_path.read_text()
+    assert "hunter2" not in text and "postgresql://kit:***@db.example/optuna" in text
+    run.save_config({"storage": "postgresql://kit:hunter2@db.example/optuna", "name": "x"})  # the same config

@@ -114,3 +114,29 @@ def test_empty_target_stops_the_command_before_features(home_credit_data, tmp_pa
     assert err[-1].startswith("error: ") and "TARGET" in err[-1]
     assert str(frame.loc[0, "SK_ID_CURR"]) in err[-1] and "2 empty" in err[-1]
     assert not list((tmp_path / "cache").rglob("*.parquet"))  # no features built
+
+
+def test_tables_left_zipped_as_kaggle_ships_them_are_read(home_credit_data, tmp_path):
+    """``<table>.csv.zip`` and ``<table>.zip`` (one CSV inside, a macOS ``__MACOSX`` copy beside it) read as the
+    CSV does; a table only inside the competition's whole download is named with the command that unzips it."""
+    import zipfile
+    folder = tmp_path / "zipped"
+    shutil.copytree(home_credit_data, folder)
+    for table, name in (("bureau", "bureau.csv.zip"), ("sample_submission", "sample_submission.zip")):
+        with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as z:
+            z.write(folder / f"{table}.csv", f"{table}.csv")
+            z.writestr(f"__MACOSX/._{table}.csv", b"\x00\x05\x16\x07")
+        (folder / f"{table}.csv").unlink()
+    zipped = data.load_table(folder, "bureau", cache_dir=tmp_path / "cache")
+    pd.testing.assert_frame_equal(zipped, data.load_table(home_credit_data, "bureau", cache_dir=tmp_path / "plain"))
+    pd.testing.assert_frame_equal(data.read_sample_submission(folder), data.read_sample_submission(home_credit_data))
+
+    whole = tmp_path / "download"
+    whole.mkdir()
+    with zipfile.ZipFile(whole / "home-credit-default-risk.zip", "w") as z:
+        z.write(home_credit_data / "bureau.csv", "bureau.csv")
+    with pytest.raises(FileNotFoundError, match=r"inside .*home-credit-default-risk.zip: unzip it there \(unzip "):
+        data.table_path(whole, "bureau")
+    (folder / "bureau.csv.zip").write_bytes(b"not a zip")
+    with pytest.raises(data.SchemaError, match=r"bureau.csv.zip: not a readable zip file"):
+        data.load_table(folder, "bureau", cache_dir=tmp_path / "cache2")

@@ -68,6 +68,32 @@ def test_heartbeat_options_are_checked(home_credit_data):
                    "--grace-period", "5"])
 
 
+@pytest.mark.parametrize("url, message", [
+    ("postgress://kit@localhost/optuna", "unknown database 'postgress'"),
+    ("not a url", "is not a database URL (e.g. postgresql://"),
+    ("sqlite:////nonexistent/x.db", "folder /nonexistent does not exist"),
+    ("journal:/nonexistent/study.log", "folder /nonexistent does not exist"),
+    ("mysql://kit@localhost/optuna", "its driver mysqldb is not installed"),
+    ("postgresql://kit:hunter2@127.0.0.1:1/optuna", "cannot connect to the database (connection failed"),
+])
+def test_a_storage_url_that_cannot_work_is_one_line_before_any_run_folder(home_credit_data, url, message, capsys):
+    from common.cli import run_cli
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(tune.main, ["--data", str(home_credit_data), "--name", "bad-storage", *TUNE_FAST, "--storage", url])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    shown = url.replace("hunter2", "***")  # a password is never shown
+    assert len(err) == 1 and err[0].startswith(f"error: --storage {shown!r}") and message in err[0], err
+    assert not (runs_root() / "home_credit" / "bad-storage").exists()
+
+
+def test_the_postgresql_driver_comes_with_the_kit():
+    from common.tuning.study import check_storage
+    with pytest.raises(ValueError) as error:  # no server there: the driver imported and tried to connect
+        check_storage("postgresql://kit@127.0.0.1:1/optuna")
+    assert "cannot connect to the database" in str(error.value) and "driver" not in str(error.value)
+
+
 def test_a_trial_beyond_n_trials_is_refused_before_training(tmp_path):
     """Two workers may both start a trial after the other's check: the one numbered beyond ``n_trials``
     finished-or-running trials fails at once (not counted) and stops its worker."""

@@ -175,3 +175,12 @@ def test_packs_when_no_file_holds_a_key(repo, tmp_path, clean_env):
     _write(clean_env / ".kaggle" / "kaggle.json", json.dumps({"username": "someone", "key": SECRET}))
     out = pack_code("someone", tmp_path / "out", repo=repo)
     assert (out / "common" / "run.py").is_file()
+
+
+def test_a_source_file_named_like_a_credential_is_left_out_aloud(repo, tmp_path, capsys):
+    (repo / "competitions" / "x" / "secret_sauce.py").write_text("def sauce():\n    return 1\n")
+    out = pack_code("someone", tmp_path / "out", repo=repo)
+    assert "competitions/x/secret_sauce.py" not in _packed(out)
+    err = capsys.readouterr().err
+    assert "left out 2 file(s) whose names look like credentials: common/kaggle.json, " \
+           "competitions/x/secret_sauce.py (rename any that is code" in err

@@ -72,3 +72,26 @@ def test_bad_input_is_one_line(nexperia_data, roots, capsys, extra, expected):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], err
+
+
+def test_test_images_copied_from_training_images_give_one_half(nexperia_data, roots, tmp_path):
+    """The probe: the test folder holds copies of a random quarter of the training images (so both sets come from
+    one distribution). The kit's duplicate groups put each copy in its twin's fold: the AUC's CI covers 0.5 and
+    no leak is reported."""
+    import shutil
+
+    import numpy as np
+    copied = tmp_path / "copied"
+    shutil.copytree(nexperia_data, copied)
+    test_dir = copied / "test" / "test_contest" / "test"
+    shutil.rmtree(test_dir)
+    test_dir.mkdir()
+    train = sorted((copied / "train" / "train_contest").glob("*/*.bmp"))
+    picked = np.random.default_rng(0).choice(len(train), size=60, replace=False)
+    for i, image in enumerate(train[j] for j in picked):
+        shutil.copy(image, test_dir / f"copy{i:03d}.bmp")
+    (copied / "submission_sample.csv").unlink(missing_ok=True)
+    report = adversarial.main(["--data", str(copied), "--name", "copies", "--features", "stats", "--n-splits", "3",
+                               *roots])
+    assert report["covers_half"] and report["leak_warning"] is None, report["auc"]
+    assert report["duplicate_groups"] >= 55  # a copy of an image of a planted group joins that group

@@ -1,5 +1,6 @@
 """Reading the contest layouts into the memory-mapped cache, and the duplicate-aware folds."""
 import os
+import re
 import shutil
 
 import cv2
@@ -144,3 +145,61 @@ def test_a_killed_decode_leaves_nothing_behind(nexperia_data, tmp_path):
     (dead / "part").mkdir(parents=True)
     load_data(nexperia_data, cache_dir=cache)
     assert not dead.exists()
+
+
+def test_files_a_mac_or_windows_leaves_are_ignored_and_counted(nexperia_data, tmp_path, caplog):
+    """``._X.bmp`` AppleDouble copies, ``.DS_Store`` and ``Thumbs.db`` beside the images are no images: left out
+    (with a count in the log), so no run carries an id ``._X``; the data loads as the clean copy does."""
+    clean = load_data(nexperia_data, cache_dir=tmp_path / "clean")
+    mac = tmp_path / "mac"
+    shutil.copytree(nexperia_data, mac)
+    test_dir = mac / "test" / "test_contest" / "test"
+    first = sorted(test_dir.iterdir())[0]
+    (test_dir / f"._{first.name}").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (test_dir / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (mac / "train" / "train_contest" / "defect" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    with caplog.at_level("INFO", logger=nd.log.name):
+        data = load_data(mac, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(data.test_ids, clean.test_ids)
+    np.testing.assert_array_equal(data.train_ids, clean.train_ids)
+    assert not any(i.startswith(".") for i in data.test_ids) and data.skipped.empty
+    assert f"ignored 2 hidden/system file(s) in {test_dir} (e.g. .DS_Store, ._{first.name})" in caplog.text
+    assert "ignored 1 hidden/system file(s)" in caplog.text
+
+
+def test_one_id_with_two_image_files_is_refused_naming_both(nexperia_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(nexperia_data, data)
+    test_dir = data / "test" / "test_contest" / "test"
+    first = sorted(test_dir.iterdir())[0]
+    cv2.imwrite(str(first.with_suffix(".png")), cv2.imread(str(first), cv2.IMREAD_GRAYSCALE))
+    message = f"1 image id(s) in {test_dir} have two files, e.g. {first.stem}.bmp and {first.stem}.png: keep one"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_data(data, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_no_defect_images_is_named_as_a_data_problem(nexperia_data, tmp_path):
+    data_dir = tmp_path / "data"
+    shutil.copytree(nexperia_data, data_dir)
+    defect = data_dir / "train" / "train_contest" / "defect"
+    for image in defect.iterdir():
+        image.unlink()
+    data = load_data(data_dir, cache_dir=tmp_path / "cache")
+    with pytest.raises(ValueError, match=rf"no training images of class \[1\] in {re.escape(str(defect))}: ROC-AUC "
+                                         "needs both good and defect images"):
+        get_folds(data, runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs" / "nexperia" / "folds.csv").exists()
+
+
+def test_a_folds_file_of_other_data_says_how_to_go_on(nexperia_data, tmp_path):
+    data = load_data(nexperia_data, cache_dir=tmp_path / "cache")
+    runs = tmp_path / "runs"
+    (runs / "nexperia").mkdir(parents=True)
+    other = pd.DataFrame({"id": [f"other{i}" for i in range(10)], "fold": [0, 1] * 5})
+    other.to_csv(runs / "nexperia" / "folds.csv", index=False)
+    path = runs / "nexperia" / "folds.csv"
+    with pytest.raises(ValueError, match=re.escape(f"fold file {path} was made for other data: ") + ".*" + re.escape(
+            f"give this data its own runs folder (--runs-dir DIR), or move {path} away to make new folds")):
+        get_folds(data, runs_dir=runs)
+    assert pd.read_csv(path).equals(other)  # left as it was

@@ -107,3 +107,21 @@ def test_bad_input_is_refused_in_one_line(run, nexperia_data, tmp_path, capsys):
     boxes = pd.read_csv(nexperia_data / "defect_area.csv", dtype={"id": str})
     elsewhere = boxless_copy(nexperia_data, tmp_path / "b", boxes[~boxes["id"].isin(valid)])
     assert "validation images of" in refusal(run, ["--data", str(elsewhere)], capsys)
+
+
+def test_a_vae_run_and_a_run_of_other_data_are_named_as_such(run, nexperia_data, tmp_path, capsys):
+    from competitions.nexperia import vae
+    from competitions.nexperia.synth import generate
+    vae.main(["--data", str(nexperia_data), "--runs-dir", str(tmp_path / "runs"), "--cache-dir",
+              str(tmp_path / "cache"), "--epochs", "1", "--no-progress", "--heatmaps", "0", "--threads", "1",
+              "--arch", "fc", "--fold", "0", "--hidden", "16"])
+    vae_run = tmp_path / "runs" / "nexperia" / "vae-fc"
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        run_cli(saliency.main, ["--run", str(vae_run), "--threads", "1"])
+    line, = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"error: {vae_run} is a vae.py run (its model is fold<k>/vae.pt): saliency explains the CNN "
+                    "checkpoint (fold<k>/best.pt) of a train.py run; pass such a run to --run")
+    other = generate(tmp_path / "other", progress=False, n_train=60, n_test=10, seed=5)
+    line = refusal(run, ["--data", str(other), "--cache-dir", str(tmp_path / "cache")], capsys)
+    assert "the run was trained on other data:" in line and f"are not training images of {other}" in line

@@ -248,3 +248,24 @@ def test_report_renders_in_a_headless_browser(site, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+def test_runs_with_nan_or_inf_predictions_are_marked_and_never_the_best(tmp_path):
+    runs_dir = tmp_path / "runs"
+    write_run(runs_dir, "nexperia", "fine", 1.6, seed=0)
+    nan = write_run(runs_dir, "nexperia", "nan-run", 0.5, seed=1)  # the better AUC on its finite rows
+    oof = pd.read_csv(nan / "oof.csv", dtype={"id": str})
+    oof.loc[:9, "pred"] = np.nan
+    oof.to_csv(nan / "oof.csv", index=False)
+    test = pd.read_csv(nan / "test.csv", dtype={"id": str})
+    test.loc[:2, "pred"] = np.inf
+    test.to_csv(nan / "test.csv", index=False)
+    page = build_report(runs_dir=runs_dir, ledger=tmp_path / "none.sqlite", files_root=tmp_path / "files")
+    text = " ".join(_parse(page).text)
+    assert f"NaN/inf predictions in oof.csv: 10 of {len(oof)} rows" in text
+    assert f"NaN/inf predictions in test.csv: 3 of {len(test)} rows" in text
+    assert "NaN/inf predictions: not a valid score" in text
+    headline = re.search(r'<p class="headline">(.*?)</p>', page).group(1)
+    assert "fine" in headline and "nan-run" not in headline
+    runs_table = page[page.index("<h3>Runs</h3>"):]
+    assert runs_table.index(">nan-run<") > runs_table.index(">fine<")  # listed after the healthy runs

@@ -2,6 +2,7 @@
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -148,3 +149,71 @@ def test_blend_validate_and_dry_run_never_import_the_kaggle_client(blended):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert _rows(setup)["status"].tolist() == ["dry-run"]
+
+
+# A submit in its own process, the real client pointed at the loopback server, so that it can be killed.
+RUNNER = ("import sys; from kagglesdk import kaggle_env; "
+          "kaggle_env._env_to_endpoint[kaggle_env.KaggleEnv.LOCAL] = sys.argv[1]; "
+          "from submissions.submit import main; sys.exit(main(sys.argv[2:]))")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _killed_submit(setup, server, path, hang_on: str) -> None:
+    """Start a submit, wait until the server has acted on ``hang_on`` (and holds its answer back), kill it."""
+    server.hang[hang_on] = 120
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, server.base_url, str(path), "-m", "killed",
+                             "--data", str(setup["data"]), "--ledger", str(setup["ledger"])],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not server.calls_to(hang_on) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.calls_to(hang_on), proc.communicate(timeout=5)
+    finally:
+        proc.kill()
+        proc.wait()
+        server.hang.clear()
+
+
+def test_a_submit_killed_after_kaggle_accepted_the_file_does_not_send_it_again(blended, fake_kaggle_server, capsys):
+    setup, path, _ = blended
+    _killed_submit(setup, fake_kaggle_server, path, "CreateSubmission")
+    accepted, = fake_kaggle_server.submissions
+    row, = _rows(setup).to_dict("records")
+    assert row["status"] == "sending" and row["kaggle_ref"] is None  # written before the upload started
+    assert _submit(setup, str(path), "-m", "again") == 1
+    err = capsys.readouterr().err
+    assert "already sent to Kaggle (an earlier submit of it stopped" not in err  # it is settled now
+    assert f"already sent to Kaggle (submission ref(s) [{accepted['ref']}]" in err
+    assert len(fake_kaggle_server.submissions) == 1 and len(fake_kaggle_server.calls_to("CreateSubmission")) == 1
+    row, = _rows(setup).to_dict("records")
+    assert row["status"] == "pending" and row["kaggle_ref"] == accepted["ref"]
+
+
+def test_a_submit_killed_before_kaggle_accepted_the_file_sends_it_on_the_rerun(blended, fake_kaggle_server, capsys):
+    setup, path, _ = blended
+    _killed_submit(setup, fake_kaggle_server, path, "StartSubmissionUpload")
+    assert fake_kaggle_server.submissions == []
+    assert _submit(setup, str(path), "-m", "again") == 0
+    first, second = _rows(setup).to_dict("records")
+    assert first["status"] == "failed" and "not in Kaggle's list" in first["error"]
+    assert second["status"] == "pending" and second["kaggle_ref"] == fake_kaggle_server.submissions[0]["ref"]
+    assert len(fake_kaggle_server.submissions) == 1
+
+
+def test_leaderboard_sync_settles_an_interrupted_submit_and_names_submissions_the_ledger_lacks(
+        blended, fake_kaggle_server, capsys):
+    from submissions.leaderboard import main as leaderboard_main
+    setup, path, _ = blended
+    _killed_submit(setup, fake_kaggle_server, path, "CreateSubmission")
+    accepted, = fake_kaggle_server.submissions
+    fake_kaggle_server.submissions.append({"ref": 2000, "fileName": "by-hand.csv", "description": "kaggle CLI",
+                                           "date": "2026-12-01T10:00:00.000Z", "status": "COMPLETE",
+                                           "publicScore": "0.9"})
+    capsys.readouterr()
+    assert leaderboard_main(["sync", "--competition", "nexperia", "--ledger", str(setup["ledger"])]) == 0
+    out = capsys.readouterr().out
+    assert f"interrupted submit of {path.name} (ledger id 1): found on Kaggle as submission {accepted['ref']}" in out
+    assert "1 Kaggle submission(s) not in the ledger (made outside the kit): 2000 (by-hand.csv)" in out
+    row, = _rows(setup).to_dict("records")
+    assert row["kaggle_ref"] == accepted["ref"] and row["status"] == "pending"
