@@ -57,7 +57,7 @@ demo: install
 	@echo "== 5/5 blend -> validated submission -> ledger (dry run), kernel folder"
 	$(BIN)/python -m submissions.blend --competition home_credit --runs demo --method rank
 	$(BIN)/python -m submissions.submit --latest --competition home_credit -m "make demo" --dry-run
-	$(BIN)/python -m submissions.blend --competition nexperia --runs demo vae-fc-demo --method rank --post leak-fix --allow-partial
+	$(BIN)/python -m submissions.blend --competition nexperia --runs demo vae-fc-demo --method hill --post leak-fix --allow-partial
 	$(BIN)/python -m submissions.submit --latest --competition nexperia -m "make demo" --dry-run
 	$(BIN)/python -m submissions.leaderboard report
 	$(BIN)/python -m kernels.build nexperia-train --fold 0 --owner demo-user

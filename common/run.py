@@ -63,6 +63,12 @@ def hide_url_password(value: Any) -> Any:
     return URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 
 
+def saved_config(root: str | Path) -> dict:
+    """A run folder's ``config.yaml`` as a dict ({} where there is none), read without opening the run."""
+    path = Path(root) / "config.yaml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
 class Run:
     """A run folder: config, log, per-fold predictions merged into the run's ``oof.csv``/``test.csv``."""
 

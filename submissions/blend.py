@@ -38,6 +38,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -310,10 +311,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         path, meta = make_submission(args.competition, args.runs, args.method, args.data, args.runs_dir,
                                      args.files_root, args.post, args.allow_partial, args.meta_features)
+        print(format_report(path, meta))
+        if significantly_worse(meta) and args.method != BETTER_METHOD:
+            offer_better(path, meta, args)
     except (ValueError, FileNotFoundError) as error:
         return failed("BLEND FAILED", error, args.debug)
-    print(format_report(path, meta))
     return 0
+
+
+BETTER_METHOD = "hill"  # OOF-optimised weights (Caruana selection): starts from the best run, may give others 0
+
+
+def significantly_worse(meta: dict, alpha: float = 0.05) -> bool:
+    """Whether the blend's CV AUC is below its best run's by a paired DeLong test at level ``alpha``."""
+    vs = meta.get("vs_best_run")
+    return bool(len(meta["runs"]) > 1 and vs and vs["auc_blend"] < vs["auc_best"] and vs["p"] < alpha)
+
+
+def offer_better(path: Path, meta: dict, args: argparse.Namespace) -> None:
+    """Say that the blend loses to its best run and write the OOF-optimised blend beside it; the blend asked
+    for stays the newest file (the one ``submit --latest`` sends)."""
+    vs = meta["vs_best_run"]
+    better, better_meta = make_submission(args.competition, args.runs, BETTER_METHOD, args.data, args.runs_dir,
+                                          args.files_root, args.post, args.allow_partial)
+    now = time.time()
+    for name in (path.with_suffix(".roc.png"), sidecar_path(path), path):
+        os.utime(name, (now, now))
+    print(f"WARNING: this {meta['method']} blend is worse than its best run {vs['best_run']!r} (CV AUC "
+          f"{vs['auc_blend']:.5f} vs {vs['auc_best']:.5f}, paired DeLong p = {vs['p']:.2g}); the {BETTER_METHOD} "
+          f"blend (OOF-optimised weights {better_meta['weights']}) has CV AUC {better_meta['cv']['auc']:.5f} "
+          f"({better_meta['cv']['kind']}): {better}; send it with python -m submissions.submit {better} -m ...")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ class FakeKaggle:
     kernel_outputs: dict[str, dict[str, bytes]] = field(default_factory=dict)  # "owner/slug" -> files
     datasets: dict[str, list[dict]] = field(default_factory=dict)   # "owner/slug" -> versions (request bodies)
     fail: dict[str, int] = field(default_factory=dict)               # method (or "upload") -> HTTP status
-    hang: dict[str, float] = field(default_factory=dict)             # method -> seconds to wait, after acting, to answer
+    hang: dict[str, float] = field(default_factory=dict)             # method -> seconds its answer is held back
     base_url: str = ""
     _tokens: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 

@@ -37,3 +37,24 @@ def test_the_check_sees_lazy_imports(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from competitions.nexperia import data\n    import kernels.build\n")
     assert imported_modules(module) == [(2, "competitions.nexperia"), (3, "kernels.build")]
+
+
+SCRIPTS = sorted(p for p in ROOT.glob("competitions/*/*.py") if '__name__ == "__main__"' in p.read_text())
+KIT = sorted(p for folder in ("common", "competitions", "submissions", "kernels") for p in (ROOT / folder).rglob("*.py"))
+
+
+def test_no_kit_module_imports_a_competition_script():
+    """The command-line scripts (``competitions/<name>/<script>.py``) are leaves: what two of them share lives in
+    a module of its own, so a script never imports another (nor does any other module import one)."""
+    scripts = {".".join(p.relative_to(ROOT).with_suffix("").parts): p for p in SCRIPTS}
+    assert "competitions.nexperia.train" in scripts and "competitions.home_credit.train" in scripts
+    bad = []
+    for path in KIT:
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                if isinstance(node, ast.ImportFrom) and node.module else [])
+            bad += [f"{path.relative_to(ROOT)} line {node.lineno}: {name}" for name in names
+                    if name in scripts and scripts[name] != path]
+    assert not bad, bad

@@ -48,6 +48,7 @@ from common.progress import progress_bar
 from common.run import Run, changed_options, stop_if_asked
 from common.seed import seed_everything
 from common.vision.checkpoints import load_checkpoint, save_checkpoint
+from common.vision.card import card_of
 from common.vision.data import ModelInput, batch_loader
 from common.vision.embed import pooled_features
 from common.vision.distributed import amp_dtype
@@ -291,7 +292,9 @@ class SSLTrainer:
         atomic_write_json(self.run.root / ENCODER_INFO, {
             "model": cfg.model, "model_kwargs": cfg.model_kwargs, "img_size": cfg.img_size, "norm": cfg.norm,
             "method": cfg.method, "epochs": self.epoch, "feature_dim": self.dim, "images": len(self.dataset),
-            "seed": cfg.seed})
+            "seed": cfg.seed,
+            # what a model built on these weights needs (common.vision.card): the input the encoder learned on
+            "card": card_of(model_input(cfg), channels_last=cfg.channels_last, augment="none", tta="none")})
         return path
 
 

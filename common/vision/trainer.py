@@ -38,6 +38,7 @@ from common.run import Run, stop_if_asked
 from common.seed import seed_everything
 from common.tta import TTA_PRESETS
 from common.vision.callbacks import Callback, FoldEnd
+from common.vision.card import card_of
 from common.vision.checkpoints import CheckpointSaver, average_checkpoints, load_checkpoint, save_checkpoint
 from common.vision.data import ImageBatches, ModelInput, batch_loader, train_sampler
 from common.vision.distributed import Dist, amp_dtype, barrier, gather
@@ -176,6 +177,7 @@ class FoldTrainer:
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels once
         self.amp = amp_dtype(d.device, cfg.amp)
         self.spec = {"model": cfg.model, "model_kwargs": parse_model_kwargs(cfg.model_kwargs)}
+        self.card = card_of(self.inputs, channels_last=cfg.channels_last, augment=cfg.augment, tta=cfg.tta)
         seed_everything(cfg.seed)
         model = create_model(cfg.model, cfg.pretrained, self.spec["model_kwargs"])
         apply_freeze(model, cfg.freeze)
@@ -221,13 +223,14 @@ class FoldTrainer:
 
     # -- checkpoints
     def weights_checkpoint(self, epoch: int, metric: float) -> dict:
-        return {"model": self.eval_model.state_dict(), "model_spec": self.spec, "epoch": epoch,
+        return {"model": self.eval_model.state_dict(), "model_spec": self.spec, "card": self.card, "epoch": epoch,
                 "val_auc": metric, "weights": "ema" if self.ema is not None else "model"}
 
     def resume_checkpoint(self) -> dict:
         ckpt = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "state": {**self.state, "checkpoints": self.saver.history}, "model_spec": self.spec,
+                "card": self.card, "weights": "ema" if self.ema is not None else "model",
                 "config": config_to_dict(self.cfg)}
         if self.ema is not None:
             ckpt["ema"] = self.ema.module.state_dict()

@@ -122,7 +122,7 @@ def embedding_features(cfg: AdversarialConfig, images_train: np.ndarray, images_
     """Penultimate-layer features of a checkpoint or a timm model (``competitions.nexperia.features``)."""
     from common.device import resolve_device
     from common.vision.embed import embed
-    from competitions.nexperia.features import cnn_inputs, cnn_model
+    from competitions.nexperia.backbones import cnn_inputs, cnn_model
 
     spec = SimpleNamespace(checkpoint_run=cfg.checkpoint_run, model=cfg.model, pretrained=cfg.pretrained,
                            model_kwargs=cfg.model_kwargs, img_size=cfg.img_size)

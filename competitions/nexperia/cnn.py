@@ -23,13 +23,29 @@ from common.vision.distributed import Dist
 from common.vision.nc_callback import NeuralCollapseCurve
 from common.vision.pseudo import DEFAULT_THRESHOLD as PSEUDO_THRESHOLD
 from common.vision.pseudo import PSEUDO_FILE, check_source, read_pseudo_labels, with_pseudo_labels
+from common.tta import TTA_PRESETS
 from common.vision.trainer import ImageTrainConfig, train_folds
 from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_skipped_test, record_skipped
+
+
+# The measured best recipe for `train.py --fold 0` without --config (configs/demo.yaml, docs/results.md):
+# fine-tune the ImageNet EfficientNet-Lite0 installed with the kit, 3 epochs at 128 px.
+DEFAULT_WEIGHTS = "efficientnet_lite0"
 
 
 @dataclass
 class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
     """Train a timm CNN on Nexperia folds."""
+    pretrained: str | None = option(None, help="ImageNet weights installed with the kit (efficientnet_lite0, "
+                                               "efficientnet_lite1, efficientnet_lite2: they choose --model and "
+                                               "the input mean/std), or a local weight file for --model (default: "
+                                               f"{DEFAULT_WEIGHTS} unless --model is given, which then trains from "
+                                               "scratch)")
+    epochs: int = option(3, min=1, help="most training epochs")
+    batch_size: int = option(32, min=1, help="images per training batch")
+    warmup_epochs: float = option(0.5, min=0, help="linear LR warm-up, in epochs")
+    tta_compare: list[str] = option(default_factory=lambda: ["none", "hflip"], choices=list(TTA_PRESETS),
+                                    help="TTA presets whose validation AUC is reported (metrics.json variants)")
     name: str = option("cnn", help="run name: runs/nexperia/<name>")
     fold: str = option("0", volatile=True, help="fold to run: a number, a comma list, or all")
     gradcam: int = option(8, volatile=True, min=0, help="validation images in the Grad-CAM grid (0: none)")
@@ -51,6 +67,8 @@ class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
                                               "(default 1)")
 
     def __post_init__(self):
+        if self.model is None and self.pretrained is None:
+            self.pretrained = DEFAULT_WEIGHTS
         super().__post_init__()
         if self.nc_images == 1:
             raise ValueError("option --nc-images: one image cannot hold both classes; use 0 (off) or at least 2")

@@ -415,7 +415,8 @@ def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: P
     path = Path(runs_dir or runs_root()) / "nexperia" / "folds.csv"
     present = set(np.unique(data.train_labels).tolist())
     if present != {0, 1}:
-        empty = {label: folder for label, folder in find_layout(data.data_dir).train_dirs.items() if label not in present}
+        empty = {label: folder for label, folder in find_layout(data.data_dir).train_dirs.items()
+                 if label not in present}
         raise ValueError(f"no training images of class {sorted(empty)} in {', '.join(map(str, empty.values()))}: "
                          "ROC-AUC needs both good and defect images; check the data folder")
     skipped = data.skipped[data.skipped["split"] == "train"] if "split" in data.skipped.columns else data.skipped[:0]

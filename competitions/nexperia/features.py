@@ -64,14 +64,13 @@ from common.run import DONE_FILE, Run
 from common.seed import seed_everything
 from common.vision.data import ModelInput
 from common.vision.embed import embed_images, pooled_features
-from common.vision.model import create_model, parse_model_kwargs
-from common.vision.predict import load_model
+from common.vision.model import parse_model_kwargs
 from common.vision.trainer import sized_split
 from common.vision.weights import check_pretrained_option, default_model, resolve_pretrained
 from competitions.nexperia.anomaly import VAEConfig, _batch, prepare_images
+from competitions.nexperia.backbones import checkpoint_path, cnn_inputs, cnn_model
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
                                         load_truth, record_skipped, shared_fold_of, truth_labels)
-from competitions.nexperia.predict import source_config
 from competitions.nexperia.vae_models import build_vae
 
 CLASSIFIERS = ("logreg", "svm", "rf", "lda")
@@ -166,14 +165,6 @@ def make_classifier(name: str, seed: int = 0, threads: int = 2) -> Pipeline:
 
 
 # -- backbones --------------------------------------------------------------------------------------
-def checkpoint_path(run: str | Path, fold: int) -> Path:
-    """Fold ``fold``'s ``best.pt`` of a ``train.py`` run (an error says what to run when it is missing)."""
-    path = Path(run) / f"fold{fold}" / "best.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path} (train fold {fold} of that run first)")
-    return path
-
-
 def source_file(cfg: FeaturesConfig, fold: int) -> Path | None:
     """The weight file fold ``fold``'s features come from (None for the scattering or an untrained model);
     a missing one is an error that says what to run."""
@@ -186,26 +177,6 @@ def source_file(cfg: FeaturesConfig, fold: int) -> Path | None:
     if cfg.checkpoint_run:
         return checkpoint_path(cfg.checkpoint_run, fold)
     return resolve_pretrained(cfg.pretrained).file if cfg.pretrained else None
-
-
-def cnn_inputs(cfg) -> ModelInput:
-    """How the CNN sees images: as the ``cfg.checkpoint_run`` trained (its ``config.yaml``: size, norm, the
-    model's grey mean/std), else ``cfg.model``'s pretrained mean/std at ``cfg.img_size``, or each image
-    standardised when the weights are a ``pretrain.py`` encoder trained that way (its ``encoder.json``)."""
-    if cfg.checkpoint_run:
-        src = source_config(Path(cfg.checkpoint_run))
-        return ModelInput.for_model(src["model"], src["img_size"], src.get("norm", "fixed"))
-    encoder = Path(cfg.pretrained).with_name("encoder.json") if cfg.pretrained else None
-    norm = json.loads(encoder.read_text()).get("norm", "fixed") if encoder and encoder.is_file() else "fixed"
-    return ModelInput.for_model(cfg.model, cfg.img_size, norm)
-
-
-def cnn_model(cfg, fold: int | None, device: torch.device | str = "cpu") -> torch.nn.Module:
-    """Fold ``fold``'s checkpoint of ``cfg.checkpoint_run`` (its inference weights), else ``cfg.model``
-    [``cfg.pretrained``], in eval mode on ``device``."""
-    if cfg.checkpoint_run:
-        return load_model(checkpoint_path(cfg.checkpoint_run, fold), torch.device(device))
-    return create_model(cfg.model, cfg.pretrained, parse_model_kwargs(cfg.model_kwargs)).to(device).eval()
 
 
 def backbone_inputs(cfg: FeaturesConfig) -> ModelInput | None:

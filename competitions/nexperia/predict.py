@@ -15,17 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from common.cli import run_cli
 from common.config import option, parse_config, parse_folds, volatile_options
 from common.cv import FoldResult, run_folds
 from common.device import resolve_device, set_threads
+from common.paths import default_data_dir
 from common.registry import truth_of
-from common.run import Run
+from common.run import Run, saved_config
 from common.tta import TTA_PRESETS, warn_untrained_views
+from common.vision.card import read_card
 from common.vision.checkpoints import average_checkpoints
-from common.vision.data import ModelInput
 from common.vision.distributed import amp_dtype
 from common.vision.model import parse_model_kwargs
 from common.vision.predict import load_model, predict_images
@@ -57,41 +57,41 @@ class PredictConfig(NexperiaDataOptions):
     resume: bool = option(True, volatile=True, help="skip folds the derived run has finished")
 
 
-def source_config(run_dir: Path) -> dict:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: --run must be a train.py run folder")
-    return yaml.safe_load(path.read_text())
-
-
 def main(argv: list[str] | None = None) -> Run:
     cfg = parse_config(PredictConfig, argv)
     source = Path(cfg.run)
-    src = source_config(source)
+    if not source.is_dir():
+        raise FileNotFoundError(f"run folder not found: {source}")
+    src = saved_config(source)  # {} where it is gone: the checkpoints describe themselves
     set_threads(cfg.threads)
-    finished = Run(source).completed_folds()
-    folds = finished if cfg.fold == "all" else parse_folds(cfg.fold, src["n_splits"])
-    if not folds:
+    source_run = Run(source)
+    n_splits = int(src.get("n_splits") or source_run.metrics().get("n_splits") or 0)
+    if not n_splits:
+        raise FileNotFoundError(f"run {source} has neither config.yaml nor metrics.json to say its number of folds")
+    finished = source_run.completed_folds()
+    if not finished:
         raise FileNotFoundError(f"run {source} has no finished fold (fold<k>/done.json)")
+    folds = finished if cfg.fold == "all" else parse_folds(cfg.fold, n_splits)
     missing = [k for k in folds if k not in finished]
     if missing:
         raise FileNotFoundError(f"fold(s) {missing} of run {source} are not finished (no fold<k>/done.json); "
                                 f"finished: {finished}")
-    spec = {"model": cfg.model or src["model"],
-            "model_kwargs": parse_model_kwargs(cfg.model_kwargs if cfg.model else src.get("model_kwargs"))}
-    cfg.tta = src.get("tta", "none") if cfg.tta == "source" else cfg.tta
+    card = read_card(source / f"fold{folds[0]}" / "best.pt", src)
+    spec = ({"model": cfg.model, "model_kwargs": parse_model_kwargs(cfg.model_kwargs)} if cfg.model
+            else card.model_spec)
+    cfg.tta = card.tta if cfg.tta == "source" else cfg.tta
     cfg.name = cfg.name or f"{source.name}-tta-{cfg.tta}" + ("" if cfg.checkpoint == "best" else f"-{cfg.checkpoint}")
-    cfg.data = cfg.data or src["data"]
+    cfg.data = cfg.data or src.get("data") or str(default_data_dir("nexperia"))
     data = load_data(Path(cfg.data), Path(src["cache_dir"]) if src.get("cache_dir") else None,
                      skip_bad=cfg.skip_bad or bool(src.get("skip_bad", False)))
     run = Run.open("nexperia", cfg.name, cfg.runs_dir or source.parent.parent)
     run.save_config({**vars(cfg), "run": str(source.resolve()), "source_config": src},
                     volatile=volatile_options(PredictConfig))
     record_skipped(run, data)
-    warn_untrained_views(cfg.tta, src.get("augment") or "none", run.log)
+    warn_untrained_views(cfg.tta, card.augment, run.log)
     row_of = pd.Series(np.arange(len(data.train_ids)), index=pd.Index(data.train_ids).astype(str))
     device = resolve_device(cfg.device)
-    inputs = ModelInput.for_model(spec["model"], src["img_size"], src.get("norm", "fixed"))
+    inputs = card.inputs  # as the trainer made them, numbers included
     sized = SizedImages.of(data, inputs, cfg.progress)  # the resized copies the training run made
     settings = dict(inputs=inputs, batch_size=cfg.batch_size, workers=cfg.workers,
                     amp_dtype=amp_dtype(device, cfg.amp), progress=cfg.progress)
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> Run:
     def fit_fold(fold: int) -> FoldResult:
         folder = source / f"fold{fold}"
         model = load_model(folder / ("last.pt" if cfg.checkpoint == "last" else "best.pt"), device, spec,
-                           channels_last=src.get("channels_last", False))
+                           channels_last=card.channels_last)
         if cfg.checkpoint == "avg":
             kept = sorted(folder.glob("checkpoint-*.pt"))
             if not kept:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> Run:
                        test=None if test is None else pd.DataFrame({"id": data.test_ids, "pred": test}),
                        info={"tta": cfg.tta, "checkpoint": cfg.checkpoint, "source": str(folder)}), data, run.log)
 
-    run_folds(run, folds, fit_fold, n_splits=src["n_splits"], resume=cfg.resume,
+    run_folds(run, folds, fit_fold, n_splits=n_splits, resume=cfg.resume,
               truth=truth_of("nexperia", cfg.data))
     return run
 

@@ -24,14 +24,14 @@ from common.cli import run_cli
 from common.config import option, parse_config
 from common.device import resolve_device, set_threads
 from common.io import atomic_write_csv
-from common.run import DONE_FILE, Run
-from common.vision.data import ModelInput
+from common.paths import default_data_dir
+from common.run import DONE_FILE, Run, saved_config
+from common.vision.card import read_card
 from common.vision.predict import load_model
 from common.vision.saliency import (METHODS, SCORE_COLUMNS, save_saliency_grid, saliency_maps, scale_boxes,
                                     score_maps)
 from common.vision.trainer import sized_split
 from competitions.nexperia.data import BOX_COLUMNS, NexperiaData, NexperiaDataOptions, load_data
-from competitions.nexperia.predict import source_config
 
 CSV_COLUMNS = ["id", "method", *SCORE_COLUMNS]
 
@@ -83,20 +83,20 @@ def main(argv: list[str] | None = None) -> Path:
     check_methods(cfg.methods)
     source = Path(cfg.run)
     folder = trained_fold(source, cfg.fold)
-    src = source_config(source)
+    src = saved_config(source)
+    card = read_card(folder / "best.pt", src)
     set_threads(cfg.threads)
-    data_dir = Path(cfg.data or src["data"])
+    data_dir = Path(cfg.data or src.get("data") or default_data_dir("nexperia"))
     cache_dir = cfg.cache_dir or src.get("cache_dir")
     data = load_data(data_dir, Path(cache_dir) if cache_dir else None,
                      skip_bad=cfg.skip_bad or bool(src.get("skip_bad", False)))
-    img_size = int(src["img_size"])
+    inputs = card.inputs  # as the trainer made them
     valid_ids = pd.read_csv(folder / "oof.csv", dtype={"id": str})["id"]
-    boxed, rows, boxes = boxed_images(valid_ids, data, data_dir, img_size, folder)
+    boxed, rows, boxes = boxed_images(valid_ids, data, data_dir, inputs.img_size, folder)
     device = resolve_device(cfg.device)
-    inputs = ModelInput.for_model(src["model"], img_size, src.get("norm", "fixed"))  # as the trainer made them
     sized = sized_split(data, "train", inputs)
     images = torch.cat(list(inputs.batches(sized, rows, torch.device("cpu"), cfg.batch_size)))
-    model = load_model(folder / "best.pt", device, channels_last=src.get("channels_last", False))
+    model = load_model(folder / "best.pt", device, channels_last=card.channels_last)
     run = Run(source)
     with run.lock():
         run.log.info("saliency of fold %d (%s): %d boxed validation images of %d, methods %s", cfg.fold,

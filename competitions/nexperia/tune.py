@@ -58,6 +58,7 @@ class VAETuneConfig(tuning.TuneOptions, anomaly.VAEConfig):
 
 
 ENGINES = {"cnn": (CNNTuneConfig, TrainConfig, "train.py"), "vae": (VAETuneConfig, anomaly.VAEConfig, "vae.py")}
+OPTION_DATACLASSES = {f"--family {family}": engine[0] for family, engine in ENGINES.items()}  # docs/options.md
 
 
 def split_family(argv: list[str] | None) -> tuple[str, list[str]]:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from common.dedup import apply_exact_matches, dhash, find_duplicates
 

@@ -33,6 +33,29 @@ def test_same_tta_reproduces_the_runs_predictions(run):
     assert config["run"] == str(run.root.resolve()) and config["source_config"]["name"] == "p"
 
 
+def test_checkpoints_describe_themselves_and_predict_without_config_yaml(run, nexperia_data, tmp_path, monkeypatch):
+    """A checkpoint carries its model card (input size, normalisation with its numbers, memory format, the
+    augmentation it saw, its run's TTA, the kit version): a copy of the run without config.yaml predicts the same."""
+    import shutil
+
+    from common.vision.card import read_card
+    from common.vision.checkpoints import load_checkpoint
+    card = load_checkpoint(run.root / "fold0" / "best.pt")["card"]
+    assert card["img_size"] == 32 and card["norm"] == "fixed" and card["channels"] == 1
+    assert card["mean"] == pytest.approx(0.449, abs=1e-3) and card["std"] == pytest.approx(0.226, abs=1e-3)
+    assert card["augment"] == "light" and card["tta"] == "flips" and card["kit_version"] == "0.1.0"
+    assert read_card(run.root / "fold0" / "last.pt").inputs == read_card(run.root / "fold0" / "best.pt").inputs
+    bare = tmp_path / "runs" / "nexperia" / "bare"
+    shutil.copytree(run.root, bare, ignore=shutil.ignore_patterns("config.yaml", ".lock"))
+    monkeypatch.setenv("KIT_CACHE_ROOT", str(tmp_path / "cache"))
+    derived = predict.main(["--run", str(bare), "--data", str(nexperia_data), "--workers", "0", "--no-progress"])
+    assert derived.root.name == "bare-tta-flips"  # the run's own TTA, read from the card
+    for name in ("oof.csv", "test.csv"):
+        new, old = (pd.read_csv(folder / name, dtype={"id": str}) for folder in (derived.root, run.root))
+        assert list(new["id"]) == list(old["id"])
+        np.testing.assert_allclose(new["pred"], old["pred"], atol=2e-3)
+
+
 def test_another_tta_gives_the_variant_the_run_reported(run):
     derived = predict.main(["--run", str(run.root), "--tta", "none", "--workers", "0", "--no-progress"])
     before = json.loads((run.root / "metrics.json").read_text())["folds"]["0"]

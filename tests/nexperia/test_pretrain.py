@@ -52,6 +52,9 @@ def test_both_methods_write_the_encoder_files_and_a_linear_probe(runs_of, method
         "model": "resnet18", "model_kwargs": TINY_MODEL, "img_size": 32, "norm": "fixed", "method": method,
         "epochs": 2}
     assert info["images"] == 300  # train and test images, labels unused
+    assert {k: info["card"][k] for k in ("img_size", "norm", "channels")} == {"img_size": 32, "norm": "fixed",
+                                                                              "channels": 1}
+    assert 0 < info["card"]["mean"] < 1 and 0 < info["card"]["std"] < 1  # the numbers, not only the name
     summary = pd.read_csv(run.root / "summary.csv")
     assert summary["epoch"].tolist() == [1, 2] and summary["loss"].gt(0).all()
     assert ("pretext_accuracy" in summary) == (method == "rotation")

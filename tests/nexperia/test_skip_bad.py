@@ -81,7 +81,8 @@ def test_vae_skip_bad(setup):
 
 def test_train_and_predict_skip_bad(setup):
     small = ["--epochs", "1", "--img-size", "32", "--batch-size", "32", "--workers", "0", "--gradcam", "0",
-             "--model-kwargs", "{channels: [8, 8, 8, 8]}", "--tta-compare", "none", "--tta", "none"]
+             "--model", "resnet18", "--model-kwargs", "{channels: [8, 8, 8, 8]}", "--tta-compare", "none",
+             "--tta", "none"]
     run = train.main(setup["common"] + ["--skip-bad", "--name", "cnn"] + small)
     _check_run(run.root, setup)
     derived = predict.main(["--run", str(run.root), "--tta", "hflip", "--workers", "0", "--no-progress",

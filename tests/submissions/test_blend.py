@@ -140,6 +140,27 @@ def test_cli_prints_the_table_and_where_files_are(nexperia_setup, capsys):
     assert len(written) == 1 and str(written[0]) in out
 
 
+def test_a_blend_worse_than_its_best_run_says_so_and_offers_the_optimised_blend(nexperia_setup, capsys):
+    """A good run blended by rank with a near-useless one loses to the good run alone: the blend says so and
+    writes the hill-climbing blend beside it, while the blend asked for stays what submit --latest sends."""
+    from submissions.store import latest_submission
+    setup = nexperia_setup
+    write_run(setup["runs_dir"], "nexperia", "noise", 20.0, seed=7)  # AUC about 0.5
+    args = ["--competition", "nexperia", "--runs", "model0", "noise", "--data", str(setup["data"]),
+            "--runs-dir", str(setup["runs_dir"]), "--files-root", str(setup["files"])]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    records = [json.loads(p.read_text()) for p in (setup["files"] / "nexperia").glob("*.json")]
+    by_method = {m["method"]: m for m in records}
+    assert set(by_method) == {"rank", "hill"}
+    rank, hill = by_method["rank"], by_method["hill"]
+    assert rank["vs_best_run"]["p"] < 0.05 and rank["cv"]["auc"] < rank["vs_best_run"]["auc_best"]
+    assert hill["weights"]["noise"] == 0 and hill["cv"]["auc"] > rank["cv"]["auc"]
+    assert "WARNING: this rank blend is worse than its best run 'model0'" in out
+    assert f"send it with python -m submissions.submit {setup['files'] / 'nexperia' / hill['file']}" in out
+    assert latest_submission("nexperia", setup["files"]).name == rank["file"]
+
+
 # -- partial runs, BOM ---------------------------------------------------------------------------
 def _partial_run(runs_dir, name, done_folds, seed=0):
     """A nexperia run trained through the fold driver on ``done_folds`` of 3 folds only."""
