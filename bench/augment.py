@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from common.augment import build_transform
+from common.vision.augment import build_transform
 from common.vision.data import GRAY_MEAN, GRAY_STD
 from common.vision.device_augment import DeviceAugment
 

@@ -8,7 +8,9 @@ A hook is named ``"module:function"`` and imported only when used, so ``common/`
   fix); the dict (what changed) is recorded with the submission;
 - ``truth``: ``fn(data_dir: Path) -> (ids -> true labels) | None``: planted true labels of synthetic data.
 
-A new competition calls :func:`register` (see README, "Adding a competition").
+Each competition registers itself: its package (``competitions/<name>/__init__.py``) calls :func:`register`, and
+:func:`get_competition` imports ``competitions.<name>`` by name the first time the name is asked for, so
+``common/`` names no competition (docs/adding_a_competition.md).
 """
 from __future__ import annotations
 
@@ -39,31 +41,33 @@ def register(spec: Competition) -> Competition:
     return spec
 
 
-register(Competition(
-    name="nexperia",
-    slug="semi-conductor-image-classification-second-stage",
-    marker_file="submission_sample.csv",
-    sample_submission="submission_sample.csv",
-    id_column="id",
-    target_column="defect_score",
-    postprocess={"leak-fix": "competitions.nexperia.leak:leak_fix"},
-    truth="competitions.nexperia.data:truth_labels",
-))
-register(Competition(
-    name="home_credit",
-    slug="home-credit-default-risk",
-    marker_file="application_train.csv",
-    sample_submission="sample_submission.csv",
-    id_column="SK_ID_CURR",
-    target_column="TARGET",
-))
+PACKAGE = "competitions"  # where competitions live; each package registers itself when imported
 
 
 def get_competition(name: str) -> Competition:
+    if name not in COMPETITIONS and name.isidentifier():
+        try:
+            importlib.import_module(f"{PACKAGE}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name not in (PACKAGE, f"{PACKAGE}.{name}"):
+                raise
     try:
         return COMPETITIONS[name]
     except KeyError:
-        raise ValueError(f"unknown competition {name!r}; known: {sorted(COMPETITIONS)}") from None
+        raise ValueError(f"unknown competition {name!r}; known: {known_competitions()}") from None
+
+
+def known_competitions() -> list[str]:
+    """Names of the registered competitions and of the packages under ``competitions/`` (imported to list them)."""
+    import pkgutil
+    try:
+        package = importlib.import_module(PACKAGE)
+    except ModuleNotFoundError:
+        return sorted(COMPETITIONS)
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.ispkg:
+            importlib.import_module(f"{PACKAGE}.{module.name}")
+    return sorted(COMPETITIONS)
 
 
 def load_hook(reference: str) -> Callable[..., Any]:

@@ -17,8 +17,8 @@ from typing import Sequence
 
 from kernels import remote
 from kernels.pack_code import push_dataset
-from submissions._cli import add_debug, cli, failed
-from submissions.kaggle_client import KaggleError, connect, kernel_status
+from common.cli import add_debug, cli, failed
+from common.kaggle_client import KaggleError, connect, kernel_status
 
 
 def main(argv: Sequence[str] | None = None) -> int:

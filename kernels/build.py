@@ -36,7 +36,7 @@ from common.registry import get_competition
 from common.vision.weights import KNOWN_WEIGHTS
 from kernels import bootstrap
 from kernels.pack_code import KIT_ROOT, PackingError, pack_code, pack_weights, weights_dataset_slug
-from submissions._cli import add_debug, cli, failed
+from common.cli import add_debug, cli, failed
 
 BUILD_ROOT = Path("kernels") / "build"
 CODE_DATASET_SLUG = "kaggle-kit-code"

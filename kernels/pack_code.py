@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 
 from common.io import atomic_write_json
 from common.vision.weights import original_file
-from submissions._cli import add_debug, cli, failed
+from common.cli import add_debug, cli, failed
 
 PACKAGES = ("common", "competitions", "kernels", "submissions")
 TOP_FILES = ("setup.cfg", "pyproject.toml", "README.md")
@@ -241,7 +241,7 @@ def push_dataset(folder: str | Path, notes: str) -> str:
     exists; return its ref."""
     import json
 
-    from submissions import kaggle_client
+    from common import kaggle_client
 
     folder = Path(folder)
     ref = json.loads((folder / "dataset-metadata.json").read_text())["id"]
@@ -264,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.owner:
         parser.error("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
-    from submissions.kaggle_client import KaggleError
+    from common.kaggle_client import KaggleError
 
     try:
         folder = pack_code(args.owner, args.out or Path("kernels") / "build" / args.slug, args.slug, args.repo)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from common.paths import runs_root
 from common.run import Run
-from submissions import kaggle_client
+from common import kaggle_client
 
 
 def kernel_ref(folder_or_ref: str | Path) -> str:

@@ -52,7 +52,7 @@ from common.paths import default_data_dir, runs_root
 from common.plots import plot_roc
 from common.registry import get_competition, postprocess_hook
 from common.run import load_predictions
-from submissions._cli import add_debug, cli, failed
+from common.cli import add_debug, cli, failed
 from submissions.store import DEFAULT_FILES_ROOT, sidecar_path, submission_name
 from submissions.validate import check_submission, read_sample
 

@@ -17,8 +17,8 @@ import pandas as pd
 
 from common.plots import plot_cv_vs_lb
 from common.registry import get_competition
-from submissions import kaggle_client
-from submissions._cli import add_debug, cli, failed
+from common import kaggle_client
+from common.cli import add_debug, cli, failed
 from submissions.ledger import DEFAULT_LEDGER, Ledger
 from submissions.store import DEFAULT_FILES_ROOT
 

@@ -43,7 +43,7 @@ from common.io import atomic_write_text
 from common.metrics import auc_summary
 from common.paths import runs_root
 from common.plots import plot_corr_heatmap, plot_ledger_timeline, plot_roc_overlay
-from submissions._cli import add_debug, cli, failed
+from common.cli import add_debug, cli, failed
 from submissions.ledger import DEFAULT_LEDGER, Ledger
 from submissions.store import DEFAULT_FILES_ROOT
 

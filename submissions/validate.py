@@ -24,7 +24,7 @@ import pandas as pd
 
 from common.paths import default_data_dir
 from common.registry import Competition, get_competition
-from submissions._cli import add_debug, cli, failed
+from common.cli import add_debug, cli, failed
 
 
 BOM = b"\xef\xbb\xbf"

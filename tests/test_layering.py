@@ -58,3 +58,17 @@ def test_no_kit_module_imports_a_competition_script():
             bad += [f"{path.relative_to(ROOT)} line {node.lineno}: {name}" for name in names
                     if name in scripts and scripts[name] != path]
     assert not bad, bad
+
+
+def test_competitions_register_themselves_and_common_names_none():
+    """common.registry starts empty; asking for a competition imports its package, which registers it."""
+    import subprocess
+    import sys
+    code = ("import common.registry as r\n"
+            "assert r.COMPETITIONS == {}, r.COMPETITIONS\n"
+            "assert r.get_competition('nexperia').slug == 'semi-conductor-image-classification-second-stage'\n"
+            "assert r.known_competitions() == ['home_credit', 'nexperia']\n"
+            "try:\n    r.get_competition('titanic')\nexcept ValueError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "unknown competition 'titanic'; known: ['home_credit', 'nexperia']"

@@ -1,11 +1,11 @@
-"""Batch augmentation on the training device: the ``common.augment`` presets as kornia modules.
+"""Batch augmentation on the training device: the ``common.vision.augment`` presets as kornia modules.
 
 The loader hands over uint8 batches ``(B, C, S, S)`` already at the training size; :class:`DeviceAugment`
 scales them to ``[0, 1]``, applies the preset per sample (each sample draws its own flips, affine, ...)
 and standardises them, on whatever device the batch is on. This replaces albumentations' per-image work on
 the CPU, which cannot keep a GPU fed.
 
-Each preset mirrors its albumentations twin in ``common.augment`` transform for transform, with the same
+Each preset mirrors its albumentations twin in ``common.vision.augment`` transform for transform, with the same
 probabilities and parameter ranges in the same meaning:
 
 - ``Affine``: kornia's ``RandomAffine`` samples scale, translation and shear per axis when given four

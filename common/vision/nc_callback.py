@@ -5,7 +5,7 @@
 After each epoch's validation the callback embeds at most ``n_images`` of the fold's training rows (a
 stratified subset fixed by ``--seed``; un-augmented, model-ready: ``trainer.model_inputs``) with
 the validated weights (``trainer.eval_model``: the EMA when kept) in eval mode, and adds the columns ``nc1``,
-``nc3`` and ``nc4`` of :func:`common.neural_collapse.neural_collapse_metrics` (features: timm's
+``nc3`` and ``nc4`` of :func:`common.vision.neural_collapse.neural_collapse_metrics` (features: timm's
 ``forward_head(forward_features(x), pre_logits=True)``; classifier: ``get_classifier()``, the one logit
 read as the two-class head the module describes) to the epoch's ``summary.csv`` row. At the fold's end
 ``neural_collapse.png`` plots them over the epochs. The NC2 family is left out: with two classes it is 0 by
@@ -22,7 +22,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from common.neural_collapse import neural_collapse_metrics
+from common.vision.neural_collapse import neural_collapse_metrics
 from common.vision.callbacks import Callback, FoldEnd
 from common.vision.embed import pooled_features
 

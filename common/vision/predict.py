@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from common.tta import predict_loader
+from common.vision.tta import predict_loader
 from common.vision.checkpoints import inference_weights, load_checkpoint
 from common.vision.data import ImageBatches, ModelInput, batch_loader
 from common.vision.distributed import Dist, gather

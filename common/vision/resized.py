@@ -22,7 +22,7 @@ import numpy as np
 from common.io import atomic_path, atomic_write_json
 from common.progress import progress_bar
 
-INTERPOLATION = "INTER_AREA"  # as common.augment.build_transform resizes
+INTERPOLATION = "INTER_AREA"  # as common.vision.augment.build_transform resizes
 FINGERPRINT_IMAGES = 64
 CHUNK = 512
 

@@ -9,7 +9,7 @@ Two pretext tasks (``--method``):
 Views are made on whole batches (kornia: random resized crop, horizontal flip, brightness, contrast, blur) in
 [0, 1], then scaled as the supervised pipeline scales its inputs (``ModelInput.normalise``, ``--norm``), so the
 encoder's features are those fine-tuning sees. No vertical flips: on oriented parts an upside-down image may
-be the defect (``common.augment.TRAINED_VIEWS``).
+be the defect (``common.vision.augment.TRAINED_VIEWS``).
 
 The run folder gets ``encoder.pth`` (the backbone's state dict in timm's naming without the classifier: what
 ``common.vision.model.create_model`` and ``check_weight_file`` load), ``encoder.json`` (what made it),
@@ -46,7 +46,7 @@ from common.device import resolve_device
 from common.io import atomic_path, atomic_write_bytes, atomic_write_csv, atomic_write_json
 from common.progress import progress_bar
 from common.run import Run, changed_options, stop_if_asked
-from common.seed import seed_everything
+from common.seeding import seed_everything
 from common.vision.checkpoints import load_checkpoint, save_checkpoint
 from common.vision.card import card_of
 from common.vision.data import ModelInput, batch_loader

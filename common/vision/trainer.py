@@ -28,15 +28,15 @@ import torch
 import yaml
 from timm.utils import ModelEmaV3, distribute_bn
 
-from common.augment import AUGMENT_PRESETS
+from common.vision.augment import AUGMENT_PRESETS
 from common.config import RunConfig, config_to_dict, option
 from common.cv import FoldResult, Truth, run_folds
 from common.io import atomic_write_csv
 from common.metrics import roc_auc
 from common.progress import progress_bar
 from common.run import Run, stop_if_asked
-from common.seed import seed_everything
-from common.tta import TTA_PRESETS
+from common.seeding import seed_everything
+from common.vision.tta import TTA_PRESETS
 from common.vision.callbacks import Callback, FoldEnd
 from common.vision.card import card_of
 from common.vision.checkpoints import CheckpointSaver, average_checkpoints, load_checkpoint, save_checkpoint
@@ -106,10 +106,10 @@ class ImageTrainConfig(RunConfig):
     focal_gamma: float = option(2.0, min=0, help="gamma of --loss focal")
     gce_q: float = option(0.7, min=0, max=1, min_exclusive=True, help="q of --loss gce")
     balanced_sampler: bool = False
-    augment: str = option("light", choices=list(AUGMENT_PRESETS), help="common.augment preset")
+    augment: str = option("light", choices=list(AUGMENT_PRESETS), help="common.vision.augment preset")
     norm: str = option("fixed", choices=["fixed", "image"], help="fixed grey mean/std, or each image standardised")
     tta: str = option("hflip", choices=list(TTA_PRESETS), help="TTA of the OOF/test predictions: views the "
-                      "training augmentation covers (common.augment.TRAINED_VIEWS)")
+                      "training augmentation covers (common.vision.augment.TRAINED_VIEWS)")
     tta_compare: list[str] = option(default_factory=lambda: ["none", "hflip", "flips"], choices=list(TTA_PRESETS),
                                     help="TTA presets whose validation AUC is reported (metrics.json variants)")
     patience: int = option(5, min=1, help="early stopping: epochs without a better val AUC")

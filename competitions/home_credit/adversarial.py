@@ -29,7 +29,7 @@ from common.config import RunConfig, option, parse_config
 from common.metrics import roc_auc
 from common.paths import default_data_dir
 from common.run import Run
-from common.seed import seed_everything
+from common.seeding import seed_everything
 from competitions.home_credit.features.build import ALL_GROUPS
 from competitions.home_credit.matrix import COMPETITION, load_matrix
 

@@ -28,8 +28,8 @@ from common.config import option, parse_config, parse_folds
 from common.paths import default_data_dir
 from common.registry import truth_of
 from common.run import Run
-from common.seed import seed_everything
-from common.seeds import n_seeds_of, seeds_option, train_seeds
+from common.seeding import seed_everything
+from common.multi_seed import n_seeds_of, seeds_option, train_seeds
 from common.tabular.config import LGBMConfig, lgb_params
 from common.tabular.lgbm import train_cv
 from common.tabular.timing import Timings

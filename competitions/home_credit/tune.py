@@ -26,7 +26,7 @@ from common.cli import run_cli
 from common.config import config_to_dict, option, volatile_options
 from common.paths import default_data_dir
 from common.run import Run
-from common.seed import seed_everything
+from common.seeding import seed_everything
 from common.tabular.tune import DEFAULT_SPACE, LGBMTuneConfig, run_study, search_space
 from common.tuning.space import parse_with_space
 from competitions.home_credit.matrix import COMPETITION, MatrixOptions, fold_transform, load_matrix, shared_folds

@@ -35,7 +35,7 @@ from common.metrics import roc_auc
 from common.paths import default_data_dir
 from common.plots import plot_image_grid
 from common.run import Run
-from common.seed import seed_everything
+from common.seeding import seed_everything
 from common.vision.weights import check_pretrained_option, default_model
 from competitions.nexperia.data import NexperiaDataOptions, duplicates_of, load_configured, load_truth
 

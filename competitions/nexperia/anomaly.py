@@ -22,7 +22,7 @@ from common.io import atomic_path, atomic_write_csv
 from common.metrics import roc_auc
 from common.progress import progress_bar
 from common.run import Run, load_predictions, stop_if_asked
-from common.seed import seed_everything
+from common.seeding import seed_everything
 from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_skipped_test
 from competitions.nexperia.vae_models import _halvings, build_vae, vae_loss, vae_terms
 

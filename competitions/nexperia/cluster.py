@@ -41,7 +41,7 @@ from common.io import atomic_path, atomic_write_csv
 from common.paths import resolve_run, runs_root
 from common.plots import plot_image_grid
 from common.run import Run
-from common.seed import seed_everything
+from common.seeding import seed_everything
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
                                         load_truth, record_skipped, shared_fold_of, truth_labels)
 

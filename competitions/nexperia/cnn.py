@@ -1,5 +1,5 @@
 """The Nexperia CNN: its options (a timm CNN from ``common.vision`` plus Nexperia's own) and how a run of it
-trains: one seed or several (``--seeds``, ``common.seeds``), with or without fold-safe pseudo-labels
+trains: one seed or several (``--seeds``, ``common.multi_seed``), with or without fold-safe pseudo-labels
 (``--pseudo-from``, ``common.vision.pseudo``). ``train.py`` is its command line, ``tune.py`` tunes it.
 """
 from __future__ import annotations
@@ -17,13 +17,13 @@ from common.io import atomic_write_csv
 from common.paths import resolve_run, runs_root
 from common.registry import truth_of
 from common.run import Run
-from common.seeds import n_seeds_of, seeds_option, train_seeds
+from common.multi_seed import n_seeds_of, seeds_option, train_seeds
 from common.vision.callbacks import GradCamGrid, RocPlot
 from common.vision.distributed import Dist
 from common.vision.nc_callback import NeuralCollapseCurve
 from common.vision.pseudo import DEFAULT_THRESHOLD as PSEUDO_THRESHOLD
 from common.vision.pseudo import PSEUDO_FILE, check_source, read_pseudo_labels, with_pseudo_labels
-from common.tta import TTA_PRESETS
+from common.vision.tta import TTA_PRESETS
 from common.vision.trainer import ImageTrainConfig, train_folds
 from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_skipped_test, record_skipped
 
@@ -89,7 +89,7 @@ def check_pseudo_options(cfg: TrainConfig) -> None:
 def train_cnn(cfg: TrainConfig, data: NexperiaData, fold_of: np.ndarray, folds: list[int], run: Run,
               d: Dist) -> None:
     """The folds ``folds`` of ``run``; with ``--seeds K`` each seed a normal run in ``<run>/seeds/seed<s>/``
-    (``common.seeds``) and their mean in ``run``; with ``--pseudo-from`` each fold trained with its own
+    (``common.multi_seed``) and their mean in ``run``; with ``--pseudo-from`` each fold trained with its own
     pseudo-labels (``common.vision.pseudo``)."""
     truth = truth_of("nexperia", cfg.data)
     if cfg.adversarial_weights:

@@ -58,10 +58,10 @@ from common.cv import FoldResult, run_folds
 from common.device import resolve_device, set_threads
 from common.embedding_plots import Colouring, Style, embedding_plots
 from common.io import atomic_path, atomic_write_json
-from common.neural_collapse import neural_collapse_metrics
+from common.vision.neural_collapse import neural_collapse_metrics
 from common.noisy import AUDIT_ACTIONS, apply_audit
 from common.run import DONE_FILE, Run
-from common.seed import seed_everything
+from common.seeding import seed_everything
 from common.vision.data import ModelInput
 from common.vision.embed import embed_images, pooled_features
 from common.vision.model import parse_model_kwargs

@@ -23,7 +23,7 @@ from common.device import resolve_device, set_threads
 from common.paths import default_data_dir
 from common.registry import truth_of
 from common.run import Run, saved_config
-from common.tta import TTA_PRESETS, warn_untrained_views
+from common.vision.tta import TTA_PRESETS, warn_untrained_views
 from common.vision.card import read_card
 from common.vision.checkpoints import average_checkpoints
 from common.vision.distributed import amp_dtype

@@ -21,7 +21,7 @@ from common.config import parse_config, parse_folds
 from common.device import set_threads
 from common.paths import default_data_dir
 from common.run import STOP_ENV, Run
-from common.tta import warn_untrained_views
+from common.vision.tta import warn_untrained_views
 from common.tuning.params import apply_params
 from common.vision.distributed import amp_dtype, barrier, cleanup_distributed, setup_distributed
 from competitions.nexperia.cnn import TrainConfig, check_pseudo_options, train_cnn

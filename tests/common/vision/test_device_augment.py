@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from common.augment import AUGMENT_PRESETS, TRAINED_VIEWS, build_transform
-from common.tta import VIEWS
+from common.vision.augment import AUGMENT_PRESETS, TRAINED_VIEWS, build_transform
+from common.vision.tta import VIEWS
 from common.vision.device_augment import (DEVICE_PRESETS, CoarseDropout, DeviceAugment, GaussNoise,
                                          RandomApplyOne, brightness_contrast)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from common.neural_collapse import neural_collapse_metrics
+from common.vision.neural_collapse import neural_collapse_metrics
 from common.plots import plt
 from common.vision.callbacks import Callback
 from common.vision.nc_callback import NeuralCollapseCurve, fixed_subset

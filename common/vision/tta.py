@@ -46,8 +46,8 @@ def resolve_views(views: str | Sequence[str]) -> list[str]:
 
 def untrained_views(views: str | Sequence[str], augment: str) -> list[str]:
     """The views of ``views`` (a preset or a list) that augmentation preset ``augment`` never produced in
-    training (``common.augment.TRAINED_VIEWS``): empty when this TTA is safe for that model."""
-    from common.augment import TRAINED_VIEWS
+    training (``common.vision.augment.TRAINED_VIEWS``): empty when this TTA is safe for that model."""
+    from common.vision.augment import TRAINED_VIEWS
 
     if augment not in TRAINED_VIEWS:
         raise ValueError(f"unknown augmentation preset {augment!r}; choose one of {sorted(TRAINED_VIEWS)}")

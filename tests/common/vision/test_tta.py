@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from common.tta import TTA_PRESETS, VIEWS, predict_loader, resolve_views, tta_predict
+from common.vision.tta import TTA_PRESETS, VIEWS, predict_loader, resolve_views, tta_predict
 
 torch.set_num_threads(1)
 
@@ -86,7 +86,7 @@ def test_predict_loader_matches_batchwise_tta_and_accepts_tuples():
 def test_untrained_views_name_what_the_augmentation_never_showed(caplog):
     import logging
 
-    from common.tta import untrained_views, warn_untrained_views
+    from common.vision.tta import untrained_views, warn_untrained_views
 
     assert untrained_views("hflip", "light") == []
     assert untrained_views("flips", "light") == ["vflip", "hvflip"]

@@ -1,4 +1,4 @@
-"""common.seeds: K seed runs averaged into one run (fold files, metrics, resume), with a fake model."""
+"""common.multi_seed: K seed runs averaged into one run (fold files, metrics, resume), with a fake model."""
 import json
 from dataclasses import dataclass
 
@@ -9,7 +9,7 @@ import pytest
 from common.config import RunConfig, parse_config
 from common.cv import FoldResult, run_folds
 from common.run import Run
-from common.seeds import n_seeds_of, seed_config, seed_dir, seeds_option, train_seeds
+from common.multi_seed import n_seeds_of, seed_config, seed_dir, seeds_option, train_seeds
 
 IDS = np.array([f"r{i}" for i in range(40)])
 FOLD_OF = np.arange(40) % 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.neural_collapse import neural_collapse_metrics
+from common.vision.neural_collapse import neural_collapse_metrics
 
 
 def test_two_classes_by_hand():

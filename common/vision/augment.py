@@ -45,7 +45,7 @@ def _heavy() -> list[A.BasicTransform]:
 
 AUGMENT_PRESETS: dict[str, Callable[[], list[A.BasicTransform]]] = {
     "none": list, "light": _light, "seed": _seed, "medium": _medium, "heavy": _heavy}
-# The ``common.tta`` views each preset shows the model in training. A TTA view outside this set (a
+# The ``common.vision.tta`` views each preset shows the model in training. A TTA view outside this set (a
 # vertical flip for a model trained with horizontal flips only) is an image the model never saw: on
 # oriented parts such as Nexperia's it looks like a defect, and the averaged probabilities drift.
 TRAINED_VIEWS: dict[str, frozenset[str]] = {

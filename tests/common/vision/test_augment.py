@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.augment import AUGMENT_PRESETS, build_transform
+from common.vision.augment import AUGMENT_PRESETS, build_transform
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_unknown_preset_lists_the_names():
 
 @pytest.mark.parametrize("preset", sorted(AUGMENT_PRESETS))
 def test_trained_views_match_the_flips_each_preset_applies(preset):
-    from common.augment import TRAINED_VIEWS
+    from common.vision.augment import TRAINED_VIEWS
 
     kinds = {type(t).__name__ for t in AUGMENT_PRESETS[preset]()}
     hflip, vflip = "HorizontalFlip" in kinds, "VerticalFlip" in kinds
