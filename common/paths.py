@@ -61,8 +61,15 @@ def default_data_dir(competition: str) -> Path:
     return data_root() / competition
 
 
-def resolve_run(source: str | Path, runs_dir: str | Path | None = None) -> str:
-    """A run folder, or the name of a run under ``runs_dir`` (e.g. ``runs/nexperia``); as given when neither."""
-    if Path(source).is_dir() or runs_dir is None or not (Path(runs_dir) / str(source)).is_dir():
-        return str(source)
-    return str(Path(runs_dir) / str(source))
+def resolve_run(run: str | Path, competition: str, runs_dir: str | Path | None = None,
+                option: str | None = None) -> Path:
+    """A run folder given as a path, or as a name under ``<runs_dir>/<competition>/`` (default runs root); an
+    error names both places it looked, and the option it came from."""
+    path = Path(run)
+    if path.is_dir():
+        return path
+    named = Path(runs_dir or runs_root()) / competition / str(run)
+    if named.is_dir():
+        return named
+    where = f"option {option}: " if option else ""
+    raise FileNotFoundError(f"{where}run {str(run)!r} not found: neither a folder nor {named}")

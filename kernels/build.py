@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from common.config import load_yaml
+from common.cli import add_debug, cli, failed
+from common.config import load_yaml, read_params
 from common.io import atomic_write_json, atomic_write_text
-from common.registry import get_competition
+from common.registry import get_competition, load_hook
 from common.vision.weights import KNOWN_WEIGHTS
 from kernels import bootstrap
 from kernels.pack_code import KIT_ROOT, PackingError, pack_code, pack_weights, weights_dataset_slug
-from common.cli import add_debug, cli, failed
 
 BUILD_ROOT = Path("kernels") / "build"
 CODE_DATASET_SLUG = "kaggle-kit-code"
@@ -52,10 +52,12 @@ class Target:
     script: str          # module under competitions/<competition>/
     gpu: bool
     weights: bool        # attaches a dataset of pretrained weights
+    default_weights: str | None = None  # "module:function" (model, pretrained) -> the --pretrained the script uses
 
 
 TARGETS = {
-    "nexperia-train": Target("nexperia", "train", gpu=True, weights=True),
+    "nexperia-train": Target("nexperia", "train", gpu=True, weights=True,
+                             default_weights="competitions.nexperia.cnn:default_weights"),
     "nexperia-predict": Target("nexperia", "predict", gpu=True, weights=False),
     "home_credit-train": Target("home_credit", "train", gpu=False, weights=False),
 }
@@ -107,28 +109,39 @@ def script_args(target: str, fold: int | None, extra_args: Sequence[str]) -> lis
     return args + list(extra_args)
 
 
-def pretrained_name(extra_args: Sequence[str]) -> str | None:
-    """The known weights (``KNOWN_WEIGHTS``) the script will load: its ``--pretrained`` among the extra
-    arguments, else the ``pretrained`` of its ``--config`` YAML; None for a weight file or none."""
+def pretrained_name(target: str, extra_args: Sequence[str]) -> str | None:
+    """The known weights (``KNOWN_WEIGHTS``) the target's script will load, resolved as the script resolves its
+    options: the ``--config`` YAML, then the command line, then a ``--params`` file, then the script's own
+    default (e.g. the ImageNet weights ``train.py`` fine-tunes when neither ``--model`` nor ``--pretrained`` is
+    given); None for a weight file or none."""
+    spec = TARGETS[target]
+    if not spec.weights:
+        return None
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--pretrained")
+    for flag in ("--pretrained", "--model", "--params"):
+        parser.add_argument(flag)
     parser.add_argument("--config", "-c")
     given, _ = parser.parse_known_args(list(extra_args))
-    value = given.pretrained
-    if value is None and given.config:
-        value = load_yaml(local_config(given.config)).get("pretrained")
+    values = load_yaml(local_config(given.config)) if given.config else {}
+    values.update({k: v for k, v in (("model", given.model), ("pretrained", given.pretrained)) if v is not None})
+    if given.params:
+        values.update({k: v for k, v in read_params(str(local_config(given.params, "--params"))).items()
+                       if k in ("model", "pretrained")})
+    value = values.get("pretrained")
+    if spec.default_weights:
+        value = load_hook(spec.default_weights)(values.get("model"), value)
     return value if isinstance(value, str) and value in KNOWN_WEIGHTS else None
 
 
-def local_config(text: str) -> Path:
-    """The kernel's ``--config`` file on this machine: ``{input:REL}`` read as REL, relative to the current
-    folder or the kit."""
+def local_config(text: str, option: str = "--config") -> Path:
+    """The kernel's ``--config`` (or ``--params``) file on this machine: ``{input:REL}`` read as REL, relative to
+    the current folder or the kit."""
     placeholder = bootstrap.PLACEHOLDER.fullmatch(text)
     relative = placeholder.group(2) if placeholder else text
     for path in (Path(relative), KIT_ROOT / relative):
         if path.is_file():
             return path
-    raise ValueError(f"--config {text}: {relative} is not here nor in the kit, and the build reads it for the "
+    raise ValueError(f"{option} {text}: {relative} is not here nor in the kit, and the build reads it for the "
                      "weights its pretrained option names; give --pretrained after -- as well")
 
 
@@ -148,7 +161,7 @@ def build_kernel(target: str, owner: str, fold: int | None = None, extra_args: S
         raise ValueError(f"unknown kernel target {target!r}; known: {sorted(TARGETS)} and code-dataset")
     spec = TARGETS[target]
     args = script_args(target, fold, extra_args)
-    weights = pretrained_name(extra_args)
+    weights = pretrained_name(target, extra_args)
     if weights:
         pack_weights(owner, weights, Path(build_root) / weights_dataset_slug(weights))
         weights_datasets = [*weights_datasets, f"{owner}/{weights_dataset_slug(weights)}"]
@@ -198,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         folder = build_kernel(args.target, args.owner, args.fold, extra, args.code_dataset,
                               args.weights_dataset, args.kernel_source, args.gpu, args.suffix, args.build_root)
-        weights = pretrained_name(extra)
+        weights = pretrained_name(args.target, extra)
     except (ValueError, PackingError) as error:
         parser.error(str(error))
     if weights:

@@ -34,9 +34,9 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
+from common.cli import add_debug, cli, failed
 from common.io import atomic_write_json
 from common.vision.weights import original_file
-from common.cli import add_debug, cli, failed
 
 PACKAGES = ("common", "competitions", "kernels", "submissions")
 TOP_FILES = ("setup.cfg", "pyproject.toml", "README.md")

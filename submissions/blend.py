@@ -46,26 +46,15 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from common.cli import add_debug, cli, failed
 from common.ensemble import BLENDERS, META_AWARE, align, attach_meta, evaluate_blend
 from common.io import atomic_write_bytes, atomic_write_json, clean_leftovers
-from common.paths import default_data_dir, runs_root
+from common.paths import default_data_dir, resolve_run
 from common.plots import plot_roc
 from common.registry import get_competition, postprocess_hook
 from common.run import load_predictions
-from common.cli import add_debug, cli, failed
 from submissions.store import DEFAULT_FILES_ROOT, sidecar_path, submission_name
 from submissions.validate import check_submission, read_sample
-
-
-def resolve_run(run: str | Path, competition: str, runs_dir: str | Path | None = None) -> Path:
-    """A run folder given as a path, or as a name under ``<runs_dir>/<competition>/``."""
-    path = Path(run)
-    if path.is_dir():
-        return path
-    named = Path(runs_dir or runs_root()) / competition / str(run)
-    if named.is_dir():
-        return named
-    raise FileNotFoundError(f"run {run!r} not found: neither a folder nor {named}")
 
 
 logger = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from typing import Sequence
 
 import pandas as pd
 
+from common.cli import add_debug, cli, failed
 from common.plots import plot_cv_vs_lb
 from common.registry import get_competition
 from common import kaggle_client
-from common.cli import add_debug, cli, failed
 from submissions.ledger import DEFAULT_LEDGER, Ledger
 from submissions.store import DEFAULT_FILES_ROOT
 

@@ -39,11 +39,11 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from common.cli import add_debug, cli, failed
 from common.io import atomic_write_text
 from common.metrics import auc_summary
 from common.paths import runs_root
 from common.plots import plot_corr_heatmap, plot_ledger_timeline, plot_roc_overlay
-from common.cli import add_debug, cli, failed
 from submissions.ledger import DEFAULT_LEDGER, Ledger
 from submissions.store import DEFAULT_FILES_ROOT
 

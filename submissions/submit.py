@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from common.cli import add_debug, cli, failed
 from common.registry import get_competition
 from common import kaggle_client
-from common.cli import add_debug, cli, failed
 from submissions.ledger import DEFAULT_LEDGER, SENDING, Ledger
 from submissions.store import DEFAULT_FILES_ROOT, file_sha256, latest_submission, read_sidecar
 from submissions.validate import SubmissionError, validate_file

@@ -22,9 +22,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from common.cli import add_debug, cli, failed
 from common.paths import default_data_dir
 from common.registry import Competition, get_competition
-from common.cli import add_debug, cli, failed
 
 
 BOM = b"\xef\xbb\xbf"

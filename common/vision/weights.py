@@ -58,8 +58,6 @@ KNOWN_WEIGHTS: dict[str, WeightPackage] = {
 class PretrainedWeights:
     file: Path            # a timm-named state dict file that timm's pretrained_cfg_overlay=dict(file=...) loads
     model: str | None     # the timm model these weights are for (None for a user's own file: any model)
-    mean: float | None    # the grey-level mean/std the weights expect (mean of timm's per-channel cfg); None: unknown
-    std: float | None
     package: str | None   # the known name (e.g. "efficientnet_lite0"), None for a plain file
 
 
@@ -73,11 +71,10 @@ def resolve_pretrained(spec: str, cache_dir: Path | None = None) -> PretrainedWe
         source = original_file(spec)
         if not target.is_file() or target.stat().st_mtime < source.stat().st_mtime:
             convert_to_timm(source, known.timm_model, target)
-        mean, std = grey_mean_std(known.timm_model)
-        return PretrainedWeights(target, known.timm_model, mean, std, spec)
+        return PretrainedWeights(target, known.timm_model, spec)
     path = Path(spec)
     if path.is_file():
-        return PretrainedWeights(path, None, None, None, None)
+        return PretrainedWeights(path, None, None)
     if path.suffix or len(path.parts) > 1:
         raise FileNotFoundError(f"pretrained weight file not found: {path} (attach it to the kernel or download "
                                 f"it once, e.g. from the timm model's Hugging Face page; or use a known name: "

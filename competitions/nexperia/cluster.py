@@ -38,7 +38,7 @@ from common.config import RunConfig, config_to_dict, option, parse_config, parse
 from common.cv import FoldResult, run_folds
 from common.device import resolve_device, set_threads
 from common.io import atomic_path, atomic_write_csv
-from common.paths import resolve_run, runs_root
+from common.paths import resolve_run
 from common.plots import plot_image_grid
 from common.run import Run
 from common.seeding import seed_everything
@@ -86,11 +86,7 @@ class ClusterConfig(RunConfig, NexperiaDataOptions):
 def feature_files(features: str, runs_dir: str | None, folds: list[int]) -> dict[str, Path]:
     """The feature files of run ``features`` (a folder or a run name): ``{"all": features.npz}`` for a shared
     embedding, ``{"fold<k>": fold<k>/features.npz}`` for per-fold ones; a clear error when they are missing."""
-    runs = Path(runs_dir or runs_root()) / "nexperia"
-    root = Path(resolve_run(features, runs))
-    if not root.is_dir():
-        raise FileNotFoundError(f"option --features: feature run {features!r} not found (neither a folder "
-                                f"nor {runs / features})")
+    root = resolve_run(features, "nexperia", runs_dir, option="--features")
     if (root / FEATURES_FILE).is_file():
         return {"all": root / FEATURES_FILE}
     files = {f"fold{k}": root / f"fold{k}" / FEATURES_FILE for k in folds}

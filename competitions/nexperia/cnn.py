@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -14,7 +13,7 @@ from common.adversarial import read_weights
 from common.config import option, parse_folds
 from common.cv import Truth
 from common.io import atomic_write_csv
-from common.paths import resolve_run, runs_root
+from common.paths import resolve_run
 from common.registry import truth_of
 from common.run import Run
 from common.multi_seed import n_seeds_of, seeds_option, train_seeds
@@ -31,6 +30,12 @@ from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_s
 # The measured best recipe for `train.py --fold 0` without --config (configs/demo.yaml, docs/results.md):
 # fine-tune the ImageNet EfficientNet-Lite0 installed with the kit, 3 epochs at 128 px.
 DEFAULT_WEIGHTS = "efficientnet_lite0"
+
+
+def default_weights(model: str | None, pretrained: str | None) -> str | None:
+    """The ``--pretrained`` a training run uses: the given one; with neither it nor ``--model``, DEFAULT_WEIGHTS
+    (kernels.build asks the same to attach the weights a kernel will need)."""
+    return DEFAULT_WEIGHTS if model is None and pretrained is None else pretrained
 
 
 @dataclass
@@ -67,8 +72,7 @@ class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
                                               "(default 1)")
 
     def __post_init__(self):
-        if self.model is None and self.pretrained is None:
-            self.pretrained = DEFAULT_WEIGHTS
+        self.pretrained = default_weights(self.model, self.pretrained)
         super().__post_init__()
         if self.nc_images == 1:
             raise ValueError("option --nc-images: one image cannot hold both classes; use 0 (off) or at least 2")
@@ -82,7 +86,7 @@ def check_pseudo_options(cfg: TrainConfig) -> None:
             if value is not None:
                 raise ValueError(f"option {flag} needs --pseudo-from RUN")
         return
-    cfg.pseudo_from = resolve_run(cfg.pseudo_from, Path(cfg.runs_dir or runs_root()) / "nexperia")  # or a name
+    cfg.pseudo_from = str(resolve_run(cfg.pseudo_from, "nexperia", cfg.runs_dir, option="--pseudo-from"))
     check_source(cfg.pseudo_from, parse_folds(cfg.fold, cfg.n_splits), cfg.n_splits)
 
 

@@ -1,7 +1,7 @@
-from common.paths import default_data_dir, find_input_dir, runs_root
-from common.registry import get_competition
-
 import pytest
+
+from common.paths import default_data_dir, find_input_dir, resolve_run, runs_root
+from common.registry import get_competition
 
 
 def test_local_defaults(monkeypatch):
@@ -24,3 +24,12 @@ def test_kernel_finds_competition_folder_by_marker(tmp_path):
 def test_unknown_competition():
     with pytest.raises(ValueError, match=r"unknown competition 'titanic'; known: \[.*'home_credit', 'nexperia'"):
         get_competition("titanic")
+
+
+def test_a_run_is_a_folder_or_a_name_under_the_competitions_runs(tmp_path):
+    named = tmp_path / "runs" / "nexperia" / "cnn"
+    named.mkdir(parents=True)
+    assert resolve_run("cnn", "nexperia", tmp_path / "runs") == named
+    assert resolve_run(named, "home_credit", tmp_path / "elsewhere") == named  # a folder is taken as it is
+    with pytest.raises(FileNotFoundError, match=r"option --features: run 'nope' not found: neither a folder nor "):
+        resolve_run("nope", "nexperia", tmp_path / "runs", option="--features")

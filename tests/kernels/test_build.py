@@ -9,7 +9,8 @@ from kernels.build import TARGETS, build_kernel, main
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_kernel_folder_metadata_and_script(tmp_path, target):
     fold = 2 if target.endswith("train") else None
-    folder = build_kernel(target, "someone", fold=fold, extra_args=["--name", "exp1"],
+    scratch = ["--model", "resnet18"] if target == "nexperia-train" else []  # no known weights to attach
+    folder = build_kernel(target, "someone", fold=fold, extra_args=["--name", "exp1", *scratch],
                           weights_datasets=["someone/timm-weights"], build_root=tmp_path)
     raw = (folder / "kernel-metadata.json").read_text()
     meta = json.loads(raw)
@@ -31,7 +32,7 @@ def test_kernel_folder_metadata_and_script(tmp_path, target):
     assert namespace["SETTINGS"] == {"code_dataset": "someone/kaggle-kit-code",
                                      "module": f"competitions.{competition}.{TARGETS[target].script}",
                                      "args": [*(["--fold", "2"] if fold is not None else []),
-                                              "--data", "{input_dir:%s}" % marker, "--name", "exp1"],
+                                              "--data", "{input_dir:%s}" % marker, "--name", "exp1", *scratch],
                                      "weights_files": []}
     assert callable(namespace["main"])
 
@@ -52,9 +53,19 @@ def test_cli_passes_extra_arguments_and_needs_an_owner(tmp_path, monkeypatch, ca
 def test_nexperia_training_attaches_weights_unless_others_are_named(tmp_path):
     default = json.loads((build_kernel("nexperia-train", "me", build_root=tmp_path)
                           / "kernel-metadata.json").read_text())
-    assert default["dataset_sources"] == ["me/kaggle-kit-code", "me/timm-weights"]
+    # train.py without --model or --pretrained fine-tunes efficientnet_lite0, which the kernel cannot pip install
+    assert default["dataset_sources"] == ["me/kaggle-kit-code", "me/kit-weights-efficientnet-lite0"]
+    scratch = json.loads((build_kernel("nexperia-train", "me", build_root=tmp_path,
+                                       extra_args=["--model", "resnet18"]) / "kernel-metadata.json").read_text())
+    assert scratch["dataset_sources"] == ["me/kaggle-kit-code", "me/timm-weights"]
+    params = tmp_path / "best_params.yaml"
+    params.write_text("params:\n  model: resnet18\n  lr: 0.003\n")  # a --params file counts as the script reads it
+    tuned = json.loads((build_kernel("nexperia-train", "me", build_root=tmp_path / "p",
+                                     extra_args=["--params", str(params)]) / "kernel-metadata.json").read_text())
+    assert tuned["dataset_sources"] == ["me/kaggle-kit-code", "me/timm-weights"]
     named = json.loads((build_kernel("nexperia-train", "me", weights_datasets=["other/convnext-weights"],
-                                     code_dataset="me/kit-v2", build_root=tmp_path)
+                                     code_dataset="me/kit-v2", build_root=tmp_path,
+                                     extra_args=["--model", "convnext_nano", "--pretrained", "{input:cn.pth}"])
                         / "kernel-metadata.json").read_text())
     assert named["dataset_sources"] == ["me/kit-v2", "other/convnext-weights"]
 

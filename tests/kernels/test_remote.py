@@ -44,7 +44,8 @@ def test_push_wait_and_fetch_two_fold_kernels_into_one_run(fake_kaggle_server, t
         assert body["text"] == (folder / "run.py").read_text()
         assert body["language"] == "python" and body["kernelType"] == "script" and body["isPrivate"] is True
         assert body["enableGpu"] is True and body["enableInternet"] is False
-        assert body["datasetDataSources"] == [f"{OWNER}/kaggle-kit-code", f"{OWNER}/timm-weights"]
+        # train.py's default fine-tunes efficientnet_lite0: the kernel gets the dataset of those weights
+        assert body["datasetDataSources"] == [f"{OWNER}/kaggle-kit-code", f"{OWNER}/kit-weights-efficientnet-lite0"]
         assert body["competitionDataSources"] == ["semi-conductor-image-classification-second-stage"]
     out = capsys.readouterr().out
     assert "RUNNING" in out and "COMPLETE" in out
