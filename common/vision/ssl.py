@@ -29,9 +29,7 @@ from typing import Sequence
 import kornia.augmentation as K
 import numpy as np
 import pandas as pd
-import timm
 import torch
-import yaml
 from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from sklearn.linear_model import LogisticRegression
@@ -53,6 +51,7 @@ from common.vision.data import ModelInput, batch_loader
 from common.vision.embed import pooled_features
 from common.vision.distributed import amp_dtype
 from common.vision.model import create_model, parse_model_kwargs, to_device
+from common.vision.model_source import ModelSourceOptions
 from common.vision.optim import cosine_with_warmup, create_optimizer
 
 SSL_METHODS = ("rotation", "simclr")
@@ -62,15 +61,12 @@ MIN_IMG_SIZE = 32
 
 
 @dataclass
-class SSLConfig(RunConfig):
+class SSLConfig(ModelSourceOptions, RunConfig):
     """Self-supervised pretraining of a timm backbone on unlabelled images."""
     method: str | None = option(required=True, help=f"pretext task: {' or '.join(SSL_METHODS)} (predict the "
                                                     "0/90/180/270-degree turn, or contrast two augmented views)")
     name: str | None = option(None, help="run name: runs/<competition>/<name> (default ssl-<method>)")
     fold: str = option("all", volatile=True, help="folds of the linear probe: a number, a comma list, or all")
-    model: str = option("resnet18", help="any timm model name")
-    model_kwargs: str | None = option(None, help="YAML mapping of extra timm kwargs, "
-                                                 "e.g. '{channels: [16,32,64,128], stem_width: 16}'")
     img_size: int = option(64, min=MIN_IMG_SIZE, help="square input size (images are resized)")
     norm: str = option("fixed", choices=["fixed", "image"],
                        help="input scaling, as the supervised run will use it: fixed grey mean/std, or each "
@@ -95,15 +91,7 @@ class SSLConfig(RunConfig):
         if self.method not in SSL_METHODS:  # here, not argparse's choices: one error line, not usage + error
             raise ValueError(f"option --method: {self.method!r} is not one of {list(SSL_METHODS)}")
         self.name = self.name or f"ssl-{self.method}"
-        try:
-            parse_model_kwargs(self.model_kwargs)
-        except yaml.YAMLError as err:
-            problem = getattr(err, "problem", None) or str(err).splitlines()[0]  # YAML's own text spans lines
-            raise ValueError(f"option --model-kwargs: {self.model_kwargs!r} is not a YAML mapping "
-                             f"({problem})") from None
-        if not timm.is_model(self.model):
-            raise ValueError(f"option --model: unknown timm model {self.model!r}; list them with "
-                             "timm.list_models('*resnet*')")
+        self.check_model_source()
         model_input(self)  # the model's input mean/std are known (timm's pretrained config)
 
 
@@ -194,7 +182,7 @@ class SSLTrainer:
         self.dataset = StackedImages([self.inputs.resized(images) for images in arrays])
         self.steps = len(self.dataset) // cfg.batch_size  # the last, partial batch is dropped
         seed_everything(cfg.seed)
-        model = create_model(cfg.model, None, parse_model_kwargs(cfg.model_kwargs))
+        model = create_model(cfg.model, cfg.pretrained, parse_model_kwargs(cfg.model_kwargs))  # e.g. from ImageNet
         self.dim = feature_dim(model, cfg.img_size)
         self.model = to_device(model, self.device, cfg.channels_last)
         self.head = make_head(cfg.method, self.dim, cfg.proj_dim).to(self.device)
@@ -290,7 +278,8 @@ class SSLTrainer:
         torch.save(encoder_state(self.model), buffer)
         atomic_write_bytes(path, buffer.getvalue())
         atomic_write_json(self.run.root / ENCODER_INFO, {
-            "model": cfg.model, "model_kwargs": cfg.model_kwargs, "img_size": cfg.img_size, "norm": cfg.norm,
+            "model": cfg.model, "model_kwargs": cfg.model_kwargs, "pretrained": cfg.pretrained,
+            "img_size": cfg.img_size, "norm": cfg.norm,
             "method": cfg.method, "epochs": self.epoch, "feature_dim": self.dim, "images": len(self.dataset),
             "seed": cfg.seed,
             # what a model built on these weights needs (common.vision.card): the input the encoder learned on

@@ -23,12 +23,9 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
-import timm
 import torch
-import yaml
 from timm.utils import ModelEmaV3, distribute_bn
 
-from common.vision.augment import AUGMENT_PRESETS
 from common.config import RunConfig, config_to_dict, option
 from common.cv import FoldResult, Truth, run_folds
 from common.io import atomic_write_csv
@@ -36,7 +33,7 @@ from common.metrics import roc_auc
 from common.progress import progress_bar
 from common.run import Run, stop_if_asked
 from common.seeding import seed_everything
-from common.vision.tta import TTA_PRESETS
+from common.vision.augment import AUGMENT_PRESETS
 from common.vision.callbacks import Callback, FoldEnd
 from common.vision.card import card_of
 from common.vision.checkpoints import CheckpointSaver, average_checkpoints, load_checkpoint, save_checkpoint
@@ -44,9 +41,10 @@ from common.vision.data import ImageBatches, ModelInput, batch_loader, train_sam
 from common.vision.distributed import Dist, amp_dtype, barrier, gather
 from common.vision.losses import LOSSES, BinaryLoss
 from common.vision.model import apply_freeze, create_model, freeze_batchnorm_stats, parse_model_kwargs, to_device
+from common.vision.model_source import ModelSourceOptions
 from common.vision.optim import cosine_with_warmup, create_optimizer
 from common.vision.predict import predict_images
-from common.vision.weights import check_pretrained_option, default_model
+from common.vision.tta import TTA_PRESETS
 
 
 
@@ -81,17 +79,9 @@ def sized_split(data: ImageData, split: str, inputs: ModelInput, progress: bool 
 
 
 @dataclass
-class ImageTrainConfig(RunConfig):
+class ImageTrainConfig(ModelSourceOptions, RunConfig):
     """Train a timm CNN with one logit on 1-channel images, fold by fold."""
-    model: str | None = option(None, help="any timm model name (default: the model of a --pretrained weight "
-                                          "package, else resnet18)")
-    model_kwargs: str | None = option(None, help="YAML mapping of extra timm kwargs, "
-                                                 "e.g. '{channels: [16,32,64,128], stem_width: 16}'")
-    pretrained: str | None = option(None, help="ImageNet weights installed with the kit (efficientnet_lite0, "
-                                               "efficientnet_lite1, efficientnet_lite2: they choose --model and "
-                                               "the input mean/std), or a local weight file for --model")
     freeze: str = option("none", help="none | head | lastN (train last N stages + head)")
-    img_size: int = option(128, min=8, help="square input size (images are resized)")
     epochs: int = option(10, min=1, help="most training epochs")
     batch_size: int = option(64, min=1, help="images per training batch")
     lr: float = option(1e-3, min=0, min_exclusive=True, help="peak learning rate")
@@ -137,17 +127,7 @@ class ImageTrainConfig(RunConfig):
             raise ValueError("option --avg-checkpoints needs --checkpoint-hist >= 1")
         if not re.fullmatch(r"none|head|last\d+", self.freeze):
             raise ValueError(f"option --freeze: {self.freeze!r} is not none, head or lastN (e.g. last2)")
-        try:  # a malformed mapping fails before any data is read
-            parse_model_kwargs(self.model_kwargs)
-        except yaml.YAMLError as err:
-            problem = " ".join(str(err).split())  # YAML's message spans lines: keep the error to one
-            raise ValueError(f"option --model-kwargs: {self.model_kwargs!r} is not a YAML mapping "
-                             f"({problem})") from None
-        self.model = self.model or default_model(self.pretrained)
-        if not timm.is_model(self.model):
-            raise ValueError(f"option --model: unknown timm model {self.model!r}; list them with "
-                             "timm.list_models('*resnet*')")
-        check_pretrained_option(self.pretrained, self.model)
+        self.check_model_source()
         if self.suspects and not Path(self.suspects).is_file():
             raise FileNotFoundError(f"suspects file not found: {self.suspects} (option --suspects)")
 

@@ -36,7 +36,7 @@ from common.paths import default_data_dir
 from common.plots import plot_image_grid
 from common.run import Run
 from common.seeding import seed_everything
-from common.vision.weights import check_pretrained_option, default_model
+from common.vision.model_source import ModelSourceOptions
 from competitions.nexperia.data import NexperiaDataOptions, duplicates_of, load_configured, load_truth
 
 COMPETITION = "nexperia"
@@ -46,20 +46,15 @@ QUANTILES = (1, 5, 25, 50, 75, 95, 99)
 
 
 @dataclass
-class AdversarialConfig(RunConfig, NexperiaDataOptions):
+class AdversarialConfig(ModelSourceOptions, RunConfig, NexperiaDataOptions):
     """Adversarial validation (train vs test images) on pixels, image statistics or CNN embeddings."""
     name: str = option("adv", help="run name: runs/nexperia/<name>")
     features: str = option("pixels", choices=FEATURE_KINDS, help="what the classifier sees")
     classifier: str = option("logreg", choices=CLASSIFIERS, help="adversarial classifier")
     pixel_size: int = option(32, min=4, help="--features pixels: side of the downsampled image")
     checkpoint_run: str | None = option(None, help="--features run: train.py run folder (fold<k>/best.pt)")
-    checkpoint_fold: int = option(0, min=0, help="--features run: fold whose checkpoint embeds the images")
-    model: str | None = option(None, help="--features run without --checkpoint-run: timm model (default: the "
-                                          "model of a --pretrained weight package, else resnet18)")
-    model_kwargs: str | None = None
-    pretrained: str | None = option(None, help="--features run: weights for --model: a local file or a known "
-                                               "weight package (efficientnet_lite0: set --model tf_efficientnet_lite0)")
-    img_size: int = option(128, min=8, help="input size for --model (checkpoints keep theirs)")
+    checkpoint_fold: int = option(0, min=0, help="--features run: fold whose checkpoint embeds the images "
+                                                 "(without --checkpoint-run: --model/--pretrained at --img-size)")
     batch_size: int = option(64, min=1, help="images per embedding batch")
     c: float = option(0.1, min=0, min_exclusive=True, help="logistic regression inverse penalty")
     num_threads: int = option(1, min=0, volatile=True, help="LightGBM threads")
@@ -79,10 +74,9 @@ class AdversarialConfig(RunConfig, NexperiaDataOptions):
                     raise FileNotFoundError(f"option --checkpoint-run: {ckpt} not found (train fold "
                                             f"{self.checkpoint_fold} of that run, or pick --checkpoint-fold)")
             else:
-                self.model = self.model or default_model(self.pretrained)
-                check_pretrained_option(self.pretrained, self.model)
-        elif self.checkpoint_run or self.pretrained:
-            raise ValueError("options --checkpoint-run/--pretrained need --features run")
+                self.check_model_source()
+        elif self.checkpoint_run or self.pretrained or self.model or self.model_kwargs:
+            raise ValueError("options --checkpoint-run/--model/--model-kwargs/--pretrained need --features run")
 
 
 def pixel_features(images: np.ndarray, size: int, batch: int = 512) -> np.ndarray:

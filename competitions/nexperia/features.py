@@ -66,7 +66,8 @@ from common.vision.data import ModelInput
 from common.vision.embed import embed_images, pooled_features
 from common.vision.model import parse_model_kwargs
 from common.vision.trainer import sized_split
-from common.vision.weights import check_pretrained_option, default_model, resolve_pretrained
+from common.vision.model_source import ModelSourceOptions
+from common.vision.weights import resolve_pretrained
 from competitions.nexperia.anomaly import VAEConfig, _batch, prepare_images
 from competitions.nexperia.backbones import checkpoint_path, cnn_inputs, cnn_model
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
@@ -82,19 +83,15 @@ BACKBONE_OPTIONS = {"checkpoint_run": "cnn", "pretrained": "cnn", "model_kwargs"
 
 
 @dataclass
-class FeaturesConfig(RunConfig, NexperiaDataOptions):
+class FeaturesConfig(ModelSourceOptions, RunConfig, NexperiaDataOptions):
     """Image embeddings (CNN, scattering transform, VAE latents) -> logistic regression, linear SVM, random
     forest, LDA."""
     backbone: str = option("cnn", choices=BACKBONES, help="cnn: --checkpoint-run, or --model [--pretrained]; "
                            "scattering: wavelet scattering at --img-size; vae: latent means of --vae-run")
-    checkpoint_run: str | None = option(None, help="train.py run folder (fold*/best.pt)")
-    model: str | None = option(None, help="timm model when no --checkpoint-run (default: the model of a "
-                                          "--pretrained weight package, else resnet18)")
-    model_kwargs: str | None = None
-    pretrained: str | None = option(None, help="weights for --model: a known weight package (efficientnet_lite0, "
-                                               "efficientnet_lite1, efficientnet_lite2) or a local file")
-    img_size: int = option(128, min=8, help="input size for --model and the scattering (checkpoints and VAEs "
-                                            "keep theirs)")
+    checkpoint_run: str | None = option(None, help="train.py run folder (fold*/best.pt); without it the model "
+                                                   "comes from --model/--pretrained, and --img-size sizes the "
+                                                   "images for it and the scattering (checkpoints and VAEs keep "
+                                                   "their own)")
     scattering_j: int | None = option(None, min=1, help="scattering scales J, maps 2**J times smaller than the "
                                                         "image (default 3: for 64-128 px)")
     scattering_l: int | None = option(None, min=1, help="scattering orientations L (default 8)")
@@ -127,11 +124,7 @@ class FeaturesConfig(RunConfig, NexperiaDataOptions):
         if self.checkpoint_run and not Path(self.checkpoint_run).is_dir():
             raise FileNotFoundError(f"option --checkpoint-run: run folder not found: {self.checkpoint_run}")
         if not self.checkpoint_run:
-            import timm
-            self.model = self.model or default_model(self.pretrained)
-            if not timm.is_model(self.model):
-                raise ValueError(f"option --model: unknown timm model {self.model!r}")
-            check_pretrained_option(self.pretrained, self.model)
+            self.check_model_source()
 
     def _check_scattering(self) -> None:
         for key, value in SCATTERING_DEFAULTS.items():

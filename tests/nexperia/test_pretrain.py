@@ -127,3 +127,25 @@ def test_batch_larger_than_the_images_is_refused(nexperia_data, tmp_path, capsys
         run_cli(pretrain.main, pretrain_args(nexperia_data, tmp_path / "runs", tmp_path / "cache", "rotation",
                                              "--batch-size", "500"))
     assert capsys.readouterr().err.strip().splitlines()[-1] == "error: option --batch-size 500 exceeds the 300 images"
+
+
+def test_pretraining_can_start_from_imagenet_weights(nexperia_data, tmp_path):
+    """--pretrained (the option group every image CLI shares) starts the encoder from the ImageNet weights
+    installed with the kit: its first convolution begins as theirs, summed to one channel."""
+    import timm
+    import torch
+
+    from common.vision.model import create_model
+    args = ["--data", str(nexperia_data), "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "c"),
+            "--method", "rotation", "--pretrained", "efficientnet_lite0", "--img-size", "32", "--epochs", "1",
+            "--lr", "1e-9", "--batch-size", "32", "--n-splits", "2", "--threads", "1", "--no-progress",
+            "--name", "ssl-lite0"]
+    run = pretrain.main(args)
+    info = json.loads((run.root / "encoder.json").read_text())
+    assert info["model"] == "tf_efficientnet_lite0" and info["pretrained"] == "efficientnet_lite0"
+    encoder = torch.load(run.root / "encoder.pth", map_location="cpu")
+    imagenet = create_model("tf_efficientnet_lite0", "efficientnet_lite0").state_dict()
+    scratch = timm.create_model("tf_efficientnet_lite0", in_chans=1, num_classes=1).state_dict()
+    stem = "conv_stem.weight"
+    assert torch.allclose(encoder[stem], imagenet[stem], atol=1e-4)  # lr 1e-9: still the ImageNet stem
+    assert not torch.allclose(encoder[stem], scratch[stem], atol=1e-4)
