@@ -62,8 +62,6 @@ class RunConfig:
                                                        "LightGBM and NumPy accept)")
     runs_dir: str | None = option(None, volatile=True, help="default: $KIT_RUNS_ROOT or runs/")
     cache_dir: str | None = option(None, volatile=True, help="default: $KIT_CACHE_ROOT or cache/")
-    device: str = option("auto", volatile=True, help="auto | cpu | cuda | cuda:1")
-    threads: int = option(0, volatile=True, min=0, help="torch/LightGBM CPU threads (0: the library's default)")
     progress: bool = option(True, volatile=True, help="progress bars (quiet anyway when not a terminal)")
     resume: bool = option(True, volatile=True, help="skip finished folds and continue an unfinished one from "
                                                     "its last checkpoint (--no-resume: train them again)")

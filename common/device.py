@@ -1,7 +1,21 @@
-"""The torch device and thread count of a run, resolved in one place (``--device``, ``--threads``)."""
+"""The torch device and thread count of a run, resolved in one place (``--device``, ``--threads``).
+
+``DeviceOptions`` is the option pair of the commands that run torch (a mixin of their configs); commands that
+run none (LightGBM, scikit-learn only) do not have them.
+"""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from common.config import option
+
+
+@dataclass
+class DeviceOptions:
+    device: str = option("auto", volatile=True, help="auto | cpu | cuda | cuda:1")
+    threads: int = option(0, volatile=True, min=0, help="torch CPU threads (0: torch's default; on a crowded "
+                                                        "machine 1 is often fastest)")
 
 
 def resolve_device(name: str = "auto"):

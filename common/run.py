@@ -229,8 +229,9 @@ class Run:
 
 
 def changed_options(old: dict, new: dict, volatile: frozenset[str] = frozenset()) -> list[str]:
-    """The options, volatile ones aside, whose values differ between two saved configs (sorted)."""
-    return sorted(k for k in set(old) | set(new) if k not in volatile and not _same_setting(old.get(k), new.get(k)))
+    """The options, volatile ones aside, whose values differ between two saved configs (sorted). A key only the
+    old config has is an option the kit no longer has: it cannot make the runs differ."""
+    return sorted(k for k in new if k not in volatile and not _same_setting(old.get(k), new.get(k)))
 
 
 def _same_setting(old: Any, new: Any) -> bool:

@@ -40,7 +40,7 @@ from torch.utils.data import Dataset, DistributedSampler
 
 from common.config import RunConfig, config_to_dict, option, volatile_options
 from common.cv import auc_block
-from common.device import resolve_device
+from common.device import DeviceOptions, resolve_device
 from common.io import atomic_path, atomic_write_bytes, atomic_write_csv, atomic_write_json
 from common.progress import progress_bar
 from common.run import Run, changed_options, stop_if_asked
@@ -61,7 +61,7 @@ MIN_IMG_SIZE = 32
 
 
 @dataclass
-class SSLConfig(ModelSourceOptions, RunConfig):
+class SSLConfig(ModelSourceOptions, DeviceOptions, RunConfig):
     """Self-supervised pretraining of a timm backbone on unlabelled images."""
     method: str | None = option(required=True, help=f"pretext task: {' or '.join(SSL_METHODS)} (predict the "
                                                     "0/90/180/270-degree turn, or contrast two augmented views)")

@@ -28,6 +28,7 @@ from timm.utils import ModelEmaV3, distribute_bn
 
 from common.config import RunConfig, config_to_dict, option
 from common.cv import FoldResult, Truth, run_folds
+from common.device import DeviceOptions
 from common.io import atomic_write_csv
 from common.metrics import roc_auc
 from common.progress import progress_bar
@@ -79,7 +80,7 @@ def sized_split(data: ImageData, split: str, inputs: ModelInput, progress: bool 
 
 
 @dataclass
-class ImageTrainConfig(ModelSourceOptions, RunConfig):
+class ImageTrainConfig(ModelSourceOptions, DeviceOptions, RunConfig):
     """Train a timm CNN with one logit on 1-channel images, fold by fold."""
     freeze: str = option("none", help="none | head | lastN (train last N stages + head)")
     epochs: int = option(10, min=1, help="most training epochs")

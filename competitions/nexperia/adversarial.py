@@ -31,6 +31,7 @@ import pandas as pd
 from common import adversarial as adv
 from common.cli import run_cli
 from common.config import RunConfig, option, parse_config
+from common.device import DeviceOptions, resolve_device, set_threads
 from common.metrics import roc_auc
 from common.paths import default_data_dir
 from common.plots import plot_image_grid
@@ -46,7 +47,7 @@ QUANTILES = (1, 5, 25, 50, 75, 95, 99)
 
 
 @dataclass
-class AdversarialConfig(ModelSourceOptions, RunConfig, NexperiaDataOptions):
+class AdversarialConfig(ModelSourceOptions, DeviceOptions, RunConfig, NexperiaDataOptions):
     """Adversarial validation (train vs test images) on pixels, image statistics or CNN embeddings."""
     name: str = option("adv", help="run name: runs/nexperia/<name>")
     features: str = option("pixels", choices=FEATURE_KINDS, help="what the classifier sees")
@@ -114,7 +115,6 @@ def stat_features(images: np.ndarray, batch: int = 512) -> pd.DataFrame:
 
 def embedding_features(cfg: AdversarialConfig, images_train: np.ndarray, images_test: np.ndarray):
     """Penultimate-layer features of a checkpoint or a timm model (``competitions.nexperia.features``)."""
-    from common.device import resolve_device
     from common.vision.embed import embed
     from competitions.nexperia.backbones import cnn_inputs, cnn_model
 
@@ -152,6 +152,7 @@ def _grid(images: np.ndarray, ids: np.ndarray, p: np.ndarray, top: int, path: Pa
 def main(argv: list[str] | None = None) -> dict:
     cfg = parse_config(AdversarialConfig, argv)
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
+    set_threads(cfg.threads)
     seed_everything(cfg.seed)
     run = Run.open(COMPETITION, cfg.name, cfg.runs_dir)
     data = load_configured(cfg)

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from common.config import RunConfig, option
+from common.device import DeviceOptions
 from common.cv import FoldResult, Truth
 from common.ensemble import align, evaluate_blend
 from common.io import atomic_path, atomic_write_csv
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class VAEConfig(RunConfig, NexperiaDataOptions):
+class VAEConfig(DeviceOptions, RunConfig, NexperiaDataOptions):
     """Train a VAE per fold on good training images; score = negative ELBO (anomaly score)."""
     arch: str = option("fc", choices=["fc", "conv"], help="fc: seeds' MLP VAE; conv: convolutional VAE")
     name: str | None = option(None, help="run name (default vae-<arch>)")

@@ -36,7 +36,7 @@ from common import cluster
 from common.cli import run_cli
 from common.config import RunConfig, config_to_dict, option, parse_config, parse_folds
 from common.cv import FoldResult, run_folds
-from common.device import resolve_device, set_threads
+from common.device import DeviceOptions, resolve_device, set_threads
 from common.io import atomic_path, atomic_write_csv
 from common.paths import resolve_run
 from common.plots import plot_image_grid
@@ -54,7 +54,7 @@ CLUSTERING_OPTIONS = ("method", "k", "pca", "seed", "neighbors", "entropy_weight
 
 
 @dataclass
-class ClusterConfig(RunConfig, NexperiaDataOptions):
+class ClusterConfig(DeviceOptions, RunConfig, NexperiaDataOptions):
     """k-means or SCAN clusters of a feature run's embeddings, and a cluster-based defect score."""
     features: str = option(required=True, help="feature run of features.py: a folder or a run name under "
                                                "runs/nexperia")

@@ -55,7 +55,7 @@ from common.cli import run_cli
 from common.config import (RunConfig, config_to_dict, option, parse_config, parse_folds,
                            volatile_options)
 from common.cv import FoldResult, run_folds
-from common.device import resolve_device, set_threads
+from common.device import DeviceOptions, resolve_device, set_threads
 from common.embedding_plots import Colouring, Style, embedding_plots
 from common.io import atomic_path, atomic_write_json
 from common.vision.neural_collapse import neural_collapse_metrics
@@ -83,7 +83,7 @@ BACKBONE_OPTIONS = {"checkpoint_run": "cnn", "pretrained": "cnn", "model_kwargs"
 
 
 @dataclass
-class FeaturesConfig(ModelSourceOptions, RunConfig, NexperiaDataOptions):
+class FeaturesConfig(ModelSourceOptions, DeviceOptions, RunConfig, NexperiaDataOptions):
     """Image embeddings (CNN, scattering transform, VAE latents) -> logistic regression, linear SVM, random
     forest, LDA."""
     backbone: str = option("cnn", choices=BACKBONES, help="cnn: --checkpoint-run, or --model [--pretrained]; "

@@ -70,7 +70,7 @@ def test_run_config_fields_volatile_and_required_options(tmp_path):
         source: str | None = option(required=True, help="a run folder")
         workers: int = option(2, volatile=True)
 
-    assert {"fold", "resume", "device", "threads", "progress", "workers"} <= volatile_options(Model)
+    assert {"fold", "resume", "progress", "runs_dir", "cache_dir", "workers"} <= volatile_options(Model)
     assert not {"model", "seed", "data", "name"} & volatile_options(Model)
     with pytest.raises(ValueError, match="option --source is required"):
         parse_config(Model, [])
@@ -160,7 +160,6 @@ def test_malformed_yaml_names_the_file_and_the_place(tmp_path, text, where):
 
 @pytest.mark.parametrize("argv, message", [
     (["--n-splits", "1"], "option --n-splits: 1 must be >= 2"),
-    (["--threads", "-1"], "option --threads: -1 must be >= 0"),
     (["--seed", "-3"], "option --seed: -3 must be >= 0"),
     (["--seed", str(2**31)], f"option --seed: {2**31} must be <= {2**31 - 1}"),
     (["--fold", "9"], r"option --fold [9] outside 0..4 (--n-splits 5)"),
@@ -170,3 +169,16 @@ def test_run_config_ranges(argv, message):
     with pytest.raises(ValueError) as err:
         parse_config(RunConfig, argv)
     assert str(err.value) == message
+
+
+def test_device_options_ranges():
+    from common.config import RunConfig
+    from common.device import DeviceOptions
+
+    @dataclass
+    class TorchRun(DeviceOptions, RunConfig):
+        pass
+
+    with pytest.raises(ValueError) as err:
+        parse_config(TorchRun, ["--threads", "-1"])
+    assert str(err.value) == "option --threads: -1 must be >= 0"

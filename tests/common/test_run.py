@@ -200,3 +200,21 @@ def test_a_password_in_a_url_option_never_reaches_config_yaml(tmp_path):
     text = run.config_path.read_text()
     assert "hunter2" not in text and "postgresql://kit:***@db.example/optuna" in text
     run.save_config({"storage": "postgresql://kit:hunter2@db.example/optuna", "name": "x"})  # the same config
+
+
+def test_an_option_the_kit_no_longer_has_does_not_make_an_old_run_another_config(tmp_path):
+    from common.run import changed_options
+    old = {"name": "lgb", "threads": 0, "device": "auto", "lr": 0.1}  # saved before --threads/--device left
+    assert changed_options(old, {"name": "lgb", "lr": 0.1}) == []
+    assert changed_options(old, {"name": "lgb", "lr": 0.2}) == ["lr"]
+    assert changed_options({"name": "lgb"}, {"name": "lgb", "extra_trees": True}) == ["extra_trees"]
+
+
+def test_commands_without_torch_have_no_device_or_threads_options():
+    import dataclasses
+
+    from competitions.home_credit.train import TrainConfig as HomeCreditTrain
+    from competitions.nexperia.cnn import TrainConfig as NexperiaTrain
+    names = {f.name for f in dataclasses.fields(HomeCreditTrain)}
+    assert "threads" not in names and "device" not in names and "num_threads" in names  # LightGBM's own
+    assert {"threads", "device"} <= {f.name for f in dataclasses.fields(NexperiaTrain)}

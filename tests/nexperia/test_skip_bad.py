@@ -35,7 +35,7 @@ def setup(clean, tmp_path):
             "bad_train": bad_train.stem, "bad_test": bad_test.stem,
             "folds_before": folds_before, "folds_bytes": (runs / "nexperia" / "folds.csv").read_bytes(),
             "common": ["--data", str(data), "--runs-dir", str(runs), "--cache-dir", str(cache), "--n-splits", "3",
-                       "--no-progress", "--threads", "1"]}
+                       "--no-progress"]}
 
 
 def _check_run(root, s, fold_ids=None):
@@ -62,7 +62,8 @@ def _check_run(root, s, fold_ids=None):
 
 
 def test_without_skip_bad_the_error_recommends_an_option_every_cli_has(setup):
-    for main, extra in [(baseline.main, []), (vae.main, ["--epochs", "1"]), (train.main, ["--epochs", "1"])]:
+    for main, extra in [(baseline.main, []), (vae.main, ["--epochs", "1", "--threads", "1"]),
+                        (train.main, ["--epochs", "1", "--threads", "1"])]:
         with pytest.raises(BadImagesError, match="2 bad image.*--skip-bad"):
             main(setup["common"] + extra)
     assert (setup["runs"] / "nexperia" / "folds.csv").read_bytes() == setup["folds_bytes"]
@@ -75,7 +76,7 @@ def test_baseline_skip_bad_keeps_folds_and_scores_every_test_id(setup):
 
 
 def test_vae_skip_bad(setup):
-    vae.main(setup["common"] + ["--skip-bad", "--epochs", "1", "--hidden", "32", "--heatmaps", "0"])
+    vae.main(setup["common"] + ["--skip-bad", "--epochs", "1", "--hidden", "32", "--heatmaps", "0", "--threads", "1"])
     _check_run(setup["runs"] / "nexperia" / "vae-fc", setup)
 
 
@@ -83,7 +84,7 @@ def test_train_and_predict_skip_bad(setup):
     small = ["--epochs", "1", "--img-size", "32", "--batch-size", "32", "--workers", "0", "--gradcam", "0",
              "--model", "resnet18", "--model-kwargs", "{channels: [8, 8, 8, 8]}", "--tta-compare", "none",
              "--tta", "none"]
-    run = train.main(setup["common"] + ["--skip-bad", "--name", "cnn"] + small)
+    run = train.main(setup["common"] + ["--skip-bad", "--name", "cnn", "--threads", "1"] + small)
     _check_run(run.root, setup)
     derived = predict.main(["--run", str(run.root), "--tta", "hflip", "--workers", "0", "--no-progress",
                             "--skip-bad"])
