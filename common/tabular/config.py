@@ -1,7 +1,8 @@
 """``LGBMConfig``: the options of a LightGBM cross-validation run, and the LightGBM parameters they give.
 
 A competition's training config derives from it and adds its data options. ``--params FILE`` (the
-``best_params.yaml`` of a study, or any YAML mapping) overrides the model parameters; the Dataset
+``best_params.yaml`` of a study, or any YAML mapping) overrides options as in every command
+(``common.tuning.params``), and its keys that are no option go to LightGBM as parameters; the Dataset
 parameters are fixed when the data is binned, so the file may not set them (use ``--max-bin``).
 """
 from __future__ import annotations
@@ -37,8 +38,8 @@ class LGBMConfig(RunConfig):
     max_bin: int = option(255, min=2, help="histogram bins of the Dataset")
     num_boost_round: int = option(5000, min=1, help="most boosting rounds")
     early_stopping_rounds: int = option(100, min=1, help="stop after this many rounds without a better validation AUC")
-    params: str | None = option(None, help="YAML of LightGBM parameters (a study's best_params.yaml); they "
-                                           "override the above")
+    params: str | None = option(None, help="YAML of options (a study's best_params.yaml) overriding the above; "
+                                           "keys that are no option go to LightGBM as parameters")
     log_period: int = option(200, min=0, volatile=True, help="log the validation AUC every n rounds (0: never)")
 
     def __post_init__(self):

@@ -1,5 +1,6 @@
-"""``--params FILE``: a study's ``best_params.yaml`` (its ``params`` mapping) or any YAML mapping of options,
-whose values override a config's (as LightGBM's ``--params`` overrides its parameters).
+"""``--params FILE`` means one thing in every command: a study's ``best_params.yaml`` (its ``params`` mapping) or
+any YAML mapping of the command's options, whose values override the command line and ``--config``. A LightGBM
+command also passes the file's other keys to LightGBM as parameters (``common.tabular.config.lgb_params``).
 
     cfg = apply_params(parse_config(TrainConfig, argv))   # cfg.params names the file
 """
@@ -14,22 +15,26 @@ from common.tuning.space import check_option
 T = TypeVar("T")
 
 
-def apply_params(cfg: T, field: str = "params") -> T:
-    """``cfg`` with the options of its ``--params`` file (``cfg.<field>``) overriding its values; a key that is
-    no option, or a value the option refuses, ends in one line naming the key and the file."""
+def apply_params(cfg: T, field: str = "params", others: str | None = None) -> T:
+    """``cfg`` with the options of its ``--params`` file (``cfg.<field>``) overriding its values; a value the
+    option refuses ends in one line naming the key and the file, and so does a key that is no option unless
+    ``others`` says where such keys go (e.g. "LightGBM parameters")."""
     path = getattr(cfg, field)
     if not path:
         return cfg
     values = read_params(path)
     options = {f.name for f in dataclasses.fields(cfg)} - {field}
+    unknown = [key for key in values if key not in options]
+    if unknown and others is None:
+        raise ValueError(f"params file {path}: {unknown[0]!r} is not an option of this command")
     for key, value in values.items():
         if key not in options:
-            raise ValueError(f"params file {path}: {key!r} is not an option of this command")
+            continue
         try:
             check_option(cfg, key, value)
         except ValueError as err:
             raise ValueError(f"params file {path}: {key}: {err}") from None
-    return dataclasses.replace(cfg, **values)
+    return dataclasses.replace(cfg, **{key: value for key, value in values.items() if key in options})
 
 
 IDENTITY = ("name", "data", "fold", "params")  # where and what a run trains, not how

@@ -33,6 +33,7 @@ from common.multi_seed import n_seeds_of, seeds_option, train_seeds
 from common.tabular.config import LGBMConfig, lgb_params
 from common.tabular.lgbm import train_cv
 from common.tabular.timing import Timings
+from common.tuning.params import apply_params
 from competitions.home_credit.matrix import COMPETITION, MatrixOptions, fold_transform, load_matrix, shared_folds
 
 
@@ -79,9 +80,10 @@ def main(argv: list[str] | None = None) -> dict:
     """Train the requested folds and return the run's metrics."""
     timings = Timings()
     cfg = parse_config(TrainConfig, argv)
+    params = lgb_params(cfg)  # a bad --params file fails before the features are built
+    cfg = apply_params(cfg, others="LightGBM parameters")  # its options shown in config.yaml as they are used
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
     seed_everything(cfg.seed)
-    params = lgb_params(cfg)  # a bad --params file fails before the features are built
     run = Run.open(COMPETITION, cfg.name, cfg.runs_dir)
     with timings("features_s"):
         matrix = load_matrix(cfg.data, cfg.tables, cfg.rebuild_features)

@@ -90,3 +90,16 @@ def test_bad_fold_option(home_credit_data, spec):
     with pytest.raises(ValueError, match="fold"):
         train.main(["--data", str(home_credit_data), "--name", "badfold", "--tables", "application",
                     "--fold", spec, *FAST])
+
+
+def test_params_means_what_it_means_everywhere_options_first(home_credit_data, tmp_path):
+    """--params overrides options as in every command (config.yaml shows the values used); a key that is no
+    option goes to LightGBM as a parameter."""
+    params = tmp_path / "best_params.yaml"
+    params.write_text(yaml.safe_dump({"params": {"num_leaves": 5, "extra_trees": True}}))
+    train.main(["--data", str(home_credit_data), "--name", "opts", "--tables", "application", "--fold", "0",
+                "--num-leaves", "63", "--params", str(params), *FAST])
+    run = runs_root() / "home_credit" / "opts"
+    assert yaml.safe_load((run / "config.yaml").read_text())["num_leaves"] == 5
+    used = yaml.safe_load((run / "lgb_params.yaml").read_text())
+    assert used["num_leaves"] == 5 and used["extra_trees"] is True
