@@ -39,10 +39,14 @@ def predict_images(model: nn.Module, images: np.ndarray, rows: np.ndarray | None
     return out
 
 
-def load_model(path: Path, device: torch.device, spec: dict | None = None, channels_last: bool = False) -> nn.Module:
+def load_model(path: Path, device: torch.device, spec: dict | None = None,
+               channels_last: bool | None = None) -> nn.Module:
     """The model of a checkpoint with its inference weights (EMA when kept); ``spec`` (``{model,
-    model_kwargs}``) must match the checkpoint's, default: the checkpoint's own."""
+    model_kwargs}``) must match the checkpoint's, default: the checkpoint's own; ``channels_last`` defaults to
+    its model card's (``common.vision.card``; off for a checkpoint without one)."""
     checkpoint = load_checkpoint(path)
+    if channels_last is None:
+        channels_last = bool((checkpoint.get("card") or {}).get("channels_last", False))
     spec = spec or checkpoint["model_spec"]
     model = create_model(spec["model"], None, spec["model_kwargs"])
     load_weights(model, {**checkpoint, "model": inference_weights(checkpoint)}, path, spec)

@@ -47,8 +47,6 @@ def cnn_inputs(cfg) -> ModelInput:
 def cnn_model(cfg, fold: int | None, device: torch.device | str = "cpu") -> torch.nn.Module:
     """Fold ``fold``'s checkpoint of ``cfg.checkpoint_run`` (its inference weights), else ``cfg.model``
     [``cfg.pretrained``], in eval mode on ``device``."""
-    if cfg.checkpoint_run:
-        path = checkpoint_path(cfg.checkpoint_run, fold)
-        return load_model(path, torch.device(device), channels_last=read_card(path, saved_config(
-            cfg.checkpoint_run)).channels_last)
+    if cfg.checkpoint_run:  # the checkpoint's card says its memory format
+        return load_model(checkpoint_path(cfg.checkpoint_run, fold), torch.device(device))
     return create_model(cfg.model, cfg.pretrained, parse_model_kwargs(cfg.model_kwargs)).to(device).eval()
