@@ -30,19 +30,33 @@ def full_disk(mountpoint: Path, size: int = 4 << 20) -> Iterator["Disk"]:
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs for a full-disk test: {done.stderr.strip()}")
+    if not _is_small_mount(mountpoint, size):
+        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+        pytest.skip(f"mount reported a {size}-byte tmpfs at {mountpoint}, but the folder is not on it: filling it "
+                    "would fill the real disk")
     try:
         yield Disk(mountpoint)
     finally:
         subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
 
 
+def _is_small_mount(mountpoint: Path, size: int) -> bool:
+    """Whether ``mountpoint`` is on a file system of its own no bigger than ``size`` (a sandbox may answer a
+    mount with success and leave the folder on the disk below)."""
+    own_device = mountpoint.stat().st_dev != mountpoint.parent.stat().st_dev
+    return own_device and shutil.disk_usage(mountpoint).total <= size
+
+
 class Disk:
     def __init__(self, root: Path):
         self.root = root
         self.filler = root / ".filler"
+        self.size = shutil.disk_usage(root).total
 
     def fill(self, leave: int = 0) -> None:
         """Take all the free space but about ``leave`` bytes (whole pages)."""
+        if shutil.disk_usage(self.root).total != self.size:
+            raise RuntimeError(f"{self.root} is no longer the small tmpfs this test mounted: not filling it")
         self.filler.unlink(missing_ok=True)
         free = shutil.disk_usage(self.root).free
         with self.filler.open("wb") as handle:
