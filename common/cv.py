@@ -68,7 +68,7 @@ def summarize_run(run: Run, n_splits: int, truth: Truth | None = None) -> dict:
     values: dict = {"folds": {str(k): run.fold_metrics(k) for k in done}, "completed_folds": done,
                     "n_splits": n_splits, "complete": set(range(n_splits)) <= set(done)}
     if done:
-        oof = pd.read_csv(run.root / "oof.csv", dtype={"id": str})
+        oof = pd.read_csv(run.oof_path, dtype={"id": str})
         true = truth(oof["id"].to_numpy()) if truth is not None else None
         values["oof"] = auc_block(oof["target"].to_numpy(), oof["pred"].to_numpy(), true)
     return run.update_metrics(values)

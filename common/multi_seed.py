@@ -80,11 +80,12 @@ def train_seeds(parent: Run, cfg: Any, train_one: Callable[[Any, Run], Any], fol
 
 
 def _read_fold(run: Run, fold: int) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
-    fold_dir = run.root / f"fold{fold}"
-    if not (fold_dir / DONE_FILE).is_file():
-        raise FileNotFoundError(f"seed run {run.root} has no finished fold {fold} (no {fold_dir / DONE_FILE})")
-    oof = pd.read_csv(fold_dir / "oof.csv", dtype={"id": str})
-    test = pd.read_csv(fold_dir / "test.csv", dtype={"id": str}) if (fold_dir / "test.csv").is_file() else None
+    if not run.is_finished(fold):
+        raise FileNotFoundError(f"seed run {run.root} has no finished fold {fold} "
+                                f"(no {run.fold_path(fold) / DONE_FILE})")
+    oof = pd.read_csv(run.fold_oof_path(fold), dtype={"id": str})
+    test_path = run.fold_test_path(fold)
+    test = pd.read_csv(test_path, dtype={"id": str}) if test_path.is_file() else None
     return oof, test, run.fold_metrics(fold)
 
 
@@ -136,7 +137,7 @@ def seeds_report(parent: Run, runs: Sequence[Run], names: Sequence[str], truth: 
                  seed_values: Sequence[int] | None = None) -> dict:
     """Each seed's OOF AUCs over the parent's OOF rows (its finished folds), their mean, the average's AUCs
     and the gain of the average over the mean single seed."""
-    path = parent.root / "oof.csv"
+    path = parent.oof_path
     if not path.is_file():
         return {}
     oof = pd.read_csv(path, dtype={"id": str})
@@ -152,7 +153,7 @@ def seeds_report(parent: Run, runs: Sequence[Run], names: Sequence[str], truth: 
 
     singles = {}
     for name, run in zip(names, runs):
-        seed_oof = pd.concat([pd.read_csv(run.root / f"fold{k}" / "oof.csv", dtype={"id": str}) for k in done])
+        seed_oof = pd.concat([pd.read_csv(run.fold_oof_path(k), dtype={"id": str}) for k in done])
         singles[name] = aucs(seed_oof.set_index("id")["pred"].reindex(ids).to_numpy())
     average = aucs(oof["pred"].to_numpy())
     mean_single = {key: float(np.mean([s[key] for s in singles.values()])) for key in average}

@@ -33,6 +33,7 @@ import pandas as pd
 from common.cli import run_cli
 from common.config import option, parse_config
 from common.io import atomic_write_csv, atomic_write_json
+from common.run import RunFolder
 
 SUSPECT_COLUMNS = ["id", "given_label", "suggested_label", "margin", "score", "rank"]
 AUDIT_ACTIONS = ("drop", "relabel", "downweight")
@@ -190,7 +191,7 @@ def apply_audit(ids: np.ndarray, labels: np.ndarray, suspects_csv: Path, action:
 def read_oof(path: Path) -> pd.DataFrame:
     """``id,target,pred`` from a run folder or an ``oof.csv`` (ids as strings)."""
     path = Path(path)
-    oof_path = path / "oof.csv" if path.is_dir() else path
+    oof_path = RunFolder(path).oof_path if path.is_dir() else path
     if not oof_path.is_file():
         raise FileNotFoundError(f"no OOF predictions at {oof_path}")
     oof = pd.read_csv(oof_path, dtype={"id": str})

@@ -63,17 +63,69 @@ def hide_url_password(value: Any) -> Any:
     return URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 
 
-def saved_config(root: str | Path) -> dict:
-    """A run folder's ``config.yaml`` as a dict ({} where there is none), read without opening the run."""
-    path = Path(root) / "config.yaml"
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
-
-
-class Run:
-    """A run folder: config, log, per-fold predictions merged into the run's ``oof.csv``/``test.csv``."""
+class RunFolder:
+    """A run folder as another command reads it: its config, finished folds, metrics and prediction files.
+    Reading creates, locks and logs nothing, so a source run is left as it was (:class:`Run` writes)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yaml"
+
+    def config(self) -> dict:
+        """The saved ``config.yaml`` as a dict ({} where there is none)."""
+        return (yaml.safe_load(self.config_path.read_text()) or {}) if self.config_path.is_file() else {}
+
+    def fold_path(self, fold: int) -> Path:
+        return self.root / f"fold{fold}"
+
+    def folds_with(self, name: str) -> list[int]:
+        """The folds whose folder holds the file ``name`` (e.g. a checkpoint), in order."""
+        return sorted(int(p.parent.name[4:]) for p in self.root.glob(f"fold*/{name}")
+                      if p.parent.name[4:].isdigit() and p.is_file())
+
+    def completed_folds(self) -> list[int]:
+        """Folds whose files are all written (their ``done.json`` exists)."""
+        return self.folds_with(DONE_FILE)
+
+    def is_finished(self, fold: int) -> bool:
+        return (self.fold_path(fold) / DONE_FILE).is_file()
+
+    def fold_metrics(self, fold: int) -> dict:
+        """The metrics a finished fold recorded in its ``done.json`` (empty when it is not finished)."""
+        path = self.fold_path(fold) / DONE_FILE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def fold_oof_path(self, fold: int) -> Path:
+        return self.fold_path(fold) / "oof.csv"
+
+    def fold_test_path(self, fold: int) -> Path:
+        return self.fold_path(fold) / "test.csv"
+
+    @property
+    def oof_path(self) -> Path:
+        return self.root / "oof.csv"
+
+    @property
+    def test_path(self) -> Path:
+        return self.root / "test.csv"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.json"
+
+    def metrics(self) -> dict:
+        return json.loads(self.metrics_path.read_text()) if self.metrics_path.exists() else {}
+
+
+class Run(RunFolder):
+    """A run folder written by its command: config, log, per-fold predictions merged into the run's
+    ``oof.csv``/``test.csv``."""
+
+    def __init__(self, root: str | Path):
+        super().__init__(root)
         self.root.mkdir(parents=True, exist_ok=True)
         clean_leftovers(self.root, depth=1)  # temp files of killed writers, here and in fold<k>/
         self.log = _file_logger(self.root)
@@ -127,10 +179,6 @@ class Run:
                 os.close(fd)
 
     # -- config ---------------------------------------------------------------------------------
-    @property
-    def config_path(self) -> Path:
-        return self.root / "config.yaml"
-
     def save_config(self, cfg: Any, volatile: frozenset[str] | None = None) -> None:
         """Save the resolved config; refuse to mix runs whose configs differ beyond the volatile options
         (those a dataclass config declares ``volatile``; for a dict, ``volatile`` or RunConfig's).
@@ -165,19 +213,10 @@ class Run:
 
     # -- folds ----------------------------------------------------------------------------------
     def fold_dir(self, fold: int) -> Path:
-        path = self.root / f"fold{fold}"
+        """Fold ``fold``'s folder, created if needed."""
+        path = self.fold_path(fold)
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    def completed_folds(self) -> list[int]:
-        """Folds whose files are all written (their ``done.json`` exists)."""
-        return sorted(int(p.parent.name[4:]) for p in self.root.glob(f"fold*/{DONE_FILE}")
-                      if p.parent.name[4:].isdigit())
-
-    def fold_metrics(self, fold: int) -> dict:
-        """The metrics a finished fold recorded in its ``done.json`` (empty when it is not finished)."""
-        path = self.root / f"fold{fold}" / DONE_FILE
-        return json.loads(path.read_text()) if path.is_file() else {}
 
     def save_fold_predictions(self, fold: int, oof: pd.DataFrame, test: pd.DataFrame | None,
                               metrics: dict | None = None) -> None:
@@ -187,12 +226,12 @@ class Run:
         oof = oof.assign(fold=fold)[OOF_COLUMNS]
         fold_dir = self.fold_dir(fold)
         (fold_dir / DONE_FILE).unlink(missing_ok=True)
-        atomic_write_csv(fold_dir / "oof.csv", oof)
+        atomic_write_csv(self.fold_oof_path(fold), oof)
         if test is not None:
             _require_columns(test, TEST_COLUMNS, f"test predictions of fold {fold}")
-            atomic_write_csv(fold_dir / "test.csv", test[TEST_COLUMNS])
+            atomic_write_csv(self.fold_test_path(fold), test[TEST_COLUMNS])
         else:
-            (fold_dir / "test.csv").unlink(missing_ok=True)
+            self.fold_test_path(fold).unlink(missing_ok=True)
         atomic_write_json(fold_dir / DONE_FILE, metrics or {})
         self.merge_folds()
 
@@ -201,21 +240,14 @@ class Run:
         folds = self.completed_folds()
         if not folds:
             return
-        oof = pd.concat([pd.read_csv(self.root / f"fold{k}" / "oof.csv") for k in folds], ignore_index=True)
-        atomic_write_csv(self.root / "oof.csv", oof[OOF_COLUMNS])
-        tests = [pd.read_csv(p) for k in folds if (p := self.root / f"fold{k}" / "test.csv").exists()]
+        oof = pd.concat([pd.read_csv(self.fold_oof_path(k)) for k in folds], ignore_index=True)
+        atomic_write_csv(self.oof_path, oof[OOF_COLUMNS])
+        tests = [pd.read_csv(p) for k in folds if (p := self.fold_test_path(k)).exists()]
         if tests:
             test = pd.concat(tests).groupby("id", sort=False, as_index=False)["pred"].mean()
-            atomic_write_csv(self.root / "test.csv", test[TEST_COLUMNS])
+            atomic_write_csv(self.test_path, test[TEST_COLUMNS])
 
     # -- metrics --------------------------------------------------------------------------------
-    @property
-    def metrics_path(self) -> Path:
-        return self.root / "metrics.json"
-
-    def metrics(self) -> dict:
-        return json.loads(self.metrics_path.read_text()) if self.metrics_path.exists() else {}
-
     def update_metrics(self, values: dict) -> dict:
         """Merge ``values`` into ``metrics.json`` (nested dicts merged one level deep)."""
         merged = self.metrics()
@@ -245,12 +277,11 @@ def _same_setting(old: Any, new: Any) -> bool:
 def load_predictions(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Read a run's ``oof.csv`` and ``test.csv``; clear errors name the missing file or column."""
     run_dir = Path(run_dir)
-    oof_path = run_dir / "oof.csv"
+    oof_path, test_path = RunFolder(run_dir).oof_path, RunFolder(run_dir).test_path
     if not oof_path.is_file():
         raise FileNotFoundError(f"no OOF predictions in run {run_dir} (expected {oof_path})")
     oof = pd.read_csv(oof_path)
     _require_columns(oof, OOF_COLUMNS, str(oof_path))
-    test_path = run_dir / "test.csv"
     test = None
     if test_path.is_file():
         test = pd.read_csv(test_path)

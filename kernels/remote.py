@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.paths import runs_root
-from common.run import Run
+from common.run import Run, RunFolder
 from common import kaggle_client
 
 
@@ -72,6 +72,6 @@ def fetch_output(ref: str, runs_dir: str | Path | None = None, api: Any = None) 
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
     for run_dir in sorted(touched):
-        if any(run_dir.glob("fold*/oof.csv")):
+        if RunFolder(run_dir).folds_with("oof.csv"):
             Run(run_dir).merge_folds()
     return sorted(touched)

@@ -52,7 +52,7 @@ from common.io import atomic_write_bytes, atomic_write_json, clean_leftovers
 from common.paths import default_data_dir, resolve_run
 from common.plots import plot_roc
 from common.registry import get_competition, postprocess_hook
-from common.run import load_predictions
+from common.run import RunFolder, load_predictions
 from submissions.store import DEFAULT_FILES_ROOT, sidecar_path, submission_name
 from submissions.validate import check_submission, read_sample
 
@@ -70,7 +70,8 @@ def run_completeness(run_dir: Path, oof: pd.DataFrame) -> dict | None:
     """
     have = sorted(int(k) for k in pd.unique(oof["fold"]))
     problems, expected = [], set()
-    metrics_path = run_dir / "metrics.json"
+    run = RunFolder(run_dir)
+    metrics_path = run.metrics_path
     if metrics_path.is_file():
         try:
             metrics = json.loads(metrics_path.read_text())
@@ -83,8 +84,7 @@ def run_completeness(run_dir: Path, oof: pd.DataFrame) -> dict | None:
         if metrics.get("complete") is False:
             problems.append(f"metrics.json says it is not complete (folds {completed} of {n_splits})")
     else:
-        completed = sorted(int(p.parent.name[4:]) for p in run_dir.glob("fold*/done.json")
-                           if p.parent.name[4:].isdigit()) or have
+        completed = run.completed_folds() or have
     if completed != have:
         problems.append(f"oof.csv holds folds {have} but the finished folds are {completed}")
     shared = run_dir.parent / "folds.csv"

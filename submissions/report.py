@@ -44,6 +44,7 @@ from common.io import atomic_write_text
 from common.metrics import auc_summary
 from common.paths import runs_root
 from common.plots import plot_corr_heatmap, plot_ledger_timeline, plot_roc_overlay
+from common.run import RunFolder
 from submissions.ledger import DEFAULT_LEDGER, Ledger
 from submissions.store import DEFAULT_FILES_ROOT
 
@@ -108,14 +109,14 @@ def is_run(folder: Path) -> bool:
 
 def read_run(folder: Path) -> RunInfo:
     """A run folder's metrics, OOF predictions and PNGs; what cannot be read is noted, not raised."""
-    info = RunInfo(folder.name, folder)
-    metrics_path = folder / "metrics.json"
+    info, run = RunInfo(folder.name, folder), RunFolder(folder)
+    metrics_path = run.metrics_path
     if metrics_path.is_file():
         try:
             info.metrics = json.loads(metrics_path.read_text())
         except ValueError as error:
             info.problems.append(f"metrics.json unreadable: {error}")
-    oof_path = folder / "oof.csv"
+    oof_path = run.oof_path
     if oof_path.is_file():
         try:
             oof = pd.read_csv(oof_path, dtype={"id": str})
@@ -129,10 +130,10 @@ def read_run(folder: Path) -> RunInfo:
                 info.oof = oof[finite]
         except (ValueError, pd.errors.ParserError) as error:
             info.problems.append(f"oof.csv unreadable: {error}")
-    info.has_test = (folder / "test.csv").is_file()
+    info.has_test = run.test_path.is_file()
     if info.has_test:
         try:
-            test = pd.read_csv(folder / "test.csv", usecols=lambda c: c == "pred")
+            test = pd.read_csv(run.test_path, usecols=lambda c: c == "pred")
             finite = _finite(test["pred"]) if "pred" in test else np.ones(0, bool)
             if not finite.all():
                 info.nonfinite["test.csv"] = f"{int((~finite).sum())} of {len(test)}"

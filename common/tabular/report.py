@@ -13,7 +13,7 @@ ROC_BAND_MAX_ROWS = 100_000  # the bootstrap band costs seconds per 10k rows: sk
 
 def write_importance(run: Run, folds: list[int], top: int = 40) -> pd.DataFrame:
     """``importance.csv`` (feature, gain_mean, gain_std over ``folds``) and ``importance.png``."""
-    importance = pd.concat([pd.read_csv(run.root / f"fold{k}" / FOLD_IMPORTANCE).assign(fold=k) for k in folds],
+    importance = pd.concat([pd.read_csv(run.fold_path(k) / FOLD_IMPORTANCE).assign(fold=k) for k in folds],
                            ignore_index=True)
     table = (importance.groupby("feature")["importance"].agg(["mean", "std"]).fillna(0.0)
              .sort_values("mean", ascending=False).rename(columns={"mean": "gain_mean", "std": "gain_std"})
@@ -25,7 +25,7 @@ def write_importance(run: Run, folds: list[int], top: int = 40) -> pd.DataFrame:
 
 def write_roc(run: Run, title: str) -> None:
     """``roc.png`` of the run's OOF predictions (with a bootstrap band up to ``ROC_BAND_MAX_ROWS`` rows)."""
-    oof = pd.read_csv(run.root / "oof.csv")
+    oof = pd.read_csv(run.oof_path)
     band = 100 if len(oof) <= ROC_BAND_MAX_ROWS else 0
     plot_roc(oof["target"], oof["pred"], run.root / "roc.png", band_boot=band, title=f"{title} OOF ({run.root.name})")
 

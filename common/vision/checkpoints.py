@@ -13,6 +13,26 @@ import torch
 
 from common.io import atomic_path
 
+BEST, LAST = "best.pt", "last.pt"
+CHECKPOINT_CHOICES = ("best", "last", "avg")  # what predicting from a fold may use
+
+
+def history_path(fold_dir: Path, epoch: int) -> Path:
+    """The kept weights of epoch ``epoch`` in a fold folder."""
+    return Path(fold_dir) / f"checkpoint-{epoch}.pt"
+
+
+def kept_checkpoints(fold_dir: Path) -> list[Path]:
+    """The kept epochs' weight files of a fold folder, by epoch."""
+    return sorted(Path(fold_dir).glob("checkpoint-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+
+
+def fold_checkpoint(fold_dir: Path, which: str = "best") -> Path:
+    """``best.pt`` or ``last.pt`` of a fold folder."""
+    if which not in ("best", "last"):
+        raise ValueError(f"checkpoint {which!r}: best or last")
+    return Path(fold_dir) / (BEST if which == "best" else LAST)
+
 
 def save_checkpoint(path: Path, checkpoint: dict) -> Path:
     """``torch.save`` that never leaves a half-written file."""
@@ -46,7 +66,7 @@ class CheckpointSaver:
         self.history: list[list] = [list(h) for h in history or []]
 
     def path(self, epoch: int) -> Path:
-        return self.folder / f"checkpoint-{epoch}.pt"
+        return history_path(self.folder, epoch)
 
     @property
     def best(self) -> tuple[float, int] | None:
@@ -68,7 +88,7 @@ class CheckpointSaver:
             for _, old in dropped:
                 self.path(old).unlink(missing_ok=True)
             if improved:
-                save_checkpoint(self.folder / "best.pt", checkpoint)
+                save_checkpoint(self.folder / BEST, checkpoint)
         return improved
 
 

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from common.run import DONE_FILE
+from common.run import DONE_FILE, RunFolder
 
 DEFAULT_THRESHOLD = 0.95   # --pseudo-threshold
 PSEUDO_FOLD = -1   # the fold number of pseudo-labelled rows: never validated
@@ -88,11 +87,12 @@ class PseudoLabels:
 
 def source_fold_file(source: str | Path, fold: int) -> Path:
     """``<source>/fold<k>/test.csv`` of a finished fold; a one-line error otherwise."""
-    fold_dir = Path(source) / f"fold{fold}"
-    path = fold_dir / "test.csv"
-    if not (fold_dir / DONE_FILE).is_file() or not path.is_file():
+    run = RunFolder(source)
+    path = run.fold_test_path(fold)
+    if not run.is_finished(fold) or not path.is_file():
+        lacking = path if not path.is_file() else run.fold_path(fold) / DONE_FILE
         raise FileNotFoundError(f"option --pseudo-from {source}: fold {fold} is not finished there (no "
-                                f"{path if not path.is_file() else fold_dir / DONE_FILE}); pseudo-labels of "
+                                f"{lacking}); pseudo-labels of "
                                 f"fold {fold} must come from that fold's own model: train fold {fold} of the "
                                 "source run first")
     return path
@@ -103,9 +103,9 @@ def check_source(source: str | Path, folds, n_splits: int) -> None:
     root = Path(source)
     if not root.is_dir():
         raise FileNotFoundError(f"option --pseudo-from: no such run folder: {source}")
-    config = root / "config.yaml"
-    if config.is_file():
-        theirs = (yaml.safe_load(config.read_text()) or {}).get("n_splits")
+    config = RunFolder(root).config()
+    if config:
+        theirs = config.get("n_splits")
         if theirs is not None and int(theirs) != int(n_splits):
             raise ValueError(f"option --pseudo-from {source}: that run has --n-splits {theirs}, this one "
                              f"{n_splits}: the folds must be the same")

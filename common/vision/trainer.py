@@ -37,7 +37,8 @@ from common.seeding import seed_everything
 from common.vision.augment import AUGMENT_PRESETS
 from common.vision.callbacks import Callback, FoldEnd
 from common.vision.card import card_of
-from common.vision.checkpoints import CheckpointSaver, average_checkpoints, load_checkpoint, save_checkpoint
+from common.vision.checkpoints import (CheckpointSaver, average_checkpoints, fold_checkpoint, kept_checkpoints,
+                                      load_checkpoint, save_checkpoint)
 from common.vision.data import ImageBatches, ModelInput, batch_loader, train_sampler
 from common.vision.distributed import Dist, amp_dtype, barrier, gather
 from common.vision.losses import LOSSES, BinaryLoss
@@ -237,7 +238,7 @@ class FoldTrainer:
     def clear(self) -> None:
         """Remove a previous attempt's checkpoints (``--no-resume``)."""
         if self.d.main:
-            for path in [*self.dir.glob("checkpoint-*.pt"), self.dir / "best.pt", self.dir / "last.pt"]:
+            for path in [*kept_checkpoints(self.dir), fold_checkpoint(self.dir, "best"), fold_checkpoint(self.dir, "last")]:
                 path.unlink(missing_ok=True)
         barrier(self.d)
 
@@ -327,7 +328,7 @@ class FoldTrainer:
                 for callback in self.callbacks:
                     callback.on_validation_end(self, row)
                 st["summary"].append(row)
-                save_checkpoint(self.dir / "last.pt", self.resume_checkpoint())
+                save_checkpoint(fold_checkpoint(self.dir, "last"), self.resume_checkpoint())
                 atomic_write_csv(self.dir / "summary.csv", pd.DataFrame(st["summary"]))
                 self.run.log.info("fold %d epoch %d/%d: train_loss %.4f val_loss %.4f val_auc %.5f%s (%.0fs)%s",
                                   self.fold, epoch, cfg.epochs, train_loss, row["val_loss"], row["val_auc"],
@@ -343,7 +344,7 @@ class FoldTrainer:
         if self.cfg.avg_checkpoints:
             epochs = [epoch for _, epoch in self.saver.history[:self.cfg.checkpoint_hist]]
             return average_checkpoints(self.saver.paths(), self.d.device), f"mean of epochs {epochs}"
-        return load_checkpoint(self.dir / "best.pt", self.d.device)["model"], f"epoch {self.state['best_epoch']}"
+        return load_checkpoint(fold_checkpoint(self.dir, "best"), self.d.device)["model"], f"epoch {self.state['best_epoch']}"
 
     def finish(self) -> FoldResult | None:
         """The final weights' OOF and test predictions (TTA) and their variants; callbacks' ``on_fold_end``."""
@@ -372,7 +373,7 @@ def fit_fold(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fo
              images: SizedImages | None = None) -> FoldResult | None:
     """Train (or, with ``--resume``, continue from ``last.pt``) and predict one fold."""
     trainer = FoldTrainer(cfg, data, fold_of_row, fold, run, d, truth, callbacks, images)
-    last = trainer.dir / "last.pt"
+    last = fold_checkpoint(trainer.dir, "last")
     if cfg.resume and last.is_file():
         trainer.restore(last)
         if d.main:

@@ -35,8 +35,9 @@ from common.device import DeviceOptions, resolve_device, set_threads
 from common.metrics import roc_auc
 from common.paths import default_data_dir
 from common.plots import plot_image_grid
-from common.run import Run
+from common.run import Run, RunFolder
 from common.seeding import seed_everything
+from common.vision.checkpoints import fold_checkpoint
 from common.vision.model_source import ModelSourceOptions
 from competitions.nexperia.data import NexperiaDataOptions, duplicates_of, load_configured, load_truth
 
@@ -68,7 +69,7 @@ class AdversarialConfig(ModelSourceOptions, DeviceOptions, RunConfig, NexperiaDa
             raise FileNotFoundError(f"option --data: no such folder: {self.data}")
         if self.features == "run":
             if self.checkpoint_run:
-                ckpt = Path(self.checkpoint_run) / f"fold{self.checkpoint_fold}" / "best.pt"
+                ckpt = fold_checkpoint(RunFolder(self.checkpoint_run).fold_path(self.checkpoint_fold))
                 if not Path(self.checkpoint_run).is_dir():
                     raise FileNotFoundError(f"option --checkpoint-run: run folder not found: {self.checkpoint_run}")
                 if not ckpt.is_file():

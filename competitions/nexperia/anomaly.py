@@ -27,6 +27,7 @@ from common.seeding import seed_everything
 from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_skipped_test
 from competitions.nexperia.vae_models import _halvings, build_vae, vae_loss, vae_terms
 
+VAE_FILE = "vae.pt"  # a fold's trained VAE, in fold<k>/
 ARCH_DEFAULTS = {"fc": {"image_size": 32, "latent_dim": 30}, "conv": {"image_size": 64, "latent_dim": 64}}
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,7 @@ def fit_fold(cfg: VAEConfig, run: Run, data: NexperiaData, train_small: np.ndarr
         scores = score_rows(model, train_small, train_rows, valid_rows, device)[cfg.score]
         on_epoch_auc(epoch, roc_auc(data.train_labels[valid_rows], scores))
 
-    model = train_vae(cfg, train_small, train_rows, device, run.fold_dir(fold) / "vae.pt", run.log.info, fold,
+    model = train_vae(cfg, train_small, train_rows, device, run.fold_dir(fold) / VAE_FILE, run.log.info, fold,
                       on_epoch=report if on_epoch_auc is not None else None)
     reference = mean_error_map(model, train_small[train_rows], device)
     variants = anomaly_scores(*error_maps(model, train_small[valid_rows], device), reference)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import torch
 
-from common.run import saved_config
+from common.run import RunFolder
 from common.vision.card import ModelCard, read_card
+from common.vision.checkpoints import BEST, fold_checkpoint
 from common.vision.data import ModelInput
 from common.vision.model import create_model, parse_model_kwargs
 from common.vision.predict import load_model
@@ -19,7 +20,7 @@ from common.vision.predict import load_model
 
 def checkpoint_path(run: str | Path, fold: int) -> Path:
     """Fold ``fold``'s ``best.pt`` of a ``train.py`` run (an error says what to run when it is missing)."""
-    path = Path(run) / f"fold{fold}" / "best.pt"
+    path = fold_checkpoint(RunFolder(run).fold_path(fold))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path} (train fold {fold} of that run first)")
     return path
@@ -27,10 +28,11 @@ def checkpoint_path(run: str | Path, fold: int) -> Path:
 
 def run_card(run: str | Path) -> ModelCard:
     """The model card of a run's checkpoints (every fold of a run shares one), from its first trained fold."""
-    trained = sorted(Path(run).glob("fold*/best.pt"), key=lambda p: int(p.parent.name[4:] or 0))
+    folder = RunFolder(run)
+    trained = folder.folds_with(BEST)
     if not trained:
-        raise FileNotFoundError(f"no fold<k>/best.pt in {run}: train a fold of that run first")
-    return read_card(trained[0], saved_config(run))
+        raise FileNotFoundError(f"no fold<k>/{BEST} in {run}: train a fold of that run first")
+    return read_card(fold_checkpoint(folder.fold_path(trained[0])), folder.config())
 
 
 def cnn_inputs(cfg) -> ModelInput:

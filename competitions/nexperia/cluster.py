@@ -40,7 +40,7 @@ from common.device import DeviceOptions, resolve_device, set_threads
 from common.io import atomic_path, atomic_write_csv
 from common.paths import resolve_run
 from common.plots import plot_image_grid
-from common.run import Run
+from common.run import Run, RunFolder
 from common.seeding import seed_everything
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
                                         load_truth, record_skipped, shared_fold_of, truth_labels)
@@ -89,7 +89,7 @@ def feature_files(features: str, runs_dir: str | None, folds: list[int]) -> dict
     root = resolve_run(features, "nexperia", runs_dir, option="--features")
     if (root / FEATURES_FILE).is_file():
         return {"all": root / FEATURES_FILE}
-    files = {f"fold{k}": root / f"fold{k}" / FEATURES_FILE for k in folds}
+    files = {f"fold{k}": RunFolder(root).fold_path(k) / FEATURES_FILE for k in folds}
     missing = [str(path) for path in files.values() if not path.is_file()]
     if len(missing) == len(files):
         raise FileNotFoundError(f"option --features: no {FEATURES_FILE} in {root} nor in its fold folders "

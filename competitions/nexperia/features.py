@@ -41,7 +41,6 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from sklearn.base import ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -60,7 +59,7 @@ from common.embedding_plots import Colouring, Style, embedding_plots
 from common.io import atomic_path, atomic_write_json
 from common.vision.neural_collapse import neural_collapse_metrics
 from common.noisy import AUDIT_ACTIONS, apply_audit
-from common.run import DONE_FILE, Run
+from common.run import DONE_FILE, Run, RunFolder
 from common.seeding import seed_everything
 from common.vision.data import ModelInput
 from common.vision.embed import embed_images, pooled_features
@@ -68,7 +67,7 @@ from common.vision.model import parse_model_kwargs
 from common.vision.trainer import sized_split
 from common.vision.model_source import ModelSourceOptions
 from common.vision.weights import resolve_pretrained
-from competitions.nexperia.anomaly import VAEConfig, _batch, prepare_images
+from competitions.nexperia.anomaly import VAE_FILE, VAEConfig, _batch, prepare_images
 from competitions.nexperia.backbones import checkpoint_path, cnn_inputs, cnn_model
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
                                         load_truth, record_skipped, shared_fold_of, truth_labels)
@@ -137,7 +136,7 @@ class FeaturesConfig(ModelSourceOptions, DeviceOptions, RunConfig, NexperiaDataO
     def _check_vae(self) -> None:
         if not self.vae_run:
             raise ValueError("option --backbone vae needs --vae-run (a vae.py run folder)")
-        if not (Path(self.vae_run) / "config.yaml").is_file():
+        if not RunFolder(self.vae_run).config_path.is_file():
             raise FileNotFoundError(f"option --vae-run: no vae.py run at {self.vae_run} (config.yaml not found)")
 
     @property
@@ -162,11 +161,11 @@ def source_file(cfg: FeaturesConfig, fold: int) -> Path | None:
     """The weight file fold ``fold``'s features come from (None for the scattering or an untrained model);
     a missing one is an error that says what to run."""
     if cfg.backbone == "vae":
-        run = Path(cfg.vae_run)
-        if not (run / f"fold{fold}" / DONE_FILE).is_file():
-            raise FileNotFoundError(f"fold {fold} of VAE run {run} is not finished (no fold{fold}/{DONE_FILE}): "
+        run = RunFolder(cfg.vae_run)
+        if not run.is_finished(fold):
+            raise FileNotFoundError(f"fold {fold} of VAE run {run.root} is not finished (no fold{fold}/{DONE_FILE}): "
                                     f"run vae.py --fold {fold} for it first")
-        return run / f"fold{fold}" / "vae.pt"
+        return run.fold_path(fold) / VAE_FILE
     if cfg.checkpoint_run:
         return checkpoint_path(cfg.checkpoint_run, fold)
     return resolve_pretrained(cfg.pretrained).file if cfg.pretrained else None
@@ -182,7 +181,7 @@ def backbone_inputs(cfg: FeaturesConfig) -> ModelInput | None:
 
 def vae_run_config(run_dir: Path) -> VAEConfig:
     """The options a ``vae.py`` run was made with (its ``config.yaml``)."""
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    saved = RunFolder(run_dir).config()
     return VAEConfig(**{f.name: saved[f.name] for f in fields(VAEConfig) if f.name in saved})
 
 
@@ -283,7 +282,7 @@ def cached_features(path: Path, settings: dict, build: Callable[[], tuple[np.nda
 def check_held_out(source_run: Path, fold: int, ids: np.ndarray) -> None:
     """Refuse a per-fold backbone whose fold ``fold`` held out other images than this run's fold (its
     ``fold<k>/oof.csv``): it trained on some rows that the classifiers would score as unseen."""
-    path = source_run / f"fold{fold}" / "oof.csv"
+    path = RunFolder(source_run).fold_oof_path(fold)
     if not path.is_file():
         return
     held_out = set(pd.read_csv(path, dtype={"id": str}, usecols=["id"])["id"])

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from common.cli import run_cli
 from common.config import option, parse_config
 from common.noisy import AuditConfig, audit, audit_dir, read_oof, write_audit
 from common.paths import default_data_dir
 from common.plots import plot_image_grid
+from common.run import RunFolder
 from competitions.nexperia.data import NexperiaDataOptions, load_data, load_truth
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ def data_dir_of(source: Path, data: str | None) -> Path:
     if data:
         return Path(data)
     folder = source if source.is_dir() else source.parent
-    for config in (folder / "config.yaml", folder.parent / "config.yaml"):
-        if config.is_file():
-            recorded = (yaml.safe_load(config.read_text()) or {}).get("data")
+    for run in (RunFolder(folder), RunFolder(folder.parent)):
+        if run.config_path.is_file():
+            recorded = run.config().get("data")
             return Path(recorded) if recorded else default_data_dir("nexperia")
     return default_data_dir("nexperia")
 

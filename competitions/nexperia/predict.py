@@ -22,10 +22,10 @@ from common.cv import FoldResult, run_folds
 from common.device import resolve_device, set_threads
 from common.paths import default_data_dir
 from common.registry import truth_of
-from common.run import Run, saved_config
+from common.run import Run, RunFolder
 from common.vision.tta import TTA_PRESETS, warn_untrained_views
 from common.vision.card import read_card
-from common.vision.checkpoints import average_checkpoints
+from common.vision.checkpoints import CHECKPOINT_CHOICES, average_checkpoints, fold_checkpoint, kept_checkpoints
 from common.vision.distributed import amp_dtype
 from common.vision.model import parse_model_kwargs
 from common.vision.predict import load_model, predict_images
@@ -39,7 +39,7 @@ class PredictConfig(NexperiaDataOptions):
     run: str = option(required=True, help="source run folder, e.g. runs/nexperia/demo")
     tta: str = option("source", choices=["source", *TTA_PRESETS], help="TTA preset of the new predictions "
                                                                         "(source: the source run's)")
-    checkpoint: str = option("best", choices=["best", "last", "avg"],
+    checkpoint: str = option("best", choices=CHECKPOINT_CHOICES,
                              help="best.pt, last.pt, or the mean of the kept checkpoint-<epoch>.pt weights")
     name: str | None = option(None, help="derived run name (default: <run>-tta-<tta>[-<checkpoint>])")
     fold: str = option("all", volatile=True,
@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> Run:
     source = Path(cfg.run)
     if not source.is_dir():
         raise FileNotFoundError(f"run folder not found: {source}")
-    src = saved_config(source)  # {} where it is gone: the checkpoints describe themselves
+    source_run = RunFolder(source)  # read only: predicting writes nothing into the source run
+    src = source_run.config()  # {} where it is gone: the checkpoints describe themselves
     set_threads(cfg.threads)
-    source_run = Run(source)
     n_splits = int(src.get("n_splits") or source_run.metrics().get("n_splits") or 0)
     if not n_splits:
         raise FileNotFoundError(f"run {source} has neither config.yaml nor metrics.json to say its number of folds")
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> Run:
     if missing:
         raise FileNotFoundError(f"fold(s) {missing} of run {source} are not finished (no fold<k>/done.json); "
                                 f"finished: {finished}")
-    card = read_card(source / f"fold{folds[0]}" / "best.pt", src)
+    card = read_card(fold_checkpoint(source_run.fold_path(folds[0])), src)
     spec = ({"model": cfg.model, "model_kwargs": parse_model_kwargs(cfg.model_kwargs)} if cfg.model
             else card.model_spec)
     cfg.tta = card.tta if cfg.tta == "source" else cfg.tta
@@ -97,15 +97,15 @@ def main(argv: list[str] | None = None) -> Run:
                     amp_dtype=amp_dtype(device, cfg.amp), progress=cfg.progress)
 
     def fit_fold(fold: int) -> FoldResult:
-        folder = source / f"fold{fold}"
-        model = load_model(folder / ("last.pt" if cfg.checkpoint == "last" else "best.pt"), device, spec,
+        folder = source_run.fold_path(fold)
+        model = load_model(fold_checkpoint(folder, "last" if cfg.checkpoint == "last" else "best"), device, spec,
                            channels_last=card.channels_last)
         if cfg.checkpoint == "avg":
-            kept = sorted(folder.glob("checkpoint-*.pt"))
+            kept = kept_checkpoints(folder)
             if not kept:
                 raise FileNotFoundError(f"no checkpoint-<epoch>.pt in {folder} (trained with --checkpoint-hist 0)")
             model.load_state_dict(average_checkpoints(kept, device))
-        ids = pd.read_csv(folder / "oof.csv", dtype={"id": str})["id"].to_numpy()
+        ids = pd.read_csv(source_run.fold_oof_path(fold), dtype={"id": str})["id"].to_numpy()
         rows = row_of.reindex(ids).to_numpy()
         if np.isnan(rows).any():
             raise ValueError(f"{int(np.isnan(rows).sum())} OOF ids of {folder} are not in the data {cfg.data}")

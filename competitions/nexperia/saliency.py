@@ -25,12 +25,14 @@ from common.config import option, parse_config
 from common.device import resolve_device, set_threads
 from common.io import atomic_write_csv
 from common.paths import default_data_dir
-from common.run import DONE_FILE, Run, saved_config
+from common.run import DONE_FILE, Run, RunFolder
 from common.vision.card import read_card
+from common.vision.checkpoints import BEST, fold_checkpoint
 from common.vision.predict import load_model
 from common.vision.saliency import (METHODS, SCORE_COLUMNS, save_saliency_grid, saliency_maps, scale_boxes,
                                     score_maps)
 from common.vision.trainer import sized_split
+from competitions.nexperia.anomaly import VAE_FILE
 from competitions.nexperia.data import BOX_COLUMNS, NexperiaData, NexperiaDataOptions, load_data
 
 CSV_COLUMNS = ["id", "method", *SCORE_COLUMNS]
@@ -66,15 +68,16 @@ def trained_fold(source: Path, fold: int) -> Path:
     """``<run>/fold<k>``, refused unless the run folder exists and that fold finished with a ``best.pt``."""
     if not source.is_dir():
         raise FileNotFoundError(f"run folder not found: {source}")
-    folder = source / f"fold{fold}"
-    if (folder / DONE_FILE).is_file() and not (folder / "best.pt").is_file():
-        kind = "a vae.py run (its model is fold<k>/vae.pt)" if (folder / "vae.pt").is_file() else "not a train.py run"
-        raise ValueError(f"{source} is {kind}: saliency explains the CNN checkpoint (fold<k>/best.pt) of a "
+    run = RunFolder(source)
+    folder, finished = run.fold_path(fold), run.is_finished(fold)
+    if finished and not fold_checkpoint(folder).is_file():
+        kind = f"a vae.py run (its model is fold<k>/{VAE_FILE})" if (folder / VAE_FILE).is_file() else "not a train.py run"
+        raise ValueError(f"{source} is {kind}: saliency explains the CNN checkpoint (fold<k>/{BEST}) of a "
                          "train.py run; pass such a run to --run")
-    if not (folder / DONE_FILE).is_file() or not (folder / "best.pt").is_file():
-        finished = sorted(p.parent.name for p in source.glob(f"fold*/{DONE_FILE}"))
+    if not finished or not fold_checkpoint(folder).is_file():
+        trained = [f"fold{k}" for k in run.completed_folds()]
         raise FileNotFoundError(f"fold {fold} of run {source} is not trained (no {folder / DONE_FILE} and "
-                                f"best.pt); trained: {finished or 'none'}")
+                                f"{BEST}); trained: {trained or 'none'}")
     return folder
 
 
@@ -83,24 +86,25 @@ def main(argv: list[str] | None = None) -> Path:
     check_methods(cfg.methods)
     source = Path(cfg.run)
     folder = trained_fold(source, cfg.fold)
-    src = saved_config(source)
-    card = read_card(folder / "best.pt", src)
+    src = RunFolder(source).config()
+    checkpoint = fold_checkpoint(folder)
+    card = read_card(checkpoint, src)
     set_threads(cfg.threads)
     data_dir = Path(cfg.data or src.get("data") or default_data_dir("nexperia"))
     cache_dir = cfg.cache_dir or src.get("cache_dir")
     data = load_data(data_dir, Path(cache_dir) if cache_dir else None,
                      skip_bad=cfg.skip_bad or bool(src.get("skip_bad", False)))
     inputs = card.inputs  # as the trainer made them
-    valid_ids = pd.read_csv(folder / "oof.csv", dtype={"id": str})["id"]
+    valid_ids = pd.read_csv(RunFolder(source).fold_oof_path(cfg.fold), dtype={"id": str})["id"]
     boxed, rows, boxes = boxed_images(valid_ids, data, data_dir, inputs.img_size, folder)
     device = resolve_device(cfg.device)
     sized = sized_split(data, "train", inputs)
     images = torch.cat(list(inputs.batches(sized, rows, torch.device("cpu"), cfg.batch_size)))
-    model = load_model(folder / "best.pt", device, channels_last=card.channels_last)
+    model = load_model(checkpoint, device, channels_last=card.channels_last)
     run = Run(source)
     with run.lock():
         run.log.info("saliency of fold %d (%s): %d boxed validation images of %d, methods %s", cfg.fold,
-                     folder / "best.pt", len(boxed), len(valid_ids), cfg.methods)
+                     checkpoint, len(boxed), len(valid_ids), cfg.methods)
         tables, summary = [], {}
         for method in dict.fromkeys(cfg.methods):
             table, means, shown = explain(model, images, boxes, method, cfg)

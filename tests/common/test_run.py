@@ -7,7 +7,7 @@ import yaml
 
 from common.config import RunConfig, parse_config
 from common.io import atomic_path, atomic_write_text
-from common.run import Run, load_predictions
+from common.run import Run, RunFolder, load_predictions
 
 
 def _fold_frames(fold, n=6):
@@ -218,3 +218,25 @@ def test_commands_without_torch_have_no_device_or_threads_options():
     names = {f.name for f in dataclasses.fields(HomeCreditTrain)}
     assert "threads" not in names and "device" not in names and "num_threads" in names  # LightGBM's own
     assert {"threads", "device"} <= {f.name for f in dataclasses.fields(NexperiaTrain)}
+
+
+def test_a_run_folder_is_read_without_writing_to_it(tmp_path):
+    run = Run.open("comp", "m1", runs_dir=tmp_path)
+    run.save_config({"n_splits": 3, "lr": 0.1})
+    for k in (2, 0):
+        run.save_fold_predictions(k, *_fold_frames(k), metrics={"auc": 0.5 + k / 10})
+    run.fold_dir(1)  # started, not finished
+    run.update_metrics({"n_splits": 3})
+    before = sorted((p, p.stat().st_mtime_ns) for p in run.root.rglob("*"))
+    folder = RunFolder(run.root)
+    assert folder.config() == {"n_splits": 3, "lr": 0.1} and folder.metrics() == {"n_splits": 3}
+    assert folder.completed_folds() == [0, 2] and folder.is_finished(2) and not folder.is_finished(1)
+    assert folder.fold_metrics(2) == {"auc": 0.7} and folder.fold_metrics(1) == {}
+    assert folder.folds_with("oof.csv") == [0, 2]
+    assert pd.read_csv(folder.fold_oof_path(2))["fold"].eq(2).all()
+    assert len(pd.read_csv(folder.oof_path)) == 12 and folder.test_path.is_file()
+    assert sorted((p, p.stat().st_mtime_ns) for p in run.root.rglob("*")) == before
+
+    missing = RunFolder(tmp_path / "nowhere")
+    assert missing.config() == {} and missing.completed_folds() == [] and missing.metrics() == {}
+    assert not (tmp_path / "nowhere").exists()

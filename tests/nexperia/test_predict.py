@@ -22,7 +22,12 @@ def run(nexperia_data, tmp_path_factory):
                        "--no-progress", "--gradcam", "0", "--tta", "flips", "--tta-compare", "none", "flips"])
 
 
+def _files(root):
+    return {p.relative_to(root): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
 def test_same_tta_reproduces_the_runs_predictions(run):
+    before = _files(run.root)
     derived = predict.main(["--run", str(run.root), "--tta", "flips", "--workers", "0", "--no-progress"])
     assert derived.root == run.root.parent / "p-tta-flips"
     for name in ("oof.csv", "test.csv"):
@@ -31,6 +36,7 @@ def test_same_tta_reproduces_the_runs_predictions(run):
         np.testing.assert_allclose(new["pred"], old["pred"], atol=2e-3)
     config = yaml.safe_load((derived.root / "config.yaml").read_text())
     assert config["run"] == str(run.root.resolve()) and config["source_config"]["name"] == "p"
+    assert _files(run.root) == before  # the source run is read, never written (not even its log)
 
 
 def test_checkpoints_describe_themselves_and_predict_without_config_yaml(run, nexperia_data, tmp_path, monkeypatch):

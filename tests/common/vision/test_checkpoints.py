@@ -1,7 +1,9 @@
 """Top-K checkpoint history (timm's CheckpointSaver) and checkpoint averaging (timm's avg_checkpoints.py)."""
+import pytest
 import torch
 
-from common.vision.checkpoints import CheckpointSaver, average_checkpoints, average_state_dicts, load_checkpoint
+from common.vision.checkpoints import (CheckpointSaver, average_checkpoints, average_state_dicts, fold_checkpoint,
+                                      kept_checkpoints, load_checkpoint)
 
 
 def state(value: float) -> dict:
@@ -39,3 +41,14 @@ def test_average_is_the_mean_of_the_weights_and_batchnorm_buffers(tmp_path):
     assert averaged["bn.num_batches_tracked"].dtype == torch.int64
     half = torch.tensor([1.0], dtype=torch.bfloat16)
     assert average_state_dicts([{"w": half}, {"w": half * 3}])["w"].dtype == torch.bfloat16
+
+
+def test_fold_checkpoint_names_and_kept_epochs_in_epoch_order(tmp_path):
+    saver = CheckpointSaver(tmp_path, max_history=3)
+    for epoch, metric in [(2, 0.6), (10, 0.9), (9, 0.7), (1, 0.1)]:
+        saver.update(epoch, metric, {"model": {"w": torch.tensor([float(epoch)])}})
+    assert kept_checkpoints(tmp_path) == [tmp_path / f"checkpoint-{e}.pt" for e in (2, 9, 10)]
+    assert load_checkpoint(fold_checkpoint(tmp_path))["model"]["w"].item() == 10.0
+    assert fold_checkpoint(tmp_path, "last") == tmp_path / "last.pt"
+    with pytest.raises(ValueError, match="best or last"):
+        fold_checkpoint(tmp_path, "avg")
