@@ -101,6 +101,11 @@ def _is_optional(tp: Any) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
 
 
+def _optional_lists(cls: type) -> list[str]:
+    hints = typing.get_type_hints(cls)
+    return [f.name for f in dataclasses.fields(cls) if _is_optional(hints[f.name]) and _field_type(hints[f.name])[1]]
+
+
 def _parse_none(cast):
     def convert(text: str):
         return None if text.lower() in ("none", "null") else cast(text)
@@ -173,6 +178,9 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, description: s
         from_file = set(values) - _given_on_command_line(cls, argv, description)
     args = vars(parser.parse_args(argv))
     source = args.pop("config")
+    for name in _optional_lists(cls):  # "--crop none" parses as [None]: the option unset
+        if args[name] == [None]:
+            args[name] = None
     check_values(cls, args, source, from_file)
     return cls(**args)
 

@@ -68,17 +68,17 @@ class SSLConfig(ModelSourceOptions, DeviceOptions, RunConfig):
     name: str | None = option(None, help="run name: runs/<competition>/<name> (default ssl-<method>)")
     fold: str = option("all", volatile=True, help="folds of the linear probe: a number, a comma list, or all")
     img_size: int = option(64, min=MIN_IMG_SIZE, help="square input size (images are resized)")
-    norm: str = option("fixed", choices=["fixed", "image"],
+    norm: str = option("image", choices=["fixed", "image"],
                        help="input scaling, as the supervised run will use it: fixed grey mean/std, or each "
                             "image standardised")
-    epochs: int = option(20, min=1, help="training epochs")
+    epochs: int = option(10, min=1, help="training epochs")
     batch_size: int = option(128, min=2, help="images per batch (simclr: two views each, the batch's other "
                                               "images are an image's negatives)")
-    lr: float = option(1e-3, min=0, min_exclusive=True, help="peak learning rate (AdamW)")
+    lr: float = option(3e-3, min=0, min_exclusive=True, help="peak learning rate (AdamW)")
     weight_decay: float = option(1e-4, min=0, help="AdamW weight decay (never on biases and norm weights)")
-    warmup_epochs: float = option(1.0, min=0, help="linear LR warm-up, in epochs")
+    warmup_epochs: float = option(0.5, min=0, help="linear LR warm-up, in epochs")
     min_lr_ratio: float = option(0.01, min=0, max=1, help="final LR of the cosine schedule, as a fraction of --lr")
-    crop_scale: float = option(0.4, min=0, max=1, min_exclusive=True,
+    crop_scale: float = option(0.8, min=0, max=1, min_exclusive=True,
                                help="smallest area share of the random resized crop of a view")
     temperature: float = option(0.5, min=0, min_exclusive=True, help="NT-Xent temperature (simclr)")
     proj_dim: int = option(128, min=1, help="output size of the SimCLR projection head (simclr)")

@@ -238,7 +238,7 @@ class FoldTrainer:
     def clear(self) -> None:
         """Remove a previous attempt's checkpoints (``--no-resume``)."""
         if self.d.main:
-            for path in [*kept_checkpoints(self.dir), fold_checkpoint(self.dir, "best"), fold_checkpoint(self.dir, "last")]:
+            for path in [*kept_checkpoints(self.dir), *(fold_checkpoint(self.dir, w) for w in ("best", "last"))]:
                 path.unlink(missing_ok=True)
         barrier(self.d)
 
@@ -344,7 +344,8 @@ class FoldTrainer:
         if self.cfg.avg_checkpoints:
             epochs = [epoch for _, epoch in self.saver.history[:self.cfg.checkpoint_hist]]
             return average_checkpoints(self.saver.paths(), self.d.device), f"mean of epochs {epochs}"
-        return load_checkpoint(fold_checkpoint(self.dir, "best"), self.d.device)["model"], f"epoch {self.state['best_epoch']}"
+        best = load_checkpoint(fold_checkpoint(self.dir, "best"), self.d.device)["model"]
+        return best, f"epoch {self.state['best_epoch']}"
 
     def finish(self) -> FoldResult | None:
         """The final weights' OOF and test predictions (TTA) and their variants; callbacks' ``on_fold_end``."""

@@ -28,27 +28,31 @@ from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_s
 from competitions.nexperia.vae_models import _halvings, build_vae, vae_loss, vae_terms
 
 VAE_FILE = "vae.pt"  # a fold's trained VAE, in fold<k>/
-ARCH_DEFAULTS = {"fc": {"image_size": 32, "latent_dim": 30}, "conv": {"image_size": 64, "latent_dim": 64}}
+DEVICE_BAND = [86, 204, 10, 242]  # y0 y1 x0 x1 of the 267x275 images where the defect boxes lie
+# fc: the seeds' VAE (150 epochs to converge); conv: the better and faster one (docs/analysis.md)
+ARCH_DEFAULTS = {"fc": {"image_size": 32, "latent_dim": 30, "epochs": 150},
+                 "conv": {"image_size": 64, "latent_dim": 64, "epochs": 5}}
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class VAEConfig(DeviceOptions, RunConfig, NexperiaDataOptions):
     """Train a VAE per fold on good training images; score = negative ELBO (anomaly score)."""
-    arch: str = option("fc", choices=["fc", "conv"], help="fc: seeds' MLP VAE; conv: convolutional VAE")
+    arch: str = option("conv", choices=["fc", "conv"], help="conv: convolutional VAE; fc: seeds' MLP VAE")
     name: str | None = option(None, help="run name (default vae-<arch>)")
     threads: int = option(1, volatile=True, min=0, help="torch CPU threads (1 is fastest on a shared machine)")
     image_size: int | None = option(None, min=8, help="side in pixels (default fc 32, conv 64)")
-    crop: list[int] | None = option(None, min=0, help="y0 y1 x0 x1: keep this region before resizing (e.g. the "
-                                               "device band 86 204 10 242)")
-    stretch: bool = option(False, help="stretch each image's 1st-99th percentile grey levels to 0-255, so "
-                                       "lighting does not dominate the error")
+    crop: list[int] | None = option(default_factory=lambda: list(DEVICE_BAND), min=0,
+                                       help="y0 y1 x0 x1: keep this region before resizing (default the device "
+                                            "band; none: the whole image)")
+    stretch: bool = option(True, help="stretch each image's 1st-99th percentile grey levels to 0-255, so "
+                                      "lighting does not dominate the error")
     latent_dim: int | None = option(None, min=1, help="latent size (default fc 30, conv 64)")
     hidden: int = option(400, min=1, help="hidden width of the fc VAE")
-    epochs: int = option(20, min=1, help="training epochs per fold")
+    epochs: int | None = option(None, min=1, help="training epochs per fold (default fc 150, conv 5)")
     batch_size: int = option(64, min=1, help="images per batch")
     lr: float = option(1e-3, min=0, min_exclusive=True, help="Adam learning rate")
-    score: str = option("elbo", choices=["elbo", "local"], help="the run's prediction: elbo (negative ELBO) "
+    score: str = option("local", choices=["elbo", "local"], help="the run's prediction: elbo (negative ELBO) "
                         "or local (peak of the normalised error map); both are in metrics.json as variants")
     heatmaps: int = option(8, min=0, help="images in each fold's heatmaps.png (0: none)")
     blend_with: str | None = option(None, volatile=True, help="a run folder (e.g. the CNN's) to blend with "

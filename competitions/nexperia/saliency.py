@@ -71,7 +71,8 @@ def trained_fold(source: Path, fold: int) -> Path:
     run = RunFolder(source)
     folder, finished = run.fold_path(fold), run.is_finished(fold)
     if finished and not fold_checkpoint(folder).is_file():
-        kind = f"a vae.py run (its model is fold<k>/{VAE_FILE})" if (folder / VAE_FILE).is_file() else "not a train.py run"
+        is_vae = (folder / VAE_FILE).is_file()
+        kind = f"a vae.py run (its model is fold<k>/{VAE_FILE})" if is_vae else "not a train.py run"
         raise ValueError(f"{source} is {kind}: saliency explains the CNN checkpoint (fold<k>/{BEST}) of a "
                          "train.py run; pass such a run to --run")
     if not finished or not fold_checkpoint(folder).is_file():

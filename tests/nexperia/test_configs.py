@@ -29,3 +29,22 @@ def test_every_training_recipe_is_listed():
 def test_the_pretrained_recipe_fine_tunes_the_installed_imagenet_weights(tmp_path):
     cfg = parse_config(TrainConfig, ["--config", str(CONFIGS / "pretrained.yaml"), "--data", str(tmp_path)])
     assert (cfg.pretrained, cfg.model) == ("efficientnet_lite0", "tf_efficientnet_lite0")
+
+
+def test_vae_defaults_are_the_measured_conv_recipe(tmp_path):
+    """vae.py without --config trains vae-conv.yaml's recipe (the best VAE of docs/analysis.md), and
+    ``--crop none`` scores the whole image."""
+    recipe = parse_config(VAEConfig, ["--config", str(CONFIGS / "vae-conv.yaml"), "--data", str(tmp_path)])
+    default = parse_config(VAEConfig, ["--data", str(tmp_path)])
+    assert default == recipe
+    assert parse_config(VAEConfig, ["--data", str(tmp_path), "--crop", "none"]).crop is None
+    assert parse_config(VAEConfig, ["--data", str(tmp_path), "--arch", "fc"]).epochs == 150
+
+
+def test_pretrain_defaults_are_the_measured_cpu_recipe_on_any_model(tmp_path):
+    """pretrain.py without --config uses pretrain-cpu.yaml's training settings (the model stays the user's)."""
+    args = ["--data", str(tmp_path), "--method", "simclr"]
+    recipe = parse_config(SSLConfig, ["--config", str(CONFIGS / "pretrain-cpu.yaml"), *args])
+    default = parse_config(SSLConfig, args)
+    for key in ("img_size", "norm", "epochs", "batch_size", "lr", "warmup_epochs", "crop_scale", "temperature"):
+        assert getattr(default, key) == getattr(recipe, key), key

@@ -19,8 +19,9 @@ torch.set_num_threads(1)  # a crowded 2-core machine runs one thread far faster 
 def pretrain_args(data_dir, runs, cache, method, *extra) -> list[str]:
     """A narrow resnet18 at 32 px for 2 epochs on all 300 images, linear probe over 4 folds."""
     return ["--data", str(data_dir), "--runs-dir", str(runs), "--cache-dir", str(cache), "--method", method,
-            "--model", "resnet18", "--model-kwargs", TINY_MODEL, "--img-size", "32", "--epochs", "2",
-            "--batch-size", "32", "--lr", "0.003", "--n-splits", "4", "--threads", "1", "--no-progress", *extra]
+            "--model", "resnet18", "--model-kwargs", TINY_MODEL, "--img-size", "32", "--norm", "fixed",
+            "--epochs", "2", "--batch-size", "32", "--lr", "0.003", "--n-splits", "4", "--threads", "1",
+            "--no-progress", *extra]
 
 
 @pytest.fixture(scope="module")

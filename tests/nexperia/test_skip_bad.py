@@ -76,8 +76,8 @@ def test_baseline_skip_bad_keeps_folds_and_scores_every_test_id(setup):
 
 
 def test_vae_skip_bad(setup):
-    vae.main(setup["common"] + ["--skip-bad", "--epochs", "1", "--hidden", "32", "--heatmaps", "0", "--threads", "1"])
-    _check_run(setup["runs"] / "nexperia" / "vae-fc", setup)
+    vae.main(setup["common"] + ["--skip-bad", "--epochs", "1", "--heatmaps", "0", "--threads", "1"])
+    _check_run(setup["runs"] / "nexperia" / "vae-conv", setup)
 
 
 def test_train_and_predict_skip_bad(setup):
