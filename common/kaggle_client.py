@@ -75,21 +75,66 @@ def submit(api: Any, path: str | Path, message: str, competition_slug: str) -> i
 
 
 def list_submissions(api: Any, competition_slug: str, page_size: int = 100) -> list[dict]:
-    """The team's submissions, newest first: ref, file_name, date, description, status, scores."""
-    found = _call(f"listing submissions of {competition_slug}", api.competition_submissions,
-                  competition_slug, page_size=page_size) or []
+    """Every one of the team's submissions (all pages), newest first: ref, file_name, date, description,
+    status, scores, total_bytes."""
+    from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
+
+    def every_page() -> list:
+        # ``competition_submissions`` drops the next-page token, so the pages are read through its own SDK call
+        found, token, seen = [], "", set()
+        with api.build_kaggle_client() as kaggle:
+            while True:
+                request = ApiListSubmissionsRequest()
+                request.competition_name, request.page_size, request.page_token = competition_slug, page_size, token
+                response = kaggle.competitions.competition_api_client.list_submissions(request)
+                found += [s for s in response.submissions or [] if s is not None]
+                token = response.next_page_token
+                if not token or token in seen:
+                    return found
+                seen.add(token)
+
+    found = _call(f"listing submissions of {competition_slug}", every_page)
+    unique: dict[int, Any] = {}
+    for s in found:  # a submission made while the pages are read shifts them: one may come twice
+        unique.setdefault(int(s.ref), s)
     return [{"ref": int(s.ref), "file_name": s.file_name, "date": s.date, "description": s.description,
              "status": s.status.name.lower(), "public_score": _score(s.public_score),
-             "private_score": _score(s.private_score)} for s in found if s is not None]
+             "private_score": _score(s.private_score), "total_bytes": s.total_bytes} for s in unique.values()]
 
 
-def leaderboard(api: Any, competition_slug: str, page_size: int = 200) -> list[dict]:
-    """The top of the public leaderboard in rank order: rank, team_name, team_id, score."""
-    with contextlib.redirect_stdout(io.StringIO()):  # the client prints the next page token
-        rows = _call(f"reading the leaderboard of {competition_slug}", api.competition_leaderboard_view,
-                     competition_slug, page_size=page_size) or []
-    return [{"rank": i + 1, "team_name": r.team_name, "team_id": r.team_id, "score": _score(r.score)}
-            for i, r in enumerate(r for r in rows if r is not None)]
+def download_submission(api: Any, ref: int, folder: str | Path) -> Path:
+    """Download the file Kaggle holds for submission ``ref`` into the empty ``folder``; return its path."""
+    folder = Path(folder)
+    with contextlib.redirect_stdout(io.StringIO()):
+        _call(f"downloading submission {ref}", api.competition_download_submission, ref, str(folder),
+              force=True, quiet=True)
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+    if len(files) != 1:
+        raise KaggleError(f"downloading submission {ref} gave {len(files)} files, not one")
+    return files[0]
+
+
+def download_leaderboard(api: Any, competition_slug: str, folder: str | Path) -> Path:
+    """The whole public leaderboard (every team) as Kaggle's zipped CSV, saved in ``folder``; its path."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        _call(f"downloading the leaderboard of {competition_slug}", api.competition_leaderboard_download,
+              competition_slug, str(folder), quiet=True)
+    return Path(folder) / f"{competition_slug}.zip"
+
+
+def competition(api: Any, competition_slug: str) -> dict:
+    """The competition's record: max_daily_submissions (0 when Kaggle sets none), deadline, team_count."""
+    from kagglesdk.competitions.types.competition_api_service import ApiGetCompetitionRequest
+
+    def read() -> Any:
+        with api.build_kaggle_client() as kaggle:
+            request = ApiGetCompetitionRequest()
+            request.competition_name = competition_slug
+            return kaggle.competitions.competition_api_client.get_competition(request)
+
+    record = _call(f"reading the competition {competition_slug}", read)
+    return {"max_daily_submissions": int(record.max_daily_submissions or 0), "deadline": record.deadline,
+            "team_count": int(record.team_count or 0)}
 
 
 def username(api: Any) -> str:

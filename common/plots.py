@@ -144,22 +144,3 @@ def plot_corr_heatmap(corr: pd.DataFrame, path: str | Path, title: str = "Spearm
     ax.set_title(title, fontsize=9)
     return _save(fig, path)
 
-
-def plot_ledger_timeline(df: pd.DataFrame, path: str | Path, time: str = "created",
-                         series: Sequence[str] = ("cv_auc", "public_score", "private_score"),
-                         title: str = "CV and leaderboard over time") -> Path:
-    """Scores of the submissions over time, one marker line per column of ``series`` (NaN skipped)."""
-    when = pd.to_datetime(df[time], utc=True, errors="coerce")
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
-    for column, marker in zip(series, "osD^v"):
-        if column in df:
-            values = pd.to_numeric(df[column], errors="coerce")
-            keep = values.notna() & when.notna()
-            if keep.any():
-                ax.plot(when[keep], values[keep], marker=marker, lw=1, ms=5, label=column)
-    ax.set(xlabel=f"{time} (UTC)", ylabel="ROC-AUC", title=title)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    fig.autofmt_xdate()
-    return _save(fig, path)

@@ -18,7 +18,7 @@ A run that is partial is refused, naming it and its missing folds: its ``metrics
 
 The submission takes its ids and order from the competition's sample submission (``--data``), is
 validated, and is written to ``submissions/files/<competition>/<competition>-<time>-<hash>.csv`` with a
-JSON beside it (runs, weights, CV, post-processing) and a PNG of the ROC curves. ``--post NAME``
+JSON beside it (runs, weights, CV, post-processing, the file's SHA-256) and a PNG of the ROC curves. ``--post NAME``
 (repeatable) applies a post-processing hook of the competition's registry entry to the blend's test
 scores before validation, e.g. Nexperia's ``leak-fix`` (test images byte-identical to a train image get
 its label).
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -213,7 +214,8 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     path = Path(files_root) / competition / submission_name(competition, content, now)
     report = result.report
     per_run = [{**r, "path": str(run_dir)} for r, run_dir in zip(report["runs"], run_dirs)]
-    meta = {"competition": competition, "file": path.name, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    meta = {"competition": competition, "file": path.name, "sha256": hashlib.sha256(content).hexdigest(),
+            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             **report, "runs": per_run, "score_transform": transform, "postprocess": applied, "n_test": len(sub),
             **({"partial_runs": partial} if partial else {})}
     if meta_frame is not None:

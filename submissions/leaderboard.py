@@ -1,49 +1,91 @@
-"""Leaderboard scores for the ledger, and a report of CV against public LB.
+"""Leaderboard tracking: every submission of the team, its place on the whole board, the quota, the final picks.
 
-``python -m submissions.leaderboard sync --competition nexperia``: copies status and public/private
-scores of the team's Kaggle submissions onto the ledger records (matched by submission ref), and the
-team's public leaderboard rank (team name: ``--team``, default the Kaggle user name).
-``python -m submissions.leaderboard report [--competition nexperia]``: prints the ledger and saves a
-CV vs public LB scatter plot (Pearson/Spearman correlation in its title) as PNG.
+``python -m submissions.leaderboard sync --competition nexperia [--team T] [--files-root F]``: reads every
+page of the team's Kaggle submissions, copies status and public/private scores onto the ledger, and adds the
+ones the ledger lacks, matched to the kit's submission files (``submissions.tracking``: by file name, then by
+content hash; unmatched ones kept as external). It downloads the whole public leaderboard and records the
+team's rank, the team count and the medal zone lines (``submissions.standing``; kept when they changed), and
+the competition's daily submission limit. Running it twice changes nothing.
+``python -m submissions.leaderboard report [--competition nexperia]``: the ledger, the standing and its
+history, today's quota, CV vs LB correlation; plots of the scores in submission order, CV vs public LB and
+the rank over time.
+``python -m submissions.leaderboard final --competition nexperia``: the two submissions to select as finals,
+picked on CV (``submissions.final_picks``), and once private scores are in, what each would have scored.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-from common.cli import add_debug, cli, failed
-from common.plots import plot_cv_vs_lb
-from common.registry import get_competition
 from common import kaggle_client
-from submissions.ledger import DEFAULT_LEDGER, Ledger
+from common.cli import add_debug, cli, failed
+from common.registry import get_competition
+from submissions import quota, standing
+from submissions.final_picks import final_picks, hindsight, picks_table
+from submissions.ledger import DEFAULT_LEDGER, Ledger, kaggle_time
+from submissions.score_plots import plot_cv_vs_public, plot_rank_history, plot_scores_by_order
 from submissions.store import DEFAULT_FILES_ROOT
+from submissions.tracking import kit_files, track
 
-REPORT_COLUMNS = ["id", "created", "file_name", "status", "kaggle_ref", "cv_auc", "cv_ci_low", "cv_ci_high",
-                  "public_score", "private_score", "runs"]
+REPORT_COLUMNS = ["id", "created", "source", "file_name", "status", "kaggle_ref", "cv_auc", "cv_ci_low",
+                  "cv_ci_high", "public_score", "private_score", "runs"]
 
 
 def sync(competition: str, ledger_path: str | Path = DEFAULT_LEDGER, team: str | None = None,
-         api=None) -> dict:
-    """Fill scores and the team's rank from Kaggle; return counts and the rank found."""
+         api=None, files_root: str | Path = DEFAULT_FILES_ROOT) -> dict:
+    """Track every submission, the team's standing and the quota from Kaggle; return what was found."""
     spec = get_competition(competition)
     api = api or kaggle_client.connect()
     submissions = kaggle_client.list_submissions(api, spec.slug)
-    board = kaggle_client.leaderboard(api, spec.slug)
-    team = team or kaggle_client.username(api)
-    mine = next((row for row in board if row["team_name"] == team), None)
+    # the record and the board are extras: when Kaggle refuses them, the submissions are still tracked
+    record = place = None
+    problems = []
+    try:
+        record = kaggle_client.competition(api, spec.slug)
+    except kaggle_client.KaggleError as error:
+        problems.append(f"daily quota: not known ({error})")
+    try:
+        with tempfile.TemporaryDirectory(prefix="kaggle-leaderboard-") as folder:
+            board = standing.read_board(kaggle_client.download_leaderboard(api, spec.slug, folder))
+        place = standing.standing(board, team or kaggle_client.username(api))
+    except (kaggle_client.KaggleError, ValueError) as error:  # ValueError: a download that is not a board
+        problems.append(f"standing: not known ({error})")
+    files = kit_files(Path(files_root) / competition)
     with Ledger(ledger_path) as ledger:
         settled = ledger.settle_from_kaggle(competition, submissions)
         updated = ledger.update_from_kaggle(competition, submissions)
-        ledger.add_rank(competition, team, mine["rank"] if mine else None, mine["score"] if mine else None)
-        known = ledger.known_refs(competition)
-    return {"kaggle_submissions": len(submissions), "updated": updated, "team": team, "settled": settled,
-            "not_in_ledger": [s for s in submissions if s["ref"] not in known],
-            "rank": mine["rank"] if mine else None, "score": mine["score"] if mine else None,
-            "teams_seen": len(board)}
+        added = track(ledger, competition, submissions, files,
+                      lambda ref, where: kaggle_client.download_submission(api, ref, where))
+        if place:
+            ledger.add_rank(competition, place)
+        if record:
+            ledger.save_competition(competition, record["max_daily_submissions"], kaggle_time(record["deadline"]))
+    return {"kaggle_submissions": len(submissions), "updated": updated, "settled": settled, "added": added,
+            "standing": place, "problems": problems,
+            "quota": record and quota.from_kaggle(record["max_daily_submissions"], submissions)}
+
+
+def sync_lines(competition: str, result: dict) -> list[str]:
+    lines = [f"{result['kaggle_submissions']} Kaggle submissions read, {result['updated']} ledger records "
+             f"updated, {len(result['added'])} new ones tracked"]
+    for row in result["settled"]:
+        found = (f"found on Kaggle as submission {row['kaggle_ref']} ({row['status']})" if row["status"] != "failed"
+                 else "not on Kaggle: recorded as failed")
+        lines.append(f"interrupted submit of {row['file_name']} (ledger id {row['id']}): {found}")
+    for row in result["added"]:
+        what = (f"kit file sent outside the kit, matched by {row['matched_by']}" if row["source"] == "outside"
+                else f"external (no kit file): {row['message']!r}")
+        lines.append(f"+ submission {row['kaggle_ref']} ({row['file_name']}, {row['submitted']}): {what}")
+    if result["standing"]:
+        lines.append(standing.describe(result["standing"], competition))
+    if result["quota"]:
+        lines.append(result["quota"].describe())
+    return lines + result["problems"]
 
 
 def cv_lb_correlation(table: pd.DataFrame) -> dict:
@@ -55,73 +97,121 @@ def cv_lb_correlation(table: pd.DataFrame) -> dict:
             "spearman": float(scored["cv_auc"].corr(scored["public_score"], method="spearman"))}
 
 
+def standing_lines(competition: str, ranks: pd.DataFrame) -> list[str]:
+    """The last sync's standing and, when it changed between syncs, the rank and percentile over time."""
+    if ranks.empty:
+        return []
+    last = ranks.iloc[-1].to_dict()
+    place = standing.from_record(last)
+    if place is None:
+        where = f"rank {last['rank']} (public {last['score']})" if pd.notna(last["rank"]) else "not on the board read"
+        lines = [f"team {last['team']}: {where}, synced {last['synced']}"]
+    else:
+        lines = [f"{standing.describe(place, competition)} (synced {last['synced']})"]
+    history = ranks.dropna(subset=["rank", "teams"])
+    if len(history) > 1:
+        steps = [f"{r.synced[:16]} {int(r.rank)}/{int(r.teams)} (top {100 * r.rank / r.teams:.1f}%)"
+                 for r in history.itertuples()]
+        lines.append("rank over time: " + " -> ".join(steps))
+    return lines
+
+
 def report(competition: str | None = None, ledger_path: str | Path = DEFAULT_LEDGER,
-           plot_path: str | Path | None = None) -> tuple[str, Path | None]:
-    """The ledger as text (with the last rank and the CV-LB correlation) and the saved plot's path."""
+           plot_path: str | Path | None = None, plots_dir: str | Path = DEFAULT_FILES_ROOT) -> tuple[str, list[Path]]:
+    """The ledger as text (standing, quota, CV-LB correlation, hindsight on the picks) and the saved plots."""
     with Ledger(ledger_path) as ledger:
         table = ledger.table(competition)
-        ranks = {c: ledger.latest_rank(c) for c in sorted(table["competition"].unique())}
+        comps = sorted(table["competition"].unique())
+        ranks = {c: ledger.ranks(c) for c in comps}
+        quotas = {c: quota.from_ledger(ledger, c) for c in comps}
     if table.empty:
-        return f"ledger {ledger_path} holds no submissions" + (f" of {competition}" if competition else ""), None
-    shown = table.assign(runs=table["runs"].map("+".join))
+        return f"ledger {ledger_path} holds no submissions" + (f" of {competition}" if competition else ""), []
+    shown = table.assign(runs=table["runs"].map("+".join), kaggle_ref=table["kaggle_ref"].astype("Int64"))
     lines = [f"ledger: {ledger_path}; submission files: {DEFAULT_FILES_ROOT}/<competition>/"]
+    plots = []
     for comp, rows in shown.groupby("competition", sort=True):
         lines.append(f"== {comp} ({len(rows)} submissions)")
         lines.append(rows[REPORT_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.5f}"))
-        rank = ranks.get(comp)
-        if rank:
-            where = f"rank {rank['rank']} (public {rank['score']})" if rank["rank"] else "not on the leaderboard page read"
-            lines.append(f"team {rank['team']}: {where}, synced {rank['synced']}")
+        lines += standing_lines(comp, ranks[comp])
+        if quotas[comp]:
+            lines.append(f"{quotas[comp].describe()} (as of the ledger's last sync)")
         corr = cv_lb_correlation(rows)
         if corr["pearson"] is not None:
             lines.append(f"CV vs public LB over {corr['n']} submissions: Pearson {corr['pearson']:.3f}, "
                          f"Spearman {corr['spearman']:.3f}")
-    plot = None
-    scored = table.dropna(subset=["cv_auc", "public_score"])
-    if len(scored):
-        name = competition or "all"
-        plot = Path(plot_path or DEFAULT_FILES_ROOT / f"cv_vs_lb_{name}.png")
-        frame = scored.assign(cv=scored["cv_auc"], lb=scored["public_score"], name=scored["id"].astype(str))
-        plot_cv_vs_lb(frame, plot)
-        lines.append(f"CV vs LB plot: {plot}")
-    return "\n".join(lines), plot
+        comp_rows = table[table["competition"] == comp]
+        after = hindsight(comp_rows, final_picks(comp_rows))
+        if after:
+            lines.append(after)
+        plots += save_plots(comp, comp_rows, ranks[comp], Path(plots_dir), plot_path)
+    lines += [f"plot: {p}" for p in plots]
+    return "\n".join(lines), plots
+
+
+def save_plots(competition: str, table: pd.DataFrame, ranks: pd.DataFrame, folder: Path,
+               cv_lb_path: str | Path | None = None) -> list[Path]:
+    """The plots of one competition's ledger in ``folder`` (CV vs LB at ``cv_lb_path`` if given)."""
+    plots = []
+    if table["kaggle_ref"].notna().any():
+        plots.append(plot_scores_by_order(table, folder / f"scores_{competition}.png",
+                                          f"{competition}: CV, public and private LB by submission"))
+    if table.dropna(subset=["cv_auc", "public_score"]).shape[0]:
+        plots.append(plot_cv_vs_public(table, Path(cv_lb_path or folder / f"cv_vs_lb_{competition}.png"),
+                                       f"{competition}: CV vs public LB"))
+    if len(ranks.dropna(subset=["rank", "teams"])):
+        plots.append(plot_rank_history(ranks, folder / f"rank_{competition}.png", f"{competition}: public rank"))
+    return plots
+
+
+def final_text(competition: str, ledger_path: str | Path) -> str:
+    get_competition(competition)  # an unknown name fails before any work
+    with Ledger(ledger_path) as ledger:
+        table = ledger.table(competition)
+        record = ledger.competition_record(competition)
+    picks = final_picks(table)
+    if not picks:
+        return (f"no submission of {competition} in {ledger_path} was accepted by Kaggle with a CV: nothing to "
+                f"pick (run `python -m submissions.leaderboard sync --competition {competition}` first)")
+    deadline = f" before the deadline {record['deadline']}" if record and record["deadline"] else ""
+    lines = [f"final submissions to select on Kaggle{deadline}, picked on CV, not on public LB:",
+             picks_table(picks)]
+    after = hindsight(table, picks)
+    if after:
+        lines.append(after)
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sync_parser = sub.add_parser("sync", help="fill scores and rank from Kaggle")
+    sync_parser = sub.add_parser("sync", help="track every submission, the rank and the quota from Kaggle")
     sync_parser.add_argument("--competition", required=True)
     sync_parser.add_argument("--team", default=None, help="team name on the leaderboard (default: user name)")
-    report_parser = sub.add_parser("report", help="print the ledger and save a CV vs LB plot")
+    sync_parser.add_argument("--files-root", type=Path, default=DEFAULT_FILES_ROOT,
+                             help="where the kit's submission files are (matched to Kaggle's submissions)")
+    report_parser = sub.add_parser("report", help="print the ledger and save its plots")
     report_parser.add_argument("--competition", default=None)
     report_parser.add_argument("--plot", type=Path, default=None, help="PNG path of the CV vs LB plot")
-    for p in (sync_parser, report_parser):
+    report_parser.add_argument("--plots-dir", type=Path, default=DEFAULT_FILES_ROOT, help="where the plots go")
+    final_parser = sub.add_parser("final", help="the two final submissions to select, picked on CV")
+    final_parser.add_argument("--competition", required=True)
+    for p in (sync_parser, report_parser, final_parser):
         p.add_argument("--ledger", type=Path, default=DEFAULT_LEDGER, help="SQLite ledger file")
         add_debug(p)
     add_debug(parser)
     args = parser.parse_args(argv)
     if args.command == "sync":
+        get_competition(args.competition)  # an unknown name fails before Kaggle is asked
         try:
-            result = sync(args.competition, args.ledger, args.team)
+            result = sync(args.competition, args.ledger, args.team, files_root=args.files_root)
         except kaggle_client.KaggleError as error:
             return failed("SYNC FAILED", error, args.debug)
-        rank = f"rank {result['rank']} (public {result['score']})" if result["rank"] else \
-            f"not among the {result['teams_seen']} teams read"
-        print(f"{result['kaggle_submissions']} Kaggle submissions read, {result['updated']} ledger records "
-              f"updated; team {result['team']}: {rank}")
-        for row in result["settled"]:
-            found = (f"found on Kaggle as submission {row['kaggle_ref']} ({row['status']})" if row["status"] != "failed"
-                     else "not on Kaggle: recorded as failed")
-            print(f"interrupted submit of {row['file_name']} (ledger id {row['id']}): {found}")
-        if result["not_in_ledger"]:
-            refs = ", ".join(f"{s['ref']} ({s['file_name']})" for s in result["not_in_ledger"][:5])
-            more = ", ..." if len(result["not_in_ledger"]) > 5 else ""
-            print(f"{len(result['not_in_ledger'])} Kaggle submission(s) not in the ledger (made outside the kit): "
-                  f"{refs}{more}")
-        return 0
-    text, _ = report(args.competition, args.ledger, args.plot)
-    print(text)
+        print("\n".join(sync_lines(args.competition, result)))
+    elif args.command == "final":
+        print(final_text(args.competition, args.ledger))
+    else:
+        text, _ = report(args.competition, args.ledger, args.plot, args.plots_dir)
+        print(text)
     return 0
 
 

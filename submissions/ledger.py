@@ -9,7 +9,12 @@ list of the team's submissions), ``failed`` (sending failed: nothing reached Kag
 ``pending`` / ``complete`` / ``error`` once sent.
 
 ``postprocess`` (JSON list of the post-processing steps applied, e.g. ``[{"name": "leak-fix", ...}]``) was
-added later: a ledger file without the column gets it on opening.
+added later, as were ``source`` (``kit``: sent by ``submissions.submit``; ``outside``: a kit file sent another
+way, e.g. ``kaggle competitions submit``; ``external``: a file the kit did not make), ``matched_by`` (how
+``leaderboard sync`` found the kit file of an ``outside`` row: ``file name`` or ``content hash``), ``method``
+(the blend method) and ``submitted`` (Kaggle's time of the submission), and in ``ranks`` the team count and the
+score lines of the medal zones: a ledger file without these columns gets them on opening. Table
+``competitions``: the competition record read at the last sync (daily submission limit, deadline).
 """
 from __future__ import annotations
 
@@ -45,7 +50,11 @@ CREATE TABLE IF NOT EXISTS submissions (
     error         TEXT,
     public_score  REAL,
     private_score REAL,
-    postprocess   TEXT NOT NULL DEFAULT '[]'
+    postprocess   TEXT NOT NULL DEFAULT '[]',
+    source        TEXT NOT NULL DEFAULT 'kit',
+    matched_by    TEXT,
+    method        TEXT,
+    submitted     TEXT
 );
 CREATE INDEX IF NOT EXISTS submissions_hash ON submissions (competition, file_hash);
 CREATE TABLE IF NOT EXISTS ranks (
@@ -53,11 +62,25 @@ CREATE TABLE IF NOT EXISTS ranks (
     synced      TEXT NOT NULL,
     team        TEXT NOT NULL,
     rank        INTEGER,
-    score       REAL
+    score       REAL,
+    teams       INTEGER,
+    gold        REAL,
+    silver      REAL,
+    bronze      REAL
+);
+CREATE TABLE IF NOT EXISTS competitions (
+    competition           TEXT PRIMARY KEY,
+    max_daily_submissions INTEGER NOT NULL,
+    deadline              TEXT
 );
 """
-# Columns added after the first release: name -> definition, added to an older ledger file when missing.
-_ADDED_COLUMNS = {"postprocess": "TEXT NOT NULL DEFAULT '[]'"}
+# Columns added after the first release: table -> {name: definition}, added to an older ledger file when missing.
+_ADDED_COLUMNS = {
+    "submissions": {"postprocess": "TEXT NOT NULL DEFAULT '[]'", "source": "TEXT NOT NULL DEFAULT 'kit'",
+                    "matched_by": "TEXT", "method": "TEXT", "submitted": "TEXT"},
+    "ranks": {"teams": "INTEGER", "gold": "REAL", "silver": "REAL", "bronze": "REAL"},
+}
+RANK_FIELDS = ("team", "rank", "score", "teams", "gold", "silver", "bronze")
 
 
 CLOCK_SLACK_S = 600  # a Kaggle submission up to this long before a ledger row's time may still be that row's
@@ -84,6 +107,11 @@ def parse_time(value) -> datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
 
 
+def kaggle_time(value) -> str | None:
+    """Kaggle's time of a submission as the ledger's UTC text."""
+    return parse_time(value).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -98,10 +126,11 @@ class Ledger:
         self._db.row_factory = sqlite3.Row
         with self._writing():
             self._db.executescript(_SCHEMA)
-            present = {row["name"] for row in self._db.execute("PRAGMA table_info(submissions)")}
-            for column, definition in _ADDED_COLUMNS.items():
-                if column not in present:
-                    self._db.execute(f"ALTER TABLE submissions ADD COLUMN {column} {definition}")
+            for table, columns in _ADDED_COLUMNS.items():
+                present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                for column, definition in columns.items():
+                    if column not in present:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         self._db.close()
@@ -125,17 +154,20 @@ class Ledger:
 
     def add(self, *, file_hash: str, file_name: str, competition: str, message: str, runs: list[str],
             status: str, cv: dict | None = None, kaggle_ref: int | None = None,
-            error: str | None = None, postprocess: list[dict] | None = None) -> int:
-        """Record one submission; return its ledger id."""
+            error: str | None = None, postprocess: list[dict] | None = None, method: str | None = None,
+            source: str = "kit", matched_by: str | None = None, submitted: str | None = None,
+            public_score: float | None = None, private_score: float | None = None) -> int:
+        """Record one submission; return its ledger id. Rows found on Kaggle by ``leaderboard sync`` pass
+        Kaggle's time as ``submitted``: it is their ``created`` too."""
         cv = cv or {}
         with self._writing():
             cursor = self._db.execute(
                 "INSERT INTO submissions (file_hash, file_name, competition, message, cv_auc, cv_ci_low, "
-                "cv_ci_high, runs, postprocess, created, kaggle_ref, status, error) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "cv_ci_high, runs, postprocess, created, kaggle_ref, status, error, method, source, matched_by, "
+                "submitted, public_score, private_score) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (file_hash, file_name, competition, message, cv.get("auc"), cv.get("ci_low"),
-                 cv.get("ci_high"), json.dumps(runs), json.dumps(postprocess or []), utc_now(), kaggle_ref,
-                 status, error))
+                 cv.get("ci_high"), json.dumps(runs), json.dumps(postprocess or []), submitted or utc_now(),
+                 kaggle_ref, status, error, method, source, matched_by, submitted, public_score, private_score))
         return int(cursor.lastrowid)
 
     def settle(self, row_id: int, status: str, kaggle_ref: int | None = None, error: str | None = None) -> None:
@@ -182,21 +214,52 @@ class Ledger:
         return [dict(r) for r in rows]
 
     def update_from_kaggle(self, competition: str, kaggle_submissions: list[dict]) -> int:
-        """Copy status and scores of Kaggle's submissions onto the records with the same ref; return count."""
+        """Copy status, scores and Kaggle's time of Kaggle's submissions onto the records with the same ref;
+        return how many records changed."""
         updated = 0
         with self._writing():
             for sub in kaggle_submissions:
+                values = (sub["status"], sub["public_score"], sub["private_score"], kaggle_time(sub.get("date")))
                 cursor = self._db.execute(
-                    "UPDATE submissions SET status = ?, public_score = ?, private_score = ? "
-                    "WHERE competition = ? AND kaggle_ref = ?",
-                    (sub["status"], sub["public_score"], sub["private_score"], competition, sub["ref"]))
+                    "UPDATE submissions SET status = ?, public_score = ?, private_score = ?, submitted = ? "
+                    "WHERE competition = ? AND kaggle_ref = ? AND (status, public_score, private_score, submitted) "
+                    "IS NOT (?, ?, ?, ?)", (*values, competition, sub["ref"], *values))
                 updated += cursor.rowcount
         return updated
 
-    def add_rank(self, competition: str, team: str, rank: int | None, score: float | None) -> None:
+    def fill_method(self, competition: str, file_hash: str, method: str | None) -> int:
+        """Give the blend method to the file's records that lack it (rows written before it was recorded)."""
+        if not method:
+            return 0
         with self._writing():
-            self._db.execute("INSERT INTO ranks (competition, synced, team, rank, score) VALUES (?,?,?,?,?)",
-                             (competition, utc_now(), team, rank, score))
+            return self._db.execute("UPDATE submissions SET method = ? WHERE competition = ? AND file_hash = ? "
+                                    "AND method IS NULL", (method, competition, file_hash)).rowcount
+
+    def add_rank(self, competition: str, standing: dict) -> bool:
+        """Record the team's standing (``RANK_FIELDS``) unless it is the same as at the last sync; True if
+        recorded."""
+        last = self.latest_rank(competition)
+        if last and all(last[k] == standing.get(k) for k in RANK_FIELDS):
+            return False
+        with self._writing():
+            self._db.execute(f"INSERT INTO ranks (competition, synced, {', '.join(RANK_FIELDS)}) "
+                             f"VALUES (?,?,{','.join('?' * len(RANK_FIELDS))})",
+                             (competition, utc_now(), *(standing.get(k) for k in RANK_FIELDS)))
+        return True
+
+    def ranks(self, competition: str) -> pd.DataFrame:
+        """The team's standing at every sync that changed it, oldest first."""
+        return pd.read_sql_query("SELECT * FROM ranks WHERE competition = ? ORDER BY rowid", self._db,
+                                 params=(competition,))
+
+    def save_competition(self, competition: str, max_daily_submissions: int, deadline: str | None) -> None:
+        with self._writing():
+            self._db.execute("INSERT OR REPLACE INTO competitions VALUES (?,?,?)",
+                             (competition, max_daily_submissions, deadline))
+
+    def competition_record(self, competition: str) -> dict | None:
+        row = self._db.execute("SELECT * FROM competitions WHERE competition = ?", (competition,)).fetchone()
+        return dict(row) if row else None
 
     def latest_rank(self, competition: str) -> dict | None:
         row = self._db.execute("SELECT * FROM ranks WHERE competition = ? ORDER BY rowid DESC LIMIT 1",

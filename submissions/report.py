@@ -13,7 +13,7 @@ submission files; or only ``--competition``):
 - the Spearman correlation of the runs' OOF predictions, aligned by id (what a blend can gain: two strong
   runs that disagree leave room, two that agree do not);
 - the blends written by ``submissions.blend`` (their JSON sidecars): method, CV, weights;
-- the ledger: CV vs public/private leaderboard score, table and plot over time;
+- the ledger: CV vs public/private leaderboard score, table and plot in submission order;
 - the runs' own PNGs (ROC, importance, Grad-CAM, heatmaps, audit suspects, PCA/t-SNE...) in collapsible
   sections.
 
@@ -43,9 +43,12 @@ from common.cli import add_debug, cli, failed
 from common.io import atomic_write_text
 from common.metrics import auc_summary
 from common.paths import runs_root
-from common.plots import plot_corr_heatmap, plot_ledger_timeline, plot_roc_overlay
+from common.plots import plot_corr_heatmap, plot_roc_overlay
 from common.run import RunFolder
+from submissions import quota
+from submissions.leaderboard import standing_lines
 from submissions.ledger import DEFAULT_LEDGER, Ledger
+from submissions.score_plots import plot_scores_by_order
 from submissions.store import DEFAULT_FILES_ROOT
 
 logger = logging.getLogger(__name__)
@@ -181,6 +184,19 @@ def read_ledger(path: Path, competition: str) -> pd.DataFrame:
     except (sqlite3.Error, ValueError) as error:
         logger.warning("ledger %s unreadable: %s", path, error)
         return pd.DataFrame()
+
+
+def standing_notes(path: Path, competition: str) -> list[str]:
+    """The team's standing (and its history) at the last sync and today's quota, as the ledger knows them."""
+    if not Path(path).is_file():
+        return []
+    try:
+        with Ledger(path) as ledger:
+            ranks, today = ledger.ranks(competition), quota.from_ledger(ledger, competition)
+    except (sqlite3.Error, ValueError) as error:
+        logger.warning("ledger %s unreadable: %s", path, error)
+        return []
+    return standing_lines(competition, ranks) + ([f"{today.describe()} (as of the last sync)"] if today else [])
 
 
 def competitions_found(runs_dir: Path, ledger: Path, files_root: Path) -> list[str]:
@@ -400,8 +416,8 @@ def blends_section(sidecars: list[dict]) -> str:
                         rows, "blends")
 
 
-def ledger_section(df: pd.DataFrame, competition: str) -> str:
-    head = "<h3>Ledger: CV vs leaderboard</h3>"
+def ledger_section(df: pd.DataFrame, competition: str, notes: Sequence[str] = ()) -> str:
+    head = "<h3>Ledger: CV vs leaderboard</h3>" + "".join(note(n) for n in notes)
     if df.empty:
         return head + note("No submissions recorded in the ledger for this competition.")
     rows = []
@@ -410,15 +426,16 @@ def ledger_section(df: pd.DataFrame, competition: str) -> str:
         status = esc(r.get("status", ""))
         rows.append([esc(r.get("id", "")),
                      f'<span class="nowrap">{esc(str(r.get("created", "")).replace("T", " "))}</span>',
-                     f'<span class="status {status}">{status}</span>', f"<b>{num(r.get('cv_auc'))}</b>",
+                     f'<span class="status {status}">{status}</span>', esc(r.get("source", "")),
+                     f"<b>{num(r.get('cv_auc'))}</b>",
                      num(r.get("cv_ci_low")),
                      num(r.get("cv_ci_high")), f"<b>{num(r.get('public_score'))}</b>", num(r.get("private_score")),
                      esc(", ".join(map(str, runs))), esc(r.get("message", "")),
                      f'<span class="mono">{esc(r.get("file_name", ""))}</span>'])
-    data = plot_png(lambda p: plot_ledger_timeline(df, p, title=f"{competition}: CV and leaderboard over time"))
+    data = plot_png(lambda p: plot_scores_by_order(df, p, f"{competition}: CV and leaderboard by submission"))
     return (head + img(data, f"{competition} ledger timeline")
-            + table(["#", "created (UTC)", "status", "CV AUC", "CI low", "CI high", "public", "private", "runs",
-                     "message", "file"], rows, "ledger"))
+            + table(["#", "created (UTC)", "status", "source", "CV AUC", "CI low", "CI high", "public", "private",
+                     "runs", "message", "file"], rows, "ledger"))
 
 
 def pngs_section(runs: list[RunInfo]) -> str:
@@ -469,7 +486,8 @@ def competition_section(competition: str, runs_dir: Path, ledger: Path, files_ro
     sidecars, book = read_sidecars(files_root, competition), read_ledger(ledger, competition)
     body = [headline(runs, sidecars, book), runs_section(runs),
             '<div class="row">' + roc_section(runs, competition) + correlation_section(runs, competition) + "</div>",
-            blends_section(sidecars), ledger_section(book, competition), pngs_section(runs)]
+            blends_section(sidecars), ledger_section(book, competition, standing_notes(ledger, competition)),
+            pngs_section(runs)]
     return (f'<section id="c-{esc(competition)}"><h2>{esc(competition)} <span class="count">{len(runs)} run(s)'
             f'</span></h2>' + "\n".join(b for b in body if b) + "</section>")
 

@@ -9,10 +9,16 @@ refused unless ``--force``; ``--dry-run`` records without sending. A failed send
 The ledger row is written (status ``sending``) before the upload starts and settled from Kaggle's answer, so a
 submit killed or timed out in between leaves a row: the next submit of the same file first looks it up in
 Kaggle's list of the team's submissions (file name, description, time) and sends nothing if Kaggle has it.
+
+Before sending, the competition's daily limit (``max_daily_submissions``) is read from Kaggle and the team's
+submissions of the current UTC day counted from its list: past the limit the file is not sent, and the one line
+says when the quota resets (00:00 UTC). ``--dry-run`` asks Kaggle nothing: it shows the quota as the ledger knows
+it from the last ``leaderboard sync``.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -20,9 +26,12 @@ from typing import Sequence
 from common.cli import add_debug, cli, failed
 from common.registry import get_competition
 from common import kaggle_client
-from submissions.ledger import DEFAULT_LEDGER, SENDING, Ledger
+from submissions import quota
+from submissions.ledger import DEFAULT_LEDGER, SENDING, Ledger, kaggle_time
 from submissions.store import DEFAULT_FILES_ROOT, file_sha256, latest_submission, read_sidecar
 from submissions.validate import SubmissionError, validate_file
+
+logger = logging.getLogger(__name__)
 
 MAX_MESSAGE = 500
 
@@ -66,7 +75,7 @@ def submit_file(path: str | Path, message: str, competition: str | None = None,
     text = compose_message(message, meta)
     entry = dict(file_hash=file_hash, file_name=path.name, competition=competition, message=text,
                  runs=[r["name"] for r in meta.get("runs", [])], cv=meta.get("cv"),
-                 postprocess=meta.get("postprocess", []))
+                 postprocess=meta.get("postprocess", []), method=meta.get("method"))
     with Ledger(ledger_path) as ledger:
         api = None
         if ledger.unsettled(competition, file_hash) and not dry_run:
@@ -81,11 +90,12 @@ def submit_file(path: str | Path, message: str, competition: str | None = None,
                               f"ledger {ledger.path}); use --force to send it again")
         if dry_run:
             entry["id"] = ledger.add(**entry, status="dry-run")
-            return {**entry, "status": "dry-run"}
+            return {**entry, "status": "dry-run", "quota": quota.from_ledger(ledger, competition)}
         entry["id"] = ledger.add(**entry, status=SENDING)
         try:
             api = api or kaggle_client.connect()
-        except kaggle_client.KaggleError as error:
+            today = quota_before_sending(ledger, api, competition, spec.slug)
+        except (kaggle_client.KaggleError, quota.QuotaReached) as error:
             ledger.settle(entry["id"], "failed", error=str(error))
             raise
         try:
@@ -105,7 +115,23 @@ def submit_file(path: str | Path, message: str, competition: str | None = None,
         else:
             status = "pending"
             ledger.settle(entry["id"], status, kaggle_ref=ref)
-    return {**entry, "status": status, "kaggle_ref": ref}
+    return {**entry, "status": status, "kaggle_ref": ref,
+            "quota": today and quota.Quota(today.limit, today.used + 1, today.day)}
+
+
+def quota_before_sending(ledger: Ledger, api, competition: str, slug: str) -> quota.Quota | None:
+    """Today's quota from Kaggle (kept in the ledger); raises :class:`quota.QuotaReached` when none is left.
+    None when Kaggle's record cannot be read: Kaggle enforces its limit anyway, so that does not stop the send."""
+    try:
+        record = kaggle_client.competition(api, slug)
+        submissions = kaggle_client.list_submissions(api, slug)
+    except kaggle_client.KaggleError as error:
+        logger.warning("daily quota not checked: %s", error)
+        return None
+    ledger.save_competition(competition, record["max_daily_submissions"], kaggle_time(record["deadline"]))
+    today = quota.from_kaggle(record["max_daily_submissions"], submissions)
+    today.check()
+    return today
 
 
 def settle_interrupted(ledger: Ledger, api, competition: str, slug: str, file_hash: str | None = None) -> list[dict]:
@@ -139,13 +165,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = args.file or latest_submission(args.competition, args.files_root)
         entry = submit_file(path, args.message, args.competition, args.data, args.ledger,
                             args.dry_run, args.force)
-    except (SubmissionError, AlreadySent, kaggle_client.KaggleError, FileNotFoundError, ValueError) as error:
+    except (SubmissionError, AlreadySent, quota.QuotaReached, kaggle_client.KaggleError, FileNotFoundError,
+            ValueError) as error:
         return failed("NOT SENT", error, args.debug)
     if entry["status"] == "dry-run":
         print(f"dry run: {path} is valid and recorded (ledger {args.ledger}, id {entry['id']}), not sent")
     else:
         print(f"sent {path} as Kaggle submission {entry['kaggle_ref']} (ledger {args.ledger}, id {entry['id']})")
     print(f"message: {entry['message']}")
+    if entry["quota"] is None and entry["status"] != "dry-run":
+        print("daily quota: not known (Kaggle's competition record could not be read)")
+    elif entry["quota"] is None:
+        print("daily quota: not known yet (`python -m submissions.leaderboard sync --competition "
+              f"{entry['competition']}` reads the limit)")
+    else:
+        print(entry["quota"].describe() + (" (as of the ledger's last sync)" if entry["status"] == "dry-run" else ""))
     return 0
 
 

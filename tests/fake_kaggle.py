@@ -4,7 +4,10 @@ The real ``kaggle`` package (2.x, on ``kagglesdk``) POSTs JSON to ``<base>/api/v
 and PUTs uploaded files to the URL a ``Start...Upload`` call returns. This server records every call
 (method, JSON body, whether credentials came) and every uploaded blob, so tests assert what Kaggle would
 have received. It answers from small in-memory tables that tests fill (submissions, leaderboard,
-kernel statuses and outputs) and can be told to fail a method with an HTTP status.
+the competition record, kernel statuses and outputs) and can be told to fail a method with an HTTP status.
+Lists of submissions come in pages of at most ``page_size`` (whatever the client asks for), linked by
+``nextPageToken``; the leaderboard download is a zip holding one CSV of every team, as Kaggle's is; a
+submission's file is downloaded through a redirect to ``/submission-files/<ref>/<file name>``.
 
 How the client is pointed here (see ``kaggle_env``): ``KAGGLE_API_ENVIRONMENT=LOCALHOST`` selects
 ``kagglesdk.kaggle_env.KaggleEnv.LOCAL``, whose base URL is the entry of the module's mapping
@@ -16,12 +19,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import csv
+import io
 import itertools
 import json
 import os
 import tempfile
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,7 +54,10 @@ class FakeKaggle:
     blobs: dict[str, bytes] = field(default_factory=dict)            # upload token -> bytes
     blob_names: dict[str, str] = field(default_factory=dict)         # upload token -> file name
     submissions: list[dict] = field(default_factory=list)            # ApiSubmission JSON
-    leaderboard: list[dict] = field(default_factory=list)            # ApiLeaderboardSubmission JSON
+    leaderboard: list[dict] = field(default_factory=list)            # teams in rank order: teamId, teamName, score
+    submission_files: dict[int, bytes] = field(default_factory=dict)  # submission ref -> the file submitted
+    competition: dict = field(default_factory=lambda: {"maxDailySubmissions": 5})  # ApiCompetition JSON
+    page_size: int = 20                                              # most submissions one page holds
     kernel_statuses: dict[str, list[str]] = field(default_factory=dict)  # "owner/slug" -> statuses to report
     kernel_outputs: dict[str, dict[str, bytes]] = field(default_factory=dict)  # "owner/slug" -> files
     datasets: dict[str, list[dict]] = field(default_factory=dict)   # "owner/slug" -> versions (request bodies)
@@ -83,6 +92,7 @@ class FakeKaggle:
         if token not in self.blobs:
             return 400, {"code": 400, "message": f"no uploaded file for token {token}"}
         ref = 1000 + len(self.submissions)
+        self.submission_files[ref] = self.blobs[token]
         self.submissions.append({
             "ref": ref, "fileName": self.blob_names[token], "description": body.get("submissionDescription"),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "status": "PENDING",
@@ -90,11 +100,36 @@ class FakeKaggle:
         return 200, {"message": "Successfully submitted", "ref": ref}
 
     def _ListSubmissions(self, body: dict) -> tuple[int, dict]:
-        return 200, {"submissions": list(reversed(self.submissions))}
+        size = min(body.get("pageSize") or 20, self.page_size)
+        start = int(body.get("pageToken") or 0) or (int(body.get("page") or 1) - 1) * size
+        newest_first = list(reversed(self.submissions))
+        more = start + size < len(newest_first)
+        return 200, {"submissions": newest_first[start:start + size],
+                     **({"nextPageToken": str(start + size)} if more else {})}
 
-    def _GetLeaderboard(self, body: dict) -> tuple[int, dict]:
-        size = body.get("pageSize") or 20
-        return 200, {"submissions": self.leaderboard[:size]}
+    def _DownloadSubmission(self, body: dict) -> tuple[int, dict]:
+        ref = int(body["submissionId"])
+        sub = next((s for s in self.submissions if s["ref"] == ref), None)
+        if sub is None or ref not in self.submission_files:
+            return 404, {"code": 404, "message": f"submission {ref} has no file"}
+        return 302, {"location": f"/submission-files/{ref}/{sub['fileName']}"}
+
+    def leaderboard_zip(self, slug: str) -> bytes:
+        """Kaggle's download of the public leaderboard: ``<slug>-publicleaderboard.csv`` in a zip."""
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["Rank", "TeamId", "TeamName", "LastSubmissionDate", "Score", "SubmissionCount",
+                         "TeamMemberUserNames"])
+        for rank, row in enumerate(self.leaderboard, 1):
+            writer.writerow([rank, row["teamId"], row["teamName"], row.get("submissionDate", ""), row["score"],
+                             row.get("submissionCount", 1), row.get("members", row["teamName"])])
+        data = io.BytesIO()
+        with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{slug}-publicleaderboard.csv", text.getvalue())
+        return data.getvalue()
+
+    def _GetCompetition(self, body: dict) -> tuple[int, dict]:
+        return 200, {"ref": body["competitionName"], **self.competition}
 
     def _StartBlobUpload(self, body: dict) -> tuple[int, dict]:
         return 200, self._new_upload(body["name"])
@@ -172,9 +207,16 @@ def _handler_class(state: FakeKaggle) -> type[BaseHTTPRequestHandler]:
             if method in state.fail:
                 status = state.fail[method]
                 return self._send(status, {"code": status, "message": f"injected failure of {method}"})
-            answer = state.handle(method, body)
+            if method == "DownloadLeaderboard":
+                return self._send(200, state.leaderboard_zip(body["competitionName"]), "application/zip")
+            status, answer = state.handle(method, body)
             time.sleep(state.hang.get(method, 0))  # the request took effect; its answer is late (a timeout, a kill)
-            self._send(*answer)
+            if status == 302:
+                self.send_response(302)
+                self.send_header("Location", state.base_url + answer["location"])
+                self.send_header("Content-Length", "0")
+                return self.end_headers()
+            self._send(status, answer)
 
         def do_PUT(self) -> None:
             token = self.path.rsplit("/", 1)[-1]
@@ -186,6 +228,10 @@ def _handler_class(state: FakeKaggle) -> type[BaseHTTPRequestHandler]:
             self._send(200, {})
 
         def do_GET(self) -> None:
+            if self.path.startswith("/submission-files/"):
+                ref = int(self.path.split("/")[2])
+                if ref in state.submission_files:
+                    return self._send(200, state.submission_files[ref], "text/csv")
             prefix = "/output/"
             if self.path.startswith(prefix):
                 owner, slug, name = self.path[len(prefix):].split("/", 2)

@@ -40,7 +40,8 @@ def sent(tmp_path, fake_kaggle_server):
 
 
 def test_sync_fills_scores_and_rank(sent, fake_kaggle_server, capsys):
-    assert leaderboard.main(["sync", "--competition", "nexperia", "--ledger", str(sent)]) == 0
+    assert leaderboard.main(["sync", "--competition", "nexperia", "--ledger", str(sent),
+                             "--files-root", str(sent.parent / "files")]) == 0
     assert "4 ledger records updated" in capsys.readouterr().out
     with Ledger(sent) as ledger:
         table = ledger.table("nexperia")
@@ -49,19 +50,22 @@ def test_sync_fills_scores_and_rank(sent, fake_kaggle_server, capsys):
     assert table["public_score"].tolist() == [float(s) for s in LB]
     assert table["private_score"].isna().all()
     assert rank["team"] == fake_kaggle.USERNAME and rank["rank"] == 3 and rank["score"] == 0.941
-    board, = fake_kaggle_server.calls_to("GetLeaderboard")
+    board, = fake_kaggle_server.calls_to("DownloadLeaderboard")
     assert board.body["competitionName"] == "semi-conductor-image-classification-second-stage"
 
 
 def test_report_prints_ledger_and_saves_cv_vs_lb_plot(sent, tmp_path, capsys):
-    leaderboard.sync("nexperia", sent)
+    leaderboard.sync("nexperia", sent, files_root=tmp_path / "files")
     plot = tmp_path / "cv_vs_lb.png"
-    assert leaderboard.main(["report", "--ledger", str(sent), "--plot", str(plot)]) == 0
+    assert leaderboard.main(["report", "--ledger", str(sent), "--plot", str(plot),
+                             "--plots-dir", str(tmp_path / "plots")]) == 0
     out = capsys.readouterr().out
     expected = np.corrcoef(CV, [float(s) for s in LB])[0, 1]
     assert f"Pearson {expected:.3f}" in out
-    assert "team kit-tester: rank 3" in out and "nexperia-sub2.csv" in out
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "team kit-tester: public rank 3 of 3 (top 100.0%)" in out and "nexperia-sub2.csv" in out
+    assert "daily quota: 4 of 5 used today" in out
+    for png in (plot, tmp_path / "plots" / "scores_nexperia.png", tmp_path / "plots" / "rank_nexperia.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_sync_without_credentials_fails_clearly(sent, fake_kaggle_server, monkeypatch, tmp_path, capsys):

@@ -201,7 +201,7 @@ def test_a_submit_killed_before_kaggle_accepted_the_file_sends_it_on_the_rerun(b
     assert len(fake_kaggle_server.submissions) == 1
 
 
-def test_leaderboard_sync_settles_an_interrupted_submit_and_names_submissions_the_ledger_lacks(
+def test_leaderboard_sync_settles_an_interrupted_submit_and_tracks_submissions_the_ledger_lacks(
         blended, fake_kaggle_server, capsys):
     from submissions.leaderboard import main as leaderboard_main
     setup, path, _ = blended
@@ -211,9 +211,66 @@ def test_leaderboard_sync_settles_an_interrupted_submit_and_names_submissions_th
                                            "date": "2026-12-01T10:00:00.000Z", "status": "COMPLETE",
                                            "publicScore": "0.9"})
     capsys.readouterr()
-    assert leaderboard_main(["sync", "--competition", "nexperia", "--ledger", str(setup["ledger"])]) == 0
+    assert leaderboard_main(["sync", "--competition", "nexperia", "--ledger", str(setup["ledger"]),
+                             "--files-root", str(setup["files"])]) == 0
     out = capsys.readouterr().out
     assert f"interrupted submit of {path.name} (ledger id 1): found on Kaggle as submission {accepted['ref']}" in out
-    assert "1 Kaggle submission(s) not in the ledger (made outside the kit): 2000 (by-hand.csv)" in out
+    assert "+ submission 2000 (by-hand.csv, 2026-12-01T10:00:00Z): external (no kit file): 'kaggle CLI'" in out
+    kit, external = _rows(setup).to_dict("records")
+    assert kit["kaggle_ref"] == accepted["ref"] and kit["status"] == "pending" and kit["source"] == "kit"
+    assert (external["kaggle_ref"], external["source"], external["public_score"]) == (2000, "external", 0.9)
+
+
+def _today_on_kaggle(server, n: int, status: str = "COMPLETE", day: str | None = None) -> None:
+    """``n`` submissions the team made on Kaggle today (UTC), or on ``day``."""
+    stamp = day or time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    for _ in range(n):
+        ref = 3000 + len(server.submissions)
+        server.submissions.append({"ref": ref, "fileName": f"other-{ref}.csv", "description": "earlier today",
+                                   "date": stamp, "status": status, "publicScore": "0.9"})
+
+
+def test_a_sixth_submission_is_refused_on_a_5_per_day_competition(blended, fake_kaggle_server, capsys):
+    setup, path, _ = blended
+    fake_kaggle_server.competition = {"maxDailySubmissions": 5}
+    _today_on_kaggle(fake_kaggle_server, 1, day="2020-01-01T23:59:00.000Z")  # another day: not counted
+    _today_on_kaggle(fake_kaggle_server, 1, status="ERROR")  # an error: not counted, as on Kaggle
+    _today_on_kaggle(fake_kaggle_server, 5)
+    assert _submit(setup, str(path), "-m", "the sixth") == 1
+    err = _assert_no_secret(capsys, setup).err
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    assert err.startswith(f"NOT SENT: the daily submission limit is reached: daily quota: 5 of 5 used today "
+                          f"(UTC {day}), 0 left; resets {tomorrow} 00:00 UTC (in ")
+    assert err.count("\n") == 1
+    assert fake_kaggle_server.calls_to("StartSubmissionUpload") == []
     row, = _rows(setup).to_dict("records")
-    assert row["kaggle_ref"] == accepted["ref"] and row["status"] == "pending"
+    assert row["status"] == "failed" and "daily submission limit" in row["error"]
+
+
+def test_submit_and_dry_run_show_the_quota_left(blended, fake_kaggle_server, capsys):
+    from submissions.leaderboard import main as leaderboard_main
+    setup, path, _ = blended
+    fake_kaggle_server.competition = {"maxDailySubmissions": 5}
+    assert _submit(setup, str(path), "-m", "dry", "--dry-run") == 0
+    assert "daily quota: not known yet" in capsys.readouterr().out
+    _today_on_kaggle(fake_kaggle_server, 2)
+    assert _submit(setup, str(path), "-m", "real") == 0
+    assert "daily quota: 3 of 5 used today" in capsys.readouterr().out
+    assert leaderboard_main(["sync", "--competition", "nexperia", "--ledger", str(setup["ledger"]),
+                             "--files-root", str(setup["files"])]) == 0
+    calls = len(fake_kaggle_server.calls)
+    capsys.readouterr()
+    assert _submit(setup, str(path), "-m", "rehearsal", "--dry-run", "--force") == 0
+    out = capsys.readouterr().out
+    assert "daily quota: 3 of 5 used today" in out and "2 left" in out and "(as of the ledger's last sync)" in out
+    assert len(fake_kaggle_server.calls) == calls  # a dry run asks Kaggle nothing
+
+
+def test_a_competition_record_kaggle_does_not_give_does_not_stop_the_send(blended, fake_kaggle_server, capsys):
+    setup, path, _ = blended
+    fake_kaggle_server.fail["GetCompetition"] = 403
+    assert _submit(setup, str(path), "-m", "no record") == 0
+    captured = _assert_no_secret(capsys, setup)
+    assert "daily quota: not known (Kaggle's competition record could not be read)" in captured.out
+    assert len(fake_kaggle_server.submissions) == 1
