@@ -5,8 +5,11 @@
 
 - The code dataset is searched under ``/kaggle/input`` for a folder holding ``common/__init__.py``; if
   Kaggle kept the uploaded folders as archives (``common.zip`` ...), they are extracted into
-  ``/kaggle/working/kit_src``. The folder goes on ``PYTHONPATH`` of the child process (no pip install:
-  kernels have no internet, and the image already has the kit's dependencies).
+  ``/kaggle/working/kit_src``. The folder goes on ``PYTHONPATH`` of the child process.
+- What the image may lack comes as wheels in a dataset the build attached (``SETTINGS['wheels']``, its
+  manifest ``kit-wheels.json``: distribution -> requirement): the requirements the image's Python does not
+  meet (missing, or below the kit's floor) are installed offline (``pip install --no-index --find-links``),
+  then the versions the module runs with are printed.
 - Arguments may hold ``{input:RELATIVE/PATH}``: replaced by the shallowest path under ``/kaggle/input``
   that ends so (a weights file of an attached dataset, a run folder of an attached kernel's output);
   ``{input_dir:RELATIVE/PATH}`` by the folder holding it (the competition's folder from its marker file).
@@ -14,23 +17,34 @@
   weights dataset the build attached: ``SETTINGS['weights_files']`` names their files, which are looked up
   under ``/kaggle/input`` before the module starts (a missing one is named at once); their folders go to
   the module as ``KIT_WEIGHTS_DIRS``, where ``common.vision.weights`` finds them instead of the package.
+- ``SETTINGS['continue_from']`` (``kernels.build --continue-from``) names an attached kernel output whose
+  ``runs/`` are copied into ``/kaggle/working/runs`` first: the training continues their unfinished folds.
+- A training module (``SETTINGS['torchrun']``) runs under ``torchrun --nproc_per_node N`` when the image's
+  torch finds N > 1 GPUs (``$KIT_KERNEL_RANKS`` sets N: how the tests run two gloo processes on a CPU), and
+  gets ``--time-limit``: ``SETTINGS['time_limit_minutes']`` less the minutes this script ran before it.
 - The module runs with ``/kaggle/working`` as working directory, so its runs land in
   ``/kaggle/working/runs`` (``common.paths`` does the same inside a kernel); caches and the extracted kit
   are deleted at the end so the kernel's output is only the runs.
 """
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
+STARTED = time.monotonic()  # the session's clock, as near its start as the kernel script can read it
 KIT_MARKER = Path("common") / "__init__.py"
 PLACEHOLDER = re.compile(r"\{(input|input_dir):([^}]+)\}")
+RANKS_ENV = "KIT_KERNEL_RANKS"
+WHEELS_MANIFEST = "kit-wheels.json"
 
 
 def find_under(root: Path, relative: str, max_depth: int = 5) -> Path | None:
@@ -104,17 +118,87 @@ def kit_env(kit: Path, settings: dict, input_root: Path) -> dict[str, str]:
     return env
 
 
+def installed_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def unmet(requirements: dict[str, str]) -> list[str]:
+    """The distributions of ``requirements`` (name -> specifier) this Python lacks or has outside the
+    specifier."""
+    from pip._vendor.packaging.specifiers import SpecifierSet  # pip's own copy: the image may lack packaging
+    return [name for name, spec in requirements.items()
+            if (version := installed_version(name)) is None or not SpecifierSet(spec).contains(version, True)]
+
+
+def install_wheels(input_root: Path) -> dict[str, str | None]:
+    """Install offline what the image does not meet from the attached wheels dataset; the versions after."""
+    manifest = find_under(input_root, WHEELS_MANIFEST)
+    if manifest is None:
+        raise FileNotFoundError(f"the kernel's wheels dataset ({WHEELS_MANIFEST}) is not under {input_root}: "
+                                "upload the folder kernels.build wrote with python -m kernels push-dataset")
+    requirements = json.loads(manifest.read_text())["requirements"]
+    todo = unmet(requirements)
+    if todo:
+        print("installing from the kernel's wheels: " + ", ".join(f"{n}{requirements[n]} (image: "
+              f"{installed_version(n) or 'missing'})" for n in todo), flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(manifest.parent),
+                        "--no-deps", "--quiet", *[f"{n}{requirements[n]}" for n in todo]], check=True)
+    versions = {name: installed_version(name) for name in requirements}
+    print("runs with: " + ", ".join(f"{n} {v}" for n, v in versions.items()), flush=True)
+    return versions
+
+
+def continue_runs(kernel_slug: str, input_root: Path, working: Path) -> list[Path]:
+    """Copy the ``runs/`` of the attached output of kernel ``kernel_slug`` into ``working``; the run folders."""
+    found = find_under(input_root, f"{kernel_slug}/runs")
+    if found is None:
+        raise FileNotFoundError(f"the output of kernel {kernel_slug} (its runs/) is not under {input_root}: did "
+                                "that kernel's run complete? (python -m kernels status names its state)")
+    shutil.copytree(found, working / "runs", dirs_exist_ok=True)  # /kaggle/input is read-only
+    return sorted(p for p in (working / "runs").glob("*/*") if p.is_dir())
+
+
+def ranks(env: dict[str, str], working: Path) -> int:
+    """The processes to start: ``$KIT_KERNEL_RANKS``, else the GPUs the image's torch finds (0 without one)."""
+    if os.environ.get(RANKS_ENV):
+        return int(os.environ[RANKS_ENV])
+    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.device_count())"], env=env,
+                           cwd=working, capture_output=True, text=True)
+    return int(probe.stdout.strip()) if probe.returncode == 0 and probe.stdout.strip().isdigit() else 0
+
+
+def module_command(settings: dict, args: list[str], n_ranks: int) -> list[str]:
+    """``python -m MODULE ARGS``, under ``torchrun`` for a training module on several GPUs, with its time limit."""
+    if settings.get("time_limit_minutes") is not None:
+        minutes = settings["time_limit_minutes"] - (time.monotonic() - STARTED) / 60
+        args = [*args, "--time-limit", f"{max(minutes, 1.0):.1f}"]
+    launcher = [sys.executable, "-m"]
+    if settings.get("torchrun") and n_ranks > 1:
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                    str(n_ranks), "-m"]
+    return [*launcher, settings["module"], *args]
+
+
 def main(settings: dict, input_root: Path = Path("/kaggle/input"),
          working: Path = Path("/kaggle/working")) -> int:
     """Run ``python -m <settings['module']> <settings['args']>`` from the kit's code dataset."""
     kit = find_kit(input_root, working, settings["code_dataset"].split("/")[-1])
+    if settings.get("wheels"):
+        install_wheels(input_root)
     env = kit_env(kit, settings, input_root)
     probe = subprocess.run([sys.executable, "-c", "import common; print(common.__file__)"], env=env, cwd=working,
                            capture_output=True, text=True)
     if probe.returncode != 0:
         raise RuntimeError(f"the kit in {kit} does not import:\n{probe.stderr}")
     print(f"kit imported from {Path(probe.stdout.strip()).parent.parent}", flush=True)
-    command = [sys.executable, "-m", settings["module"], *resolve_inputs(list(settings["args"]), input_root)]
+    if settings.get("continue_from"):
+        runs = continue_runs(settings["continue_from"], input_root, working)
+        print(f"continuing the runs of {settings['continue_from']}: {', '.join(p.name for p in runs)}", flush=True)
+    args = resolve_inputs(list(settings["args"]), input_root)
+    command = module_command(settings, args, ranks(env, working) if settings.get("torchrun") else 1)
     print("running: " + " ".join(command), flush=True)
     code = subprocess.call(command, env=env, cwd=working)
     for leftover in ("cache", "kit_src"):

@@ -16,14 +16,27 @@ pip install: the build also writes their dataset folder ``kernels/build/kit-weig
 ``OWNER/kit-weights-efficientnet-lite0``; ``run.py`` finds the file under ``/kaggle/input`` and hands its
 folder to the script as ``KIT_WEIGHTS_DIRS``. Upload that folder once with
 ``python -m kernels push-dataset kernels/build/kit-weights-efficientnet-lite0``.
+``--accelerator none|t4x2|tpu`` writes ``machine_shape`` (``NvidiaTeslaT4``, Kaggle's default GPU session of
+two T4s, or ``TpuV5E8``) with ``enable_gpu``/``enable_tpu``; on more than one GPU ``run.py`` starts a training
+script under ``torchrun --nproc_per_node <GPUs found>`` (``--batch-size`` is then per GPU). A training kernel
+passes ``--time-limit``: the session's limit (12 h with a GPU or none, 9 h on a TPU) less ``--time-margin``
+minutes and the time ``run.py`` spent before the script starts, so the script stops cleanly at an epoch
+boundary with its checkpoints in ``/kaggle/working``. ``--continue-from OWNER/KERNEL`` attaches that kernel's
+output (``kernel_sources``); ``run.py`` copies its ``runs/`` into ``/kaggle/working`` before the script starts,
+which then continues the unfinished folds from their ``last.pt`` (``--resume``, the default).
+The build also works out what of the script's requirements Kaggle's image may not meet (``kernels.wheels``)
+and writes their wheels, for the kernel's Python and platform, as the dataset folder
+``kernels/build/kit-wheels-<target>/``, which the kernel attaches (``OWNER/kit-wheels-<target>``; upload it
+with ``python -m kernels push-dataset``); ``run.py`` installs from it offline only what the image lacks or has
+below the kit's floor, and prints the versions it runs with. ``--no-wheels`` leaves it out.
 ``python -m kernels.build code-dataset --owner USER`` packs the code dataset instead.
 """
 from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import os
+import pprint
 import re
 import sys
 from dataclasses import dataclass
@@ -37,6 +50,7 @@ from common.registry import get_competition, load_hook
 from common.vision.weights import KNOWN_WEIGHTS
 from kernels import bootstrap
 from kernels.pack_code import KIT_ROOT, PackingError, pack_code, pack_weights, weights_dataset_slug
+from kernels.wheels import needed_requirements, pack_wheels, wheels_dataset_slug
 
 BUILD_ROOT = Path("kernels") / "build"
 CODE_DATASET_SLUG = "kaggle-kit-code"
@@ -44,6 +58,10 @@ SCRIPT_NAME = "run.py"
 
 
 WEIGHTS_DATASET_SLUG = "timm-weights"
+# the client's machine shapes (kaggle 2.2.5: NvidiaTeslaT4 is the GPU T4 x2 session, TpuV5E8 the TPU v5e-8)
+MACHINE_SHAPES = {"none": None, "t4x2": "NvidiaTeslaT4", "tpu": "TpuV5E8"}
+SESSION_MINUTES = {"none": 12 * 60, "t4x2": 12 * 60, "tpu": 9 * 60}  # Kaggle's limit of one session
+DEFAULT_TIME_MARGIN = 20.0  # minutes kept for the fold's predictions, the output's saving and the log
 
 
 @dataclass(frozen=True)
@@ -53,11 +71,12 @@ class Target:
     gpu: bool
     weights: bool        # attaches a dataset of pretrained weights
     default_weights: str | None = None  # "module:function" (model, pretrained) -> the --pretrained the script uses
+    epochs: bool = False  # trains epoch by epoch: runs under torchrun on several GPUs, takes --time-limit
 
 
 TARGETS = {
     "nexperia-train": Target("nexperia", "train", gpu=True, weights=True,
-                             default_weights="competitions.nexperia.cnn:default_weights"),
+                             default_weights="competitions.nexperia.cnn:default_weights", epochs=True),
     "nexperia-predict": Target("nexperia", "predict", gpu=True, weights=False),
     "home_credit-train": Target("home_credit", "train", gpu=False, weights=False),
 }
@@ -73,14 +92,20 @@ def kernel_title(target: str, fold: int | None, suffix: str | None = None) -> st
     return " ".join(words + ([suffix] if suffix else []))
 
 
+def default_accelerator(target: str, extra_args: Sequence[str] = ()) -> str:
+    return "t4x2" if on_gpu(target, extra_args) else "none"
+
+
 def kernel_metadata(target: str, owner: str, fold: int | None = None, code_dataset: str | None = None,
                     weights_datasets: Sequence[str] = (), kernel_sources: Sequence[str] = (),
-                    gpu: bool | None = None, suffix: str | None = None) -> dict:
+                    accelerator: str | None = None, suffix: str | None = None) -> dict:
     """``kernel-metadata.json`` content; internet is always off (the client would default it to on)."""
     spec = TARGETS[target]
     title = kernel_title(target, fold, suffix)
     if spec.weights and not weights_datasets:
         weights_datasets = [f"{owner}/{WEIGHTS_DATASET_SLUG}"]
+    accelerator = accelerator or default_accelerator(target)
+    shape = {"machine_shape": MACHINE_SHAPES[accelerator]} if MACHINE_SHAPES[accelerator] else {}
     return {
         "id": f"{owner}/{slugify(title)}",
         "title": title,
@@ -88,8 +113,9 @@ def kernel_metadata(target: str, owner: str, fold: int | None = None, code_datas
         "language": "python",
         "kernel_type": "script",
         "is_private": True,
-        "enable_gpu": spec.gpu if gpu is None else gpu,
-        "enable_tpu": False,
+        "enable_gpu": accelerator == "t4x2",
+        "enable_tpu": accelerator == "tpu",
+        **shape,
         "enable_internet": False,
         "competition_sources": [get_competition(spec.competition).slug],
         "dataset_sources": [code_dataset or f"{owner}/{CODE_DATASET_SLUG}", *weights_datasets],
@@ -109,28 +135,42 @@ def script_args(target: str, fold: int | None, extra_args: Sequence[str]) -> lis
     return args + list(extra_args)
 
 
-def pretrained_name(target: str, extra_args: Sequence[str]) -> str | None:
-    """The known weights (``KNOWN_WEIGHTS``) the target's script will load, resolved as the script resolves its
-    options: the ``--config`` YAML, then the command line, then a ``--params`` file, then the script's own
-    default (e.g. the ImageNet weights ``train.py`` fine-tunes when neither ``--model`` nor ``--pretrained`` is
-    given); None for a weight file or none."""
-    spec = TARGETS[target]
-    if not spec.weights:
-        return None
+def script_options(extra_args: Sequence[str], names: Sequence[str]) -> dict:
+    """The values of the options ``names`` the script will use, resolved as it resolves them: the ``--config``
+    YAML, then the command line, then a ``--params`` file (options it does not set are absent)."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for flag in ("--pretrained", "--model", "--params"):
-        parser.add_argument(flag)
+    for name in names:
+        parser.add_argument("--" + name.replace("_", "-"), dest=name)
+    parser.add_argument("--params")
     parser.add_argument("--config", "-c")
     given, _ = parser.parse_known_args(list(extra_args))
     values = load_yaml(local_config(given.config)) if given.config else {}
-    values.update({k: v for k, v in (("model", given.model), ("pretrained", given.pretrained)) if v is not None})
+    values = {k: v for k, v in values.items() if k in names}
+    values.update({k: getattr(given, k) for k in names if getattr(given, k) is not None})
     if given.params:
         values.update({k: v for k, v in read_params(str(local_config(given.params, "--params"))).items()
-                       if k in ("model", "pretrained")})
+                       if k in names})
+    return values
+
+
+def pretrained_name(target: str, extra_args: Sequence[str]) -> str | None:
+    """The known weights (``KNOWN_WEIGHTS``) the target's script will load (:func:`script_options`, then the
+    script's own default, e.g. the ImageNet weights ``train.py`` fine-tunes when neither ``--model`` nor
+    ``--pretrained`` is given); None for a weight file or none."""
+    spec = TARGETS[target]
+    if not spec.weights:
+        return None
+    values = script_options(extra_args, ("model", "pretrained"))
     value = values.get("pretrained")
     if spec.default_weights:
         value = load_hook(spec.default_weights)(values.get("model"), value)
     return value if isinstance(value, str) and value in KNOWN_WEIGHTS else None
+
+
+def on_gpu(target: str, extra_args: Sequence[str]) -> bool:
+    """Whether the script trains on a GPU: an image target, or a script given ``--device cuda`` (Home
+    Credit's XGBoost and CatBoost)."""
+    return TARGETS[target].gpu or script_options(extra_args, ("device",)).get("device") == "cuda"
 
 
 def local_config(text: str, option: str = "--config") -> Path:
@@ -142,33 +182,73 @@ def local_config(text: str, option: str = "--config") -> Path:
         if path.is_file():
             return path
     raise ValueError(f"{option} {text}: {relative} is not here nor in the kit, and the build reads it for the "
-                     "weights its pretrained option names; give --pretrained after -- as well")
+                     "weights and device it sets; give --pretrained (or --device) after -- as well")
 
 
 def kernel_script(settings: dict) -> str:
     """The kernel's ``run.py``: the bootstrap's source, then its call with ``settings``."""
     return (inspect.getsource(bootstrap).rstrip() + "\n\n\n"
-            + f"SETTINGS = {json.dumps(settings, indent=4)}\n\n"
+            + f"SETTINGS = {pprint.pformat(settings, indent=4, width=110, sort_dicts=False)}\n\n"
             + 'if __name__ == "__main__":\n    raise SystemExit(main(SETTINGS))\n')
+
+
+def time_limit(target: str, accelerator: str, margin: float, extra_args: Sequence[str]) -> float | None:
+    """The minutes a training kernel's script may run: the session's limit less ``margin`` (None: the target
+    takes no ``--time-limit``, or the extra arguments give one)."""
+    if not TARGETS[target].epochs or any(a.split("=")[0] == "--time-limit" for a in extra_args):
+        return None
+    if not 0 <= margin < SESSION_MINUTES[accelerator]:
+        raise ValueError(f"--time-margin {margin:g}: give minutes from 0 to below the session's "
+                         f"{SESSION_MINUTES[accelerator]}")
+    return SESSION_MINUTES[accelerator] - margin
+
+
+def continued_kernel(target: str, continue_from: str | None) -> str | None:
+    """The slug of the kernel whose output a training kernel continues, checked."""
+    if continue_from is None:
+        return None
+    if TARGETS[target].script != "train":
+        raise ValueError(f"--continue-from: {target} trains nothing to continue")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+/[a-z0-9-]+", continue_from):
+        raise ValueError(f"--continue-from {continue_from!r} is not OWNER/KERNEL-SLUG (python -m kernels status "
+                         "names it)")
+    return continue_from.split("/")[1]
 
 
 def build_kernel(target: str, owner: str, fold: int | None = None, extra_args: Sequence[str] = (),
                  code_dataset: str | None = None, weights_datasets: Sequence[str] = (),
-                 kernel_sources: Sequence[str] = (), gpu: bool | None = None, suffix: str | None = None,
-                 build_root: str | Path = BUILD_ROOT) -> Path:
-    """Write the kernel folder for ``target``; return its path."""
+                 kernel_sources: Sequence[str] = (), accelerator: str | None = None, suffix: str | None = None,
+                 build_root: str | Path = BUILD_ROOT, continue_from: str | None = None,
+                 time_margin: float = DEFAULT_TIME_MARGIN, wheels: bool = False) -> Path:
+    """Write the kernel folder for ``target`` (with ``wheels``, also its wheels dataset folder); return its
+    path."""
     if target not in TARGETS:
         raise ValueError(f"unknown kernel target {target!r}; known: {sorted(TARGETS)} and code-dataset")
+    if accelerator is not None and accelerator not in MACHINE_SHAPES:
+        raise ValueError(f"--accelerator {accelerator!r}: choose one of {', '.join(MACHINE_SHAPES)}")
     spec = TARGETS[target]
+    if accelerator == "none" and on_gpu(target, extra_args) and not spec.gpu:
+        raise ValueError("--accelerator none: the script trains with --device cuda; give --accelerator t4x2 "
+                         "(or leave it out)")
+    accelerator = accelerator or default_accelerator(target, extra_args)
     args = script_args(target, fold, extra_args)
+    minutes = time_limit(target, accelerator, time_margin, extra_args)
+    continued = continued_kernel(target, continue_from)
     weights = pretrained_name(target, extra_args)
     if weights:
         pack_weights(owner, weights, Path(build_root) / weights_dataset_slug(weights))
         weights_datasets = [*weights_datasets, f"{owner}/{weights_dataset_slug(weights)}"]
-    meta = kernel_metadata(target, owner, fold, code_dataset, weights_datasets, kernel_sources, gpu, suffix)
-    settings = {"code_dataset": meta["dataset_sources"][0],
-                "module": f"competitions.{spec.competition}.{spec.script}", "args": args,
-                "weights_files": [KNOWN_WEIGHTS[weights].file_name] if weights else []}
+    module = f"competitions.{spec.competition}.{spec.script}"
+    if continue_from:
+        kernel_sources = [*kernel_sources, continue_from]
+    meta = kernel_metadata(target, owner, fold, code_dataset, weights_datasets, kernel_sources, accelerator, suffix)
+    if wheels:
+        pack_wheels(owner, target, needed_requirements(module), Path(build_root) / wheels_dataset_slug(target))
+        meta["dataset_sources"].append(f"{owner}/{wheels_dataset_slug(target)}")
+    settings = {"code_dataset": meta["dataset_sources"][0], "module": module, "args": args,
+                "weights_files": [KNOWN_WEIGHTS[weights].file_name] if weights else [],
+                "torchrun": spec.epochs, "time_limit_minutes": minutes, "continue_from": continued,
+                "wheels": wheels}
     folder = Path(build_root) / meta["id"].split("/")[1]
     atomic_write_json(folder / "kernel-metadata.json", meta)
     atomic_write_text(folder / SCRIPT_NAME, kernel_script(settings))
@@ -191,8 +271,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weights-dataset", action="append", default=[], help="dataset with weights to attach")
     parser.add_argument("--kernel-source", action="append", default=[],
                         help="kernel whose output to attach (e.g. the train kernels, for predict)")
-    parser.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
-                        help="accelerator (default: on for nexperia, off for home_credit)")
+    parser.add_argument("--accelerator", choices=sorted(MACHINE_SHAPES), default=None,
+                        help="session's machine (default: t4x2 for nexperia and for home_credit with --device cuda, "
+                             "none otherwise)")
+    parser.add_argument("--time-margin", type=float, default=DEFAULT_TIME_MARGIN,
+                        help="minutes of the session kept after training stops (training kernels)")
+    parser.add_argument("--continue-from", default=None, metavar="OWNER/KERNEL",
+                        help="attach this training kernel's output and continue its unfinished folds")
+    parser.add_argument("--wheels", action=argparse.BooleanOptionalAction, default=True,
+                        help="pack and attach the wheels of what Kaggle's image may lack (kernels.wheels)")
     parser.add_argument("--suffix", default=None, help="added to the title (and slug), e.g. an experiment name")
     parser.add_argument("--build-root", type=Path, default=BUILD_ROOT)
     add_debug(parser)
@@ -209,14 +296,19 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"--slug {slug} --push")
         return 0
     try:
-        folder = build_kernel(args.target, args.owner, args.fold, extra, args.code_dataset,
-                              args.weights_dataset, args.kernel_source, args.gpu, args.suffix, args.build_root)
+        folder = build_kernel(args.target, args.owner, args.fold, extra, args.code_dataset, args.weights_dataset,
+                              args.kernel_source, args.accelerator, args.suffix, args.build_root,
+                              args.continue_from, args.time_margin, args.wheels)
         weights = pretrained_name(args.target, extra)
     except (ValueError, PackingError) as error:
         parser.error(str(error))
     if weights:
         dataset = args.build_root / weights_dataset_slug(weights)
         print(f"weights dataset folder: {dataset}\nupload it once with: python -m kernels push-dataset {dataset}")
+    if args.wheels:
+        dataset = args.build_root / wheels_dataset_slug(args.target)
+        print(f"wheels dataset folder: {dataset}\nupload it (again after a dependency change) with: "
+              f"python -m kernels push-dataset {dataset}")
     print(f"kernel folder: {folder}\npush it with: python -m kernels push {folder} --wait")
     return 0
 

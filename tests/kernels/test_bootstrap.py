@@ -1,4 +1,5 @@
 """The kernel script, run against a local stand-in for /kaggle/input holding the packed kit."""
+import os
 import runpy
 import shutil
 import subprocess
@@ -102,3 +103,18 @@ def test_home_credit_training_kernel_runs_train_py_on_kaggle_style_paths(packed,
     sample = pd.read_csv(competition_dir / "sample_submission.csv")
     assert sorted(pd.read_csv(run / "test.csv")["id"]) == sorted(sample["SK_ID_CURR"])
     assert not (working / "cache").exists()
+
+
+def test_a_training_kernel_starts_torchrun_only_on_several_gpus(tmp_path, monkeypatch):
+    folder = build_kernel("nexperia-train", "someone", fold=0, build_root=tmp_path, extra_args=["--model", "resnet18"])
+    kernel = runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")
+    settings, args = kernel["SETTINGS"], ["--fold", "0"]
+    single = kernel["module_command"](settings, args, 1)
+    assert single[:4] == [sys.executable, "-m", "competitions.nexperia.train", "--fold"]
+    assert single[-2] == "--time-limit" and 699 < float(single[-1]) <= 700  # 12 h less the margin and run.py's time
+    assert kernel["module_command"](settings, args, 0) == single
+    assert kernel["module_command"](settings, args, 2)[:8] == [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+        "competitions.nexperia.train"]
+    monkeypatch.delenv("KIT_KERNEL_RANKS", raising=False)
+    assert kernel["ranks"](dict(os.environ, CUDA_VISIBLE_DEVICES=""), tmp_path) == 0  # no GPU: one process

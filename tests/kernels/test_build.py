@@ -1,4 +1,5 @@
 import json
+import runpy
 
 import pytest
 from slugify import slugify as kaggle_slugify  # the slug function the kaggle client checks titles with
@@ -33,7 +34,9 @@ def test_kernel_folder_metadata_and_script(tmp_path, target):
                                      "module": f"competitions.{competition}.{TARGETS[target].script}",
                                      "args": [*(["--fold", "2"] if fold is not None else []),
                                               "--data", "{input_dir:%s}" % marker, "--name", "exp1", *scratch],
-                                     "weights_files": []}
+                                     "weights_files": [], "torchrun": target == "nexperia-train",
+                                     "time_limit_minutes": 700.0 if target == "nexperia-train" else None,
+                                     "continue_from": None, "wheels": False}
     assert callable(namespace["main"])
 
 
@@ -42,12 +45,12 @@ def test_cli_passes_extra_arguments_and_needs_an_owner(tmp_path, monkeypatch, ca
     with pytest.raises(SystemExit):
         main(["home_credit-train", "--build-root", str(tmp_path)])
     assert "--owner" in capsys.readouterr().err
-    assert main(["home_credit-train", "--owner", "me", "--no-gpu", "--suffix", "lr low", "--build-root",
-                 str(tmp_path), "--", "--learning-rate", "0.01"]) == 0
+    assert main(["home_credit-train", "--owner", "me", "--accelerator", "none", "--no-wheels", "--suffix", "lr low",
+                 "--build-root", str(tmp_path), "--", "--learning-rate", "0.01"]) == 0
     folder = tmp_path / "kit-home-credit-train-lr-low"
     assert str(folder) in capsys.readouterr().out
-    script = (folder / "run.py").read_text()
-    assert '"--learning-rate",\n        "0.01"' in script
+    settings = runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")["SETTINGS"]
+    assert settings["args"][-2:] == ["--learning-rate", "0.01"]
 
 
 def test_nexperia_training_attaches_weights_unless_others_are_named(tmp_path):
@@ -84,3 +87,43 @@ def test_code_dataset_target_packs_the_kit(tmp_path, capsys):
     folder = tmp_path / "kaggle-kit-code"
     assert (folder / "common" / "run.py").is_file() and (folder / "dataset-metadata.json").is_file()
     assert "--push" in capsys.readouterr().out
+
+
+def test_training_kernels_get_the_sessions_time_limit_and_refuse_bad_options(tmp_path, capsys):
+    def settings(**options):
+        folder = build_kernel("nexperia-train", "me", build_root=tmp_path, extra_args=["--model", "resnet18"],
+                              **options)
+        return runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")["SETTINGS"]
+    assert settings()["time_limit_minutes"] == 12 * 60 - 20
+    assert settings(accelerator="tpu", time_margin=60)["time_limit_minutes"] == 9 * 60 - 60
+    given = build_kernel("nexperia-train", "me", build_root=tmp_path, extra_args=["--time-limit=30"])
+    assert runpy.run_path(str(given / "run.py"), run_name="k")["SETTINGS"]["time_limit_minutes"] is None
+    assert settings(continue_from="me/kit-nexperia-train-fold-0")["continue_from"] == "kit-nexperia-train-fold-0"
+    with pytest.raises(ValueError, match="--time-margin 800: give minutes from 0 to below the session's 720"):
+        settings(time_margin=800)
+    with pytest.raises(ValueError, match="'kit-nexperia-train' is not OWNER/KERNEL-SLUG"):
+        settings(continue_from="kit-nexperia-train")
+    with pytest.raises(ValueError, match="nexperia-predict trains nothing to continue"):
+        build_kernel("nexperia-predict", "me", build_root=tmp_path, continue_from="me/x")
+    with pytest.raises(SystemExit):
+        main(["nexperia-train", "--owner", "me", "--accelerator", "p100", "--build-root", str(tmp_path)])
+    assert "invalid choice: 'p100'" in capsys.readouterr().err
+
+
+def test_home_credit_on_the_gpu_gets_a_gpu_session(tmp_path):
+    """XGBoost and CatBoost train on CUDA with --device cuda (given, or set by the recipe or a --params
+    file): the kernel then asks for the T4 session; LightGBM's stays on the CPU."""
+    def meta(*extra, accelerator=None):
+        folder = build_kernel("home_credit-train", "me", extra_args=list(extra), accelerator=accelerator,
+                              build_root=tmp_path / str(len(list(tmp_path.iterdir()))))
+        return json.loads((folder / "kernel-metadata.json").read_text())
+
+    cpu = meta("--config", "competitions/home_credit/configs/xgboost.yaml")
+    assert cpu["enable_gpu"] is False and "machine_shape" not in cpu
+    gpu = meta("--config", "competitions/home_credit/configs/catboost.yaml", "--device", "cuda")
+    assert gpu["enable_gpu"] is True and gpu["machine_shape"] == "NvidiaTeslaT4"
+    params = tmp_path / "best_params.yaml"
+    params.write_text("params:\n  model: xgboost\n  device: cuda\n")
+    assert meta("--params", str(params))["enable_gpu"] is True
+    with pytest.raises(ValueError, match="--accelerator none: the script trains with --device cuda"):
+        meta("--model", "xgboost", "--device", "cuda", accelerator="none")

@@ -109,3 +109,16 @@ def test_kernel_commands_without_credentials_fail_clearly(fake_kaggle_server, mo
     assert main(["status", f"{OWNER}/kit-any-kernel"]) == 1
     assert "no Kaggle credentials" in capsys.readouterr().err
     assert fake_kaggle_server.calls == []
+
+
+@pytest.mark.parametrize("accelerator, shape", [("t4x2", "NvidiaTeslaT4"), ("tpu", "TpuV5E8"), ("none", None)])
+def test_the_accelerator_and_the_continued_kernel_reach_kaggle(fake_kaggle_server, tmp_path, accelerator, shape):
+    folder = build_kernel("nexperia-train", OWNER, fold=0, build_root=tmp_path, accelerator=accelerator,
+                          suffix="part 2", continue_from=f"{OWNER}/kit-nexperia-train-fold-0",
+                          extra_args=["--model", "resnet18"])
+    assert main(["push", str(folder)]) == 0
+    body = fake_kaggle_server.calls_to("SaveKernel")[-1].body
+    assert body.get("machineShape") == shape
+    assert body["enableGpu"] is (accelerator == "t4x2") and body["enableTpu"] is (accelerator == "tpu")
+    assert body["kernelDataSources"] == [f"{OWNER}/kit-nexperia-train-fold-0"]
+    assert body["slug"] == f"{OWNER}/kit-nexperia-train-fold-0-part-2"

@@ -94,8 +94,8 @@ def test_cli_names_the_weights_dataset_and_refuses_without_the_package(tmp_path,
 
 
 def test_cli_prints_how_to_upload_the_weights_dataset(tmp_path, capsys):
-    assert build_main(["nexperia-train", "--owner", "me", "--fold", "0", "--build-root", str(tmp_path), "--",
-                       "--pretrained", "efficientnet_lite0"]) == 0
+    assert build_main(["nexperia-train", "--owner", "me", "--fold", "0", "--no-wheels", "--build-root",
+                       str(tmp_path), "--", "--pretrained", "efficientnet_lite0"]) == 0
     dataset = tmp_path / "kit-weights-efficientnet-lite0"
     assert f"python -m kernels push-dataset {dataset}\n" in capsys.readouterr().out
 

@@ -151,8 +151,9 @@ def test_common_vision_imports_no_competition():
                 assert not any(m.startswith("competitions") for m in modules), path
 
 
-def test_killed_run_with_ema_and_averaging_resumes_to_the_same_predictions(tmp_path, monkeypatch):
-    options = dict(ema=True, ema_decay=0.9, checkpoint_hist=2, avg_checkpoints=True, epochs=3)
+def assert_killed_run_resumes_to_the_same_predictions(tmp_path, monkeypatch, **options):
+    """A run killed after epoch 1 and run again writes the predictions of the run that was never killed;
+    returns that run."""
     whole, _ = train(config(tmp_path, "whole", **options))
     monkeypatch.setenv(STOP_ENV, "1")
     with pytest.raises(SystemExit, match="stopped after epoch 1"):
@@ -161,6 +162,12 @@ def test_killed_run_with_ema_and_averaging_resumes_to_the_same_predictions(tmp_p
     killed, _ = train(config(tmp_path, "killed", **options))
     for name in ("oof.csv", "test.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(killed.root / name), pd.read_csv(whole.root / name))
+    return whole
+
+
+def test_killed_run_with_ema_and_averaging_resumes_to_the_same_predictions(tmp_path, monkeypatch):
+    assert_killed_run_resumes_to_the_same_predictions(tmp_path, monkeypatch, ema=True, ema_decay=0.9,
+                                                      checkpoint_hist=2, avg_checkpoints=True, epochs=3)
 
 
 def test_a_weight_package_chooses_the_model_and_its_normalisation():
