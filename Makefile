@@ -60,7 +60,8 @@ demo: install
 	$(BIN)/python -m submissions.blend --competition nexperia --runs demo vae-fc-demo --method hill --post leak-fix --allow-partial
 	$(BIN)/python -m submissions.submit --latest --competition nexperia -m "make demo" --dry-run
 	$(BIN)/python -m submissions.leaderboard report
-	$(BIN)/python -m kernels.build nexperia-train --fold 0 --owner demo-user
+	# --no-wheels: the demo skips packing the ~200 MB of wheels a real push attaches (kernels.wheels)
+	$(BIN)/python -m kernels.build nexperia-train --fold 0 --owner demo-user --no-wheels
 	@echo "== report: runs, blends and ledger in one page"
 	$(BIN)/python -m submissions.report
 	@echo "Outputs: data/ (synthetic data), cache/, runs/<competition>/<run>/ (oof.csv, test.csv, metrics.json, plots),"

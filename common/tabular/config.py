@@ -1,13 +1,16 @@
-"""``LGBMConfig``: the options of a LightGBM cross-validation run, and the LightGBM parameters they give.
+"""``GBDTConfig``: the options of a gradient-boosted trees cross-validation run (LightGBM, XGBoost or
+CatBoost, ``--model``), and the LightGBM parameters they give (the other libraries' in their engines).
 
-A competition's training config derives from it and adds its data options. ``--params FILE`` (the
-``best_params.yaml`` of a study, or any YAML mapping) overrides options as in every command
-(``common.tuning.params``), and its keys that are no option go to LightGBM as parameters; the Dataset
-parameters are fixed when the data is binned, so the file may not set them (use ``--max-bin``).
+A competition's training config derives from it and adds its data options. The tree options carry
+LightGBM's names; each engine translates those its library has (``OPTIONS_READ``) and a model refuses an
+option it cannot read. ``--params FILE`` (the ``best_params.yaml`` of a study, or any YAML mapping)
+overrides options as in every command (``common.tuning.params``), and its keys that are no option go to
+the chosen library as parameters; LightGBM's Dataset parameters are fixed when the data is binned, so
+the file may not set them (use ``--max-bin``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from common.config import RunConfig, option, parse_folds, read_params
 
@@ -17,15 +20,33 @@ DATASET_PARAMS = ("max_bin", "min_data_in_bin", "bin_construct_sample_cnt", "fea
 FIXED_PARAMS = {"force_col_wise": True, "deterministic": True}
 
 
+MODELS = ("lightgbm", "xgboost", "catboost")
+DEFAULT_NAMES = {"lightgbm": "lgb", "xgboost": "xgb", "catboost": "catboost"}
+_SHARED = ("learning_rate", "feature_fraction", "bagging_fraction", "lambda_l2", "max_bin")
+# The tree options each library has an equivalent of (the rest are LightGBM's alone).
+OPTIONS_READ = {
+    "lightgbm": ("num_leaves", "max_depth", "min_data_in_leaf", "min_sum_hessian_in_leaf", "bagging_freq",
+                 "lambda_l1", "min_gain_to_split", *_SHARED),
+    "xgboost": ("max_depth", "min_sum_hessian_in_leaf", "lambda_l1", "min_gain_to_split", *_SHARED),
+    "catboost": ("max_depth", *_SHARED),
+}
+
+
 @dataclass
-class LGBMConfig(RunConfig):
-    """LightGBM per fold with early stopping on the validation AUC."""
-    name: str = option("lgb", help="run name: runs/<competition>/<name>")
-    num_threads: int = option(2, min=0, volatile=True, help="LightGBM threads (1 on a busy machine: competing "
-                                                     "OpenMP threads slow it down badly)")
+class GBDTConfig(RunConfig):
+    """Gradient-boosted trees per fold with early stopping on the validation AUC."""
+    name: str | None = option(None, help="run name: runs/<competition>/<name> (default lgb, xgb or catboost, "
+                                         "after --model)")
+    model: str = option("lightgbm", choices=MODELS, help="the library: lightgbm, xgboost (hist trees) or "
+                                                         "catboost (symmetric trees, native categoricals)")
+    device: str = option("cpu", choices=["cpu", "cuda"], help="cuda: XGBoost's and CatBoost's GPU training "
+                                                            "(LightGBM's pip build has none)")
+    num_threads: int = option(2, min=0, volatile=True, help="threads (0: the library's default; 1 on a busy "
+                                                            "machine: competing OpenMP threads slow it down badly)")
     learning_rate: float = option(0.03, min=0, min_exclusive=True, help="shrinkage per boosting round")
     num_leaves: int = option(31, min=2, help="most leaves per tree")
-    max_depth: int = option(-1, min=-1, help="most tree depth (-1: no limit)")
+    max_depth: int = option(-1, min=-1, help="most tree depth (-1: no limit in LightGBM, 6 in XGBoost and "
+                                             "CatBoost)")
     min_data_in_leaf: int = option(50, min=0, help="fewest rows per leaf")
     min_sum_hessian_in_leaf: float = option(1e-3, min=0, help="smallest hessian sum per leaf")
     feature_fraction: float = option(0.3, min=0, max=1, min_exclusive=True, help="share of features drawn per tree")
@@ -39,16 +60,27 @@ class LGBMConfig(RunConfig):
     num_boost_round: int = option(5000, min=1, help="most boosting rounds")
     early_stopping_rounds: int = option(100, min=1, help="stop after this many rounds without a better validation AUC")
     params: str | None = option(None, help="YAML of options (a study's best_params.yaml) overriding the above; "
-                                           "keys that are no option go to LightGBM as parameters")
+                                           "keys that are no option go to the --model library as parameters")
     log_period: int = option(200, min=0, volatile=True, help="log the validation AUC every n rounds (0: never)")
 
     def __post_init__(self):
         super().__post_init__()
         parse_folds(self.fold, self.n_splits)  # a bad --fold fails before any data is read
+        self.name = self.name or DEFAULT_NAMES[self.model]
+        if self.model == "lightgbm" and self.device != "cpu":
+            raise ValueError("option --device cuda: LightGBM's pip build trains on the CPU only; "
+                             "use --model xgboost or catboost on a GPU")
+        defaults = {f.name: f.default for f in fields(GBDTConfig)}
+        unread = [name for name in OPTIONS_READ["lightgbm"]
+                  if name not in OPTIONS_READ[self.model] and getattr(self, name) != defaults[name]]
+        if unread:
+            flag = "--" + unread[0].replace("_", "-")
+            raise ValueError(f"option {flag}: --model {self.model} has no such parameter (it reads "
+                             f"{', '.join(OPTIONS_READ[self.model])}; give its own parameters in a --params file)")
 
 
-def lgb_params(cfg: LGBMConfig) -> dict:
-    """The model parameters of ``cfg``, overridden by its ``--params`` file."""
+def lgb_params(cfg: GBDTConfig) -> dict:
+    """The LightGBM parameters of ``cfg``, overridden by its ``--params`` file."""
     params = {
         "learning_rate": cfg.learning_rate, "num_leaves": cfg.num_leaves, "max_depth": cfg.max_depth,
         "min_data_in_leaf": cfg.min_data_in_leaf, "min_sum_hessian_in_leaf": cfg.min_sum_hessian_in_leaf,
@@ -68,3 +100,9 @@ def dataset_params(max_bin: int, seed: int, num_threads: int) -> dict:
     """Parameters of the binned Dataset (fixed for every fit that reuses it)."""
     return {"max_bin": max_bin, "feature_pre_filter": False, "seed": seed, "num_threads": num_threads,
             "verbose": -1}
+
+
+def library_params(cfg: GBDTConfig) -> dict:
+    """The keys of ``cfg``'s ``--params`` file that are no option: parameters for the ``--model`` library."""
+    options = {f.name for f in fields(cfg)}
+    return {k: v for k, v in (read_params(cfg.params) if cfg.params else {}).items() if k not in options}

@@ -6,7 +6,7 @@ is called inside each fold with that fold's training rows only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -25,6 +25,7 @@ class TabularMatrix:
     id_column: str = "id"
     target_column: str = "target"
     weights: np.ndarray | None = None  # optional weight per training row (the training Dataset's only)
+    categorical: list[str] = field(default_factory=list)  # features holding category codes (0, 1, ...; NaN: none)
 
     def __post_init__(self):
         if self.weights is not None:
@@ -92,3 +93,16 @@ def fold_data(matrix: TabularMatrix, folds: np.ndarray, fold: int,
     ids_test = matrix.test[matrix.id_column].to_numpy() if matrix.test is not None else None
     w_train = matrix.weights[~valid] if matrix.weights is not None else None
     return FoldData(fold, x_train, y_train, x_valid, matrix.y[valid], matrix.ids[valid], x_test, ids_test, w_train)
+
+
+def chain_transforms(*transforms: FoldTransform | None) -> FoldTransform | None:
+    """One fold-local transform applying ``transforms`` in order (None ones skipped)."""
+    steps = [t for t in transforms if t is not None]
+    if not steps:
+        return None
+
+    def chained(x_train, y_train, others):
+        for step in steps:
+            x_train, others = step(x_train, y_train, others)
+        return x_train, others
+    return chained

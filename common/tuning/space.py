@@ -6,7 +6,7 @@
       augment: {type: categorical, choices: [light, seed]}
       crop: {type: categorical, choices: [[86, 204, 10, 242], null]}
 
-Every key is an option of the engine's config (``ImageTrainConfig``, ``VAEConfig``, ``LGBMConfig``...);
+Every key is an option of the engine's config (``ImageTrainConfig``, ``VAEConfig``, ``GBDTConfig``...);
 ``low``/``high`` and every choice must be a value that option accepts (its type, range, choices and
 checks). A bad entry ends in one line naming the key and the file. Choices that Optuna cannot store
 (lists) are kept in the study as their YAML text and decoded when sampled.

@@ -18,9 +18,13 @@ from common.tabular.matrix import FoldTransform, TabularMatrix
 from competitions.home_credit.features.aggregate import KEY
 from competitions.home_credit.features.build import ALL_GROUPS, build_features
 from competitions.home_credit.features.target_encoding import TE_COLUMNS, add_target_encoding
+from competitions.home_credit.schema import TABLE_COLUMNS
 
 COMPETITION = "home_credit"
 TARGET = "TARGET"
+# The application's text columns, which the features hold as integer codes (XGBoost and CatBoost take them
+# as categories; LightGBM as numbers, as it was tuned).
+CATEGORICAL = [name for name, dtype in TABLE_COLUMNS["application_train.csv"] if dtype == "category"]
 
 
 @dataclass
@@ -35,7 +39,9 @@ class MatrixOptions:
 
 def load_matrix(data_dir: str | Path, tables: list[str], rebuild: bool = False) -> TabularMatrix:
     """Build (or read from cache) the features of the chosen table groups; test clients have no TARGET."""
-    return TabularMatrix.from_frame(build_features(data_dir, tables, rebuild=rebuild), KEY, TARGET)
+    matrix = TabularMatrix.from_frame(build_features(data_dir, tables, rebuild=rebuild), KEY, TARGET)
+    matrix.categorical = [c for c in CATEGORICAL if c in set(matrix.features)]
+    return matrix
 
 
 def default_folds_path(runs_dir: str | Path | None = None) -> Path:

@@ -1,9 +1,11 @@
-"""Tune LightGBM on the shared Home Credit folds with Optuna (engine: common.tabular.tune).
+"""Tune LightGBM, XGBoost or CatBoost (``--model``) on the shared Home Credit folds with Optuna (engine:
+common.tabular.tune).
 
     python competitions/home_credit/tune.py --n-trials 50 --tune-folds 5          # SQLite study in the run folder
     python competitions/home_credit/tune.py --storage postgresql://user@host/db   # several workers, one study
     python competitions/home_credit/tune.py --config competitions/home_credit/configs/tune_demo.yaml
     python competitions/home_credit/tune.py --config competitions/home_credit/configs/tune.yaml   # its search_space
+    python competitions/home_credit/tune.py --config competitions/home_credit/configs/tune_xgboost.yaml
     python competitions/home_credit/train.py --params runs/home_credit/tune/best_params.yaml --name tuned
 
 The study lives in ``runs/home_credit/<name>/study.db`` unless ``--storage`` names another Optuna RDB URL;
@@ -14,7 +16,9 @@ and no two draw the same parameters. A killed worker's trial is failed once it m
 (``--heartbeat-interval``, default 60 s) for ``--grace-period`` seconds (default 180) and is retried once
 with the same parameters by the next worker. The Datasets are binned once per fold for all trials, so
 ``--max-bin`` is fixed per study. The search space is the ``search_space`` of the ``--config`` YAML
-(``configs/tune.yaml``; common.tuning.space), else common.tabular.tune.DEFAULT_SPACE. The CV AUC of the best
+(``configs/tune.yaml``, ``tune_xgboost.yaml``, ``tune_catboost.yaml``; common.tuning.space), else the model's
+entry of common.tabular.tune.DEFAULT_SPACES. XGBoost and CatBoost trials report each fold's AUC to the
+pruner (a step is a fold: ``--n-warmup-steps 0`` lets it prune after the first). The CV AUC of the best
 trial is optimistic (picked and scored on the same folds): the command it prints trains every fold with
 the best parameters for an honest one. Plots of the study lie beside ``best_params.yaml``.
 """
@@ -27,25 +31,25 @@ from common.config import config_to_dict, option, volatile_options
 from common.paths import default_data_dir
 from common.run import Run
 from common.seeding import seed_everything
-from common.tabular.tune import DEFAULT_SPACE, LGBMTuneConfig, run_study, search_space
+from common.tabular.tune import DEFAULT_SPACES, GBDTTuneConfig, run_study, search_space
 from common.tuning.space import parse_with_space
 from competitions.home_credit.matrix import COMPETITION, MatrixOptions, fold_transform, load_matrix, shared_folds
 
 
 @dataclass
-class TuneConfig(MatrixOptions, LGBMTuneConfig):
-    """Tune LightGBM hyper-parameters with Optuna on the shared Home Credit folds."""
+class TuneConfig(MatrixOptions, GBDTTuneConfig):
+    """Tune gradient-boosted trees' hyper-parameters with Optuna on the shared Home Credit folds."""
     study_name: str = option("home_credit_lgb", help="study name inside the storage")
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run (or resume) the study and write the best parameters; return them with their CV AUC."""
     cfg, raw_space, source = parse_with_space(TuneConfig, argv)
-    space = search_space(raw_space, source)
+    space = search_space(raw_space, source, cfg.model)
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
     seed_everything(cfg.seed)
     run = Run.open(COMPETITION, cfg.name, cfg.runs_dir)
-    run.save_config({**config_to_dict(cfg), "search_space": raw_space or DEFAULT_SPACE},
+    run.save_config({**config_to_dict(cfg), "search_space": raw_space or DEFAULT_SPACES[cfg.model]},
                     volatile=volatile_options(cfg))
 
     def load():

@@ -210,13 +210,14 @@ def test_an_option_the_kit_no_longer_has_does_not_make_an_old_run_another_config
     assert changed_options({"name": "lgb"}, {"name": "lgb", "extra_trees": True}) == ["extra_trees"]
 
 
-def test_commands_without_torch_have_no_device_or_threads_options():
+def test_commands_without_torch_have_no_torch_threads_and_their_own_device_option():
     import dataclasses
 
-    from competitions.home_credit.train import TrainConfig as HomeCreditTrain
+    from competitions.home_credit.recipe import TrainConfig as HomeCreditTrain
     from competitions.nexperia.cnn import TrainConfig as NexperiaTrain
-    names = {f.name for f in dataclasses.fields(HomeCreditTrain)}
-    assert "threads" not in names and "device" not in names and "num_threads" in names  # LightGBM's own
+    fields = {f.name: f for f in dataclasses.fields(HomeCreditTrain)}
+    assert "threads" not in fields and "num_threads" in fields  # the libraries' own
+    assert fields["device"].metadata["choices"] == ["cpu", "cuda"]  # XGBoost's and CatBoost's GPU mode
     assert {"threads", "device"} <= {f.name for f in dataclasses.fields(NexperiaTrain)}
 
 

@@ -103,3 +103,44 @@ def test_params_means_what_it_means_everywhere_options_first(home_credit_data, t
     assert yaml.safe_load((run / "config.yaml").read_text())["num_leaves"] == 5
     used = yaml.safe_load((run / "lgb_params.yaml").read_text())
     assert used["num_leaves"] == 5 and used["extra_trees"] is True
+
+
+@pytest.mark.parametrize("model, model_file", [("xgboost", "model.json"), ("catboost", "model.cbm")])
+def test_other_libraries_train_on_the_shared_folds_with_native_categoricals(home_credit_data, model, model_file):
+    from competitions.home_credit.matrix import load_matrix
+    fast = ["--num-threads", "1", "--learning-rate", "0.2", "--num-boost-round", "25",
+            "--early-stopping-rounds", "10", "--log-period", "0"]
+    metrics = train.main(["--data", str(home_credit_data), "--model", model, "--tables", "application",
+                          "--fold", "0,1", *fast])
+    run = runs_root() / "home_credit" / {"xgboost": "xgb", "catboost": "catboost"}[model]
+    assert metrics["model"] == model and metrics["completed_folds"] == [0, 1]
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"] == model
+    oof = pd.read_csv(run / "oof.csv")
+    shared = pd.read_csv(runs_root() / "home_credit" / "folds.csv").set_index("id")["fold"]
+    assert (shared.loc[oof["id"]].to_numpy() == oof["fold"].to_numpy()).all()  # the folds every model shares
+    assert (run / "fold1" / model_file).is_file() and pd.read_csv(run / "test.csv")["pred"].between(0, 1).all()
+    categorical = load_matrix(home_credit_data, ["application"]).categorical
+    assert {"CODE_GENDER", "NAME_CONTRACT_TYPE", "OCCUPATION_TYPE"} <= set(categorical)
+    importance = pd.read_csv(run / "importance.csv").set_index("feature")["gain_mean"]
+    assert set(categorical) <= set(importance.index)
+
+
+def test_every_shipped_recipe_parses_with_its_command():
+    from pathlib import Path
+
+    from common.config import parse_config
+    from common.tuning.space import parse_with_space
+    from competitions.home_credit import tune
+    from competitions.home_credit.recipe import TrainConfig
+    configs = Path(train.__file__).parent / "configs"
+    for path in sorted(configs.glob("*.yaml")):
+        if path.stem.startswith("tune"):
+            cfg, raw, source = parse_with_space(tune.TuneConfig, ["--config", str(path)])
+            if raw:  # a bad key raises, naming the file
+                tune.search_space(raw, source, cfg.model)
+        else:
+            cfg = parse_config(TrainConfig, ["--config", str(path)])
+        assert cfg.name, path
+    for model, name in (("xgboost", "xgb"), ("catboost", "catboost")):
+        cfg = parse_config(TrainConfig, ["--config", str(configs / f"{model}.yaml")])
+        assert (cfg.model, cfg.name) == (model, name)

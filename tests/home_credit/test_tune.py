@@ -97,10 +97,10 @@ def test_the_postgresql_driver_comes_with_the_kit():
 def test_a_trial_beyond_n_trials_is_refused_before_training(tmp_path):
     """Two workers may both start a trial after the other's check: the one numbered beyond ``n_trials``
     finished-or-running trials fails at once (not counted) and stops its worker."""
-    from common.tabular.tune import LGBMTuneConfig, make_objective
+    from common.tabular.tune import GBDTTuneConfig, make_objective
     from common.tuning.study import SurplusTrial, within_budget
 
-    cfg = LGBMTuneConfig(n_trials=1)
+    cfg = GBDTTuneConfig(n_trials=1)
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'race.db'}", direction="maximize")
     study.ask()  # the other worker's trial, still running
     late = study.ask()
@@ -124,3 +124,17 @@ def test_search_space_comes_from_the_recipe(home_credit_data, tmp_path):
     recipe.write_text("search_space:\n  max_bin: {type: int, low: 4, high: 16}\n")
     with pytest.raises(ValueError, match=f"'max_bin' in {recipe}"):
         tune.main(["--data", str(home_credit_data), "--name", "recipe2", *TUNE_FAST, "--config", str(recipe)])
+
+
+@pytest.mark.parametrize("model", ["xgboost", "catboost"])
+def test_shipped_recipes_of_the_other_libraries_tune_them(home_credit_data, model):
+    recipe = Path(tune.__file__).parent / "configs" / f"tune_{model}.yaml"
+    cfg, raw, source = parse_with_space(tune.TuneConfig, ["--config", str(recipe)])
+    assert cfg.model == model and tabular_tune.search_space(raw, source, model) == tabular_tune.search_space(model=model)
+    best = tune.main(["--data", str(home_credit_data), "--config", str(recipe), *TUNE_FAST, "--n-trials", "1",
+                      "--num-boost-round", "10"])
+    assert best["params"]["model"] == model and best["finished_trials"] == 1
+    metrics = train.main(["--data", str(home_credit_data), "--tables", "application", "--fold", "0", "--name",
+                          f"tuned-{model}", "--num-threads", "1", "--log-period", "0", "--num-boost-round", "10",
+                          "--params", str(runs_root() / "home_credit" / cfg.name / "best_params.yaml")])
+    assert metrics["model"] == model

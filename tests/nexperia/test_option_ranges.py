@@ -118,26 +118,26 @@ def test_malformed_yaml_names_the_file(cli, tmp_path, capsys):
 
 def test_tabular_configs_declare_ranges(tmp_path):
     from common.config import parse_config
-    from common.tabular.config import LGBMConfig
-    from common.tabular.tune import LGBMTuneConfig
+    from common.tabular.config import GBDTConfig
+    from common.tabular.tune import GBDTTuneConfig
 
     for cls, argv, message in [
-        (LGBMConfig, ["--learning-rate", "0"], "option --learning-rate: 0.0 must be > 0"),
-        (LGBMConfig, ["--num-leaves", "1"], "option --num-leaves: 1 must be >= 2"),
-        (LGBMConfig, ["--feature-fraction", "0"], "option --feature-fraction: 0.0 must be > 0"),
-        (LGBMConfig, ["--bagging-fraction", "1.5"], "option --bagging-fraction: 1.5 must be <= 1"),
-        (LGBMConfig, ["--num-boost-round", "0"], "option --num-boost-round: 0 must be >= 1"),
-        (LGBMConfig, ["--lambda-l2", "-1"], "option --lambda-l2: -1.0 must be >= 0"),
-        (LGBMConfig, ["--num-threads", "-1"], "option --num-threads: -1 must be >= 0"),
-        (LGBMTuneConfig, ["--n-trials", "0"], "option --n-trials: 0 must be >= 1"),
-        (LGBMTuneConfig, ["--learning-rate", "-0.1"], "option --learning-rate: -0.1 must be > 0"),
-        (LGBMTuneConfig, ["--timeout", "0"], "option --timeout: 0.0 must be > 0"),
-        (LGBMTuneConfig, ["--max-bin", "1"], "option --max-bin: 1 must be >= 2"),
+        (GBDTConfig, ["--learning-rate", "0"], "option --learning-rate: 0.0 must be > 0"),
+        (GBDTConfig, ["--num-leaves", "1"], "option --num-leaves: 1 must be >= 2"),
+        (GBDTConfig, ["--feature-fraction", "0"], "option --feature-fraction: 0.0 must be > 0"),
+        (GBDTConfig, ["--bagging-fraction", "1.5"], "option --bagging-fraction: 1.5 must be <= 1"),
+        (GBDTConfig, ["--num-boost-round", "0"], "option --num-boost-round: 0 must be >= 1"),
+        (GBDTConfig, ["--lambda-l2", "-1"], "option --lambda-l2: -1.0 must be >= 0"),
+        (GBDTConfig, ["--num-threads", "-1"], "option --num-threads: -1 must be >= 0"),
+        (GBDTTuneConfig, ["--n-trials", "0"], "option --n-trials: 0 must be >= 1"),
+        (GBDTTuneConfig, ["--learning-rate", "-0.1"], "option --learning-rate: -0.1 must be > 0"),
+        (GBDTTuneConfig, ["--timeout", "0"], "option --timeout: 0.0 must be > 0"),
+        (GBDTTuneConfig, ["--max-bin", "1"], "option --max-bin: 1 must be >= 2"),
     ]:
         with pytest.raises(ValueError) as err:
             parse_config(cls, argv)
         assert str(err.value) == message
-    assert parse_config(LGBMConfig, ["--feature-fraction", "1", "--max-depth", "-1"]).feature_fraction == 1
+    assert parse_config(GBDTConfig, ["--feature-fraction", "1", "--max-depth", "-1"]).feature_fraction == 1
 
 
 def test_failed_start_after_config_does_not_lock_the_corrected_command(nexperia_data, tmp_path, monkeypatch):

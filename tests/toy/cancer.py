@@ -19,8 +19,8 @@ from common.config import parse_config
 from common.folds import get_or_make_folds
 from common.registry import Competition, register
 from common.run import Run
-from common.tabular.config import LGBMConfig, lgb_params
-from common.tabular.lgbm import train_cv
+from common.tabular.config import GBDTConfig, lgb_params
+from common.tabular.engine import train_cv
 from common.tabular.matrix import TabularMatrix
 
 COMPETITION = register(Competition(name="toy_cancer", slug="toy-cancer", marker_file="train.csv",
@@ -52,7 +52,7 @@ def load_matrix(data_dir: Path) -> TabularMatrix:
 
 
 @dataclass
-class TrainConfig(LGBMConfig):
+class TrainConfig(GBDTConfig):
     """LightGBM on the toy cancer rows."""
 
 

@@ -10,10 +10,10 @@ from sklearn.datasets import load_breast_cancer
 from common.config import parse_config
 from common.folds import make_folds
 from common.run import Run
-from common.tabular.config import LGBMConfig, lgb_params
-from common.tabular.lgbm import train_cv
+from common.tabular.config import GBDTConfig, lgb_params
+from common.tabular.engine import train_cv
 from common.tabular.matrix import TabularMatrix, fold_data
-from common.tabular.tune import LGBMTuneConfig, run_study
+from common.tabular.tune import GBDTTuneConfig, run_study
 
 FAST = ["--num-threads", "1", "--learning-rate", "0.2", "--num-leaves", "7", "--min-data-in-leaf", "10",
         "--num-boost-round", "30", "--early-stopping-rounds", "10", "--log-period", "0", "--n-splits", "3"]
@@ -31,7 +31,7 @@ def cancer() -> tuple[TabularMatrix, np.ndarray]:
 
 
 def _train(tmp_path, matrix, folds, *args, transform=None) -> tuple[Run, dict]:
-    cfg = parse_config(LGBMConfig, [*FAST, *args])
+    cfg = parse_config(GBDTConfig, [*FAST, *args])
     run = Run.open("toy", cfg.name, tmp_path)
     run.save_config(cfg)
     return run, train_cv(run, cfg, matrix, folds, lgb_params(cfg), transform=transform, title="toy")
@@ -137,11 +137,11 @@ def test_study_loads_data_only_while_trials_are_left(cancer, tmp_path):
     args = ["--tune-folds", "2", "--n-splits", "3", "--num-threads", "1", "--learning-rate", "0.3",
             "--num-boost-round", "15", "--early-stopping-rounds", "5", "--n-startup-trials", "1",
             "--n-warmup-steps", "3", "--no-progress", "--n-trials", "2"]
-    cfg = parse_config(LGBMTuneConfig, args)
+    cfg = parse_config(GBDTTuneConfig, args)
     run = Run.open("toy", cfg.name, tmp_path)
     result = run_study(run, cfg, load)
     assert loads == [1] and result["finished_trials"] == 2 and len(result["fold_aucs"]) == 2
     assert run_study(run, cfg, load)["finished_trials"] == 2 and loads == [1]
     assert (run.root / "best_params.yaml").is_file() and (run.root / "study.db").is_file()
     with pytest.raises(ValueError, match="tune-folds"):
-        parse_config(LGBMTuneConfig, ["--tune-folds", "4", "--n-splits", "3"])
+        parse_config(GBDTTuneConfig, ["--tune-folds", "4", "--n-splits", "3"])

@@ -1,0 +1,138 @@
+"""Cross-validation of gradient-boosted trees through the kit's one fold driver (``common.cv.run_folds``),
+whatever the library: an engine fits one fold, this module runs the folds and writes the run.
+
+A competition's training CLI is then a few lines (see ``competitions/home_credit/train.py``)::
+
+    cfg = parse_config(MyConfig, argv)                 # MyConfig(GBDTConfig) adds the data options
+    params = model_params(cfg)                         # the --model library's parameters
+    run = Run.open("my_competition", cfg.name, cfg.runs_dir); run.save_config(cfg)
+    return train_cv(run, cfg, matrix, folds, params, transform=..., title="My competition")
+
+Per fold it writes the engine's model file (``model.txt``, ``model.json`` or ``model.cbm``, up to the best
+iteration) and ``fold<k>/importance.csv``, besides the driver's prediction files and ``done.json``; per run
+the parameters used (``lgb_params.yaml``, ``xgb_params.yaml`` or ``catboost_params.yaml``),
+``importance.csv/png``, ``roc.png`` and ``metrics.json`` (the driver's schema plus ``timing``, ``model``
+and ``n_features``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from common.config import parse_folds
+from common.cv import FoldResult, Truth, run_folds
+from common.io import atomic_write_bytes, atomic_write_csv, atomic_write_text
+from common.run import Run
+from common.tabular.config import GBDTConfig, lgb_params
+from common.tabular.matrix import FoldData, FoldTransform, TabularMatrix, fold_data
+from common.tabular.report import FOLD_IMPORTANCE, write_report
+from common.tabular.timing import Timings
+
+
+@dataclass
+class FittedModel:
+    """One fold's early-stopped model: its best iteration (rounds kept), its predictions of the fold's
+    validation and test rows, gain importance per feature and the model file's bytes."""
+    best_iteration: int
+    valid_pred: np.ndarray
+    test_pred: np.ndarray | None  # None when the matrix has no test rows
+    importance: pd.DataFrame  # feature, importance
+    model_bytes: bytes
+
+
+class Engine(Protocol):
+    """Fits one fold with a library (``params``: that library's parameters) and predicts its rows."""
+    name: str          # the --model choice; its time goes to ``<name>_s`` in metrics.json
+    model_file: str    # in fold<k>/
+    params_file: str   # in the run folder
+
+    def fit(self, data: FoldData) -> FittedModel: ...
+
+
+def model_params(cfg: GBDTConfig) -> dict:
+    """The ``--model`` library's parameters of ``cfg`` (its options translated, then its ``--params`` file)."""
+    if cfg.model == "xgboost":
+        from common.tabular.xgboost_engine import xgb_params
+        return xgb_params(cfg)
+    if cfg.model == "catboost":
+        from common.tabular.catboost_engine import catboost_params
+        return catboost_params(cfg)
+    return lgb_params(cfg)
+
+
+def seed_param(model: str) -> str:
+    """The name of the seed in ``model``'s parameters."""
+    return "random_seed" if model == "catboost" else "seed"
+
+
+def make_engine(cfg: GBDTConfig, params: dict, categorical: list[str]) -> Engine:
+    """The engine of ``cfg.model`` (imported only when chosen: each library is a large import)."""
+    if cfg.model == "xgboost":
+        from common.tabular.xgboost_engine import XGBoostEngine
+        return XGBoostEngine(params, cfg.num_boost_round, cfg.early_stopping_rounds, cfg.log_period, categorical)
+    if cfg.model == "catboost":
+        from common.tabular.catboost_engine import CatBoostEngine
+        return CatBoostEngine(params, categorical)
+    from common.tabular.lgbm import LightGBMEngine
+    return LightGBMEngine.from_config(cfg, params)
+
+
+@dataclass
+class GBDTFoldTrainer:
+    """``fit_fold`` for :func:`common.cv.run_folds`: one model per fold of ``matrix``.
+
+    ``folds`` gives the fold of each training row; ``transform`` is fitted on each fold's training rows.
+    Time goes to ``timings`` under ``fold_inputs_s``, ``<engine>_s`` (fitting, predicting) and
+    ``writing_s`` (model and importance files).
+    """
+    run: Run
+    matrix: TabularMatrix
+    folds: np.ndarray
+    engine: Engine
+    transform: FoldTransform | None = None
+    timings: Timings = field(default_factory=Timings)
+    trained: int = field(default=0, init=False)  # folds fitted by this trainer
+
+    def __call__(self, fold: int) -> FoldResult:
+        with self.timings("fold_inputs_s"):
+            data = fold_data(self.matrix, self.folds, fold, self.transform)
+        with self.timings(f"{self.engine.name}_s"):
+            model = self.engine.fit(data)
+        with self.timings("writing_s"):
+            fold_dir = self.run.fold_dir(fold)
+            atomic_write_bytes(fold_dir / self.engine.model_file, model.model_bytes)
+            atomic_write_csv(fold_dir / FOLD_IMPORTANCE, model.importance.sort_values("importance", ascending=False))
+        self.trained += 1
+        return FoldResult(
+            oof=pd.DataFrame({"id": data.ids_valid, "target": data.y_valid, "pred": model.valid_pred}),
+            test=pd.DataFrame({"id": data.ids_test, "pred": model.test_pred}) if data.x_test is not None else None,
+            info={"best_iteration": model.best_iteration, "n_features": int(data.x_train.shape[1])})
+
+
+def train_cv(run: Run, cfg: GBDTConfig, matrix: TabularMatrix, folds: np.ndarray, params: dict, *,
+             transform: FoldTransform | None = None, truth: Truth | None = None, timings: Timings | None = None,
+             title: str = "LightGBM") -> dict:
+    """Train the folds ``cfg.fold`` asks for with ``cfg.model`` (finished ones skipped when ``cfg.resume``),
+    write the run's report and return its ``metrics.json``; ``timings`` (started by the caller) covers the
+    whole command."""
+    timings = timings or Timings()
+    engine = make_engine(cfg, params, [c for c in matrix.categorical if c in set(matrix.features)])
+    if engine.name == "lightgbm":
+        import lightgbm as lgb
+        lgb.register_logger(run.log)  # LightGBM's evaluation log goes to the run's log.txt too
+    atomic_write_text(run.root / engine.params_file, yaml.safe_dump(params, sort_keys=True))
+    todo = parse_folds(cfg.fold, cfg.n_splits)
+    run.log.info("%s: %d training / %d test rows, %d features; folds %s", engine.name, len(matrix.train),
+                 0 if matrix.test is None else len(matrix.test), len(matrix.features), todo)
+    trainer = GBDTFoldTrainer(run, matrix, folds, engine, transform, timings)
+    metrics = run_folds(run, todo, trainer, n_splits=cfg.n_splits, resume=cfg.resume, truth=truth)
+    with timings("summary_s"):
+        write_report(run, title)
+    done = metrics["completed_folds"]
+    return run.update_metrics({"timing": {**timings.summary(f"{engine.name}_s"), "folds_trained": trainer.trained},
+                               "model": engine.name,
+                               "n_features": run.fold_metrics(done[-1]).get("n_features") if done else None})
