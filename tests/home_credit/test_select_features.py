@@ -49,3 +49,15 @@ def test_a_run_without_a_recipe_is_named(home_credit_data, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="has no config.yaml"):
         select_features.main(["--run", str(tmp_path / "empty"), *SELECT_FAST])
+
+
+def test_a_features_file_naming_unknown_features_is_refused_before_training(home_credit_data, tmp_path):
+    listed = tmp_path / "features.csv"
+    pd.DataFrame({"feature": ["AMT_CREDIT", "NOT_A_FEATURE"], "selected": [True, True]}).to_csv(listed, index=False)
+    with pytest.raises(ValueError, match=r"option --features-file: 1 feature\(s\) not in the feature matrix, e.g. "
+                                         r"\['NOT_A_FEATURE'\]"):
+        train.main(["--data", str(home_credit_data), "--name", "listed", "--tables", "application",
+                    "--features-file", str(listed), *FAST])
+    assert not (runs_root() / "home_credit" / "listed" / "config.yaml").exists()
+    with pytest.raises(FileNotFoundError, match="option --features-file: no such file or run folder"):
+        train.main(["--data", str(home_credit_data), "--features-file", str(tmp_path / "none.csv"), *FAST])
