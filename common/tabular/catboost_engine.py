@@ -53,6 +53,15 @@ class CatBoostEngine:
     name = "catboost"
     model_file = "model.cbm"
     params_file = "catboost_params.yaml"
+    seed_param = "random_seed"
+
+    @classmethod
+    def params_for(cls, cfg: GBDTConfig) -> dict:
+        return catboost_params(cfg)
+
+    @classmethod
+    def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "CatBoostEngine":
+        return cls(params, categorical)  # rounds and early stopping are in params (iterations, od_wait)
 
     def fit(self, data: FoldData) -> FittedModel:
         cats = self.categorical or []

@@ -22,6 +22,7 @@ FIXED_PARAMS = {"force_col_wise": True, "deterministic": True}
 
 MODELS = ("lightgbm", "xgboost", "catboost")
 DEFAULT_NAMES = {"lightgbm": "lgb", "xgboost": "xgb", "catboost": "catboost"}
+DEVICES = ("cpu", "cuda")
 _SHARED = ("learning_rate", "feature_fraction", "bagging_fraction", "lambda_l2", "max_bin")
 # The tree options each library has an equivalent of (the rest are LightGBM's alone).
 OPTIONS_READ = {
@@ -39,7 +40,7 @@ class GBDTConfig(RunConfig):
                                          "after --model)")
     model: str = option("lightgbm", choices=MODELS, help="the library: lightgbm, xgboost (hist trees) or "
                                                          "catboost (symmetric trees, native categoricals)")
-    device: str = option("cpu", choices=["cpu", "cuda"], help="cuda: XGBoost's and CatBoost's GPU training "
+    device: str = option("cpu", choices=DEVICES, help="cuda: XGBoost's and CatBoost's GPU training "
                                                             "(LightGBM's pip build has none)")
     num_threads: int = option(2, min=0, volatile=True, help="threads (0: the library's default; 1 on a busy "
                                                             "machine: competing OpenMP threads slow it down badly)")
@@ -67,9 +68,7 @@ class GBDTConfig(RunConfig):
         super().__post_init__()
         parse_folds(self.fold, self.n_splits)  # a bad --fold fails before any data is read
         self.name = self.name or DEFAULT_NAMES[self.model]
-        if self.model == "lightgbm" and self.device != "cpu":
-            raise ValueError("option --device cuda: LightGBM's pip build trains on the CPU only; "
-                             "use --model xgboost or catboost on a GPU")
+        check_device(self.model, self.device)
         defaults = {f.name: f.default for f in fields(GBDTConfig)}
         unread = [name for name in OPTIONS_READ["lightgbm"]
                   if name not in OPTIONS_READ[self.model] and getattr(self, name) != defaults[name]]
@@ -77,6 +76,13 @@ class GBDTConfig(RunConfig):
             flag = "--" + unread[0].replace("_", "-")
             raise ValueError(f"option {flag}: --model {self.model} has no such parameter (it reads "
                              f"{', '.join(OPTIONS_READ[self.model])}; give its own parameters in a --params file)")
+
+
+def check_device(model: str, device: str) -> None:
+    """LightGBM trains on the CPU only (its pip build has no GPU mode)."""
+    if model == "lightgbm" and device != "cpu":
+        raise ValueError("option --device cuda: LightGBM's pip build trains on the CPU only; "
+                         "use --model xgboost or catboost on a GPU")
 
 
 def lgb_params(cfg: GBDTConfig) -> dict:

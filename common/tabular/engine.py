@@ -27,7 +27,8 @@ from common.config import parse_folds
 from common.cv import FoldResult, Truth, run_folds
 from common.io import atomic_write_bytes, atomic_write_csv, atomic_write_text
 from common.run import Run
-from common.tabular.config import GBDTConfig, lgb_params
+from common.registry import load_hook
+from common.tabular.config import GBDTConfig
 from common.tabular.matrix import FoldData, FoldTransform, TabularMatrix, fold_data
 from common.tabular.report import FOLD_IMPORTANCE, write_report
 from common.tabular.timing import Timings
@@ -49,36 +50,33 @@ class Engine(Protocol):
     name: str          # the --model choice; its time goes to ``<name>_s`` in metrics.json
     model_file: str    # in fold<k>/
     params_file: str   # in the run folder
+    seed_param: str    # the seed's name in ``params``
+
+    @classmethod
+    def params_for(cls, cfg: GBDTConfig) -> dict: ...  # cfg's options translated, then its --params keys
+
+    @classmethod
+    def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "Engine": ...
 
     def fit(self, data: FoldData) -> FittedModel: ...
 
 
+# imported only when chosen: each library is a large import
+ENGINES = {"lightgbm": "common.tabular.lgbm:LightGBMEngine", "xgboost": "common.tabular.xgboost_engine:XGBoostEngine",
+           "catboost": "common.tabular.catboost_engine:CatBoostEngine"}
+
+
+def engine_class(model: str) -> type[Engine]:
+    return load_hook(ENGINES[model])
+
+
 def model_params(cfg: GBDTConfig) -> dict:
     """The ``--model`` library's parameters of ``cfg`` (its options translated, then its ``--params`` file)."""
-    if cfg.model == "xgboost":
-        from common.tabular.xgboost_engine import xgb_params
-        return xgb_params(cfg)
-    if cfg.model == "catboost":
-        from common.tabular.catboost_engine import catboost_params
-        return catboost_params(cfg)
-    return lgb_params(cfg)
-
-
-def seed_param(model: str) -> str:
-    """The name of the seed in ``model``'s parameters."""
-    return "random_seed" if model == "catboost" else "seed"
+    return engine_class(cfg.model).params_for(cfg)
 
 
 def make_engine(cfg: GBDTConfig, params: dict, categorical: list[str]) -> Engine:
-    """The engine of ``cfg.model`` (imported only when chosen: each library is a large import)."""
-    if cfg.model == "xgboost":
-        from common.tabular.xgboost_engine import XGBoostEngine
-        return XGBoostEngine(params, cfg.num_boost_round, cfg.early_stopping_rounds, cfg.log_period, categorical)
-    if cfg.model == "catboost":
-        from common.tabular.catboost_engine import CatBoostEngine
-        return CatBoostEngine(params, categorical)
-    from common.tabular.lgbm import LightGBMEngine
-    return LightGBMEngine.from_config(cfg, params)
+    return engine_class(cfg.model).from_config(cfg, params, categorical)
 
 
 @dataclass
@@ -120,7 +118,7 @@ def train_cv(run: Run, cfg: GBDTConfig, matrix: TabularMatrix, folds: np.ndarray
     write the run's report and return its ``metrics.json``; ``timings`` (started by the caller) covers the
     whole command."""
     timings = timings or Timings()
-    engine = make_engine(cfg, params, [c for c in matrix.categorical if c in set(matrix.features)])
+    engine = make_engine(cfg, params, matrix.categorical_features)
     if engine.name == "lightgbm":
         import lightgbm as lgb
         lgb.register_logger(run.log)  # LightGBM's evaluation log goes to the run's log.txt too

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import lightgbm as lgb
 import pandas as pd
 
-from common.tabular.config import GBDTConfig, dataset_params
+from common.tabular.config import GBDTConfig, dataset_params, lgb_params
 from common.tabular.engine import FittedModel
 from common.tabular.matrix import FoldData
 
@@ -44,9 +44,15 @@ class LightGBMEngine:
     name = "lightgbm"
     model_file = "model.txt"
     params_file = "lgb_params.yaml"
+    seed_param = "seed"
 
     @classmethod
-    def from_config(cls, cfg: GBDTConfig, params: dict) -> "LightGBMEngine":
+    def params_for(cls, cfg: GBDTConfig) -> dict:
+        return lgb_params(cfg)
+
+    @classmethod
+    def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "LightGBMEngine":
+        """LightGBM reads the category codes as numbers, as it was tuned: ``categorical`` is not used."""
         return cls(params, dataset_params(cfg.max_bin, cfg.seed, cfg.num_threads), cfg.num_boost_round,
                    cfg.early_stopping_rounds, cfg.log_period)
 

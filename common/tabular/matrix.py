@@ -59,6 +59,11 @@ class TabularMatrix:
     def ids(self) -> np.ndarray:
         return self.train[self.id_column].to_numpy()
 
+    @property
+    def categorical_features(self) -> list[str]:
+        """The categorical columns among the features in use (``features`` may have been narrowed)."""
+        return [c for c in self.categorical if c in set(self.features)]
+
 
 @dataclass
 class FoldData:

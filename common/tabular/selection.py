@@ -118,7 +118,8 @@ def forward(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions) -> pd.Series
 
 def select(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions) -> pd.DataFrame:
     """``feature, score, selected`` for every column of ``x`` (best first), from these rows alone."""
-    score = {"null-importance": null_importance, "permutation": permutation, "forward": forward}[opts.method](x, y, opts)
+    method = {"null-importance": null_importance, "permutation": permutation, "forward": forward}[opts.method]
+    score = method(x, y, opts)
     threshold = opts.tol if opts.method == "forward" else 0.0
     table = pd.DataFrame({"feature": x.columns, "score": score.to_numpy(), "selected": (score > threshold).to_numpy()})
     if not table["selected"].any():  # a model needs one feature: keep the best scored

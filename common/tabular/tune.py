@@ -23,7 +23,7 @@ from common.config import RunConfig, option
 from common.metrics import roc_auc
 from common.progress import progress_bar
 from common.run import Run
-from common.tabular.config import FIXED_PARAMS, MODELS, OPTIONS_READ, GBDTConfig, dataset_params
+from common.tabular.config import DEVICES, FIXED_PARAMS, MODELS, OPTIONS_READ, GBDTConfig, dataset_params
 from common.tabular.engine import make_engine, model_params
 from common.tabular.lgbm import fit, make_datasets
 from common.tabular.matrix import FoldData, FoldTransform, TabularMatrix, fold_data
@@ -64,7 +64,7 @@ class GBDTTuneConfig(tuning.TuneOptions, RunConfig):
     """Tune gradient-boosted trees' hyper-parameters with Optuna on the first folds of the shared folds."""
     name: str = option("tune", help="run name: runs/<competition>/<name>")
     model: str = option("lightgbm", choices=MODELS, help="the library whose parameters are tuned")
-    device: str = option("cpu", choices=["cpu", "cuda"], help="cuda: XGBoost's and CatBoost's GPU training")
+    device: str = option("cpu", choices=DEVICES, help="cuda: XGBoost's and CatBoost's GPU training")
     num_threads: int = option(2, min=0, volatile=True, help="threads of the library")
     study_name: str = option("lgb", help="study name inside the storage")
     learning_rate: float = option(0.05, min=0, min_exclusive=True, help="fixed for the study")
@@ -161,8 +161,7 @@ def run_study(run: Run, cfg: GBDTTuneConfig, load: Callable[[], tuple[TabularMat
         if cfg.model == "lightgbm":  # the Datasets hold the data
             return make_objective(cfg, bin_folds(matrix, folds, cfg, transform), space)
         inputs = [fold_data(matrix, folds, fold, transform) for fold in range(cfg.tune_folds)]
-        return make_engine_objective(cfg, inputs, [c for c in matrix.categorical if c in set(matrix.features)],
-                                     space)
+        return make_engine_objective(cfg, inputs, matrix.categorical_features, space)
 
     def params_of(trial: optuna.trial.FrozenTrial) -> dict:
         if cfg.model == "lightgbm":

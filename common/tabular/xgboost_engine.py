@@ -53,6 +53,15 @@ class XGBoostEngine:
     name = "xgboost"
     model_file = "model.json"
     params_file = "xgb_params.yaml"
+    seed_param = "seed"
+
+    @classmethod
+    def params_for(cls, cfg: GBDTConfig) -> dict:
+        return xgb_params(cfg)
+
+    @classmethod
+    def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "XGBoostEngine":
+        return cls(params, cfg.num_boost_round, cfg.early_stopping_rounds, cfg.log_period, categorical)
 
     def fit(self, data: FoldData) -> FittedModel:
         x_train, x_valid, x_test = as_categories([data.x_train, data.x_valid, data.x_test], self.categorical or [])

@@ -33,7 +33,8 @@ class TrainConfig(MatrixOptions, GBDTConfig):
     def __post_init__(self):
         super().__post_init__()
         for flag, value in (("--drop-features", self.drop_features),
-                            ("--adversarial-weights", self.adversarial_weights), ("--features-file", self.features_file)):
+                            ("--adversarial-weights", self.adversarial_weights),
+                            ("--features-file", self.features_file)):
             if value and not Path(value).exists():
                 raise FileNotFoundError(f"option {flag}: no such file or run folder: {value}")
 

@@ -62,7 +62,7 @@ def recipe_argv(argv: list[str]) -> list[str]:
     pre.add_argument("--run")
     pre.add_argument("--runs-dir")
     pre.add_argument("--name")
-    pre.add_argument("--method", default="null-importance")
+    pre.add_argument("--method", default=SelectConfig.method)
     known, _ = pre.parse_known_args(argv)
     if not known.run:
         return argv

@@ -30,7 +30,7 @@ from common.registry import truth_of
 from common.run import Run
 from common.seeding import seed_everything
 from common.multi_seed import n_seeds_of, train_seeds
-from common.tabular.engine import model_params, seed_param, train_cv
+from common.tabular.engine import engine_class, model_params, train_cv
 from common.tabular.timing import Timings
 from common.tuning.params import apply_params
 from competitions.home_credit.matrix import COMPETITION, fold_transform, load_matrix, shared_folds
@@ -64,7 +64,8 @@ def train_seed_runs(cfg: TrainConfig, run: Run, matrix, folds: np.ndarray) -> di
     same folds and features, each a normal run in ``<run>/seeds/seed<s>/``; their mean goes into ``run``."""
     def one(seed_cfg: TrainConfig, seed_run: Run) -> None:
         seed_run.save_config(seed_cfg)
-        params = {**model_params(seed_cfg), seed_param(cfg.model): seed_cfg.seed}  # a --params seed would tie them
+        # a --params file's seed would tie the seeds
+        params = {**model_params(seed_cfg), engine_class(cfg.model).seed_param: seed_cfg.seed}
         train_cv(seed_run, seed_cfg, matrix, folds, params, transform=fold_transform(seed_cfg, seed_cfg.seed),
                  truth=truth_of(COMPETITION, cfg.data), title=f"Home Credit, seed {seed_cfg.seed}")
 
