@@ -23,7 +23,7 @@ from common.config import RunConfig, option
 from common.metrics import roc_auc
 from common.progress import progress_bar
 from common.run import Run
-from common.tabular.config import DEVICES, FIXED_PARAMS, MODELS, OPTIONS_READ, GBDTConfig, dataset_params
+from common.tabular.config import DEVICES, FIXED_PARAMS, MODELS, OPTIONS_READ, GBDTConfig, check_device, dataset_params
 from common.tabular.engine import make_engine, model_params
 from common.tabular.lgbm import fit, make_datasets
 from common.tabular.matrix import FoldData, FoldTransform, TabularMatrix, fold_data
@@ -73,6 +73,10 @@ class GBDTTuneConfig(tuning.TuneOptions, RunConfig):
     max_bin: int = option(255, min=2, help="fixed for the study (LightGBM: the Datasets are binned once for all "
                                            "trials)")
     n_warmup_steps: int = option(100, min=0, volatile=True, help="first round after which a trial may be pruned")
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_device(self.model, self.device)
 
 
 def search_space(raw: dict | None = None, source: str | None = None, model: str = "lightgbm") -> SearchSpace:

@@ -115,8 +115,10 @@ def test_options_a_library_cannot_read_and_cuda_lightgbm_are_refused():
         parse_config(GBDTConfig, ["--model", "xgboost", "--num-leaves", "63"])
     with pytest.raises(ValueError, match=r"option --min-data-in-leaf: --model catboost has no such parameter"):
         parse_config(GBDTConfig, ["--model", "catboost", "--min-data-in-leaf", "5"])
-    with pytest.raises(ValueError, match="option --device cuda: LightGBM's pip build trains on the CPU only"):
-        parse_config(GBDTConfig, ["--device", "cuda"])
+    from common.tabular.tune import GBDTTuneConfig
+    for cls in (GBDTConfig, GBDTTuneConfig):  # training and tuning alike
+        with pytest.raises(ValueError, match="option --device cuda: LightGBM's pip build trains on the CPU only"):
+            parse_config(cls, ["--device", "cuda"])
 
 
 def test_options_become_each_librarys_parameters(tmp_path):
