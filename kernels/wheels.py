@@ -30,10 +30,9 @@ from typing import Callable, Sequence
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from kernels.bootstrap import installed_version
+from kernels.bootstrap import WHEELS_MANIFEST as MANIFEST, installed_version
 from kernels.pack_code import KIT_ROOT, PackingError, write_dataset
 
-MANIFEST = "kit-wheels.json"
 FRAMEWORKS = frozenset({"torch", "torchvision"})
 IMAGE_NEWEST = frozenset({"kornia", "optuna", "catboost", "pytorch-lightning", "torchmetrics"})
 KERNEL_PYTHON = "3.12"  # Colab's runtime of May 2026
