@@ -8,7 +8,6 @@ Kaggle's description, date and scores (and the file's hash, so it is never downl
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
@@ -82,6 +81,6 @@ def content_hash(download: Callable[[int, Path], Path], ref: int) -> str:
     """SHA-256 of the file Kaggle holds for submission ``ref``; empty when it cannot be downloaded."""
     with tempfile.TemporaryDirectory(prefix="kaggle-submission-") as folder:
         try:
-            return hashlib.sha256(download(ref, Path(folder)).read_bytes()).hexdigest()
+            return file_sha256(download(ref, Path(folder)))
         except KaggleError:
             return ""
