@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-NOT_CANDIDATES = ("error", "failed", "dry-run")
+from submissions.ledger import NOT_ACCEPTED
 
 
 def recipe(row: pd.Series) -> tuple[tuple[str, ...], str]:
@@ -29,7 +29,7 @@ def describe_recipe(row: pd.Series) -> str:
 
 def candidates(table: pd.DataFrame) -> pd.DataFrame:
     """Submissions Kaggle holds that have a CV, one per file (its latest sending), best CV first."""
-    sent = table[table["kaggle_ref"].notna() & ~table["status"].isin(NOT_CANDIDATES) & table["cv_auc"].notna()]
+    sent = table[table["kaggle_ref"].notna() & ~table["status"].isin(NOT_ACCEPTED) & table["cv_auc"].notna()]
     unique = sent.sort_values("id").drop_duplicates("file_hash", keep="last")
     return unique.sort_values(["cv_auc", "id"], ascending=[False, True])
 
@@ -84,7 +84,7 @@ def picks_table(picks: list[dict]) -> str:
 def hindsight(table: pd.DataFrame, picks: list[dict]) -> str | None:
     """CV / public / private per accepted submission with public and private ranks among them, and what the
     picks would have scored; None while no private score is known."""
-    accepted = table[table["kaggle_ref"].notna() & ~table["status"].isin(NOT_CANDIDATES)]
+    accepted = table[table["kaggle_ref"].notna() & ~table["status"].isin(NOT_ACCEPTED)]
     scored = accepted[accepted["private_score"].notna()].copy()
     if scored.empty:
         return None

@@ -31,6 +31,7 @@ from common.io import DiskFullError, is_disk_full
 
 DEFAULT_LEDGER = Path("submissions") / "ledger.sqlite"
 NOT_SENT = ("dry-run", "failed")
+NOT_ACCEPTED = ("error", *NOT_SENT)  # neither counted against the quota nor a final pick
 SENDING = "sending"
 
 _SCHEMA = """

@@ -11,9 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 
-from submissions.ledger import Ledger, parse_time
-
-NOT_COUNTED = ("error", "dry-run", "failed")
+from submissions.ledger import NOT_ACCEPTED, Ledger, parse_time
 
 
 class QuotaReached(RuntimeError):
@@ -56,7 +54,7 @@ def from_kaggle(limit: int, kaggle_submissions: list[dict], now: datetime | None
     """The quota from Kaggle's list of the team's submissions (``kaggle_client.list_submissions``)."""
     day = today(now)
     used = sum(1 for s in kaggle_submissions
-               if s["status"] not in NOT_COUNTED and parse_time(s.get("date")).date() == day)
+               if s["status"] not in NOT_ACCEPTED and parse_time(s.get("date")).date() == day)
     return Quota(limit, used, day)
 
 
@@ -70,5 +68,5 @@ def from_ledger(ledger: Ledger, competition: str, now: datetime | None = None) -
     if table.empty:
         return Quota(int(record["max_daily_submissions"]), 0, day)
     when = pd.to_datetime(table["submitted"].fillna(table["created"]), utc=True)
-    counted = ~table["status"].isin(NOT_COUNTED) & (when.dt.date == day)
+    counted = ~table["status"].isin(NOT_ACCEPTED) & (when.dt.date == day)
     return Quota(int(record["max_daily_submissions"]), int(counted.sum()), day)
