@@ -107,9 +107,13 @@ def atomic_write_csv(path: str | Path, df: pd.DataFrame, **kwargs: Any) -> Path:
     return Path(path)
 
 
-def atomic_write_parquet(path: str | Path, df: pd.DataFrame) -> Path:
+def atomic_write_parquet(path: str | Path, df, compression: str = "snappy") -> Path:
+    """A pandas or polars DataFrame as parquet (its index is not written)."""
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False)
+        if isinstance(df, pd.DataFrame):
+            df.to_parquet(tmp, index=False, compression=compression)
+        else:
+            df.write_parquet(tmp, compression=compression)
     return Path(path)
 
 

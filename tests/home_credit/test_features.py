@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from competitions.home_credit import data
@@ -16,8 +17,19 @@ pytestmark = pytest.mark.usefixtures("kit_roots")
 
 
 @pytest.fixture(scope="module")
-def tables(home_credit_data, kit_roots):
+def frames(home_credit_data, kit_roots):
+    """The tables as the feature modules take them (polars)."""
     return data.load_tables(home_credit_data)
+
+
+@pytest.fixture(scope="module")
+def tables(frames):
+    """The same tables in pandas, for the plain computations the features are checked against."""
+    return {name: frame.to_pandas() for name, frame in frames.items()}
+
+
+def by_client(features: pl.DataFrame) -> pd.DataFrame:
+    return features.to_pandas().set_index("SK_ID_CURR")
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +50,14 @@ def test_matrix_has_one_row_per_client_and_hundreds_of_features(matrix, tables):
 
 
 def test_application_cleaning_and_ratios():
-    app = pd.DataFrame({"SK_ID_CURR": np.array([1, 2], np.int32), "TARGET": np.array([0, 1], np.int32),
-                        "DAYS_EMPLOYED": np.array([SENTINEL_DAYS, -1000], np.int32),
-                        "CODE_GENDER": pd.Categorical(["XNA", "F"])})
+    app = pl.DataFrame({"SK_ID_CURR": [1, 2], "TARGET": [0, 1], "DAYS_EMPLOYED": [SENTINEL_DAYS, -1000],
+                        "CODE_GENDER": ["XNA", "F"]},
+                       schema={"SK_ID_CURR": pl.Int32, "TARGET": pl.Int32, "DAYS_EMPLOYED": pl.Int32,
+                               "CODE_GENDER": pl.Categorical})
     cleaned = application.clean(app)
-    assert np.isnan(cleaned["DAYS_EMPLOYED"].iloc[0]) and cleaned["DAYS_EMPLOYED"].iloc[1] == -1000
-    assert cleaned["DAYS_EMPLOYED_ANOM"].tolist() == [1.0, 0.0]
-    assert cleaned["CODE_GENDER"].isna().tolist() == [True, False]
+    assert cleaned["DAYS_EMPLOYED"].to_list() == [None, -1000]
+    assert cleaned["DAYS_EMPLOYED_ANOM"].to_list() == [1.0, 0.0]
+    assert cleaned["CODE_GENDER"].is_null().to_list() == [True, False]
 
 
 def test_application_features_match_definitions(matrix, tables):
@@ -56,9 +69,9 @@ def test_application_features_match_definitions(matrix, tables):
     np.testing.assert_allclose(row["EXT_MEAN"], ext.mean(axis=1), rtol=1e-5)
 
 
-def test_installment_lateness_matches_a_plain_groupby(tables):
+def test_installment_lateness_matches_a_plain_groupby(tables, frames):
     inst = tables["installments_payments"]
-    features = installments.build(inst)
+    features = by_client(installments.build(frames["installments_payments"]))
     # Plain pandas, one instalment at a time: parts of a split payment summed, the first one dates it.
     parts = inst.astype({"AMT_PAYMENT": "float64", "DAYS_ENTRY_PAYMENT": "float64"})
     one = parts.groupby(["SK_ID_PREV", "NUM_INSTALMENT_NUMBER"]).agg(
@@ -75,9 +88,9 @@ def test_installment_lateness_matches_a_plain_groupby(tables):
     np.testing.assert_allclose(features.loc[plain_1y.index, "INST_1Y_PAYMENT_RATIO_MEAN"], plain_1y, rtol=1e-4)
 
 
-def test_bureau_balance_is_aggregated_per_loan_before_per_client(tables):
+def test_bureau_balance_is_aggregated_per_loan_before_per_client(tables, frames):
     b, bb = tables["bureau"], tables["bureau_balance"]
-    features = bureau.build(b, bb)
+    features = by_client(bureau.build(frames["bureau"], frames["bureau_balance"]))
     months = bb.groupby("SK_ID_BUREAU").size()
     per_client = b.assign(n=b["SK_ID_BUREAU"].map(months)).groupby("SK_ID_CURR")["n"].mean().dropna()
     np.testing.assert_allclose(features.loc[per_client.index, "BUREAU_BB_MONTHS_COUNT_MEAN"], per_client,
@@ -88,9 +101,9 @@ def test_bureau_balance_is_aggregated_per_loan_before_per_client(tables):
                                rtol=1e-4)
 
 
-def test_previous_split_and_last_application(tables):
+def test_previous_split_and_last_application(tables, frames):
     prev = tables["previous_application"]
-    features = previous.build(prev)
+    features = by_client(previous.build(frames["previous_application"]))
     status = prev["NAME_CONTRACT_STATUS"].astype(str)
     refused = (status == "Refused").groupby(prev["SK_ID_CURR"]).sum()
     counts = prev.groupby("SK_ID_CURR").size()
@@ -107,9 +120,9 @@ def test_annuity_rate_recovers_a_known_interest_rate():
     assert np.isnan(previous.annuity_rate([1e5], [1e3], [12])).all()  # pays back less than borrowed
 
 
-def test_pos_latest_month_per_loan(tables):
+def test_pos_latest_month_per_loan(tables, frames):
     pos = tables["POS_CASH_balance"]
-    latest = pos_cash.latest_per_loan(pos_cash.prepare(pos))
+    latest = pos_cash.latest_per_loan(pos_cash.prepare(frames["POS_CASH_balance"])).collect().to_pandas()
     assert latest["SK_ID_PREV"].is_unique
     expected = pos.groupby("SK_ID_PREV")["MONTHS_BALANCE"].max()
     assert (latest.set_index("SK_ID_PREV")["MONTHS_BALANCE"].loc[expected.index] == expected).all()
@@ -154,10 +167,11 @@ def test_target_encoding_never_sees_the_rows_own_label():
     assert np.allclose(valid_encoded["LEVEL_TE"].iloc[2], y.mean(), atol=0.05)  # unseen level: the prior
 
 
-def test_missing_count_does_not_count_the_empty_target_of_test_rows(tables):
+def test_missing_count_does_not_count_the_empty_target_of_test_rows(tables, matrix):
     """Found by adversarial validation: counting TARGET made every test client one missing value richer."""
-    app = application.combine(tables["application_train"], tables["application_test"])
-    counts = application.ratios(app)["MISSING_COUNT"].to_numpy()
+    app = pd.concat([tables["application_train"], tables["application_test"]], ignore_index=True)
+    app["DAYS_EMPLOYED"] = app["DAYS_EMPLOYED"].where(app["DAYS_EMPLOYED"] != SENTINEL_DAYS)
+    app = app.mask(app.isin(["XNA"]))  # the cleaning: placeholders and sentinels are missing values
     expected = app.drop(columns="TARGET").isna().sum(axis=1).to_numpy()
     assert app["TARGET"].isna().sum() == len(tables["application_test"])
-    np.testing.assert_array_equal(counts, expected)
+    np.testing.assert_array_equal(matrix["MISSING_COUNT"].to_numpy(), expected)

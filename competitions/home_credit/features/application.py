@@ -5,114 +5,109 @@ Categories are coded over train and test at once, so a level seen only in test s
 """
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import polars as pl
 
-from competitions.home_credit.features.aggregate import KEY, missing_as_nan, safe_ratio
+from competitions.home_credit.features.aggregate import F32, KEY, missing_codes, safe_ratio, text_columns
 from competitions.home_credit.schema import SENTINEL_DAYS
 
 EXT = ["EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"]
+YEARS = 365.25
 
 
-def combine(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
-    """Train and test applications in one frame; TARGET is NaN on test rows."""
-    both = pd.concat([train, test], ignore_index=True)[list(train.columns)]  # test rows: TARGET NaN
-    both["TARGET"] = both["TARGET"].astype("float32")
-    duplicated = both[KEY][both[KEY].duplicated()]
+def combine(train: pl.DataFrame, test: pl.DataFrame) -> pl.DataFrame:
+    """Train and test applications in one frame; TARGET is missing on test rows."""
+    both = pl.concat([train.with_columns(pl.col("TARGET").cast(F32)),
+                      test.with_columns(pl.lit(None, F32).alias("TARGET"))], how="diagonal_relaxed")
+    both = both.select(train.columns)
+    duplicated = both.filter(pl.col(KEY).is_duplicated())[KEY].unique(maintain_order=True)
     if len(duplicated):
-        raise ValueError(f"SK_ID_CURR present twice in application_train/test, e.g. {duplicated.head(3).tolist()}")
+        raise ValueError(f"SK_ID_CURR present twice in application_train/test, e.g. {duplicated.head(3).to_list()}")
     return both
 
 
-def clean(app: pd.DataFrame) -> pd.DataFrame:
+def clean(app: pl.DataFrame) -> pl.DataFrame:
     """Sentinel days and placeholder codes become missing values, with flags where they carry meaning."""
-    app = app.copy()
-    app["DAYS_EMPLOYED_ANOM"] = (app["DAYS_EMPLOYED"] == SENTINEL_DAYS).astype("float32")
-    app["DAYS_EMPLOYED"] = app["DAYS_EMPLOYED"].astype("float32").where(app["DAYS_EMPLOYED"] != SENTINEL_DAYS)
-    for col in app.columns:
-        if not pd.api.types.is_numeric_dtype(app[col]):
-            app[col] = missing_as_nan(app[col], ("XNA",))
-    return app
+    employed = pl.col("DAYS_EMPLOYED")
+    return app.with_columns(
+        pl.when(employed != SENTINEL_DAYS).then(employed.cast(F32)).alias("DAYS_EMPLOYED"),
+        *(missing_codes(col, ("XNA",)) for col in text_columns(app)),
+    ).with_columns((app["DAYS_EMPLOYED"] == SENTINEL_DAYS).cast(F32).alias("DAYS_EMPLOYED_ANOM"))
 
 
-def encode_categories(app: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as float32 integer codes (sorted levels; missing stays NaN)."""
-    app = app.copy()
-    for col in app.columns:
-        if col != KEY and not pd.api.types.is_numeric_dtype(app[col]):
-            codes, _ = pd.factorize(app[col].astype(object), sort=True)
-            app[col] = np.where(codes < 0, np.nan, codes).astype("float32")
-    return app
+def encode_categories(app: pl.DataFrame) -> pl.DataFrame:
+    """Text columns as float32 integer codes of their sorted levels (missing stays missing)."""
+    return app.with_columns((pl.col(col).cast(pl.String).rank("dense") - 1).cast(F32).alias(col)
+                            for col in text_columns(app))
 
 
-def ratios(app: pd.DataFrame) -> pd.DataFrame:
+def ratios(app: pl.DataFrame) -> list[pl.Expr]:
     """Ratios and differences of the amounts, ages and durations."""
-    a = app
-    out = {
-        "CREDIT_TO_ANNUITY": safe_ratio(a["AMT_CREDIT"], a["AMT_ANNUITY"]),
-        "ANNUITY_TO_INCOME": safe_ratio(a["AMT_ANNUITY"], a["AMT_INCOME_TOTAL"]),
-        "INCOME_TO_CREDIT": safe_ratio(a["AMT_INCOME_TOTAL"], a["AMT_CREDIT"]),
-        "CREDIT_TO_GOODS": safe_ratio(a["AMT_CREDIT"], a["AMT_GOODS_PRICE"]),
-        "GOODS_MINUS_CREDIT": (a["AMT_GOODS_PRICE"] - a["AMT_CREDIT"]).astype("float32"),
-        "INCOME_PER_PERSON": safe_ratio(a["AMT_INCOME_TOTAL"], a["CNT_FAM_MEMBERS"]),
-        "ANNUITY_PER_PERSON": safe_ratio(a["AMT_ANNUITY"], a["CNT_FAM_MEMBERS"]),
-        "CHILDREN_RATIO": safe_ratio(a["CNT_CHILDREN"], a["CNT_FAM_MEMBERS"]),
-        "EMPLOYED_TO_AGE": safe_ratio(a["DAYS_EMPLOYED"], a["DAYS_BIRTH"]),
-        "REGISTRATION_TO_AGE": safe_ratio(a["DAYS_REGISTRATION"], a["DAYS_BIRTH"]),
-        "ID_PUBLISH_TO_AGE": safe_ratio(a["DAYS_ID_PUBLISH"], a["DAYS_BIRTH"]),
-        "PHONE_CHANGE_TO_AGE": safe_ratio(a["DAYS_LAST_PHONE_CHANGE"], a["DAYS_BIRTH"]),
-        "CAR_AGE_TO_AGE": safe_ratio(a["OWN_CAR_AGE"], -a["DAYS_BIRTH"] / 365.25),
-        "AGE_YEARS": (-a["DAYS_BIRTH"] / 365.25).astype("float32"),
-        "INCOME_TO_AGE": safe_ratio(a["AMT_INCOME_TOTAL"], -a["DAYS_BIRTH"]),
-        "CREDIT_TO_AGE": safe_ratio(a["AMT_CREDIT"], -a["DAYS_BIRTH"]),
-        "PAYMENT_END_AGE": (-a["DAYS_BIRTH"] / 365.25
-                            + safe_ratio(a["AMT_CREDIT"], a["AMT_ANNUITY"]) / 12).astype("float32"),
-    }
-    docs = [c for c in a.columns if c.startswith("FLAG_DOCUMENT_")]
-    out["DOCUMENT_COUNT"] = a[docs].sum(axis=1).astype("float32")
-    req = [c for c in a.columns if c.startswith("AMT_REQ_CREDIT_BUREAU_")]
-    out["REQ_CREDIT_BUREAU_TOTAL"] = a[req].sum(axis=1, min_count=1).astype("float32")
-    out["SOCIAL_DEFAULT_RATIO_30"] = safe_ratio(a["DEF_30_CNT_SOCIAL_CIRCLE"], a["OBS_30_CNT_SOCIAL_CIRCLE"])
-    out["SOCIAL_DEFAULT_RATIO_60"] = safe_ratio(a["DEF_60_CNT_SOCIAL_CIRCLE"], a["OBS_60_CNT_SOCIAL_CIRCLE"])
-    housing = [c for c in a.columns if c.endswith("_AVG")]
-    out["HOUSING_MISSING_COUNT"] = a[housing].isna().sum(axis=1).astype("float32")
+    c = pl.col
+    age_years = -c("DAYS_BIRTH") / YEARS
+    out = [
+        safe_ratio(c("AMT_CREDIT"), c("AMT_ANNUITY")).alias("CREDIT_TO_ANNUITY"),
+        safe_ratio(c("AMT_ANNUITY"), c("AMT_INCOME_TOTAL")).alias("ANNUITY_TO_INCOME"),
+        safe_ratio(c("AMT_INCOME_TOTAL"), c("AMT_CREDIT")).alias("INCOME_TO_CREDIT"),
+        safe_ratio(c("AMT_CREDIT"), c("AMT_GOODS_PRICE")).alias("CREDIT_TO_GOODS"),
+        (c("AMT_GOODS_PRICE") - c("AMT_CREDIT")).cast(F32).alias("GOODS_MINUS_CREDIT"),
+        safe_ratio(c("AMT_INCOME_TOTAL"), c("CNT_FAM_MEMBERS")).alias("INCOME_PER_PERSON"),
+        safe_ratio(c("AMT_ANNUITY"), c("CNT_FAM_MEMBERS")).alias("ANNUITY_PER_PERSON"),
+        safe_ratio(c("CNT_CHILDREN"), c("CNT_FAM_MEMBERS")).alias("CHILDREN_RATIO"),
+        safe_ratio(c("DAYS_EMPLOYED"), c("DAYS_BIRTH")).alias("EMPLOYED_TO_AGE"),
+        safe_ratio(c("DAYS_REGISTRATION"), c("DAYS_BIRTH")).alias("REGISTRATION_TO_AGE"),
+        safe_ratio(c("DAYS_ID_PUBLISH"), c("DAYS_BIRTH")).alias("ID_PUBLISH_TO_AGE"),
+        safe_ratio(c("DAYS_LAST_PHONE_CHANGE"), c("DAYS_BIRTH")).alias("PHONE_CHANGE_TO_AGE"),
+        safe_ratio(c("OWN_CAR_AGE"), age_years).alias("CAR_AGE_TO_AGE"),
+        age_years.cast(F32).alias("AGE_YEARS"),
+        safe_ratio(c("AMT_INCOME_TOTAL"), -c("DAYS_BIRTH")).alias("INCOME_TO_AGE"),
+        safe_ratio(c("AMT_CREDIT"), -c("DAYS_BIRTH")).alias("CREDIT_TO_AGE"),
+        (age_years + safe_ratio(c("AMT_CREDIT"), c("AMT_ANNUITY")) / 12).cast(F32).alias("PAYMENT_END_AGE"),
+    ]
+    docs = [col for col in app.columns if col.startswith("FLAG_DOCUMENT_")]
+    out.append(pl.sum_horizontal(docs).cast(F32).alias("DOCUMENT_COUNT"))
+    req = [col for col in app.columns if col.startswith("AMT_REQ_CREDIT_BUREAU_")]
+    out.append(pl.when(pl.any_horizontal(c(req).is_not_null())).then(pl.sum_horizontal(req))
+               .cast(F32).alias("REQ_CREDIT_BUREAU_TOTAL"))
+    out.append(safe_ratio(c("DEF_30_CNT_SOCIAL_CIRCLE"), c("OBS_30_CNT_SOCIAL_CIRCLE")).alias("SOCIAL_DEFAULT_RATIO_30"))
+    out.append(safe_ratio(c("DEF_60_CNT_SOCIAL_CIRCLE"), c("OBS_60_CNT_SOCIAL_CIRCLE")).alias("SOCIAL_DEFAULT_RATIO_60"))
+    housing = [col for col in app.columns if col.endswith("_AVG")]
+    out.append(pl.sum_horizontal(c(housing).is_null()).cast(F32).alias("HOUSING_MISSING_COUNT"))
     # TARGET is empty on every test row: counting it would tell test clients from training ones
-    out["MISSING_COUNT"] = a.drop(columns="TARGET", errors="ignore").isna().sum(axis=1).astype("float32")
-    return pd.DataFrame(out, index=a.index)
+    counted = [col for col in app.columns if col != "TARGET"]
+    out.append(pl.sum_horizontal(c(counted).is_null()).cast(F32).alias("MISSING_COUNT"))
+    return out
 
 
-def ext_sources(app: pd.DataFrame) -> pd.DataFrame:
+def ext_sources() -> list[pl.Expr]:
     """Combinations of the three external scores: moments, product, weighted sums and ratios."""
-    e = app[EXT].to_numpy(np.float32)
-    with np.errstate(invalid="ignore"):
-        out = {
-            "EXT_MEAN": np.nanmean(np.where(np.isnan(e).all(1, keepdims=True), 0, e), axis=1),
-            "EXT_STD": np.nanstd(np.where(np.isnan(e).all(1, keepdims=True), 0, e), axis=1),
-            "EXT_MIN": np.nanmin(np.where(np.isnan(e), np.inf, e), axis=1),
-            "EXT_MAX": np.nanmax(np.where(np.isnan(e), -np.inf, e), axis=1),
-            "EXT_PROD": e[:, 0] * e[:, 1] * e[:, 2],
-            "EXT_PROD_23": e[:, 1] * e[:, 2],
-            "EXT_WEIGHTED": 2 * e[:, 0] + 3 * e[:, 1] + 4 * e[:, 2],
-            "EXT_WEIGHTED_23": 2 * e[:, 1] + 3 * e[:, 2],
-            "EXT_MISSING": np.isnan(e).sum(1),
-            "EXT_1_TO_2": safe_ratio(e[:, 0], e[:, 1]),
-            "EXT_2_TO_3": safe_ratio(e[:, 1], e[:, 2]),
-            "EXT_1_TO_3": safe_ratio(e[:, 0], e[:, 2]),
-        }
-    all_missing = np.isnan(e).all(1)
-    for name in ("EXT_MEAN", "EXT_STD", "EXT_MIN", "EXT_MAX"):
-        out[name] = np.where(all_missing, np.nan, out[name])
-    frame = pd.DataFrame(out, index=app.index).astype("float32")
-    term = safe_ratio(app["AMT_ANNUITY"], app["AMT_CREDIT"])
-    frame["EXT_MEAN_X_TERM"] = (frame["EXT_MEAN"] * term).astype("float32")
-    frame["EXT_MEAN_X_AGE"] = (frame["EXT_MEAN"] * -app["DAYS_BIRTH"] / 365.25).astype("float32")
-    return frame
+    e1, e2, e3 = (pl.col(name) for name in EXT)
+    present = pl.sum_horizontal(pl.col(EXT).is_not_null())
+    mean = pl.mean_horizontal(EXT)
+    # population standard deviation over the scores present (numpy's nanstd)
+    std = (pl.sum_horizontal((pl.col(EXT).cast(pl.Float64) - mean) ** 2) / present).sqrt()
+    exprs = {
+        "EXT_MEAN": mean,
+        "EXT_STD": pl.when(present > 0).then(std),
+        "EXT_MIN": pl.min_horizontal(EXT),
+        "EXT_MAX": pl.max_horizontal(EXT),
+        "EXT_PROD": e1 * e2 * e3,
+        "EXT_PROD_23": e2 * e3,
+        "EXT_WEIGHTED": 2 * e1 + 3 * e2 + 4 * e3,
+        "EXT_WEIGHTED_23": 2 * e2 + 3 * e3,
+        "EXT_MISSING": 3 - present,
+        "EXT_1_TO_2": safe_ratio(e1, e2),
+        "EXT_2_TO_3": safe_ratio(e2, e3),
+        "EXT_1_TO_3": safe_ratio(e1, e3),
+    }
+    return [expr.cast(F32).alias(name) for name, expr in exprs.items()]
 
 
-def build(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+def build(train: pl.DataFrame, test: pl.DataFrame) -> pl.DataFrame:
     """All application features, one row per client (train then test), with ``SK_ID_CURR`` and ``TARGET``."""
     app = clean(combine(train, test))
-    features = pd.concat([encode_categories(app), ratios(app), ext_sources(app)], axis=1)
-    ints = features.columns[features.dtypes == "int32"].drop([KEY], errors="ignore")
-    features[ints] = features[ints].astype("float32")
-    return features
+    features = encode_categories(app).with_columns(
+        pl.exclude(KEY, "TARGET").cast(F32), *ratios(app), *ext_sources())
+    term = safe_ratio(pl.col("AMT_ANNUITY"), pl.col("AMT_CREDIT"))
+    return features.with_columns(
+        (pl.col("EXT_MEAN") * term).cast(F32).alias("EXT_MEAN_X_TERM"),
+        (pl.col("EXT_MEAN") * -pl.col("DAYS_BIRTH") / YEARS).cast(F32).alias("EXT_MEAN_X_AGE"))

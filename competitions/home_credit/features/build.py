@@ -3,6 +3,8 @@
 A group's cache key hashes the source of its module (and of the shared code: aggregate.py, data.py,
 schema.py) with the fingerprints (path, size, mtime) of its input CSVs, so a group is rebuilt only when
 its code or its data changed; an unchanged group is read back from parquet without touching the CSVs.
+Groups are computed by polars, several at once when ``workers`` allow (each releases the GIL), and the
+matrix is handed over as one float32 pandas block (no float64 copy at any step).
 """
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ import hashlib
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+import polars as pl
 
 from common.io import atomic_write_json, atomic_write_parquet, clean_leftovers
 from common.paths import cache_root
@@ -69,6 +73,15 @@ def group_key(group: FeatureGroup, data_dir: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def features_key(data_dir: str | Path, groups: list[str] | tuple[str, ...] = ALL_GROUPS) -> str:
+    """Hash of the whole matrix's code and inputs (the keys of its groups and the cross features' code):
+    what a cache of anything derived from the matrix (LightGBM's binned Dataset) is keyed by."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for name in check_groups(groups):
+        digest.update(group_key(GROUPS[name], data_dir).encode())
+    return digest.hexdigest()[:16]
+
+
 def features_cache_dir(data_dir: str | Path) -> Path:
     """Cache folder of one data folder's feature groups."""
     digest = hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
@@ -76,23 +89,22 @@ def features_cache_dir(data_dir: str | Path) -> Path:
 
 
 def build_group(group: FeatureGroup, data_dir: str | Path, cache_dir: Path | None = None,
-                rebuild: bool = False) -> pd.DataFrame:
-    """One group's per-client features, from its parquet cache when code and inputs are unchanged."""
+                rebuild: bool = False) -> pl.DataFrame:
+    """One group's per-client features (``SK_ID_CURR`` first), from its parquet cache when code and inputs
+    are unchanged."""
     folder = Path(cache_dir) if cache_dir is not None else features_cache_dir(data_dir)
     key = group_key(group, data_dir)
     path = folder / f"{group.name}-{key}.parquet"
     clean_leftovers(folder, depth=0)  # temp files of killed builds
     if path.is_file() and not rebuild:
         logger.info("features %s: cached %s", group.name, path.name)
-        return pd.read_parquet(path)
+        return pl.read_parquet(path)
     start = time.perf_counter()
     tables = data_module.load_tables(data_dir, group.tables)
     frame = group.build(*(tables[t] for t in group.tables))
     del tables
-    if group.name != "application":
-        frame = frame.rename_axis(KEY).reset_index()
-    frame[KEY] = frame[KEY].astype("int32")
-    atomic_write_parquet(path, frame)
+    frame = frame.select(pl.col(KEY).cast(pl.Int32), pl.exclude(KEY))
+    atomic_write_parquet(path, frame, compression=data_module.PARQUET_COMPRESSION)
     atomic_write_json(path.with_suffix(".json"), {"group": group.name, "key": key, "shape": list(frame.shape),
                                                   "seconds": round(time.perf_counter() - start, 2)})
     for stale in folder.glob(f"{group.name}-*.parquet"):
@@ -103,7 +115,7 @@ def build_group(group: FeatureGroup, data_dir: str | Path, cache_dir: Path | Non
     return frame
 
 
-def cross_features(matrix: pd.DataFrame) -> pd.DataFrame:
+def cross_features(columns: list[str]) -> list[pl.Expr]:
     """Features mixing the application with other tables (added when both sides are present)."""
     pairs = {
         "BUREAU_DEBT_TO_INCOME": ("BUREAU_ACTIVE_AMT_CREDIT_SUM_DEBT_SUM", "AMT_INCOME_TOTAL"),
@@ -115,20 +127,25 @@ def cross_features(matrix: pd.DataFrame) -> pd.DataFrame:
         "INST_PAYMENT_1Y_TO_INCOME": ("INST_1Y_AMT_PAYMENT_SUM", "AMT_INCOME_TOTAL"),
         "CC_BALANCE_TO_INCOME": ("CC_AMT_BALANCE_MEAN", "AMT_INCOME_TOTAL"),
     }
-    out = {name: safe_ratio(matrix[a], matrix[b]) for name, (a, b) in pairs.items()
-           if a in matrix and b in matrix}
+    present = set(columns)
+    out = {name: safe_ratio(pl.col(a), pl.col(b)) for name, (a, b) in pairs.items() if a in present and b in present}
     # Lateness pooled over every monthly/payment history the client has (each alone is noisy).
     for name, late, seen in (("ALL_LATE_SHARE", _LATE_SUMS, _SEEN_COUNTS), ("ALL_1Y_LATE_SHARE", _LATE_1Y, _SEEN_1Y),
                              ("ALL_OLD_LATE_SHARE", _LATE_OLD, _SEEN_OLD)):
-        late = [c for c in late if c in matrix]
-        seen = [c for c in seen if c in matrix]
+        late = [c for c in late if c in present]
+        seen = [c for c in seen if c in present]
         if len(late) > 1:
-            out[name] = safe_ratio(matrix[late].sum(axis=1, min_count=1), matrix[seen].sum(axis=1, min_count=1))
+            out[name] = safe_ratio(_sum_present(late), _sum_present(seen))
     if "ALL_LATE_SHARE" in out and "ALL_1Y_LATE_SHARE" in out:
         out["ALL_1Y_MINUS_ALL_LATE_SHARE"] = out["ALL_1Y_LATE_SHARE"] - out["ALL_LATE_SHARE"]
     if "ALL_OLD_LATE_SHARE" in out and "ALL_1Y_LATE_SHARE" in out:
         out["ALL_1Y_MINUS_OLD_LATE_SHARE"] = out["ALL_1Y_LATE_SHARE"] - out["ALL_OLD_LATE_SHARE"]
-    return pd.DataFrame(out, index=matrix.index)
+    return [expr.cast(pl.Float32).alias(name) for name, expr in out.items()]
+
+
+def _sum_present(columns: list[str]) -> pl.Expr:
+    """Row-wise sum of the values present; missing when none is."""
+    return pl.when(pl.any_horizontal(pl.col(columns).is_not_null())).then(pl.sum_horizontal(columns))
 
 
 _LATE_SUMS = ("INST_LATE_SUM", "POS_LATE_SUM", "CC_LATE_SUM", "BUREAU_BB_LATE_COUNT_SUM")
@@ -140,22 +157,43 @@ _SEEN_OLD = ("INST_OLD_COUNT", "POS_OLD_COUNT")
 
 
 def build_features(data_dir: str | Path, groups: list[str] | tuple[str, ...] = ALL_GROUPS,
-                   cache_dir: Path | None = None, rebuild: bool = False) -> pd.DataFrame:
+                   cache_dir: Path | None = None, rebuild: bool = False, workers: int = 2) -> pd.DataFrame:
     """The feature matrix: one row per client of application_train then application_test.
 
-    Columns: ``SK_ID_CURR``, ``TARGET`` (NaN on test rows) and float32 features.
+    Columns: ``SK_ID_CURR``, ``TARGET`` (NaN on test rows) and float32 features, held in one float32 block.
+    ``workers`` groups are built at once (each with its own tables in memory).
     """
     names = check_groups(groups)
     for name in names:  # fail on a missing file before spending minutes on the others
         for table in GROUPS[name].tables:
             data_module.table_path(data_dir, table)
-    matrix = build_group(GROUPS["application"], data_dir, cache_dir, rebuild)
+    # the application group first: it checks the labels and holds the ids
+    frames = {"application": build_group(GROUPS["application"], data_dir, cache_dir, rebuild)}
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        futures = {pool.submit(build_group, GROUPS[name], data_dir, cache_dir, rebuild): name for name in names[1:]}
+        try:
+            for future in as_completed(futures):
+                frames[futures[future]] = future.result()
+        except BaseException:
+            for future in futures:  # a bad table stops the groups not yet started
+                future.cancel()
+            raise
+    matrix = frames.pop("application")
     for name in names[1:]:
-        frame = build_group(GROUPS[name], data_dir, cache_dir, rebuild)
-        matrix = matrix.merge(frame, on=KEY, how="left")
-    matrix = pd.concat([matrix, cross_features(matrix)], axis=1)
-    logger.info("feature matrix: %d clients x %d columns (groups %s)", len(matrix), matrix.shape[1], names)
-    return matrix
+        matrix = matrix.join(frames.pop(name), on=KEY, how="left", maintain_order="left")
+    matrix = matrix.with_columns(cross_features(matrix.columns))
+    logger.info("feature matrix: %d clients x %d columns (groups %s)", matrix.height, matrix.width, names)
+    return to_pandas(matrix)
+
+
+def to_pandas(matrix: pl.DataFrame) -> pd.DataFrame:
+    """The matrix as pandas: the id column, then every float32 column (TARGET first) in one 2-D block,
+    missing values as NaN."""
+    ids = matrix[KEY].to_numpy()
+    values = matrix.drop(KEY).to_numpy(order="fortran")  # (rows, columns) laid out column by column
+    frame = pd.DataFrame(values, columns=matrix.columns[1:], copy=False)
+    frame.insert(0, KEY, ids)
+    return frame
 
 
 def feature_columns(matrix: pd.DataFrame) -> list[str]:
@@ -170,6 +208,8 @@ class BuildConfig:
     tables: list[str] = field(default_factory=lambda: list(ALL_GROUPS),
                               metadata={"help": "feature groups to build", "choices": ALL_GROUPS})
     rebuild: bool = field(default=False, metadata={"help": "rebuild the groups even when cached"})
+    workers: int = field(default=2, metadata={"help": "feature groups built at once (each holds its tables "
+                                                      "in memory)"})
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -179,7 +219,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
     cfg = parse_config(BuildConfig, argv)
     start = time.perf_counter()
-    matrix = build_features(cfg.data or default_data_dir("home_credit"), cfg.tables, rebuild=cfg.rebuild)
+    matrix = build_features(cfg.data or default_data_dir("home_credit"), cfg.tables, rebuild=cfg.rebuild,
+                            workers=cfg.workers)
     print(f"feature matrix: {len(matrix):,} clients x {matrix.shape[1] - 2} features "
           f"in {time.perf_counter() - start:.1f} s")
     return matrix

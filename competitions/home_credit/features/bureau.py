@@ -2,55 +2,51 @@
 overall and split Active/Closed, with debt, overdue and duration ratios."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    aggregate, category_lookup, category_shares, count_rows, join_all, safe_ratio, window)
+    F32, aggregate, category_lookup, category_shares, count_rows, flag, join_all, safe_ratio, window)
 
 LOAN = "SK_ID_BUREAU"
 _STATUS_DPD = {"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}  # months overdue bucket; C/X: none
 
 
-def balance_per_loan(balance: pd.DataFrame) -> pd.DataFrame:
+def balance_per_loan(balance: pl.DataFrame) -> pl.DataFrame:
     """One row per bureau loan: history length, share of each status, worst and recent lateness."""
-    status = balance["STATUS"]
-    dpd = category_lookup(status, _STATUS_DPD)
-    frame = pd.DataFrame({
-        LOAN: balance[LOAN].to_numpy(),
-        "MONTHS_BALANCE": balance["MONTHS_BALANCE"].to_numpy(np.float32),
-        "DPD": dpd,
-        "LATE": (dpd > 0).astype("float32"),
-        "CLOSED": category_lookup(status, {"C": 1}, default=0.0),
-        "UNKNOWN": category_lookup(status, {"X": 1}, default=0.0),
-    })
-    frame["LATE_12M"] = np.where(frame["MONTHS_BALANCE"] >= -12, frame["LATE"], np.nan).astype("float32")
-    grouped = frame.groupby(LOAN, sort=False).agg(
-        BB_MONTHS_MIN=("MONTHS_BALANCE", "min"),
-        BB_MONTHS_MAX=("MONTHS_BALANCE", "max"),
-        BB_MONTHS_COUNT=("MONTHS_BALANCE", "size"),
-        BB_DPD_MAX=("DPD", "max"),
-        BB_DPD_MEAN=("DPD", "mean"),
-        BB_LATE_SHARE=("LATE", "mean"),
-        BB_LATE_COUNT=("LATE", "sum"),
-        BB_LATE_12M_SHARE=("LATE_12M", "mean"),
-        BB_CLOSED_SHARE=("CLOSED", "mean"),
-        BB_UNKNOWN_SHARE=("UNKNOWN", "mean"),
-    )
-    return grouped.astype("float32")
+    months = pl.col("MONTHS_BALANCE").cast(F32)
+    frame = balance.lazy().select(
+        LOAN, months.alias("MONTHS_BALANCE"),
+        category_lookup("STATUS", _STATUS_DPD).alias("DPD"),
+        category_lookup("STATUS", {"C": 1}, default=0.0).alias("CLOSED"),
+        category_lookup("STATUS", {"X": 1}, default=0.0).alias("UNKNOWN"),
+    ).with_columns(flag(pl.col("DPD") > 0).alias("LATE"))
+    late_12m = pl.when(pl.col("MONTHS_BALANCE") >= -12).then(pl.col("LATE"))
+    return frame.group_by(LOAN).agg(
+        pl.col("MONTHS_BALANCE").min().alias("BB_MONTHS_MIN"),
+        pl.col("MONTHS_BALANCE").max().alias("BB_MONTHS_MAX"),
+        pl.len().cast(F32).alias("BB_MONTHS_COUNT"),
+        pl.col("DPD").max().alias("BB_DPD_MAX"),
+        pl.col("DPD").mean().cast(F32).alias("BB_DPD_MEAN"),
+        pl.col("LATE").mean().cast(F32).alias("BB_LATE_SHARE"),
+        pl.col("LATE").sum().alias("BB_LATE_COUNT"),
+        late_12m.mean().cast(F32).alias("BB_LATE_12M_SHARE"),
+        pl.col("CLOSED").mean().cast(F32).alias("BB_CLOSED_SHARE"),
+        pl.col("UNKNOWN").mean().cast(F32).alias("BB_UNKNOWN_SHARE"),
+    ).collect()
 
 
-def prepare(bureau: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFrame:
+def prepare(bureau: pl.DataFrame, balance: pl.DataFrame) -> pl.DataFrame:
     """Bureau loans with their balance summary and derived ratios (numeric, float32)."""
-    b = bureau.join(balance_per_loan(balance), on=LOAN)
-    b["CREDIT_DURATION"] = (b["DAYS_CREDIT_ENDDATE"] - b["DAYS_CREDIT"]).astype("float32")
-    b["ENDDATE_DIFF"] = (b["DAYS_ENDDATE_FACT"] - b["DAYS_CREDIT_ENDDATE"]).astype("float32")
-    b["DEBT_TO_CREDIT"] = safe_ratio(b["AMT_CREDIT_SUM_DEBT"], b["AMT_CREDIT_SUM"])
-    b["OVERDUE_TO_DEBT"] = safe_ratio(b["AMT_CREDIT_SUM_OVERDUE"], b["AMT_CREDIT_SUM_DEBT"])
-    b["LIMIT_TO_CREDIT"] = safe_ratio(b["AMT_CREDIT_SUM_LIMIT"], b["AMT_CREDIT_SUM"])
-    b["ANNUITY_TO_CREDIT"] = safe_ratio(b["AMT_ANNUITY"], b["AMT_CREDIT_SUM"])
-    b["IS_OVERDUE"] = (b["CREDIT_DAY_OVERDUE"] > 0).astype("float32")
-    return b
+    c = pl.col
+    return bureau.lazy().join(balance_per_loan(balance).lazy(), on=LOAN, how="left", maintain_order="left").with_columns(
+        (c("DAYS_CREDIT_ENDDATE") - c("DAYS_CREDIT")).cast(F32).alias("CREDIT_DURATION"),
+        (c("DAYS_ENDDATE_FACT") - c("DAYS_CREDIT_ENDDATE")).cast(F32).alias("ENDDATE_DIFF"),
+        safe_ratio(c("AMT_CREDIT_SUM_DEBT"), c("AMT_CREDIT_SUM")).alias("DEBT_TO_CREDIT"),
+        safe_ratio(c("AMT_CREDIT_SUM_OVERDUE"), c("AMT_CREDIT_SUM_DEBT")).alias("OVERDUE_TO_DEBT"),
+        safe_ratio(c("AMT_CREDIT_SUM_LIMIT"), c("AMT_CREDIT_SUM")).alias("LIMIT_TO_CREDIT"),
+        safe_ratio(c("AMT_ANNUITY"), c("AMT_CREDIT_SUM")).alias("ANNUITY_TO_CREDIT"),
+        flag(c("CREDIT_DAY_OVERDUE") > 0).alias("IS_OVERDUE"),
+    ).collect()
 
 
 _NUM = {
@@ -99,11 +95,11 @@ _SUBSET = {
 }
 
 
-def build(bureau: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFrame:
-    """Per-client bureau features, indexed by SK_ID_CURR."""
+def build(bureau: pl.DataFrame, balance: pl.DataFrame) -> pl.DataFrame:
+    """Per-client bureau features: ``SK_ID_CURR`` and float32 columns."""
     b = prepare(bureau, balance)
-    active = b[b["CREDIT_ACTIVE"] == "Active"]
-    closed = b[b["CREDIT_ACTIVE"] == "Closed"]
+    active = b.lazy().filter(pl.col("CREDIT_ACTIVE") == "Active")
+    closed = b.lazy().filter(pl.col("CREDIT_ACTIVE") == "Closed")
     frames = [
         count_rows(b, "BUREAU_COUNT"),
         aggregate(b, _NUM, "BUREAU"),
@@ -116,8 +112,7 @@ def build(bureau: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFrame:
         aggregate(closed, _SUBSET, "BUREAU_CLOSED"),
         aggregate(window(b, "DAYS_CREDIT", 730), _SUBSET, "BUREAU_2Y"),
     ]
-    out = join_all(frames)
-    out["BUREAU_ACTIVE_DEBT_TO_CREDIT"] = safe_ratio(out["BUREAU_ACTIVE_AMT_CREDIT_SUM_DEBT_SUM"],
-                                                     out["BUREAU_ACTIVE_AMT_CREDIT_SUM_SUM"])
-    out["BUREAU_ACTIVE_SHARE"] = safe_ratio(out["BUREAU_ACTIVE_COUNT"], out["BUREAU_COUNT"])
-    return out.astype("float32")
+    return join_all(frames).with_columns(
+        safe_ratio(pl.col("BUREAU_ACTIVE_AMT_CREDIT_SUM_DEBT_SUM"), pl.col("BUREAU_ACTIVE_AMT_CREDIT_SUM_SUM"))
+        .alias("BUREAU_ACTIVE_DEBT_TO_CREDIT"),
+        safe_ratio(pl.col("BUREAU_ACTIVE_COUNT"), pl.col("BUREAU_COUNT")).alias("BUREAU_ACTIVE_SHARE"))

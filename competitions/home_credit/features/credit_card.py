@@ -2,27 +2,26 @@
 days past due, over the whole history, the last 6/12/24 months, and 12-month trends."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    aggregate, count_rows, join_all, safe_ratio, trend, window)
+    F32, aggregate, count_rows, flag, join_all, safe_ratio, trend, window)
 
 
-def prepare(cc: pd.DataFrame) -> pd.DataFrame:
+def prepare(cc: pl.DataFrame) -> pl.DataFrame:
     """Credit card balances with utilisation, payment and drawing ratios (float32)."""
-    c = cc.copy()
-    for col in ("AMT_CREDIT_LIMIT_ACTUAL", "CNT_DRAWINGS_CURRENT", "SK_DPD", "SK_DPD_DEF", "MONTHS_BALANCE"):
-        c[col] = c[col].astype("float32")
-    c["UTILISATION"] = safe_ratio(c["AMT_BALANCE"], c["AMT_CREDIT_LIMIT_ACTUAL"])
-    c["DRAWINGS_TO_LIMIT"] = safe_ratio(c["AMT_DRAWINGS_CURRENT"], c["AMT_CREDIT_LIMIT_ACTUAL"])
-    c["PAYMENT_TO_MIN"] = safe_ratio(c["AMT_PAYMENT_CURRENT"], c["AMT_INST_MIN_REGULARITY"])
-    c["PAYMENT_TO_BALANCE"] = safe_ratio(c["AMT_PAYMENT_TOTAL_CURRENT"], c["AMT_BALANCE"])
-    c["BELOW_MIN"] = (c["AMT_PAYMENT_CURRENT"] < c["AMT_INST_MIN_REGULARITY"]).astype("float32")
-    c["ATM_SHARE"] = safe_ratio(c["AMT_DRAWINGS_ATM_CURRENT"], c["AMT_DRAWINGS_CURRENT"])
-    c["LATE"] = (c["SK_DPD"] > 0).astype("float32")
-    c["OVER_LIMIT"] = (c["AMT_BALANCE"] > c["AMT_CREDIT_LIMIT_ACTUAL"]).astype("float32")
-    return c
+    c = pl.col
+    floats = ("AMT_CREDIT_LIMIT_ACTUAL", "CNT_DRAWINGS_CURRENT", "SK_DPD", "SK_DPD_DEF", "MONTHS_BALANCE")
+    return cc.lazy().with_columns(c(col).cast(F32) for col in floats).with_columns(
+        safe_ratio(c("AMT_BALANCE"), c("AMT_CREDIT_LIMIT_ACTUAL")).alias("UTILISATION"),
+        safe_ratio(c("AMT_DRAWINGS_CURRENT"), c("AMT_CREDIT_LIMIT_ACTUAL")).alias("DRAWINGS_TO_LIMIT"),
+        safe_ratio(c("AMT_PAYMENT_CURRENT"), c("AMT_INST_MIN_REGULARITY")).alias("PAYMENT_TO_MIN"),
+        safe_ratio(c("AMT_PAYMENT_TOTAL_CURRENT"), c("AMT_BALANCE")).alias("PAYMENT_TO_BALANCE"),
+        flag(c("AMT_PAYMENT_CURRENT") < c("AMT_INST_MIN_REGULARITY")).alias("BELOW_MIN"),
+        safe_ratio(c("AMT_DRAWINGS_ATM_CURRENT"), c("AMT_DRAWINGS_CURRENT")).alias("ATM_SHARE"),
+        flag(c("SK_DPD") > 0).alias("LATE"),
+        flag(c("AMT_BALANCE") > c("AMT_CREDIT_LIMIT_ACTUAL")).alias("OVER_LIMIT"),
+    ).collect()
 
 
 _NUM = {
@@ -63,8 +62,8 @@ _WINDOW = {
 }
 
 
-def build(cc: pd.DataFrame) -> pd.DataFrame:
-    """Per-client credit card features, indexed by SK_ID_CURR."""
+def build(cc: pl.DataFrame) -> pl.DataFrame:
+    """Per-client credit card features: ``SK_ID_CURR`` and float32 columns."""
     c = prepare(cc)
     frames = [
         count_rows(c, "CC_COUNT"),
@@ -74,11 +73,10 @@ def build(cc: pd.DataFrame) -> pd.DataFrame:
         count_rows(window(c, "MONTHS_BALANCE", 12), "CC_12M_COUNT"),
         trend(window(c, "MONTHS_BALANCE", 12), "MONTHS_BALANCE", ["UTILISATION", "AMT_BALANCE", "SK_DPD"],
               "CC_12M"),
+        count_rows(c.lazy().filter(pl.col("NAME_CONTRACT_STATUS") == "Active"), "_ACTIVE_COUNT"),
     ]
-    out = join_all(frames)
-    for col in ("UTILISATION_MEAN", "LATE_MEAN", "BELOW_MIN_MEAN"):
-        out[f"CC_12M_MINUS_ALL_{col}"] = (out[f"CC_12M_{col}"] - out[f"CC_{col}"]).astype("float32")
-    out["CC_ACTIVE_SHARE"] = safe_ratio(
-        c[c["NAME_CONTRACT_STATUS"] == "Active"].groupby("SK_ID_CURR").size().reindex(out.index).to_numpy(),
-        out["CC_COUNT"])
-    return out.astype(np.float32)
+    out = join_all(frames).with_columns(
+        (pl.col(f"CC_12M_{col}") - pl.col(f"CC_{col}")).alias(f"CC_12M_MINUS_ALL_{col}")
+        for col in ("UTILISATION_MEAN", "LATE_MEAN", "BELOW_MIN_MEAN"))
+    return out.with_columns(safe_ratio(pl.col("_ACTIVE_COUNT"), pl.col("CC_COUNT")).alias("CC_ACTIVE_SHARE")
+                            ).drop("_ACTIVE_COUNT")

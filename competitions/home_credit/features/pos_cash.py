@@ -2,23 +2,22 @@
 over the whole history, the last 6/12/24 months, the latest month of each loan and 12-month trends."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    aggregate, category_shares, count_rows, join_all, safe_ratio, trend, window)
+    F32, aggregate, category_shares, count_rows, flag, join_all, safe_ratio, trend, window)
 
 
-def prepare(pos: pd.DataFrame) -> pd.DataFrame:
+def prepare(pos: pl.DataFrame) -> pl.DataFrame:
     """POS balances with lateness flags and the share of instalments still to pay."""
-    p = pos.copy()
-    p["LATE"] = (p["SK_DPD"] > 0).astype("float32")
-    p["LATE_DEF"] = (p["SK_DPD_DEF"] > 0).astype("float32")
-    p["REMAINING_SHARE"] = safe_ratio(p["CNT_INSTALMENT_FUTURE"], p["CNT_INSTALMENT"])
-    p["COMPLETED"] = (p["NAME_CONTRACT_STATUS"] == "Completed").astype("float32")
-    for col in ("SK_DPD", "SK_DPD_DEF", "MONTHS_BALANCE"):
-        p[col] = p[col].astype("float32")
-    return p
+    c = pl.col
+    return pos.lazy().with_columns(
+        flag(c("SK_DPD") > 0).alias("LATE"),
+        flag(c("SK_DPD_DEF") > 0).alias("LATE_DEF"),
+        safe_ratio(c("CNT_INSTALMENT_FUTURE"), c("CNT_INSTALMENT")).alias("REMAINING_SHARE"),
+        flag(c("NAME_CONTRACT_STATUS") == "Completed").alias("COMPLETED"),
+        *(c(col).cast(F32) for col in ("SK_DPD", "SK_DPD_DEF", "MONTHS_BALANCE")),
+    ).collect()
 
 
 _NUM = {
@@ -46,15 +45,17 @@ _LATEST = {
 }
 
 
-def latest_per_loan(p: pd.DataFrame) -> pd.DataFrame:
+def latest_per_loan(p: pl.DataFrame) -> pl.DataFrame:
     """The most recent month of every previous loan."""
-    ordered = p.sort_values(["SK_ID_PREV", "MONTHS_BALANCE"], kind="stable")
-    return ordered[~ordered["SK_ID_PREV"].duplicated(keep="last").to_numpy()]
+    month = pl.col("MONTHS_BALANCE")
+    return p.lazy().filter(month == month.max().over("SK_ID_PREV")).unique(
+        "SK_ID_PREV", keep="last", maintain_order=True)  # of two rows for one month, the later in the table
 
 
-def build(pos: pd.DataFrame) -> pd.DataFrame:
-    """Per-client POS/cash features, indexed by SK_ID_CURR."""
+def build(pos: pl.DataFrame) -> pl.DataFrame:
+    """Per-client POS/cash features: ``SK_ID_CURR`` and float32 columns."""
     p = prepare(pos)
+    older = p.lazy().filter(pl.col("MONTHS_BALANCE") < -12)
     frames = [
         count_rows(p, "POS_COUNT"),
         aggregate(p, _NUM, "POS"),
@@ -62,13 +63,12 @@ def build(pos: pd.DataFrame) -> pd.DataFrame:
         category_shares(p, "NAME_CONTRACT_STATUS", "POS", max_levels=6),
         *(aggregate(window(p, "MONTHS_BALANCE", months), _WINDOW, f"POS_{months}M") for months in (6, 12, 24)),
         count_rows(window(p, "MONTHS_BALANCE", 12), "POS_12M_COUNT"),
-        aggregate(p[p["MONTHS_BALANCE"] < -12], {"LATE": ["mean", "sum"], "SK_DPD": ["mean"]}, "POS_OLD"),
-        count_rows(p[p["MONTHS_BALANCE"] < -12], "POS_OLD_COUNT"),
+        aggregate(older, {"LATE": ["mean", "sum"], "SK_DPD": ["mean"]}, "POS_OLD"),
+        count_rows(older, "POS_OLD_COUNT"),
         aggregate(latest_per_loan(p), _LATEST, "POS_LATEST"),
         trend(window(p, "MONTHS_BALANCE", 12), "MONTHS_BALANCE", ["SK_DPD", "REMAINING_SHARE"], "POS_12M"),
     ]
-    out = join_all(frames)
-    for col in ("LATE_MEAN", "SK_DPD_MEAN"):
-        out[f"POS_12M_MINUS_ALL_{col}"] = (out[f"POS_12M_{col}"] - out[f"POS_{col}"]).astype("float32")
-        out[f"POS_12M_MINUS_OLD_{col}"] = (out[f"POS_12M_{col}"] - out[f"POS_OLD_{col}"]).astype("float32")
-    return out.astype(np.float32)
+    return join_all(frames).with_columns(
+        expr for col in ("LATE_MEAN", "SK_DPD_MEAN")
+        for expr in ((pl.col(f"POS_12M_{col}") - pl.col(f"POS_{col}")).alias(f"POS_12M_MINUS_ALL_{col}"),
+                     (pl.col(f"POS_12M_{col}") - pl.col(f"POS_OLD_{col}")).alias(f"POS_12M_MINUS_OLD_{col}")))

@@ -3,10 +3,11 @@ applications, amount ratios and an interest rate estimated from annuity, credit 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    aggregate, category_shares, count_rows, join_all, last_rows, missing_as_nan, recency_rank, safe_ratio)
+    F32, aggregate, category_shares, count_rows, flag, join_all, last_rows, missing_codes, safe_ratio,
+    text_columns, with_recency_rank)
 from competitions.home_credit.schema import SENTINEL_COLUMNS, SENTINEL_DAYS
 
 _DAY_SENTINELS = SENTINEL_COLUMNS["previous_application.csv"]
@@ -34,28 +35,31 @@ def annuity_rate(credit, annuity, payments, iterations: int = 40) -> np.ndarray:
     return out
 
 
-def prepare(prev: pd.DataFrame) -> pd.DataFrame:
+def prepare(prev: pl.DataFrame) -> pl.DataFrame:
     """Previous applications cleaned (sentinel days, XNA/XAP codes) with ratios and the rate estimate."""
-    p = prev.copy()
-    for col in _DAY_SENTINELS:
-        p[col] = p[col].where(p[col] != SENTINEL_DAYS)
-    for col in p.columns:
-        if not pd.api.types.is_numeric_dtype(p[col]):
-            p[col] = missing_as_nan(p[col])
-    p["APP_TO_CREDIT"] = safe_ratio(p["AMT_APPLICATION"], p["AMT_CREDIT"])
-    p["CREDIT_TO_GOODS"] = safe_ratio(p["AMT_CREDIT"], p["AMT_GOODS_PRICE"])
-    p["ANNUITY_TO_CREDIT"] = safe_ratio(p["AMT_ANNUITY"], p["AMT_CREDIT"])
-    p["DOWN_PAYMENT_TO_CREDIT"] = safe_ratio(p["AMT_DOWN_PAYMENT"], p["AMT_CREDIT"])
-    p["TOTAL_PAYMENT"] = (p["AMT_ANNUITY"] * p["CNT_PAYMENT"]).astype("float32")
-    p["SIMPLE_INTEREST"] = (safe_ratio(p["TOTAL_PAYMENT"], p["AMT_CREDIT"]) - 1).astype("float32")
-    p["RATE_MONTHLY"] = annuity_rate(p["AMT_CREDIT"], p["AMT_ANNUITY"], p["CNT_PAYMENT"])
-    p["DURATION"] = (p["DAYS_LAST_DUE_1ST_VERSION"] - p["DAYS_FIRST_DUE"]).astype("float32")
-    p["DUE_SHIFT"] = (p["DAYS_LAST_DUE"] - p["DAYS_LAST_DUE_1ST_VERSION"]).astype("float32")
-    p["TERMINATION_GAP"] = (p["DAYS_TERMINATION"] - p["DAYS_LAST_DUE_1ST_VERSION"]).astype("float32")
-    p["REMAINING_PAYMENTS"] = np.where(p["DAYS_LAST_DUE_1ST_VERSION"] > 0,
-                                       p["DAYS_LAST_DUE_1ST_VERSION"] / 30.4, 0).astype("float32")
-    p["REMAINING_DEBT"] = (p["REMAINING_PAYMENTS"] * p["AMT_ANNUITY"]).astype("float32")
-    return p
+    c = pl.col
+    p = prev.with_columns(
+        *(pl.when(c(col) != SENTINEL_DAYS).then(c(col)).alias(col) for col in _DAY_SENTINELS),
+        *(missing_codes(col) for col in text_columns(prev)))
+    total_payment = (c("AMT_ANNUITY") * c("CNT_PAYMENT")).cast(F32)
+    last_due = c("DAYS_LAST_DUE_1ST_VERSION")
+    remaining = pl.when(last_due > 0).then(last_due / 30.4).otherwise(0).cast(F32)
+    p = p.with_columns(
+        safe_ratio(c("AMT_APPLICATION"), c("AMT_CREDIT")).alias("APP_TO_CREDIT"),
+        safe_ratio(c("AMT_CREDIT"), c("AMT_GOODS_PRICE")).alias("CREDIT_TO_GOODS"),
+        safe_ratio(c("AMT_ANNUITY"), c("AMT_CREDIT")).alias("ANNUITY_TO_CREDIT"),
+        safe_ratio(c("AMT_DOWN_PAYMENT"), c("AMT_CREDIT")).alias("DOWN_PAYMENT_TO_CREDIT"),
+        total_payment.alias("TOTAL_PAYMENT"),
+        (safe_ratio(total_payment, c("AMT_CREDIT")) - 1).cast(F32).alias("SIMPLE_INTEREST"),
+        pl.Series("RATE_MONTHLY", annuity_rate(*(p[col].to_numpy() for col in
+                                                 ("AMT_CREDIT", "AMT_ANNUITY", "CNT_PAYMENT")))),
+        (last_due - c("DAYS_FIRST_DUE")).cast(F32).alias("DURATION"),
+        (c("DAYS_LAST_DUE") - last_due).cast(F32).alias("DUE_SHIFT"),
+        (c("DAYS_TERMINATION") - last_due).cast(F32).alias("TERMINATION_GAP"),
+        remaining.alias("REMAINING_PAYMENTS"),
+        (remaining * c("AMT_ANNUITY")).cast(F32).alias("REMAINING_DEBT"),
+    )
+    return p.with_columns(pl.col("RATE_MONTHLY").fill_nan(None))
 
 
 _NUM = {
@@ -113,13 +117,12 @@ _CATEGORIES = ["NAME_CONTRACT_STATUS", "NAME_CONTRACT_TYPE", "NAME_YIELD_GROUP",
                "PRODUCT_COMBINATION", "NAME_GOODS_CATEGORY"]
 
 
-def build(prev: pd.DataFrame) -> pd.DataFrame:
-    """Per-client features of previous applications, indexed by SK_ID_CURR."""
-    p = prepare(prev)
-    p["REFUSED"] = (p["NAME_CONTRACT_STATUS"] == "Refused").astype("float32")
-    approved = p[p["NAME_CONTRACT_STATUS"] == "Approved"]
-    rank = recency_rank(p, "DAYS_DECISION")
-    refused = p[p["NAME_CONTRACT_STATUS"] == "Refused"]
+def build(prev: pl.DataFrame) -> pl.DataFrame:
+    """Per-client features of previous applications: ``SK_ID_CURR`` and float32 columns."""
+    p = prepare(prev).with_columns(flag(pl.col("NAME_CONTRACT_STATUS") == "Refused").alias("REFUSED"))
+    approved = p.lazy().filter(pl.col("NAME_CONTRACT_STATUS") == "Approved")
+    refused = p.lazy().filter(pl.col("NAME_CONTRACT_STATUS") == "Refused")
+    recent = with_recency_rank(p, "DAYS_DECISION")
     frames = [
         count_rows(p, "PREV_COUNT"),
         aggregate(p, _NUM, "PREV"),
@@ -128,11 +131,10 @@ def build(prev: pd.DataFrame) -> pd.DataFrame:
         aggregate(approved, _SUBSET, "PREV_APPROVED"),
         count_rows(refused, "PREV_REFUSED_COUNT"),
         aggregate(refused, _SUBSET, "PREV_REFUSED"),
-        *(aggregate(last_rows(p, k, "DAYS_DECISION", rank=rank), _RECENT, f"PREV_LAST{k}") for k in (1, 3, 5)),
-        aggregate(last_rows(p, 1, "DAYS_DECISION", first=True), _RECENT, "PREV_FIRST"),
-        aggregate(last_rows(approved, 1, "DAYS_DECISION"), _SUBSET, "PREV_LAST_APPROVED"),
+        *(aggregate(last_rows(recent, k), _RECENT, f"PREV_LAST{k}") for k in (1, 3, 5)),
+        aggregate(last_rows(with_recency_rank(p, "DAYS_DECISION", first=True), 1), _RECENT, "PREV_FIRST"),
+        aggregate(last_rows(with_recency_rank(approved, "DAYS_DECISION"), 1), _SUBSET, "PREV_LAST_APPROVED"),
     ]
-    out = join_all(frames)
-    out["PREV_REFUSED_SHARE"] = safe_ratio(out["PREV_REFUSED_COUNT"], out["PREV_COUNT"])
-    out["PREV_APPROVED_SHARE"] = safe_ratio(out["PREV_APPROVED_COUNT"], out["PREV_COUNT"])
-    return out.astype("float32")
+    return join_all(frames).with_columns(
+        safe_ratio(pl.col("PREV_REFUSED_COUNT"), pl.col("PREV_COUNT")).alias("PREV_REFUSED_SHARE"),
+        safe_ratio(pl.col("PREV_APPROVED_COUNT"), pl.col("PREV_COUNT")).alias("PREV_APPROVED_SHARE"))
