@@ -5,11 +5,14 @@ A competition brings its data (a :class:`~common.tabular.matrix.TabularMatrix` a
 optionally a fold-local transform (e.g. target encoding fitted on each fold's training rows) and a config
 deriving from :class:`~common.tabular.config.GBDTConfig`; the engine does the rest:
 
-- ``matrix``: the matrix (with its categorical columns), one fold's inputs (``fold_data``) and the transform hook;
+- ``matrix``: the matrix (with its categorical columns), one fold's rows and inputs (``split_fold``, ``fold_data``)
+  and the fold-local transform hook (``FoldTransform``);
 - ``config``: ``GBDTConfig``, the options each library reads and the LightGBM parameters they stand for;
 - ``engine``: ``GBDTFoldTrainer`` (a ``fit_fold`` for ``common.cv.run_folds``), ``model_params`` and
   ``train_cv`` (the whole run), whatever the library;
+- ``binned``: LightGBM's Dataset of every training row, binned once per matrix and feature set (cached on disk
+  when the matrix has a ``cache_key``), whose subsets are each fold's Datasets;
 - ``lgbm``, ``xgboost_engine``, ``catboost_engine``: one fold fitted and predicted by each library;
 - ``report``: run-level ``importance.csv/png`` and ``roc.png``; ``timing``: wall time per stage;
-- ``tune``: the Optuna study (LightGBM over Datasets binned once per fold; the others through their engine).
+- ``tune``: the Optuna study (LightGBM over the matrix binned once per study; the others through their engine).
 """

@@ -12,7 +12,8 @@ from catboost import CatBoost, Pool
 
 from common.tabular.config import GBDTConfig, library_params
 from common.tabular.engine import FittedModel
-from common.tabular.matrix import FoldData
+from common.tabular.matrix import FoldData, FoldSplit
+from common.tabular.timing import Timings
 
 DEFAULT_DEPTH = 6  # CatBoost's own default, for --max-depth -1 (symmetric trees need a depth)
 MISSING_CODE = -1  # CatBoost's categories are integers or strings: no NaN
@@ -62,6 +63,11 @@ class CatBoostEngine:
     @classmethod
     def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "CatBoostEngine":
         return cls(params, categorical)  # rounds and early stopping are in params (iterations, od_wait)
+
+    def inputs(self, split: FoldSplit, timings: Timings) -> FoldData:
+        """The fold's DataFrames (CatBoost builds its own matrices from them in ``fit``)."""
+        with timings("fold_inputs_s"):
+            return split.data()
 
     def fit(self, data: FoldData) -> FittedModel:
         cats = self.categorical or []

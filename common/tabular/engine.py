@@ -8,6 +8,10 @@ A competition's training CLI is then a few lines (see ``competitions/home_credit
     run = Run.open("my_competition", cfg.name, cfg.runs_dir); run.save_config(cfg)
     return train_cv(run, cfg, matrix, folds, params, transform=..., title="My competition")
 
+An engine works in two steps per fold, each timed: ``inputs`` (the library's view of the fold, from a
+:class:`~common.tabular.matrix.FoldSplit`: LightGBM's subsets of the matrix binned once, XGBoost's and
+CatBoost's DataFrames) and ``fit``.
+
 Per fold it writes the engine's model file (``model.txt``, ``model.json`` or ``model.cbm``, up to the best
 iteration) and ``fold<k>/importance.csv``, besides the driver's prediction files and ``done.json``; per run
 the parameters used (``lgb_params.yaml``, ``xgb_params.yaml`` or ``catboost_params.yaml``),
@@ -17,7 +21,7 @@ and ``n_features``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,7 +33,7 @@ from common.io import atomic_write_bytes, atomic_write_csv, atomic_write_text
 from common.run import Run
 from common.registry import load_hook
 from common.tabular.config import GBDTConfig
-from common.tabular.matrix import FoldData, FoldTransform, TabularMatrix, fold_data
+from common.tabular.matrix import FoldSplit, FoldTransform, TabularMatrix, split_fold
 from common.tabular.report import FOLD_IMPORTANCE, write_report
 from common.tabular.timing import Timings
 
@@ -58,7 +62,11 @@ class Engine(Protocol):
     @classmethod
     def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "Engine": ...
 
-    def fit(self, data: FoldData) -> FittedModel: ...
+    def inputs(self, split: FoldSplit, timings: Timings) -> Any:
+        """The library's inputs of one fold, their time under ``fold_inputs_s`` (and LightGBM's binning under
+        ``binning_s``); what folds of one matrix share is built for the first and kept."""
+
+    def fit(self, inputs: Any) -> FittedModel: ...  # the model of one fold's inputs, its predictions
 
 
 # imported only when chosen: each library is a large import
@@ -84,8 +92,9 @@ class GBDTFoldTrainer:
     """``fit_fold`` for :func:`common.cv.run_folds`: one model per fold of ``matrix``.
 
     ``folds`` gives the fold of each training row; ``transform`` is fitted on each fold's training rows.
-    Time goes to ``timings`` under ``fold_inputs_s``, ``<engine>_s`` (fitting, predicting) and
-    ``writing_s`` (model and importance files).
+    Time goes to ``timings`` under ``fold_inputs_s`` (rows, transform, the library's inputs),
+    ``binning_s`` (LightGBM's Datasets), ``<engine>_s`` (fitting, predicting) and ``writing_s`` (model and
+    importance files).
     """
     run: Run
     matrix: TabularMatrix
@@ -97,18 +106,20 @@ class GBDTFoldTrainer:
 
     def __call__(self, fold: int) -> FoldResult:
         with self.timings("fold_inputs_s"):
-            data = fold_data(self.matrix, self.folds, fold, self.transform)
+            split = split_fold(self.matrix, self.folds, fold, self.transform)
+        inputs = self.engine.inputs(split, self.timings)
         with self.timings(f"{self.engine.name}_s"):
-            model = self.engine.fit(data)
+            model = self.engine.fit(inputs)
+        del inputs  # the fold's Datasets and arrays: free before the next fold's
         with self.timings("writing_s"):
             fold_dir = self.run.fold_dir(fold)
             atomic_write_bytes(fold_dir / self.engine.model_file, model.model_bytes)
             atomic_write_csv(fold_dir / FOLD_IMPORTANCE, model.importance.sort_values("importance", ascending=False))
         self.trained += 1
         return FoldResult(
-            oof=pd.DataFrame({"id": data.ids_valid, "target": data.y_valid, "pred": model.valid_pred}),
-            test=pd.DataFrame({"id": data.ids_test, "pred": model.test_pred}) if data.x_test is not None else None,
-            info={"best_iteration": model.best_iteration, "n_features": int(data.x_train.shape[1])})
+            oof=pd.DataFrame({"id": split.ids_valid, "target": split.y_valid, "pred": model.valid_pred}),
+            test=pd.DataFrame({"id": split.ids_test, "pred": model.test_pred}) if model.test_pred is not None else None,
+            info={"best_iteration": model.best_iteration, "n_features": len(split.features)})
 
 
 def train_cv(run: Run, cfg: GBDTConfig, matrix: TabularMatrix, folds: np.ndarray, params: dict, *,
@@ -121,7 +132,9 @@ def train_cv(run: Run, cfg: GBDTConfig, matrix: TabularMatrix, folds: np.ndarray
     engine = make_engine(cfg, params, matrix.categorical_features)
     if engine.name == "lightgbm":
         import lightgbm as lgb
-        lgb.register_logger(run.log)  # LightGBM's evaluation log goes to the run's log.txt too
+
+        from common.tabular.lgbm import LightGBMLog
+        lgb.register_logger(LightGBMLog(run.log))  # LightGBM's evaluation log goes to the run's log.txt too
     atomic_write_text(run.root / engine.params_file, yaml.safe_dump(params, sort_keys=True))
     todo = parse_folds(cfg.fold, cfg.n_splits)
     run.log.info("%s: %d training / %d test rows, %d features; folds %s", engine.name, len(matrix.train),

@@ -12,6 +12,10 @@
 :func:`selection_transform` makes a selection a fold-local transform (``common.tabular.matrix``), so the
 fold driver selects on each fold's training rows and the CV of the selected model is not optimistic (nested,
 like the blend's CV).
+
+Given the rows already binned (``binned``: a subset of the matrix's binned Dataset, common.tabular.binned),
+null-importance and permutation train on it and its subsets instead of binning the rows again; forward
+bins each candidate feature set it tries (another set of columns each time) and ranks on ``binned``.
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ import pandas as pd
 from common.folds import make_folds
 from common.metrics import roc_auc
 from common.progress import progress_bar
+from common.tabular.binned import BinnedMatrix, lightgbm_names
+from common.tabular.matrix import FoldColumns, FoldTransform
 
 METHODS = ("null-importance", "permutation", "forward")
 FEATURES_FILE = "features.csv"  # feature, score, selected: the selection on every training row
@@ -55,39 +61,61 @@ def _gain(data: lgb.Dataset, opts: SelectionOptions, seed: int) -> np.ndarray:
     return lgb.train(_params(opts, seed), data, num_boost_round=opts.rounds).feature_importance("gain")
 
 
-def _binned(x: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
-    """``x`` binned once: the bins do not depend on the label, so the null models only swap it."""
+def _check(x: pd.DataFrame, binned: lgb.Dataset | None) -> lgb.Dataset | None:
+    """``binned``, checked to hold as many rows as ``x`` and its columns."""
+    if binned is not None and (binned.num_data() != len(x) or binned.get_feature_name() != lightgbm_names(x.columns)):
+        raise ValueError(f"the binned rows ({binned.num_data()} x {binned.num_feature()}) are not the "
+                         f"{len(x)} x {x.shape[1]} rows given to the selection")
+    return binned
+
+
+def _binned(x: pd.DataFrame, y: np.ndarray, binned: lgb.Dataset | None = None) -> lgb.Dataset:
+    """``x`` binned once (``binned`` when given): the bins do not depend on the label, so the null models
+    only swap it."""
+    if _check(x, binned) is not None:
+        return binned
     return lgb.Dataset(x, y, params={"verbose": -1}, free_raw_data=False).construct()
 
 
-def _inner_fits(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions):
-    """(booster, validation x, validation y) of each inner fold, early-stopped on its validation rows."""
+def _inner_fits(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions, binned: lgb.Dataset | None = None):
+    """(booster, validation x, validation y) of each inner fold, early-stopped on its validation rows; the
+    inner folds are subsets of ``binned`` when given, else binned here."""
+    binned = _check(x, binned)
     folds = make_folds(np.arange(len(y)), y, n_splits=opts.inner_folds, seed=opts.seed)["fold"].to_numpy()
     for k in range(opts.inner_folds):
         valid = folds == k
-        train = lgb.Dataset(x[~valid], y[~valid], params={"verbose": -1})
-        booster = lgb.train(_params(opts, opts.seed), train, num_boost_round=opts.rounds,
-                            valid_sets=[lgb.Dataset(x[valid], y[valid], reference=train)],
+        if binned is not None:
+            train = binned.subset(np.flatnonzero(~valid)).construct()
+            valid_set = binned.subset(np.flatnonzero(valid)).construct()
+        else:
+            train = lgb.Dataset(x[~valid], y[~valid], params={"verbose": -1})
+            valid_set = lgb.Dataset(x[valid], y[valid], reference=train)
+        booster = lgb.train(_params(opts, opts.seed), train, num_boost_round=opts.rounds, valid_sets=[valid_set],
                             callbacks=[lgb.early_stopping(20, verbose=False)])
         yield booster, x[valid], y[valid]
 
 
-def null_importance(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions) -> pd.Series:
-    data = _binned(x, y)
+def null_importance(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions,
+                    binned: lgb.Dataset | None = None) -> pd.Series:
+    data = _binned(x, y, binned)
     real = _gain(data, opts, opts.seed)
     rng = np.random.default_rng(opts.seed)
     null = []
-    for i in progress_bar(range(opts.null_runs), enabled=opts.progress, desc="null importances"):
-        data.set_label(rng.permutation(y))
-        null.append(_gain(data, opts, opts.seed + 1 + i))
+    try:
+        for i in progress_bar(range(opts.null_runs), enabled=opts.progress, desc="null importances"):
+            data.set_label(rng.permutation(y))
+            null.append(_gain(data, opts, opts.seed + 1 + i))
+    finally:
+        data.set_label(y)  # a Dataset given by the caller gets its labels back
     null = np.stack(null)
     return pd.Series(np.log((1e-10 + real) / (1 + np.percentile(null, 75, axis=0))), index=x.columns)
 
 
-def permutation(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions) -> pd.Series:
+def permutation(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions,
+                binned: lgb.Dataset | None = None) -> pd.Series:
     rng = np.random.default_rng(opts.seed)
     losses = []
-    for booster, xv, yv in _inner_fits(x, y, opts):
+    for booster, xv, yv in _inner_fits(x, y, opts, binned):
         base = roc_auc(yv, booster.predict(xv, num_iteration=booster.best_iteration))
         loss = {}
         for col in progress_bar(x.columns, enabled=opts.progress, desc="permuting"):
@@ -103,9 +131,9 @@ def _inner_auc(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions) -> float:
                           for b, xv, yv in _inner_fits(x, y, opts)]))
 
 
-def forward(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions) -> pd.Series:
+def forward(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions, binned: lgb.Dataset | None = None) -> pd.Series:
     """Score: the AUC gain a feature brought when it was added (NaN: not tried, <= tol: not added)."""
-    ranked = pd.Series(_gain(_binned(x, y), opts, opts.seed), index=x.columns).sort_values(ascending=False)
+    ranked = pd.Series(_gain(_binned(x, y, binned), opts, opts.seed), index=x.columns).sort_values(ascending=False)
     chosen, best = [], 0.5
     gains = pd.Series(np.nan, index=x.columns)
     for col in progress_bar(list(ranked.index[:opts.candidates]), enabled=opts.progress, desc="forward"):
@@ -116,10 +144,11 @@ def forward(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions) -> pd.Series
     return gains
 
 
-def select(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions) -> pd.DataFrame:
-    """``feature, score, selected`` for every column of ``x`` (best first), from these rows alone."""
+def select(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions, binned: lgb.Dataset | None = None) -> pd.DataFrame:
+    """``feature, score, selected`` for every column of ``x`` (best first), from these rows alone; ``binned``:
+    the same rows and columns already binned (labels ``y``), used instead of binning them again."""
     method = {"null-importance": null_importance, "permutation": permutation, "forward": forward}[opts.method]
-    score = method(x, y, opts)
+    score = method(x, y, opts, binned)
     threshold = opts.tol if opts.method == "forward" else 0.0
     table = pd.DataFrame({"feature": x.columns, "score": score.to_numpy(), "selected": (score > threshold).to_numpy()})
     if not table["selected"].any():  # a model needs one feature: keep the best scored
@@ -128,18 +157,21 @@ def select(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions) -> pd.DataFra
 
 
 def selection_transform(opts: SelectionOptions, always: Sequence[str] = (),
-                        record: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None):
+                        record: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
+                        binned: BinnedMatrix | None = None) -> FoldTransform:
     """A fold-local transform keeping the features :func:`select` picks on the fold's training rows, and
     the ``always`` columns (e.g. those a later transform reads); ``record(table, x_valid)`` sees each
-    fold's selection table."""
-    def transform(x_train: pd.DataFrame, y_train: np.ndarray, others: list[pd.DataFrame]):
-        table = select(x_train, y_train, opts)
+    fold's selection table. ``binned``: the matrix binned once, whose subset of the fold's training rows the
+    selection trains on."""
+    def fit(x_train: pd.DataFrame, y_train: np.ndarray, others: list[pd.DataFrame]) -> FoldColumns:
+        rows = binned.rows(x_train.index.to_numpy()) if binned is not None else None  # indexed by row position
+        table = select(x_train, y_train, opts, rows)
         if record is not None:
             record(table, others[0])
         chosen = set(table.loc[table["selected"], "feature"]) | set(always)
-        keep = [c for c in x_train.columns if c in chosen]
-        return x_train[keep], [o[keep] for o in others]
-    return transform
+        return FoldColumns(pd.DataFrame(index=x_train.index), [pd.DataFrame(index=o.index) for o in others],
+                           keep=[c for c in x_train.columns if c in chosen])
+    return FoldTransform(fit)
 
 
 def read_selected_features(source: str | Path, option: str = "--features-file") -> list[str]:

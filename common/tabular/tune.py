@@ -1,7 +1,8 @@
 """Tune gradient-boosted trees with Optuna on the first folds of any tabular matrix (study driver:
 common.tuning.study); the objective is the mean best validation AUC over ``tune_folds`` folds.
 
-LightGBM: the binned Datasets are built once per fold and reused by every trial, so the Dataset parameters
+LightGBM: the matrix is binned once per study (or read from its cache file: common.tabular.binned) and
+each tuning fold's Datasets, taken from it, are reused by every trial, so the Dataset parameters
 (``max_bin``...) are fixed for a study and not tuned; pruning watches the first tuning fold's validation AUC
 round by round (LightGBMPruningCallback). XGBoost and CatBoost (``--model``): each trial fits their engine
 on the folds' inputs, prepared once, and reports each fold's AUC for pruning. The search space is the
@@ -25,8 +26,8 @@ from common.progress import progress_bar
 from common.run import Run
 from common.tabular.config import DEVICES, FIXED_PARAMS, MODELS, OPTIONS_READ, GBDTConfig, check_device, dataset_params
 from common.tabular.engine import make_engine, model_params
-from common.tabular.lgbm import fit, make_datasets
-from common.tabular.matrix import FoldData, FoldTransform, TabularMatrix, fold_data
+from common.tabular.lgbm import FoldBinner, fit
+from common.tabular.matrix import FoldData, FoldTransform, TabularMatrix, fold_data, split_fold
 from common.tuning import study as tuning
 from common.tuning.space import SearchSpace, decode, parse_space, suggest
 
@@ -96,9 +97,10 @@ def fixed_params(cfg: GBDTTuneConfig) -> dict:
 
 def bin_folds(matrix: TabularMatrix, folds: np.ndarray, cfg: GBDTTuneConfig,
               transform: FoldTransform | None = None) -> list[tuple[lgb.Dataset, lgb.Dataset]]:
-    """Binned (training, validation) Datasets of the first ``cfg.tune_folds`` folds, built once."""
-    params = dataset_params(cfg.max_bin, cfg.seed, cfg.num_threads)
-    return [make_datasets(fold_data(matrix, folds, fold, transform), params)
+    """Binned (training, validation) Datasets of the first ``cfg.tune_folds`` folds, built once per study:
+    subsets of the matrix binned once, with the transform's columns binned per fold."""
+    binner = FoldBinner(dataset_params(cfg.max_bin, cfg.seed, cfg.num_threads))
+    return [binner(split_fold(matrix, folds, fold, transform))
             for fold in progress_bar(range(cfg.tune_folds), enabled=cfg.progress, desc="binning folds")]
 
 

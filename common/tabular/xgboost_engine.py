@@ -10,7 +10,8 @@ import xgboost as xgb
 
 from common.tabular.config import GBDTConfig, library_params
 from common.tabular.engine import FittedModel
-from common.tabular.matrix import FoldData
+from common.tabular.matrix import FoldData, FoldSplit
+from common.tabular.timing import Timings
 
 DEFAULT_DEPTH = 6  # XGBoost's own default, for --max-depth -1 (its depth-wise trees need a limit)
 
@@ -62,6 +63,11 @@ class XGBoostEngine:
     @classmethod
     def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "XGBoostEngine":
         return cls(params, cfg.num_boost_round, cfg.early_stopping_rounds, cfg.log_period, categorical)
+
+    def inputs(self, split: FoldSplit, timings: Timings) -> FoldData:
+        """The fold's DataFrames (XGBoost builds its own matrices from them in ``fit``)."""
+        with timings("fold_inputs_s"):
+            return split.data()
 
     def fit(self, data: FoldData) -> FittedModel:
         x_train, x_valid, x_test = as_categories([data.x_train, data.x_valid, data.x_test], self.categorical or [])

@@ -6,17 +6,17 @@ engine's matrix, the fold of each training client and the fold-local target enco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from common.config import option
 from common.folds import get_or_make_folds
 from common.paths import runs_root
-from common.tabular.matrix import FoldTransform, TabularMatrix
+from common.tabular.matrix import FoldColumns, FoldTransform, TabularMatrix
 from competitions.home_credit.features.aggregate import KEY
-from competitions.home_credit.features.build import ALL_GROUPS, build_features
+from competitions.home_credit.features.build import ALL_GROUPS, build_features, features_key
 from competitions.home_credit.features.target_encoding import TE_COLUMNS, add_target_encoding
 from competitions.home_credit.schema import TABLE_COLUMNS
 
@@ -38,9 +38,12 @@ class MatrixOptions:
 
 
 def load_matrix(data_dir: str | Path, tables: list[str], rebuild: bool = False) -> TabularMatrix:
-    """Build (or read from cache) the features of the chosen table groups; test clients have no TARGET."""
+    """Build (or read from cache) the features of the chosen table groups; test clients have no TARGET. The
+    matrix's ``cache_key`` is the features' (their code and input files), so LightGBM's binned Dataset of it is
+    cached too."""
     matrix = TabularMatrix.from_frame(build_features(data_dir, tables, rebuild=rebuild), KEY, TARGET)
     matrix.categorical = [c for c in CATEGORICAL if c in set(matrix.features)]
+    matrix.cache_key = features_key(data_dir, tables)
     return matrix
 
 
@@ -57,7 +60,14 @@ def shared_folds(matrix: TabularMatrix, path: str | Path | None, n_splits: int, 
 
 
 def fold_transform(options: MatrixOptions, seed: int) -> FoldTransform | None:
-    """The target encoding the options ask for, to be fitted on each fold's training rows."""
+    """The target encoding the options ask for, to be fitted on each fold's training rows: it reads the encoded
+    categories only and gives their ``<column>_TE`` columns."""
     if not options.target_encoding or not options.te_columns:
         return None
-    return partial(add_target_encoding, columns=list(options.te_columns), seed=seed)
+    columns = list(options.te_columns)
+
+    def fit(x_train: pd.DataFrame, y_train: np.ndarray, others: list[pd.DataFrame]) -> FoldColumns:
+        train, others = add_target_encoding(x_train, y_train, others, columns=columns, seed=seed)
+        names = [c for c in train.columns if c not in set(x_train.columns)]
+        return FoldColumns(train[names], [o[names] for o in others])
+    return FoldTransform(fit, reads=tuple(columns))

@@ -11,7 +11,9 @@ selected), the selection on every training client, which ``train.py --features-f
 run of the recipe on the selected features whose CV is nested: inside each fold the selection sees only that
 fold's training clients (``fold<k>/selection.csv``), so its OOF AUC is not optimistic and it blends like any
 run. The categories the target encoding reads are always kept. The log compares its OOF AUC with the source
-run's (paired DeLong test).
+run's (paired DeLong test). The selection models train on the recipe's binned matrix (common.tabular.binned:
+binned once, or read from the cache a LightGBM run of the same features left), every client's selection on
+all of it and each fold's on its training rows.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from common.paths import default_data_dir, resolve_run
 from common.registry import truth_of
 from common.run import Run, RunFolder, load_predictions
 from common.seeding import seed_everything
+from common.tabular.binned import BinnedMatrix
+from common.tabular.config import dataset_params
 from common.tabular.engine import model_params, train_cv
 from common.tabular.matrix import chain_transforms
 from common.tabular.selection import FEATURES_FILE, METHODS, SelectionOptions, select, selection_transform
@@ -91,20 +95,21 @@ def main(argv: list[str] | None = None) -> dict:
     folds = shared_folds(matrix, cfg.folds_file, cfg.n_splits, cfg.seed, cfg.runs_dir)
     encoded = [c for c in cfg.te_columns if cfg.target_encoding and c in set(matrix.features)]
     opts = cfg.selection()
+    binned = BinnedMatrix.of(matrix, dataset_params(cfg.max_bin, cfg.seed, cfg.num_threads))
 
     def record(table: pd.DataFrame, x_valid: pd.DataFrame) -> None:
         atomic_write_csv(run.fold_dir(int(folds[x_valid.index[0]])) / FOLD_SELECTION, table)
 
     with timings("selection_s"):
         if not (run.root / FEATURES_FILE).is_file():  # a rerun keeps the finished selection
-            everyone = select(matrix.train[matrix.features], matrix.y, opts)
+            everyone = select(matrix.train[matrix.features], matrix.y, opts, binned.dataset)
             everyone.loc[everyone["feature"].isin(encoded), "selected"] = True
             atomic_write_csv(run.root / FEATURES_FILE, everyone)
     table = pd.read_csv(run.root / FEATURES_FILE)
     kept = int(table["selected"].sum())
     run.log.info("%s kept %d of %d features on every training client: %s", cfg.method, kept, len(table),
                  run.root / FEATURES_FILE)
-    transform = chain_transforms(selection_transform(opts, always=encoded, record=record),
+    transform = chain_transforms(selection_transform(opts, always=encoded, record=record, binned=binned),
                                  fold_transform(cfg, cfg.seed))
     train_cv(run, cfg, matrix, folds, params, transform=transform, truth=truth_of(COMPETITION, cfg.data),
              timings=timings, title=f"Home Credit, {cfg.method} selection")

@@ -14,8 +14,8 @@ may run the command on one study at once (``--storage`` a PostgreSQL URL; the SQ
 on one machine): a worker starts a trial only while finished plus running trials stay under ``--n-trials``,
 and no two draw the same parameters. A killed worker's trial is failed once it missed its heartbeat
 (``--heartbeat-interval``, default 60 s) for ``--grace-period`` seconds (default 180) and is retried once
-with the same parameters by the next worker. The Datasets are binned once per fold for all trials, so
-``--max-bin`` is fixed per study. The search space is the ``search_space`` of the ``--config`` YAML
+with the same parameters by the next worker. The matrix is binned once for all folds and trials (read
+from its cache file when a run binned it before), so ``--max-bin`` is fixed per study. The search space is the ``search_space`` of the ``--config`` YAML
 (``configs/tune.yaml``, ``tune_xgboost.yaml``, ``tune_catboost.yaml``; common.tuning.space), else the model's
 entry of common.tabular.tune.DEFAULT_SPACES. XGBoost and CatBoost trials report each fold's AUC to the
 pruner (a step is a fold: ``--n-warmup-steps 0`` lets it prune after the first). The CV AUC of the best

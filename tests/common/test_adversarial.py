@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from common import adversarial as adv
-from common.tabular.lgbm import make_datasets
-from common.tabular.matrix import TabularMatrix, fold_data
+from common.tabular.lgbm import FoldBinner
+from common.tabular.matrix import TabularMatrix, fold_data, split_fold
 
 
 def frames(shift: float, n_train: int = 800, n_test: int = 300, seed: int = 0):
@@ -113,7 +113,7 @@ def test_tabular_weights_reach_the_training_dataset_only():
     folds = np.tile([0, 1], 20)
     data = fold_data(matrix, folds, 0)
     assert np.array_equal(data.w_train, w[folds != 0])
-    train_set, valid_set = make_datasets(data, {"verbose": -1, "min_data_in_bin": 1})
+    train_set, valid_set = FoldBinner({"verbose": -1, "min_data_in_bin": 1})(split_fold(matrix, folds, 0))
     assert np.allclose(train_set.get_weight(), w[folds != 0]) and valid_set.get_weight() is None
     assert fold_data(TabularMatrix(train, None, ["x"], "id", "target"), folds, 0).w_train is None
     with pytest.raises(ValueError, match="weights for 40 training rows"):

@@ -1,4 +1,4 @@
-"""tune.py: a resumable Optuna study over Datasets binned once, whose best parameters train.py accepts."""
+"""tune.py: a resumable Optuna study over a matrix binned once, whose best parameters train.py accepts."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from common.paths import runs_root
+from common.tabular import binned as tabular_binned
 from common.tabular import tune as tabular_tune
 from common.tabular.config import DATASET_PARAMS
-from common.tabular.lgbm import make_datasets
 from common.tuning.space import parse_with_space
 from competitions.home_credit import train, tune
 from tests.home_credit.helpers import kit_roots  # noqa: F401  (fixture)
@@ -22,23 +22,32 @@ TUNE_FAST = ["--tables", "application", "--tune-folds", "2", "--num-threads", "1
              "--n-warmup-steps", "3"]
 
 
-def test_study_resumes_reuses_datasets_and_feeds_train(home_credit_data, monkeypatch):
-    built = []
+def test_study_resumes_reuses_datasets_and_feeds_train(home_credit_data, monkeypatch, tmp_path):
+    binned, folds = [], []
+    real_bin, real_fold = tabular_binned.bin_matrix, tabular_binned.BinnedMatrix.fold
 
-    def counting(data, params):
-        built.append(data.fold)
-        return make_datasets(data, params)
+    def counting_bin(matrix, params):
+        binned.append(len(matrix.train))
+        return real_bin(matrix, params)
 
-    monkeypatch.setattr(tabular_tune, "make_datasets", counting)
+    def counting_fold(self, split):
+        folds.append(split.fold)
+        return real_fold(self, split)
+
+    monkeypatch.setattr(tabular_binned, "bin_matrix", counting_bin)
+    monkeypatch.setattr(tabular_binned.BinnedMatrix, "fold", counting_fold)
+    monkeypatch.setattr(tabular_binned, "datasets_dir", lambda: tmp_path / "datasets")  # no other test's file
     args = ["--data", str(home_credit_data), "--name", "study", *TUNE_FAST]
     first = tune.main([*args, "--n-trials", "2"])
-    assert built == [0, 1]  # one binned Dataset pair per fold, shared by both trials
+    assert binned == [2000] and folds == [0, 1]  # the matrix binned once, one Dataset pair per fold, both trials
+    assert len(list((tmp_path / "datasets").glob("*.bin"))) == 1
     run = runs_root() / "home_credit" / "study"
     storage = f"sqlite:///{run / 'study.db'}"
     trials = optuna.load_study(study_name="home_credit_lgb", storage=storage).trials
     assert len(trials) == 2
 
     second = tune.main([*args, "--n-trials", "3"])  # resumes: keeps the 2 trials, adds 1
+    assert binned == [2000] and folds == [0, 1, 0, 1]  # the binned matrix read back from its cache file
     resumed = optuna.load_study(study_name="home_credit_lgb", storage=storage).trials
     assert len(resumed) == 3 and [t.params for t in resumed[:2]] == [t.params for t in trials]
     assert resumed[2].params not in [t.params for t in trials]  # a resumed study draws new parameters

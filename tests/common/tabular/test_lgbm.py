@@ -12,7 +12,7 @@ from common.folds import make_folds
 from common.run import Run
 from common.tabular.config import GBDTConfig, lgb_params
 from common.tabular.engine import train_cv
-from common.tabular.matrix import TabularMatrix, fold_data
+from common.tabular.matrix import FoldColumns, FoldTransform, TabularMatrix, fold_data
 from common.tabular.tune import GBDTTuneConfig, run_study
 
 FAST = ["--num-threads", "1", "--learning-rate", "0.2", "--num-leaves", "7", "--min-data-in-leaf", "10",
@@ -97,16 +97,19 @@ def test_transform_is_fitted_on_each_folds_training_rows_only(cancer, tmp_path):
     seen = []
 
     def mean_radius_rank(x_train, y_train, others):
-        seen.append((set(x_train.index), len(y_train), [set(o.index) for o in others]))
+        seen.append((set(x_train.index), len(y_train), [set(o.index) for o in others], list(x_train.columns)))
         ranks = np.sort(x_train["mean_radius"].to_numpy())
-        add = lambda x: x.assign(radius_rank=np.searchsorted(ranks, x["mean_radius"]) / len(ranks))  # noqa: E731
-        return add(x_train), [add(o) for o in others]
+        def rank(x):
+            return pd.DataFrame({"radius_rank": np.searchsorted(ranks, x["mean_radius"]) / len(ranks)}, index=x.index)
+        return FoldColumns(rank(x_train), [rank(o) for o in others])
 
-    run, metrics = _train(tmp_path, matrix, folds, "--fold", "0,2", transform=mean_radius_rank)
+    transform = FoldTransform(mean_radius_rank, reads=("mean_radius",))
+    run, metrics = _train(tmp_path, matrix, folds, "--fold", "0,2", transform=transform)
     assert len(seen) == 2
-    for fold, (train_rows, n_y, (valid_rows, test_rows)) in zip((0, 2), seen):
+    for fold, (train_rows, n_y, (valid_rows, test_rows), columns) in zip((0, 2), seen):
         assert train_rows == set(np.flatnonzero(folds != fold)) and n_y == len(train_rows)
         assert valid_rows == set(np.flatnonzero(folds == fold)) and len(test_rows) == 169
+        assert columns == ["mean_radius"]  # only what it reads
     assert metrics["folds"]["0"]["n_features"] == 31 and metrics["n_features"] == 31
     assert "radius_rank" in set(pd.read_csv(run.root / "importance.csv")["feature"])
 

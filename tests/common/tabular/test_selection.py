@@ -2,6 +2,7 @@
 nested CV through the fold driver."""
 from __future__ import annotations
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +11,8 @@ from sklearn.datasets import load_breast_cancer
 from common.config import parse_config
 from common.folds import make_folds
 from common.run import Run
-from common.tabular.config import GBDTConfig, lgb_params
+from common.tabular.binned import BinnedMatrix
+from common.tabular.config import GBDTConfig, dataset_params, lgb_params
 from common.tabular.engine import train_cv
 from common.tabular.matrix import TabularMatrix
 from common.tabular.selection import SelectionOptions, read_selected_features, select, selection_transform
@@ -39,6 +41,29 @@ def test_planted_noise_features_are_dropped(method):
     assert kept and len(kept & set(NOISE)) <= 2, sorted(kept & set(NOISE))
     real = [c for c in x.columns if c not in NOISE]
     assert len(kept - set(NOISE)) >= 1 and kept - set(NOISE) <= set(real)
+
+
+@pytest.mark.parametrize("method", ["null-importance", "permutation"])
+def test_a_selection_on_binned_rows_bins_nothing_and_drops_the_noise(method, monkeypatch):
+    """Given its rows as a subset of the matrix binned once, the selection trains on it (and its subsets) and
+    bins no raw values; the labels it shuffles are put back."""
+    x, y = _frame()
+    matrix = TabularMatrix(x.assign(row=np.arange(len(x)), label=y), None, list(x.columns), "row", "label")
+    rows = np.flatnonzero(np.arange(len(x)) % 4 != 0)  # a fold's training rows
+    subset = BinnedMatrix.of(matrix, dataset_params(255, 0, 1)).rows(rows)
+    raw, real = [], lgb.Dataset._lazy_init  # the construction from raw values (a subset takes another road)
+
+    def spy(self, data, *args, **kwargs):
+        raw.append(data)
+        return real(self, data, *args, **kwargs)
+    monkeypatch.setattr(lgb.Dataset, "_lazy_init", spy)
+    opts = SelectionOptions(method, rounds=60, null_runs=8, num_threads=1, progress=False)
+    table = select(x.iloc[rows], y[rows], opts, subset)
+    kept = set(table.loc[table["selected"], "feature"])
+    assert [d for d in raw if d is not None] == [] and np.array_equal(subset.get_label(), y[rows])
+    assert kept - set(NOISE) and len(kept & set(NOISE)) <= 2, sorted(kept & set(NOISE))
+    with pytest.raises(ValueError, match="not the 569 x 50 rows"):
+        select(x, y, opts, subset)
 
 
 def test_the_nested_cv_of_a_selection_on_noise_does_not_rise(tmp_path):
