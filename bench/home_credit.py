@@ -1,13 +1,22 @@
-"""Benchmark of the Home Credit pipeline: loading + features cold, from cache, the plain-pandas way, and
-the share of 5-fold training time spent outside LightGBM.
+"""Benchmark of the Home Credit pipeline: the kit's tables + features cold and from cache, the same
+aggregations in plain pandas, the engine's floor (a bare parse of the same CSVs), and 5-fold training.
 
-    python bench/home_credit.py --data data/home_credit_50k
-    python bench/home_credit.py --data data/home_credit_real_size --stages cold cached plain
+    python bench/home_credit.py --data data/home_credit_real --stages floor cold cached plain
+    python bench/home_credit.py --data data/home_credit_real --stages cold
+    python bench/home_credit.py --data data/home_credit_real --stages train [--train-args --config ...]
 
-Each stage runs in a fresh process, so its peak RSS (VmHWM from /proc) is its own; CPU seconds are
-quoted beside wall time because a shared machine stretches wall time. The cold stage starts from an
-empty cache folder. 'plain' computes the same aggregations on frames read by a
-default ``pandas.read_csv`` (float64/int64/str, no categories, no parquet cache).
+Each stage runs in a fresh process, so its peak RSS (VmHWM from /proc) is its own; CPU seconds are quoted
+beside wall time because a shared machine stretches wall time.
+- floor: polars reads the eight CSVs with the schema's dtypes and nothing else (no checks, no caches, no
+  features): the least any loader built on that engine can take.
+- cold: ``build_features`` from an empty cache folder: CSVs parsed and checked, tables and feature groups
+  cached as parquet, the matrix handed over as pandas.
+- cached: the same call again (every group read from its parquet cache).
+- plain: the same aggregations on frames as a default ``pandas.read_csv`` returns them (float64/int64/str, no
+  categories, no cache; the pandas code in bench/plain_pandas), then checked against the kit's matrix.
+- train: ``train.py`` on the cached features (default: the demo recipe), with ``metrics.json``'s timing: the
+  share of the run spent outside ``lgb.train`` (binning included).
+With ``--stages cold`` the last line is ``cold features <wall> s wall, <peak> GiB peak, <n> clients``.
 """
 from __future__ import annotations
 
@@ -15,15 +24,17 @@ import argparse
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 
 GIB = 1024 ** 3
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the kit and bench.plain_pandas
 
 
 def peak_rss_bytes() -> int:
@@ -39,43 +50,62 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _stage_features(data_dir: str, cache_root: str, load_first: bool) -> dict:
-    """The kit's way: tables parsed with dtypes and cached as parquet (``load_first``), then every feature
-    group; a second run finds the groups cached and never opens the tables."""
+def _measured(start: float, cpu: float, **values) -> dict:
+    return {"wall_s": time.perf_counter() - start, "cpu_s": cpu_seconds() - cpu, "peak_rss": peak_rss_bytes(),
+            **values}
+
+
+def _stage_floor(data_dir: str) -> dict:
+    import polars as pl
+
+    from competitions.home_credit import data, schema
+
+    start, cpu = time.perf_counter(), cpu_seconds()
+    types = {"int32": pl.Int32, "float32": pl.Float32, "category": pl.Categorical}
+    rows = 0
+    for table in data.TABLES:
+        spec = schema.dtypes(f"{table}.csv")
+        frame = pl.read_csv(Path(data_dir) / f"{table}.csv", columns=list(spec),
+                            schema_overrides={c: types[t] for c, t in spec.items()})
+        rows += frame.height
+        del frame
+    return _measured(start, cpu, load_s=time.perf_counter() - start, rows=rows)
+
+
+def _stage_kit(data_dir: str, cache_root: str) -> dict:
     os.environ["KIT_CACHE_ROOT"] = cache_root
-    from competitions.home_credit.data import load_tables
     from competitions.home_credit.features.build import build_features
 
     start, cpu = time.perf_counter(), cpu_seconds()
-    if load_first:
-        load_tables(data_dir)
-    loaded = time.perf_counter()
     matrix = build_features(data_dir)
-    return {"load_s": loaded - start, "features_s": time.perf_counter() - loaded,
-            "wall_s": time.perf_counter() - start, "cpu_s": cpu_seconds() - cpu, "peak_rss": peak_rss_bytes(),
-            "shape": list(matrix.shape)}
+    return _measured(start, cpu, shape=list(matrix.shape))
 
 
-def _stage_plain(data_dir: str) -> dict:
-    """The same feature functions on frames as a default read_csv returns them (no downcasting)."""
-    from competitions.home_credit.features.aggregate import KEY
-    from competitions.home_credit.features.build import GROUPS, cross_features
+def _stage_plain(data_dir: str, cache_root: str) -> dict:
+    from bench.plain_pandas.pipeline import build_features as plain_features
 
     start, cpu = time.perf_counter(), cpu_seconds()
-    load = features = 0.0
-    matrix = None
-    for group in GROUPS.values():
-        t0 = time.perf_counter()
-        tables = [pd.read_csv(Path(data_dir) / f"{t}.csv") for t in group.tables]
-        t1 = time.perf_counter()
-        frame = group.build(*tables)
-        del tables
-        frame = frame if group.name == "application" else frame.rename_axis(KEY).reset_index()
-        matrix = frame if matrix is None else matrix.merge(frame, on=KEY, how="left")
-        load, features = load + t1 - t0, features + time.perf_counter() - t1
-    matrix = pd.concat([matrix, cross_features(matrix)], axis=1)
-    return {"load_s": load, "features_s": features, "wall_s": time.perf_counter() - start,
-            "cpu_s": cpu_seconds() - cpu, "peak_rss": peak_rss_bytes(), "shape": list(matrix.shape)}
+    timings: dict = {}
+    plain = plain_features(data_dir, timings)
+    result = _measured(start, cpu, shape=list(plain.shape), **timings)
+    os.environ["KIT_CACHE_ROOT"] = cache_root
+    from competitions.home_credit.features.build import build_features
+
+    result["differing"] = differing_columns(plain, build_features(data_dir))
+    return result
+
+
+def differing_columns(plain, kit, rtol: float = 1e-4) -> list[str]:
+    """Columns whose missing values or values (beyond ``rtol``, and a float32 step of the column's scale)
+    differ between the plain-pandas matrix and the kit's; a column only one of them has counts as differing."""
+    out = sorted(set(plain.columns) ^ set(kit.columns))
+    for column in set(plain.columns) & set(kit.columns):
+        a, b = plain[column].to_numpy(np.float64), kit[column].to_numpy(np.float64)
+        present = ~np.isnan(a)
+        scale = max(1.0, float(np.abs(a[present]).max(initial=0)))
+        if (present != ~np.isnan(b)).any() or not np.allclose(b[present], a[present], rtol=rtol, atol=1e-6 * scale):
+            out.append(column)
+    return sorted(out)
 
 
 def _stage_train(data_dir: str, cache_root: str, runs_root: str, extra: list[str]) -> dict:
@@ -83,11 +113,10 @@ def _stage_train(data_dir: str, cache_root: str, runs_root: str, extra: list[str
     os.environ["KIT_RUNS_ROOT"] = runs_root
     from competitions.home_credit import train
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     metrics = train.main(["--data", data_dir, "--name", "bench", "--log-period", "0", *extra])
-    return {"wall_s": time.perf_counter() - start, "peak_rss": peak_rss_bytes(), "timing": metrics["timing"],
-            "cpu_s": cpu_seconds(),
-            "oof_auc": metrics["oof"]["auc_given"]["auc"], "n_features": metrics["n_features"]}
+    return _measured(start, cpu, timing=metrics["timing"], oof_auc=metrics["oof"]["auc_given"]["auc"],
+                     n_features=metrics["n_features"])
 
 
 def in_fresh_process(fn, *args) -> dict:
@@ -95,11 +124,15 @@ def in_fresh_process(fn, *args) -> dict:
         return pool.submit(fn, *args).result()
 
 
+def ratio(a: float, b: float) -> str:
+    return f"x{a / b:.2f}" if b else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="a Home Credit data folder (synthetic or real)")
-    parser.add_argument("--stages", nargs="+", default=["cold", "cached", "plain", "train"],
-                        choices=["cold", "cached", "plain", "train"])
+    parser.add_argument("--stages", nargs="+", default=["floor", "cold", "cached", "plain"],
+                        choices=["floor", "cold", "cached", "plain", "train"])
     parser.add_argument("--threads", type=int, default=2, help="LightGBM threads for the train stage")
     parser.add_argument("--train-args", nargs=argparse.REMAINDER, default=[],
                         help="extra train.py options (default: the demo config)")
@@ -111,46 +144,50 @@ def main() -> None:
     sizes = {t: sum(1 for _ in open(Path(data_dir) / f"{t}.csv", "rb")) - 1
              for t in ("application_train", "application_test")}
     print(f"data {data_dir}: {sizes['application_train']:,} train + {sizes['application_test']:,} test clients; "
-          f"{os.cpu_count()} CPUs; work folder {work}")
-    results: dict = {}
-    rows = []
-    if "cold" in args.stages:
-        results["cold"] = r = in_fresh_process(_stage_features, data_dir, cache, True)
-        rows.append(("load CSVs + all features (cold cache)", r))
-    if "cached" in args.stages:
-        results["cached"] = r = in_fresh_process(_stage_features, data_dir, cache, False)
-        rows.append(("second run (parquet caches)", r))
-    if "plain" in args.stages:
-        results["plain"] = r = in_fresh_process(_stage_plain, data_dir)
-        rows.append(("plain pandas (default read_csv, float64/str)", r))
-    if "train" in args.stages:
-        extra = args.train_args or ["--config", "competitions/home_credit/configs/demo.yaml"]
-        extra = [*extra, "--num-threads", str(args.threads)]
-        results["train"] = r = in_fresh_process(_stage_train, data_dir, cache, runs, extra)
-        rows.append(("5-fold training (train.py)", r))
+          f"{os.cpu_count()} CPUs; work folder {work}", flush=True)
+    r: dict = {}
+    names = {"floor": "floor: polars parses the 8 CSVs, nothing else", "cold": "kit: tables + features, cold cache",
+             "cached": "kit: second run (parquet caches)", "plain": "plain pandas, same aggregations",
+             "train": "5-fold training (train.py)"}
+    for stage in args.stages:
+        if stage == "floor":
+            r[stage] = in_fresh_process(_stage_floor, data_dir)
+        elif stage in ("cold", "cached"):
+            r[stage] = in_fresh_process(_stage_kit, data_dir, cache)
+        elif stage == "plain":
+            r[stage] = in_fresh_process(_stage_plain, data_dir, cache)
+        else:
+            extra = args.train_args or ["--config", "competitions/home_credit/configs/demo.yaml"]
+            r[stage] = in_fresh_process(_stage_train, data_dir, cache, runs, [*extra, "--num-threads",
+                                                                             str(args.threads)])
 
-    print(f"\n{'stage':<48} {'load s':>7} {'features s':>10} {'wall s':>7} {'CPU s':>7} {'peak RSS GiB':>12}")
-    for name, r in rows:
-        print(f"{name:<48} {r.get('load_s', float('nan')):>7.1f} {r.get('features_s', float('nan')):>10.1f} "
-              f"{r['wall_s']:>7.1f} {r.get('cpu_s', float('nan')):>7.1f} {r['peak_rss'] / GIB:>12.2f}")
-    if "cold" in results:
-        print(f"feature matrix: {results['cold']['shape'][0]:,} clients x {results['cold']['shape'][1]} columns")
-    if "cold" in results and "plain" in results:
-        cold, plain = results["cold"], results["plain"]
-        print(f"\nplain / kit: feature aggregations wall x{plain['features_s'] / cold['features_s']:.2f}; "
-              f"whole stage wall x{plain['wall_s'] / cold['wall_s']:.2f}, CPU x{plain['cpu_s'] / cold['cpu_s']:.2f}, "
-              f"peak RSS x{plain['peak_rss'] / cold['peak_rss']:.2f} (kit's stage includes writing the parquet caches)")
-    if "train" in results:
-        t = results["train"]["timing"]
-        print(f"\ntraining: total {t['total_s']:.1f} s, "
-              f"LightGBM (Dataset + boosting + predict) {t['lightgbm_s']:.1f} s, "
-              f"overhead {t['overhead_s']:.1f} s = {100 * t['overhead_ratio']:.1f}% of LightGBM "
-              f"(features from cache {t.get('features_s', 0):.1f} s, fold inputs incl. target encoding "
-              f"{t.get('fold_inputs_s', 0):.1f} s, model files {t.get('writing_s', 0):.1f} s, "
-              f"importance and ROC plots {t.get('summary_s', 0):.1f} s); "
-              f"OOF AUC {results['train']['oof_auc']:.4f} with {results['train']['n_features']} features")
-    (work / "bench_home_credit.json").write_text(json.dumps(results, indent=2))
+    floor = r.get("floor")
+    print(f"\n{'stage':<46} {'wall s':>7} {'CPU s':>7} {'peak GiB':>9} {'wall/floor':>11}")
+    for stage in args.stages:
+        x = r[stage]
+        print(f"{names[stage]:<46} {x['wall_s']:>7.1f} {x['cpu_s']:>7.1f} {x['peak_rss'] / GIB:>9.2f} "
+              f"{ratio(x['wall_s'], floor['wall_s']) if floor and stage != 'train' else '':>11}")
+    if "plain" in r:
+        p = r["plain"]
+        print(f"\nplain pandas: load {p['load_s']:.1f} s + aggregations {p['features_s']:.1f} s; its matrix vs the "
+              f"kit's: {p['shape'][1]} columns, {len(p['differing'])} differing {p['differing'][:5]}")
+        if "cold" in r:
+            c = r["cold"]
+            print(f"plain / kit cold: wall {ratio(p['wall_s'], c['wall_s'])}, CPU {ratio(p['cpu_s'], c['cpu_s'])}, "
+                  f"peak RSS {ratio(p['peak_rss'], c['peak_rss'])}")
+    if "train" in r:
+        t = r["train"]["timing"]
+        boosting = t["lightgbm_s"]  # boosting and predicting (binning is binning_s)
+        print(f"\ntraining: total {t['total_s']:.1f} s wall, peak RSS {r['train']['peak_rss'] / GIB:.2f} GiB; "
+              f"lgb.train + predict {boosting:.1f} s, outside it {t['total_s'] - boosting:.1f} s "
+              f"= {100 * (t['total_s'] - boosting) / t['total_s']:.1f}% of the run "
+              f"({', '.join(f'{k} {v:.1f}' for k, v in sorted(t.items()) if k.endswith('_s') and k != 'total_s')}); "
+              f"OOF AUC {r['train']['oof_auc']:.4f} with {r['train']['n_features']} features")
+    (work / "bench_home_credit.json").write_text(json.dumps(r, indent=2))
     print(f"\nraw figures: {work / 'bench_home_credit.json'}")
+    if "cold" in r:
+        c = r["cold"]
+        print(f"cold features {c['wall_s']:.1f} s wall, {c['peak_rss'] / GIB:.2f} GiB peak, {c['shape'][0]} clients")
 
 
 if __name__ == "__main__":

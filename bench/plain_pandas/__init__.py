@@ -1,2 +1,3 @@
-"""The pandas feature code the polars one replaced (issue 24), kept only as the oracle of
-tests/home_credit/test_features_equivalence.py until that test has passed on the polars code; then deleted."""
+"""Home Credit's features the plain-pandas way: the kit's pandas implementation before it moved to polars
+(issue 24), the baseline of ``bench/home_credit.py --stages plain``. Same aggregations, same columns; the
+bench checks that both give the same matrix."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tests.home_credit.pandas_features.aggregate import KEY, missing_as_nan, safe_ratio
+from bench.plain_pandas.aggregate import KEY, missing_as_nan, safe_ratio
 from competitions.home_credit.schema import SENTINEL_DAYS
 
 EXT = ["EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"]

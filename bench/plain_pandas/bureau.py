@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tests.home_credit.pandas_features.aggregate import (
+from bench.plain_pandas.aggregate import (
     aggregate, category_lookup, category_shares, count_rows, join_all, safe_ratio, window)
 
 LOAN = "SK_ID_BUREAU"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tests.home_credit.pandas_features.aggregate import (
+from bench.plain_pandas.aggregate import (
     aggregate, count_rows, join_all, last_rows, recency_rank, safe_ratio, trend, window)
 
 YEAR = 365

@@ -1,22 +1,15 @@
-"""The old pipeline end to end: pyarrow-parsed pandas tables, the pandas feature groups, merged per client."""
+"""The plain-pandas pipeline end to end: tables read by a default ``pandas.read_csv`` (float64/int64/str, no
+categories, no cache), the pandas feature groups, merged per client."""
 from __future__ import annotations
 
-import logging
-import re
+import time
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from competitions.home_credit import schema
-from competitions.home_credit.data import SchemaError, csv_name, open_table
-from tests.home_credit.pandas_features import (
-    application, bureau, credit_card, installments, pos_cash, previous)
-from tests.home_credit.pandas_features.aggregate import KEY, safe_ratio
+from bench.plain_pandas import application, bureau, credit_card, installments, pos_cash, previous
+from bench.plain_pandas.aggregate import KEY, safe_ratio
 
-logger = logging.getLogger(__name__)
-_ARROW_TYPES = {"int32": pa.int32(), "float32": pa.float32(), "category": pa.dictionary(pa.int32(), pa.string())}
 GROUPS = {
     "application": (("application_train", "application_test"), application.build),
     "bureau": (("bureau", "bureau_balance"), bureau.build),
@@ -27,64 +20,23 @@ GROUPS = {
 }
 
 
-def build_features(data_dir) -> pd.DataFrame:
+def build_features(data_dir: str | Path, timings: dict | None = None) -> pd.DataFrame:
+    """The feature matrix (``SK_ID_CURR``, ``TARGET``, features); ``timings`` gets ``load_s`` and ``features_s``."""
+    timings = timings if timings is not None else {}
+    timings.update(load_s=0.0, features_s=0.0)
     matrix = None
     for name, (tables, build) in GROUPS.items():
-        frame = build(*(read_csv_checked(Path(data_dir) / f"{t}.csv") for t in tables))
+        start = time.perf_counter()
+        frames = [pd.read_csv(Path(data_dir) / f"{t}.csv") for t in tables]
+        loaded = time.perf_counter()
+        frame = build(*frames)
+        del frames
         if name != "application":
             frame = frame.rename_axis(KEY).reset_index()
-        frame[KEY] = frame[KEY].astype("int32")
         matrix = frame if matrix is None else matrix.merge(frame, on=KEY, how="left")
+        timings["load_s"] += loaded - start
+        timings["features_s"] += time.perf_counter() - loaded
     return pd.concat([matrix, cross_features(matrix)], axis=1)
-
-
-def read_csv_checked(path: str | Path) -> pd.DataFrame:
-    """Parse one competition CSV with its schema's dtypes; errors name the file and the column."""
-    path = Path(path)
-    spec = schema.dtypes(csv_name(path))
-    header = _read_header(path)
-    missing = [c for c in spec if c not in header]
-    if missing:
-        raise SchemaError(f"{path}: missing column(s) {missing} (has {len(header)} columns, e.g. {header[:5]})")
-    try:
-        with open_table(path) as handle:
-            table = pacsv.read_csv(
-                handle,
-                convert_options=pacsv.ConvertOptions(
-                    column_types={c: _ARROW_TYPES[t] for c, t in spec.items()},
-                    include_columns=list(spec),
-                    strings_can_be_null=True,
-                ),
-            )
-    except pa.ArrowInvalid as err:
-        raise SchemaError(f"{path}: {_name_column(str(err), header)}") from err
-    if table.num_rows == 0:
-        raise SchemaError(f"{path}: the table is empty (header only)")
-    frame = table.to_pandas()
-    for column, dtype in spec.items():
-        if dtype == "int32" and frame[column].dtype != "int32":
-            # An integer column with missing values: keep the values as float32 rather than fail.
-            logger.warning("%s: integer column %s has %d missing values; loaded as float32",
-                           path.name, column, int(frame[column].isna().sum()))
-            frame[column] = frame[column].astype("float32")
-    return frame
-
-
-def _read_header(path: Path) -> list[str]:
-    with open_table(path) as handle:
-        first = handle.readline().decode("utf-8", errors="replace").strip()
-    if not first:
-        raise SchemaError(f"{path}: the file is empty (no header)")
-    return [name.strip().strip('"') for name in first.split(",")]
-
-
-def _name_column(message: str, header: list[str]) -> str:
-    """Turn pyarrow's 'In CSV column #14: ...' into a message naming the column."""
-    match = re.search(r"CSV column #(\d+)", message)
-    if match and int(match.group(1)) < len(header):
-        name = header[int(match.group(1))]
-        return f"column {name}: {message} (wrong type for {name})"
-    return message
 
 
 def cross_features(matrix: pd.DataFrame) -> pd.DataFrame:

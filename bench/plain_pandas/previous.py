@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tests.home_credit.pandas_features.aggregate import (
+from bench.plain_pandas.aggregate import (
     aggregate, category_shares, count_rows, join_all, last_rows, missing_as_nan, recency_rank, safe_ratio)
 from competitions.home_credit.schema import SENTINEL_COLUMNS, SENTINEL_DAYS
 

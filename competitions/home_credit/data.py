@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 CACHE_VERSION = 2  # bump when the parsed form of a table changes
 TABLES = tuple(name.removesuffix(".csv") for name in schema.table_names())
 _POLARS_TYPES = {"int32": pl.Int32, "float32": pl.Float32, "category": pl.Categorical}
-PARQUET_COMPRESSION = "lz4"  # decompresses at memory speed: a cached read is bound by the disk, not the CPU
+PARQUET_COMPRESSION = "uncompressed"  # writing and reading cost next to nothing; the cache is local
 
 
 class SchemaError(ValueError):

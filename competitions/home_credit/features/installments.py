@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    F32, aggregate, count_rows, flag, join_all, last_rows, safe_ratio, trend, window, with_recency_rank)
+    F32, KEY, aggregate, count_rows, flag, join_all, last_rows, safe_ratio, trend, window, with_recency_rank)
 
 YEAR = 365
 
@@ -85,8 +85,15 @@ _LATE_ONLY = {
 }
 
 
-def build(inst: pl.DataFrame) -> pl.DataFrame:
-    """Per-client installment features: ``SK_ID_CURR`` and float32 columns."""
+def build(inst: pl.DataFrame, parts: int = 4) -> pl.DataFrame:
+    """Per-client installment features: ``SK_ID_CURR`` and float32 columns. The clients are split in
+    ``parts`` and built one part at a time: merging split payments groups ten million instalments, whose
+    group index would otherwise take gigabytes (every feature is per client, so the parts are independent)."""
+    return pl.concat([build_part(inst.filter(pl.col(KEY) % parts == part)) for part in range(parts)])
+
+
+def build_part(inst: pl.DataFrame) -> pl.DataFrame:
+    """The features of the clients of ``inst``."""
     p = with_recency_rank(prepare(inst), "DAYS_INSTALMENT")
     older = p.lazy().filter(pl.col("DAYS_INSTALMENT") < -YEAR)
     frames = [
