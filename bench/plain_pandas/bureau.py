@@ -7,9 +7,9 @@ import pandas as pd
 
 from bench.plain_pandas.aggregate import (
     aggregate, category_lookup, category_shares, count_rows, join_all, safe_ratio, window)
+from competitions.home_credit.features.bureau import _STATUS_DPD, _NUM, _SUBSET  # the same aggregations
 
 LOAN = "SK_ID_BUREAU"
-_STATUS_DPD = {"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}  # months overdue bucket; C/X: none
 
 
 def balance_per_loan(balance: pd.DataFrame) -> pd.DataFrame:
@@ -51,52 +51,6 @@ def prepare(bureau: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFrame:
     b["ANNUITY_TO_CREDIT"] = safe_ratio(b["AMT_ANNUITY"], b["AMT_CREDIT_SUM"])
     b["IS_OVERDUE"] = (b["CREDIT_DAY_OVERDUE"] > 0).astype("float32")
     return b
-
-
-_NUM = {
-    "DAYS_CREDIT": ["min", "max", "mean"],
-    "CREDIT_DAY_OVERDUE": ["max", "mean"],
-    "DAYS_CREDIT_ENDDATE": ["min", "max", "mean"],
-    "DAYS_ENDDATE_FACT": ["min", "max", "mean"],
-    "DAYS_CREDIT_UPDATE": ["min", "mean"],
-    "AMT_CREDIT_MAX_OVERDUE": ["max", "mean"],
-    "CNT_CREDIT_PROLONG": ["sum"],
-    "AMT_CREDIT_SUM": ["max", "mean", "sum"],
-    "AMT_CREDIT_SUM_DEBT": ["max", "mean", "sum"],
-    "AMT_CREDIT_SUM_LIMIT": ["mean", "sum"],
-    "AMT_CREDIT_SUM_OVERDUE": ["max", "sum"],
-    "AMT_ANNUITY": ["max", "mean", "sum"],
-    "CREDIT_DURATION": ["mean", "max"],
-    "ENDDATE_DIFF": ["mean"],
-    "DEBT_TO_CREDIT": ["mean", "max"],
-    "OVERDUE_TO_DEBT": ["mean"],
-    "LIMIT_TO_CREDIT": ["mean"],
-    "ANNUITY_TO_CREDIT": ["mean"],
-    "IS_OVERDUE": ["mean", "sum"],
-    "BB_MONTHS_MIN": ["min"],
-    "BB_MONTHS_COUNT": ["mean", "sum"],
-    "BB_DPD_MAX": ["max", "mean"],
-    "BB_DPD_MEAN": ["mean"],
-    "BB_LATE_SHARE": ["mean", "max"],
-    "BB_LATE_COUNT": ["sum"],
-    "BB_LATE_12M_SHARE": ["mean", "max"],
-    "BB_CLOSED_SHARE": ["mean"],
-    "BB_UNKNOWN_SHARE": ["mean"],
-}
-_SUBSET = {
-    "DAYS_CREDIT": ["min", "max", "mean"],
-    "DAYS_CREDIT_ENDDATE": ["max", "mean"],
-    "AMT_CREDIT_SUM": ["sum", "mean"],
-    "AMT_CREDIT_SUM_DEBT": ["sum", "max"],
-    "AMT_CREDIT_SUM_OVERDUE": ["sum"],
-    "AMT_CREDIT_MAX_OVERDUE": ["max"],
-    "AMT_ANNUITY": ["sum"],
-    "DEBT_TO_CREDIT": ["mean", "max"],
-    "CREDIT_DURATION": ["mean"],
-    "ENDDATE_DIFF": ["mean"],
-    "BB_DPD_MAX": ["max"],
-    "BB_LATE_SHARE": ["mean"],
-}
 
 
 def build(bureau: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import pandas as pd
 
 from bench.plain_pandas.aggregate import (
     aggregate, count_rows, join_all, safe_ratio, trend, window)
+from competitions.home_credit.features.credit_card import _NUM, _WINDOW  # the same aggregations
 
 
 def prepare(cc: pd.DataFrame) -> pd.DataFrame:
@@ -23,44 +24,6 @@ def prepare(cc: pd.DataFrame) -> pd.DataFrame:
     c["LATE"] = (c["SK_DPD"] > 0).astype("float32")
     c["OVER_LIMIT"] = (c["AMT_BALANCE"] > c["AMT_CREDIT_LIMIT_ACTUAL"]).astype("float32")
     return c
-
-
-_NUM = {
-    "MONTHS_BALANCE": ["min", "size"],
-    "AMT_BALANCE": ["max", "mean", "sum"],
-    "AMT_CREDIT_LIMIT_ACTUAL": ["max", "mean"],
-    "AMT_DRAWINGS_ATM_CURRENT": ["max", "mean"],
-    "AMT_DRAWINGS_CURRENT": ["max", "mean", "sum"],
-    "AMT_DRAWINGS_POS_CURRENT": ["max", "mean"],
-    "AMT_INST_MIN_REGULARITY": ["max", "mean"],
-    "AMT_PAYMENT_CURRENT": ["max", "mean", "sum"],
-    "AMT_PAYMENT_TOTAL_CURRENT": ["mean", "sum"],
-    "AMT_RECEIVABLE_PRINCIPAL": ["max", "mean"],
-    "AMT_TOTAL_RECEIVABLE": ["max", "mean"],
-    "CNT_DRAWINGS_ATM_CURRENT": ["max", "mean"],
-    "CNT_DRAWINGS_CURRENT": ["max", "mean"],
-    "CNT_DRAWINGS_POS_CURRENT": ["mean"],
-    "CNT_INSTALMENT_MATURE_CUM": ["max", "mean"],
-    "SK_DPD": ["max", "mean"],
-    "SK_DPD_DEF": ["max", "mean"],
-    "UTILISATION": ["max", "mean", "min"],
-    "DRAWINGS_TO_LIMIT": ["max", "mean"],
-    "PAYMENT_TO_MIN": ["min", "mean"],
-    "PAYMENT_TO_BALANCE": ["mean"],
-    "BELOW_MIN": ["mean", "sum"],
-    "ATM_SHARE": ["mean"],
-    "LATE": ["mean", "sum"],
-    "OVER_LIMIT": ["mean"],
-}
-_WINDOW = {
-    "AMT_BALANCE": ["mean"],
-    "UTILISATION": ["mean", "max"],
-    "DRAWINGS_TO_LIMIT": ["mean"],
-    "PAYMENT_TO_MIN": ["mean"],
-    "BELOW_MIN": ["mean"],
-    "SK_DPD": ["max"],
-    "LATE": ["mean", "sum"],
-}
 
 
 def build(cc: pd.DataFrame) -> pd.DataFrame:

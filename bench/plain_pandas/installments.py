@@ -7,6 +7,8 @@ import pandas as pd
 
 from bench.plain_pandas.aggregate import (
     aggregate, count_rows, join_all, last_rows, recency_rank, safe_ratio, trend, window)
+from competitions.home_credit.features.installments import (  # the same aggregations
+    _NUM, _WINDOW, _OLDER, _LATE_ONLY)
 
 YEAR = 365
 
@@ -51,44 +53,6 @@ def prepare(inst: pd.DataFrame) -> pd.DataFrame:
         "UNDERPAID": (paid < due - 0.01).astype(np.float32),
         "SPLIT": (one["PARTS"].to_numpy() > 1).astype(np.float32),
     })
-
-
-_NUM = {
-    "DPD": ["max", "mean", "sum"],
-    "DBD": ["max", "mean", "sum"],
-    "LATE": ["mean", "sum"],
-    "LATE_30": ["mean"],
-    "PAYMENT_RATIO": ["min", "mean", "std"],
-    "PAYMENT_DIFF": ["max", "mean", "sum"],
-    "UNDERPAID": ["mean", "sum"],
-    "LAST_PAYMENT_DPD": ["max", "mean"],
-    "SPLIT": ["mean"],
-    "AMT_INSTALMENT": ["max", "mean", "sum"],
-    "AMT_PAYMENT": ["min", "max", "mean", "sum"],
-    "DAYS_INSTALMENT": ["min", "max"],
-    "NUM_INSTALMENT_VERSION": ["nunique"],
-}
-_WINDOW = {
-    "DPD": ["max", "mean"],
-    "DBD": ["mean"],
-    "LATE": ["mean", "sum"],
-    "PAYMENT_RATIO": ["mean", "min"],
-    "PAYMENT_DIFF": ["mean", "sum"],
-    "AMT_PAYMENT": ["sum"],
-    "UNDERPAID": ["mean"],
-}
-_OLDER = {  # more than a year before the application: the baseline of the recent trend
-    "LATE": ["mean", "sum"],
-    "DPD": ["mean"],
-    "UNDERPAID": ["mean"],
-    "PAYMENT_RATIO": ["mean"],
-}
-_LATE_ONLY = {
-    "DPD": ["mean"],
-    "AMT_INSTALMENT": ["mean", "sum"],
-    "PAYMENT_DIFF": ["sum"],
-    "DAYS_INSTALMENT": ["max"],
-}
 
 
 def build(inst: pd.DataFrame) -> pd.DataFrame:

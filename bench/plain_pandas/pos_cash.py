@@ -7,6 +7,7 @@ import pandas as pd
 
 from bench.plain_pandas.aggregate import (
     aggregate, category_shares, count_rows, join_all, safe_ratio, trend, window)
+from competitions.home_credit.features.pos_cash import _NUM, _WINDOW, _LATEST  # the same aggregations
 
 
 def prepare(pos: pd.DataFrame) -> pd.DataFrame:
@@ -19,31 +20,6 @@ def prepare(pos: pd.DataFrame) -> pd.DataFrame:
     for col in ("SK_DPD", "SK_DPD_DEF", "MONTHS_BALANCE"):
         p[col] = p[col].astype("float32")
     return p
-
-
-_NUM = {
-    "MONTHS_BALANCE": ["min", "max", "size"],
-    "SK_DPD": ["max", "mean", "sum"],
-    "SK_DPD_DEF": ["max", "mean"],
-    "LATE": ["mean", "sum"],
-    "LATE_DEF": ["mean"],
-    "CNT_INSTALMENT": ["mean", "max"],
-    "CNT_INSTALMENT_FUTURE": ["mean", "max"],
-    "REMAINING_SHARE": ["mean", "min"],
-}
-_WINDOW = {
-    "SK_DPD": ["max", "mean"],
-    "SK_DPD_DEF": ["max"],
-    "LATE": ["mean", "sum"],
-    "REMAINING_SHARE": ["mean"],
-}
-_LATEST = {
-    "CNT_INSTALMENT_FUTURE": ["sum", "mean"],
-    "REMAINING_SHARE": ["mean", "max"],
-    "COMPLETED": ["mean", "sum"],
-    "SK_DPD": ["max"],
-    "MONTHS_BALANCE": ["mean"],
-}
 
 
 def latest_per_loan(p: pd.DataFrame) -> pd.DataFrame:

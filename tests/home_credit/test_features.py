@@ -175,3 +175,21 @@ def test_missing_count_does_not_count_the_empty_target_of_test_rows(tables, matr
     expected = app.drop(columns="TARGET").isna().sum(axis=1).to_numpy()
     assert app["TARGET"].isna().sum() == len(tables["application_test"])
     np.testing.assert_array_equal(matrix["MISSING_COUNT"].to_numpy(), expected)
+
+
+def test_a_cached_group_follows_the_clients_when_the_application_changes(home_credit_data, tmp_path, monkeypatch):
+    """Groups are cached in the clients' order of the run that built them; a changed application file (other
+    clients, another order) rebuilds only the application group, and the cached groups are laid out anew."""
+    import shutil
+
+    folder = tmp_path / "data"
+    shutil.copytree(home_credit_data, folder)
+    monkeypatch.setenv("KIT_CACHE_ROOT", str(tmp_path / "cache"))
+    groups = ["application", "pos_cash"]
+    build.build_features(folder, groups)
+    test = pd.read_csv(folder / "application_test.csv")
+    test.iloc[::-1].iloc[: len(test) // 2].to_csv(folder / "application_test.csv", index=False)
+    changed = build.build_features(folder, groups)
+    fresh = build.build_features(folder, groups, cache_dir=tmp_path / "fresh")
+    pd.testing.assert_frame_equal(changed, fresh)
+    assert changed["SK_ID_CURR"].iloc[-1] == test["SK_ID_CURR"].iloc[len(test) - len(test) // 2]

@@ -196,7 +196,7 @@ def build_features(data_dir: str | Path, groups: list[str] | tuple[str, ...] = A
     matrix = pd.concat([blocks.pop(name) for name in names], axis=1)
     inputs = pl.from_pandas(matrix[[c for c in matrix.columns if c in CROSS_INPUTS]])
     cross = inputs.select(cross_features(inputs.columns))
-    matrix = pd.concat([ids.to_pandas(), matrix, client_block(cross.with_columns(ids), ids)], axis=1)
+    matrix = pd.concat([ids.to_pandas(), matrix, *([float_block(cross)] if cross.width else [])], axis=1)
     logger.info("feature matrix: %d clients x %d columns (groups %s)", len(matrix), matrix.shape[1], names)
     return matrix
 
@@ -211,14 +211,18 @@ def in_client_order(frame: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
     ``frame`` itself when it is already so."""
     if frame.height == ids.height and frame[KEY].equals(ids[KEY]):
         return frame
-    return ids.join(frame, on=KEY, how="left", maintain_order="left").fill_null(float("nan"))
+    joined = ids.join(frame, on=KEY, how="left", maintain_order="left")
+    return joined.with_columns(pl.exclude(KEY).fill_null(float("nan")))
 
 
 def client_block(frame: pl.DataFrame, ids: pl.DataFrame) -> pd.DataFrame:
-    """A group's float32 columns in the order of the clients ``ids`` as one column-major block handed to
-    pandas without a copy."""
-    frame = in_client_order(frame, ids).drop(KEY)
-    values = frame.to_numpy(order="fortran")  # (clients, columns) laid out column by column
+    """A group's float32 columns in the order of the clients ``ids``, as a pandas block."""
+    return float_block(in_client_order(frame, ids).drop(KEY))
+
+
+def float_block(frame: pl.DataFrame) -> pd.DataFrame:
+    """Float32 columns as one column-major block handed to pandas without a copy."""
+    values = frame.to_numpy(order="fortran")  # (rows, columns) laid out column by column
     return pd.DataFrame(values, columns=frame.columns, copy=False)
 
 
