@@ -196,7 +196,7 @@ def _check_labels(path: Path, frame: pl.DataFrame, shown: int = 5) -> None:
 
 def _read_header(path: Path) -> list[str]:
     with open_table(path) as handle:
-        first = handle.readline().decode("utf-8", errors="replace").strip()
+        first = handle.readline().decode("utf-8-sig", errors="replace").strip()  # a BOM: saved by Excel
     if not first:
         raise SchemaError(f"{path}: the file is empty (no header)")
     return [name.strip().strip('"') for name in first.split(",")]

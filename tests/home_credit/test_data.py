@@ -140,3 +140,13 @@ def test_tables_left_zipped_as_kaggle_ships_them_are_read(home_credit_data, tmp_
     (folder / "bureau.csv.zip").write_bytes(b"not a zip")
     with pytest.raises(data.SchemaError, match=r"bureau.csv.zip: not a readable zip file"):
         data.load_table(folder, "bureau", cache_dir=tmp_path / "cache2")
+
+
+def test_a_table_saved_with_a_bom_and_crlf_line_ends_loads_the_same(home_credit_data, tmp_path):
+    """Excel's "CSV UTF-8" starts the file with a byte-order mark; Windows ends lines with CRLF."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    raw = (home_credit_data / "bureau.csv").read_bytes()
+    (folder / "bureau.csv").write_bytes(b"\xef\xbb\xbf" + raw.replace(b"\n", b"\r\n"))
+    assert_frame_equal(data.read_csv_checked(folder / "bureau.csv"),
+                       data.read_csv_checked(home_credit_data / "bureau.csv"))
