@@ -68,8 +68,9 @@ def ratios(app: pl.DataFrame) -> list[pl.Expr]:
     req = [col for col in app.columns if col.startswith("AMT_REQ_CREDIT_BUREAU_")]
     out.append(pl.when(pl.any_horizontal(c(req).is_not_null())).then(pl.sum_horizontal(req))
                .cast(F32).alias("REQ_CREDIT_BUREAU_TOTAL"))
-    out.append(safe_ratio(c("DEF_30_CNT_SOCIAL_CIRCLE"), c("OBS_30_CNT_SOCIAL_CIRCLE")).alias("SOCIAL_DEFAULT_RATIO_30"))
-    out.append(safe_ratio(c("DEF_60_CNT_SOCIAL_CIRCLE"), c("OBS_60_CNT_SOCIAL_CIRCLE")).alias("SOCIAL_DEFAULT_RATIO_60"))
+    for days in (30, 60):
+        out.append(safe_ratio(c(f"DEF_{days}_CNT_SOCIAL_CIRCLE"), c(f"OBS_{days}_CNT_SOCIAL_CIRCLE"))
+                   .alias(f"SOCIAL_DEFAULT_RATIO_{days}"))
     housing = [col for col in app.columns if col.endswith("_AVG")]
     out.append(pl.sum_horizontal(c(housing).is_null()).cast(F32).alias("HOUSING_MISSING_COUNT"))
     # TARGET is empty on every test row: counting it would tell test clients from training ones

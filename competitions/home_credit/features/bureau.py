@@ -38,7 +38,8 @@ def balance_per_loan(balance: pl.DataFrame) -> pl.DataFrame:
 def prepare(bureau: pl.DataFrame, balance: pl.DataFrame) -> pl.DataFrame:
     """Bureau loans with their balance summary and derived ratios (numeric, float32)."""
     c = pl.col
-    return bureau.lazy().join(balance_per_loan(balance).lazy(), on=LOAN, how="left", maintain_order="left").with_columns(
+    loans = bureau.lazy().join(balance_per_loan(balance).lazy(), on=LOAN, how="left", maintain_order="left")
+    return loans.with_columns(
         (c("DAYS_CREDIT_ENDDATE") - c("DAYS_CREDIT")).cast(F32).alias("CREDIT_DURATION"),
         (c("DAYS_ENDDATE_FACT") - c("DAYS_CREDIT_ENDDATE")).cast(F32).alias("ENDDATE_DIFF"),
         safe_ratio(c("AMT_CREDIT_SUM_DEBT"), c("AMT_CREDIT_SUM")).alias("DEBT_TO_CREDIT"),

@@ -1,5 +1,6 @@
-"""Installment payments (split payments of one instalment merged first): lateness (days past / before due), payment ratio and shortfall, overall, over
-the last 1/2/3 years, over the last k installments and over late payments only."""
+"""Installment payments (split payments of one instalment merged first): lateness (days past / before due),
+payment ratio and shortfall, overall, over the last 1/2/3 years, over the last k installments and over late
+payments only."""
 from __future__ import annotations
 
 import polars as pl
