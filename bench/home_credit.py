@@ -64,12 +64,11 @@ def _stage_floor(data_dir: str) -> dict:
     from competitions.home_credit import data, schema
 
     start, cpu = time.perf_counter(), cpu_seconds()
-    types = {"int32": pl.Int32, "float32": pl.Float32, "category": pl.Categorical}
     rows = 0
     for table in data.TABLES:
         spec = schema.dtypes(f"{table}.csv")
         frame = pl.read_csv(Path(data_dir) / f"{table}.csv", columns=list(spec),
-                            schema_overrides={c: types[t] for c, t in spec.items()})
+                            schema_overrides={c: data.POLARS_TYPES[t] for c, t in spec.items()})
         rows += frame.height
         del frame
     return _measured(start, cpu, load_s=time.perf_counter() - start, rows=rows)

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # bump when the parsed form of a table changes
 TABLES = tuple(name.removesuffix(".csv") for name in schema.table_names())
-_POLARS_TYPES = {"int32": pl.Int32, "float32": pl.Float32, "category": pl.Categorical}
+POLARS_TYPES = {"int32": pl.Int32, "float32": pl.Float32, "category": pl.Categorical}  # the schema's dtypes
 PARQUET_COMPRESSION = "uncompressed"  # writing and reading cost next to nothing; the cache is local
 
 
@@ -103,7 +103,7 @@ def read_csv_checked(path: str | Path) -> pl.DataFrame:
     try:
         with open_table(path) as handle:
             frame = pl.read_csv(handle if path.suffix == ".zip" else path, columns=list(spec),
-                                schema_overrides={c: _POLARS_TYPES[t] for c, t in spec.items()})
+                                schema_overrides={c: POLARS_TYPES[t] for c, t in spec.items()})
     except pl.exceptions.ComputeError as err:
         raise SchemaError(f"{path}: {_name_column(str(err))}") from err
     if frame.height == 0:

@@ -17,7 +17,7 @@ from common.paths import runs_root
 from common.tabular.matrix import FoldColumns, FoldTransform, TabularMatrix
 from competitions.home_credit.features.aggregate import KEY
 from competitions.home_credit.features.build import ALL_GROUPS, build_features, features_key
-from competitions.home_credit.features.target_encoding import TE_COLUMNS, add_target_encoding
+from competitions.home_credit.features.target_encoding import TE_COLUMNS, target_encodings
 from competitions.home_credit.schema import TABLE_COLUMNS
 
 COMPETITION = "home_credit"
@@ -67,7 +67,5 @@ def fold_transform(options: MatrixOptions, seed: int) -> FoldTransform | None:
     columns = list(options.te_columns)
 
     def fit(x_train: pd.DataFrame, y_train: np.ndarray, others: list[pd.DataFrame]) -> FoldColumns:
-        train, others = add_target_encoding(x_train, y_train, others, columns=columns, seed=seed)
-        names = [c for c in train.columns if c not in set(x_train.columns)]
-        return FoldColumns(train[names], [o[names] for o in others])
+        return FoldColumns(*target_encodings(x_train, y_train, others, columns=columns, seed=seed))
     return FoldTransform(fit, reads=tuple(columns))

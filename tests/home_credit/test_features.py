@@ -9,7 +9,7 @@ import pytest
 from competitions.home_credit import data
 from competitions.home_credit.features import (
     application, build, bureau, installments, pos_cash, previous)
-from competitions.home_credit.features.target_encoding import add_target_encoding
+from competitions.home_credit.features.target_encoding import target_encodings
 from competitions.home_credit.schema import SENTINEL_DAYS
 from tests.home_credit.helpers import kit_roots  # noqa: F401  (fixture)
 
@@ -161,7 +161,7 @@ def test_target_encoding_never_sees_the_rows_own_label():
     # A unique level per row: an in-sample encoding would reproduce the labels exactly.
     train = pd.DataFrame({"LEVEL": np.arange(n, dtype=np.float32)})
     valid = pd.DataFrame({"LEVEL": np.array([0, 1, n + 5], np.float32)})
-    encoded, (valid_encoded,) = add_target_encoding(train, y, [valid], ["LEVEL"], seed=0)
+    encoded, (valid_encoded,) = target_encodings(train, y, [valid], ["LEVEL"], seed=0)
     te = encoded["LEVEL_TE"].to_numpy()
     assert abs(np.corrcoef(te, y)[0, 1]) < 0.3
     assert np.allclose(valid_encoded["LEVEL_TE"].iloc[2], y.mean(), atol=0.05)  # unseen level: the prior

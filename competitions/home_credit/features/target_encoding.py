@@ -17,20 +17,20 @@ MISSING_CODE = -1.0
 TE_COLUMNS = ["ORGANIZATION_TYPE", "OCCUPATION_TYPE", "NAME_INCOME_TYPE", "NAME_EDUCATION_TYPE"]
 
 
-def add_target_encoding(train: pd.DataFrame, y: np.ndarray, others: list[pd.DataFrame], columns: list[str],
-                        seed: int, inner_splits: int = 5) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """Append ``<column>_TE`` to ``train`` (cross-fitted) and to each of ``others`` (fitted on ``train``)."""
+def target_encodings(train: pd.DataFrame, y: np.ndarray, others: list[pd.DataFrame], columns: list[str],
+                     seed: int, inner_splits: int = 5) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """The ``<column>_TE`` columns of ``train`` (cross-fitted) and of each of ``others`` (fitted on ``train``),
+    row for row (same index); none for the ``columns`` the frames lack."""
     columns = [c for c in columns if c in train.columns]
+    names = [f"{c}_TE" for c in columns]
     if not columns:
-        return train, others
+        return pd.DataFrame(index=train.index), [pd.DataFrame(index=o.index) for o in others]
     encoder = TargetEncoder(target_type="binary",
                             cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed))
-    names = [f"{c}_TE" for c in columns]
     encoded = encoder.fit_transform(_codes(train, columns), np.asarray(y))
-    train = train.assign(**dict(zip(names, encoded.astype(np.float32).T)))
-    others = [o.assign(**dict(zip(names, encoder.transform(_codes(o, columns)).astype(np.float32).T)))
-              for o in others]
-    return train, others
+    return (pd.DataFrame(encoded.astype(np.float32), columns=names, index=train.index),
+            [pd.DataFrame(encoder.transform(_codes(o, columns)).astype(np.float32), columns=names, index=o.index)
+             for o in others])
 
 
 def _codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
