@@ -267,3 +267,47 @@ def test_shift_option_is_deterministic_and_off_by_default(tmp_path):
     assert app["AMT_INCOME_TOTAL"][flag].median() > app["AMT_INCOME_TOTAL"][~flag].median()
     with pytest.raises(ValueError, match="shift"):
         generate(tmp_path / "bad", n_clients=300, n_test=100, shift=1.5)
+
+
+HISTORY = ("bureau.csv", "bureau_balance.csv", "previous_application.csv", "POS_CASH_balance.csv",
+           "installments_payments.csv", "credit_card_balance.csv")
+
+
+def _ids_in_blocks(ids: np.ndarray) -> bool:
+    """Whether the rows of each id are consecutive."""
+    return 1 + np.count_nonzero(ids[1:] != ids[:-1]) == np.unique(ids).size
+
+
+def test_kaggle_row_order_moves_whole_lines_like_the_real_files(tmp_path):
+    """--row-order kaggle keeps every line's text and the other files' bytes; rows of the monthly and previous
+    tables are scattered, bureau's client blocks and bureau_balance's loan blocks move whole; same seed, same bytes."""
+    client = generate(tmp_path / "client", n_clients=300, n_test=100, seed=3)
+    main(["--out", str(tmp_path / "a"), "--n-clients", "300", "--n-test", "100", "--seed", "3",
+          "--row-order", "kaggle"])
+    b = generate(tmp_path / "b", n_clients=300, n_test=100, seed=3, row_order="kaggle", workers=2)
+    a = tmp_path / "a"
+    for name in {p.name for p in client.iterdir()}:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+        if name not in HISTORY:
+            assert (a / name).read_bytes() == (client / name).read_bytes(), name
+    assert not list(a.glob(".*.tmp"))
+    for name in HISTORY:
+        mine, theirs = (a / name).read_text().splitlines(), (client / name).read_text().splitlines()
+        assert mine[0] == theirs[0] and sorted(mine[1:]) == sorted(theirs[1:]) and mine != theirs, name
+    for name in ("previous_application.csv", "POS_CASH_balance.csv", "installments_payments.csv",
+                 "credit_card_balance.csv"):
+        ids = read(a, name, usecols=["SK_ID_CURR"])["SK_ID_CURR"].to_numpy()
+        assert (np.diff(ids) < 0).any() and not _ids_in_blocks(ids), name
+    for name, key in (("bureau.csv", "SK_ID_CURR"), ("bureau_balance.csv", "SK_ID_BUREAU")):
+        moved, kept = read(a, name), read(client, name)
+        ids = moved[key].to_numpy()
+        assert (np.diff(ids) < 0).any() and _ids_in_blocks(ids), name
+        # each id's rows keep their order: sorting the moved file by id alone (stable) gives the client order
+        pd.testing.assert_frame_equal(moved.sort_values(key, kind="stable", ignore_index=True),
+                                      kept.sort_values(key, kind="stable", ignore_index=True), obj=name)
+        assert (kept[key].diff().dropna() >= 0).all(), name
+    with pytest.raises(SystemExit) as bad_option:  # argparse's usage error
+        main(["--out", str(tmp_path / "bad"), "--n-clients", "300", "--row-order", "sorted"])
+    assert bad_option.value.code == 2
+    with pytest.raises(ValueError, match="row_order"):
+        generate(tmp_path / "bad", n_clients=300, n_test=100, row_order="sorted")

@@ -5,6 +5,7 @@ import argparse
 
 from common.cli import run_cli
 from competitions.home_credit.synth.dataset import generate
+from competitions.home_credit.synth.row_order import ROW_ORDERS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,10 +19,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="share of test clients drawn from a covariate-shifted distribution of a few "
                              "application columns (0: none; recorded in _truth.json and _truth_test.csv)")
     parser.add_argument("--workers", type=int, default=1, help="processes; the output does not depend on it")
+    parser.add_argument("--row-order", choices=ROW_ORDERS, default="client",
+                        help="client: history tables client by client in increasing SK_ID_CURR; kaggle: in the "
+                             "row order of the real files (shuffled from --seed), to benchmark the loader")
     args = parser.parse_args(argv)
     n_test = args.n_clients // 4 if args.n_test is None else args.n_test
     generate(args.out, n_clients=args.n_clients, n_test=n_test, seed=args.seed, workers=args.workers,
-             shift=args.shift)
+             shift=args.shift, row_order=args.row_order)
 
 
 if __name__ == "__main__":

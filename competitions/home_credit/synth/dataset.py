@@ -28,6 +28,7 @@ from competitions.home_credit.synth.bureau import sample_bureau
 from competitions.home_credit.synth.describe import write_descriptions
 from competitions.home_credit.synth.monthly import sample_credit_card, sample_installments, sample_pos_cash
 from competitions.home_credit.synth.previous import sample_previous
+from competitions.home_credit.synth.row_order import ROW_ORDERS, kaggle_row_order
 from competitions.home_credit.synth.rows import logistic
 from competitions.home_credit.synth.traits import sample_traits
 
@@ -119,7 +120,7 @@ def _headers() -> dict[str, str]:
 
 
 def generate(out: str | os.PathLike, n_clients: int = 20000, n_test: int = 5000, seed: int = 0,
-             workers: int = 1, shift: float = 0.0) -> Path:
+             workers: int = 1, shift: float = 0.0, row_order: str = "client") -> Path:
     """Write the synthetic competition files into `out` and return its path.
 
     n_clients: train clients (rows of application_train.csv); n_test: test clients; workers: processes that
@@ -127,11 +128,16 @@ def generate(out: str | os.PathLike, n_clients: int = 20000, n_test: int = 5000,
     covariate-shifted distribution of a few application columns (``application.SHIFT``; 0: none, and the
     files are exactly those made without the option). With a shift, ``_truth_test.csv`` gives every test
     client's TARGET, p_true and ``shifted`` flag, and ``_truth.json`` a ``shift`` entry.
+    row_order: "client" writes the history tables client by client in increasing SK_ID_CURR; "kaggle" then
+    rewrites them in the row order of the real files (``row_order.kaggle_row_order``, shuffled from `seed`), for
+    benchmarks and tests of the loader against files ordered like Kaggle's.
     """
     if n_clients < 1 or n_test < 0:
         raise ValueError(f"need n_clients >= 1 and n_test >= 0, got {n_clients} and {n_test}")
     if not 0 <= shift <= 1:
         raise ValueError(f"shift must be in [0, 1] (the share of shifted test clients), got {shift}")
+    if row_order not in ROW_ORDERS:
+        raise ValueError(f"row_order must be one of {', '.join(ROW_ORDERS)}, got {row_order!r}")
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     ids, is_test = _split_clients(n_clients, n_test, seed)
@@ -151,6 +157,8 @@ def generate(out: str | os.PathLike, n_clients: int = 20000, n_test: int = 5000,
             for name, chunk_text in text.items():
                 handles[name].write(chunk_text)
             truths.append(truth)
+    if row_order == "kaggle":
+        kaggle_row_order(out_dir, seed)
     with atomic_path(out_dir / DESCRIPTION_FILE) as tmp:
         write_descriptions(tmp)
     truth = pd.concat(truths, ignore_index=True)
