@@ -85,26 +85,26 @@ def test_temporary_names_match_the_pattern(tmp_path):
 
 
 def test_home_credit_caches_are_cleaned(tmp_path):
-    """The parquet table cache and the features cache drop leftovers when they are used."""
+    """The table cache and the features cache drop leftovers when they are used."""
     from competitions.home_credit import data
     from competitions.home_credit.synth import generate
 
     source = generate(tmp_path / "data", n_clients=300, n_test=50, seed=3)
     cache = tmp_path / "tables"
     cache.mkdir()
-    leftover = cache / ".bureau.parquet.q1w2e3r4.tmp"
+    leftover = cache / ".bureau.arrow.q1w2e3r4.tmp"
     leftover.write_bytes(b"partial")
     _age(leftover, 7200)
     data.load_table(source, "bureau", cache_dir=cache)
-    assert not leftover.exists() and (cache / "bureau.parquet").is_file()
+    assert not leftover.exists() and (cache / "bureau.json").is_file()
 
     from competitions.home_credit.features import build
     features = tmp_path / "features"
     features.mkdir()
-    dead = features / f"application-x.parquet.tmp-{_dead_pid()}"
+    dead = features / f"application-x.arrow.tmp-{_dead_pid()}"
     dead.write_bytes(b"partial")
     build.build_group(build.GROUPS["application"], source, cache_dir=features)
-    assert not dead.exists() and list(features.glob("application-*.parquet"))
+    assert not dead.exists() and list(features.glob("application-*.arrow"))
 
 
 def test_a_write_on_a_full_disk_names_the_file_and_keeps_the_earlier_one(tmp_path):

@@ -1,9 +1,10 @@
-"""Loading the Home Credit tables: dtypes, row counts, the parquet cache and real reference rows."""
+"""Loading the Home Credit tables: dtypes, row counts, the table cache and real reference rows."""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
@@ -31,16 +32,19 @@ def test_tables_load_with_schema_dtypes(home_credit_data, tmp_path):
             assert frame[column].dtype == expected, (name, column, frame[column].dtype)
 
 
-def test_second_load_reads_the_parquet_cache(home_credit_data, tmp_path, monkeypatch):
+def test_a_table_parsed_twice_is_cached_then_read_from_the_cache(home_credit_data, tmp_path, monkeypatch):
     first = data.load_table(home_credit_data, "bureau", cache_dir=tmp_path)
-    assert (tmp_path / "bureau.parquet").is_file()
+    assert not (tmp_path / "bureau.arrow").exists()  # a first parse is remembered, not cached
+    second = data.load_table(home_credit_data, "bureau", cache_dir=tmp_path)
+    assert (tmp_path / "bureau.arrow").is_file()
 
     def no_parsing(path):
         raise AssertionError(f"CSV parsed again: {path}")
 
     monkeypatch.setattr(data, "read_csv_checked", no_parsing)
-    second = data.load_table(home_credit_data, "bureau", cache_dir=tmp_path)
+    third = data.load_table(home_credit_data, "bureau", cache_dir=tmp_path)
     assert_frame_equal(first, second)
+    assert_frame_equal(first, third)
 
 
 def test_changed_csv_invalidates_the_cache(home_credit_data, tmp_path):
@@ -48,11 +52,38 @@ def test_changed_csv_invalidates_the_cache(home_credit_data, tmp_path):
     folder.mkdir()
     shutil.copy(home_credit_data / "bureau.csv", folder / "bureau.csv")
     cache = tmp_path / "cache"
-    before = data.load_table(folder, "bureau", cache_dir=cache)
+    data.load_table(folder, "bureau", cache_dir=cache)
+    before = data.load_table(folder, "bureau", cache_dir=cache)  # cached
     frame = pd.read_csv(folder / "bureau.csv")
     frame.head(10).to_csv(folder / "bureau.csv", index=False)
     after = data.load_table(folder, "bureau", cache_dir=cache)
+    assert not (cache / "bureau.arrow").exists()  # the old file's cache is gone with it
     assert len(before) > 10 and len(after) == 10
+    data.load_table(folder, "bureau", cache_dir=cache)
+    assert len(data.load_table(folder, "bureau", cache_dir=cache)) == 10  # the new file's cache
+
+
+def test_history_rows_in_kaggles_order_load_grouped_by_owner_in_file_order(home_credit_data, tmp_path):
+    """Kaggle's history files list rows in no client order: loaded, each owner's rows come together, sorted by
+    id, and keep the order they had in the file; a table whose owners' rows already come together is left as
+    it is (bureau_balance in Kaggle's file)."""
+    pos = pd.read_csv(home_credit_data / "POS_CASH_balance.csv")
+    shuffled = pos.sample(frac=1.0, random_state=0)
+    shuffled.to_csv(tmp_path / "POS_CASH_balance.csv", index=False)
+    loaded = data.load_table(tmp_path, "POS_CASH_balance", cache_dir=tmp_path / "cache").to_pandas()
+    expected = shuffled.sort_values("SK_ID_CURR", kind="stable")
+    assert loaded["SK_ID_CURR"].tolist() == expected["SK_ID_CURR"].tolist()
+    assert loaded["SK_ID_PREV"].tolist() == expected["SK_ID_PREV"].tolist()
+    assert loaded["MONTHS_BALANCE"].tolist() == expected["MONTHS_BALANCE"].tolist()
+
+    balance = pd.read_csv(home_credit_data / "bureau_balance.csv")
+    blocks = balance.groupby("SK_ID_BUREAU", sort=False).ngroup()
+    order = np.random.default_rng(0).permutation(blocks.max() + 1)  # loans in a random order, each one whole
+    reordered = balance.iloc[np.argsort(order[blocks.to_numpy()], kind="stable")]
+    assert not reordered["SK_ID_BUREAU"].is_monotonic_increasing
+    reordered.to_csv(tmp_path / "bureau_balance.csv", index=False)
+    loaded = data.load_table(tmp_path, "bureau_balance", cache_dir=tmp_path / "cache").to_pandas()
+    assert loaded["SK_ID_BUREAU"].tolist() == reordered["SK_ID_BUREAU"].tolist()
 
 
 def test_sample_submission_lists_the_test_ids(home_credit_data):
@@ -78,8 +109,9 @@ def test_empty_target_is_an_error_naming_the_rows(home_credit_data, tmp_path):
     folder = tmp_path / "data"
     shutil.copytree(home_credit_data, folder)
     cache = tmp_path / "cache"
+    data.load_table(folder, "application_train", cache_dir=cache)
     good = data.load_table(folder, "application_train", cache_dir=cache)
-    cached = (cache / "application_train.parquet").read_bytes()
+    cached = (cache / "application_train.arrow").read_bytes()
     frame = pd.read_csv(folder / "application_train.csv")
     blank = [3, 10, 11, 500, 1200, 1999]
     frame.loc[blank, "TARGET"] = None
@@ -92,7 +124,7 @@ def test_empty_target_is_an_error_naming_the_rows(home_credit_data, tmp_path):
     assert "application_train.csv" in message and "TARGET" in message
     assert f"6 empty value(s) of {len(frame)} rows" in message
     assert all(str(i) in message for i in ids[:5]) and str(ids[5]) not in message
-    assert (cache / "application_train.parquet").read_bytes() == cached  # nothing written over
+    assert (cache / "application_train.arrow").read_bytes() == cached  # nothing written over
     assert len(good) == len(frame)
 
 
@@ -113,7 +145,7 @@ def test_empty_target_stops_the_command_before_features(home_credit_data, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "TARGET" in err[-1]
     assert str(frame.loc[0, "SK_ID_CURR"]) in err[-1] and "2 empty" in err[-1]
-    assert not list((tmp_path / "cache").rglob("*.parquet"))  # no features built
+    assert not list((tmp_path / "cache").rglob("*.arrow"))  # no features built
 
 
 def test_tables_left_zipped_as_kaggle_ships_them_are_read(home_credit_data, tmp_path):

@@ -88,6 +88,40 @@ def test_installment_lateness_matches_a_plain_groupby(tables, frames):
     np.testing.assert_allclose(features.loc[plain_1y.index, "INST_1Y_PAYMENT_RATIO_MEAN"], plain_1y, rtol=1e-4)
 
 
+def test_installments_with_a_missing_instalment_number_merge_by_the_pair(frames):
+    """The loan and instalment number make one integer key; a missing number (no such row in Kaggle's file)
+    must not merge the instalments of different loans, so such a table groups by the pair."""
+    inst = frames["installments_payments"]
+    holed = inst.with_columns(pl.when(pl.int_range(pl.len()) % 50 == 0).then(None)
+                              .otherwise(pl.col("NUM_INSTALMENT_NUMBER")).cast(pl.Float32)
+                              .alias("NUM_INSTALMENT_NUMBER"))
+    assert installments.instalment_key(holed) == ["SK_ID_PREV", "NUM_INSTALMENT_NUMBER"]
+    merged = installments.per_instalment(holed).collect()
+    pairs = holed.select("SK_ID_PREV", "NUM_INSTALMENT_NUMBER").unique()
+    assert merged.height == pairs.height
+    assert isinstance(installments.instalment_key(inst), pl.Expr)
+    assert installments.per_instalment(inst).collect().height == inst.select(
+        "SK_ID_PREV", "NUM_INSTALMENT_NUMBER").unique().height
+
+
+def test_features_do_not_depend_on_the_order_of_clients_in_the_files(home_credit_data, matrix, tmp_path):
+    """Kaggle's history files list clients' rows in another order than the generator's: with each client's
+    rows moved as a block, the matrix is the same to the bit (the tables are grouped by client on loading)."""
+    import shutil
+
+    folder = tmp_path / "data"
+    shutil.copytree(home_credit_data, folder)
+    rng = np.random.default_rng(1)
+    for table in ("installments_payments", "POS_CASH_balance", "previous_application", "credit_card_balance",
+                  "bureau"):
+        frame = pd.read_csv(folder / f"{table}.csv")
+        block = frame.groupby("SK_ID_CURR", sort=False).ngroup().to_numpy()
+        order = rng.permutation(block.max() + 1)
+        frame.iloc[np.argsort(order[block], kind="stable")].to_csv(folder / f"{table}.csv", index=False)
+    moved = build.build_features(folder, cache_dir=tmp_path / "features")
+    pd.testing.assert_frame_equal(moved, matrix)
+
+
 def test_bureau_balance_is_aggregated_per_loan_before_per_client(tables, frames):
     b, bb = tables["bureau"], tables["bureau_balance"]
     features = by_client(bureau.build(frames["bureau"], frames["bureau_balance"]))
@@ -120,6 +154,19 @@ def test_annuity_rate_recovers_a_known_interest_rate():
     assert np.isnan(previous.annuity_rate([1e5], [1e3], [12])).all()  # pays back less than borrowed
 
 
+def test_annuity_rate_across_rates_and_terms_with_its_edges():
+    rng = np.random.default_rng(0)
+    rate = rng.uniform(1e-4, 0.2, 100_000)
+    months = rng.integers(1, 400, rate.size).astype(float)
+    credit = rng.uniform(1e3, 1e6, rate.size)
+    annuity = credit * rate / (1 - (1 + rate) ** -months)
+    np.testing.assert_allclose(previous.annuity_rate(credit, annuity, months), rate, rtol=1e-5)
+    # repaid exactly what was borrowed: no interest; 30% a month over one month: above the cap of 1
+    edges = previous.annuity_rate([1.2e5, 1e5], [1e4, 1.3e5], [12, 1])
+    np.testing.assert_allclose(edges, [0.0, 0.3], atol=1e-9)
+    assert previous.annuity_rate([1e5], [3e5], [1])[0] == 1.0  # 200% a month reads as the cap
+
+
 def test_pos_latest_month_per_loan(tables, frames):
     pos = tables["POS_CASH_balance"]
     latest = pos_cash.latest_per_loan(pos_cash.prepare(frames["POS_CASH_balance"])).collect().to_pandas()
@@ -140,9 +187,9 @@ def test_cached_groups_are_not_rebuilt_and_a_changed_table_rebuilds_only_its_gro
     first = build.build_features(folder, groups, cache_dir=cache)
     built = []
     for name, group in build.GROUPS.items():
-        def spy(*frames, _build=group.build, _name=name):
+        def spy(*frames, _build=group.build, _name=name, **clients):
             built.append(_name)
-            return _build(*frames)
+            return _build(*frames, **clients)
         monkeypatch.setitem(build.GROUPS, name, build.FeatureGroup(name, group.tables, group.module, spy))
     second = build.build_features(folder, groups, cache_dir=cache)
     assert built == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    F32, aggregate, category_lookup, category_shares, count_rows, flag, join_all, safe_ratio, window)
+    F32, aggregations, category_lookup, category_shares, flag, join_all, per_client, row_count, safe_ratio, window)
 
 LOAN = "SK_ID_BUREAU"
 _STATUS_DPD = {"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}  # months overdue bucket; C/X: none
@@ -96,24 +96,22 @@ _SUBSET = {
 }
 
 
-def build(bureau: pl.DataFrame, balance: pl.DataFrame) -> pl.DataFrame:
-    """Per-client bureau features: ``SK_ID_CURR`` and float32 columns."""
+def build(bureau: pl.DataFrame, balance: pl.DataFrame, clients: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per-client bureau features: ``SK_ID_CURR`` and float32 columns, one row per client of ``clients``
+    (default: every client of the table)."""
     b = prepare(bureau, balance)
     active = b.lazy().filter(pl.col("CREDIT_ACTIVE") == "Active")
     closed = b.lazy().filter(pl.col("CREDIT_ACTIVE") == "Closed")
-    frames = [
-        count_rows(b, "BUREAU_COUNT"),
-        aggregate(b, _NUM, "BUREAU"),
-        category_shares(b, "CREDIT_ACTIVE", "BUREAU", max_levels=4),
-        category_shares(b, "CREDIT_TYPE", "BUREAU", max_levels=8),
-        category_shares(b, "CREDIT_CURRENCY", "BUREAU", max_levels=2),
-        count_rows(active, "BUREAU_ACTIVE_COUNT"),
-        aggregate(active, _SUBSET, "BUREAU_ACTIVE"),
-        count_rows(closed, "BUREAU_CLOSED_COUNT"),
-        aggregate(closed, _SUBSET, "BUREAU_CLOSED"),
-        aggregate(window(b, "DAYS_CREDIT", 730), _SUBSET, "BUREAU_2Y"),
+    features = [
+        per_client(b, row_count("BUREAU_COUNT"), aggregations(_NUM, "BUREAU"),
+                   category_shares(b, "CREDIT_ACTIVE", "BUREAU", max_levels=4),
+                   category_shares(b, "CREDIT_TYPE", "BUREAU", max_levels=8),
+                   category_shares(b, "CREDIT_CURRENCY", "BUREAU", max_levels=2)),
+        per_client(active, row_count("BUREAU_ACTIVE_COUNT"), aggregations(_SUBSET, "BUREAU_ACTIVE")),
+        per_client(closed, row_count("BUREAU_CLOSED_COUNT"), aggregations(_SUBSET, "BUREAU_CLOSED")),
+        per_client(window(b, "DAYS_CREDIT", 730), aggregations(_SUBSET, "BUREAU_2Y")),
     ]
-    return join_all(frames).with_columns(
+    return join_all(features, clients).with_columns(
         safe_ratio(pl.col("BUREAU_ACTIVE_AMT_CREDIT_SUM_DEBT_SUM"), pl.col("BUREAU_ACTIVE_AMT_CREDIT_SUM_SUM"))
         .alias("BUREAU_ACTIVE_DEBT_TO_CREDIT"),
         safe_ratio(pl.col("BUREAU_ACTIVE_COUNT"), pl.col("BUREAU_COUNT")).alias("BUREAU_ACTIVE_SHARE"))

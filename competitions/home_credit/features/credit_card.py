@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    F32, aggregate, count_rows, flag, join_all, safe_ratio, trend, window)
+    F32, aggregations, flag, join_all, per_client, row_count, safe_ratio, trend, window)
 
 
 def prepare(cc: pl.DataFrame) -> pl.DataFrame:
@@ -62,20 +62,19 @@ _WINDOW = {
 }
 
 
-def build(cc: pl.DataFrame) -> pl.DataFrame:
-    """Per-client credit card features: ``SK_ID_CURR`` and float32 columns."""
+def build(cc: pl.DataFrame, clients: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per-client credit card features: ``SK_ID_CURR`` and float32 columns, one row per client of ``clients``
+    (default: every client of the table)."""
     c = prepare(cc)
-    frames = [
-        count_rows(c, "CC_COUNT"),
-        aggregate(c, _NUM, "CC"),
-        aggregate(c, {"SK_ID_PREV": ["nunique"]}, "CC"),
-        *(aggregate(window(c, "MONTHS_BALANCE", months), _WINDOW, f"CC_{months}M") for months in (6, 12, 24)),
-        count_rows(window(c, "MONTHS_BALANCE", 12), "CC_12M_COUNT"),
-        trend(window(c, "MONTHS_BALANCE", 12), "MONTHS_BALANCE", ["UTILISATION", "AMT_BALANCE", "SK_DPD"],
-              "CC_12M"),
-        count_rows(c.lazy().filter(pl.col("NAME_CONTRACT_STATUS") == "Active"), "_ACTIVE_COUNT"),
+    last_months = {months: window(c, "MONTHS_BALANCE", months) for months in (6, 12, 24)}
+    features = [
+        per_client(c, row_count("CC_COUNT"), aggregations(_NUM, "CC"), aggregations({"SK_ID_PREV": ["nunique"]}, "CC")),
+        *(per_client(rows, aggregations(_WINDOW, f"CC_{months}M")) for months, rows in last_months.items()),
+        per_client(last_months[12], row_count("CC_12M_COUNT")),
+        per_client(last_months[12], trend("MONTHS_BALANCE", ["UTILISATION", "AMT_BALANCE", "SK_DPD"], "CC_12M")),
+        per_client(c.lazy().filter(pl.col("NAME_CONTRACT_STATUS") == "Active"), row_count("_ACTIVE_COUNT")),
     ]
-    out = join_all(frames).with_columns(
+    out = join_all(features, clients).with_columns(
         (pl.col(f"CC_12M_{col}") - pl.col(f"CC_{col}")).alias(f"CC_12M_MINUS_ALL_{col}")
         for col in ("UTILISATION_MEAN", "LATE_MEAN", "BELOW_MIN_MEAN"))
     return out.with_columns(safe_ratio(pl.col("_ACTIVE_COUNT"), pl.col("CC_COUNT")).alias("CC_ACTIVE_SHARE")

@@ -6,15 +6,20 @@ from __future__ import annotations
 import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    F32, KEY, aggregate, count_rows, flag, join_all, last_rows, safe_ratio, trend, window, with_recency_rank)
+    F32, KEY, aggregations, flag, join_all, last_rows, per_client, row_count, safe_ratio, trend, window,
+    with_recency_rank)
 
 YEAR = 365
 
 
 def per_instalment(inst: pl.DataFrame) -> pl.LazyFrame:
-    """One row per instalment: a payment made in several parts is summed, its first entry dates it."""
-    return inst.lazy().group_by(["SK_ID_PREV", "NUM_INSTALMENT_NUMBER"], maintain_order=True).agg(
+    """One row per instalment (a loan's instalment number) in the order of their first rows: a payment made in
+    several parts is summed, its first entry dates it."""
+    key = instalment_key(inst)
+    loan = [] if isinstance(key, list) else [pl.col("SK_ID_PREV").first()]  # the pair keeps it as a key
+    return inst.lazy().group_by(key, maintain_order=True).agg(
         pl.col("SK_ID_CURR").first(),
+        *loan,
         pl.col("DAYS_INSTALMENT").min(),
         pl.col("NUM_INSTALMENT_VERSION").max(),
         pl.col("AMT_INSTALMENT").max(),
@@ -23,6 +28,16 @@ def per_instalment(inst: pl.DataFrame) -> pl.LazyFrame:
         pl.col("DAYS_ENTRY_PAYMENT").max().alias("LAST_ENTRY"),
         pl.len().alias("PARTS"),
     )
+
+
+def instalment_key(inst: pl.DataFrame) -> pl.Expr | list[str]:
+    """What identifies an instalment: the loan and instalment number as one integer (grouping by one column
+    was 20% faster than by the pair), or the pair itself where one of them is missing."""
+    pair = ["SK_ID_PREV", "NUM_INSTALMENT_NUMBER"]
+    if inst.select(pl.col(pair).null_count()).sum_horizontal().item():
+        return pair
+    return (pl.col("SK_ID_PREV").cast(pl.Int64) * 2 ** 32 + pl.col("NUM_INSTALMENT_NUMBER").cast(pl.Int64)).alias(
+        "_INSTALMENT")
 
 
 def prepare(inst: pl.DataFrame) -> pl.DataFrame:
@@ -86,30 +101,33 @@ _LATE_ONLY = {
 }
 
 
-def build(inst: pl.DataFrame, parts: int = 4) -> pl.DataFrame:
-    """Per-client installment features: ``SK_ID_CURR`` and float32 columns. The clients are split in
-    ``parts`` and built one part at a time: merging split payments groups ten million instalments, whose
-    group index would otherwise take gigabytes (every feature is per client, so the parts are independent)."""
-    return pl.concat([build_part(inst.filter(pl.col(KEY) % parts == part)) for part in range(parts)])
+def build(inst: pl.DataFrame, clients: pl.DataFrame | None = None, parts: int = 4) -> pl.DataFrame:
+    """Per-client installment features: ``SK_ID_CURR`` and float32 columns, one row per client of ``clients``
+    (default: every client of the table). The clients are split in ``parts`` and built one part at a time
+    (the result lists them part by part): merging split payments groups ten million instalments, whose group
+    index would otherwise take gigabytes (every feature is per client, so the parts are independent)."""
+    def of_part(frame: pl.DataFrame, part: int) -> pl.DataFrame:
+        return frame.filter(pl.col(KEY) % parts == part)
+    return pl.concat([build_part(of_part(inst, part), None if clients is None else of_part(clients, part))
+                      for part in range(parts)])
 
 
-def build_part(inst: pl.DataFrame) -> pl.DataFrame:
-    """The features of the clients of ``inst``."""
+def build_part(inst: pl.DataFrame, clients: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The features of the clients of ``inst`` (or of ``clients``)."""
     p = with_recency_rank(prepare(inst), "DAYS_INSTALMENT")
+    last_years = {years: window(p, "DAYS_INSTALMENT", years * YEAR) for years in (1, 2, 3)}
     older = p.lazy().filter(pl.col("DAYS_INSTALMENT") < -YEAR)
-    frames = [
-        count_rows(p, "INST_COUNT"),
-        aggregate(p, _NUM, "INST"),
-        aggregate(p, {"SK_ID_PREV": ["nunique"]}, "INST"),
-        *(aggregate(window(p, "DAYS_INSTALMENT", years * YEAR), _WINDOW, f"INST_{years}Y") for years in (1, 2, 3)),
-        count_rows(window(p, "DAYS_INSTALMENT", YEAR), "INST_1Y_COUNT"),
-        aggregate(older, _OLDER, "INST_OLD"),
-        count_rows(older, "INST_OLD_COUNT"),
-        *(aggregate(last_rows(p, k), _WINDOW, f"INST_LAST{k}") for k in (5, 20)),
-        aggregate(p.lazy().filter(pl.col("LATE") > 0), _LATE_ONLY, "INST_LATEONLY"),
-        trend(window(p, "DAYS_INSTALMENT", 2 * YEAR), "DAYS_INSTALMENT", ["DPD", "PAYMENT_RATIO"], "INST_2Y"),
+    features = [
+        per_client(p, row_count("INST_COUNT"), aggregations(_NUM, "INST"),
+                   aggregations({"SK_ID_PREV": ["nunique"]}, "INST")),
+        *(per_client(rows, aggregations(_WINDOW, f"INST_{years}Y")) for years, rows in last_years.items()),
+        per_client(last_years[1], row_count("INST_1Y_COUNT")),
+        per_client(older, aggregations(_OLDER, "INST_OLD"), row_count("INST_OLD_COUNT")),
+        *(per_client(last_rows(p, k), aggregations(_WINDOW, f"INST_LAST{k}")) for k in (5, 20)),
+        per_client(p.lazy().filter(pl.col("LATE") > 0), aggregations(_LATE_ONLY, "INST_LATEONLY")),
+        per_client(last_years[2], trend("DAYS_INSTALMENT", ["DPD", "PAYMENT_RATIO"], "INST_2Y")),
     ]
-    return join_all(frames).with_columns(
+    return join_all(features, clients).with_columns(
         expr for col in ("LATE_MEAN", "DPD_MEAN", "UNDERPAID_MEAN", "PAYMENT_RATIO_MEAN")
         for expr in ((pl.col(f"INST_1Y_{col}") - pl.col(f"INST_{col}")).alias(f"INST_1Y_MINUS_ALL_{col}"),
                      (pl.col(f"INST_1Y_{col}") - pl.col(f"INST_OLD_{col}")).alias(f"INST_1Y_MINUS_OLD_{col}")))

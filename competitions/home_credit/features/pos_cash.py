@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    F32, aggregate, category_shares, count_rows, flag, join_all, safe_ratio, trend, window)
+    F32, aggregations, category_shares, flag, join_all, per_client, row_count, safe_ratio, trend, window)
 
 
 def prepare(pos: pl.DataFrame) -> pl.DataFrame:
@@ -52,23 +52,24 @@ def latest_per_loan(p: pl.DataFrame) -> pl.DataFrame:
         "SK_ID_PREV", keep="last", maintain_order=True)  # of two rows for one month, the later in the table
 
 
-def build(pos: pl.DataFrame) -> pl.DataFrame:
-    """Per-client POS/cash features: ``SK_ID_CURR`` and float32 columns."""
+def build(pos: pl.DataFrame, clients: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per-client POS/cash features: ``SK_ID_CURR`` and float32 columns, one row per client of ``clients``
+    (default: every client of the table)."""
     p = prepare(pos)
+    last_months = {months: window(p, "MONTHS_BALANCE", months) for months in (6, 12, 24)}
     older = p.lazy().filter(pl.col("MONTHS_BALANCE") < -12)
-    frames = [
-        count_rows(p, "POS_COUNT"),
-        aggregate(p, _NUM, "POS"),
-        aggregate(p, {"SK_ID_PREV": ["nunique"]}, "POS"),
-        category_shares(p, "NAME_CONTRACT_STATUS", "POS", max_levels=6),
-        *(aggregate(window(p, "MONTHS_BALANCE", months), _WINDOW, f"POS_{months}M") for months in (6, 12, 24)),
-        count_rows(window(p, "MONTHS_BALANCE", 12), "POS_12M_COUNT"),
-        aggregate(older, {"LATE": ["mean", "sum"], "SK_DPD": ["mean"]}, "POS_OLD"),
-        count_rows(older, "POS_OLD_COUNT"),
-        aggregate(latest_per_loan(p), _LATEST, "POS_LATEST"),
-        trend(window(p, "MONTHS_BALANCE", 12), "MONTHS_BALANCE", ["SK_DPD", "REMAINING_SHARE"], "POS_12M"),
+    features = [
+        per_client(p, row_count("POS_COUNT"), aggregations(_NUM, "POS"),
+                   aggregations({"SK_ID_PREV": ["nunique"]}, "POS"),
+                   category_shares(p, "NAME_CONTRACT_STATUS", "POS", max_levels=6)),
+        *(per_client(rows, aggregations(_WINDOW, f"POS_{months}M")) for months, rows in last_months.items()),
+        per_client(last_months[12], row_count("POS_12M_COUNT")),
+        per_client(older, aggregations({"LATE": ["mean", "sum"], "SK_DPD": ["mean"]}, "POS_OLD"),
+                   row_count("POS_OLD_COUNT")),
+        per_client(latest_per_loan(p), aggregations(_LATEST, "POS_LATEST")),
+        per_client(last_months[12], trend("MONTHS_BALANCE", ["SK_DPD", "REMAINING_SHARE"], "POS_12M")),
     ]
-    return join_all(frames).with_columns(
+    return join_all(features, clients).with_columns(
         expr for col in ("LATE_MEAN", "SK_DPD_MEAN")
         for expr in ((pl.col(f"POS_12M_{col}") - pl.col(f"POS_{col}")).alias(f"POS_12M_MINUS_ALL_{col}"),
                      (pl.col(f"POS_12M_{col}") - pl.col(f"POS_OLD_{col}")).alias(f"POS_12M_MINUS_OLD_{col}")))

@@ -6,39 +6,40 @@ import numpy as np
 import polars as pl
 
 from competitions.home_credit.features.aggregate import (
-    F32, aggregate, category_shares, count_rows, flag, join_all, last_rows, missing_codes, safe_ratio,
-    text_columns, with_recency_rank)
+    F32, aggregations, category_shares, flag, join_all, last_rows, missing_codes, per_client, row_count,
+    safe_ratio, text_columns, with_recency_rank)
 from competitions.home_credit.schema import SENTINEL_COLUMNS, SENTINEL_DAYS
 
 _DAY_SENTINELS = SENTINEL_COLUMNS["previous_application.csv"]
 
 
-def annuity_rate(credit, annuity, payments, iterations: int = 40) -> np.ndarray:
-    """Monthly interest rate r solving ``annuity = credit * r / (1 - (1 + r) ** -payments)`` (bisection).
+def annuity_rate(credit, annuity, payments, tol: float = 1e-12, max_rounds: int = 100) -> np.ndarray:
+    """Monthly interest rate r solving ``annuity = credit * r / (1 - (1 + r) ** -payments)``, capped at 1.
 
-    NaN where the inputs are missing or imply a negative rate (annuity * payments < credit).
+    Newton's method from r = annuity / credit, where the payment is above the annuity: the payment grows and
+    is convex in r, so the steps fall monotonically onto the root (5 rounds at real size, where bisection on
+    [0, 1] took 40 for the same float32 values). NaN where the inputs are missing or imply a negative rate
+    (annuity * payments < credit).
     """
     credit = np.asarray(credit, np.float64)
     annuity = np.asarray(annuity, np.float64)
     n = np.asarray(payments, np.float64)
     valid = (credit > 0) & (annuity > 0) & (n > 0) & (annuity * n >= credit)
     c, a, m = credit[valid], annuity[valid], n[valid]
-    low, high = np.zeros_like(c), np.ones_like(c)
-    mid, payment, too_high = np.empty_like(c), np.empty_like(c), np.empty(c.shape, bool)
-    for _ in range(iterations):  # in place: a million rows, 40 rounds
-        np.add(low, high, out=mid)
-        mid *= 0.5
-        np.log1p(mid, out=payment)
-        payment *= -m
-        np.exp(payment, out=payment)  # (1 + mid) ** -m
-        np.subtract(1, payment, out=payment)
-        np.divide(mid, payment, out=payment)
-        payment *= c
-        np.greater(payment, a, out=too_high)
-        np.copyto(high, mid, where=too_high)
-        np.copyto(low, mid, where=~too_high)
+    rate = a / c
+    for _ in range(max_rounds):
+        log_growth = np.log1p(rate)
+        discount = np.exp(-m * log_growth)  # (1 + r) ** -n
+        paid_off = -np.expm1(-m * log_growth)  # 1 - (1 + r) ** -n, exact for small r
+        payment = c * rate / paid_off
+        slope = c * (paid_off - rate * m * discount / (1 + rate)) / paid_off ** 2
+        new = np.maximum(rate - (payment - a) / slope, tol)  # a zero rate stops at tol
+        change = np.max(np.abs(new - rate), initial=0.0)
+        rate = new
+        if change <= tol:
+            break
     out = np.full(credit.shape, np.nan, np.float32)
-    out[valid] = (low + high) / 2
+    out[valid] = np.minimum(rate, 1.0)
     return out
 
 
@@ -124,24 +125,25 @@ _CATEGORIES = ["NAME_CONTRACT_STATUS", "NAME_CONTRACT_TYPE", "NAME_YIELD_GROUP",
                "PRODUCT_COMBINATION", "NAME_GOODS_CATEGORY"]
 
 
-def build(prev: pl.DataFrame) -> pl.DataFrame:
-    """Per-client features of previous applications: ``SK_ID_CURR`` and float32 columns."""
-    p = prepare(prev).with_columns(flag(pl.col("NAME_CONTRACT_STATUS") == "Refused").alias("REFUSED"))
-    approved = p.lazy().filter(pl.col("NAME_CONTRACT_STATUS") == "Approved")
-    refused = p.lazy().filter(pl.col("NAME_CONTRACT_STATUS") == "Refused")
-    recent = with_recency_rank(p, "DAYS_DECISION")
-    frames = [
-        count_rows(p, "PREV_COUNT"),
-        aggregate(p, _NUM, "PREV"),
-        *(category_shares(p, col, "PREV", max_levels=8) for col in _CATEGORIES),
-        count_rows(approved, "PREV_APPROVED_COUNT"),
-        aggregate(approved, _SUBSET, "PREV_APPROVED"),
-        count_rows(refused, "PREV_REFUSED_COUNT"),
-        aggregate(refused, _SUBSET, "PREV_REFUSED"),
-        *(aggregate(last_rows(recent, k), _RECENT, f"PREV_LAST{k}") for k in (1, 3, 5)),
-        aggregate(last_rows(with_recency_rank(p, "DAYS_DECISION", first=True), 1), _RECENT, "PREV_FIRST"),
-        aggregate(last_rows(with_recency_rank(approved, "DAYS_DECISION"), 1), _SUBSET, "PREV_LAST_APPROVED"),
+def build(prev: pl.DataFrame, clients: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per-client features of previous applications: ``SK_ID_CURR`` and float32 columns, one row per client of
+    ``clients`` (default: every client of the table)."""
+    status = pl.col("NAME_CONTRACT_STATUS")
+    p = prepare(prev).with_columns(flag(status == "Refused").alias("REFUSED"))
+    p = with_recency_rank(p, "DAYS_DECISION")
+    p = with_recency_rank(p, "DAYS_DECISION", first=True, name="_FIRST_RANK")
+    p = with_recency_rank(p, pl.when(status == "Approved").then(pl.col("DAYS_DECISION")), name="_APPROVED_RANK")
+    approved = p.lazy().filter(status == "Approved")
+    refused = p.lazy().filter(status == "Refused")
+    features = [
+        per_client(p, row_count("PREV_COUNT"), aggregations(_NUM, "PREV"),
+                   *(category_shares(p, col, "PREV", max_levels=8) for col in _CATEGORIES)),
+        per_client(approved, row_count("PREV_APPROVED_COUNT"), aggregations(_SUBSET, "PREV_APPROVED")),
+        per_client(refused, row_count("PREV_REFUSED_COUNT"), aggregations(_SUBSET, "PREV_REFUSED")),
+        *(per_client(last_rows(p, k), aggregations(_RECENT, f"PREV_LAST{k}")) for k in (1, 3, 5)),
+        per_client(last_rows(p, 1, "_FIRST_RANK"), aggregations(_RECENT, "PREV_FIRST")),
+        per_client(last_rows(p, 1, "_APPROVED_RANK"), aggregations(_SUBSET, "PREV_LAST_APPROVED")),
     ]
-    return join_all(frames).with_columns(
+    return join_all(features, clients).with_columns(
         safe_ratio(pl.col("PREV_REFUSED_COUNT"), pl.col("PREV_COUNT")).alias("PREV_REFUSED_SHARE"),
         safe_ratio(pl.col("PREV_APPROVED_COUNT"), pl.col("PREV_COUNT")).alias("PREV_APPROVED_SHARE"))
