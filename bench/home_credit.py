@@ -150,23 +150,23 @@ def main() -> None:
              for t in ("application_train", "application_test")}
     print(f"data {data_dir}: {sizes['application_train']:,} train + {sizes['application_test']:,} test clients; "
           f"{os.cpu_count()} CPUs; work folder {work}", flush=True)
-    r: dict = {}  # the last run of each stage
     runs_in_order = []
     names = {"floor": "floor: polars parses the 8 CSVs, nothing else", "cold": "kit: tables + features, cold cache",
              "cached": "kit: second run (cached features)", "rebuild": "kit: every group rebuilt",
              "plain": "plain pandas, same aggregations", "train": "5-fold training (train.py)"}
     for stage in args.stages:
         if stage == "floor":
-            r[stage] = in_fresh_process(_stage_floor, data_dir)
+            result = in_fresh_process(_stage_floor, data_dir)
         elif stage in ("cold", "cached", "rebuild"):
-            r[stage] = in_fresh_process(_stage_kit, data_dir, cache, stage == "rebuild")
+            result = in_fresh_process(_stage_kit, data_dir, cache, stage == "rebuild")
         elif stage == "plain":
-            r[stage] = in_fresh_process(_stage_plain, data_dir, cache)
+            result = in_fresh_process(_stage_plain, data_dir, cache)
         else:
             extra = args.train_args or ["--config", "competitions/home_credit/configs/demo.yaml"]
-            r[stage] = in_fresh_process(_stage_train, data_dir, cache, runs, [*extra, "--num-threads",
-                                                                             str(args.threads)])
-        runs_in_order.append({"stage": stage, **r[stage]})
+            result = in_fresh_process(_stage_train, data_dir, cache, runs,
+                                      [*extra, "--num-threads", str(args.threads)])
+        runs_in_order.append({"stage": stage, **result})
+    r = {x["stage"]: x for x in runs_in_order}  # the last run of each stage
 
     floor = r.get("floor")
     print(f"\n{'stage':<46} {'wall s':>7} {'CPU s':>7} {'peak GiB':>9} {'wall/floor':>11}")
