@@ -30,6 +30,14 @@ def test_recency_rank_is_polars_ordinal_rank_per_client(history, first):
     assert history.select(pl.col("DAYS").n_unique()).item() < 50  # ties did occur
 
 
+def test_recency_rank_breaks_ties_by_the_ties_column(history):
+    """Rows listed in another order with their original positions as ``ties``: the ranks of the table's order."""
+    shuffled = history.with_row_index("ROW").sample(fraction=1.0, shuffle=True, seed=1)
+    ranked = with_recency_rank(shuffled, "DAYS", ties="ROW").sort("ROW")["_RANK"]
+    assert ranked.equals(with_recency_rank(history, "DAYS")["_RANK"], null_equal=True)
+    assert not with_recency_rank(shuffled, "DAYS").sort("ROW")["_RANK"].equals(ranked, null_equal=True)
+
+
 def test_recency_rank_of_an_expression_ranks_only_the_rows_it_keeps(history):
     kept = pl.col("VALUE") > 0.5
     ranked = with_recency_rank(history, pl.when(kept).then(pl.col("DAYS")), name="_KEPT")

@@ -88,20 +88,34 @@ def test_installment_lateness_matches_a_plain_groupby(tables, frames):
     np.testing.assert_allclose(features.loc[plain_1y.index, "INST_1Y_PAYMENT_RATIO_MEAN"], plain_1y, rtol=1e-4)
 
 
-def test_installments_with_a_missing_instalment_number_merge_by_the_pair(frames):
-    """The loan and instalment number make one integer key; a missing number (no such row in Kaggle's file)
-    must not merge the instalments of different loans, so such a table groups by the pair."""
+@pytest.mark.parametrize("holes", [False, True])
+def test_split_payments_merge_as_a_group_by_of_the_loan_and_instalment_number(frames, holes):
+    """The sorted-runs reduction against polars' group-by of (client, loan, number), in a shuffled table with
+    missing payments and, with ``holes``, missing instalment numbers (no such row in Kaggle's file): they must
+    not merge the instalments of different loans."""
     inst = frames["installments_payments"]
-    holed = inst.with_columns(pl.when(pl.int_range(pl.len()) % 50 == 0).then(None)
-                              .otherwise(pl.col("NUM_INSTALMENT_NUMBER")).cast(pl.Float32)
-                              .alias("NUM_INSTALMENT_NUMBER"))
-    assert installments.instalment_key(holed) == ["SK_ID_PREV", "NUM_INSTALMENT_NUMBER"]
-    merged = installments.per_instalment(holed).collect()
-    pairs = holed.select("SK_ID_PREV", "NUM_INSTALMENT_NUMBER").unique()
-    assert merged.height == pairs.height
-    assert isinstance(installments.instalment_key(inst), pl.Expr)
-    assert installments.per_instalment(inst).collect().height == inst.select(
-        "SK_ID_PREV", "NUM_INSTALMENT_NUMBER").unique().height
+    if holes:
+        inst = inst.with_columns(pl.when(pl.int_range(pl.len()) % 50 == 0).then(None)
+                                 .otherwise(pl.col("NUM_INSTALMENT_NUMBER")).cast(pl.Float32)
+                                 .alias("NUM_INSTALMENT_NUMBER"))
+    unpaid = pl.int_range(pl.len()) % 7 == 0
+    inst = inst.with_columns(pl.when(unpaid).then(None).otherwise(pl.col(c)).alias(c)
+                             for c in ("AMT_PAYMENT", "DAYS_ENTRY_PAYMENT")).sample(fraction=1.0, shuffle=True, seed=3)
+    merged = installments.per_instalment(inst)
+    oracle = inst.with_row_index("FIRST_ROW").group_by("SK_ID_CURR", "SK_ID_PREV", "NUM_INSTALMENT_NUMBER").agg(
+        pl.col("DAYS_INSTALMENT").min(), pl.col("NUM_INSTALMENT_VERSION").max(), pl.col("AMT_INSTALMENT").max(),
+        pl.col("AMT_PAYMENT").cast(pl.Float64).sum(), pl.col("DAYS_ENTRY_PAYMENT").min().alias("FIRST_ENTRY"),
+        pl.col("DAYS_ENTRY_PAYMENT").max().alias("LAST_ENTRY"), pl.len().alias("PARTS"), pl.col("FIRST_ROW").min())
+    assert merged.height == oracle.height < inst.height
+    assert (merged["PARTS"] > 1).any() and merged["FIRST_ENTRY"].null_count() > 0
+    assert merged.select(pl.col("SK_ID_CURR").is_sorted()).item()  # listed by client
+    joined = merged.join(oracle, on="FIRST_ROW", suffix="_ORACLE")
+    assert joined.height == merged.height
+    for column in merged.columns:
+        if column != "FIRST_ROW":
+            ours, theirs = joined[column].cast(pl.Float64), joined[f"{column}_ORACLE"].cast(pl.Float64)
+            np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-6, err_msg=column)
+            assert ours.is_null().equals(theirs.is_null()), column
 
 
 def test_features_do_not_depend_on_the_order_of_clients_in_the_files(home_credit_data, matrix, tmp_path):

@@ -3,6 +3,7 @@ payment ratio and shortfall, overall, over the last 1/2/3 years, over the last k
 payments only."""
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from competitions.home_credit.features.aggregate import (
@@ -12,32 +13,37 @@ from competitions.home_credit.features.aggregate import (
 YEAR = 365
 
 
-def per_instalment(inst: pl.DataFrame) -> pl.LazyFrame:
-    """One row per instalment (a loan's instalment number) in the order of their first rows: a payment made in
-    several parts is summed, its first entry dates it."""
-    key = instalment_key(inst)
-    loan = [] if isinstance(key, list) else [pl.col("SK_ID_PREV").first()]  # the pair keeps it as a key
-    return inst.lazy().group_by(key, maintain_order=True).agg(
-        pl.col("SK_ID_CURR").first(),
-        *loan,
-        pl.col("DAYS_INSTALMENT").min(),
-        pl.col("NUM_INSTALMENT_VERSION").max(),
-        pl.col("AMT_INSTALMENT").max(),
-        pl.col("AMT_PAYMENT").sum(),  # no payment recorded: paid 0
-        pl.col("DAYS_ENTRY_PAYMENT").min().alias("FIRST_ENTRY"),
-        pl.col("DAYS_ENTRY_PAYMENT").max().alias("LAST_ENTRY"),
-        pl.len().alias("PARTS"),
-    )
+def per_instalment(inst: pl.DataFrame) -> pl.DataFrame:
+    """One row per instalment (a loan's instalment number), by client, loan and number: a payment made in
+    several parts is summed, its first entry dates it; ``FIRST_ROW`` is the instalment's first row in ``inst``.
 
+    The rows are sorted so that the parts of an instalment are neighbours, then every column is reduced over
+    those runs with numpy's ``reduceat``: polars' group-by over ten million groups of one or two rows took
+    2.2 s at real size (1.5 s with the runs flagged as sorted), the sort and reductions 0.7 s."""
+    instalment = [KEY, "SK_ID_PREV", "NUM_INSTALMENT_NUMBER"]
+    order = inst.select(pl.arg_sort_by(instalment, maintain_order=True)).to_series()
+    rows = inst.select(pl.all().gather(order))
+    new = rows.select(pl.any_horizontal(pl.col(instalment).ne_missing(pl.col(instalment).shift(1)))).to_series()
+    starts = np.flatnonzero(new.to_numpy())
+    if len(starts) and starts[0] != 0:  # the first row opens a run even when its ids are missing
+        starts = np.insert(starts, 0, 0)
 
-def instalment_key(inst: pl.DataFrame) -> pl.Expr | list[str]:
-    """What identifies an instalment: the loan and instalment number as one integer (grouping by one column
-    was 20% faster than by the pair), or the pair itself where one of them is missing."""
-    pair = ["SK_ID_PREV", "NUM_INSTALMENT_NUMBER"]
-    if inst.select(pl.col(pair).null_count()).sum_horizontal().item():
-        return pair
-    return (pl.col("SK_ID_PREV").cast(pl.Int64) * 2 ** 32 + pl.col("NUM_INSTALMENT_NUMBER").cast(pl.Int64)).alias(
-        "_INSTALMENT")
+    def reduced(column: str, ufunc: np.ufunc) -> np.ndarray:
+        return ufunc.reduceat(rows[column].to_numpy(), starts)  # fmin/fmax skip missing values (NaN)
+
+    paid = rows["AMT_PAYMENT"].fill_null(0).to_numpy().astype(np.float64)  # no payment recorded: paid 0
+    return pl.DataFrame({
+        KEY: rows[KEY].gather(starts),
+        "SK_ID_PREV": rows["SK_ID_PREV"].gather(starts),
+        "DAYS_INSTALMENT": reduced("DAYS_INSTALMENT", np.fmin),
+        "NUM_INSTALMENT_VERSION": reduced("NUM_INSTALMENT_VERSION", np.fmax),
+        "AMT_INSTALMENT": reduced("AMT_INSTALMENT", np.fmax),
+        "AMT_PAYMENT": np.add.reduceat(paid, starts).astype(np.float32),
+        "FIRST_ENTRY": reduced("DAYS_ENTRY_PAYMENT", np.fmin),
+        "LAST_ENTRY": reduced("DAYS_ENTRY_PAYMENT", np.fmax),
+        "PARTS": np.diff(starts, append=inst.height),
+        "FIRST_ROW": order.gather(starts),
+    }, nan_to_null=True)
 
 
 def prepare(inst: pl.DataFrame) -> pl.DataFrame:
@@ -45,8 +51,8 @@ def prepare(inst: pl.DataFrame) -> pl.DataFrame:
     c = pl.col
     late_days = c("FIRST_ENTRY").cast(F32) - c("DAYS_INSTALMENT").cast(F32)
     paid, due = c("AMT_PAYMENT").cast(F32), c("AMT_INSTALMENT").cast(F32)
-    return per_instalment(inst).select(
-        "SK_ID_CURR", "SK_ID_PREV",
+    return per_instalment(inst).lazy().select(
+        "SK_ID_CURR", "SK_ID_PREV", "FIRST_ROW",
         c("DAYS_INSTALMENT").cast(F32),
         c("NUM_INSTALMENT_VERSION").cast(F32),
         due.alias("AMT_INSTALMENT"),
@@ -104,8 +110,9 @@ _LATE_ONLY = {
 def build(inst: pl.DataFrame, clients: pl.DataFrame | None = None, parts: int = 4) -> pl.DataFrame:
     """Per-client installment features: ``SK_ID_CURR`` and float32 columns, one row per client of ``clients``
     (default: every client of the table). The clients are split in ``parts`` and built one part at a time
-    (the result lists them part by part): merging split payments groups ten million instalments, whose group
-    index would otherwise take gigabytes (every feature is per client, so the parts are independent)."""
+    (the result lists them part by part; every feature is per client, so the parts are independent): at real
+    size four parts took 4.8-5.1 s and 1.4 GB, the whole table at once 6.4-6.6 s and 2.3 GB (ten million
+    instalments' intermediate columns no longer fit the caches)."""
     def of_part(frame: pl.DataFrame, part: int) -> pl.DataFrame:
         return frame.filter(pl.col(KEY) % parts == part)
     return pl.concat([build_part(of_part(inst, part), None if clients is None else of_part(clients, part))
@@ -114,7 +121,7 @@ def build(inst: pl.DataFrame, clients: pl.DataFrame | None = None, parts: int = 
 
 def build_part(inst: pl.DataFrame, clients: pl.DataFrame | None = None) -> pl.DataFrame:
     """The features of the clients of ``inst`` (or of ``clients``)."""
-    p = with_recency_rank(prepare(inst), "DAYS_INSTALMENT")
+    p = with_recency_rank(prepare(inst), "DAYS_INSTALMENT", ties="FIRST_ROW")
     last_years = {years: window(p, "DAYS_INSTALMENT", years * YEAR) for years in (1, 2, 3)}
     older = p.lazy().filter(pl.col("DAYS_INSTALMENT") < -YEAR)
     features = [
