@@ -9,9 +9,9 @@ clients' order.
 
 A missing value is a null, never NaN: polars skips nulls in aggregations (as pandas skips NaN) but counts NaN
 as a value, so every derived column that can be undefined (a ratio over 0, a flag of a missing value) is
-written as a null. Comparisons with a null are false, as numpy's comparisons with NaN are. Sums and means
-add in float64: the order in which parallel group-bys add a group's rows varies from run to run, and in
-float32 that changed a few sums in their last bit.
+written as a null. Comparisons with a null are false, as numpy's comparisons with NaN are. Sums add in
+float64: the order in which parallel group-bys add a group's rows varies from run to run, and in float32 that
+changed a few sums in their last bit (polars adds means in float64 itself).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ Frame = pl.DataFrame | pl.LazyFrame
 _FUNCS = {
     "min": lambda c: c.min(),
     "max": lambda c: c.max(),
-    "mean": lambda c: c.cast(pl.Float64).mean(),
+    "mean": lambda c: c.mean(),  # float32 means are added in float64 by polars (the same as casting first)
     "sum": lambda c: pl.when(c.count() > 0).then(c.cast(pl.Float64).sum()),  # a sum over no value is missing
     "std": lambda c: c.std(),
     "var": lambda c: c.var(),
