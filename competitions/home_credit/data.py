@@ -140,12 +140,9 @@ def load_table(data_dir: str | Path, table: str, cache_dir: str | Path | None = 
     fingerprint = file_fingerprint(csv)
     clean_leftovers(folder, depth=0)  # temp files of killed loads
     parsed_before = meta.is_file() and json.loads(meta.read_text()) == fingerprint
-    # polars returns a parsed frame in hundreds of chunks (one per block, an Arrow file's per record batch);
-    # sorting and gathering across them took up to 9x longer (the instalments sorted by loan: 1.8 s against
-    # 0.2 s at real size), so every table is handed over in one
     if parsed_before and cached.is_file():
-        return pl.read_ipc(cached).rechunk()
-    frame = grouped_by_owner(table, read_csv_checked(csv)).rechunk()
+        return pl.read_ipc(cached)
+    frame = grouped_by_owner(table, read_csv_checked(csv))
     if parsed_before:
         atomic_write_ipc(cached, frame)
     else:

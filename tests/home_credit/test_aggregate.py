@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import polars.testing
 import pytest
 
 from competitions.home_credit.features import aggregate
-from competitions.home_credit.features.aggregate import KEY, join_all, per_client, row_count, with_recency_rank
+from competitions.home_credit.features.aggregate import (
+    KEY, grouped, join_all, per_client, row_count, with_recency_rank)
 
 
 @pytest.fixture
@@ -44,6 +46,19 @@ def test_recency_rank_of_an_expression_ranks_only_the_rows_it_keeps(history):
     subset = with_recency_rank(history.filter(kept), "DAYS", name="_KEPT")
     assert ranked.filter(kept)["_KEPT"].equals(subset["_KEPT"], null_equal=True)
     assert ranked.filter(~kept)["_KEPT"].null_count() == ranked.filter(~kept).height
+
+
+@pytest.mark.parametrize("rows_per_group, sliced", [(10, True), (20, False)])
+def test_grouped_slices_sorted_frames_with_many_rows_a_client_to_the_same_values(history, rows_per_group, sliced):
+    """300 clients, 5000 rows: ~17 a client. Sorted by client, the frame is grouped by slices when that is at
+    least ``rows_per_group``; an unsorted or lazy frame never is; the aggregations are the same either way."""
+    ordered = history.sort(KEY)
+    aggs = [pl.len(), pl.col("VALUE").sum(), pl.col("DAYS").max(), pl.col("VALUE").std().alias("STD")]
+    for rows, flagged in ((ordered, sliced), (history, False), (ordered.lazy(), False)):
+        query = grouped(rows, rows_per_group=rows_per_group).agg(aggs)
+        assert ("set_sorted" in query.explain()) == flagged
+        expected = history.group_by(KEY).agg(aggs).sort(KEY)
+        pl.testing.assert_frame_equal(query.collect().sort(KEY), expected, rel_tol=1e-6)
 
 
 def test_join_all_groups_each_subset_once_and_keeps_the_listed_order(history, monkeypatch):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from polars.lazyframe.group_by import LazyGroupBy
 
 KEY = "SK_ID_CURR"
 F32 = pl.Float32
@@ -153,13 +154,24 @@ def join_all(features: Iterable[PerClient], clients: pl.DataFrame | None = None,
     subsets: dict[int, tuple[Frame, list[pl.Expr]]] = {}
     for feature in features:
         subsets.setdefault(id(feature.rows), (feature.rows, []))[1].extend(feature.exprs)
-    done = pl.collect_all([rows.lazy().group_by(by).agg(exprs) for rows, exprs in subsets.values()])
+    done = pl.collect_all([grouped(rows, by).agg(exprs) for rows, exprs in subsets.values()])
     if clients is None:
         clients = pl.concat([f.select(by) for f in done]).unique().sort(by)
     clients = clients.select(by)
     joined = pl.concat([clients, *(clients.join(f, on=by, how="left", maintain_order="left").drop(by)
                                    for f in done)], how="horizontal")
     return joined.select(by, *(e.meta.output_name() for feature in features for e in feature.exprs))
+
+
+def grouped(rows: Frame, by: str = KEY, rows_per_group: int = 10) -> LazyGroupBy:
+    """``rows`` grouped by ``by``; rows already sorted by it, ``rows_per_group`` or more on average, are flagged
+    as sorted, which polars groups by slicing instead of hashing: at real size 25-40% faster over the
+    instalments and card balances (10-30 rows a client), but twice as slow over the previous applications
+    and bureau loans (5 a client), and slower over filtered rows (so only eager frames are checked)."""
+    if isinstance(rows, pl.DataFrame) and rows[by].is_sorted() \
+            and rows.height >= rows_per_group * max(rows[by].n_unique(), 1):
+        return rows.lazy().with_columns(pl.col(by).set_sorted()).group_by(by)
+    return rows.lazy().group_by(by)
 
 
 def text_columns(df: pl.DataFrame) -> list[str]:
