@@ -19,7 +19,7 @@ def per_instalment(inst: pl.DataFrame) -> pl.DataFrame:
 
     The rows are sorted so that the parts of an instalment are neighbours, then every column is reduced over
     those runs with numpy's ``reduceat``: polars' group-by over ten million groups of one or two rows took
-    2.2 s at real size (1.5 s with the runs flagged as sorted), the sort and reductions 0.7 s."""
+    2.2 s at real size (1.5 s with the runs flagged as sorted), the sort and reductions take 1.0-1.1 s."""
     instalment = [KEY, "SK_ID_PREV", "NUM_INSTALMENT_NUMBER"]
     # in one piece: polars hands a parsed table over in hundreds of chunks (one per block parsed, or per record
     # batch of an Arrow file), across which the sort and gathers took 2-9x longer
@@ -114,7 +114,7 @@ def build(inst: pl.DataFrame, clients: pl.DataFrame | None = None, parts: int = 
     """Per-client installment features: ``SK_ID_CURR`` and float32 columns, one row per client of ``clients``
     (default: every client of the table). The clients are split in ``parts`` and built one part at a time
     (the result lists them part by part; every feature is per client, so the parts are independent): at real
-    size four parts took 4.8-5.1 s and 1.4 GB, the whole table at once 6.4-6.6 s and 2.3 GB (ten million
+    size four parts took 4.8-5.1 s (process peak 1.4 GB), the whole table at once 6.4-6.6 s (2.3 GB; ten million
     instalments' intermediate columns no longer fit the caches)."""
     def of_part(frame: pl.DataFrame, part: int) -> pl.DataFrame:
         return frame.filter(pl.col(KEY) % parts == part)
