@@ -145,7 +145,8 @@ def load_table(data_dir: str | Path, table: str, cache_dir: str | Path | None = 
     if parsed_before:
         atomic_write_ipc(cached, frame)
     else:
-        cached.unlink(missing_ok=True)  # the cache of an earlier version of the file
+        for earlier in (cached, cached.with_suffix(".parquet")):  # an earlier file's cache, or an older kit's
+            earlier.unlink(missing_ok=True)
         atomic_write_json(meta, fingerprint)
     return frame
 

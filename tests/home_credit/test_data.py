@@ -47,6 +47,18 @@ def test_a_table_parsed_twice_is_cached_then_read_from_the_cache(home_credit_dat
     assert_frame_equal(first, third)
 
 
+def test_a_parquet_table_cache_of_an_older_kit_is_removed(home_credit_data, tmp_path):
+    """Tables were cached as parquet before the Arrow files (CACHE_VERSION 2): the first parse under the new
+    version removes the old file instead of leaving gigabytes behind at real size."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "bureau.parquet").write_bytes(b"old cache")
+    (cache / "bureau_balance.parquet").write_bytes(b"another table's")
+    data.load_table(home_credit_data, "bureau", cache_dir=cache)
+    assert not (cache / "bureau.parquet").exists()
+    assert (cache / "bureau_balance.parquet").exists()  # not this table's: left alone
+
+
 def test_changed_csv_invalidates_the_cache(home_credit_data, tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
