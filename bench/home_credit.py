@@ -62,9 +62,8 @@ def _measured(start: float, cpu: float, **values) -> dict:
 
 
 def _stage_floor(data_dir: str) -> dict:
+    from competitions.home_credit import data, schema  # first: it sets polars' allocator as the kit runs it
     import polars as pl
-
-    from competitions.home_credit import data, schema
 
     start, cpu = time.perf_counter(), cpu_seconds()
     rows = 0

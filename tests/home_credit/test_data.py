@@ -1,7 +1,10 @@
 """Loading the Home Credit tables: dtypes, row counts, the table cache and real reference rows."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,8 @@ from polars.testing import assert_frame_equal
 
 from competitions.home_credit import data, schema
 
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "home_credit"
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = REPO / ".." / "shared" / "reference" / "home_credit"
 
 
 def _line_count(path: Path) -> int:
@@ -196,3 +200,17 @@ def test_a_table_saved_with_a_bom_and_crlf_line_ends_loads_the_same(home_credit_
     (folder / "bureau.csv").write_bytes(b"\xef\xbb\xbf" + raw.replace(b"\n", b"\r\n"))
     assert_frame_equal(data.read_csv_checked(folder / "bureau.csv"),
                        data.read_csv_checked(home_credit_data / "bureau.csv"))
+
+
+@pytest.mark.parametrize("user_setting", [None, "dirty_decay_ms:0"])
+def test_polars_allocator_keeps_freed_memory_a_while_unless_the_user_set_it(user_setting):
+    """The package sets jemalloc's decay before polars is first imported; polars adds the variable after its own
+    defaults (jemalloc takes the last value of an option), read once at that import."""
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if user_setting:
+        env["_RJEM_MALLOC_CONF"] = user_setting
+    code = "import competitions.home_credit.data, os, polars; print(os.environ['_RJEM_MALLOC_CONF'])"
+    seen = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          check=True, timeout=120).stdout.strip()
+    expected = user_setting or "dirty_decay_ms:10000,muzzy_decay_ms:10000"
+    assert seen == expected or seen.endswith("," + expected)
