@@ -162,13 +162,16 @@ def grouped_by_owner(table: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _stably_sorted(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """``frame`` sorted by ``column`` (ties in their order), the column not flagged as sorted. ``sort`` flags it,
-    and polars then groups every subset of the rows by slices: over the previous applications in Kaggle's order
+    """``frame`` sorted by ``column`` (ties in their order), the column not flagged as sorted.
+
+    Sorted by polars' streaming engine: twice as fast as ``DataFrame.sort`` over the parsed tables at real size
+    (installments in Kaggle's order 0.45-0.64 s against 1.15-1.41 s, the same rows). A sort flags the column, and
+    polars then groups every subset of the rows by slices: over the previous applications in Kaggle's order
     (5 rows a client) 4.0-4.3 s instead of 2.3-2.6 s (``features.aggregate.grouped`` flags the frames where
-    slicing pays). The column's values computed again carry no flag; a gather by ``arg_sort`` costs as much as
-    the sort only after copying the parsed chunks into one (memory for a third copy of the table)."""
-    ordered = frame.sort(column, maintain_order=True)
-    return ordered.with_columns(pl.col(column) + pl.lit(0, ordered.schema[column]))
+    slicing pays); the column's values computed again carry no flag."""
+    dtype = frame.schema[column]
+    return (frame.lazy().sort(column, maintain_order=True)
+            .with_columns(pl.col(column) + pl.lit(0, dtype)).collect(engine="streaming"))
 
 
 def _consecutive(ids: pl.Series) -> bool:
