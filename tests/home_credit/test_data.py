@@ -212,5 +212,5 @@ def test_polars_allocator_keeps_freed_memory_a_while_unless_the_user_set_it(user
     code = "import competitions.home_credit.data, os, polars; print(os.environ['_RJEM_MALLOC_CONF'])"
     seen = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
                           check=True, timeout=120).stdout.strip()
-    expected = user_setting or "dirty_decay_ms:7000,muzzy_decay_ms:7000"
+    expected = user_setting or "dirty_decay_ms:5000,muzzy_decay_ms:5000"
     assert seen == expected or seen.endswith("," + expected)
