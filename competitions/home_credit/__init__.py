@@ -5,9 +5,9 @@ from common.registry import Competition, register
 
 # polars' allocator (jemalloc) gives freed memory back to the system after half a second (polars' own setting),
 # and the feature build, which frees and allocates column buffers all along, then took 2.7M page faults (11 GB
-# zeroed anew) at real size: 7-8 s of system time on 2 cores. Kept 5 s: 1.3-1.7M faults, 2-3 s less wall time.
+# zeroed anew) at real size: 7-8 s of system time on 2 cores. Kept 5 s: 1.5-1.7M faults, about 2 s less wall time.
 # Longer costs memory, held until the matrix is laid out at the end: peaks in Kaggle's row order at 10 s
-# 2.86-2.97 GiB, at 7 s 2.64-2.97, at 5 s 2.57-2.73 (docs/results.md, "Home Credit at full size"). jemalloc
+# 2.67-3.01 GiB, at 7 s 2.64-2.97, at 5 s 2.57-2.76 (docs/results.md, "Home Credit at full size"). jemalloc
 # reads this once, when polars is first imported: every module of this package imports polars after this line.
 # A value the user set wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000,muzzy_decay_ms:5000")
