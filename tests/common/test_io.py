@@ -103,7 +103,7 @@ def test_home_credit_caches_are_cleaned(tmp_path):
     features.mkdir()
     dead = features / f"application-x.arrow.tmp-{_dead_pid()}"
     dead.write_bytes(b"partial")
-    build.build_group(build.GROUPS["application"], source, cache_dir=features)
+    build.cached_group(build.GROUPS["application"], source, cache_dir=features)
     assert not dead.exists() and list(features.glob("application-*.arrow"))
 
 

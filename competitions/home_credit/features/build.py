@@ -94,18 +94,11 @@ def features_cache_dir(data_dir: str | Path) -> Path:
     return cache_root() / "home_credit" / "features" / digest
 
 
-def build_group(group: FeatureGroup, data_dir: str | Path, cache_dir: Path | None = None,
-                rebuild: bool = False, ids: pl.DataFrame | None = None) -> pl.DataFrame:
-    """One group's per-client features (``SK_ID_CURR`` first, missing values as NaN), from its cache when
-    code and inputs are unchanged (see :func:`cached_group`)."""
-    return pl.read_ipc(cached_group(group, data_dir, cache_dir, rebuild, ids))
-
-
 def cached_group(group: FeatureGroup, data_dir: str | Path, cache_dir: Path | None = None,
                  rebuild: bool = False, ids: pl.DataFrame | None = None) -> Path:
-    """The Arrow file of one group's features, built first unless code and inputs are unchanged. Built with
-    ``ids`` (the application's clients), it holds a row for each, in their order, so a later read is the
-    matrix's block as it is."""
+    """The Arrow file of one group's per-client features (``SK_ID_CURR`` first, missing values as NaN), built
+    first unless code and inputs are unchanged. Built with ``ids`` (the application's clients), it holds a row
+    for each, in their order, so a later read is the matrix's block as it is."""
     folder = Path(cache_dir) if cache_dir is not None else features_cache_dir(data_dir)
     key = group_key(group, data_dir)
     path = folder / f"{group.name}-{key}.arrow"
