@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
+from common.errors import BadInput, MissingInput
 from common.io import atomic_write_csv, atomic_write_json
 from common.metrics import auc_summary, roc_auc
 
@@ -85,7 +86,7 @@ def adversarial_cv(train, test, fit_predict: FitPredict, n_splits: int = 5, seed
     row, training rows first): rows of one group, e.g. copies of one image in train and test, share a fold."""
     n_train, n_test = len(train), len(test)
     if n_train < n_splits or n_test < n_splits:
-        raise ValueError(f"adversarial validation needs at least {n_splits} training and test rows "
+        raise BadInput(f"adversarial validation needs at least {n_splits} training and test rows "
                          f"(got {n_train} and {n_test})")
     x = _concat(train, test)
     y = np.r_[np.zeros(n_train, np.int32), np.ones(n_test, np.int32)]
@@ -93,7 +94,7 @@ def adversarial_cv(train, test, fit_predict: FitPredict, n_splits: int = 5, seed
     if groups is not None:
         groups = np.asarray(groups)
         if len(groups) != len(y):
-            raise ValueError(f"adversarial groups: {len(groups)} labels for {len(y)} rows")
+            raise BadInput(f"adversarial groups: {len(groups)} labels for {len(y)} rows")
         sizes = pd.Series(groups).value_counts()
         info["duplicate_groups"] = int((sizes > 1).sum())
         info["rows_in_duplicate_groups"] = int(sizes[sizes > 1].sum())
@@ -190,7 +191,7 @@ def likeness_weights(p_test: np.ndarray, clip: float = 10.0, eps: float = 1e-6) 
     """Density-ratio weights of training rows, ``w = p / (1 - p)``, divided by their median, clipped to
     ``[1/clip, clip]`` (so a few very test-like rows cannot take over) and normalised to mean 1."""
     if clip < 1:
-        raise ValueError(f"weight clip must be >= 1, got {clip}")
+        raise BadInput(f"weight clip must be >= 1, got {clip}")
     p = np.clip(np.asarray(p_test, np.float64), eps, 1 - eps)
     w = p / (1 - p)
     w = np.clip(w / np.median(w), 1.0 / clip, clip)
@@ -254,9 +255,9 @@ def _run_file(source: str | Path, name: str, option: str) -> Path:
     if path.is_dir():
         path = path / name
         if not path.is_file():
-            raise FileNotFoundError(f"option {option}: {path} not found (run the adversarial validation first)")
+            raise MissingInput(f"option {option}: {path} not found (run the adversarial validation first)")
     elif not path.is_file():
-        raise FileNotFoundError(f"option {option}: no such file or run folder: {source}")
+        raise MissingInput(f"option {option}: no such file or run folder: {source}")
     return path
 
 
@@ -267,12 +268,12 @@ def read_shifted_features(source: str | Path, top: int = 0, option: str = "--dro
     if path.suffix == ".csv":
         table = pd.read_csv(path)
         if "feature" not in table.columns:
-            raise ValueError(f"option {option}: {path} has no 'feature' column (columns: {list(table.columns)[:8]})")
+            raise BadInput(f"option {option}: {path} has no 'feature' column (columns: {list(table.columns)[:8]})")
         names = table["feature"].astype(str).tolist()
     else:
         names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if not names:
-        raise ValueError(f"option {option}: {path} lists no features")
+        raise BadInput(f"option {option}: {path} lists no features")
     return names[:top] if top > 0 else names
 
 
@@ -281,16 +282,16 @@ def read_weights(source: str | Path, ids, option: str = "--adversarial-weights")
     path = _run_file(source, WEIGHTS, option)
     table = pd.read_csv(path)
     if not {"id", "weight"} <= set(table.columns):
-        raise ValueError(f"option {option}: {path} needs columns id,weight (has {list(table.columns)[:8]})")
+        raise BadInput(f"option {option}: {path} needs columns id,weight (has {list(table.columns)[:8]})")
     lookup = pd.Series(table["weight"].to_numpy(np.float64), index=table["id"].astype(str).to_numpy())
     keys = pd.Index(np.asarray(ids).astype(str))
     missing = keys[~keys.isin(lookup.index)]
     if len(missing):
-        raise ValueError(f"option {option}: {path} has no weight for {len(missing)} training id(s), e.g. "
+        raise BadInput(f"option {option}: {path} has no weight for {len(missing)} training id(s), e.g. "
                          f"{list(missing[:3])} (made on another dataset?)")
     weights = lookup.reindex(keys).to_numpy()
     if not np.all(np.isfinite(weights)) or (weights < 0).any():
-        raise ValueError(f"option {option}: {path} has negative or non-finite weights")
+        raise BadInput(f"option {option}: {path} has negative or non-finite weights")
     return weights
 
 
@@ -302,7 +303,7 @@ def plot_shifted_features(table: pd.DataFrame, path: str | Path, top: int = 25, 
     head = table.head(top)[::-1]
     panels = [c for c in ("gain", "strength") if c in head.columns and head[c].notna().any()]
     if head.empty or not panels:
-        raise ValueError("no shifted features to plot")
+        raise BadInput("no shifted features to plot")
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 0.28 * len(head) + 1.2), squeeze=False)
     for ax, column in zip(axes[0], panels):
         ax.barh(head["feature"].astype(str), head[column].fillna(0.0),

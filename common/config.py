@@ -21,6 +21,8 @@ from typing import Any, Sequence, TypeVar
 
 import yaml
 
+from common.errors import BadInput, MissingInput
+
 T = TypeVar("T")
 _NO_DEFAULT = dataclasses.MISSING
 
@@ -79,10 +81,10 @@ def parse_folds(spec: str | int, n_splits: int) -> list[int]:
     try:
         folds = [int(part) for part in text.split(",")]
     except ValueError:
-        raise ValueError(f"option --fold must be 'all', a fold number or a comma list, got {spec!r}") from None
+        raise BadInput(f"option --fold must be 'all', a fold number or a comma list, got {spec!r}") from None
     bad = [k for k in folds if not 0 <= k < n_splits]
     if bad:
-        raise ValueError(f"option --fold {bad} outside 0..{n_splits - 1} (--n-splits {n_splits})")
+        raise BadInput(f"option --fold {bad} outside 0..{n_splits - 1} (--n-splits {n_splits})")
     return list(dict.fromkeys(folds))
 
 
@@ -117,16 +119,16 @@ def load_yaml(path: str | Path) -> dict:
     """Read a YAML mapping; a clear error names the file when it is missing or not a mapping."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
+        raise MissingInput(f"config file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ValueError(f"config file {path} is not valid YAML: {where}{problem}") from None
+        raise BadInput(f"config file {path} is not valid YAML: {where}{problem}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping of option: value, got {type(data).__name__}")
+        raise BadInput(f"config file {path} must hold a mapping of option: value, got {type(data).__name__}")
     return data
 
 
@@ -136,7 +138,7 @@ def read_params(path: str) -> dict:
     values = load_yaml(path)
     params = values.get("params", values)
     if not isinstance(params, dict):
-        raise ValueError(f"params file {path}: params must be a mapping of option: value, got {params!r}")
+        raise BadInput(f"params file {path}: params must be a mapping of option: value, got {params!r}")
     return dict(params)
 
 
@@ -173,7 +175,7 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, description: s
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"config file {pre.config}: unknown option(s) {unknown}; known: {sorted(known)}")
+            raise BadInput(f"config file {pre.config}: unknown option(s) {unknown}; known: {sorted(known)}")
         parser.set_defaults(**_typed_yaml_values(cls, values, pre.config))
         from_file = set(values) - _given_on_command_line(cls, argv, description)
     args = vars(parser.parse_args(argv))
@@ -203,14 +205,14 @@ def _typed_yaml_values(cls: type, values: dict, source: str) -> dict:
         converted = []
         for item in items:
             if tp is bool and not isinstance(item, bool):
-                raise ValueError(f"option {flag} (from {source}): {item!r} is not true or false")
+                raise BadInput(f"option {flag} (from {source}): {item!r} is not true or false")
             if tp in (int, float):
                 try:
                     if isinstance(item, bool) or (tp is int and isinstance(item, float) and not item.is_integer()):
                         raise ValueError
                     item = tp(item)
                 except (TypeError, ValueError):
-                    raise ValueError(f"option {flag} (from {source}): {item!r} is not "
+                    raise BadInput(f"option {flag} (from {source}): {item!r} is not "
                                      f"{'an integer' if tp is int else 'a number'}") from None
             converted.append(item)
         out[field.name] = converted if is_list and isinstance(value, list) else converted[0]
@@ -235,18 +237,18 @@ def check_values(cls: type, values: dict, source: str | None = None, from_file: 
         value = values.get(field.name)
         where = f" (from {source})" if source and (from_file is None or field.name in from_file) else ""
         if field.metadata.get("required") and value in (None, ""):
-            raise ValueError(f"option {flag} is required{where}")
+            raise BadInput(f"option {flag} is required{where}")
         choices = field.metadata.get("choices")
         if choices and value is not None:
             bad = [v for v in (value if isinstance(value, list) else [value]) if v not in choices]
             if bad:
-                raise ValueError(f"option {flag}{where}: {bad[0]!r} is not one of {list(choices)}")
+                raise BadInput(f"option {flag}{where}: {bad[0]!r} is not one of {list(choices)}")
         bounds = field.metadata.get("range")
         if bounds and value is not None:
             for item in value if isinstance(value, (list, tuple)) else [value]:
                 problem = _out_of_range(item, *bounds)
                 if problem:
-                    raise ValueError(f"option {flag}{where}: {item!r} {problem}")
+                    raise BadInput(f"option {flag}{where}: {item!r} {problem}")
 
 
 def _out_of_range(value: Any, low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:

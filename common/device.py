@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from common.errors import BadInput
 from common.config import option
 
 
@@ -25,16 +26,16 @@ def resolve_device(name: str = "auto"):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
-        raise ValueError(f"option --device must be auto, cpu, cuda or cuda:N, got {name!r}")
+        raise BadInput(f"option --device must be auto, cpu, cuda or cuda:N, got {name!r}")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"option --device {name}: no CUDA device is available here (use --device cpu)")
+        raise BadInput(f"option --device {name}: no CUDA device is available here (use --device cpu)")
     return torch.device(name)
 
 
 def set_threads(threads: int) -> None:
     """torch's CPU threads (0 keeps torch's default); on a crowded machine 1 is often fastest."""
     if threads < 0:
-        raise ValueError(f"option --threads must be >= 0, got {threads}")
+        raise BadInput(f"option --threads must be >= 0, got {threads}")
     if threads:
         import torch
 

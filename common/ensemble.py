@@ -35,6 +35,7 @@ from sklearn.linear_model import LogisticRegression
 
 import lightgbm as lgb
 
+from common.errors import BadInput
 from common.metrics import auc_summary, delong_test, midranks, roc_auc
 
 OOF_COLUMNS = ("id", "fold", "target", "pred")
@@ -63,7 +64,7 @@ class Aligned:
 def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"{what} lacks column(s) {missing}; has {list(df.columns)}")
+        raise BadInput(f"{what} lacks column(s) {missing}; has {list(df.columns)}")
 
 
 def _indexed(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> pd.DataFrame:
@@ -71,17 +72,17 @@ def _indexed(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> pd.DataFr
     _require(df, columns, what)
     dup = df["id"][df["id"].duplicated()]
     if len(dup):
-        raise ValueError(f"{what} has {len(dup)} duplicated id(s), e.g. {dup.unique()[:_SHOW].tolist()}")
+        raise BadInput(f"{what} has {len(dup)} duplicated id(s), e.g. {dup.unique()[:_SHOW].tolist()}")
     bad = df["id"][~np.isfinite(df["pred"].to_numpy(dtype=np.float64))]
     if len(bad):
-        raise ValueError(f"{what} has {len(bad)} NaN/inf prediction(s), e.g. ids {bad[:_SHOW].tolist()}")
+        raise BadInput(f"{what} has {len(bad)} NaN/inf prediction(s), e.g. ids {bad[:_SHOW].tolist()}")
     return df.set_index("id")
 
 
 def _same_ids(ref: pd.Index, other: pd.Index, what: str, ref_what: str) -> None:
     missing, extra = ref.difference(other), other.difference(ref)
     if len(missing) or len(extra):
-        raise ValueError(
+        raise BadInput(
             f"{what} does not cover the same ids as {ref_what}: {len(missing)} missing "
             f"(e.g. {missing[:_SHOW].tolist()}), {len(extra)} extra (e.g. {extra[:_SHOW].tolist()})")
 
@@ -91,7 +92,7 @@ def _same_column(ref: pd.DataFrame, other: pd.DataFrame, column: str, what: str,
     diff = np.flatnonzero(a != b)
     if diff.size:
         examples = ", ".join(f"id {ref.index[i]!r}: {b[i]} vs {a[i]}" for i in diff[:_SHOW])
-        raise ValueError(f"{what} has another {column} than {ref_what} for {diff.size} id(s), e.g. {examples}")
+        raise BadInput(f"{what} has another {column} than {ref_what} for {diff.size} id(s), e.g. {examples}")
 
 
 def align(oofs: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame] | None = None) -> Aligned:
@@ -100,7 +101,7 @@ def align(oofs: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame] | None =
     Raises ``ValueError`` naming the run and showing a few ids when ids, folds or targets disagree.
     """
     if not oofs:
-        raise ValueError("no runs to align")
+        raise BadInput("no runs to align")
     names = list(oofs)
     ref_name = names[0]
     ref_what = f"run {ref_name!r} OOF"
@@ -120,7 +121,7 @@ def align(oofs: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame] | None =
         lacking = [n for n in names if n not in tests]
         unknown = [n for n in tests if n not in oofs]
         if lacking or unknown:
-            raise ValueError(f"test predictions missing for run(s) {lacking}; test without OOF for {unknown}")
+            raise BadInput(f"test predictions missing for run(s) {lacking}; test without OOF for {unknown}")
         test_ref = _indexed(tests[ref_name], TEST_COLUMNS, f"run {ref_name!r} test")
         test_preds = []
         for name in names:
@@ -140,24 +141,24 @@ def attach_meta(aligned: Aligned, meta: pd.DataFrame, what: str = "meta-features
     ``ValueError`` naming the missing ids, duplicated ids and non-numeric or missing columns.
     """
     if "id" not in meta.columns:
-        raise ValueError(f"{what} lacks the column 'id'; has {list(meta.columns)}")
+        raise BadInput(f"{what} lacks the column 'id'; has {list(meta.columns)}")
     columns = [c for c in meta.columns if c != "id"]
     if not columns:
-        raise ValueError(f"{what} has no feature columns besides 'id'")
+        raise BadInput(f"{what} has no feature columns besides 'id'")
     bad = [c for c in columns if not (pd.api.types.is_numeric_dtype(meta[c]) or pd.api.types.is_bool_dtype(meta[c]))]
     if bad:
-        raise ValueError(f"{what} has non-numeric column(s) {bad}: encode them as numbers")
+        raise BadInput(f"{what} has non-numeric column(s) {bad}: encode them as numbers")
     keys = meta["id"].astype(str)
     dup = keys[keys.duplicated()]
     if len(dup):
-        raise ValueError(f"{what} has {len(dup)} duplicated id(s), e.g. {dup.unique()[:_SHOW].tolist()}")
+        raise BadInput(f"{what} has {len(dup)} duplicated id(s), e.g. {dup.unique()[:_SHOW].tolist()}")
     table = meta[columns].astype(np.float64).set_axis(pd.Index(keys, name="id"))
 
     def rows(ids: np.ndarray, part: str) -> np.ndarray:
         wanted = pd.Index(np.asarray(ids).astype(str))
         missing = wanted.difference(table.index)
         if len(missing):
-            raise ValueError(f"{what} lacks {len(missing)} of the {len(wanted)} {part} ids, "
+            raise BadInput(f"{what} lacks {len(missing)} of the {len(wanted)} {part} ids, "
                              f"e.g. {missing[:_SHOW].tolist()}")
         return table.loc[wanted].to_numpy()
 
@@ -171,7 +172,7 @@ def attach_meta(aligned: Aligned, meta: pd.DataFrame, what: str = "meta-features
 def _matrix(P) -> np.ndarray:
     P = np.asarray(P, dtype=np.float64)
     if P.ndim != 2 or P.shape[1] == 0:
-        raise ValueError(f"expected a prediction matrix (rows x models), got shape {P.shape}")
+        raise BadInput(f"expected a prediction matrix (rows x models), got shape {P.shape}")
     return P
 
 
@@ -209,7 +210,7 @@ class _Blender(BaseEstimator):
         """Blend scores of ``P`` (rows x models, same column order as in ``fit``)."""
         X = self._features(P)
         if X.shape[1] != self.weights_.size:
-            raise ValueError(f"blender was fitted on {self.weights_.size} models, got {X.shape[1]}")
+            raise BadInput(f"blender was fitted on {self.weights_.size} models, got {X.shape[1]}")
         return X @ self.weights_
 
 
@@ -303,11 +304,11 @@ class StackBlend(BaseEstimator):
         if self.features == "logit":
             outside = np.flatnonzero(((P < 0) | (P > 1)).any(axis=0))
             if outside.size:
-                raise ValueError(f"features='logit' needs probabilities in [0, 1]; column(s) "
+                raise BadInput(f"features='logit' needs probabilities in [0, 1]; column(s) "
                                  f"{outside.tolist()} are not: use features='rank'")
             p = np.clip(P, 1e-6, 1 - 1e-6)
             return np.log(p / (1 - p))
-        raise ValueError(f"unknown features {self.features!r}; use 'rank' or 'logit'")
+        raise BadInput(f"unknown features {self.features!r}; use 'rank' or 'logit'")
 
     def fit(self, P, y, folds=None) -> "StackBlend":
         y = np.asarray(y)
@@ -372,15 +373,15 @@ class LGBStackBlend(BaseEstimator):
         elif self.features == RAW:
             X = P
         else:
-            raise ValueError(f"unknown features {self.features!r}; use 'rank' or 'raw'")
+            raise BadInput(f"unknown features {self.features!r}; use 'rank' or 'raw'")
         n_meta = getattr(self, "n_meta_", None)
         if meta is None:
             if n_meta:
-                raise ValueError(f"the meta-model was fitted with {n_meta} meta-feature(s); pass meta=")
+                raise BadInput(f"the meta-model was fitted with {n_meta} meta-feature(s); pass meta=")
             return X
         meta = np.asarray(meta, dtype=np.float64).reshape(len(P), -1)
         if n_meta is not None and meta.shape[1] != n_meta:
-            raise ValueError(f"the meta-model was fitted with {n_meta} meta-feature(s), got {meta.shape[1]}")
+            raise BadInput(f"the meta-model was fitted with {n_meta} meta-feature(s), got {meta.shape[1]}")
         return np.hstack([X, meta])
 
     def _params(self, n_rows: int, n_runs: int, n_cols: int) -> dict:
@@ -407,9 +408,9 @@ class LGBStackBlend(BaseEstimator):
     def _fit_one(self, X: np.ndarray, y: np.ndarray, n_runs: int, folds=None) -> "_Boosted":
         """The logistic start (``init='logistic'``) and the boosted trees on top of it, fitted on these rows."""
         if len(np.unique(y)) < 2:
-            raise ValueError("the meta-model needs both classes among its training rows")
+            raise BadInput("the meta-model needs both classes among its training rows")
         if self.init not in ("logistic", "none"):
-            raise ValueError(f"unknown init {self.init!r}; use 'logistic' or 'none'")
+            raise BadInput(f"unknown init {self.init!r}; use 'logistic' or 'none'")
         start = None
         if self.init == "logistic":
             start = LogisticRegression(C=1.0, max_iter=1000).fit(X[:, :n_runs], y)
@@ -440,7 +441,7 @@ class LGBStackBlend(BaseEstimator):
         else:
             folds = np.asarray(folds)
             if not (len(folds) == len(P) == len(y)):
-                raise ValueError(f"P, y and folds have {len(P)}, {len(y)} and {len(folds)} rows")
+                raise BadInput(f"P, y and folds have {len(P)}, {len(y)} and {len(folds)} rows")
             # ranks over all OOF rows (labels unused), as nested_oof does for the other blenders
             Xr = np.hstack([rank_normalise(P) if self.features == "rank" else P, X[:, self.n_runs_:]])
             self.oof_ = np.empty(len(P), dtype=np.float64)
@@ -455,7 +456,7 @@ class LGBStackBlend(BaseEstimator):
         """The meta-model's log-odds for ``P`` (rows x runs, same order as in ``fit``) and ``meta``."""
         P = _matrix(P)
         if P.shape[1] != self.n_runs_:
-            raise ValueError(f"meta-model was fitted on {self.n_runs_} runs, got {P.shape[1]}")
+            raise BadInput(f"meta-model was fitted on {self.n_runs_} runs, got {P.shape[1]}")
         return self.model_.predict(self._features(P, meta))
 
 
@@ -482,7 +483,7 @@ _SELF_NESTED = (StackBlend, LGBStackBlend)  # blenders whose oof_ is already the
 def make_blender(method: str, **params):
     """A blender by name: one of ``BLENDERS`` ('mean', 'rank', 'weighted', 'hill', 'stack', 'lgb_stack')."""
     if method not in BLENDERS:
-        raise ValueError(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
+        raise BadInput(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
     return BLENDERS[method](**params)
 
 
@@ -509,7 +510,7 @@ def nested_oof(blender_factory: Callable[[], object], P, y, folds) -> np.ndarray
     """
     P, y, folds = _matrix(P), np.asarray(y), np.asarray(folds)
     if not (len(P) == len(y) == len(folds)):
-        raise ValueError(f"P, y and folds have {len(P)}, {len(y)} and {len(folds)} rows")
+        raise BadInput(f"P, y and folds have {len(P)}, {len(y)} and {len(folds)} rows")
     X, factory = _pooled_features(blender_factory, P)
     out = np.empty(len(P), dtype=np.float64)
     for k in np.unique(folds):
@@ -551,7 +552,7 @@ def _fit(aligned: Aligned, method: str) -> tuple[object, np.ndarray, np.ndarray 
     several_folds = len(np.unique(aligned.folds)) > 1
     blender = make_blender(method)
     if aligned.meta is not None and method not in META_AWARE:
-        raise ValueError(f"meta-features are used by method(s) {list(META_AWARE)} only, not {method!r}")
+        raise BadInput(f"meta-features are used by method(s) {list(META_AWARE)} only, not {method!r}")
     if method in ("stack", "lgb_stack"):
         extra = {"meta": aligned.meta} if method == "lgb_stack" else {}
         blender.fit(aligned.oof, aligned.y, aligned.folds if several_folds else None, **extra)

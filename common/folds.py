@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import PredefinedSplit, StratifiedGroupKFold, StratifiedKFold
 
+from common.errors import BadInput, MissingInput
 from common.io import atomic_write_csv
 
 
@@ -21,13 +22,13 @@ def make_folds(ids: Sequence, y: Sequence[int], n_splits: int = 5, seed: int = 4
     ids = pd.Index(ids)
     y = np.asarray(y)
     if len(ids) != len(y) or (groups is not None and len(groups) != len(y)):
-        raise ValueError(f"ids ({len(ids)}), y ({len(y)}) and groups must have the same length")
+        raise BadInput(f"ids ({len(ids)}), y ({len(y)}) and groups must have the same length")
     if ids.has_duplicates:
-        raise ValueError(f"duplicated ids, e.g. {list(ids[ids.duplicated()][:5])}")
+        raise BadInput(f"duplicated ids, e.g. {list(ids[ids.duplicated()][:5])}")
     _check_both_classes(y)
     classes, counts = np.unique(y, return_counts=True)
     if counts.min() < n_splits:
-        raise ValueError(f"class {classes[counts.argmin()].tolist()} has only {counts.min()} rows, fewer than the "
+        raise BadInput(f"class {classes[counts.argmin()].tolist()} has only {counts.min()} rows, fewer than the "
                          f"{n_splits} folds asked for: use at most {counts.min()} folds")
     if groups is None:
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -54,20 +55,20 @@ def check_folds(folds: pd.DataFrame, y: Sequence[int], groups: Sequence | None =
         classes = np.unique(y[folds["fold"].to_numpy() == k])
         if len(classes) < 2:
             counts = dict(zip(*[c.tolist() for c in np.unique(y, return_counts=True)]))
-            raise ValueError(f"fold {k} holds only class {classes.tolist()} (rows per class: {counts}): use at most "
+            raise BadInput(f"fold {k} holds only class {classes.tolist()} (rows per class: {counts}): use at most "
                              f"{min(counts.values())} folds")
     if groups is not None:
         per_group = pd.Series(folds["fold"].to_numpy()).groupby(np.asarray(groups)).nunique()
         split = per_group[per_group > 1]
         if len(split):
-            raise ValueError(f"groups split across folds: {list(split.index[:5])}")
+            raise BadInput(f"groups split across folds: {list(split.index[:5])}")
 
 
 def _check_both_classes(y: np.ndarray) -> None:
     """ROC-AUC and stratified folds need both classes: a data set of one class is a data problem, not a fold one."""
     classes = np.unique(y)
     if len(classes) < 2:
-        raise ValueError(f"the labels hold only class {classes.tolist()} ({len(y)} rows): ROC-AUC needs both "
+        raise BadInput(f"the labels hold only class {classes.tolist()} ({len(y)} rows): ROC-AUC needs both "
                          "classes; check that the data holds positive and negative examples")
 
 
@@ -78,10 +79,10 @@ def load_folds(path: str | Path, ids: Sequence | None = None, optional: Sequence
     any other id without a fold, and any id of the file not in ``ids``, is still an error naming them."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"fold file not found: {path}")
+        raise MissingInput(f"fold file not found: {path}")
     folds = pd.read_csv(path)
     if list(folds.columns) != ["id", "fold"]:
-        raise ValueError(f"fold file {path} must have columns id,fold; has {list(folds.columns)}")
+        raise BadInput(f"fold file {path} must have columns id,fold; has {list(folds.columns)}")
     if ids is None:
         return folds
     wanted = pd.Index(ids).astype(str)
@@ -90,7 +91,7 @@ def load_folds(path: str | Path, ids: Sequence | None = None, optional: Sequence
     tolerated = missing.intersection(pd.Index(optional if optional is not None else []).astype(str))
     missing = missing.difference(tolerated)
     if len(missing) or len(extra):
-        raise ValueError(
+        raise BadInput(
             f"fold file {path} was made for other data: {len(missing)} ids without a fold "
             f"(e.g. {list(missing[:3])}), {len(extra)} unknown ids (e.g. {list(extra[:3])}); "
             f"give this data its own runs folder (--runs-dir DIR), or move {path} away to make new folds")
@@ -112,7 +113,7 @@ def get_or_make_folds(path: str | Path, ids: Sequence, y: Sequence[int], n_split
         try:
             check_folds(folds, y, groups)
         except ValueError as err:
-            raise ValueError(f"fold file {path} does not fit this data: {err}; give this data its own runs folder "
+            raise BadInput(f"fold file {path} does not fit this data: {err}; give this data its own runs folder "
                              f"(--runs-dir DIR), or move {path} away to make new folds") from None
         return folds
     folds = make_folds(ids, y, n_splits=n_splits, seed=seed, groups=groups)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
+from common.errors import KitError
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ NEARLY_FULL_BYTES = 1 << 20  # a write that failed with less free space than thi
 DISK_FULL_TEXTS = ("no space left on device", "database or disk is full", "disk quota exceeded")
 
 
-class DiskFullError(OSError):
+class DiskFullError(KitError, OSError):
     """The device ran out of space while writing ``filename``; ``common.cli`` prints it as one line."""
 
     def __init__(self, path: str | Path):

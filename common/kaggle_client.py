@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from common.errors import KitError
 
 CREDENTIALS_HELP = (
     "no Kaggle credentials found: set KAGGLE_API_TOKEN (or KAGGLE_USERNAME and KAGGLE_KEY), or put "
@@ -21,7 +22,7 @@ CREDENTIALS_HELP = (
 TERMINAL_KERNEL_STATUSES = frozenset({"COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED"})
 
 
-class KaggleError(RuntimeError):
+class KaggleError(KitError, RuntimeError):
     """A Kaggle call failed; the message says which call and why."""
 
 

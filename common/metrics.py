@@ -16,6 +16,8 @@ from typing import Iterator
 import numpy as np
 from scipy.stats import norm
 
+from common.errors import BadInput
+
 # Bootstrap work arrays hold at most this many elements per chunk (int64: 32 MiB).
 _CHUNK_ELEMENTS = 1 << 22
 
@@ -25,19 +27,19 @@ def _check_target(y_true) -> np.ndarray:
     """Return ``y_true`` as a boolean vector; refuse non-binary, one-class or multi-dimensional targets."""
     y = np.asarray(y_true)
     if y.ndim != 1:
-        raise ValueError(f"y_true must be 1-D, got shape {y.shape}")
+        raise BadInput(f"y_true must be 1-D, got shape {y.shape}")
     if y.dtype != bool:
         if not (np.issubdtype(y.dtype, np.number)):
-            raise ValueError(f"y_true must hold 0/1 (or booleans), got dtype {y.dtype}")
+            raise BadInput(f"y_true must hold 0/1 (or booleans), got dtype {y.dtype}")
         binary = (y == 0) | (y == 1)
         if not binary.all():
             bad = np.unique(y[~binary])[:5]
-            raise ValueError(f"y_true must hold only 0 and 1 (binary target); found also {bad.tolist()}")
+            raise BadInput(f"y_true must hold only 0 and 1 (binary target); found also {bad.tolist()}")
         y = y == 1
     n_pos = int(np.count_nonzero(y))
     if n_pos == 0 or n_pos == y.size:
         which = "0 (no positives)" if n_pos == 0 else "1 (no negatives)"
-        raise ValueError(f"y_true has only one class, all {which}: ROC-AUC is undefined (n={y.size})")
+        raise BadInput(f"y_true has only one class, all {which}: ROC-AUC is undefined (n={y.size})")
     return y
 
 
@@ -45,13 +47,13 @@ def _check_scores(y: np.ndarray, y_score, name: str = "y_score") -> np.ndarray:
     """Return scores as float64 of shape (n,) or (n, k); refuse length mismatch and NaN/inf."""
     s = np.asarray(y_score, dtype=np.float64)
     if s.ndim not in (1, 2):
-        raise ValueError(f"{name} must be 1-D (or 2-D: rows x models), got shape {s.shape}")
+        raise BadInput(f"{name} must be 1-D (or 2-D: rows x models), got shape {s.shape}")
     if s.shape[0] != y.shape[0]:
-        raise ValueError(f"{name} has {s.shape[0]} rows but y_true has {y.shape[0]}")
+        raise BadInput(f"{name} has {s.shape[0]} rows but y_true has {y.shape[0]}")
     finite = np.isfinite(s)
     if not finite.all():
         rows = np.flatnonzero(~finite.reshape(len(s), -1).all(axis=1))
-        raise ValueError(f"{name} has {rows.size} row(s) with NaN/inf, e.g. rows {rows[:5].tolist()}")
+        raise BadInput(f"{name} has {rows.size} row(s) with NaN/inf, e.g. rows {rows[:5].tolist()}")
     return s
 
 
@@ -65,7 +67,7 @@ def roc_auc(y_true, y_score) -> float:
     """Area under the ROC curve, ties counted half (equal to ``sklearn.metrics.roc_auc_score``)."""
     y, s = _check(y_true, y_score)
     if s.ndim != 1:
-        raise ValueError(f"y_score must be 1-D, got shape {s.shape}")
+        raise BadInput(f"y_score must be 1-D, got shape {s.shape}")
     return _auc_sorted_classes(np.sort(s[~y]), np.sort(s[y]))
 
 
@@ -127,7 +129,7 @@ def delong_auc_variance(y_true, y_score) -> tuple[float, float]:
     """``(auc, variance)`` of one model's AUC by DeLong's method."""
     y, s = _check(y_true, y_score)
     if s.ndim != 1:
-        raise ValueError(f"y_score must be 1-D, got shape {s.shape}")
+        raise BadInput(f"y_score must be 1-D, got shape {s.shape}")
     aucs, cov = _delong(y, s[:, None])
     return float(aucs[0]), float(cov[0, 0])
 
@@ -150,7 +152,7 @@ def delong_test(y_true, score_a, score_b) -> tuple[float, float, float, float]:
     a = _check_scores(y, score_a, "score_a")
     b = _check_scores(y, score_b, "score_b")
     if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"score_a and score_b must be 1-D, got shapes {a.shape} and {b.shape}")
+        raise BadInput(f"score_a and score_b must be 1-D, got shapes {a.shape} and {b.shape}")
     aucs, cov = _delong(y, np.column_stack([a, b]))
     diff = aucs[0] - aucs[1]
     var = cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1]
@@ -179,7 +181,7 @@ def _bootstrap_counts(n_neg: int, n_pos: int, n_boot: int, stratified: bool,
     class's size.
     """
     if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+        raise BadInput(f"n_boot must be at least 1, got {n_boot}")
     n = n_neg + n_pos
     chunk = max(1, min(n_boot, _CHUNK_ELEMENTS // n))
     for begin in range(0, n_boot, chunk):
@@ -211,7 +213,7 @@ def bootstrap_aucs(y_true, y_score, n_boot: int = 1000, stratified: bool = False
     """AUCs of ``n_boot`` bootstrap resamples (NaN for a resample that drew a single class)."""
     y, s = _check(y_true, y_score)
     if s.ndim != 1:
-        raise ValueError(f"y_score must be 1-D, got shape {s.shape}")
+        raise BadInput(f"y_score must be 1-D, got shape {s.shape}")
     neg, pos = np.sort(s[~y]), np.sort(s[y])
     # For each positive, negatives strictly below / not above it: 2 * its Mann-Whitney count
     # under weights w is cum_w[below] + cum_w[not_above].
@@ -234,7 +236,7 @@ def bootstrap_auc_ci(y_true, y_score, n_boot: int = 1000, alpha: float = 0.05, s
     aucs = bootstrap_aucs(y_true, y_score, n_boot, stratified, seed)
     aucs = aucs[np.isfinite(aucs)]
     if aucs.size < 2:
-        raise ValueError("fewer than 2 bootstrap resamples held both classes; use stratified=True")
+        raise BadInput("fewer than 2 bootstrap resamples held both classes; use stratified=True")
     lo, hi = np.quantile(aucs, [alpha / 2.0, 1.0 - alpha / 2.0])
     return roc_auc(y_true, y_score), float(aucs.std(ddof=1)), float(lo), float(hi)
 
@@ -269,6 +271,6 @@ def bootstrap_roc_band(y_true, y_score, fpr_grid, n_boot: int = 200, alpha: floa
             if np.isfinite(f).all() and np.isfinite(t).all():
                 tprs.append(np.interp(fpr_grid, np.r_[0.0, f], np.r_[0.0, t]))
     if len(tprs) < 2:
-        raise ValueError("fewer than 2 bootstrap resamples held both classes")
+        raise BadInput("fewer than 2 bootstrap resamples held both classes")
     lo, hi = np.quantile(np.asarray(tprs), [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
     return lo, hi

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput, MissingInput
 from common.config import option
 from common.cv import FoldResult, Truth, run_folds
 from common.metrics import roc_auc
@@ -81,7 +82,7 @@ def train_seeds(parent: Run, cfg: Any, train_one: Callable[[Any, Run], Any], fol
 
 def _read_fold(run: Run, fold: int) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
     if not run.is_finished(fold):
-        raise FileNotFoundError(f"seed run {run.root} has no finished fold {fold} "
+        raise MissingInput(f"seed run {run.root} has no finished fold {fold} "
                                 f"(no {run.fold_path(fold) / DONE_FILE})")
     oof = pd.read_csv(run.fold_oof_path(fold), dtype={"id": str})
     test_path = run.fold_test_path(fold)
@@ -98,7 +99,7 @@ def average_fold(runs: Sequence[Run], fold: int, names: Sequence[str] | None = N
     preds, per_seed = {}, {}
     for name, run, (oof, _, info) in zip(names, runs, parts):
         if len(oof) != len(first) or set(oof["id"]) != set(first["id"]):
-            raise ValueError(f"fold {fold} of {run.root} holds other rows than {runs[0].root}: the seeds must "
+            raise BadInput(f"fold {fold} of {run.root} holds other rows than {runs[0].root}: the seeds must "
                              "share the fold file")
         preds[name] = oof.set_index("id")["pred"].reindex(first["id"]).to_numpy()
         per_seed[name] = {k: v for k, v in info.items() if not isinstance(v, dict)}
@@ -111,7 +112,7 @@ def average_fold(runs: Sequence[Run], fold: int, names: Sequence[str] | None = N
         test = pd.DataFrame({"id": ids, "pred": np.mean(
             np.stack([t.set_index("id")["pred"].reindex(ids).to_numpy() for t in tests]), axis=0)})
         if np.isnan(test["pred"]).any():
-            raise ValueError(f"fold {fold}: the seed runs' test predictions cover other ids")
+            raise BadInput(f"fold {fold}: the seed runs' test predictions cover other ids")
     return FoldResult(oof=oof, test=test, info={"per_seed": per_seed}, variants=preds)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import option, parse_config
 from common.io import atomic_write_csv, atomic_write_json
@@ -48,7 +49,7 @@ def class_thresholds(labels: np.ndarray, prob: np.ndarray) -> np.ndarray:
     proba = _two_class(prob)
     for c in (0, 1):
         if not (labels == c).any():
-            raise ValueError(f"no row is labelled {c}: per-class thresholds need both classes")
+            raise BadInput(f"no row is labelled {c}: per-class thresholds need both classes")
     return np.array([proba[labels == c, c].mean() for c in (0, 1)])
 
 
@@ -103,9 +104,9 @@ def _two_class(prob: np.ndarray) -> np.ndarray:
     """(n, 2) matrix ``[1 - p, p]`` from class-1 probabilities ``p`` in [0, 1]."""
     p = np.asarray(prob, dtype=np.float64)
     if p.ndim != 1:
-        raise ValueError(f"probabilities must be 1-D, got shape {p.shape}")
+        raise BadInput(f"probabilities must be 1-D, got shape {p.shape}")
     if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
-        raise ValueError("probabilities must be finite and in [0, 1]; Platt-scale other scores first (as_probability)")
+        raise BadInput("probabilities must be finite and in [0, 1]; Platt-scale other scores first (as_probability)")
     return np.column_stack([1.0 - p, p])
 
 
@@ -121,7 +122,7 @@ def as_probability(pred: np.ndarray, labels: np.ndarray, calibrate: str = "auto"
     from sklearn.linear_model import LogisticRegression
 
     if calibrate not in CALIBRATIONS:
-        raise ValueError(f"calibrate must be one of {CALIBRATIONS}, got {calibrate!r}")
+        raise BadInput(f"calibrate must be one of {CALIBRATIONS}, got {calibrate!r}")
     pred = np.asarray(pred, dtype=np.float64)
     if calibrate == "none" or (calibrate == "auto" and pred.min() >= 0 and pred.max() <= 1):
         return pred
@@ -145,11 +146,11 @@ def read_suspects(path: Path) -> pd.DataFrame:
     """Read a suspects CSV; a clear error names the file and the missing columns."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"suspects file not found: {path}")
+        raise MissingInput(f"suspects file not found: {path}")
     suspects = pd.read_csv(path, dtype={"id": str})
     missing = [c for c in ("id", "suggested_label") if c not in suspects.columns]
     if missing:
-        raise ValueError(f"suspects file {path} lacks column(s) {missing}; has {list(suspects.columns)}")
+        raise BadInput(f"suspects file {path} lacks column(s) {missing}; has {list(suspects.columns)}")
     return suspects
 
 
@@ -162,12 +163,12 @@ def apply_audit(ids: np.ndarray, labels: np.ndarray, suspects_csv: Path, action:
     Suspect ids absent from ``ids`` (e.g. images skipped as unreadable) are ignored with a warning.
     """
     if action not in AUDIT_ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}; choose one of {AUDIT_ACTIONS}")
+        raise BadInput(f"unknown audit action {action!r}; choose one of {AUDIT_ACTIONS}")
     if action == "downweight" and not 0 <= weight <= 1:
-        raise ValueError(f"suspect weight must be in [0, 1], got {weight}")
+        raise BadInput(f"suspect weight must be in [0, 1], got {weight}")
     labels = np.asarray(labels)
     if len(ids) != len(labels):
-        raise ValueError(f"ids ({len(ids)}) and labels ({len(labels)}) differ in length")
+        raise BadInput(f"ids ({len(ids)}) and labels ({len(labels)}) differ in length")
     suspects = read_suspects(suspects_csv)
     position = pd.Series(np.arange(len(ids)), index=pd.Index(np.asarray(ids).astype(str)))
     known = suspects["id"].isin(position.index)
@@ -193,14 +194,14 @@ def read_oof(path: Path) -> pd.DataFrame:
     path = Path(path)
     oof_path = RunFolder(path).oof_path if path.is_dir() else path
     if not oof_path.is_file():
-        raise FileNotFoundError(f"no OOF predictions at {oof_path}")
+        raise MissingInput(f"no OOF predictions at {oof_path}")
     oof = pd.read_csv(oof_path, dtype={"id": str})
     missing = [c for c in ("id", "target", "pred") if c not in oof.columns]
     if missing:
-        raise ValueError(f"{oof_path} lacks column(s) {missing}; has {list(oof.columns)}")
+        raise BadInput(f"{oof_path} lacks column(s) {missing}; has {list(oof.columns)}")
     if oof["id"].duplicated().any():
         duplicated = oof.loc[oof["id"].duplicated(), "id"].head(3).tolist()
-        raise ValueError(f"{oof_path} holds duplicated ids, e.g. {duplicated}")
+        raise BadInput(f"{oof_path} holds duplicated ids, e.g. {duplicated}")
     return oof
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from common.errors import MissingInput
+
 KAGGLE_INPUT = Path("/kaggle/input")
 KAGGLE_WORKING = Path("/kaggle/working")
 
@@ -54,7 +56,7 @@ def default_data_dir(competition: str) -> Path:
     if in_kaggle_kernel():
         found = find_input_dir(spec.marker_file)
         if found is None:
-            raise FileNotFoundError(
+            raise MissingInput(
                 f"no folder under {KAGGLE_INPUT} holds {spec.marker_file}: attach the competition "
                 f"'{spec.slug}' to the kernel")
         return found
@@ -72,4 +74,4 @@ def resolve_run(run: str | Path, competition: str, runs_dir: str | Path | None =
     if named.is_dir():
         return named
     where = f"option {option}: " if option else ""
-    raise FileNotFoundError(f"{where}run {str(run)!r} not found: neither a folder nor {named}")
+    raise MissingInput(f"{where}run {str(run)!r} not found: neither a folder nor {named}")

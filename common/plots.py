@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from common.errors import BadInput
 from common.io import atomic_path  # noqa: E402
 from common.metrics import auc_ci, bootstrap_roc_band, roc_curve_points  # noqa: E402
 
@@ -94,9 +95,9 @@ def plot_image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None, 
                     ncols: int = 4, cmap: str = "gray") -> Path:
     """Images (H x W grayscale or H x W x 3) in a grid with optional titles."""
     if len(images) == 0:
-        raise ValueError("no images to plot")
+        raise BadInput("no images to plot")
     if titles is not None and len(titles) != len(images):
-        raise ValueError(f"{len(titles)} titles for {len(images)} images")
+        raise BadInput(f"{len(titles)} titles for {len(images)} images")
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.5 * ncols, 2.6 * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):

@@ -8,6 +8,10 @@ A hook is named ``"module:function"`` and imported only when used, so ``common/`
   fix); the dict (what changed) is recorded with the submission;
 - ``truth``: ``fn(data_dir: Path) -> (ids -> true labels) | None``: planted true labels of synthetic data.
 
+A competition also declares its command lines, ``commands[step] = "package.module"`` (a module with a ``main``),
+which the ``kit`` front door reaches as ``kit <step> <competition>``, and the scripts that run as Kaggle kernels,
+``kernels[target] = KernelTarget(...)``, which ``kernels.build`` offers as ``<competition>-<target>``.
+
 Each competition registers itself: its package (``competitions/<name>/__init__.py``) calls :func:`register`, and
 :func:`get_competition` imports ``competitions.<name>`` by name the first time the name is asked for, so
 ``common/`` names no competition (docs/adding_a_competition.md).
@@ -17,6 +21,18 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from common.errors import BadInput
+
+
+@dataclass(frozen=True)
+class KernelTarget:
+    """A competition script that runs as a Kaggle kernel (``kernels.build``)."""
+    script: str                         # module under competitions/<competition>/
+    gpu: bool                           # runs on a GPU session by default
+    weights: bool = False               # attaches a dataset of pretrained weights
+    default_weights: str | None = None  # "module:function" (model, pretrained) -> the --pretrained the script uses
+    epochs: bool = False                # trains epoch by epoch: runs under torchrun on several GPUs, takes --time-limit
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,8 @@ class Competition:
     score_range: tuple[float, float] = (0.0, 1.0)
     postprocess: dict[str, str] = field(default_factory=dict)  # name -> "module:function"
     truth: str | None = None                                    # "module:function"
+    commands: dict[str, str] = field(default_factory=dict)      # workflow step -> "package.module" with a main
+    kernels: dict[str, KernelTarget] = field(default_factory=dict)  # kernel target -> what it runs
 
 
 COMPETITIONS: dict[str, Competition] = {}
@@ -54,7 +72,7 @@ def get_competition(name: str) -> Competition:
     try:
         return COMPETITIONS[name]
     except KeyError:
-        raise ValueError(f"unknown competition {name!r}; known: {known_competitions()}") from None
+        raise BadInput(f"unknown competition {name!r}; known: {known_competitions()}") from None
 
 
 def known_competitions() -> list[str]:
@@ -76,13 +94,13 @@ def load_hook(reference: str) -> Callable[..., Any]:
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as err:
-        raise ValueError(f"hook {reference!r} cannot be loaded: {err}") from err
+        raise BadInput(f"hook {reference!r} cannot be loaded: {err}") from err
 
 
 def postprocess_hook(competition: str, name: str) -> Callable[..., Any]:
     spec = get_competition(competition)
     if name not in spec.postprocess:
-        raise ValueError(f"competition {competition} has no post-processing {name!r}; "
+        raise BadInput(f"competition {competition} has no post-processing {name!r}; "
                          f"it has {sorted(spec.postprocess) or 'none'}")
     return load_hook(spec.postprocess[name])
 

@@ -28,6 +28,7 @@ except ImportError:  # not POSIX: runs are not locked
 import pandas as pd
 import yaml
 
+from common.errors import BadInput, InputExists, MissingInput
 from common.config import RunConfig, config_to_dict, volatile_options
 from common.io import atomic_write_csv, atomic_write_json, atomic_write_text, clean_leftovers
 from common.paths import runs_root
@@ -39,7 +40,7 @@ LOCK_FILE = ".lock"
 _HELD: dict[str, list] = {}  # run folder -> [open lock file descriptor, depth] held by this process
 
 
-class RunLockedError(FileExistsError):
+class RunLockedError(InputExists):
     """Another process is writing the run folder (it holds the run's lock)."""
 
 
@@ -134,7 +135,7 @@ class Run(RunFolder):
     def open(cls, competition: str, name: str, runs_dir: str | Path | None = None) -> "Run":
         """Open (creating if needed) ``<runs_dir>/<competition>/<name>``."""
         if not re.fullmatch(r"[A-Za-z0-9._+-]+", name):
-            raise ValueError(f"run name {name!r} may only hold letters, digits and . _ + -")
+            raise BadInput(f"run name {name!r} may only hold letters, digits and . _ + -")
         return cls(Path(runs_dir or runs_root()) / competition / name)
 
     # -- lock -----------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ class Run(RunFolder):
             old = yaml.safe_load(self.config_path.read_text()) or {}
             changed = changed_options(old, new, volatile)
             if changed and self.has_work():
-                raise ValueError(
+                raise BadInput(
                     f"run {self.root} was started with another config (differs in {changed}); "
                     "use another --name or delete the run folder")
             if changed:
@@ -279,7 +280,7 @@ def load_predictions(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
     run_dir = Path(run_dir)
     oof_path, test_path = RunFolder(run_dir).oof_path, RunFolder(run_dir).test_path
     if not oof_path.is_file():
-        raise FileNotFoundError(f"no OOF predictions in run {run_dir} (expected {oof_path})")
+        raise MissingInput(f"no OOF predictions in run {run_dir} (expected {oof_path})")
     oof = pd.read_csv(oof_path)
     _require_columns(oof, OOF_COLUMNS, str(oof_path))
     test = None
@@ -292,7 +293,7 @@ def load_predictions(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
 def _require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"{what} lacks column(s) {missing}; has {list(df.columns)}")
+        raise BadInput(f"{what} lacks column(s) {missing}; has {list(df.columns)}")
 
 
 def _file_logger(root: Path) -> logging.Logger:

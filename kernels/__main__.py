@@ -17,6 +17,7 @@ from typing import Sequence
 
 from kernels import remote
 from kernels.pack_code import push_dataset
+from common.errors import MissingInput
 from common.cli import add_debug, cli, failed
 from common.kaggle_client import KaggleError, connect, kernel_status
 
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "push-dataset":
             if not (args.folder / "dataset-metadata.json").is_file():
-                raise FileNotFoundError(f"{args.folder} is not a dataset folder (no dataset-metadata.json): "
+                raise MissingInput(f"{args.folder} is not a dataset folder (no dataset-metadata.json): "
                                         "kernels.build writes one for a run with known weights")
             print(f"dataset {push_dataset(args.folder, args.notes)} is up to date on Kaggle")
             return 0

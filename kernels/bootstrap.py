@@ -40,6 +40,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from common.errors import MissingInput
+
 STARTED = time.monotonic()  # the session's clock, as near its start as the kernel script can read it
 KIT_MARKER = Path("common") / "__init__.py"
 PLACEHOLDER = re.compile(r"\{(input|input_dir):([^}]+)\}")
@@ -80,7 +82,7 @@ def find_kit(input_root: Path, working: Path, dataset_slug: str) -> Path:
                     target.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target / path.name)
             return target
-    raise FileNotFoundError(f"the kit's code dataset {dataset_slug!r} is not attached: no "
+    raise MissingInput(f"the kit's code dataset {dataset_slug!r} is not attached: no "
                             f"{KIT_MARKER} (nor common.zip) under {input_root}")
 
 
@@ -90,7 +92,7 @@ def resolve_inputs(args: list[str], input_root: Path) -> list[str]:
         kind, relative = match.groups()
         found = find_under(input_root, relative)
         if found is None:
-            raise FileNotFoundError(f"{relative} not found under {input_root}: attach the competition, dataset "
+            raise MissingInput(f"{relative} not found under {input_root}: attach the competition, dataset "
                                     "or kernel output that holds it")
         return str(found if kind == "input" else found.parents[len(Path(relative).parts) - 1])
     return [PLACEHOLDER.sub(replace, a) for a in args]
@@ -102,7 +104,7 @@ def weights_dirs(file_names: list[str], input_root: Path) -> list[Path]:
     for name in file_names:
         found = find_under(input_root, name)
         if found is None:
-            raise FileNotFoundError(f"the weight file {name} is not under {input_root}: attach the weights "
+            raise MissingInput(f"the weight file {name} is not under {input_root}: attach the weights "
                                     "dataset the kernel build wrote (upload it with python -m kernels push-dataset)")
         folders.append(found.parent)
     return list(dict.fromkeys(folders))
@@ -137,7 +139,7 @@ def install_wheels(input_root: Path) -> dict[str, str | None]:
     """Install offline what the image does not meet from the attached wheels dataset; the versions after."""
     manifest = find_under(input_root, WHEELS_MANIFEST)
     if manifest is None:
-        raise FileNotFoundError(f"the kernel's wheels dataset ({WHEELS_MANIFEST}) is not under {input_root}: "
+        raise MissingInput(f"the kernel's wheels dataset ({WHEELS_MANIFEST}) is not under {input_root}: "
                                 "upload the folder kernels.build wrote with python -m kernels push-dataset")
     requirements = json.loads(manifest.read_text())["requirements"]
     todo = unmet(requirements)
@@ -155,7 +157,7 @@ def continue_runs(kernel_slug: str, input_root: Path, working: Path) -> list[Pat
     """Copy the ``runs/`` of the attached output of kernel ``kernel_slug`` into ``working``; the run folders."""
     found = find_under(input_root, f"{kernel_slug}/runs")
     if found is None:
-        raise FileNotFoundError(f"the output of kernel {kernel_slug} (its runs/) is not under {input_root}: did "
+        raise MissingInput(f"the output of kernel {kernel_slug} (its runs/) is not under {input_root}: did "
                                 "that kernel's run complete? (python -m kernels status names its state)")
     shutil.copytree(found, working / "runs", dirs_exist_ok=True)  # /kaggle/input is read-only
     return sorted(p for p in (working / "runs").glob("*/*") if p.is_dir())

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from common.errors import BadInput
 from common.cli import add_debug, cli, failed
 from common.config import load_yaml, read_params
 from common.io import atomic_write_json, atomic_write_text
@@ -128,7 +129,7 @@ def script_args(target: str, fold: int | None, extra_args: Sequence[str]) -> lis
     """The script's arguments: the fold and the competition's folder found by its marker file."""
     spec = TARGETS[target]
     if fold is not None and spec.script != "train":
-        raise ValueError(f"{target} takes no --fold (it predicts with the run's fold models)")
+        raise BadInput(f"{target} takes no --fold (it predicts with the run's fold models)")
     args = ["--fold", str(fold)] if fold is not None else []
     if "--data" not in extra_args:
         args += ["--data", "{input_dir:%s}" % get_competition(spec.competition).marker_file]
@@ -181,7 +182,7 @@ def local_config(text: str, option: str = "--config") -> Path:
     for path in (Path(relative), KIT_ROOT / relative):
         if path.is_file():
             return path
-    raise ValueError(f"{option} {text}: {relative} is not here nor in the kit, and the build reads it for the "
+    raise BadInput(f"{option} {text}: {relative} is not here nor in the kit, and the build reads it for the "
                      "weights and device it sets; give --pretrained (or --device) after -- as well")
 
 
@@ -198,7 +199,7 @@ def time_limit(target: str, accelerator: str, margin: float, extra_args: Sequenc
     if not TARGETS[target].epochs or any(a.split("=")[0] == "--time-limit" for a in extra_args):
         return None
     if not 0 <= margin < SESSION_MINUTES[accelerator]:
-        raise ValueError(f"--time-margin {margin:g}: give minutes from 0 to below the session's "
+        raise BadInput(f"--time-margin {margin:g}: give minutes from 0 to below the session's "
                          f"{SESSION_MINUTES[accelerator]}")
     return SESSION_MINUTES[accelerator] - margin
 
@@ -208,9 +209,9 @@ def continued_kernel(target: str, continue_from: str | None) -> str | None:
     if continue_from is None:
         return None
     if TARGETS[target].script != "train":
-        raise ValueError(f"--continue-from: {target} trains nothing to continue")
+        raise BadInput(f"--continue-from: {target} trains nothing to continue")
     if not re.fullmatch(r"[A-Za-z0-9_-]+/[a-z0-9-]+", continue_from):
-        raise ValueError(f"--continue-from {continue_from!r} is not OWNER/KERNEL-SLUG (python -m kernels status "
+        raise BadInput(f"--continue-from {continue_from!r} is not OWNER/KERNEL-SLUG (python -m kernels status "
                          "names it)")
     return continue_from.split("/")[1]
 
@@ -223,12 +224,12 @@ def build_kernel(target: str, owner: str, fold: int | None = None, extra_args: S
     """Write the kernel folder for ``target`` (with ``wheels``, also its wheels dataset folder); return its
     path."""
     if target not in TARGETS:
-        raise ValueError(f"unknown kernel target {target!r}; known: {sorted(TARGETS)} and code-dataset")
+        raise BadInput(f"unknown kernel target {target!r}; known: {sorted(TARGETS)} and code-dataset")
     if accelerator is not None and accelerator not in MACHINE_SHAPES:
-        raise ValueError(f"--accelerator {accelerator!r}: choose one of {', '.join(MACHINE_SHAPES)}")
+        raise BadInput(f"--accelerator {accelerator!r}: choose one of {', '.join(MACHINE_SHAPES)}")
     spec = TARGETS[target]
     if accelerator == "none" and on_gpu(target, extra_args) and not spec.gpu:
-        raise ValueError("--accelerator none: the script trains with --device cuda; give --accelerator t4x2 "
+        raise BadInput("--accelerator none: the script trains with --device cuda; give --accelerator t4x2 "
                          "(or leave it out)")
     accelerator = accelerator or default_accelerator(target, extra_args)
     args = script_args(target, fold, extra_args)

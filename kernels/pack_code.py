@@ -34,6 +34,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
+from common.errors import KitError
 from common.cli import add_debug, cli, failed
 from common.io import atomic_write_json
 from common.vision.weights import original_file
@@ -52,7 +53,7 @@ _MIN_SECRET = 8
 KIT_ROOT = Path(__file__).resolve().parents[1]  # the folder holding the kit's packages
 
 
-class PackingError(RuntimeError):
+class PackingError(KitError, RuntimeError):
     pass
 
 

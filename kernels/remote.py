@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from common.errors import MissingInput
 from common.paths import runs_root
 from common.run import Run, RunFolder
 from common import kaggle_client
@@ -24,7 +25,7 @@ def kernel_ref(folder_or_ref: str | Path) -> str:
 def push(folder: str | Path, api: Any = None) -> dict:
     folder = Path(folder)
     if not (folder / "kernel-metadata.json").is_file():
-        raise FileNotFoundError(f"{folder} is not a kernel folder (no kernel-metadata.json): "
+        raise MissingInput(f"{folder} is not a kernel folder (no kernel-metadata.json): "
                                 "build one with python -m kernels.build")
     return kaggle_client.push_kernel(api or kaggle_client.connect(), folder)
 

@@ -47,6 +47,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput, MissingInput
 from common.cli import add_debug, cli, failed
 from common.ensemble import BLENDERS, META_AWARE, align, attach_meta, evaluate_blend
 from common.io import atomic_write_bytes, atomic_write_json, clean_leftovers
@@ -77,7 +78,7 @@ def run_completeness(run_dir: Path, oof: pd.DataFrame) -> dict | None:
         try:
             metrics = json.loads(metrics_path.read_text())
         except ValueError:
-            raise ValueError(f"run {run_dir}: {metrics_path} is not valid JSON") from None
+            raise BadInput(f"run {run_dir}: {metrics_path} is not valid JSON") from None
         completed = sorted(int(k) for k in metrics.get("completed_folds", have))
         n_splits = metrics.get("n_splits")
         if n_splits is not None:
@@ -108,7 +109,7 @@ def check_complete(run_dirs: Sequence[Path], oofs: dict[str, pd.DataFrame], allo
         message = (f"run {p['run']} is partial: " + "; ".join(p["problems"])
                    + (f"; missing folds {p['missing_folds']}" if p["missing_folds"] else ""))
         if not allow_partial:
-            raise ValueError(message + " (finish its folds, or pass --allow-partial to blend it anyway)")
+            raise BadInput(message + " (finish its folds, or pass --allow-partial to blend it anyway)")
         logger.warning("%s: blended anyway (--allow-partial)", message)
     return partial
 
@@ -122,7 +123,7 @@ def load_runs(run_dirs: Sequence[Path]) -> tuple[dict[str, pd.DataFrame], dict[s
             name = str(run_dir)
         oof, test = load_predictions(run_dir)
         if test is None:
-            raise FileNotFoundError(f"run {run_dir} has no test predictions ({run_dir / 'test.csv'})")
+            raise MissingInput(f"run {run_dir} has no test predictions ({run_dir / 'test.csv'})")
         oofs[name] = oof.astype({"id": str})
         tests[name] = test.astype({"id": str})
     return oofs, tests
@@ -135,7 +136,7 @@ def check_test_ids(tests: dict[str, pd.DataFrame], sample_ids: pd.Series, sample
         have = pd.Index(test["id"])
         missing, extra = want.difference(have), have.difference(want)
         if len(missing) or len(extra) or len(have) != len(want):
-            raise ValueError(
+            raise BadInput(
                 f"run {name!r} test.csv does not predict the ids of the sample submission {sample_file}: "
                 f"{len(missing)} missing (e.g. {missing[:5].tolist()}), {len(extra)} not in it "
                 f"(e.g. {extra[:5].tolist()}), {len(have)} rows for {len(want)}")
@@ -165,10 +166,10 @@ def read_meta_features(path: str | Path) -> pd.DataFrame:
     """The meta-features CSV (``id`` + numeric feature columns), ids read as text like the runs' ids."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"meta-features file {path} not found")
+        raise MissingInput(f"meta-features file {path} not found")
     meta = pd.read_csv(path, dtype={"id": str})
     if "id" not in meta.columns:
-        raise ValueError(f"meta-features file {path} lacks the column 'id'; has {list(meta.columns)}")
+        raise BadInput(f"meta-features file {path} lacks the column 'id'; has {list(meta.columns)}")
     return meta
 
 
@@ -181,9 +182,9 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     (then the JSON lists it under ``partial_runs``). ``meta_features``: a CSV of meta-features keyed by id
     for the 'lgb_stack' meta-model."""
     if method not in BLENDERS:
-        raise ValueError(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
+        raise BadInput(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
     if meta_features is not None and method not in META_AWARE:
-        raise ValueError(f"--meta-features needs a method that uses them ({', '.join(META_AWARE)}), "
+        raise BadInput(f"--meta-features needs a method that uses them ({', '.join(META_AWARE)}), "
                          f"not {method!r}")
     meta_frame = read_meta_features(meta_features) if meta_features is not None else None
     spec = get_competition(competition)

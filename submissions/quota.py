@@ -12,9 +12,10 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 
 from submissions.ledger import NOT_ACCEPTED, Ledger, parse_time
+from common.errors import KitError
 
 
-class QuotaReached(RuntimeError):
+class QuotaReached(KitError, RuntimeError):
     pass
 
 

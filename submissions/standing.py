@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.errors import BadInput
+
 MEDALS = ("gold", "silver", "bronze")  # best first
 
 
@@ -47,14 +49,14 @@ def read_board(path: str | Path) -> pd.DataFrame:
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
             if len(names) != 1:
-                raise ValueError(f"leaderboard download {path.name} holds {len(names)} CSV files, not one")
+                raise BadInput(f"leaderboard download {path.name} holds {len(names)} CSV files, not one")
             with archive.open(names[0]) as handle:
                 raw = pd.read_csv(handle, dtype={"TeamName": str, "TeamMemberUserNames": str})
     else:
         raw = pd.read_csv(path, dtype={"TeamName": str, "TeamMemberUserNames": str})
     missing = {"TeamName", "Score"} - set(raw.columns)
     if missing:
-        raise ValueError(f"leaderboard download {path.name} lacks the column(s) {sorted(missing)}")
+        raise BadInput(f"leaderboard download {path.name} lacks the column(s) {sorted(missing)}")
     board = pd.DataFrame({
         "rank": raw["Rank"].astype(int) if "Rank" in raw else range(1, len(raw) + 1),
         "team_id": raw.get("TeamId"), "team_name": raw["TeamName"].fillna(""),

@@ -10,6 +10,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from common.errors import MissingInput
+
 DEFAULT_FILES_ROOT = Path("submissions") / "files"
 
 
@@ -37,5 +39,5 @@ def latest_submission(competition: str, root: str | Path = DEFAULT_FILES_ROOT) -
     folder = Path(root) / competition
     files = sorted(folder.glob(f"{competition}-*.csv"), key=lambda p: p.stat().st_mtime)
     if not files:
-        raise FileNotFoundError(f"no submission files in {folder}: run python -m submissions.blend first")
+        raise MissingInput(f"no submission files in {folder}: run python -m submissions.blend first")
     return files[-1]

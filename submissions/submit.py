@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from common.errors import BadInput, KitError
 from common.cli import add_debug, cli, failed
 from common.registry import get_competition
 from common import kaggle_client
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE = 500
 
 
-class AlreadySent(RuntimeError):
+class AlreadySent(KitError, RuntimeError):
     pass
 
 
@@ -66,9 +67,9 @@ def submit_file(path: str | Path, message: str, competition: str | None = None,
     meta = read_sidecar(path)
     competition = competition or meta.get("competition")
     if not competition:
-        raise ValueError(f"{path} has no JSON beside it naming its competition: pass --competition")
+        raise BadInput(f"{path} has no JSON beside it naming its competition: pass --competition")
     if meta.get("competition") not in (None, competition):
-        raise ValueError(f"{path} was made for {meta['competition']}, not {competition}")
+        raise BadInput(f"{path} was made for {meta['competition']}, not {competition}")
     spec = get_competition(competition)
     validate_file(path, competition, data_dir)
     file_hash = file_sha256(path)

@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput, MissingInput
 from common.cli import add_debug, cli, failed
 from common.paths import default_data_dir
 from common.registry import Competition, get_competition
@@ -31,7 +32,7 @@ BOM = b"\xef\xbb\xbf"
 logger = logging.getLogger(__name__)
 
 
-class SubmissionError(ValueError):
+class SubmissionError(BadInput):
     """A submission (or its sample) is not what the competition expects; the message lists every problem."""
 
 
@@ -45,7 +46,7 @@ def read_sample(competition: str, data_dir: str | Path | None = None) -> pd.Data
     spec = get_competition(competition)
     path = sample_path(competition, data_dir)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingInput(
             f"sample submission not found: {path} (download the competition data into "
             f"{path.parent} or pass --data)")
     sample = pd.read_csv(path, dtype={spec.id_column: str})
@@ -59,7 +60,7 @@ def read_submission(path: str | Path, spec: Competition) -> pd.DataFrame:
     """The submission file (ids as text); ``SubmissionError`` naming it when it is no readable CSV."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"submission file not found: {path}")
+        raise MissingInput(f"submission file not found: {path}")
     data = path.read_bytes()
     if data.startswith(BOM):
         logger.warning("%s starts with a UTF-8 byte order mark (BOM): read without it, but write the "

@@ -32,6 +32,7 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
+from common.errors import BadInput
 from common.io import atomic_path, clean_leftovers
 from common.paths import cache_root
 from common.tabular.matrix import FoldSplit, TabularMatrix, float32_values
@@ -94,7 +95,7 @@ class BinnedMatrix:
         """The constructed subset of the training rows at positions ``rows`` (increasing), with their labels."""
         rows = np.asarray(rows)
         if len(rows) > 1 and not (np.diff(rows) > 0).all():
-            raise ValueError("rows of a binned subset must be increasing positions")
+            raise BadInput("rows of a binned subset must be increasing positions")
         return self.dataset.subset(rows.astype(np.int32)).construct()
 
     def fold(self, split: FoldSplit) -> tuple[lgb.Dataset, lgb.Dataset]:
@@ -102,7 +103,7 @@ class BinnedMatrix:
         fold-local transform added (binned here on the fold's training rows); the training rows carry their
         weights, the validation rows none."""
         if not self.serves(split.matrix) or not split.keeps_all:
-            raise ValueError("a fold that chooses its own features (or of another matrix) cannot use the binned "
+            raise BadInput("a fold that chooses its own features (or of another matrix) cannot use the binned "
                              "matrix: bin it on its own rows")
         train, valid = self.rows(split.train_rows), self.rows(split.valid_rows)
         if split.added_names:

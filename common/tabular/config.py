@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from common.errors import BadInput
 from common.config import RunConfig, option, parse_folds, read_params
 
 # Parameters fixed when the binned Dataset is built; they cannot change between trials of one Dataset.
@@ -74,14 +75,14 @@ class GBDTConfig(RunConfig):
                   if name not in OPTIONS_READ[self.model] and getattr(self, name) != defaults[name]]
         if unread:
             flag = "--" + unread[0].replace("_", "-")
-            raise ValueError(f"option {flag}: --model {self.model} has no such parameter (it reads "
+            raise BadInput(f"option {flag}: --model {self.model} has no such parameter (it reads "
                              f"{', '.join(OPTIONS_READ[self.model])}; give its own parameters in a --params file)")
 
 
 def check_device(model: str, device: str) -> None:
     """LightGBM trains on the CPU only (its pip build has no GPU mode)."""
     if model == "lightgbm" and device != "cpu":
-        raise ValueError("option --device cuda: LightGBM's pip build trains on the CPU only; "
+        raise BadInput("option --device cuda: LightGBM's pip build trains on the CPU only; "
                          "use --model xgboost or catboost on a GPU")
 
 
@@ -98,7 +99,7 @@ def lgb_params(cfg: GBDTConfig) -> dict:
     overrides = read_params(cfg.params) if cfg.params else {}
     fixed = sorted(set(overrides) & set(DATASET_PARAMS))
     if fixed:
-        raise ValueError(f"{cfg.params}: {fixed} are Dataset parameters; set them with --max-bin instead")
+        raise BadInput(f"{cfg.params}: {fixed} are Dataset parameters; set them with --max-bin instead")
     return {**params, **overrides}
 
 

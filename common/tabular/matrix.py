@@ -19,6 +19,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput
+
 
 @dataclass
 class TabularMatrix:
@@ -38,14 +40,14 @@ class TabularMatrix:
         if self.weights is not None:
             self.weights = np.asarray(self.weights, dtype=np.float64)
             if self.weights.shape != (len(self.train),):
-                raise ValueError(f"{self.weights.shape} weights for {len(self.train)} training rows")
+                raise BadInput(f"{self.weights.shape} weights for {len(self.train)} training rows")
         for name, frame in (("training", self.train), ("test", self.test)):
             if frame is None:
                 continue
             wanted = [self.id_column, *self.features] + ([self.target_column] if name == "training" else [])
             missing = [c for c in wanted if c not in frame.columns]
             if missing:
-                raise ValueError(f"{name} rows lack column(s) {missing[:10]}")
+                raise BadInput(f"{name} rows lack column(s) {missing[:10]}")
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, id_column: str, target_column: str,
@@ -166,7 +168,7 @@ class FoldSplit:
             return self.matrix.train, self.valid_rows, added.others[0] if added else None
         if part == "test":
             return self.matrix.test, None, added.others[1] if added and self.matrix.test is not None else None
-        raise ValueError(f"no part {part!r} of a fold (train, valid or test)")
+        raise BadInput(f"no part {part!r} of a fold (train, valid or test)")
 
     def values(self, part: str) -> np.ndarray | None:
         """The model's columns of the ``part`` rows ("train", "valid", "test") as one float32 array (None: the
@@ -211,9 +213,9 @@ def split_fold(matrix: TabularMatrix, folds: np.ndarray, fold: int,
     fold's training rows only."""
     folds = np.asarray(folds)
     if len(folds) != len(matrix.train):
-        raise ValueError(f"{len(folds)} fold numbers for {len(matrix.train)} training rows")
+        raise BadInput(f"{len(folds)} fold numbers for {len(matrix.train)} training rows")
     if fold not in set(folds.tolist()):
-        raise ValueError(f"fold {fold} not in the fold file (folds {sorted(set(folds.tolist()))})")
+        raise BadInput(f"fold {fold} not in the fold file (folds {sorted(set(folds.tolist()))})")
     valid = folds == fold
     split = FoldSplit(matrix, fold, np.flatnonzero(~valid), np.flatnonzero(valid))
     if transform is not None:
@@ -239,13 +241,13 @@ def _fit(transform: FoldTransform, split: FoldSplit) -> FoldColumns:
     names = list(out.train.columns)
     for given, got in zip(frames, [out.train, *out.others]):
         if len(got) != len(given) or list(got.columns) != names:
-            raise ValueError(f"fold-local transform: {len(got)} rows x {list(got.columns)[:5]} returned for "
+            raise BadInput(f"fold-local transform: {len(got)} rows x {list(got.columns)[:5]} returned for "
                              f"{len(given)} rows (expected the columns {names[:5]} for every frame)")
     clash = sorted(set(names) & present)
     if clash:
-        raise ValueError(f"fold-local transform: added column(s) {clash[:5]} already are matrix features")
+        raise BadInput(f"fold-local transform: added column(s) {clash[:5]} already are matrix features")
     if out.keep is not None and set(out.keep) - present:
-        raise ValueError(f"fold-local transform keeps unknown feature(s) {sorted(set(out.keep) - present)[:5]}")
+        raise BadInput(f"fold-local transform keeps unknown feature(s) {sorted(set(out.keep) - present)[:5]}")
     return out
 
 

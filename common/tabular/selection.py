@@ -27,6 +27,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput, MissingInput
 from common.folds import make_folds
 from common.metrics import roc_auc
 from common.progress import progress_bar
@@ -64,7 +65,7 @@ def _gain(data: lgb.Dataset, opts: SelectionOptions, seed: int) -> np.ndarray:
 def _check(x: pd.DataFrame, binned: lgb.Dataset | None) -> lgb.Dataset | None:
     """``binned``, checked to hold as many rows as ``x`` and its columns."""
     if binned is not None and (binned.num_data() != len(x) or binned.get_feature_name() != lightgbm_names(x.columns)):
-        raise ValueError(f"the binned rows ({binned.num_data()} x {binned.num_feature()}) are not the "
+        raise BadInput(f"the binned rows ({binned.num_data()} x {binned.num_feature()}) are not the "
                          f"{len(x)} x {x.shape[1]} rows given to the selection")
     return binned
 
@@ -180,16 +181,16 @@ def read_selected_features(source: str | Path, option: str = "--features-file") 
     path = Path(source)
     path = path / FEATURES_FILE if path.is_dir() else path
     if not path.is_file():
-        raise FileNotFoundError(f"option {option}: no {FEATURES_FILE} in {source}")
+        raise MissingInput(f"option {option}: no {FEATURES_FILE} in {source}")
     if path.suffix == ".csv":
         table = pd.read_csv(path)
         if "feature" not in table.columns:
-            raise ValueError(f"option {option}: {path} has no 'feature' column (columns: {list(table.columns)[:8]})")
+            raise BadInput(f"option {option}: {path} has no 'feature' column (columns: {list(table.columns)[:8]})")
         if "selected" in table.columns:
             table = table[table["selected"].astype(bool)]
         names = table["feature"].astype(str).tolist()
     else:
         names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if not names:
-        raise ValueError(f"option {option}: {path} lists no features")
+        raise BadInput(f"option {option}: {path} lists no features")
     return names

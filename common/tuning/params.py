@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
+from common.errors import BadInput
 from common.config import read_params
 from common.tuning.space import check_option
 
@@ -26,14 +27,14 @@ def apply_params(cfg: T, field: str = "params", others: str | None = None) -> T:
     options = {f.name for f in dataclasses.fields(cfg)} - {field}
     unknown = [key for key in values if key not in options]
     if unknown and others is None:
-        raise ValueError(f"params file {path}: {unknown[0]!r} is not an option of this command")
+        raise BadInput(f"params file {path}: {unknown[0]!r} is not an option of this command")
     for key, value in values.items():
         if key not in options:
             continue
         try:
             check_option(cfg, key, value)
         except ValueError as err:
-            raise ValueError(f"params file {path}: {key}: {err}") from None
+            raise BadInput(f"params file {path}: {key}: {err}") from None
     return dataclasses.replace(cfg, **{key: value for key, value in values.items() if key in options})
 
 

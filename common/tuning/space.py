@@ -28,6 +28,7 @@ from typing import Any, Sequence, TypeVar
 import optuna
 import yaml
 
+from common.errors import BadInput
 from common.config import check_values, load_yaml, parse_config
 
 T = TypeVar("T")
@@ -87,7 +88,7 @@ def parse_space(raw: Any, base: Any, source: str, allowed: Sequence[str] | None 
     engine config the trials start from (only ``allowed`` options when given); raise ValueError naming
     the key and the file."""
     if not isinstance(raw, dict) or not raw:
-        raise ValueError(f"search space in {source} must be a mapping of option: {{type: ...}}, got {raw!r}")
+        raise BadInput(f"search space in {source} must be a mapping of option: {{type: ...}}, got {raw!r}")
     known = sorted(allowed if allowed is not None else (f.name for f in dataclasses.fields(base)))
     space = {}
     for key, entry in raw.items():
@@ -150,12 +151,12 @@ def check_option(base: Any, key: str, value: Any) -> None:
     config's own checks (``__post_init__``, with the other options of ``base``); ValueError otherwise."""
     tp = typing.get_type_hints(type(base))[key]
     if not _has_type(value, tp):
-        raise ValueError(f"{value!r} is not a value of type {_type_name(tp)}")
+        raise BadInput(f"{value!r} is not a value of type {_type_name(tp)}")
     check_values(type(base), {**dataclasses.asdict(base), key: value})
     try:
         dataclasses.replace(base, **{key: value})
     except FileNotFoundError as err:
-        raise ValueError(str(err)) from None
+        raise BadInput(str(err)) from None
 
 
 def _has_type(value: Any, tp: Any) -> bool:

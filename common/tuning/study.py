@@ -30,6 +30,7 @@ import yaml
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from common.errors import BadInput
 from common.config import option
 from common.io import atomic_write_text
 from common.run import Run
@@ -73,10 +74,10 @@ class TuneOptions:
     def __post_init__(self):
         super().__post_init__()
         if self.grace_period <= self.heartbeat_interval:
-            raise ValueError(f"--heartbeat-interval must be >= 1 and --grace-period above it, got "
+            raise BadInput(f"--heartbeat-interval must be >= 1 and --grace-period above it, got "
                              f"{self.heartbeat_interval} and {self.grace_period}")
         if not 1 <= self.tune_folds <= self.n_splits:
-            raise ValueError(f"--tune-folds must be within 1..{self.n_splits}, got {self.tune_folds}")
+            raise BadInput(f"--tune-folds must be within 1..{self.n_splits}, got {self.tune_folds}")
         if self.storage is not None:
             check_storage(self.storage)
 
@@ -95,30 +96,30 @@ def check_storage(url: str) -> None:
     if url.startswith(JOURNAL):
         path = Path(url[len(JOURNAL):]).expanduser()
         if not path.name:
-            raise ValueError(f"--storage {url!r}: name the journal file ({STORAGE_EXAMPLES})")
+            raise BadInput(f"--storage {url!r}: name the journal file ({STORAGE_EXAMPLES})")
         if not path.resolve().parent.is_dir():
-            raise ValueError(f"--storage {url!r}: folder {path.resolve().parent} does not exist")
+            raise BadInput(f"--storage {url!r}: folder {path.resolve().parent} does not exist")
         return
     try:
         parsed = make_url(url)
         shown = repr(parsed.render_as_string(hide_password=True))
         dialect = parsed.get_dialect()
     except NoSuchModuleError:  # before its base class ArgumentError
-        raise ValueError(f"--storage {shown}: unknown database {parsed.drivername.split('+')[0]!r} "
+        raise BadInput(f"--storage {shown}: unknown database {parsed.drivername.split('+')[0]!r} "
                          f"({STORAGE_EXAMPLES})") from None
     except ArgumentError:
-        raise ValueError(f"--storage {url!r} is not a database URL ({STORAGE_EXAMPLES})") from None
+        raise BadInput(f"--storage {url!r} is not a database URL ({STORAGE_EXAMPLES})") from None
     try:
         dialect.import_dbapi()
     except ImportError as err:
-        raise ValueError(f"--storage {shown}: its driver {parsed.get_driver_name()} is not installed "
+        raise BadInput(f"--storage {shown}: its driver {parsed.get_driver_name()} is not installed "
                          f"({err.name or err}): install it, or name an installed one as "
                          f"{parsed.get_backend_name()}+<driver>://") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database not in (None, "", ":memory:"):
             folder = Path(parsed.database).expanduser().resolve().parent
             if not folder.is_dir():
-                raise ValueError(f"--storage {shown}: folder {folder} does not exist")
+                raise BadInput(f"--storage {shown}: folder {folder} does not exist")
         return
     timeout = {"connect_args": {"connect_timeout": 10}} if parsed.get_backend_name() == "postgresql" else {}
     engine = create_engine(parsed, **timeout)
@@ -127,7 +128,7 @@ def check_storage(url: str) -> None:
             pass
     except SQLAlchemyError as err:
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        raise ValueError(f"--storage {shown}: cannot connect to the database ({reason})") from None
+        raise BadInput(f"--storage {shown}: cannot connect to the database ({reason})") from None
     finally:
         engine.dispose()
 
@@ -256,7 +257,7 @@ def write_best(study: optuna.Study, cfg: TuneOptions, run: Run, params_of: Calla
                extra: dict | None = None) -> dict:
     """``best_params.yaml``: the best trial's options (``params``, what ``--params`` reads) and the evidence."""
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        raise ValueError(f"study {cfg.study_name} has no completed trial yet (all pruned or failed): "
+        raise BadInput(f"study {cfg.study_name} has no completed trial yet (all pruned or failed): "
                          "run more trials")
     best = study.best_trial
     evidence = {k: v for k, v in best.user_attrs.items() if k != "surplus"}

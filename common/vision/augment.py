@@ -12,6 +12,8 @@ import albumentations as A
 import cv2
 from albumentations.pytorch import ToTensorV2
 
+from common.errors import BadInput
+
 
 def _light() -> list[A.BasicTransform]:
     return [A.HorizontalFlip(p=0.5),
@@ -65,9 +67,9 @@ def build_transform(preset: str, img_size: int | tuple[int, int], train: bool,
     to ``[0, 1]``; without them the output is in ``[0, 1]``. ``seed`` makes the pipeline reproducible.
     """
     if preset not in AUGMENT_PRESETS:
-        raise ValueError(f"unknown augmentation preset {preset!r}; choose one of {sorted(AUGMENT_PRESETS)}")
+        raise BadInput(f"unknown augmentation preset {preset!r}; choose one of {sorted(AUGMENT_PRESETS)}")
     if (mean is None) != (std is None):
-        raise ValueError("give both mean and std, or neither")
+        raise BadInput("give both mean and std, or neither")
     height, width = (img_size, img_size) if isinstance(img_size, int) else img_size
     augment = AUGMENT_PRESETS[preset]() if train else []
     normalise = (A.Normalize(mean=0.0, std=1.0, max_pixel_value=255.0) if mean is None

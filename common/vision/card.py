@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from common.errors import BadInput, MissingInput
 from common.vision.checkpoints import load_checkpoint
 from common.vision.data import ModelInput
 
@@ -48,14 +49,14 @@ def read_card(path: str | Path, fallback: dict | None = None) -> ModelCard:
     checkpoint = load_checkpoint(path)
     spec = checkpoint.get("model_spec")
     if spec is None:
-        raise ValueError(f"{path} is not a checkpoint of the kit's image trainer (no model_spec)")
+        raise BadInput(f"{path} is not a checkpoint of the kit's image trainer (no model_spec)")
     card = checkpoint.get("card")
     if card is not None:
         inputs = ModelInput(int(card["img_size"]), card["norm"] == "image", card["mean"], card["std"])
         return ModelCard(spec, inputs, card["channels_last"], card["augment"], card["tta"],
                          checkpoint.get("weights", "model"), card["kit_version"])
     if not fallback:
-        raise FileNotFoundError(f"{path} predates model cards and its run has no config.yaml to describe it: "
+        raise MissingInput(f"{path} predates model cards and its run has no config.yaml to describe it: "
                                 "retrain it, or put the run's config.yaml back")
     inputs = ModelInput.for_model(spec["model"], fallback["img_size"], fallback.get("norm", "fixed"))
     return ModelCard(spec, inputs, bool(fallback.get("channels_last", False)), fallback.get("augment") or "none",

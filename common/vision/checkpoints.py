@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from common.errors import BadInput, MissingInput
 from common.io import atomic_path
 
 BEST, LAST = "best.pt", "last.pt"
@@ -30,7 +31,7 @@ def kept_checkpoints(fold_dir: Path) -> list[Path]:
 def fold_checkpoint(fold_dir: Path, which: str = "best") -> Path:
     """``best.pt`` or ``last.pt`` of a fold folder."""
     if which not in ("best", "last"):
-        raise ValueError(f"checkpoint {which!r}: best or last")
+        raise BadInput(f"checkpoint {which!r}: best or last")
     return Path(fold_dir) / (BEST if which == "best" else LAST)
 
 
@@ -44,7 +45,7 @@ def save_checkpoint(path: Path, checkpoint: dict) -> Path:
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise MissingInput(f"checkpoint not found: {path}")
     return torch.load(path, map_location=device, weights_only=False)
 
 
@@ -96,7 +97,7 @@ def average_state_dicts(state_dicts: list[dict]) -> dict:
     """The mean of each floating tensor (parameters and BatchNorm buffers, summed in float64), as timm's
     ``avg_checkpoints.py`` does; integer tensors (BatchNorm's batch counters) come from the first."""
     if not state_dicts:
-        raise ValueError("no checkpoints to average")
+        raise BadInput("no checkpoints to average")
     out = {}
     for key, first in state_dicts[0].items():
         if first.is_floating_point():

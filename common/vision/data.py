@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, Sampler, SequentialSampler
 
+from common.errors import BadInput
 from common.vision.device_augment import DeviceAugment, normalise
 from common.vision.resized import resized_images
 
@@ -81,7 +82,7 @@ class ImageBatches(Dataset):
         self.labels = np.zeros(len(self.rows), np.float32) if labels is None else np.asarray(labels, np.float32)
         self.weights = np.ones(len(self.rows), np.float32) if weights is None else np.asarray(weights, np.float32)
         if not len(self.labels) == len(self.weights) == len(self.rows):
-            raise ValueError(f"rows ({len(self.rows)}), labels ({len(self.labels)}) and weights "
+            raise BadInput(f"rows ({len(self.rows)}), labels ({len(self.labels)}) and weights "
                              f"({len(self.weights)}) differ in length")
 
     def __len__(self) -> int:
@@ -120,7 +121,7 @@ class BalancedSampler(Sampler[int]):
         labels = np.asarray(labels).astype(int)
         counts = np.bincount(labels, minlength=2).astype(np.float64)
         if (counts == 0).any():
-            raise ValueError(f"balanced sampling needs both classes; class counts {counts.tolist()}")
+            raise BadInput(f"balanced sampling needs both classes; class counts {counts.tolist()}")
         probs = (1.0 / counts)[labels]
         if weights is not None:
             probs = probs * np.asarray(weights, np.float64)

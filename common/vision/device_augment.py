@@ -38,6 +38,8 @@ import kornia.augmentation as K
 import torch
 from torch import nn
 
+from common.errors import BadInput
+
 
 class RandomApplyOne(nn.Module):
     """Per sample: with probability ``p``, one of ``augmentations`` chosen uniformly; otherwise unchanged.
@@ -164,16 +166,16 @@ class DeviceAugment(nn.Module):
                  per_image_norm: bool = False):
         super().__init__()
         if preset not in DEVICE_PRESETS:
-            raise ValueError(f"unknown augmentation preset {preset!r}; choose one of {sorted(DEVICE_PRESETS)}")
+            raise BadInput(f"unknown augmentation preset {preset!r}; choose one of {sorted(DEVICE_PRESETS)}")
         if (mean is None) != (std is None):
-            raise ValueError("give both mean and std, or neither")
+            raise BadInput("give both mean and std, or neither")
         self.preset, self.mean, self.std, self.per_image_norm = preset, mean, std, per_image_norm
         self.augment = nn.Sequential(*DEVICE_PRESETS[preset]())
         self.train(train)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype != torch.uint8 or x.ndim != 4:
-            raise ValueError(f"expected a uint8 batch (B, C, H, W); got {x.dtype} of shape {tuple(x.shape)}")
+            raise BadInput(f"expected a uint8 batch (B, C, H, W); got {x.dtype} of shape {tuple(x.shape)}")
         x = x.float().div_(255.0)
         if self.training:
             x = self.augment(x)

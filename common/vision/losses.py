@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.errors import BadInput
+
 LOSSES = ("bce", "smooth", "focal", "gce")
 
 
@@ -20,9 +22,9 @@ class BinaryLoss(nn.Module):
     def __init__(self, name: str = "bce", smoothing: float = 0.1, gamma: float = 2.0, q: float = 0.7):
         super().__init__()
         if name not in LOSSES:
-            raise ValueError(f"unknown loss {name!r}; choose one of {LOSSES}")
+            raise BadInput(f"unknown loss {name!r}; choose one of {LOSSES}")
         if not 0 <= smoothing < 1 or gamma < 0 or not 0 < q <= 1:
-            raise ValueError(f"bad loss parameters: smoothing={smoothing} (0..1), gamma={gamma} (>=0), q={q} (0..1]")
+            raise BadInput(f"bad loss parameters: smoothing={smoothing} (0..1), gamma={gamma} (>=0), q={q} (0..1]")
         self.name, self.smoothing, self.gamma, self.q = name, smoothing, gamma, q
 
     def per_sample(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ import yaml
 from timm.models import group_parameters
 from torch import nn
 
+from common.errors import BadInput
 from common.vision.weights import resolve_pretrained
 
 
@@ -29,7 +30,7 @@ def parse_model_kwargs(text: str | dict | None) -> dict[str, Any]:
         return {}
     kwargs = text if isinstance(text, dict) else yaml.safe_load(text)
     if not isinstance(kwargs, dict):
-        raise ValueError(f"model kwargs must be a YAML mapping such as '{{drop_rate: 0.2}}', got {text!r}")
+        raise BadInput(f"model kwargs must be a YAML mapping such as '{{drop_rate: 0.2}}', got {text!r}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
 
 
@@ -37,12 +38,12 @@ def create_model(name: str, pretrained: str | Path | None = None, model_kwargs: 
     """A timm model with ``in_chans=1`` and ``num_classes=1``, optionally initialised from pretrained weights:
     a local weight file or a known name (``common.vision.weights.KNOWN_WEIGHTS``) made for this model."""
     if not timm.is_model(name):
-        raise ValueError(f"unknown timm model {name!r}; list them with timm.list_models('*resnet*')")
+        raise BadInput(f"unknown timm model {name!r}; list them with timm.list_models('*resnet*')")
     kwargs = dict(model_kwargs or {})
     if pretrained:
         weights = resolve_pretrained(str(pretrained))
         if weights.model not in (None, name):
-            raise ValueError(f"--pretrained {weights.package} holds weights for {weights.model}, not {name} "
+            raise BadInput(f"--pretrained {weights.package} holds weights for {weights.model}, not {name} "
                              f"(use --model {weights.model}, or a weight file made for {name})")
         check_weight_file(weights.file, timm.create_model(name, in_chans=1, num_classes=1, **kwargs))
         kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(weights.file)))
@@ -70,7 +71,7 @@ def check_weight_file(path: Path, model: nn.Module, show: int = 4) -> None:
     try:
         weights = timm.models.load_state_dict(str(path))
     except Exception as err:  # safetensors/pickle raise many types for a file that is no state dict
-        raise ValueError(f"pretrained weight file {path} cannot be read as a state dict "
+        raise BadInput(f"pretrained weight file {path} cannot be read as a state dict "
                          f"({type(err).__name__}: {str(err)[:200]})") from None
     head = model.pretrained_cfg.get("classifier") or ""
     stem = model.pretrained_cfg.get("first_conv") or ""
@@ -90,7 +91,7 @@ def check_weight_file(path: Path, model: nn.Module, show: int = 4) -> None:
         problems = [f"{len(items)} {what} (e.g. {items[:show]})" for items, what in (
             (missing, "model tensors missing from the file"), (extra, "file tensors the model lacks"),
             (shapes, "tensors of another shape")) if items]
-        raise ValueError(f"pretrained weight file {path} does not fit model {type(model).__name__} "
+        raise BadInput(f"pretrained weight file {path} does not fit model {type(model).__name__} "
                          f"({len(expected)} backbone tensors): {'; '.join(problems)}")
 
 
@@ -104,7 +105,7 @@ def apply_freeze(model: nn.Module, strategy: str) -> int:
     """Set ``requires_grad`` by strategy (``none``, ``head``, ``lastN``); returns the number of trainable tensors."""
     match = re.fullmatch(r"last(\d+)", strategy)
     if strategy not in ("none", "head") and not match:
-        raise ValueError(f"unknown freeze strategy {strategy!r}; use none, head or lastN (e.g. last2)")
+        raise BadInput(f"unknown freeze strategy {strategy!r}; use none, head or lastN (e.g. last2)")
     groups = model_groups(model)
     n_train = 0 if strategy == "head" else len(groups) - 1 if strategy == "none" else int(match.group(1))
     trainable = {n for g in groups[max(0, len(groups) - 1 - n_train):] for n in g}
@@ -142,12 +143,12 @@ def load_weights(model: nn.Module, checkpoint: dict, path: Path, expected: dict)
     """Load a training checkpoint's weights, refusing one made for another architecture with a clear error."""
     saved = {k: checkpoint.get("model_spec", {}).get(k) for k in expected}
     if saved != expected:
-        raise ValueError(f"checkpoint {path} was trained with {saved}, not {expected}: "
+        raise BadInput(f"checkpoint {path} was trained with {saved}, not {expected}: "
                          "pick the matching --model/--model-kwargs or another run")
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as err:
-        raise ValueError(f"checkpoint {path} does not fit model {expected}: {str(err)[:500]}") from err
+        raise BadInput(f"checkpoint {path} does not fit model {expected}: {str(err)[:500]}") from err
 
 
 def to_device(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from common.errors import BadInput
 from common.config import option
 from common.vision.model import parse_model_kwargs
 from common.vision.weights import check_pretrained_option, default_model
@@ -35,10 +36,10 @@ class ModelSourceOptions:
             parse_model_kwargs(self.model_kwargs)
         except yaml.YAMLError as err:
             problem = " ".join(str(err).split())  # YAML's message spans lines: keep the error to one
-            raise ValueError(f"option --model-kwargs: {self.model_kwargs!r} is not a YAML mapping "
+            raise BadInput(f"option --model-kwargs: {self.model_kwargs!r} is not a YAML mapping "
                              f"({problem})") from None
         self.model = self.model or default_model(self.pretrained)
         if not timm.is_model(self.model):
-            raise ValueError(f"option --model: unknown timm model {self.model!r}; list them with "
+            raise BadInput(f"option --model: unknown timm model {self.model!r}; list them with "
                              "timm.list_models('*resnet*')")
         check_pretrained_option(self.pretrained, self.model)

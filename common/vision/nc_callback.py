@@ -22,6 +22,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from common.errors import BadInput
 from common.vision.neural_collapse import neural_collapse_metrics
 from common.vision.callbacks import Callback, FoldEnd
 from common.vision.embed import pooled_features
@@ -61,7 +62,7 @@ class NeuralCollapseCurve(Callback):
 
     def __init__(self, n_images: int = 256):
         if n_images < 2:
-            raise ValueError(f"neural collapse needs at least 2 images (one per class), got {n_images}")
+            raise BadInput(f"neural collapse needs at least 2 images (one per class), got {n_images}")
         self.n_images = n_images
 
     def on_validation_end(self, trainer, row: dict) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput, MissingInput
 from common.run import DONE_FILE, RunFolder
 
 DEFAULT_THRESHOLD = 0.95   # --pseudo-threshold
@@ -34,7 +35,7 @@ class StackedImages:
 
     def __init__(self, first: np.ndarray, second: np.ndarray, second_rows: np.ndarray):
         if tuple(first.shape[1:]) != tuple(second.shape[1:]):
-            raise ValueError(f"image shapes differ: {tuple(first.shape[1:])} vs {tuple(second.shape[1:])}")
+            raise BadInput(f"image shapes differ: {tuple(first.shape[1:])} vs {tuple(second.shape[1:])}")
         self.first, self.second = first, second
         self.second_rows = np.asarray(second_rows, dtype=np.int64)
         self.n_first = len(first)
@@ -91,7 +92,7 @@ def source_fold_file(source: str | Path, fold: int) -> Path:
     path = run.fold_test_path(fold)
     if not run.is_finished(fold) or not path.is_file():
         lacking = path if not path.is_file() else run.fold_path(fold) / DONE_FILE
-        raise FileNotFoundError(f"option --pseudo-from {source}: fold {fold} is not finished there (no "
+        raise MissingInput(f"option --pseudo-from {source}: fold {fold} is not finished there (no "
                                 f"{lacking}); pseudo-labels of "
                                 f"fold {fold} must come from that fold's own model: train fold {fold} of the "
                                 "source run first")
@@ -102,12 +103,12 @@ def check_source(source: str | Path, folds, n_splits: int) -> None:
     """The source run exists, was split into ``n_splits`` folds and has finished every fold of ``folds``."""
     root = Path(source)
     if not root.is_dir():
-        raise FileNotFoundError(f"option --pseudo-from: no such run folder: {source}")
+        raise MissingInput(f"option --pseudo-from: no such run folder: {source}")
     config = RunFolder(root).config()
     if config:
         theirs = config.get("n_splits")
         if theirs is not None and int(theirs) != int(n_splits):
-            raise ValueError(f"option --pseudo-from {source}: that run has --n-splits {theirs}, this one "
+            raise BadInput(f"option --pseudo-from {source}: that run has --n-splits {theirs}, this one "
                              f"{n_splits}: the folds must be the same")
     for fold in folds:
         source_fold_file(root, fold)
@@ -116,7 +117,7 @@ def check_source(source: str | Path, folds, n_splits: int) -> None:
 def select_confident(pred: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose probability is ``>= threshold`` (label 1) or ``<= 1 - threshold`` (label 0), and their labels."""
     if not 0.5 < threshold <= 1:
-        raise ValueError(f"pseudo-label threshold must be in (0.5, 1], got {threshold}")
+        raise BadInput(f"pseudo-label threshold must be in (0.5, 1], got {threshold}")
     pred = np.asarray(pred, np.float64)
     defect, good = pred >= threshold, pred <= 1 - threshold
     rows = np.flatnonzero(defect | good)
@@ -132,7 +133,7 @@ def read_pseudo_labels(source: str | Path, fold: int, test_ids: np.ndarray, thre
     test_ids = np.asarray(test_ids).astype(str)
     pred = table.set_index("id")["pred"].reindex(test_ids)
     if pred.isna().all() or len(set(table["id"]) - set(test_ids) - set(map(str, ignore_ids))):
-        raise ValueError(f"option --pseudo-from: {path} predicts other test ids than this data's "
+        raise BadInput(f"option --pseudo-from: {path} predicts other test ids than this data's "
                          f"({len(table)} ids, {int(pred.notna().sum())} shared of {len(test_ids)}): another dataset?")
     known = np.flatnonzero(pred.notna().to_numpy())
     picked, labels = select_confident(pred.to_numpy()[known], threshold)
@@ -163,7 +164,7 @@ def with_pseudo_labels(data, fold_of_row: np.ndarray, pseudo: PseudoLabels,
     """``data`` plus ``pseudo``'s test rows as training rows (weight ``weight``, fold :data:`PSEUDO_FOLD`), and
     the matching fold numbers. The test set itself is unchanged."""
     if weight <= 0:
-        raise ValueError(f"pseudo-label weight must be > 0, got {weight}")
+        raise BadInput(f"pseudo-label weight must be > 0, got {weight}")
     n = len(data.train_ids)
     base_weights = getattr(data, "train_weights", None)
     base_weights = np.ones(n, np.float32) if base_weights is None else np.asarray(base_weights, np.float32)

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.errors import BadInput
 from common.io import atomic_path, atomic_write_json
 from common.progress import progress_bar
 
@@ -35,9 +36,9 @@ def resized_images(images: np.ndarray, size: int, cache_dir: Path | None, progre
     ``progress``) and reused while the source's fingerprint matches; without one it is built in memory.
     """
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images (N, H, W); got {images.dtype} of shape {images.shape}")
+        raise BadInput(f"expected uint8 images (N, H, W); got {images.dtype} of shape {images.shape}")
     if size < 1:
-        raise ValueError(f"size must be positive; got {size}")
+        raise BadInput(f"size must be positive; got {size}")
     if images.shape[1:] == (size, size):
         return images
     if cache_dir is None:

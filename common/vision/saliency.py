@@ -29,6 +29,7 @@ import torch
 from captum.attr import NoiseTunnel, Saliency
 from torch import nn
 
+from common.errors import BadInput
 from common.plots import plot_image_grid
 from common.vision.gradcam import GradCAM, overlay
 
@@ -45,7 +46,7 @@ def saliency_maps(model: nn.Module, x: torch.Tensor, method: str, *, samples: in
     value range); its noise comes from ``seed`` and leaves torch's global generator as it was. ``layer``:
     Grad-CAM's layer (default: timm's deepest feature stage)."""
     if method not in METHODS:
-        raise ValueError(f"unknown saliency method {method!r}; choose from {list(METHODS)}")
+        raise BadInput(f"unknown saliency method {method!r}; choose from {list(METHODS)}")
     device = next(model.parameters()).device
     x = x.detach().to(device)
     if method == "gradcam":
@@ -112,7 +113,7 @@ def score_maps(maps: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
     """Per image (``SCORE_COLUMNS``) and means: ``energy_in_box``, ``pointing_accuracy``, their chance levels
     ``chance_energy`` and ``chance_pointing``, ``n_images``; ``boxes[i]`` is image i's ``(4,)`` or ``(K, 4)``."""
     if len(maps) != len(boxes):
-        raise ValueError(f"{len(maps)} maps for {len(boxes)} boxes")
+        raise BadInput(f"{len(maps)} maps for {len(boxes)} boxes")
     rows = [(energy_in_box(saliency, box), pointing_hit(saliency, box, margin),
              float(box_coverage(saliency.shape, box).mean()),
              float((box_coverage(saliency.shape, box, margin) > 0).mean())) for saliency, box in zip(maps, boxes)]
@@ -151,6 +152,6 @@ def _draw_boxes(rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def _checked(saliency: np.ndarray) -> np.ndarray:
     saliency = np.asarray(saliency, np.float64)
     if saliency.ndim != 2 or (saliency < 0).any():
-        raise ValueError(f"a saliency map must be a non-negative (H, W) array; got shape {saliency.shape}, "
+        raise BadInput(f"a saliency map must be a non-negative (H, W) array; got shape {saliency.shape}, "
                          f"minimum {saliency.min():.3g}")
     return saliency

@@ -16,6 +16,8 @@ from torch import nn
 # ``scipy.special.sph_harm``, removed in recent SciPy. The 2-D torch frontend alone imports cleanly.
 from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
 
+from common.errors import BadInput
+
 
 def n_coefficients(J: int, L: int) -> int:
     """Scattering maps per input channel up to order 2."""
@@ -29,9 +31,9 @@ class ScatteringEmbedder(nn.Module):
     def __init__(self, size: int, J: int = 3, L: int = 8, log: bool = False, log_eps: float = 1e-6):
         super().__init__()
         if J < 1 or L < 1:
-            raise ValueError(f"scattering needs J >= 1 and L >= 1, got J={J}, L={L}")
+            raise BadInput(f"scattering needs J >= 1 and L >= 1, got J={J}, L={L}")
         if 2 ** J > size:
-            raise ValueError(f"scattering with J={J} needs images of at least 2**J = {2 ** J} px, got {size}")
+            raise BadInput(f"scattering with J={J} needs images of at least 2**J = {2 ** J} px, got {size}")
         self.size, self.J, self.L, self.log, self.log_eps = size, J, L, log, log_eps
         self.scattering = ScatteringTorch2D(J=J, shape=(size, size), L=L)
 
@@ -41,7 +43,7 @@ class ScatteringEmbedder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or tuple(x.shape[-2:]) != (self.size, self.size):
-            raise ValueError(f"expected images (B, C, {self.size}, {self.size}), got {tuple(x.shape)}")
+            raise BadInput(f"expected images (B, C, {self.size}, {self.size}), got {tuple(x.shape)}")
         pooled = self.scattering(x.float().contiguous()).mean(dim=(-2, -1))  # (B, C, K)
         if self.log:
             pooled = torch.cat([pooled[..., :1], torch.log(pooled[..., 1:] + self.log_eps)], dim=-1)

@@ -38,6 +38,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler
 
+from common.errors import BadInput
 from common.config import RunConfig, config_to_dict, option, volatile_options
 from common.cv import auc_block
 from common.device import DeviceOptions, resolve_device
@@ -89,7 +90,7 @@ class SSLConfig(ModelSourceOptions, DeviceOptions, RunConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.method not in SSL_METHODS:  # here, not argparse's choices: one error line, not usage + error
-            raise ValueError(f"option --method: {self.method!r} is not one of {list(SSL_METHODS)}")
+            raise BadInput(f"option --method: {self.method!r} is not one of {list(SSL_METHODS)}")
         self.name = self.name or f"ssl-{self.method}"
         self.check_model_source()
         model_input(self)  # the model's input mean/std are known (timm's pretrained config)
@@ -291,7 +292,7 @@ def check_resumable(cfg: SSLConfig, ckpt: dict, path: Path) -> None:
     """Refuse to continue a resume point made with other options (only the volatile ones may change)."""
     changed = changed_options(ckpt["config"], config_to_dict(cfg), volatile_options(cfg))
     if changed:
-        raise ValueError(f"{path} was trained with other options (differs in {changed}): "
+        raise BadInput(f"{path} was trained with other options (differs in {changed}): "
                          "use another --name or --no-resume")
 
 
@@ -300,7 +301,7 @@ def pretrain(cfg: SSLConfig, arrays: Sequence[np.ndarray], run: Run) -> nn.Modul
     write the encoder files into ``run`` and return the backbone (its classifier untrained)."""
     images = sum(len(a) for a in arrays)
     if images < cfg.batch_size:
-        raise ValueError(f"option --batch-size {cfg.batch_size} exceeds the {images} images")
+        raise BadInput(f"option --batch-size {cfg.batch_size} exceeds the {images} images")
     with run.lock():
         last = run.root / LAST_FILE
         ckpt = load_checkpoint(last, "cpu") if cfg.resume and last.is_file() else None

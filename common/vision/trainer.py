@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 from timm.utils import ModelEmaV3, distribute_bn
 
+from common.errors import BadInput, MissingInput
 from common.config import RunConfig, config_to_dict, option
 from common.cv import FoldResult, Truth, run_folds
 from common.device import DeviceOptions
@@ -141,12 +142,12 @@ class ImageTrainConfig(ModelSourceOptions, DeviceOptions, RunConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.avg_checkpoints and self.checkpoint_hist < 1:
-            raise ValueError("option --avg-checkpoints needs --checkpoint-hist >= 1")
+            raise BadInput("option --avg-checkpoints needs --checkpoint-hist >= 1")
         if not re.fullmatch(r"none|head|last\d+", self.freeze):
-            raise ValueError(f"option --freeze: {self.freeze!r} is not none, head or lastN (e.g. last2)")
+            raise BadInput(f"option --freeze: {self.freeze!r} is not none, head or lastN (e.g. last2)")
         self.check_model_source()
         if self.suspects and not Path(self.suspects).is_file():
-            raise FileNotFoundError(f"suspects file not found: {self.suspects} (option --suspects)")
+            raise MissingInput(f"suspects file not found: {self.suspects} (option --suspects)")
 
 
 class FoldTrainer:
@@ -240,12 +241,12 @@ class FoldTrainer:
         """Continue from a resume checkpoint (``last.pt``)."""
         ckpt = load_checkpoint(path, self.d.device)
         if ckpt.get("model_spec") != self.spec:
-            raise ValueError(f"{path} was trained with {ckpt.get('model_spec')}, not {self.spec}: "
+            raise BadInput(f"{path} was trained with {ckpt.get('model_spec')}, not {self.spec}: "
                              "use another --name or --no-resume")
         self.model.load_state_dict(ckpt["model"])
         if self.ema is not None:
             if "ema" not in ckpt:
-                raise ValueError(f"{path} was trained without --ema: use --no-ema, another --name or --no-resume")
+                raise BadInput(f"{path} was trained without --ema: use --no-ema, another --name or --no-resume")
             self.ema.module.load_state_dict(ckpt["ema"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -460,7 +461,7 @@ def train_folds(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray,
     give skipped test images a fallback score."""
     fold_of_row = np.asarray(fold_of_row)
     if len(fold_of_row) != len(data.train_ids):
-        raise ValueError(f"{len(fold_of_row)} fold numbers for {len(data.train_ids)} training images")
+        raise BadInput(f"{len(fold_of_row)} fold numbers for {len(data.train_ids)} training images")
 
     sized: list[SizedImages] = []  # made when the first unfinished fold starts, then shared
     budget = TimeBudget(cfg.time_limit)

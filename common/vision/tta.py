@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
+from common.errors import BadInput
 from common.progress import progress_bar
 
 VIEWS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -37,10 +38,10 @@ def resolve_views(views: str | Sequence[str]) -> list[str]:
     """View names from a preset name (``TTA_PRESETS``) or a list of view names; unknown names raise."""
     names = TTA_PRESETS.get(views) if isinstance(views, str) else list(views)
     if names is None:
-        raise ValueError(f"unknown TTA preset {views!r}; presets: {sorted(TTA_PRESETS)}")
+        raise BadInput(f"unknown TTA preset {views!r}; presets: {sorted(TTA_PRESETS)}")
     unknown = [v for v in names if v not in VIEWS]
     if unknown or not names:
-        raise ValueError(f"unknown TTA view(s) {unknown or names}; views: {list(VIEWS)}")
+        raise BadInput(f"unknown TTA view(s) {unknown or names}; views: {list(VIEWS)}")
     return names
 
 
@@ -50,7 +51,7 @@ def untrained_views(views: str | Sequence[str], augment: str) -> list[str]:
     from common.vision.augment import TRAINED_VIEWS
 
     if augment not in TRAINED_VIEWS:
-        raise ValueError(f"unknown augmentation preset {augment!r}; choose one of {sorted(TRAINED_VIEWS)}")
+        raise BadInput(f"unknown augmentation preset {augment!r}; choose one of {sorted(TRAINED_VIEWS)}")
     return [v for v in resolve_views(views) if v not in TRAINED_VIEWS[augment]]
 
 
@@ -69,7 +70,7 @@ def _logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     if out.ndim == 2 and out.shape[1] == 1:
         out = out[:, 0]
     if out.ndim != 1 or out.shape[0] != x.shape[0]:
-        raise ValueError(f"binary model must output (N,) or (N, 1), got {tuple(out.shape)} for N={x.shape[0]}")
+        raise BadInput(f"binary model must output (N,) or (N, 1), got {tuple(out.shape)} for N={x.shape[0]}")
     return out.float()
 
 
@@ -82,14 +83,14 @@ def tta_predict(model: torch.nn.Module, x: torch.Tensor, views: str | Sequence[s
     """
     names = resolve_views(views)
     if merge not in ("prob", "logit"):
-        raise ValueError(f"merge must be 'prob' or 'logit', got {merge!r}")
+        raise BadInput(f"merge must be 'prob' or 'logit', got {merge!r}")
     if activation not in ("sigmoid", None):
-        raise ValueError(f"activation must be 'sigmoid' or None, got {activation!r}")
+        raise BadInput(f"activation must be 'sigmoid' or None, got {activation!r}")
     if x.ndim != 4:
-        raise ValueError(f"expected an (N, C, H, W) batch, got shape {tuple(x.shape)}")
+        raise BadInput(f"expected an (N, C, H, W) batch, got shape {tuple(x.shape)}")
     square_only = [v for v in names if v in SQUARE_ONLY]
     if square_only and x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"views {square_only} need square images, got H x W = {x.shape[-2]} x {x.shape[-1]}")
+        raise BadInput(f"views {square_only} need square images, got H x W = {x.shape[-2]} x {x.shape[-1]}")
     act = torch.sigmoid if activation == "sigmoid" else (lambda t: t)
     total = None
     with torch.no_grad():

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
+from common.errors import BadInput
 from common.cv import Truth
 from common.run import Run
 from common.tuning.space import SearchSpace, suggest
@@ -27,7 +28,7 @@ def make_objective(base: ImageTrainConfig, space: SearchSpace, data: ImageData, 
                    trials_dir: Path, tune_folds: int, d: Dist, truth: Truth | None = None):
     """``objective(trial)``: ``base`` with the trial's values, trained on folds ``0..tune_folds-1``."""
     if d.world > 1:
-        raise ValueError("tuning runs one process per worker (start several workers instead of torchrun)")
+        raise BadInput("tuning runs one process per worker (start several workers instead of torchrun)")
 
     def objective(trial: optuna.Trial) -> float:
         cfg = dataclasses.replace(base, **suggest(trial, space))

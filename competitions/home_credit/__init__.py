@@ -1,7 +1,7 @@
 """Home Credit Default Risk: the kit's entry for the shared stages (blend, validate, submit, kernels)."""
 import os
 
-from common.registry import Competition, register
+from common.registry import Competition, KernelTarget, register
 
 # polars' allocator (jemalloc) gives freed memory back to the system after half a second (polars' own setting),
 # and the feature build, which frees and allocates column buffers all along, then took 2.7M page faults (11 GB
@@ -12,6 +12,11 @@ from common.registry import Competition, register
 # A value the user set wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000,muzzy_decay_ms:5000")
 
-COMPETITION = register(Competition(
+_CLI = "competitions.home_credit."
+SPEC = register(Competition(
     name="home_credit", slug="home-credit-default-risk", marker_file="application_train.csv",
-    sample_submission="sample_submission.csv", id_column="SK_ID_CURR", target_column="TARGET"))
+    sample_submission="sample_submission.csv", id_column="SK_ID_CURR", target_column="TARGET",
+    commands={step: _CLI + module for step, module in {
+        "synth": "synth", "features": "features.build", "adversarial": "adversarial", "train": "train",
+        "tune": "tune", "select-features": "select_features"}.items()},
+    kernels={"train": KernelTarget("train", gpu=False)}))

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from common import adversarial as adv
+from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import RunConfig, option, parse_config
 from common.metrics import roc_auc
@@ -55,7 +56,7 @@ class AdversarialConfig(RunConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.data and not Path(self.data).is_dir():
-            raise FileNotFoundError(f"option --data: no such folder: {self.data}")
+            raise MissingInput(f"option --data: no such folder: {self.data}")
 
 
 def fit(train: pd.DataFrame, test: pd.DataFrame, features: list[str], cfg: AdversarialConfig):
@@ -99,10 +100,10 @@ def main(argv: list[str] | None = None) -> dict:
     run = Run.open(COMPETITION, cfg.name, cfg.runs_dir)
     matrix = load_matrix(cfg.data, cfg.tables, cfg.rebuild_features)
     if matrix.test is None:
-        raise ValueError(f"{cfg.data} has no test clients: nothing to compare the training clients with")
+        raise BadInput(f"{cfg.data} has no test clients: nothing to compare the training clients with")
     unknown = sorted(set(cfg.exclude) - set(matrix.features))
     if unknown:
-        raise ValueError(f"option --exclude: unknown feature(s) {unknown[:10]}")
+        raise BadInput(f"option --exclude: unknown feature(s) {unknown[:10]}")
     run.save_config(cfg)
     features = [f for f in matrix.features if f not in set(cfg.exclude)]
     train_ids, test_ids = matrix.ids, matrix.test[matrix.id_column].to_numpy()
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
         dropped = table["feature"].head(cfg.drop_top).tolist()
         kept = [f for f in features if f not in set(dropped)]
         if not kept:
-            raise ValueError(f"option --drop-top {cfg.drop_top}: no feature left")
+            raise BadInput(f"option --drop-top {cfg.drop_top}: no feature left")
         after, _ = fit(matrix.train, matrix.test, kept, cfg)
         extra["after_drop"] = {"dropped": dropped, "auc": after.auc, "covers_half": after.covers_half}
         run.log.info("without the top %d: adversarial AUC %.4f (95%% CI %.4f-%.4f)", cfg.drop_top,

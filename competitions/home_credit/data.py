@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
+from common.errors import BadInput, MissingInput
 from common.io import atomic_write_ipc, atomic_write_json, clean_leftovers
 from common.paths import cache_root
 from competitions.home_credit import schema
@@ -44,7 +45,7 @@ CLIENT_HISTORIES = ("bureau", "previous_application", "POS_CASH_balance", "insta
                     "credit_card_balance")
 
 
-class SchemaError(ValueError):
+class SchemaError(BadInput):
     """A data file that does not match the competition's layout."""
 
 
@@ -59,7 +60,7 @@ def table_path(data_dir: str | Path, table: str) -> Path:
     holder = _zip_holding(folder, f"{table}.csv")
     if holder is not None:
         message += f"; it is inside {holder}: unzip it there (unzip {holder} -d {folder})"
-    raise FileNotFoundError(message)
+    raise MissingInput(message)
 
 
 def csv_name(path: Path) -> str:
@@ -187,7 +188,7 @@ def load_tables(data_dir: str | Path, tables: list[str] | tuple[str, ...] = TABL
     """Several tables by name (without ``.csv``); every file is checked to exist before any is parsed."""
     unknown = [t for t in tables if t not in TABLES]
     if unknown:
-        raise ValueError(f"unknown Home Credit table(s) {unknown}; known: {list(TABLES)}")
+        raise BadInput(f"unknown Home Credit table(s) {unknown}; known: {list(TABLES)}")
     for table in tables:
         table_path(data_dir, table)
     return {table: load_table(data_dir, table, cache_dir) for table in tables}
@@ -211,7 +212,7 @@ def read_sample_submission(data_dir: str | Path) -> pd.DataFrame:
     try:
         path = table_path(data_dir, "sample_submission")
     except FileNotFoundError as err:
-        raise FileNotFoundError(str(err).replace("Home Credit table", "sample submission")) from None
+        raise MissingInput(str(err).replace("Home Credit table", "sample submission")) from None
     with open_table(path) as handle:
         frame = pd.read_csv(handle)
     expected = list(schema.SAMPLE_SUBMISSION_COLUMNS)

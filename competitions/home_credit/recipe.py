@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import BadInput, MissingInput
 from common.adversarial import SHIFTED_FEATURES, WEIGHTS, read_shifted_features, read_weights
 from common.config import option
 from common.multi_seed import seeds_option
@@ -36,7 +37,7 @@ class TrainConfig(MatrixOptions, GBDTConfig):
                             ("--adversarial-weights", self.adversarial_weights),
                             ("--features-file", self.features_file)):
             if value and not Path(value).exists():
-                raise FileNotFoundError(f"option {flag}: no such file or run folder: {value}")
+                raise MissingInput(f"option {flag}: no such file or run folder: {value}")
 
 
 def apply_feature_choices(cfg: TrainConfig, matrix) -> dict:
@@ -47,7 +48,7 @@ def apply_feature_choices(cfg: TrainConfig, matrix) -> dict:
         names = read_selected_features(cfg.features_file)
         unknown = [f for f in names if f not in set(matrix.features)]
         if unknown:
-            raise ValueError(f"option --features-file: {len(unknown)} feature(s) not in the feature matrix, e.g. "
+            raise BadInput(f"option --features-file: {len(unknown)} feature(s) not in the feature matrix, e.g. "
                              f"{unknown[:5]} (made with other --tables or data?)")
         matrix.features = [f for f in matrix.features if f in set(names)]
         done["features_file"] = {"source": str(cfg.features_file), "n_features": len(names)}
@@ -55,7 +56,7 @@ def apply_feature_choices(cfg: TrainConfig, matrix) -> dict:
         names = read_shifted_features(cfg.drop_features, cfg.drop_top)
         unknown = [f for f in names if f not in set(matrix.features)]
         if unknown:
-            raise ValueError(f"option --drop-features: {len(unknown)} feature(s) not in the feature matrix, e.g. "
+            raise BadInput(f"option --drop-features: {len(unknown)} feature(s) not in the feature matrix, e.g. "
                              f"{unknown[:5]} (made with other --tables or data?)")
         matrix.features = [f for f in matrix.features if f not in set(names)]
         done["dropped_features"] = names

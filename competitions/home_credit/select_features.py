@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.errors import MissingInput
 from common.cli import run_cli
 from common.config import config_to_dict, option, parse_config, volatile_options
 from common.io import atomic_write_csv
@@ -72,7 +73,7 @@ def recipe_argv(argv: list[str]) -> list[str]:
         return argv
     source = resolve_run(known.run, COMPETITION, known.runs_dir, "--run")
     if not RunFolder(source).config_path.is_file():
-        raise FileNotFoundError(f"option --run: {source} has no config.yaml (not a train.py run)")
+        raise MissingInput(f"option --run: {source} has no config.yaml (not a train.py run)")
     name = [] if known.name else ["--name", f"{source.name}-{known.method}"]
     return ["--config", str(RunFolder(source).config_path), *argv, *name]
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from common import adversarial as adv
+from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import RunConfig, option, parse_config
 from common.device import DeviceOptions, resolve_device, set_threads
@@ -66,19 +67,19 @@ class AdversarialConfig(ModelSourceOptions, DeviceOptions, RunConfig, NexperiaDa
     def __post_init__(self):
         super().__post_init__()
         if self.data and not Path(self.data).is_dir():
-            raise FileNotFoundError(f"option --data: no such folder: {self.data}")
+            raise MissingInput(f"option --data: no such folder: {self.data}")
         if self.features == "run":
             if self.checkpoint_run:
                 ckpt = fold_checkpoint(RunFolder(self.checkpoint_run).fold_path(self.checkpoint_fold))
                 if not Path(self.checkpoint_run).is_dir():
-                    raise FileNotFoundError(f"option --checkpoint-run: run folder not found: {self.checkpoint_run}")
+                    raise MissingInput(f"option --checkpoint-run: run folder not found: {self.checkpoint_run}")
                 if not ckpt.is_file():
-                    raise FileNotFoundError(f"option --checkpoint-run: {ckpt} not found (train fold "
+                    raise MissingInput(f"option --checkpoint-run: {ckpt} not found (train fold "
                                             f"{self.checkpoint_fold} of that run, or pick --checkpoint-fold)")
             else:
                 self.check_model_source()
         elif self.checkpoint_run or self.pretrained or self.model or self.model_kwargs:
-            raise ValueError("options --checkpoint-run/--model/--model-kwargs/--pretrained need --features run")
+            raise BadInput("options --checkpoint-run/--model/--model-kwargs/--pretrained need --features run")
 
 
 def pixel_features(images: np.ndarray, size: int, batch: int = 512) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from common.errors import BadInput
 from common.config import RunConfig, option
 from common.device import DeviceOptions
 from common.cv import FoldResult, Truth
@@ -68,25 +69,25 @@ class VAEConfig(DeviceOptions, RunConfig, NexperiaDataOptions):
         self.name = self.name or f"vae-{self.arch}"
         if self.crop is not None and (len(self.crop) != 4 or self.crop[0] >= self.crop[1]
                                       or self.crop[2] >= self.crop[3]):
-            raise ValueError(f"option --crop: {self.crop} is not four numbers y0 y1 x0 x1 with y0 < y1, x0 < x1")
+            raise BadInput(f"option --crop: {self.crop} is not four numbers y0 y1 x0 x1 with y0 < y1, x0 < x1")
         if self.arch == "conv":
             try:  # the conv VAE's size rule fails here, before any data is read
                 _halvings(self.image_size)
             except ValueError as err:
-                raise ValueError(f"option --image-size: {err}") from None
+                raise BadInput(f"option --image-size: {err}") from None
 
 
 def resize_images(images: np.ndarray, size: int, crop: list[int] | None = None) -> np.ndarray:
     """``(N, H, W)`` uint8 images, cropped to rows ``y0:y1`` and columns ``x0:x1`` when ``crop`` is
     ``[y0, y1, x0, x1]``, then area-resized to ``(N, size, size)`` uint8."""
     if crop is not None and len(crop) != 4:
-        raise ValueError(f"crop must be four numbers y0 y1 x0 x1, got {crop}")
+        raise BadInput(f"crop must be four numbers y0 y1 x0 x1, got {crop}")
     window = (slice(crop[0], crop[1]), slice(crop[2], crop[3])) if crop else (slice(None), slice(None))
     out = np.empty((len(images), size, size), dtype=np.uint8)
     for i in range(len(images)):
         image = np.asarray(images[i])[window]
         if image.size == 0:
-            raise ValueError(f"crop {crop} leaves nothing of a {images.shape[1]}x{images.shape[2]} image")
+            raise BadInput(f"crop {crop} leaves nothing of a {images.shape[1]}x{images.shape[2]} image")
         out[i] = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     return out
 

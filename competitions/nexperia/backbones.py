@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from common.errors import MissingInput
 from common.run import RunFolder
 from common.vision.card import ModelCard, read_card
 from common.vision.checkpoints import BEST, fold_checkpoint
@@ -22,7 +23,7 @@ def checkpoint_path(run: str | Path, fold: int) -> Path:
     """Fold ``fold``'s ``best.pt`` of a ``train.py`` run (an error says what to run when it is missing)."""
     path = fold_checkpoint(RunFolder(run).fold_path(fold))
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path} (train fold {fold} of that run first)")
+        raise MissingInput(f"checkpoint not found: {path} (train fold {fold} of that run first)")
     return path
 
 
@@ -31,7 +32,7 @@ def run_card(run: str | Path) -> ModelCard:
     folder = RunFolder(run)
     trained = folder.folds_with(BEST)
     if not trained:
-        raise FileNotFoundError(f"no fold<k>/{BEST} in {run}: train a fold of that run first")
+        raise MissingInput(f"no fold<k>/{BEST} in {run}: train a fold of that run first")
     return read_card(fold_checkpoint(folder.fold_path(trained[0])), folder.config())
 
 

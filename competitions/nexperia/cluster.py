@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from common import cluster
+from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import RunConfig, config_to_dict, option, parse_config, parse_folds
 from common.cv import FoldResult, run_folds
@@ -92,10 +93,10 @@ def feature_files(features: str, runs_dir: str | None, folds: list[int]) -> dict
     files = {f"fold{k}": RunFolder(root).fold_path(k) / FEATURES_FILE for k in folds}
     missing = [str(path) for path in files.values() if not path.is_file()]
     if len(missing) == len(files):
-        raise FileNotFoundError(f"option --features: no {FEATURES_FILE} in {root} nor in its fold folders "
+        raise MissingInput(f"option --features: no {FEATURES_FILE} in {root} nor in its fold folders "
                                 "(run competitions/nexperia/features.py first)")
     if missing:
-        raise FileNotFoundError(f"option --features: missing {', '.join(missing)} (embed those folds first)")
+        raise MissingInput(f"option --features: missing {', '.join(missing)} (embed those folds first)")
     return files
 
 
@@ -103,14 +104,14 @@ def load_features(path: Path, data: NexperiaData) -> np.ndarray:
     """Train and test rows of ``path`` stacked (train first); an error when they do not match the data."""
     with np.load(path) as cached:
         if not {"train", "test"} <= set(cached.files):
-            raise ValueError(f"{path} lacks the arrays 'train' and 'test' (has {cached.files})")
+            raise BadInput(f"{path} lacks the arrays 'train' and 'test' (has {cached.files})")
         train, test = cached["train"], cached["test"]
     for split, rows, ids in (("train", train, data.train_ids), ("test", test, data.test_ids)):
         if len(rows) != len(ids):
-            raise ValueError(f"{path} holds {len(rows)} {split} rows but the data has {len(ids)} {split} images "
+            raise BadInput(f"{path} holds {len(rows)} {split} rows but the data has {len(ids)} {split} images "
                              "(embedded from another --data or --skip-bad?)")
     if len(test) and train.shape[1:] != test.shape[1:]:
-        raise ValueError(f"{path}: train rows have shape {train.shape[1:]}, test rows {test.shape[1:]}")
+        raise BadInput(f"{path}: train rows have shape {train.shape[1:]}, test rows {test.shape[1:]}")
     return np.concatenate([train, test]).astype(np.float32).reshape(len(train) + len(test), -1)
 
 
@@ -138,10 +139,10 @@ def fit_or_load(cfg: ClusterConfig, features: np.ndarray, folder: Path, run: Run
             if str(cached["key"]) == key:
                 return cached["proba"]
         if run.completed_folds():
-            raise ValueError(f"the clustering cached in {path} was made from other features or options than "
+            raise BadInput(f"the clustering cached in {path} was made from other features or options than "
                              "its finished folds' scores: use --no-resume or another --name")
     if len(features) <= cfg.neighbors and cfg.method == "scan":
-        raise ValueError(f"option --neighbors {cfg.neighbors}: only {len(features)} images to mine them from")
+        raise BadInput(f"option --neighbors {cfg.neighbors}: only {len(features)} images to mine them from")
     run.log.info(f"{cfg.method}: {cfg.k} clusters of {len(features)} images x {features.shape[1]} features")
     estimator = make_estimator(cfg).fit(features)
     if cfg.method == "scan":
@@ -163,7 +164,7 @@ def truth_table(data: NexperiaData) -> pd.DataFrame | None:
     ids = np.concatenate([data.train_ids, data.test_ids]).astype(str)
     table = truth.set_index(truth["id"].astype(str)).reindex(ids)
     if table["label_true"].isna().any():
-        raise ValueError(f"{data.data_dir / '_truth.csv'} lacks {int(table['label_true'].isna().sum())} image ids")
+        raise BadInput(f"{data.data_dir / '_truth.csv'} lacks {int(table['label_true'].isna().sum())} image ids")
     return pd.DataFrame({"label_true": table["label_true"].astype(int).to_numpy(),
                          "defect_type": table["defect_type"].fillna("").replace("", "good").to_numpy()})
 

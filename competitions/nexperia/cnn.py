@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.errors import BadInput
 from common.adversarial import read_weights
 from common.config import option, parse_folds
 from common.cv import Truth
@@ -75,7 +76,7 @@ class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
         self.pretrained = default_weights(self.model, self.pretrained)
         super().__post_init__()
         if self.nc_images == 1:
-            raise ValueError("option --nc-images: one image cannot hold both classes; use 0 (off) or at least 2")
+            raise BadInput("option --nc-images: one image cannot hold both classes; use 0 (off) or at least 2")
 
 
 def check_pseudo_options(cfg: TrainConfig) -> None:
@@ -84,7 +85,7 @@ def check_pseudo_options(cfg: TrainConfig) -> None:
     if not cfg.pseudo_from:
         for flag, value in (("--pseudo-threshold", cfg.pseudo_threshold), ("--pseudo-weight", cfg.pseudo_weight)):
             if value is not None:
-                raise ValueError(f"option {flag} needs --pseudo-from RUN")
+                raise BadInput(f"option {flag} needs --pseudo-from RUN")
         return
     cfg.pseudo_from = str(resolve_run(cfg.pseudo_from, "nexperia", cfg.runs_dir, option="--pseudo-from"))
     check_source(cfg.pseudo_from, parse_folds(cfg.fold, cfg.n_splits), cfg.n_splits)

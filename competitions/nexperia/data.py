@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput, MissingInput
 from common.config import option
 from common.dedup import DHASH_VERSION, MAX_DISTANCE, Duplicates, find_duplicates
 from common.folds import get_or_make_folds
@@ -60,7 +61,7 @@ class NexperiaDataOptions:
                                  "test prediction; listed in the run's skipped_images.csv")
 
 
-class BadImagesError(ValueError):
+class BadImagesError(BadInput):
     """Some images could not be decoded or have another size than the rest."""
 
 
@@ -103,7 +104,7 @@ def find_layout(data_dir: Path) -> Layout:
     """Recognise the 2020 or the older contest layout; a clear error says what was expected."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise FileNotFoundError(f"Nexperia data folder not found: {data_dir}")
+        raise MissingInput(f"Nexperia data folder not found: {data_dir}")
     new = data_dir / "train" / "train_contest"
     if (new / "good_all").is_dir() or (new / "defect").is_dir():
         layout = Layout("2020", {0: new / "good_all", 1: new / "defect"}, data_dir / "test" / "test_contest" / "test",
@@ -112,12 +113,12 @@ def find_layout(data_dir: Path) -> Layout:
         layout = Layout("2019", {0: data_dir / "train" / "good_0", 1: data_dir / "train" / "bad_1"},
                         _find_old_test_dir(data_dir / "test"), data_dir / "sample_submission.csv", None)
     else:
-        raise FileNotFoundError(
+        raise MissingInput(
             f"no Nexperia layout in {data_dir}: expected train/train_contest/good_all + train/train_contest/defect "
             "(2020 contest) or train/good_0 + train/bad_1 (older contests)")
     missing = [p for p in [*layout.train_dirs.values(), layout.test_dir] if not p.is_dir()]
     if missing:
-        raise FileNotFoundError(f"Nexperia data in {data_dir} lacks folder(s): {[str(p) for p in missing]}")
+        raise MissingInput(f"Nexperia data in {data_dir} lacks folder(s): {[str(p) for p in missing]}")
     return layout
 
 
@@ -165,7 +166,7 @@ def _list_images(folders: list[Path]) -> list[Path]:
         twice = sorted(i for i, n in by_id.items() if n > 1)
         if twice:
             both = [p.name for p in images if p.stem == twice[0]]
-            raise ValueError(f"{len(twice)} image id(s) in {folder} have two files, e.g. {' and '.join(both)}: "
+            raise BadInput(f"{len(twice)} image id(s) in {folder} have two files, e.g. {' and '.join(both)}: "
                              "keep one file per id")
         files += images
     return files
@@ -200,7 +201,7 @@ def _write_cache(layout: Layout, data_dir: Path, target: Path, skip_bad: bool) -
     train = [(p, label) for label, folder in sorted(layout.train_dirs.items()) for p in _image_files(folder)]
     test = _image_files(layout.test_dir)
     if not train:
-        raise FileNotFoundError(f"no training images in {[str(p) for p in layout.train_dirs.values()]}")
+        raise MissingInput(f"no training images in {[str(p) for p in layout.train_dirs.values()]}")
     train_images, bad = _decode_all([p for p, _ in train], "decode train")
     test_images, bad_test = _decode_all(test, "decode test")
     bad += bad_test
@@ -219,7 +220,7 @@ def _write_cache(layout: Layout, data_dir: Path, target: Path, skip_bad: bool) -
     train_ids = [p.stem for p, _ in train]
     dup = sorted(i for i, n in Counter(train_ids).items() if n > 1)
     if dup:
-        raise ValueError(f"ids found in both the good and the defect folder of {data_dir}: {dup[:10]}")
+        raise BadInput(f"ids found in both the good and the defect folder of {data_dir}: {dup[:10]}")
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -252,7 +253,7 @@ def _read_boxes(path: Path | None) -> pd.DataFrame:
     boxes = pd.read_csv(path)
     missing = [c for c in BOX_COLUMNS if c not in boxes.columns]
     if missing:
-        raise ValueError(f"{path} lacks column(s) {missing}; has {list(boxes.columns)}")
+        raise BadInput(f"{path} lacks column(s) {missing}; has {list(boxes.columns)}")
     return boxes[BOX_COLUMNS].assign(id=lambda d: d["id"].astype(str))
 
 
@@ -267,7 +268,7 @@ def _read_sample(path: Path | None, test_ids: np.ndarray) -> pd.DataFrame | None
         return None
     sample = pd.read_csv(path, dtype={"id": str})
     if "id" not in sample.columns or sample.shape[1] != 2:
-        raise ValueError(f"{path} must have two columns, id and a score column; has {list(sample.columns)}")
+        raise BadInput(f"{path} must have two columns, id and a score column; has {list(sample.columns)}")
     unknown = sorted(set(sample["id"].map(id_of)) - set(test_ids))
     if unknown:
         log.warning("%d ids of %s have no test image (e.g. %s)", len(unknown), path, unknown[:3])
@@ -374,7 +375,7 @@ def true_labels(truth: pd.DataFrame, ids) -> np.ndarray:
     labels = truth.set_index(truth["id"].astype(str))["label_true"].reindex(pd.Index(ids).astype(str))
     missing = labels.index[labels.isna()]
     if len(missing):
-        raise ValueError(f"{len(missing)} ids are missing from the truth file, e.g. {list(missing[:3])}")
+        raise BadInput(f"{len(missing)} ids are missing from the truth file, e.g. {list(missing[:3])}")
     return labels.to_numpy().astype(int)
 
 
@@ -417,7 +418,7 @@ def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: P
     if present != {0, 1}:
         empty = {label: folder for label, folder in find_layout(data.data_dir).train_dirs.items()
                  if label not in present}
-        raise ValueError(f"no training images of class {sorted(empty)} in {', '.join(map(str, empty.values()))}: "
+        raise BadInput(f"no training images of class {sorted(empty)} in {', '.join(map(str, empty.values()))}: "
                          "ROC-AUC needs both good and defect images; check the data folder")
     skipped = data.skipped[data.skipped["split"] == "train"] if "split" in data.skipped.columns else data.skipped[:0]
     groups = train_groups(data)

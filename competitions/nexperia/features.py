@@ -50,6 +50,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import (RunConfig, config_to_dict, option, parse_config, parse_folds,
                            volatile_options)
@@ -110,18 +111,18 @@ class FeaturesConfig(ModelSourceOptions, DeviceOptions, RunConfig, NexperiaDataO
         super().__post_init__()
         for name, backbone in BACKBONE_OPTIONS.items():
             if getattr(self, name) not in (None, False) and self.backbone != backbone:
-                raise ValueError(f"option --{name.replace('_', '-')} needs --backbone {backbone} "
+                raise BadInput(f"option --{name.replace('_', '-')} needs --backbone {backbone} "
                                  f"(got --backbone {self.backbone})")
         if self.checkpoint_run and (self.pretrained or self.model_kwargs):
-            raise ValueError("options --checkpoint-run and --pretrained/--model-kwargs contradict: a checkpoint run "
+            raise BadInput("options --checkpoint-run and --pretrained/--model-kwargs contradict: a checkpoint run "
                              "brings its own model and weights")
         {"cnn": self._check_cnn, "scattering": self._check_scattering, "vae": self._check_vae}[self.backbone]()
         if self.suspects and not Path(self.suspects).is_file():
-            raise FileNotFoundError(f"suspects file not found: {self.suspects} (option --suspects)")
+            raise MissingInput(f"suspects file not found: {self.suspects} (option --suspects)")
 
     def _check_cnn(self) -> None:
         if self.checkpoint_run and not Path(self.checkpoint_run).is_dir():
-            raise FileNotFoundError(f"option --checkpoint-run: run folder not found: {self.checkpoint_run}")
+            raise MissingInput(f"option --checkpoint-run: run folder not found: {self.checkpoint_run}")
         if not self.checkpoint_run:
             self.check_model_source()
 
@@ -130,14 +131,14 @@ class FeaturesConfig(ModelSourceOptions, DeviceOptions, RunConfig, NexperiaDataO
             if getattr(self, key) is None:
                 setattr(self, key, value)
         if 2 ** self.scattering_j > self.img_size:
-            raise ValueError(f"option --scattering-j {self.scattering_j}: the scattering needs --img-size >= "
+            raise BadInput(f"option --scattering-j {self.scattering_j}: the scattering needs --img-size >= "
                              f"2**J = {2 ** self.scattering_j}, got {self.img_size}")
 
     def _check_vae(self) -> None:
         if not self.vae_run:
-            raise ValueError("option --backbone vae needs --vae-run (a vae.py run folder)")
+            raise BadInput("option --backbone vae needs --vae-run (a vae.py run folder)")
         if not RunFolder(self.vae_run).config_path.is_file():
-            raise FileNotFoundError(f"option --vae-run: no vae.py run at {self.vae_run} (config.yaml not found)")
+            raise MissingInput(f"option --vae-run: no vae.py run at {self.vae_run} (config.yaml not found)")
 
     @property
     def per_fold(self) -> bool:
@@ -163,7 +164,7 @@ def source_file(cfg: FeaturesConfig, fold: int) -> Path | None:
     if cfg.backbone == "vae":
         run = RunFolder(cfg.vae_run)
         if not run.is_finished(fold):
-            raise FileNotFoundError(f"fold {fold} of VAE run {run.root} is not finished (no fold{fold}/{DONE_FILE}): "
+            raise MissingInput(f"fold {fold} of VAE run {run.root} is not finished (no fold{fold}/{DONE_FILE}): "
                                     f"run vae.py --fold {fold} for it first")
         return run.fold_path(fold) / VAE_FILE
     if cfg.checkpoint_run:
@@ -288,7 +289,7 @@ def check_held_out(source_run: Path, fold: int, ids: np.ndarray) -> None:
     held_out = set(pd.read_csv(path, dtype={"id": str}, usecols=["id"])["id"])
     seen = [i for i in ids if i not in held_out]
     if seen:
-        raise ValueError(f"fold {fold} of {source_run} trained on {len(seen)} images of this run's fold {fold} "
+        raise BadInput(f"fold {fold} of {source_run} trained on {len(seen)} images of this run's fold {fold} "
                          f"(e.g. {seen[:3]}): it was made with another fold file; use its --runs-dir")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import option, parse_config, parse_folds, volatile_options
 from common.cv import FoldResult, run_folds
@@ -61,20 +62,20 @@ def main(argv: list[str] | None = None) -> Run:
     cfg = parse_config(PredictConfig, argv)
     source = Path(cfg.run)
     if not source.is_dir():
-        raise FileNotFoundError(f"run folder not found: {source}")
+        raise MissingInput(f"run folder not found: {source}")
     source_run = RunFolder(source)  # read only: predicting writes nothing into the source run
     src = source_run.config()  # {} where it is gone: the checkpoints describe themselves
     set_threads(cfg.threads)
     n_splits = int(src.get("n_splits") or source_run.metrics().get("n_splits") or 0)
     if not n_splits:
-        raise FileNotFoundError(f"run {source} has neither config.yaml nor metrics.json to say its number of folds")
+        raise MissingInput(f"run {source} has neither config.yaml nor metrics.json to say its number of folds")
     finished = source_run.completed_folds()
     if not finished:
-        raise FileNotFoundError(f"run {source} has no finished fold (fold<k>/done.json)")
+        raise MissingInput(f"run {source} has no finished fold (fold<k>/done.json)")
     folds = finished if cfg.fold == "all" else parse_folds(cfg.fold, n_splits)
     missing = [k for k in folds if k not in finished]
     if missing:
-        raise FileNotFoundError(f"fold(s) {missing} of run {source} are not finished (no fold<k>/done.json); "
+        raise MissingInput(f"fold(s) {missing} of run {source} are not finished (no fold<k>/done.json); "
                                 f"finished: {finished}")
     card = read_card(fold_checkpoint(source_run.fold_path(folds[0])), src)
     spec = ({"model": cfg.model, "model_kwargs": parse_model_kwargs(cfg.model_kwargs)} if cfg.model
@@ -103,12 +104,12 @@ def main(argv: list[str] | None = None) -> Run:
         if cfg.checkpoint == "avg":
             kept = kept_checkpoints(folder)
             if not kept:
-                raise FileNotFoundError(f"no checkpoint-<epoch>.pt in {folder} (trained with --checkpoint-hist 0)")
+                raise MissingInput(f"no checkpoint-<epoch>.pt in {folder} (trained with --checkpoint-hist 0)")
             model.load_state_dict(average_checkpoints(kept, device))
         ids = pd.read_csv(source_run.fold_oof_path(fold), dtype={"id": str})["id"].to_numpy()
         rows = row_of.reindex(ids).to_numpy()
         if np.isnan(rows).any():
-            raise ValueError(f"{int(np.isnan(rows).sum())} OOF ids of {folder} are not in the data {cfg.data}")
+            raise BadInput(f"{int(np.isnan(rows).sum())} OOF ids of {folder} are not in the data {cfg.data}")
         rows = rows.astype(int)
         oof = predict_images(model, sized.train, rows, cfg.tta, **settings)
         test = predict_images(model, sized.test, None, cfg.tta, **settings) if len(data.test_ids) else None

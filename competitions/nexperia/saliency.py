@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import option, parse_config
 from common.device import resolve_device, set_threads
@@ -61,23 +62,23 @@ class SaliencyConfig(NexperiaDataOptions):
 def check_methods(methods: list[str]) -> None:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise ValueError(f"option --methods: {unknown[0]!r} is not one of {list(METHODS)}")
+        raise BadInput(f"option --methods: {unknown[0]!r} is not one of {list(METHODS)}")
 
 
 def trained_fold(source: Path, fold: int) -> Path:
     """``<run>/fold<k>``, refused unless the run folder exists and that fold finished with a ``best.pt``."""
     if not source.is_dir():
-        raise FileNotFoundError(f"run folder not found: {source}")
+        raise MissingInput(f"run folder not found: {source}")
     run = RunFolder(source)
     folder, finished = run.fold_path(fold), run.is_finished(fold)
     if finished and not fold_checkpoint(folder).is_file():
         is_vae = (folder / VAE_FILE).is_file()
         kind = f"a vae.py run (its model is fold<k>/{VAE_FILE})" if is_vae else "not a train.py run"
-        raise ValueError(f"{source} is {kind}: saliency explains the CNN checkpoint (fold<k>/{BEST}) of a "
+        raise BadInput(f"{source} is {kind}: saliency explains the CNN checkpoint (fold<k>/{BEST}) of a "
                          "train.py run; pass such a run to --run")
     if not finished or not fold_checkpoint(folder).is_file():
         trained = [f"fold{k}" for k in run.completed_folds()]
-        raise FileNotFoundError(f"fold {fold} of run {source} is not trained (no {folder / DONE_FILE} and "
+        raise MissingInput(f"fold {fold} of run {source} is not trained (no {folder / DONE_FILE} and "
                                 f"{BEST}); trained: {trained or 'none'}")
     return folder
 
@@ -130,14 +131,14 @@ def boxed_images(valid_ids: pd.Series, data: NexperiaData, data_dir: Path, img_s
     row_of = pd.Series(np.arange(len(data.train_ids)), index=pd.Index(data.train_ids).astype(str))
     unknown = [i for i in valid_ids if i not in row_of.index]
     if unknown:
-        raise ValueError(f"the run was trained on other data: {len(unknown)} of the {len(valid_ids)} validation ids "
+        raise BadInput(f"the run was trained on other data: {len(unknown)} of the {len(valid_ids)} validation ids "
                          f"of {folder} are not training images of {data_dir} (e.g. {unknown[:3]}); pass --data with "
                          "the data the run was trained on")
     if not len(data.defect_boxes):
-        raise FileNotFoundError(f"data {data_dir} has no defect boxes (defect_area.csv missing or empty)")
+        raise MissingInput(f"data {data_dir} has no defect boxes (defect_area.csv missing or empty)")
     boxed = sorted(set(valid_ids) & set(data.defect_boxes["id"]))
     if not boxed:
-        raise ValueError(f"none of the {len(valid_ids)} validation images of {folder} has a box in "
+        raise BadInput(f"none of the {len(valid_ids)} validation images of {folder} has a box in "
                          f"{data_dir / 'defect_area.csv'}")
     boxes_of = data.defect_boxes.groupby("id")[BOX_COLUMNS[1:]]
     boxes = [scale_boxes(boxes_of.get_group(i).to_numpy(), data.image_shape, (img_size, img_size)) for i in boxed]

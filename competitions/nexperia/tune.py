@@ -24,6 +24,7 @@ from pathlib import Path
 
 import optuna
 
+from common.errors import BadInput
 from common.cli import run_cli
 from common.config import config_to_dict, option, volatile_options
 from common.cv import run_folds
@@ -110,7 +111,7 @@ def read_study(argv: list[str] | None):
     cfg, raw_space, source = parse_with_space(config_cls, argv)
     cfg = apply_params(cfg)
     if raw_space is None:
-        raise ValueError(f"no search space: pass --config with a search_space mapping "
+        raise BadInput(f"no search space: pass --config with a search_space mapping "
                          f"(e.g. competitions/nexperia/configs/tune-{family}.yaml)")
     base = tuning.engine_config(engine_cls, cfg)
     fixed = {*IDENTITY, "n_splits", *volatile_options(engine_cls)}  # the run's place, folds and machine

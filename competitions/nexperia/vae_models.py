@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from common.errors import BadInput
+
 
 def vae_terms(x: torch.Tensor, recon: torch.Tensor, mu: torch.Tensor,
               logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,7 +111,7 @@ def _halvings(size: int) -> tuple[int, int]:
             n += 1
         if s == base and n >= 2:
             return n, base
-    raise ValueError(f"conv VAE image size must be 4 or 3 times a power of two (>= 16), got {size}")
+    raise BadInput(f"conv VAE image size must be 4 or 3 times a power of two (>= 16), got {size}")
 
 
 def build_vae(arch: str, image_size: int, latent_dim: int, hidden: int = 400) -> _VAE:
@@ -118,4 +120,4 @@ def build_vae(arch: str, image_size: int, latent_dim: int, hidden: int = 400) ->
         return FCVAE(image_size, hidden, latent_dim)
     if arch == "conv":
         return ConvVAE(image_size, latent_dim)
-    raise ValueError(f"unknown VAE architecture {arch!r}; choose fc or conv")
+    raise BadInput(f"unknown VAE architecture {arch!r}; choose fc or conv")

@@ -23,7 +23,7 @@ from common.tabular.config import GBDTConfig, lgb_params
 from common.tabular.engine import train_cv
 from common.tabular.matrix import TabularMatrix
 
-COMPETITION = register(Competition(name="toy_cancer", slug="toy-cancer", marker_file="train.csv",
+SPEC = register(Competition(name="toy_cancer", slug="toy-cancer", marker_file="train.csv",
                                    sample_submission="sample_submission.csv", id_column="row_id",
                                    target_column="malignant"))
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = parse_config(TrainConfig, argv)
     data_dir = Path(cfg.data or "data/toy_cancer")
     matrix = load_matrix(data_dir)
-    run = Run.open(COMPETITION.name, cfg.name, cfg.runs_dir)
+    run = Run.open(SPEC.name, cfg.name, cfg.runs_dir)
     run.save_config(cfg)
     folds = get_or_make_folds(run.root.parent / "folds.csv", matrix.ids, matrix.y, n_splits=cfg.n_splits,
                               seed=cfg.seed)

@@ -24,7 +24,7 @@ from common.run import Run
 from common.vision.distributed import setup_distributed
 from common.vision.trainer import ImageTrainConfig, train_folds
 
-COMPETITION = register(Competition(name="toy_digits", slug="toy-digits", marker_file="sample_submission.csv",
+SPEC = register(Competition(name="toy_digits", slug="toy-digits", marker_file="sample_submission.csv",
                                    sample_submission="sample_submission.csv", id_column="image",
                                    target_column="is_three"))
 SIZE = 24
@@ -79,7 +79,7 @@ class TrainConfig(ImageTrainConfig):
 def main(argv: list[str] | None = None) -> dict:
     cfg = parse_config(TrainConfig, argv)
     data = load_data(Path(cfg.data or "data/toy_digits"))
-    run = Run.open(COMPETITION.name, cfg.name, cfg.runs_dir)
+    run = Run.open(SPEC.name, cfg.name, cfg.runs_dir)
     run.save_config(cfg)
     folds = get_or_make_folds(run.root.parent / "folds.csv", data.train_ids, data.train_labels,
                               n_splits=cfg.n_splits, seed=cfg.seed)

@@ -10,6 +10,8 @@ import polars as pl
 from competitions.home_credit.features.aggregate import F32, KEY, missing_codes, safe_ratio, text_columns
 from competitions.home_credit.schema import SENTINEL_DAYS
 
+from common.errors import BadInput
+
 EXT = ["EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"]
 YEARS = 365.25
 
@@ -21,7 +23,7 @@ def combine(train: pl.DataFrame, test: pl.DataFrame) -> pl.DataFrame:
     both = both.select(train.columns)
     duplicated = both.filter(pl.col(KEY).is_duplicated())[KEY].unique(maintain_order=True)
     if len(duplicated):
-        raise ValueError(f"SK_ID_CURR present twice in application_train/test, e.g. {duplicated.head(3).to_list()}")
+        raise BadInput(f"SK_ID_CURR present twice in application_train/test, e.g. {duplicated.head(3).to_list()}")
     return both
 
 

@@ -25,6 +25,7 @@ from typing import Callable
 import pandas as pd
 import polars as pl
 
+from common.errors import BadInput
 from common.config import option
 from common.io import atomic_write_ipc, atomic_write_json, clean_leftovers
 from common.paths import cache_root
@@ -64,7 +65,7 @@ def check_groups(groups: list[str] | tuple[str, ...]) -> list[str]:
     """The requested groups in canonical order; 'application' is always included (it holds the ids)."""
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
-        raise ValueError(f"unknown feature group(s) {unknown}; known: {list(GROUPS)}")
+        raise BadInput(f"unknown feature group(s) {unknown}; known: {list(GROUPS)}")
     return [g for g in ALL_GROUPS if g in groups or g == "application"]
 
 

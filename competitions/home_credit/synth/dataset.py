@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from common.errors import BadInput
 from common.io import atomic_path, atomic_write_csv, atomic_write_json
 
 from common.progress import progress_bar
@@ -133,11 +134,11 @@ def generate(out: str | os.PathLike, n_clients: int = 20000, n_test: int = 5000,
     benchmarks and tests of the loader against files ordered like Kaggle's.
     """
     if n_clients < 1 or n_test < 0:
-        raise ValueError(f"need n_clients >= 1 and n_test >= 0, got {n_clients} and {n_test}")
+        raise BadInput(f"need n_clients >= 1 and n_test >= 0, got {n_clients} and {n_test}")
     if not 0 <= shift <= 1:
-        raise ValueError(f"shift must be in [0, 1] (the share of shifted test clients), got {shift}")
+        raise BadInput(f"shift must be in [0, 1] (the share of shifted test clients), got {shift}")
     if row_order not in ROW_ORDERS:
-        raise ValueError(f"row_order must be one of {', '.join(ROW_ORDERS)}, got {row_order!r}")
+        raise BadInput(f"row_order must be one of {', '.join(ROW_ORDERS)}, got {row_order!r}")
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     ids, is_test = _split_clients(n_clients, n_test, seed)

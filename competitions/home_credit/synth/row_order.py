@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from common.errors import BadInput
 from common.io import atomic_path
 
 # Table -> column whose consecutive rows move together (None: every row alone). Order fixes the random streams.
@@ -53,10 +54,10 @@ def shuffle_blocks(path: Path, key: str | None, rng: np.random.Generator) -> tup
     else:
         keys = pl.read_csv(path, columns=[key], infer_schema=False)[key]
         if keys.len() != n_rows:
-            raise ValueError(f"{path}: {keys.len()} rows but {n_rows} lines (a quoted line break?)")
+            raise BadInput(f"{path}: {keys.len()} rows but {n_rows} lines (a quoted line break?)")
         first = (keys != keys.shift(1)).fill_null(True).to_numpy()
         if first.sum() != keys.n_unique():
-            raise ValueError(f"{path}: rows of one {key} are not all consecutive")
+            raise BadInput(f"{path}: rows of one {key} are not all consecutive")
         block_starts = row_starts[first]
     block_ends = np.append(block_starts[1:], len(data))
     order = rng.permutation(block_starts.size)

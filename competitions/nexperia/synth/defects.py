@@ -12,6 +12,8 @@ import numpy as np
 
 from competitions.nexperia.synth.scene import BAND, Box, Layout, grain, union_boxes
 
+from common.errors import BadInput
+
 Painter = Callable[[np.ndarray, Layout, np.random.Generator, float], Box]
 
 
@@ -20,7 +22,7 @@ def _blend(img: np.ndarray, mask: np.ndarray, value: float, alpha: float = 1.0,
     """Blend ``value`` (plus a little grain) into ``img`` where the uint8 ``mask`` is set; its box."""
     x, y, w, h = cv2.boundingRect(mask)
     if w == 0:
-        raise ValueError("defect mask is empty")
+        raise BadInput("defect mask is empty")
     sl = (slice(y, y + h), slice(x, x + w))
     m = mask[sl].astype(np.float32) * (alpha / 255)
     v = value + (grain(rng, (h, w), texture) if rng is not None else 0)

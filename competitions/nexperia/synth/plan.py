@@ -14,6 +14,8 @@ import pandas as pd
 from competitions.nexperia.synth.render import DEFECT_TYPES, DEFECT_WEIGHTS
 from competitions.nexperia.synth.scene import PRODUCTS
 
+from common.errors import BadInput
+
 _LOT_PREFIXES = ("WEP", "WFA", "WEQ", "WGB", "VDT")
 _LOT_SUFFIXES = ("H1A", "H2A", "J1B", "K1A")
 
@@ -55,7 +57,7 @@ def _make_ids(rng: np.random.Generator, lots: np.ndarray, products: np.ndarray) 
 def _pick(rng: np.random.Generator, pool: np.ndarray, used: set[int]) -> int:
     choices = np.array([i for i in pool if i not in used])
     if len(choices) == 0:
-        raise ValueError("too few images to plant the duplicates: use more images")
+        raise BadInput("too few images to plant the duplicates: use more images")
     i = int(rng.choice(choices))
     used.add(i)
     return i
@@ -64,9 +66,9 @@ def _pick(rng: np.random.Generator, pool: np.ndarray, used: set[int]) -> int:
 def plan_dataset(p: PlanParams) -> pd.DataFrame:
     """One row per image with its truth; see ``generate`` for the columns that reach ``_truth.csv``."""
     if p.n_train < 50 or p.n_test < 10:
-        raise ValueError(f"need at least 50 train and 10 test images, got {p.n_train} and {p.n_test}")
+        raise BadInput(f"need at least 50 train and 10 test images, got {p.n_train} and {p.n_test}")
     if not 0 <= p.noise_rate < 1:
-        raise ValueError(f"noise_rate must be in [0, 1), got {p.noise_rate}")
+        raise BadInput(f"noise_rate must be in [0, 1), got {p.noise_rate}")
     rng = np.random.default_rng(np.random.SeedSequence([p.seed, 0]))
     n = p.n_train + p.n_test
     split = np.array(["train"] * p.n_train + ["test"] * p.n_test)
@@ -105,7 +107,7 @@ def _plant_shift(df: pd.DataFrame, p: PlanParams) -> np.ndarray:
     (the plan without a shift is unchanged); duplicates of training images are left alone so that exact
     train-test copies stay exact."""
     if not 0 <= p.shift <= 1:
-        raise ValueError(f"shift must be in [0, 1] (the share of shifted test images), got {p.shift}")
+        raise BadInput(f"shift must be in [0, 1] (the share of shifted test images), got {p.shift}")
     rng = np.random.default_rng(np.random.SeedSequence([p.seed, 3]))
     pool = np.flatnonzero((df["split"].to_numpy() == "test") & (df["dup_group"].to_numpy() < 0))
     shifted = np.zeros(len(df), np.int8)

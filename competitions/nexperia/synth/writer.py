@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput, InputExists
 from common.io import atomic_write_csv, atomic_write_json
 from common.progress import progress_bar
 from competitions.nexperia.synth.plan import PlanParams, plan_dataset
@@ -100,10 +101,10 @@ def _check_target(out: Path, meta: dict, overwrite: bool) -> bool:
         if old.get("params") == meta:
             return bool(old.get("complete"))
         if not overwrite:
-            raise FileExistsError(f"{out} holds a synthetic dataset made with other parameters "
+            raise InputExists(f"{out} holds a synthetic dataset made with other parameters "
                                   f"({manifest}): pass overwrite=True / --overwrite to replace it")
     elif any((out / p).exists() for p in _OWNED) and not overwrite:
-        raise FileExistsError(f"{out} already holds contest files not made by this generator: "
+        raise InputExists(f"{out} already holds contest files not made by this generator: "
                               "choose another folder or pass --overwrite")
     for p in _OWNED:
         target = out / p
@@ -139,7 +140,7 @@ def generate(out: Path, n_train: int = 3000, n_test: int = 750, seed: int = 0, n
     """
     out = Path(out)
     if not 0 <= shift <= 1:
-        raise ValueError(f"shift must be in [0, 1] (the share of shifted test images), got {shift}")
+        raise BadInput(f"shift must be in [0, 1] (the share of shifted test images), got {shift}")
     params = PlanParams(n_train=n_train, n_test=n_test, seed=seed, noise_rate=noise_rate, defect_rate=defect_rate,
                         shift=shift)
     meta = {"version": GENERATOR_VERSION, **asdict(params)}
