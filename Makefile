@@ -1,5 +1,5 @@
 # The two commands of the kit: `make demo` and `make test`. Both create .venv and install the locked
-# versions (requirements.lock) on first use. `make test-latest` runs the suite against the newest versions
+# versions (requirements.lock) on first use; `make test-fast` is the developer's two-minute loop. `make test-latest` runs the suite against the newest versions
 # setup.cfg's floors allow; `make lock` re-resolves the lock to them (after test-latest passed).
 PYTHON ?= python3
 VENV   := .venv
@@ -11,7 +11,7 @@ TOOLS  := .venv-tools
 PIP_TOOLS := pip-tools==7.6.2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-latest lock bench clean
+.PHONY: install demo test test-fast test-latest lock bench clean
 
 # The lock holds setuptools and wheel too (the build backend), so the kit's own editable install builds
 # without fetching anything unpinned; packages the lock lacks (left by an older lock) are removed.
@@ -26,6 +26,10 @@ install: $(STAMP)
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The developer's loop: every test but the slow and end-to-end ones (docs/testing.md), under two minutes.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not e2e"
 
 test-latest:
 	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)

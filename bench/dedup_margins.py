@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from common.dedup import MAX_DISTANCE, dhash
-from competitions.nexperia.data import load_data, load_truth
+from competitions.nexperia.data import load_data, read_truth_file
 from competitions.nexperia.synth import generate
 
 SIZES = {"tiny": (240, 60), "default": (3000, 750)}  # tests/nexperia/conftest.py TINY; make demo
@@ -33,7 +33,7 @@ def distances(hashes: np.ndarray, chunk: int = 512) -> np.ndarray:
 
 def margins(data_dir: Path, cache: Path) -> dict:
     data = load_data(data_dir, cache_dir=cache)
-    truth = load_truth(data_dir).set_index("id")
+    truth = read_truth_file(data_dir).set_index("id")
     ids = np.concatenate([data.train_ids, data.test_ids])
     dist = distances(np.concatenate([dhash(data.train_images), dhash(data.test_images)]))
     group = truth.loc[ids, "dup_group"].to_numpy()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from common.ensemble import align
 from common.metrics import auc_summary, delong_test
-from common.run import load_predictions
-from competitions.nexperia.data import load_truth, true_labels
+from common.run import RunFolder
+from competitions.nexperia.data import read_truth_file, planted_labels
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audited", type=Path, nargs="+", required=True, help="runs trained with the audit")
     parser.add_argument("--data", type=Path, default=Path("data/nexperia"), help="synthetic data with _truth.csv")
     args = parser.parse_args(argv)
-    truth = load_truth(args.data)
+    truth = read_truth_file(args.data)
     if truth is None:
         raise SystemExit(f"{args.data} has no _truth.csv: this comparison needs synthetic data")
     report = args.base / "audit" / "audit.json"
@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{audit['n_planted_flips']} = {audit['precision_at_k']:.3f}, recall of all suspects "
               f"{audit['recall_all_suspects']:.3f}")
     runs = {"base": args.base, **{str(path): path for path in args.audited}}
-    aligned = align({name: load_predictions(path)[0] for name, path in runs.items()})
-    labels = {"true": true_labels(truth, aligned.ids), "given": aligned.y}
+    aligned = align({name: RunFolder(path).read_oof() for name, path in runs.items()})
+    labels = {"true": planted_labels(truth, aligned.ids), "given": aligned.y}
     print(f"{'run':<45} {'labels':<6} {'OOF AUC':>8} {'95% CI':>17} {'vs base':>8} {'p':>7}")
     for j, name in enumerate(aligned.names):
         for kind, y in labels.items():

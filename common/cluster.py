@@ -151,7 +151,7 @@ def mine_neighbors(x: np.ndarray, n_neighbors: int) -> np.ndarray:
     x = np.asarray(x)
     if not 1 <= n_neighbors < len(x):
         raise BadInput(f"n_neighbors must be between 1 and the number of rows - 1 ({len(x) - 1}), "
-                         f"got {n_neighbors}")
+                       f"got {n_neighbors}")
     model = NearestNeighbors(n_neighbors=n_neighbors, metric="cosine", algorithm="brute").fit(x)
     return model.kneighbors(return_distance=False)  # without a query, sklearn leaves each row itself out
 
@@ -190,7 +190,7 @@ def cluster_rates(proba: np.ndarray, labels: np.ndarray, smoothing: float = 1.0)
     plain per-cluster counts."""
     proba, labels = np.asarray(proba, dtype=np.float64), np.asarray(labels, dtype=np.float64)
     if len(proba) != len(labels) or not len(labels):
-        raise BadInput(f"need one label per row of proba, got {len(labels)} labels for {len(proba)} rows")
+        raise ValueError(f"need one label per row of proba, got {len(labels)} labels for {len(proba)} rows")
     prior = labels.mean()
     return (proba.T @ labels + smoothing * prior) / (proba.sum(axis=0) + smoothing)
 
@@ -227,7 +227,7 @@ def plot_cluster_bars(sizes: Mapping[str, np.ndarray], rates: Mapping[str, np.nd
 def _check_rows(x: np.ndarray, n_clusters: int) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 2 or len(x) < n_clusters:
-        raise BadInput(f"need a 2-D array with at least {n_clusters} rows (one per cluster), got {x.shape}")
+        raise ValueError(f"need a 2-D array with at least {n_clusters} rows (one per cluster), got {x.shape}")
     if n_clusters < 2:
         raise BadInput(f"need at least 2 clusters, got {n_clusters}")
     return x

@@ -8,12 +8,17 @@ Fields are declared with :func:`option`: ``help``, ``choices`` (checked for YAML
 with ``min_exclusive``/``max_exclusive``; checked for YAML values too, before any work) and ``volatile``
 (may differ between invocations writing into the same run, e.g. ``--fold 0`` then ``--fold 1``). A bad
 value ends in one line naming the option, the value and, when it came from there, the YAML file.
+The command line's shape: ``positional`` (``FILE`` rather than ``--file``), ``short`` (``-m`` beside
+``--message``), ``append`` (a list given one ``--post NAME`` at a time); :func:`parse_subcommand` picks one
+of several option dataclasses by the command line's first word (``sync``, ``report``...). Every parser
+lists ``--debug``, which ``common.cli.run_cli`` takes off the command line, and ignores it.
 :class:`RunConfig` holds the fields every run has; each model's config derives from it.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import types
 import typing
 from pathlib import Path
@@ -21,6 +26,7 @@ from typing import Any, Sequence, TypeVar
 
 import yaml
 
+from common.cli import DEBUG_FLAG
 from common.errors import BadInput, MissingInput
 
 T = TypeVar("T")
@@ -30,12 +36,17 @@ _NO_DEFAULT = dataclasses.MISSING
 def option(default: Any = _NO_DEFAULT, *, help: str = "", choices: Sequence | None = None,
            volatile: bool = False, required: bool = False, default_factory: Any = _NO_DEFAULT,
            min: float | None = None, max: float | None = None, min_exclusive: bool = False,
-           max_exclusive: bool = False) -> Any:
+           max_exclusive: bool = False, positional: bool = False, short: str | None = None,
+           append: bool = False, metavar: str | None = None) -> Any:
     """A config field with its metadata. A ``required`` option defaults to None and must be given.
 
     ``min``/``max`` bound a number (each item of a list); ``min_exclusive``/``max_exclusive`` make the bound
-    strict (``lr > 0``: ``min=0, min_exclusive=True``). None passes (it means "not set")."""
-    metadata = {"help": help, "volatile": volatile, "required": required}
+    strict (``lr > 0``: ``min=0, min_exclusive=True``). None passes (it means "not set").
+    ``positional``: given without a flag (``FILE``; a list takes the remaining words); ``short``: a one-letter
+    flag beside the long one (``"-m"``); ``append``: a list field given one item per flag (``--post a --post
+    b``), the command line's items replacing the default's; ``metavar``: the value's name in ``--help``."""
+    metadata = {"help": help, "volatile": volatile, "required": required, "positional": positional,
+                "short": short, "append": append, "metavar": metavar}
     if choices is not None:
         metadata["choices"] = list(choices)
     if min is not None or max is not None:
@@ -142,32 +153,68 @@ def read_params(path: str) -> dict:
     return dict(params)
 
 
-def build_parser(cls: type, description: str | None = None) -> argparse.ArgumentParser:
+def flag_of(field: dataclasses.Field) -> str:
+    """How a field is written on the command line: ``--n-splits``, or ``FILE`` for a positional one."""
+    if field.metadata.get("positional"):
+        return field.name.upper()
+    return "--" + field.name.replace("_", "-")
+
+
+class _AppendReplacingDefault(argparse.Action):
+    """``action="append"`` whose first item replaces the default (the class's or the YAML's) instead of
+    adding to it, so the command line wins like it does for every other option."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        items = [] if current is self.default or current is None else list(current)
+        setattr(namespace, self.dest, items + [values])
+
+
+def build_parser(cls: type, description: str | None = None, prog: str | None = None) -> argparse.ArgumentParser:
     """An argparse parser with one ``--option`` per dataclass field (underscores become dashes)."""
-    parser = argparse.ArgumentParser(description=description or cls.__doc__,
+    parser = argparse.ArgumentParser(prog=prog, description=description or cls.__doc__,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--config", "-c", default=None, help="YAML file whose values override the defaults")
+    add_debug_flag(parser)
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
         tp, is_list = _field_type(hints[field.name])
-        flag = "--" + field.name.replace("_", "-")
-        help_text = field.metadata.get("help", "") + (" (required)" if field.metadata.get("required") else "")
+        meta = field.metadata
+        help_text = meta.get("help", "") + (" (required)" if meta.get("required") else "")
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        if tp is bool:
-            parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
-                                default=default, help=help_text)
+        if meta.get("positional"):
+            names, where = [field.name], {"metavar": meta.get("metavar") or flag_of(field),
+                                          "nargs": "*" if is_list else "?"}
         else:
-            cast = tp if tp in (int, float) else str
-            if _is_optional(hints[field.name]):  # only there does "none" mean None; elsewhere it is a value
-                cast = _parse_none(cast)
-            parser.add_argument(flag, dest=field.name, type=cast, nargs="+" if is_list else None,
-                                default=default, help=help_text, choices=field.metadata.get("choices"))
+            names = [meta["short"], flag_of(field)] if meta.get("short") else [flag_of(field)]
+            where = {"dest": field.name, "metavar": meta.get("metavar")}
+        if tp is bool:
+            parser.add_argument(*names, dest=field.name, action=argparse.BooleanOptionalAction,
+                                default=default, help=help_text)
+            continue
+        cast = tp if tp in (int, float) else str
+        if _is_optional(hints[field.name]):  # only there does "none" mean None; elsewhere it is a value
+            cast = _parse_none(cast)
+        if meta.get("append"):
+            where["action"] = _AppendReplacingDefault
+        elif is_list and not meta.get("positional"):
+            where["nargs"] = "+"
+        parser.add_argument(*names, type=cast, default=default, help=help_text, choices=meta.get("choices"),
+                            **where)
     return parser
 
 
-def parse_config(cls: type[T], argv: Sequence[str] | None = None, description: str | None = None) -> T:
+def add_debug_flag(parser: argparse.ArgumentParser) -> None:
+    """List ``--debug`` in ``--help`` (``run_cli`` takes it off the command line; a direct ``main(argv)``
+    call may still hold it, so the parser accepts it and nothing reads it)."""
+    parser.add_argument(DEBUG_FLAG, action="store_true", help="show the traceback of an error instead of one "
+                                                             "line (taken by common.cli.run_cli)")
+
+
+def parse_config(cls: type[T], argv: Sequence[str] | None = None, description: str | None = None,
+                 prog: str | None = None) -> T:
     """Fill dataclass ``cls`` from its defaults, an optional ``--config`` YAML file and the command line."""
-    parser = build_parser(cls, description)
+    parser = build_parser(cls, description, prog)
     pre, _ = parser.parse_known_args(argv)
     from_file: set[str] = set()
     if pre.config:
@@ -180,11 +227,30 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, description: s
         from_file = set(values) - _given_on_command_line(cls, argv, description)
     args = vars(parser.parse_args(argv))
     source = args.pop("config")
+    args.pop("debug")
     for name in _optional_lists(cls):  # "--crop none" parses as [None]: the option unset
         if args[name] == [None]:
             args[name] = None
     check_values(cls, args, source, from_file)
     return cls(**args)
+
+
+def parse_subcommand(commands: dict[str, type], argv: Sequence[str] | None = None, description: str | None = None,
+                     prog: str | None = None) -> tuple[str, Any]:
+    """``(name, config)`` of a command line whose first word picks one of ``commands`` (name -> option
+    dataclass, e.g. ``python -m submissions.leaderboard sync --competition C``); the rest of the command line
+    is parsed by :func:`parse_config` for that dataclass, ``--config`` included."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_debug_flag(parser)
+    choices = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(commands) + "}")
+    for name, cls in commands.items():
+        choices.add_parser(name, add_help=False, help=(cls.__doc__ or "").strip().splitlines()[0])
+    words = [word for word in argv if word != DEBUG_FLAG]
+    if not words or words[0] not in commands:
+        parser.parse_args(words)  # --help, or a usage error naming the commands (both exit)
+        raise BadInput(f"give a command first: one of {list(commands)}")
+    return words[0], parse_config(commands[words[0]], words[1:], prog=f"{parser.prog} {words[0]}")
 
 
 _UNSET = object()
@@ -201,7 +267,7 @@ def _typed_yaml_values(cls: type, values: dict, source: str) -> dict:
         tp, is_list = _field_type(hints[field.name])
         value = values[field.name]
         items = value if is_list and isinstance(value, list) else [value]
-        flag = "--" + field.name.replace("_", "-")
+        flag = flag_of(field)
         converted = []
         for item in items:
             if tp is bool and not isinstance(item, bool):
@@ -213,7 +279,7 @@ def _typed_yaml_values(cls: type, values: dict, source: str) -> dict:
                     item = tp(item)
                 except (TypeError, ValueError):
                     raise BadInput(f"option {flag} (from {source}): {item!r} is not "
-                                     f"{'an integer' if tp is int else 'a number'}") from None
+                                   f"{'an integer' if tp is int else 'a number'}") from None
             converted.append(item)
         out[field.name] = converted if is_list and isinstance(value, list) else converted[0]
     return out
@@ -224,7 +290,7 @@ def _given_on_command_line(cls: type, argv: Sequence[str] | None, description: s
     parser = build_parser(cls, description)
     parser.set_defaults(**{f.name: _UNSET for f in dataclasses.fields(cls)})
     args = vars(parser.parse_args(argv))
-    return {name for name, value in args.items() if value is not _UNSET and name != "config"}
+    return {name for name, value in args.items() if value is not _UNSET and name not in ("config", "debug")}
 
 
 def check_values(cls: type, values: dict, source: str | None = None, from_file: set[str] | None = None) -> None:
@@ -233,10 +299,10 @@ def check_values(cls: type, values: dict, source: str | None = None, from_file: 
 
     ``from_file``: the options whose value came from ``source`` (default: all of them when ``source``)."""
     for field in dataclasses.fields(cls):
-        flag = "--" + field.name.replace("_", "-")
+        flag = flag_of(field)
         value = values.get(field.name)
         where = f" (from {source})" if source and (from_file is None or field.name in from_file) else ""
-        if field.metadata.get("required") and value in (None, ""):
+        if field.metadata.get("required") and (value in (None, "") or value == []):
             raise BadInput(f"option {flag} is required{where}")
         choices = field.metadata.get("choices")
         if choices and value is not None:
@@ -267,7 +333,3 @@ def _out_of_range(value: Any, low: float | None, high: float | None, low_open: b
 def config_to_dict(cfg: Any) -> dict:
     """Plain dict of a dataclass config, with paths as strings so it dumps as YAML."""
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(cfg).items()}
-
-
-def config_to_yaml(cfg: Any) -> str:
-    return yaml.safe_dump(config_to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg, sort_keys=False)

@@ -66,9 +66,9 @@ def summarize_run(run: Run, n_splits: int, truth: Truth | None = None) -> dict:
     """Gather the finished folds' metrics and the OOF AUCs into ``metrics.json``; return it."""
     done = run.completed_folds()
     values: dict = {"folds": {str(k): run.fold_metrics(k) for k in done}, "completed_folds": done,
-                    "n_splits": n_splits, "complete": set(range(n_splits)) <= set(done)}
+                    "n_splits": n_splits, "complete": run.status(n_splits).complete}
     if done:
-        oof = pd.read_csv(run.oof_path, dtype={"id": str})
+        oof = run.read_oof()
         true = truth(oof["id"].to_numpy()) if truth is not None else None
         values["oof"] = auc_block(oof["target"].to_numpy(), oof["pred"].to_numpy(), true)
     return run.update_metrics(values)

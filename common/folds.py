@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import PredefinedSplit, StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from common.errors import BadInput, MissingInput
 from common.io import atomic_write_csv
@@ -29,7 +29,7 @@ def make_folds(ids: Sequence, y: Sequence[int], n_splits: int = 5, seed: int = 4
     classes, counts = np.unique(y, return_counts=True)
     if counts.min() < n_splits:
         raise BadInput(f"class {classes[counts.argmin()].tolist()} has only {counts.min()} rows, fewer than the "
-                         f"{n_splits} folds asked for: use at most {counts.min()} folds")
+                       f"{n_splits} folds asked for: use at most {counts.min()} folds")
     if groups is None:
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     else:
@@ -56,7 +56,7 @@ def check_folds(folds: pd.DataFrame, y: Sequence[int], groups: Sequence | None =
         if len(classes) < 2:
             counts = dict(zip(*[c.tolist() for c in np.unique(y, return_counts=True)]))
             raise BadInput(f"fold {k} holds only class {classes.tolist()} (rows per class: {counts}): use at most "
-                             f"{min(counts.values())} folds")
+                           f"{min(counts.values())} folds")
     if groups is not None:
         per_group = pd.Series(folds["fold"].to_numpy()).groupby(np.asarray(groups)).nunique()
         split = per_group[per_group > 1]
@@ -69,7 +69,7 @@ def _check_both_classes(y: np.ndarray) -> None:
     classes = np.unique(y)
     if len(classes) < 2:
         raise BadInput(f"the labels hold only class {classes.tolist()} ({len(y)} rows): ROC-AUC needs both "
-                         "classes; check that the data holds positive and negative examples")
+                       "classes; check that the data holds positive and negative examples")
 
 
 def load_folds(path: str | Path, ids: Sequence | None = None, optional: Sequence | None = None) -> pd.DataFrame:
@@ -114,13 +114,8 @@ def get_or_make_folds(path: str | Path, ids: Sequence, y: Sequence[int], n_split
             check_folds(folds, y, groups)
         except ValueError as err:
             raise BadInput(f"fold file {path} does not fit this data: {err}; give this data its own runs folder "
-                             f"(--runs-dir DIR), or move {path} away to make new folds") from None
+                           f"(--runs-dir DIR), or move {path} away to make new folds") from None
         return folds
     folds = make_folds(ids, y, n_splits=n_splits, seed=seed, groups=groups)
     atomic_write_csv(path, folds)
     return folds
-
-
-def as_splitter(folds: pd.DataFrame) -> PredefinedSplit:
-    """A scikit-learn splitter yielding the saved folds, for ``cross_val_predict`` and friends."""
-    return PredefinedSplit(folds["fold"].to_numpy())

@@ -49,7 +49,7 @@ def _check_scores(y: np.ndarray, y_score, name: str = "y_score") -> np.ndarray:
     if s.ndim not in (1, 2):
         raise BadInput(f"{name} must be 1-D (or 2-D: rows x models), got shape {s.shape}")
     if s.shape[0] != y.shape[0]:
-        raise BadInput(f"{name} has {s.shape[0]} rows but y_true has {y.shape[0]}")
+        raise ValueError(f"{name} has {s.shape[0]} rows but y_true has {y.shape[0]}")
     finite = np.isfinite(s)
     if not finite.all():
         rows = np.flatnonzero(~finite.reshape(len(s), -1).all(axis=1))

@@ -83,11 +83,8 @@ def train_seeds(parent: Run, cfg: Any, train_one: Callable[[Any, Run], Any], fol
 def _read_fold(run: Run, fold: int) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
     if not run.is_finished(fold):
         raise MissingInput(f"seed run {run.root} has no finished fold {fold} "
-                                f"(no {run.fold_path(fold) / DONE_FILE})")
-    oof = pd.read_csv(run.fold_oof_path(fold), dtype={"id": str})
-    test_path = run.fold_test_path(fold)
-    test = pd.read_csv(test_path, dtype={"id": str}) if test_path.is_file() else None
-    return oof, test, run.fold_metrics(fold)
+                           f"(no {run.fold_path(fold) / DONE_FILE})")
+    return run.read_fold_oof(fold), run.read_fold_test(fold), run.fold_metrics(fold)
 
 
 def average_fold(runs: Sequence[Run], fold: int, names: Sequence[str] | None = None) -> FoldResult:
@@ -100,7 +97,7 @@ def average_fold(runs: Sequence[Run], fold: int, names: Sequence[str] | None = N
     for name, run, (oof, _, info) in zip(names, runs, parts):
         if len(oof) != len(first) or set(oof["id"]) != set(first["id"]):
             raise BadInput(f"fold {fold} of {run.root} holds other rows than {runs[0].root}: the seeds must "
-                             "share the fold file")
+                           "share the fold file")
         preds[name] = oof.set_index("id")["pred"].reindex(first["id"]).to_numpy()
         per_seed[name] = {k: v for k, v in info.items() if not isinstance(v, dict)}
     oof = pd.DataFrame({"id": first["id"], "target": first["target"],
@@ -138,10 +135,9 @@ def seeds_report(parent: Run, runs: Sequence[Run], names: Sequence[str], truth: 
                  seed_values: Sequence[int] | None = None) -> dict:
     """Each seed's OOF AUCs over the parent's OOF rows (its finished folds), their mean, the average's AUCs
     and the gain of the average over the mean single seed."""
-    path = parent.oof_path
-    if not path.is_file():
+    if not parent.oof_path.is_file():
         return {}
-    oof = pd.read_csv(path, dtype={"id": str})
+    oof = parent.read_oof()
     ids, y = oof["id"].to_numpy(), oof["target"].to_numpy()
     true = truth(ids) if truth is not None else None
     done = sorted(set(oof["fold"]))
@@ -154,7 +150,7 @@ def seeds_report(parent: Run, runs: Sequence[Run], names: Sequence[str], truth: 
 
     singles = {}
     for name, run in zip(names, runs):
-        seed_oof = pd.concat([pd.read_csv(run.fold_oof_path(k), dtype={"id": str}) for k in done])
+        seed_oof = pd.concat([run.read_fold_oof(k) for k in done])
         singles[name] = aucs(seed_oof.set_index("id")["pred"].reindex(ids).to_numpy())
     average = aucs(oof["pred"].to_numpy())
     mean_single = {key: float(np.mean([s[key] for s in singles.values()])) for key in average}

@@ -34,7 +34,7 @@ from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import option, parse_config
 from common.io import atomic_write_csv, atomic_write_json
-from common.run import RunFolder
+from common.run import OOF_COLUMNS, RunFolder, read_predictions
 
 SUSPECT_COLUMNS = ["id", "given_label", "suggested_label", "margin", "score", "rank"]
 AUDIT_ACTIONS = ("drop", "relabel", "downweight")
@@ -168,7 +168,7 @@ def apply_audit(ids: np.ndarray, labels: np.ndarray, suspects_csv: Path, action:
         raise BadInput(f"suspect weight must be in [0, 1], got {weight}")
     labels = np.asarray(labels)
     if len(ids) != len(labels):
-        raise BadInput(f"ids ({len(ids)}) and labels ({len(labels)}) differ in length")
+        raise ValueError(f"ids ({len(ids)}) and labels ({len(labels)}) differ in length")
     suspects = read_suspects(suspects_csv)
     position = pd.Series(np.arange(len(ids)), index=pd.Index(np.asarray(ids).astype(str)))
     known = suspects["id"].isin(position.index)
@@ -190,19 +190,14 @@ def apply_audit(ids: np.ndarray, labels: np.ndarray, suspects_csv: Path, action:
 
 # -- the audit of a run ------------------------------------------------------------------------------
 def read_oof(path: Path) -> pd.DataFrame:
-    """``id,target,pred`` from a run folder or an ``oof.csv`` (ids as strings)."""
+    """The OOF predictions of a run folder or of an ``oof.csv`` (a blend's, say), read and checked by
+    ``common.run`` (ids as text)."""
     path = Path(path)
-    oof_path = RunFolder(path).oof_path if path.is_dir() else path
-    if not oof_path.is_file():
-        raise MissingInput(f"no OOF predictions at {oof_path}")
-    oof = pd.read_csv(oof_path, dtype={"id": str})
-    missing = [c for c in ("id", "target", "pred") if c not in oof.columns]
-    if missing:
-        raise BadInput(f"{oof_path} lacks column(s) {missing}; has {list(oof.columns)}")
-    if oof["id"].duplicated().any():
-        duplicated = oof.loc[oof["id"].duplicated(), "id"].head(3).tolist()
-        raise BadInput(f"{oof_path} holds duplicated ids, e.g. {duplicated}")
-    return oof
+    if path.is_dir():
+        return RunFolder(path).read_oof()
+    if not path.is_file():
+        raise MissingInput(f"no OOF predictions at {path}")
+    return read_predictions(path, OOF_COLUMNS)
 
 
 def audit(oof: pd.DataFrame, flipped: set[str] | None = None,

@@ -1,8 +1,9 @@
 """Where data and runs live, locally and inside Kaggle kernels.
 
-Locally: ``data/<competition>``, ``runs/`` and ``cache/`` under the current folder (override with
-``KIT_DATA_ROOT``, ``KIT_RUNS_ROOT`` and ``KIT_CACHE_ROOT``). In a Kaggle kernel: the competition's folder is found under ``/kaggle/input``
-by its marker file, and runs and caches go to ``/kaggle/working``.
+Locally: ``data/<competition>``, ``runs/``, ``cache/`` and ``submissions/`` (submission files and the ledger) under
+the current folder (override with ``KIT_DATA_ROOT``, ``KIT_RUNS_ROOT``, ``KIT_CACHE_ROOT`` and
+``KIT_SUBMISSIONS_ROOT``). In a Kaggle kernel: the competition's folder is found under ``/kaggle/input`` by its
+marker file, and runs, caches and submissions go to ``/kaggle/working``.
 """
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ def cache_root() -> Path:
     if "KIT_CACHE_ROOT" in os.environ:
         return Path(os.environ["KIT_CACHE_ROOT"])
     return KAGGLE_WORKING / "cache" if in_kaggle_kernel() else Path("cache")
+
+
+def submissions_root() -> Path:
+    """Submission files (``files/<competition>/``), their report and the ledger (``ledger.sqlite``)."""
+    if "KIT_SUBMISSIONS_ROOT" in os.environ:
+        return Path(os.environ["KIT_SUBMISSIONS_ROOT"])
+    return KAGGLE_WORKING / "submissions" if in_kaggle_kernel() else Path("submissions")
 
 
 def data_root() -> Path:

@@ -74,30 +74,13 @@ def plot_importance(df: pd.DataFrame, path: str | Path, top: int = 40, feature: 
     return _save(fig, path)
 
 
-def plot_cv_vs_lb(df: pd.DataFrame, path: str | Path, cv: str = "cv", lb: str = "lb",
-                  label: str | None = "name") -> Path:
-    """Scatter of CV score against leaderboard score with Pearson and Spearman correlations."""
-    data = df[[cv, lb] + ([label] if label and label in df else [])].dropna(subset=[cv, lb])
-    fig, ax = plt.subplots(figsize=(6, 5))
-    ax.scatter(data[cv], data[lb], s=18)
-    if label and label in data:
-        for _, row in data.iterrows():
-            ax.annotate(str(row[label]), (row[cv], row[lb]), fontsize=6, alpha=0.7)
-    corr = ""
-    if len(data) >= 3:
-        corr = (f": Pearson {data[cv].corr(data[lb]):.3f}, "
-                f"Spearman {data[cv].corr(data[lb], method='spearman'):.3f}")
-    ax.set(xlabel=f"CV ({cv})", ylabel=f"leaderboard ({lb})", title=f"CV vs LB, n={len(data)}{corr}")
-    return _save(fig, path)
-
-
 def plot_image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None, path: str | Path,
                     ncols: int = 4, cmap: str = "gray") -> Path:
     """Images (H x W grayscale or H x W x 3) in a grid with optional titles."""
     if len(images) == 0:
-        raise BadInput("no images to plot")
+        raise ValueError("no images to plot")
     if titles is not None and len(titles) != len(images):
-        raise BadInput(f"{len(titles)} titles for {len(images)} images")
+        raise ValueError(f"{len(titles)} titles for {len(images)} images")
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.5 * ncols, 2.6 * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):

@@ -48,6 +48,7 @@ class Competition:
     truth: str | None = None                                    # "module:function"
     commands: dict[str, str] = field(default_factory=dict)      # workflow step -> "package.module" with a main
     kernels: dict[str, KernelTarget] = field(default_factory=dict)  # kernel target -> what it runs
+    environment: dict[str, str] = field(default_factory=dict)   # process settings its commands start with
 
 
 COMPETITIONS: dict[str, Competition] = {}
@@ -88,6 +89,15 @@ def known_competitions() -> list[str]:
     return sorted(COMPETITIONS)
 
 
+def prepare_environment(competition: str) -> None:
+    """Set the competition's process environment (``Competition.environment``) where a command of it starts, before
+    the libraries that read it are imported; a value the user set wins."""
+    import os
+
+    for name, value in get_competition(competition).environment.items():
+        os.environ.setdefault(name, value)
+
+
 def load_hook(reference: str) -> Callable[..., Any]:
     """The function named ``"package.module:function"``."""
     module, _, name = reference.partition(":")
@@ -101,7 +111,7 @@ def postprocess_hook(competition: str, name: str) -> Callable[..., Any]:
     spec = get_competition(competition)
     if name not in spec.postprocess:
         raise BadInput(f"competition {competition} has no post-processing {name!r}; "
-                         f"it has {sorted(spec.postprocess) or 'none'}")
+                       f"it has {sorted(spec.postprocess) or 'none'}")
     return load_hook(spec.postprocess[name])
 
 

@@ -8,6 +8,10 @@
 - ``test.csv`` (``id,pred``): test predictions averaged over those folds;
 - ``metrics.json``: numbers worth keeping (per-fold and overall AUC, ...).
 Blending reads only ``oof.csv`` and ``test.csv``, so it needs no special case per model.
+
+Every reader goes through :class:`RunFolder`: ``read_oof``/``read_test`` (ids as the text the file holds, so
+they compare alike across runs and with a sample submission read the same way; checked columns, unique ids,
+finite predictions) and ``status`` (complete, partial, empty or failed: decided here only).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import os
 import re
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +30,7 @@ try:
 except ImportError:  # not POSIX: runs are not locked
     fcntl = None
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -36,6 +42,8 @@ from common.paths import runs_root
 OOF_COLUMNS = ["id", "fold", "target", "pred"]
 TEST_COLUMNS = ["id", "pred"]
 DONE_FILE = "done.json"
+SHARED_FOLDS = "folds.csv"  # the competition's fold file, beside its runs: <runs>/<competition>/folds.csv
+SHOWN_IDS = 5  # ids shown in error messages
 LOCK_FILE = ".lock"
 _HELD: dict[str, list] = {}  # run folder -> [open lock file descriptor, depth] held by this process
 
@@ -64,9 +72,34 @@ def hide_url_password(value: Any) -> Any:
     return URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 
 
+COMPLETE, PARTIAL, EMPTY, FAILED = "complete", "partial", "empty", "failed"
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """How far a run got (:meth:`RunFolder.status`).
+
+    ``state``: ``complete`` (every expected fold finished, ``oof.csv`` holds exactly those folds), ``partial``
+    (folds missing, or files that disagree on which folds are finished: usable only knowingly), ``empty``
+    (no finished fold, no ``oof.csv``) or ``failed`` (a file that cannot be read). ``problems`` says why a run
+    is not complete, one short sentence each; ``n_splits`` is None where the run records none.
+    """
+
+    state: str
+    completed_folds: tuple[int, ...]
+    missing_folds: tuple[int, ...] = ()
+    oof_folds: tuple[int, ...] = ()
+    n_splits: int | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return self.state == COMPLETE
+
+
 class RunFolder:
-    """A run folder as another command reads it: its config, finished folds, metrics and prediction files.
-    Reading creates, locks and logs nothing, so a source run is left as it was (:class:`Run` writes)."""
+    """A run folder as another command reads it: its config, finished folds, metrics, prediction files and
+    status. Reading creates, locks and logs nothing, so a source run is left as it was (:class:`Run` writes)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -120,6 +153,75 @@ class RunFolder:
     def metrics(self) -> dict:
         return json.loads(self.metrics_path.read_text()) if self.metrics_path.exists() else {}
 
+    # -- predictions ----------------------------------------------------------------------------
+    def read_oof(self) -> pd.DataFrame:
+        """``oof.csv`` as ``id,fold,target,pred`` (ids as text), checked by :func:`read_predictions`."""
+        if not self.oof_path.is_file():
+            raise MissingInput(f"no OOF predictions in run {self.root} (expected {self.oof_path})")
+        return read_predictions(self.oof_path, OOF_COLUMNS)
+
+    def read_test(self) -> pd.DataFrame | None:
+        """``test.csv`` as ``id,pred`` (ids as text), checked by :func:`read_predictions`; None when the run has
+        no test predictions."""
+        return read_predictions(self.test_path, TEST_COLUMNS) if self.test_path.is_file() else None
+
+    def read_fold_oof(self, fold: int) -> pd.DataFrame:
+        """Fold ``fold``'s own ``oof.csv`` (``id,fold,target,pred``, ids as text), checked like the run's."""
+        return read_predictions(self.fold_oof_path(fold), OOF_COLUMNS)
+
+    def read_fold_test(self, fold: int) -> pd.DataFrame | None:
+        """Fold ``fold``'s own ``test.csv`` (``id,pred``, ids as text); None when the fold has none."""
+        path = self.fold_test_path(fold)
+        return read_predictions(path, TEST_COLUMNS) if path.is_file() else None
+
+    # -- status ---------------------------------------------------------------------------------
+    def status(self, n_splits: int | None = None) -> RunStatus:
+        """Whether the run is complete, partial (which folds are missing), empty or failed.
+
+        The finished folds are those with a ``fold<k>/done.json`` (for a run without fold folders, those
+        ``metrics.json`` records, else those in ``oof.csv``); ``oof.csv`` must hold exactly them. ``n_splits``:
+        the caller's number of folds (the fold driver's, about to rewrite ``metrics.json``): folds
+        ``0..n_splits-1`` are expected. Without it the expected folds are those of the run's recorded
+        ``n_splits`` (``metrics.json``, else ``config.yaml``) and of the competition's shared ``folds.csv``
+        beside the run, and ``metrics.json``'s finished folds must be the ``done.json`` ones (else its numbers
+        describe other folds).
+        """
+        finished = self.completed_folds()
+        recorded, expected = None, set()
+        try:
+            if n_splits is None:
+                metrics = self.metrics()
+                if metrics.get("completed_folds") is not None:
+                    recorded = sorted(int(k) for k in metrics["completed_folds"])
+                n_splits = metrics["n_splits"] if metrics.get("n_splits") is not None else self.config().get("n_splits")
+                if (shared := self.root.parent / SHARED_FOLDS).is_file():
+                    expected |= set(_folds_in(shared))
+            have = _folds_in(self.oof_path) if self.oof_path.is_file() else None
+        except json.JSONDecodeError:
+            return RunStatus(FAILED, tuple(finished), problems=(f"{self.metrics_path} is not valid JSON",))
+        except yaml.YAMLError:
+            return RunStatus(FAILED, tuple(finished), problems=(f"{self.config_path} is not valid YAML",))
+        except BadInput as error:
+            return RunStatus(FAILED, tuple(finished), problems=(str(error),))
+        if n_splits is not None:
+            n_splits = int(n_splits)
+            expected |= set(range(n_splits))
+        if have is None:
+            if finished:
+                return RunStatus(FAILED, tuple(finished), n_splits=n_splits,
+                                 problems=(f"folds {finished} are finished but {self.oof_path} is missing",))
+            return RunStatus(EMPTY, (), tuple(sorted(expected)), n_splits=n_splits, problems=("no finished fold",))
+        completed = finished or (recorded if recorded is not None else have)
+        problems = []
+        if have != completed:
+            problems.append(f"oof.csv holds folds {have} but the finished folds are {completed}")
+        if finished and recorded is not None and recorded != finished:
+            problems.append(f"metrics.json records folds {recorded} but the finished folds are {finished}")
+        missing = sorted(expected - set(completed))
+        if missing:
+            problems.append(f"missing folds {missing}")
+        return RunStatus(PARTIAL if problems else COMPLETE, tuple(completed), tuple(missing), tuple(have), n_splits,
+                         tuple(problems))
 
 class Run(RunFolder):
     """A run folder written by its command: config, log, per-fold predictions merged into the run's
@@ -237,13 +339,14 @@ class Run(RunFolder):
         self.merge_folds()
 
     def merge_folds(self) -> None:
-        """Rebuild the run's ``oof.csv`` and ``test.csv`` (mean over folds) from the finished folds' files."""
+        """Rebuild the run's ``oof.csv`` and ``test.csv`` (mean over folds) from the finished folds' files (ids
+        copied as text)."""
         folds = self.completed_folds()
         if not folds:
             return
-        oof = pd.concat([pd.read_csv(self.fold_oof_path(k)) for k in folds], ignore_index=True)
+        oof = pd.concat([pd.read_csv(self.fold_oof_path(k), dtype={"id": str}) for k in folds], ignore_index=True)
         atomic_write_csv(self.oof_path, oof[OOF_COLUMNS])
-        tests = [pd.read_csv(p) for k in folds if (p := self.fold_test_path(k)).exists()]
+        tests = [pd.read_csv(p, dtype={"id": str}) for k in folds if (p := self.fold_test_path(k)).exists()]
         if tests:
             test = pd.concat(tests).groupby("id", sort=False, as_index=False)["pred"].mean()
             atomic_write_csv(self.test_path, test[TEST_COLUMNS])
@@ -275,19 +378,48 @@ def _same_setting(old: Any, new: Any) -> bool:
     return old == new
 
 
-def load_predictions(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Read a run's ``oof.csv`` and ``test.csv``; clear errors name the missing file or column."""
-    run_dir = Path(run_dir)
-    oof_path, test_path = RunFolder(run_dir).oof_path, RunFolder(run_dir).test_path
-    if not oof_path.is_file():
-        raise MissingInput(f"no OOF predictions in run {run_dir} (expected {oof_path})")
-    oof = pd.read_csv(oof_path)
-    _require_columns(oof, OOF_COLUMNS, str(oof_path))
-    test = None
-    if test_path.is_file():
-        test = pd.read_csv(test_path)
-        _require_columns(test, TEST_COLUMNS, str(test_path))
-    return oof, test
+def read_predictions(path: str | Path, columns: list[str]) -> pd.DataFrame:
+    """A prediction file (``oof.csv``: ``OOF_COLUMNS``, ``test.csv``: ``TEST_COLUMNS``) with its ids as the text
+    the file holds, checked by :func:`check_predictions`; its other columns are kept. Ids are text because they
+    are compared across runs and with a sample submission (read the same way) and written back as read: text
+    keeps them exactly (no ``007`` -> ``7``) whatever the competition's ids look like."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInput(f"prediction file {path} not found")
+    try:
+        frame = pd.read_csv(path, dtype={"id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise BadInput(f"{path} is not a readable CSV: {_one_line(error)}") from None
+    return check_predictions(frame, columns, str(path))
+
+
+def check_predictions(frame: pd.DataFrame, columns: list[str], what: str) -> pd.DataFrame:
+    """``frame`` after checking that it has ``columns``, no duplicated id and only finite predictions;
+    a one-line ``BadInput`` names ``what`` and shows a few ids otherwise."""
+    _require_columns(frame, columns, what)
+    dup = frame["id"][frame["id"].duplicated()]
+    if len(dup):
+        raise BadInput(f"{what} has {len(dup)} duplicated id(s), e.g. {dup.unique()[:SHOWN_IDS].tolist()}")
+    bad = frame["id"][~np.isfinite(pd.to_numeric(frame["pred"], errors="coerce").to_numpy(dtype=np.float64))]
+    if len(bad):
+        raise BadInput(f"{what} has {len(bad)} NaN/inf prediction(s), e.g. ids {bad[:SHOWN_IDS].tolist()}")
+    return frame
+
+
+def _folds_in(path: Path) -> list[int]:
+    """The folds a file's ``fold`` column holds (sorted)."""
+    try:
+        folds = pd.read_csv(path, usecols=lambda c: c == "fold")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise BadInput(f"{path} is not a readable CSV: {_one_line(error)}") from None
+    _require_columns(folds, ["fold"], str(path))
+    if not pd.api.types.is_integer_dtype(folds["fold"]):
+        raise BadInput(f"{path} has fold values that are not integers (or are missing)")
+    return sorted(int(k) for k in pd.unique(folds["fold"]))
+
+
+def _one_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:

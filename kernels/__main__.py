@@ -10,71 +10,89 @@ dataset ``kernels.build`` writes for a run with known weights (``--pretrained ef
 """
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from common.cli import run_cli
+from common.config import option, parse_subcommand
+from common.errors import MissingInput
+from common.kaggle_client import connect, kernel_status
 from kernels import remote
 from kernels.pack_code import push_dataset
-from common.errors import MissingInput
-from common.cli import add_debug, cli, failed
-from common.kaggle_client import KaggleError, connect, kernel_status
+
+
+@dataclass
+class WaitOptions:
+    """What ``push`` and ``status`` share: waiting for the run to end, then fetching its output."""
+    wait: bool = option(False, help="poll until the run ends")
+    timeout: float = option(12 * 3600, min=0, help="seconds to wait at most")
+    poll: float = option(30.0, min=0, help="seconds between status checks")
+    fetch: bool = option(False, help="after a complete run, download its output")
+    runs_dir: str | None = option(None, help="where outputs go (default runs/)")
+
+
+@dataclass
+class PushOptions(WaitOptions):
+    """Push a kernel folder (starts a run)."""
+    folder: str = option(positional=True, required=True, help="the kernel folder kernels.build wrote")
+
+
+@dataclass
+class StatusOptions(WaitOptions):
+    """Status of a kernel's latest run."""
+    kernel: str = option(positional=True, required=True, help="USER/SLUG or a kernel folder")
+
+
+@dataclass
+class OutputOptions:
+    """Download a kernel's output runs into runs/."""
+    kernel: str = option(positional=True, required=True, help="USER/SLUG or a kernel folder")
+    runs_dir: str | None = option(None, help="where outputs go (default runs/)")
+
+
+@dataclass
+class PushDatasetOptions:
+    """Create or version a dataset folder (e.g. a weights dataset)."""
+    folder: str = option(positional=True, required=True, help="a folder with dataset-metadata.json")
+    notes: str = option("kit update", help="version notes when versioning")
+
+
+COMMANDS = {"push": PushOptions, "status": StatusOptions, "output": OutputOptions, "push-dataset": PushDatasetOptions}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kernels", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    push_p = sub.add_parser("push", help="push a kernel folder (starts a run)")
-    push_p.add_argument("folder", type=Path)
-    status_p = sub.add_parser("status", help="status of a kernel's latest run")
-    status_p.add_argument("kernel", help="USER/SLUG or a kernel folder")
-    output_p = sub.add_parser("output", help="download a kernel's output runs into runs/")
-    output_p.add_argument("kernel", help="USER/SLUG or a kernel folder")
-    dataset_p = sub.add_parser("push-dataset", help="create or version a dataset folder (e.g. a weights dataset)")
-    dataset_p.add_argument("folder", type=Path)
-    dataset_p.add_argument("--notes", default="kit update", help="version notes when versioning")
-    add_debug(dataset_p)
-    for p in (push_p, status_p):
-        p.add_argument("--wait", action="store_true", help="poll until the run ends")
-        p.add_argument("--timeout", type=float, default=12 * 3600, help="seconds to wait at most")
-        p.add_argument("--poll", type=float, default=30.0, help="seconds between status checks")
-        p.add_argument("--fetch", action="store_true", help="after a complete run, download its output")
-    for p in (push_p, status_p, output_p):
-        p.add_argument("--runs-dir", type=Path, default=None, help="where outputs go (default runs/)")
-        add_debug(p)
-    add_debug(parser)
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "push-dataset":
-            if not (args.folder / "dataset-metadata.json").is_file():
-                raise MissingInput(f"{args.folder} is not a dataset folder (no dataset-metadata.json): "
-                                        "kernels.build writes one for a run with known weights")
-            print(f"dataset {push_dataset(args.folder, args.notes)} is up to date on Kaggle")
-            return 0
-        api = connect()
-        if args.command == "push":
-            pushed = remote.push(args.folder, api)
-            print(f"pushed {pushed['ref']} version {pushed['version']}: {pushed['url']}")
-            ref = remote.kernel_ref(args.folder)
-        else:
-            ref = remote.kernel_ref(args.kernel)
-        if args.command == "output":
-            runs = remote.fetch_output(ref, args.runs_dir, api)
-            print("runs updated: " + (", ".join(map(str, runs)) or "none in the output"))
-            return 0
-        if args.wait:
-            status = remote.wait(ref, api, args.timeout, args.poll)
-        else:
-            status, failure = kernel_status(api, ref)
-            print(f"{ref}: {status}" + (f" ({failure})" if failure else ""))
-        if args.fetch and status == "COMPLETE":
-            runs = remote.fetch_output(ref, args.runs_dir, api)
-            print("runs updated: " + (", ".join(map(str, runs)) or "none in the output"))
-        return 0 if status != "ERROR" else 1
-    except (KaggleError, FileNotFoundError, TimeoutError) as error:
-        return failed("FAILED", error, args.debug)
+    command, opts = parse_subcommand(COMMANDS, argv, __doc__.splitlines()[0], prog="python -m kernels")
+    if command == "push-dataset":
+        if not (Path(opts.folder) / "dataset-metadata.json").is_file():
+            raise MissingInput(f"{opts.folder} is not a dataset folder (no dataset-metadata.json): kernels.build "
+                               "writes one for a run with known weights")
+        print(f"dataset {push_dataset(opts.folder, opts.notes)} is up to date on Kaggle")
+        return 0
+    api = connect()
+    if command == "push":
+        pushed = remote.push(opts.folder, api)
+        print(f"pushed {pushed['ref']} version {pushed['version']}: {pushed['url']}")
+        ref = remote.kernel_ref(opts.folder)
+    else:
+        ref = remote.kernel_ref(opts.kernel)
+    if command == "output":
+        print_fetched(remote.fetch_output(ref, opts.runs_dir, api))
+        return 0
+    if opts.wait:
+        status = remote.wait(ref, api, opts.timeout, opts.poll)
+    else:
+        status, failure = kernel_status(api, ref)
+        print(f"{ref}: {status}" + (f" ({failure})" if failure else ""))
+    if opts.fetch and status == "COMPLETE":
+        print_fetched(remote.fetch_output(ref, opts.runs_dir, api))
+    return 0 if status != "ERROR" else 1
+
+
+def print_fetched(runs: list[Path]) -> None:
+    print("runs updated: " + (", ".join(map(str, runs)) or "none in the output"))
 
 
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(run_cli(main))

@@ -43,14 +43,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from common.cli import run_cli
+from common.config import load_yaml, option, parse_config, read_params
 from common.errors import BadInput
-from common.cli import add_debug, cli, failed
-from common.config import load_yaml, read_params
 from common.io import atomic_write_json, atomic_write_text
-from common.registry import get_competition, load_hook
+from common.registry import KernelTarget, get_competition, known_competitions, load_hook
 from common.vision.weights import KNOWN_WEIGHTS
 from kernels import bootstrap
-from kernels.pack_code import KIT_ROOT, PackingError, pack_code, pack_weights, weights_dataset_slug
+from kernels.pack_code import KIT_ROOT, pack_code, pack_weights, weights_dataset_slug
 from kernels.wheels import needed_requirements, pack_wheels, wheels_dataset_slug
 
 BUILD_ROOT = Path("kernels") / "build"
@@ -65,22 +65,22 @@ SESSION_MINUTES = {"none": 12 * 60, "t4x2": 12 * 60, "tpu": 9 * 60}  # Kaggle's 
 DEFAULT_TIME_MARGIN = 20.0  # minutes kept for the fold's predictions, the output's saving and the log
 
 
-@dataclass(frozen=True)
-class Target:
-    competition: str
-    script: str          # module under competitions/<competition>/
-    gpu: bool
-    weights: bool        # attaches a dataset of pretrained weights
-    default_weights: str | None = None  # "module:function" (model, pretrained) -> the --pretrained the script uses
-    epochs: bool = False  # trains epoch by epoch: runs under torchrun on several GPUs, takes --time-limit
+CODE_DATASET = "code-dataset"  # the target that packs the kit's code instead of a kernel
 
 
-TARGETS = {
-    "nexperia-train": Target("nexperia", "train", gpu=True, weights=True,
-                             default_weights="competitions.nexperia.cnn:default_weights", epochs=True),
-    "nexperia-predict": Target("nexperia", "predict", gpu=True, weights=False),
-    "home_credit-train": Target("home_credit", "train", gpu=False, weights=False),
-}
+def kernel_targets() -> dict[str, tuple[str, KernelTarget]]:
+    """Every kernel target the registered competitions declare, ``<competition>-<target>`` -> (competition,
+    what it runs): a new competition's targets appear here without an edit in ``kernels/``."""
+    return {f"{name}-{target}": (name, spec) for name in known_competitions()
+            for target, spec in get_competition(name).kernels.items()}
+
+
+def kernel_target(target: str) -> tuple[str, KernelTarget]:
+    """``(competition, KernelTarget)`` of a target name; an unknown name lists the known ones."""
+    targets = kernel_targets()
+    if target not in targets:
+        raise BadInput(f"unknown kernel target {target!r}; known: {sorted(targets)} and {CODE_DATASET}")
+    return targets[target]
 
 
 def slugify(text: str) -> str:
@@ -101,7 +101,7 @@ def kernel_metadata(target: str, owner: str, fold: int | None = None, code_datas
                     weights_datasets: Sequence[str] = (), kernel_sources: Sequence[str] = (),
                     accelerator: str | None = None, suffix: str | None = None) -> dict:
     """``kernel-metadata.json`` content; internet is always off (the client would default it to on)."""
-    spec = TARGETS[target]
+    competition, spec = kernel_target(target)
     title = kernel_title(target, fold, suffix)
     if spec.weights and not weights_datasets:
         weights_datasets = [f"{owner}/{WEIGHTS_DATASET_SLUG}"]
@@ -118,7 +118,7 @@ def kernel_metadata(target: str, owner: str, fold: int | None = None, code_datas
         "enable_tpu": accelerator == "tpu",
         **shape,
         "enable_internet": False,
-        "competition_sources": [get_competition(spec.competition).slug],
+        "competition_sources": [get_competition(competition).slug],
         "dataset_sources": [code_dataset or f"{owner}/{CODE_DATASET_SLUG}", *weights_datasets],
         "kernel_sources": list(kernel_sources),
         "model_sources": [],
@@ -127,12 +127,12 @@ def kernel_metadata(target: str, owner: str, fold: int | None = None, code_datas
 
 def script_args(target: str, fold: int | None, extra_args: Sequence[str]) -> list[str]:
     """The script's arguments: the fold and the competition's folder found by its marker file."""
-    spec = TARGETS[target]
+    competition, spec = kernel_target(target)
     if fold is not None and spec.script != "train":
         raise BadInput(f"{target} takes no --fold (it predicts with the run's fold models)")
     args = ["--fold", str(fold)] if fold is not None else []
     if "--data" not in extra_args:
-        args += ["--data", "{input_dir:%s}" % get_competition(spec.competition).marker_file]
+        args += ["--data", "{input_dir:%s}" % get_competition(competition).marker_file]
     return args + list(extra_args)
 
 
@@ -158,7 +158,7 @@ def pretrained_name(target: str, extra_args: Sequence[str]) -> str | None:
     """The known weights (``KNOWN_WEIGHTS``) the target's script will load (:func:`script_options`, then the
     script's own default, e.g. the ImageNet weights ``train.py`` fine-tunes when neither ``--model`` nor
     ``--pretrained`` is given); None for a weight file or none."""
-    spec = TARGETS[target]
+    _, spec = kernel_target(target)
     if not spec.weights:
         return None
     values = script_options(extra_args, ("model", "pretrained"))
@@ -171,7 +171,7 @@ def pretrained_name(target: str, extra_args: Sequence[str]) -> str | None:
 def on_gpu(target: str, extra_args: Sequence[str]) -> bool:
     """Whether the script trains on a GPU: an image target, or a script given ``--device cuda`` (Home
     Credit's XGBoost and CatBoost)."""
-    return TARGETS[target].gpu or script_options(extra_args, ("device",)).get("device") == "cuda"
+    return kernel_target(target)[1].gpu or script_options(extra_args, ("device",)).get("device") == "cuda"
 
 
 def local_config(text: str, option: str = "--config") -> Path:
@@ -183,7 +183,7 @@ def local_config(text: str, option: str = "--config") -> Path:
         if path.is_file():
             return path
     raise BadInput(f"{option} {text}: {relative} is not here nor in the kit, and the build reads it for the "
-                     "weights and device it sets; give --pretrained (or --device) after -- as well")
+                   "weights and device it sets; give --pretrained (or --device) after -- as well")
 
 
 def kernel_script(settings: dict) -> str:
@@ -196,11 +196,11 @@ def kernel_script(settings: dict) -> str:
 def time_limit(target: str, accelerator: str, margin: float, extra_args: Sequence[str]) -> float | None:
     """The minutes a training kernel's script may run: the session's limit less ``margin`` (None: the target
     takes no ``--time-limit``, or the extra arguments give one)."""
-    if not TARGETS[target].epochs or any(a.split("=")[0] == "--time-limit" for a in extra_args):
+    if not kernel_target(target)[1].epochs or any(a.split("=")[0] == "--time-limit" for a in extra_args):
         return None
     if not 0 <= margin < SESSION_MINUTES[accelerator]:
         raise BadInput(f"--time-margin {margin:g}: give minutes from 0 to below the session's "
-                         f"{SESSION_MINUTES[accelerator]}")
+                       f"{SESSION_MINUTES[accelerator]}")
     return SESSION_MINUTES[accelerator] - margin
 
 
@@ -208,7 +208,7 @@ def continued_kernel(target: str, continue_from: str | None) -> str | None:
     """The slug of the kernel whose output a training kernel continues, checked."""
     if continue_from is None:
         return None
-    if TARGETS[target].script != "train":
+    if kernel_target(target)[1].script != "train":
         raise BadInput(f"--continue-from: {target} trains nothing to continue")
     if not re.fullmatch(r"[A-Za-z0-9_-]+/[a-z0-9-]+", continue_from):
         raise BadInput(f"--continue-from {continue_from!r} is not OWNER/KERNEL-SLUG (python -m kernels status "
@@ -223,14 +223,12 @@ def build_kernel(target: str, owner: str, fold: int | None = None, extra_args: S
                  time_margin: float = DEFAULT_TIME_MARGIN, wheels: bool = False) -> Path:
     """Write the kernel folder for ``target`` (with ``wheels``, also its wheels dataset folder); return its
     path."""
-    if target not in TARGETS:
-        raise BadInput(f"unknown kernel target {target!r}; known: {sorted(TARGETS)} and code-dataset")
+    competition, spec = kernel_target(target)
     if accelerator is not None and accelerator not in MACHINE_SHAPES:
         raise BadInput(f"--accelerator {accelerator!r}: choose one of {', '.join(MACHINE_SHAPES)}")
-    spec = TARGETS[target]
     if accelerator == "none" and on_gpu(target, extra_args) and not spec.gpu:
         raise BadInput("--accelerator none: the script trains with --device cuda; give --accelerator t4x2 "
-                         "(or leave it out)")
+                       "(or leave it out)")
     accelerator = accelerator or default_accelerator(target, extra_args)
     args = script_args(target, fold, extra_args)
     minutes = time_limit(target, accelerator, time_margin, extra_args)
@@ -239,7 +237,7 @@ def build_kernel(target: str, owner: str, fold: int | None = None, extra_args: S
     if weights:
         pack_weights(owner, weights, Path(build_root) / weights_dataset_slug(weights))
         weights_datasets = [*weights_datasets, f"{owner}/{weights_dataset_slug(weights)}"]
-    module = f"competitions.{spec.competition}.{spec.script}"
+    module = f"competitions.{competition}.{spec.script}"
     if continue_from:
         kernel_sources = [*kernel_sources, continue_from]
     meta = kernel_metadata(target, owner, fold, code_dataset, weights_datasets, kernel_sources, accelerator, suffix)
@@ -260,54 +258,54 @@ def default_owner() -> str | None:
     return os.environ.get("KAGGLE_USERNAME")
 
 
+@dataclass
+class BuildOptions:
+    """Write a Kaggle kernel folder that runs a kit script on Kaggle; arguments after -- go to the script."""
+    target: str = option(positional=True, required=True,
+                         help="<competition>-<target> as a competition's registry entry declares it (nexperia-train, "
+                              f"nexperia-predict, home_credit-train...), or {CODE_DATASET}")
+    owner: str | None = option(None, help="Kaggle user name (default $KAGGLE_USERNAME)")
+    fold: int | None = option(None, help="fold to train (default: the script's default)")
+    code_dataset: str | None = option(None, help=f"code dataset (default OWNER/{CODE_DATASET_SLUG})")
+    weights_dataset: list[str] = option(default_factory=list, append=True, help="dataset with weights to attach")
+    kernel_source: list[str] = option(default_factory=list, append=True,
+                                      help="kernel whose output to attach (e.g. the train kernels, for predict)")
+    accelerator: str = option("auto", choices=["auto", *sorted(MACHINE_SHAPES)],
+                              help="session's machine (auto: t4x2 for a GPU target and for a script given --device "
+                                   "cuda, none otherwise)")
+    time_margin: float = option(DEFAULT_TIME_MARGIN, help="minutes of the session kept after training stops "
+                                                          "(training kernels)")
+    continue_from: str | None = option(None, metavar="OWNER/KERNEL",
+                                       help="attach this training kernel's output and continue its unfinished folds")
+    wheels: bool = option(True, help="pack and attach the wheels of what Kaggle's image may lack (kernels.wheels)")
+    suffix: str | None = option(None, help="added to the title (and slug), e.g. an experiment name")
+    build_root: str = option(str(BUILD_ROOT), help="where the kernel and dataset folders are written")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("target", choices=sorted(TARGETS) + ["code-dataset"])
-    parser.add_argument("--owner", default=default_owner(), help="Kaggle user name (default $KAGGLE_USERNAME)")
-    parser.add_argument("--fold", type=int, default=None, help="fold to train (default: the script's default)")
-    parser.add_argument("--code-dataset", default=None, help=f"code dataset (default OWNER/{CODE_DATASET_SLUG})")
-    parser.add_argument("--weights-dataset", action="append", default=[], help="dataset with weights to attach")
-    parser.add_argument("--kernel-source", action="append", default=[],
-                        help="kernel whose output to attach (e.g. the train kernels, for predict)")
-    parser.add_argument("--accelerator", choices=sorted(MACHINE_SHAPES), default=None,
-                        help="session's machine (default: t4x2 for nexperia and for home_credit with --device cuda, "
-                             "none otherwise)")
-    parser.add_argument("--time-margin", type=float, default=DEFAULT_TIME_MARGIN,
-                        help="minutes of the session kept after training stops (training kernels)")
-    parser.add_argument("--continue-from", default=None, metavar="OWNER/KERNEL",
-                        help="attach this training kernel's output and continue its unfinished folds")
-    parser.add_argument("--wheels", action=argparse.BooleanOptionalAction, default=True,
-                        help="pack and attach the wheels of what Kaggle's image may lack (kernels.wheels)")
-    parser.add_argument("--suffix", default=None, help="added to the title (and slug), e.g. an experiment name")
-    parser.add_argument("--build-root", type=Path, default=BUILD_ROOT)
-    add_debug(parser)
-    args = parser.parse_args(argv)
-    if not args.owner:
-        parser.error("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
-    if args.target == "code-dataset":
-        slug = (args.code_dataset or f"{args.owner}/{CODE_DATASET_SLUG}").split("/")[1]
-        try:
-            folder = pack_code(args.owner, args.build_root / slug, slug)
-        except PackingError as error:
-            return failed("PACKING FAILED", error, args.debug)
-        print(f"code dataset folder: {folder}\nupload it with: python -m kernels.pack_code --owner {args.owner} "
+    opts = parse_config(BuildOptions, argv[:argv.index("--")] if "--" in argv else argv)
+    owner = opts.owner or default_owner()
+    if not owner:
+        raise BadInput("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
+    build_root = Path(opts.build_root)
+    if opts.target == CODE_DATASET:
+        slug = (opts.code_dataset or f"{owner}/{CODE_DATASET_SLUG}").split("/")[1]
+        folder = pack_code(owner, build_root / slug, slug)
+        print(f"code dataset folder: {folder}\nupload it with: python -m kernels.pack_code --owner {owner} "
               f"--slug {slug} --push")
         return 0
-    try:
-        folder = build_kernel(args.target, args.owner, args.fold, extra, args.code_dataset, args.weights_dataset,
-                              args.kernel_source, args.accelerator, args.suffix, args.build_root,
-                              args.continue_from, args.time_margin, args.wheels)
-        weights = pretrained_name(args.target, extra)
-    except (ValueError, PackingError) as error:
-        parser.error(str(error))
+    accelerator = None if opts.accelerator == "auto" else opts.accelerator
+    folder = build_kernel(opts.target, owner, opts.fold, extra, opts.code_dataset, opts.weights_dataset,
+                          opts.kernel_source, accelerator, opts.suffix, build_root, opts.continue_from,
+                          opts.time_margin, opts.wheels)
+    weights = pretrained_name(opts.target, extra)
     if weights:
-        dataset = args.build_root / weights_dataset_slug(weights)
+        dataset = build_root / weights_dataset_slug(weights)
         print(f"weights dataset folder: {dataset}\nupload it once with: python -m kernels push-dataset {dataset}")
-    if args.wheels:
-        dataset = args.build_root / wheels_dataset_slug(args.target)
+    if opts.wheels:
+        dataset = build_root / wheels_dataset_slug(opts.target)
         print(f"wheels dataset folder: {dataset}\nupload it (again after a dependency change) with: "
               f"python -m kernels push-dataset {dataset}")
     print(f"kernel folder: {folder}\npush it with: python -m kernels push {folder} --wait")
@@ -315,4 +313,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(run_cli(main))

@@ -4,8 +4,8 @@
 ``kernels/build/kaggle-kit-code/`` with ``dataset-metadata.json`` and a copy of the kit's source files:
 the files git knows (tracked, or new and not ignored) inside the kit's packages, plus setup.cfg,
 pyproject.toml and README.md. Never packed: tests, benchmarks, data and prediction files, runs,
-caches, virtual environments, and anything named like credentials (such files are listed on stderr); packing stops if a file holds
-a Kaggle credential from any source the official client reads (``KAGGLE_KEY``, ``KAGGLE_API_TOKEN`` or
+caches, virtual environments, and anything named like credentials (such files are listed on stderr); packing stops
+if a file holds a Kaggle credential from any source the official client reads (``KAGGLE_KEY``, ``KAGGLE_API_TOKEN`` or
 the file it names, ``kaggle.json`` in ``$KAGGLE_CONFIG_DIR``, ``~/.kaggle`` or ``$XDG_CONFIG_HOME/kaggle``,
 ``~/.kaggle/access_token[.txt]``, ``~/.kaggle/credentials.json``); the key is never shown.
 
@@ -23,7 +23,6 @@ that uses such weights; ``python -m kernels push-dataset FOLDER`` uploads it (``
 """
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import json
 import os
@@ -31,11 +30,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
-from common.errors import KitError
-from common.cli import add_debug, cli, failed
+from common.cli import run_cli
+from common.config import option, parse_config
+from common.errors import BadInput, KitError
 from common.io import atomic_write_json
 from common.vision.weights import original_file
 
@@ -252,31 +253,30 @@ def push_dataset(folder: str | Path, notes: str) -> str:
     return kaggle_client.create_dataset(api, folder)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--owner", default=os.environ.get("KAGGLE_USERNAME"),
-                        help="Kaggle user name (default $KAGGLE_USERNAME)")
-    parser.add_argument("--slug", default="kaggle-kit-code", help="dataset slug")
-    parser.add_argument("--out", type=Path, default=None, help="folder to write (default kernels/build/<slug>)")
-    parser.add_argument("--repo", type=Path, default=KIT_ROOT, help="repository root (default: the kit's)")
-    parser.add_argument("--push", action="store_true", help="create or version the dataset on Kaggle")
-    parser.add_argument("--notes", default="kit code update", help="version notes when versioning")
-    add_debug(parser)
-    args = parser.parse_args(argv)
-    if not args.owner:
-        parser.error("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
-    from common.kaggle_client import KaggleError
+@dataclass
+class PackCodeOptions:
+    """Pack the kit's source code as a Kaggle dataset folder, and create or version the dataset."""
+    owner: str | None = option(None, help="Kaggle user name (default $KAGGLE_USERNAME)")
+    slug: str = option("kaggle-kit-code", help="dataset slug")
+    out: str | None = option(None, help="folder to write (default kernels/build/<slug>)")
+    repo: str | None = option(None, help="repository root (default: the kit's)")
+    push: bool = option(False, help="create or version the dataset on Kaggle")
+    notes: str = option("kit code update", help="version notes when versioning")
 
-    try:
-        folder = pack_code(args.owner, args.out or Path("kernels") / "build" / args.slug, args.slug, args.repo)
-        n_files = sum(1 for p in folder.rglob("*") if p.is_file())
-        print(f"code dataset folder: {folder} ({n_files} files)")
-        if args.push:
-            print(f"dataset {push_dataset(folder, args.notes)} is up to date on Kaggle")
-    except (PackingError, KaggleError) as error:
-        return failed("PACKING FAILED", error, args.debug)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = parse_config(PackCodeOptions, argv)
+    owner = opts.owner or os.environ.get("KAGGLE_USERNAME")
+    if not owner:
+        raise BadInput("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
+    folder = pack_code(owner, Path(opts.out or Path("kernels") / "build" / opts.slug), opts.slug,
+                       Path(opts.repo or KIT_ROOT))
+    n_files = sum(1 for p in folder.rglob("*") if p.is_file())
+    print(f"code dataset folder: {folder} ({n_files} files)")
+    if opts.push:
+        print(f"dataset {push_dataset(folder, opts.notes)} is up to date on Kaggle")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(run_cli(main))

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from common.errors import MissingInput
+from common.errors import KitError, MissingInput
 from common.paths import runs_root
 from common.run import Run, RunFolder
 from common import kaggle_client
@@ -22,18 +22,23 @@ def kernel_ref(folder_or_ref: str | Path) -> str:
     return str(folder_or_ref)
 
 
+class KernelTimeout(KitError, TimeoutError):
+    """The kernel still runs after the time ``--wait`` was given (the message says how to check it later)."""
+
+
 def push(folder: str | Path, api: Any = None) -> dict:
     folder = Path(folder)
     if not (folder / "kernel-metadata.json").is_file():
         raise MissingInput(f"{folder} is not a kernel folder (no kernel-metadata.json): "
-                                "build one with python -m kernels.build")
+                           "build one with python -m kernels.build")
     return kaggle_client.push_kernel(api or kaggle_client.connect(), folder)
 
 
 def wait(ref: str, api: Any = None, timeout: float = 12 * 3600, poll: float = 30.0,
          report: Callable[[str], None] = print, sleep: Callable[[float], None] = time.sleep,
          clock: Callable[[], float] = time.monotonic) -> str:
-    """Poll the kernel's status until it ends (COMPLETE, ERROR, ...); raise ``TimeoutError`` after ``timeout`` s."""
+    """Poll the kernel's status until it ends (COMPLETE, ERROR, ...); raise :class:`KernelTimeout` after ``timeout``
+    s."""
     api = api or kaggle_client.connect()
     start, last = clock(), None
     while True:
@@ -45,8 +50,8 @@ def wait(ref: str, api: Any = None, timeout: float = 12 * 3600, poll: float = 30
         if status in kaggle_client.TERMINAL_KERNEL_STATUSES:
             return status
         if elapsed + poll > timeout:
-            raise TimeoutError(f"kernel {ref} still {status} after {elapsed / 60:.1f} min; check it later with "
-                               f"python -m kernels status {ref}")
+            raise KernelTimeout(f"kernel {ref} still {status} after {elapsed / 60:.1f} min; check it later with "
+                                f"python -m kernels status {ref}")
         sleep(poll)
 
 

@@ -17,7 +17,8 @@ A run that is partial is refused, naming it and its missing folds: its ``metrics
 ``partial_runs``.
 
 The submission takes its ids and order from the competition's sample submission (``--data``), is
-validated, and is written to ``submissions/files/<competition>/<competition>-<time>-<hash>.csv`` with a
+validated, and is written to ``files/<competition>/<competition>-<time>-<hash>.csv`` under the submissions root
+(``$KIT_SUBMISSIONS_ROOT`` or ``submissions/``) with a
 JSON beside it (runs, weights, CV, post-processing, the file's SHA-256) and a PNG of the ROC curves. ``--post NAME``
 (repeatable) applies a post-processing hook of the competition's registry entry to the blend's test
 scores before validation, e.g. Nexperia's ``leak-fix`` (test images byte-identical to a train image get
@@ -30,16 +31,15 @@ feature. Missing ids or columns are named; the JSON records the file, its column
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import io
-import json
 import logging
 import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -47,85 +47,56 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from common.cli import run_cli
+from common.config import option, parse_config
 from common.errors import BadInput, MissingInput
-from common.cli import add_debug, cli, failed
 from common.ensemble import BLENDERS, META_AWARE, align, attach_meta, evaluate_blend
 from common.io import atomic_write_bytes, atomic_write_json, clean_leftovers
 from common.paths import default_data_dir, resolve_run
 from common.plots import plot_roc
 from common.registry import get_competition, postprocess_hook
-from common.run import RunFolder, load_predictions
-from submissions.store import DEFAULT_FILES_ROOT, sidecar_path, submission_name
+from common.run import FAILED, RunFolder
+from submissions.store import default_files_root, sidecar_path, submission_name
 from submissions.validate import check_submission, read_sample
 
 
 logger = logging.getLogger(__name__)
 
 
-def run_completeness(run_dir: Path, oof: pd.DataFrame) -> dict | None:
-    """What is missing from a run, or None when it is whole.
-
-    A run is whole when its ``metrics.json`` says ``complete``, its ``oof.csv`` holds exactly the
-    ``completed_folds`` (a second writer could leave them apart), and it covers every fold of the
-    competition's shared fold file (``<runs>/<competition>/folds.csv``) where there is one. Without
-    ``metrics.json`` the finished folds are those with a ``fold<k>/done.json``.
-    """
-    have = sorted(int(k) for k in pd.unique(oof["fold"]))
-    problems, expected = [], set()
-    run = RunFolder(run_dir)
-    metrics_path = run.metrics_path
-    if metrics_path.is_file():
-        try:
-            metrics = json.loads(metrics_path.read_text())
-        except ValueError:
-            raise BadInput(f"run {run_dir}: {metrics_path} is not valid JSON") from None
-        completed = sorted(int(k) for k in metrics.get("completed_folds", have))
-        n_splits = metrics.get("n_splits")
-        if n_splits is not None:
-            expected |= set(range(int(n_splits)))
-        if metrics.get("complete") is False:
-            problems.append(f"metrics.json says it is not complete (folds {completed} of {n_splits})")
-    else:
-        completed = run.completed_folds() or have
-    if completed != have:
-        problems.append(f"oof.csv holds folds {have} but the finished folds are {completed}")
-    shared = run_dir.parent / "folds.csv"
-    if shared.is_file():
-        expected |= {int(k) for k in pd.unique(pd.read_csv(shared, usecols=["fold"])["fold"])}
-    missing = sorted(expected - set(have))
-    if missing and not problems:
-        problems.append(f"oof.csv lacks folds {missing}")
-    if not problems:
-        return None
-    return {"run": str(run_dir), "folds": have, "completed_folds": completed, "missing_folds": missing,
-            "problems": problems}
-
-
-def check_complete(run_dirs: Sequence[Path], oofs: dict[str, pd.DataFrame], allow_partial: bool) -> list[dict]:
-    """Refuse partial runs (naming the run and its missing folds) unless ``allow_partial``; then warn and
-    return what is partial (for the JSON)."""
-    partial = [p for run_dir, oof in zip(run_dirs, oofs.values()) if (p := run_completeness(run_dir, oof))]
-    for p in partial:
-        message = (f"run {p['run']} is partial: " + "; ".join(p["problems"])
-                   + (f"; missing folds {p['missing_folds']}" if p["missing_folds"] else ""))
+def check_complete(run_dirs: Sequence[Path], allow_partial: bool) -> list[dict]:
+    """Refuse runs that are not complete (``RunFolder.status``: the run and its missing folds named) unless
+    ``allow_partial``; then warn and return what is partial (for the JSON). A run that cannot be read is
+    refused always."""
+    partial = []
+    for run_dir in run_dirs:
+        status = RunFolder(run_dir).status()
+        if status.complete:
+            continue
+        message = f"run {run_dir} is {status.state}: " + "; ".join(status.problems)
+        if status.state == FAILED:
+            raise BadInput(message)
         if not allow_partial:
             raise BadInput(message + " (finish its folds, or pass --allow-partial to blend it anyway)")
         logger.warning("%s: blended anyway (--allow-partial)", message)
+        partial.append({"run": str(run_dir), "folds": list(status.oof_folds),
+                        "completed_folds": list(status.completed_folds), "missing_folds": list(status.missing_folds),
+                        "problems": list(status.problems)})
     return partial
 
 
 def load_runs(run_dirs: Sequence[Path]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """OOF and test frames per run name (ids as text, so every run and the sample compare alike)."""
+    """OOF and test frames per run name (``RunFolder.read_oof``/``read_test``: ids as text, so every run and the
+    sample compare alike)."""
     oofs, tests = {}, {}
     names = [d.name for d in run_dirs]
     for run_dir, name in zip(run_dirs, names):
         if names.count(name) > 1:
             name = str(run_dir)
-        oof, test = load_predictions(run_dir)
+        run = RunFolder(run_dir)
+        oof, test = run.read_oof(), run.read_test()
         if test is None:
-            raise MissingInput(f"run {run_dir} has no test predictions ({run_dir / 'test.csv'})")
-        oofs[name] = oof.astype({"id": str})
-        tests[name] = test.astype({"id": str})
+            raise MissingInput(f"run {run_dir} has no test predictions ({run.test_path})")
+        oofs[name], tests[name] = oof, test
     return oofs, tests
 
 
@@ -175,7 +146,7 @@ def read_meta_features(path: str | Path) -> pd.DataFrame:
 
 def make_submission(competition: str, runs: Sequence[str | Path], method: str = "rank",
                     data_dir: str | Path | None = None, runs_dir: str | Path | None = None,
-                    files_root: str | Path = DEFAULT_FILES_ROOT, post: Sequence[str] = (),
+                    files_root: str | Path | None = None, post: Sequence[str] = (),
                     allow_partial: bool = False, meta_features: str | Path | None = None) -> tuple[Path, dict]:
     """Blend ``runs``, apply the post-processing ``post``, write the submission file and its JSON;
     return the file's path and the JSON. A partial run (folds missing) is refused unless ``allow_partial``
@@ -185,14 +156,14 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
         raise BadInput(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
     if meta_features is not None and method not in META_AWARE:
         raise BadInput(f"--meta-features needs a method that uses them ({', '.join(META_AWARE)}), "
-                         f"not {method!r}")
+                       f"not {method!r}")
     meta_frame = read_meta_features(meta_features) if meta_features is not None else None
     spec = get_competition(competition)
     for name in post:
         postprocess_hook(competition, name)  # an unknown name fails before any work
     run_dirs = [resolve_run(r, competition, runs_dir) for r in runs]
     oofs, tests = load_runs(run_dirs)
-    partial = check_complete(run_dirs, oofs, allow_partial)
+    partial = check_complete(run_dirs, allow_partial)
     sample = read_sample(competition, data_dir)
     sample_ids = sample[spec.id_column]
     check_test_ids(tests, sample_ids, spec.sample_submission)
@@ -212,7 +183,7 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     sub.to_csv(buffer, index=False)
     content = buffer.getvalue().encode("utf-8")  # no byte order mark
     now = datetime.now(timezone.utc)
-    path = Path(files_root) / competition / submission_name(competition, content, now)
+    path = Path(files_root or default_files_root()) / competition / submission_name(competition, content, now)
     report = result.report
     per_run = [{**r, "path": str(run_dir)} for r, run_dir in zip(report["runs"], run_dirs)]
     meta = {"competition": competition, "file": path.name, "sha256": hashlib.sha256(content).hexdigest(),
@@ -279,35 +250,35 @@ def format_report(path: Path, meta: dict) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class BlendOptions:
+    """Blend the prediction files of runs into a submission file, with each run's CV and the blend's."""
+    competition: str = option(required=True, help="the kit's competition name, e.g. nexperia")
+    runs: list[str] = option(required=True, help="run folders or run names")
+    method: str = option("rank", choices=sorted(BLENDERS), help="blend method")
+    data: str | None = option(None, help="folder with the sample submission (default: the competition's data "
+                                         "folder)")
+    runs_dir: str | None = option(None, help="where run names are looked up (default: runs/ or $KIT_RUNS_ROOT)")
+    files_root: str | None = option(None, help="where submissions go (default: files/ under $KIT_SUBMISSIONS_ROOT "
+                                               "or submissions/)")
+    post: list[str] = option(default_factory=list, append=True, metavar="NAME",
+                             help="post-processing of the test scores, from the competition's registry entry "
+                                  "(nexperia: leak-fix); repeatable, applied in order")
+    allow_partial: bool = option(False, help="blend runs with missing folds anyway (a warning, recorded in the "
+                                             "JSON)")
+    meta_features: str | None = option(None, metavar="FILE",
+                                       help="CSV keyed by id (every train and test id) whose other columns are "
+                                            "extra features of the lgb_stack meta-model (duplicate flags, image "
+                                            "statistics...)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--competition", required=True, help="the kit's competition name, e.g. nexperia")
-    parser.add_argument("--runs", nargs="+", required=True, help="run folders or run names")
-    parser.add_argument("--method", default="rank", choices=sorted(BLENDERS), help="blend method")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="folder with the sample submission (default: the competition's data folder)")
-    parser.add_argument("--runs-dir", type=Path, default=None, help="where run names are looked up "
-                        "(default: runs/ or $KIT_RUNS_ROOT)")
-    parser.add_argument("--files-root", type=Path, default=DEFAULT_FILES_ROOT, help="where submissions go")
-    parser.add_argument("--post", action="append", default=[], metavar="NAME",
-                        help="post-processing of the test scores, from the competition's registry entry "
-                             "(nexperia: leak-fix); repeatable, applied in order")
-    parser.add_argument("--allow-partial", action="store_true",
-                        help="blend runs with missing folds anyway (a warning, recorded in the JSON)")
-    parser.add_argument("--meta-features", type=Path, default=None, metavar="FILE",
-                        help="CSV keyed by id (every train and test id) whose other columns are extra "
-                             "features of the lgb_stack meta-model (duplicate flags, image statistics...)")
-    add_debug(parser)
-    args = parser.parse_args(argv)
-    try:
-        path, meta = make_submission(args.competition, args.runs, args.method, args.data, args.runs_dir,
-                                     args.files_root, args.post, args.allow_partial, args.meta_features)
-        print(format_report(path, meta))
-        if significantly_worse(meta) and args.method != BETTER_METHOD:
-            offer_better(path, meta, args)
-    except (ValueError, FileNotFoundError) as error:
-        return failed("BLEND FAILED", error, args.debug)
+    opts = parse_config(BlendOptions, argv)
+    path, meta = make_submission(opts.competition, opts.runs, opts.method, opts.data, opts.runs_dir,
+                                 opts.files_root, opts.post, opts.allow_partial, opts.meta_features)
+    print(format_report(path, meta))
+    if significantly_worse(meta) and opts.method != BETTER_METHOD:
+        offer_better(path, meta, opts)
     return 0
 
 
@@ -320,12 +291,12 @@ def significantly_worse(meta: dict, alpha: float = 0.05) -> bool:
     return bool(len(meta["runs"]) > 1 and vs and vs["auc_blend"] < vs["auc_best"] and vs["p"] < alpha)
 
 
-def offer_better(path: Path, meta: dict, args: argparse.Namespace) -> None:
+def offer_better(path: Path, meta: dict, opts: BlendOptions) -> None:
     """Say that the blend loses to its best run and write the OOF-optimised blend beside it; the blend asked
     for stays the newest file (the one ``submit --latest`` sends)."""
     vs = meta["vs_best_run"]
-    better, better_meta = make_submission(args.competition, args.runs, BETTER_METHOD, args.data, args.runs_dir,
-                                          args.files_root, args.post, args.allow_partial)
+    better, better_meta = make_submission(opts.competition, opts.runs, BETTER_METHOD, opts.data, opts.runs_dir,
+                                          opts.files_root, opts.post, opts.allow_partial)
     now = time.time()
     for name in (path.with_suffix(".roc.png"), sidecar_path(path), path):
         os.utime(name, (now, now))
@@ -336,4 +307,4 @@ def offer_better(path: Path, meta: dict, args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(run_cli(main))

@@ -14,30 +14,31 @@ picked on CV (``submissions.final_picks``), and once private scores are in, what
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
 from common import kaggle_client
-from common.cli import add_debug, cli, failed
+from common.cli import run_cli
+from common.config import option, parse_subcommand
 from common.registry import get_competition
 from submissions import quota, standing
 from submissions.final_picks import final_picks, hindsight, picks_table
-from submissions.ledger import DEFAULT_LEDGER, Ledger, kaggle_time
+from submissions.ledger import Ledger, kaggle_time
 from submissions.score_plots import plot_cv_vs_public, plot_rank_history, plot_scores_by_order
-from submissions.store import DEFAULT_FILES_ROOT
+from submissions.store import default_files_root
 from submissions.tracking import kit_files, track
 
 REPORT_COLUMNS = ["id", "created", "source", "file_name", "status", "kaggle_ref", "cv_auc", "cv_ci_low",
                   "cv_ci_high", "public_score", "private_score", "runs"]
 
 
-def sync(competition: str, ledger_path: str | Path = DEFAULT_LEDGER, team: str | None = None,
-         api=None, files_root: str | Path = DEFAULT_FILES_ROOT) -> dict:
+def sync(competition: str, ledger_path: str | Path | None = None, team: str | None = None,
+         api=None, files_root: str | Path | None = None) -> dict:
     """Track every submission, the team's standing and the quota from Kaggle; return what was found."""
     spec = get_competition(competition)
     api = api or kaggle_client.connect()
@@ -55,7 +56,7 @@ def sync(competition: str, ledger_path: str | Path = DEFAULT_LEDGER, team: str |
         place = standing.standing(board, team or kaggle_client.username(api))
     except (kaggle_client.KaggleError, ValueError) as error:  # ValueError: a download that is not a board
         problems.append(f"standing: not known ({error})")
-    files = kit_files(Path(files_root) / competition)
+    files = kit_files(Path(files_root or default_files_root()) / competition)
     with Ledger(ledger_path) as ledger:
         settled = ledger.settle_from_kaggle(competition, submissions)
         updated = ledger.update_from_kaggle(competition, submissions)
@@ -116,10 +117,12 @@ def standing_lines(competition: str, ranks: pd.DataFrame) -> list[str]:
     return lines
 
 
-def report(competition: str | None = None, ledger_path: str | Path = DEFAULT_LEDGER,
-           plot_path: str | Path | None = None, plots_dir: str | Path = DEFAULT_FILES_ROOT) -> tuple[str, list[Path]]:
-    """The ledger as text (standing, quota, CV-LB correlation, hindsight on the picks) and the saved plots."""
+def report(competition: str | None = None, ledger_path: str | Path | None = None,
+           plot_path: str | Path | None = None, plots_dir: str | Path | None = None) -> tuple[str, list[Path]]:
+    """The ledger as text (standing, quota, CV-LB correlation, hindsight on the picks) and the saved plots
+    (in ``plots_dir``, default the submission files' root)."""
     with Ledger(ledger_path) as ledger:
+        ledger_path = ledger.path
         table = ledger.table(competition)
         comps = sorted(table["competition"].unique())
         ranks = {c: ledger.ranks(c) for c in comps}
@@ -127,7 +130,7 @@ def report(competition: str | None = None, ledger_path: str | Path = DEFAULT_LED
     if table.empty:
         return f"ledger {ledger_path} holds no submissions" + (f" of {competition}" if competition else ""), []
     shown = table.assign(runs=table["runs"].map("+".join), kaggle_ref=table["kaggle_ref"].astype("Int64"))
-    lines = [f"ledger: {ledger_path}; submission files: {DEFAULT_FILES_ROOT}/<competition>/"]
+    lines = [f"ledger: {ledger_path}; submission files: {default_files_root()}/<competition>/"]
     plots = []
     for comp, rows in shown.groupby("competition", sort=True):
         lines.append(f"== {comp} ({len(rows)} submissions)")
@@ -143,7 +146,7 @@ def report(competition: str | None = None, ledger_path: str | Path = DEFAULT_LED
         after = hindsight(comp_rows, final_picks(comp_rows))
         if after:
             lines.append(after)
-        plots += save_plots(comp, comp_rows, ranks[comp], Path(plots_dir), plot_path)
+        plots += save_plots(comp, comp_rows, ranks[comp], Path(plots_dir or default_files_root()), plot_path)
     lines += [f"plot: {p}" for p in plots]
     return "\n".join(lines), plots
 
@@ -163,9 +166,10 @@ def save_plots(competition: str, table: pd.DataFrame, ranks: pd.DataFrame, folde
     return plots
 
 
-def final_text(competition: str, ledger_path: str | Path) -> str:
+def final_text(competition: str, ledger_path: str | Path | None = None) -> str:
     get_competition(competition)  # an unknown name fails before any work
     with Ledger(ledger_path) as ledger:
+        ledger_path = ledger.path
         table = ledger.table(competition)
         record = ledger.competition_record(competition)
     picks = final_picks(table)
@@ -181,39 +185,52 @@ def final_text(competition: str, ledger_path: str | Path) -> str:
     return "\n".join(lines)
 
 
+LEDGER_HELP = "SQLite ledger file (default: ledger.sqlite under $KIT_SUBMISSIONS_ROOT or submissions/)"
+
+
+@dataclass
+class SyncOptions:
+    """Track every submission, the rank and the quota from Kaggle."""
+    competition: str = option(required=True, help="the kit's competition name, e.g. nexperia")
+    team: str | None = option(None, help="team name on the leaderboard (default: user name)")
+    files_root: str | None = option(None, help="where the kit's submission files are, matched to Kaggle's "
+                                               "submissions (default: files/ under $KIT_SUBMISSIONS_ROOT or "
+                                               "submissions/)")
+    ledger: str | None = option(None, help=LEDGER_HELP)
+
+
+@dataclass
+class ReportOptions:
+    """Print the ledger and save its plots."""
+    competition: str | None = option(None, help="only this competition (default: every one in the ledger)")
+    plot: str | None = option(None, help="PNG path of the CV vs LB plot")
+    plots_dir: str | None = option(None, help="where the plots go (default: the submission files' root)")
+    ledger: str | None = option(None, help=LEDGER_HELP)
+
+
+@dataclass
+class FinalOptions:
+    """The two final submissions to select, picked on CV."""
+    competition: str = option(required=True, help="the kit's competition name, e.g. nexperia")
+    ledger: str | None = option(None, help=LEDGER_HELP)
+
+
+COMMANDS = {"sync": SyncOptions, "report": ReportOptions, "final": FinalOptions}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sync_parser = sub.add_parser("sync", help="track every submission, the rank and the quota from Kaggle")
-    sync_parser.add_argument("--competition", required=True)
-    sync_parser.add_argument("--team", default=None, help="team name on the leaderboard (default: user name)")
-    sync_parser.add_argument("--files-root", type=Path, default=DEFAULT_FILES_ROOT,
-                             help="where the kit's submission files are (matched to Kaggle's submissions)")
-    report_parser = sub.add_parser("report", help="print the ledger and save its plots")
-    report_parser.add_argument("--competition", default=None)
-    report_parser.add_argument("--plot", type=Path, default=None, help="PNG path of the CV vs LB plot")
-    report_parser.add_argument("--plots-dir", type=Path, default=DEFAULT_FILES_ROOT, help="where the plots go")
-    final_parser = sub.add_parser("final", help="the two final submissions to select, picked on CV")
-    final_parser.add_argument("--competition", required=True)
-    for p in (sync_parser, report_parser, final_parser):
-        p.add_argument("--ledger", type=Path, default=DEFAULT_LEDGER, help="SQLite ledger file")
-        add_debug(p)
-    add_debug(parser)
-    args = parser.parse_args(argv)
-    if args.command == "sync":
-        get_competition(args.competition)  # an unknown name fails before Kaggle is asked
-        try:
-            result = sync(args.competition, args.ledger, args.team, files_root=args.files_root)
-        except kaggle_client.KaggleError as error:
-            return failed("SYNC FAILED", error, args.debug)
-        print("\n".join(sync_lines(args.competition, result)))
-    elif args.command == "final":
-        print(final_text(args.competition, args.ledger))
+    command, opts = parse_subcommand(COMMANDS, argv, __doc__.splitlines()[0])
+    if command == "sync":
+        get_competition(opts.competition)  # an unknown name fails before Kaggle is asked
+        result = sync(opts.competition, opts.ledger, opts.team, files_root=opts.files_root)
+        print("\n".join(sync_lines(opts.competition, result)))
+    elif command == "final":
+        print(final_text(opts.competition, opts.ledger))
     else:
-        text, _ = report(args.competition, args.ledger, args.plot, args.plots_dir)
+        text, _ = report(opts.competition, opts.ledger, opts.plot, opts.plots_dir)
         print(text)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(run_cli(main))

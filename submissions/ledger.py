@@ -28,8 +28,8 @@ from typing import Iterator
 import pandas as pd
 
 from common.io import DiskFullError, is_disk_full
+from common.paths import submissions_root
 
-DEFAULT_LEDGER = Path("submissions") / "ledger.sqlite"
 NOT_SENT = ("dry-run", "failed")
 NOT_ACCEPTED = ("error", *NOT_SENT)  # neither counted against the quota nor a final pick
 SENDING = "sending"
@@ -117,11 +117,16 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def default_ledger() -> Path:
+    """``ledger.sqlite`` under the submissions root (``$KIT_SUBMISSIONS_ROOT`` or ``submissions/``)."""
+    return submissions_root() / "ledger.sqlite"
+
+
 class Ledger:
     """Read and append submission records; every write is one committed transaction."""
 
-    def __init__(self, path: str | Path = DEFAULT_LEDGER):
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path or default_ledger())
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.row_factory = sqlite3.Row

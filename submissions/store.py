@@ -1,4 +1,5 @@
-"""Where submission files live and how they are named: ``submissions/files/<competition>/``.
+"""Where submission files live and how they are named: ``files/<competition>/`` under the submissions root
+(``$KIT_SUBMISSIONS_ROOT`` or ``submissions/``).
 
 A file is named ``<competition>-<UTC time>-<first 10 hex of its SHA-256>.csv``; the JSON beside it
 (same name, ``.json``) records how it was made (runs, weights, CV).
@@ -10,9 +11,13 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from common.errors import MissingInput
+from common.errors import BadInput, MissingInput
+from common.paths import submissions_root
 
-DEFAULT_FILES_ROOT = Path("submissions") / "files"
+
+def default_files_root() -> Path:
+    """Where the submission files are written, one folder per competition."""
+    return submissions_root() / "files"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -31,12 +36,17 @@ def sidecar_path(submission: str | Path) -> Path:
 def read_sidecar(submission: str | Path) -> dict:
     """The JSON written beside a submission by ``submissions.blend``; empty when there is none."""
     path = sidecar_path(submission)
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise BadInput(f"{path} (the record beside the submission) is not valid JSON") from None
 
 
-def latest_submission(competition: str, root: str | Path = DEFAULT_FILES_ROOT) -> Path:
-    """The most recently written submission file of ``competition``."""
-    folder = Path(root) / competition
+def latest_submission(competition: str, root: str | Path | None = None) -> Path:
+    """The most recently written submission file of ``competition`` under ``root`` (default: the files root)."""
+    folder = Path(root or default_files_root()) / competition
     files = sorted(folder.glob(f"{competition}-*.csv"), key=lambda p: p.stat().st_mtime)
     if not files:
         raise MissingInput(f"no submission files in {folder}: run python -m submissions.blend first")

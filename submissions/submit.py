@@ -17,20 +17,21 @@ it from the last ``leaderboard sync``.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from common.cli import run_cli
+from common.config import option, parse_config
 from common.errors import BadInput, KitError
-from common.cli import add_debug, cli, failed
 from common.registry import get_competition
 from common import kaggle_client
 from submissions import quota
-from submissions.ledger import DEFAULT_LEDGER, SENDING, Ledger, kaggle_time
-from submissions.store import DEFAULT_FILES_ROOT, file_sha256, latest_submission, read_sidecar
-from submissions.validate import SubmissionError, validate_file
+from submissions.ledger import SENDING, Ledger, default_ledger, kaggle_time
+from submissions.store import file_sha256, latest_submission, read_sidecar
+from submissions.validate import validate_file
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +61,10 @@ def compose_message(message: str, meta: dict) -> str:
 
 
 def submit_file(path: str | Path, message: str, competition: str | None = None,
-                data_dir: str | Path | None = None, ledger_path: str | Path = DEFAULT_LEDGER,
+                data_dir: str | Path | None = None, ledger_path: str | Path | None = None,
                 dry_run: bool = False, force: bool = False) -> dict:
-    """Validate, check the ledger, send (unless ``dry_run``) and record; return the ledger entry."""
+    """Validate, check the ledger (default :func:`~submissions.ledger.default_ledger`), send (unless ``dry_run``)
+    and record; return the ledger entry."""
     path = Path(path)
     meta = read_sidecar(path)
     competition = competition or meta.get("competition")
@@ -145,34 +147,40 @@ def settle_interrupted(ledger: Ledger, api, competition: str, slug: str, file_ha
     return ledger.settle_from_kaggle(competition, submissions, file_hash)
 
 
+@dataclass
+class SubmitOptions:
+    """Send a submission file to Kaggle and record it in the ledger."""
+    file: str | None = option(None, positional=True, help="submission CSV written by submissions.blend")
+    message: str = option(required=True, short="-m", help="what this submission tries")
+    latest: bool = option(False, help="send the newest file of --competition")
+    competition: str | None = option(None, help="needed when the file has no JSON beside it")
+    data: str | None = option(None, help="folder with the sample submission")
+    ledger: str | None = option(None, help="SQLite ledger file (default: ledger.sqlite under $KIT_SUBMISSIONS_ROOT "
+                                           "or submissions/)")
+    files_root: str | None = option(None, help="where --latest looks (default: files/ under $KIT_SUBMISSIONS_ROOT "
+                                               "or submissions/)")
+    dry_run: bool = option(False, help="validate and record without sending")
+    force: bool = option(False, help="send even if this file was sent before")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", nargs="?", type=Path, help="submission CSV written by submissions.blend")
-    parser.add_argument("-m", "--message", required=True, help="what this submission tries")
-    parser.add_argument("--latest", action="store_true", help="send the newest file of --competition")
-    parser.add_argument("--competition", default=None, help="needed when the file has no JSON beside it")
-    parser.add_argument("--data", type=Path, default=None, help="folder with the sample submission")
-    parser.add_argument("--ledger", type=Path, default=DEFAULT_LEDGER, help="SQLite ledger file")
-    parser.add_argument("--files-root", type=Path, default=DEFAULT_FILES_ROOT, help="where --latest looks")
-    parser.add_argument("--dry-run", action="store_true", help="validate and record without sending")
-    parser.add_argument("--force", action="store_true", help="send even if this file was sent before")
-    add_debug(parser)
-    args = parser.parse_args(argv)
-    if args.latest == (args.file is not None):
-        parser.error("give either FILE or --latest (with --competition)")
-    if args.latest and not args.competition:
-        parser.error("--latest needs --competition")
+    opts = parse_config(SubmitOptions, argv)
+    if opts.latest == (opts.file is not None):
+        raise BadInput("give either FILE or --latest (with --competition)")
+    if opts.latest and not opts.competition:
+        raise BadInput("--latest needs --competition")
+    ledger = Path(opts.ledger or default_ledger())
     try:
-        path = args.file or latest_submission(args.competition, args.files_root)
-        entry = submit_file(path, args.message, args.competition, args.data, args.ledger,
-                            args.dry_run, args.force)
-    except (SubmissionError, AlreadySent, quota.QuotaReached, kaggle_client.KaggleError, FileNotFoundError,
-            ValueError) as error:
-        return failed("NOT SENT", error, args.debug)
+        path = Path(opts.file) if opts.file else latest_submission(opts.competition, opts.files_root)
+        entry = submit_file(path, opts.message, opts.competition, opts.data, ledger, opts.dry_run, opts.force)
+    except KitError as error:
+        if opts.dry_run:  # sends nothing anyway
+            raise
+        raise KitError(f"not sent: {error}") from error
     if entry["status"] == "dry-run":
-        print(f"dry run: {path} is valid and recorded (ledger {args.ledger}, id {entry['id']}), not sent")
+        print(f"dry run: {path} is valid and recorded (ledger {ledger}, id {entry['id']}), not sent")
     else:
-        print(f"sent {path} as Kaggle submission {entry['kaggle_ref']} (ledger {args.ledger}, id {entry['id']})")
+        print(f"sent {path} as Kaggle submission {entry['kaggle_ref']} (ledger {ledger}, id {entry['id']})")
     print(f"message: {entry['message']}")
     if entry["quota"] is None and entry["status"] != "dry-run":
         print("daily quota: not known (Kaggle's competition record could not be read)")
@@ -185,4 +193,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(run_cli(main))

@@ -1,7 +1,7 @@
 """Check a submission file against the competition's sample submission before anything is sent.
 
 ``python -m submissions.validate FILE --competition nexperia [--data DIR]``: exit status 0 when the
-file is valid, 1 with one line per problem otherwise.
+file is valid, 2 with ``error:`` and one line per problem otherwise.
 
 Checked: the columns (names and order) of the sample submission; the exact id set and row count; no
 duplicated id; every score a finite number inside the competition's score range. A file starting with a
@@ -11,19 +11,20 @@ the file accepted or a ``SubmissionError`` naming the file: never a traceback.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from common.cli import run_cli
+from common.config import option, parse_config
 from common.errors import BadInput, MissingInput
-from common.cli import add_debug, cli, failed
 from common.paths import default_data_dir
 from common.registry import Competition, get_competition
 
@@ -141,21 +142,21 @@ def validate_file(path: str | Path, competition: str, data_dir: str | Path | Non
     return sub
 
 
+@dataclass
+class ValidateOptions:
+    """Check a submission file against the competition's sample submission before anything is sent."""
+    file: str = option(positional=True, required=True, help="submission CSV")
+    competition: str = option(required=True, help="the kit's competition name, e.g. nexperia")
+    data: str | None = option(None, help="folder with the sample submission (default: the competition's data "
+                                         "folder)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", type=Path, help="submission CSV")
-    parser.add_argument("--competition", required=True, help="the kit's competition name, e.g. nexperia")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="folder with the sample submission (default: the competition's data folder)")
-    add_debug(parser)
-    args = parser.parse_args(argv)
-    try:
-        sub = validate_file(args.file, args.competition, args.data)
-    except (SubmissionError, FileNotFoundError, ValueError) as error:
-        return failed("INVALID", error, args.debug)
-    print(f"OK: {args.file} is a valid {args.competition} submission ({len(sub)} rows)")
+    opts = parse_config(ValidateOptions, argv)
+    sub = validate_file(opts.file, opts.competition, opts.data)
+    print(f"OK: {opts.file} is a valid {opts.competition} submission ({len(sub)} rows)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cli(main))
+    sys.exit(run_cli(main))

@@ -7,12 +7,16 @@ deriving from :class:`~common.tabular.config.GBDTConfig`; the engine does the re
 
 - ``matrix``: the matrix (with its categorical columns), one fold's rows and inputs (``split_fold``, ``fold_data``)
   and the fold-local transform hook (``FoldTransform``);
-- ``config``: ``GBDTConfig``, the options each library reads and the LightGBM parameters they stand for;
-- ``engine``: ``GBDTFoldTrainer`` (a ``fit_fold`` for ``common.cv.run_folds``), ``model_params`` and
-  ``train_cv`` (the whole run), whatever the library;
+- ``config``: ``GBDTConfig``, the options (LightGBM's names) and which of them each library reads;
+- ``protocol``: ``Engine``, what each library brings (one fold's inputs, fit and predictions: ``FittedModel``),
+  and ``model_params``, the one rule from options and ``--params`` file to a library's parameters;
+- ``cross_validate``: ``GBDTFoldTrainer`` (a ``fit_fold`` for ``common.cv.run_folds``) and ``train_cv`` (the
+  whole run), whatever the library;
 - ``binned``: LightGBM's Dataset of every training row, binned once per matrix and feature set (cached on disk
   when the matrix has a ``cache_key``), whose subsets are each fold's Datasets;
-- ``lgbm``, ``xgboost_engine``, ``catboost_engine``: one fold fitted and predicted by each library;
+- ``lgbm``, ``xgboost_engine``, ``catboost_engine``: each library's engine and parameters;
 - ``report``: run-level ``importance.csv/png`` and ``roc.png``; ``timing``: wall time per stage;
-- ``tune``: the Optuna study (LightGBM over the matrix binned once per study; the others through their engine).
+- ``tune``: the Optuna study, whose trials fit the library's engine as a run does (``GBDTTuneConfig``: the
+  training options and the study's);
+- ``selection``: fold-safe feature selection with small LightGBM models.
 """

@@ -103,7 +103,7 @@ class BinnedMatrix:
         fold-local transform added (binned here on the fold's training rows); the training rows carry their
         weights, the validation rows none."""
         if not self.serves(split.matrix) or not split.keeps_all:
-            raise BadInput("a fold that chooses its own features (or of another matrix) cannot use the binned "
+            raise ValueError("a fold that chooses its own features (or of another matrix) cannot use the binned "
                              "matrix: bin it on its own rows")
         train, valid = self.rows(split.train_rows), self.rows(split.valid_rows)
         if split.added_names:

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoost, Pool
 
-from common.tabular.config import GBDTConfig, library_params
-from common.tabular.engine import FittedModel
+from common.tabular.config import GBDTConfig
 from common.tabular.matrix import FoldData, FoldSplit
+from common.tabular.protocol import FittedModel, OnRound
 from common.tabular.timing import Timings
 
 DEFAULT_DEPTH = 6  # CatBoost's own default, for --max-depth -1 (symmetric trees need a depth)
@@ -20,7 +20,7 @@ MISSING_CODE = -1  # CatBoost's categories are integers or strings: no NaN
 
 
 def catboost_params(cfg: GBDTConfig) -> dict:
-    """CatBoost's parameters for ``cfg``: its options under CatBoost's names, then its ``--params`` keys."""
+    """CatBoost's parameters for ``cfg``'s options."""
     params = {
         "loss_function": "Logloss", "eval_metric": "AUC", "iterations": cfg.num_boost_round,
         "learning_rate": cfg.learning_rate, "depth": cfg.max_depth if cfg.max_depth > 0 else DEFAULT_DEPTH,
@@ -32,7 +32,7 @@ def catboost_params(cfg: GBDTConfig) -> dict:
     }
     if cfg.device == "cpu":  # CatBoost's GPU mode samples features per tree only for pairwise losses
         params["rsm"] = cfg.feature_fraction
-    return {**params, **library_params(cfg)}
+    return params
 
 
 def with_integer_codes(x: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame | None:
@@ -55,21 +55,28 @@ class CatBoostEngine:
     model_file = "model.cbm"
     params_file = "catboost_params.yaml"
     seed_param = "random_seed"
+    importance_type = "PredictionValuesChange"
+    fixed_params = ()
+    reports_rounds = False  # a study's CatBoost trial reports per fold
 
     @classmethod
-    def params_for(cls, cfg: GBDTConfig) -> dict:
+    def options_params(cls, cfg: GBDTConfig) -> dict:
         return catboost_params(cfg)
 
     @classmethod
     def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "CatBoostEngine":
         return cls(params, categorical)  # rounds and early stopping are in params (iterations, od_wait)
 
+    def route_log(self, log) -> None:
+        """CatBoost's evaluation log (``--log-period``) stays on the console."""
+
     def inputs(self, split: FoldSplit, timings: Timings) -> FoldData:
         """The fold's DataFrames (CatBoost builds its own matrices from them in ``fit``)."""
         with timings("fold_inputs_s"):
             return split.data()
 
-    def fit(self, data: FoldData) -> FittedModel:
+    def fit(self, data: FoldData, on_round: OnRound | None = None) -> FittedModel:
+        """The fold's model; ``on_round`` is not called (``reports_rounds`` is false)."""
         cats = self.categorical or []
         x_train, x_valid, x_test = (with_integer_codes(x, cats) for x in (data.x_train, data.x_valid, data.x_test))
         train = Pool(x_train, data.y_train, weight=data.w_train, cat_features=cats)
@@ -81,7 +88,7 @@ class CatBoostEngine:
             return model.predict(Pool(x, cat_features=cats), prediction_type="Probability")[:, 1]
 
         importance = pd.DataFrame({"feature": list(x_train.columns),
-                                   "importance": model.get_feature_importance(type="PredictionValuesChange")})
+                                   "importance": model.get_feature_importance(type=self.importance_type)})
         with tempfile.TemporaryDirectory() as tmp:  # CatBoost writes its binary format to a path only
             path = Path(tmp) / self.model_file
             model.save_model(str(path), format="cbm")

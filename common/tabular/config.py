@@ -1,25 +1,18 @@
 """``GBDTConfig``: the options of a gradient-boosted trees cross-validation run (LightGBM, XGBoost or
-CatBoost, ``--model``), and the LightGBM parameters they give (the other libraries' in their engines).
+CatBoost, ``--model``); a study's options derive from it (``common.tabular.tune.GBDTTuneConfig``).
 
 A competition's training config derives from it and adds its data options. The tree options carry
-LightGBM's names; each engine translates those its library has (``OPTIONS_READ``) and a model refuses an
-option it cannot read. ``--params FILE`` (the ``best_params.yaml`` of a study, or any YAML mapping)
-overrides options as in every command (``common.tuning.params``), and its keys that are no option go to
-the chosen library as parameters; LightGBM's Dataset parameters are fixed when the data is binned, so
-the file may not set them (use ``--max-bin``).
+LightGBM's names; each library's engine translates those its library has (``OPTIONS_READ``) and a model
+refuses an option it cannot read. ``--params FILE`` (the ``best_params.yaml`` of a study, or any YAML
+mapping) overrides options as in every command (``common.tuning.params``), and its keys that are no option
+go to the chosen library as parameters (``common.tabular.protocol.model_params``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
 from common.errors import BadInput
-from common.config import RunConfig, option, parse_folds, read_params
-
-# Parameters fixed when the binned Dataset is built; they cannot change between trials of one Dataset.
-DATASET_PARAMS = ("max_bin", "min_data_in_bin", "bin_construct_sample_cnt", "feature_pre_filter")
-# Reproducible results for a seed and thread count: no row-wise/col-wise auto choice, deterministic sums.
-FIXED_PARAMS = {"force_col_wise": True, "deterministic": True}
-
+from common.config import RunConfig, option, parse_folds
 
 MODELS = ("lightgbm", "xgboost", "catboost")
 DEFAULT_NAMES = {"lightgbm": "lgb", "xgboost": "xgb", "catboost": "catboost"}
@@ -83,33 +76,4 @@ def check_device(model: str, device: str) -> None:
     """LightGBM trains on the CPU only (its pip build has no GPU mode)."""
     if model == "lightgbm" and device != "cpu":
         raise BadInput("option --device cuda: LightGBM's pip build trains on the CPU only; "
-                         "use --model xgboost or catboost on a GPU")
-
-
-def lgb_params(cfg: GBDTConfig) -> dict:
-    """The LightGBM parameters of ``cfg``, overridden by its ``--params`` file."""
-    params = {
-        "learning_rate": cfg.learning_rate, "num_leaves": cfg.num_leaves, "max_depth": cfg.max_depth,
-        "min_data_in_leaf": cfg.min_data_in_leaf, "min_sum_hessian_in_leaf": cfg.min_sum_hessian_in_leaf,
-        "feature_fraction": cfg.feature_fraction, "bagging_fraction": cfg.bagging_fraction,
-        "bagging_freq": cfg.bagging_freq, "lambda_l1": cfg.lambda_l1, "lambda_l2": cfg.lambda_l2,
-        "min_gain_to_split": cfg.min_gain_to_split, "num_threads": cfg.num_threads, "seed": cfg.seed,
-        **FIXED_PARAMS,
-    }
-    overrides = read_params(cfg.params) if cfg.params else {}
-    fixed = sorted(set(overrides) & set(DATASET_PARAMS))
-    if fixed:
-        raise BadInput(f"{cfg.params}: {fixed} are Dataset parameters; set them with --max-bin instead")
-    return {**params, **overrides}
-
-
-def dataset_params(max_bin: int, seed: int, num_threads: int) -> dict:
-    """Parameters of the binned Dataset (fixed for every fit that reuses it)."""
-    return {"max_bin": max_bin, "feature_pre_filter": False, "seed": seed, "num_threads": num_threads,
-            "verbose": -1}
-
-
-def library_params(cfg: GBDTConfig) -> dict:
-    """The keys of ``cfg``'s ``--params`` file that are no option: parameters for the ``--model`` library."""
-    options = {f.name for f in fields(cfg)}
-    return {k: v for k, v in (read_params(cfg.params) if cfg.params else {}).items() if k not in options}
+                       "use --model xgboost or catboost on a GPU")

@@ -1,5 +1,6 @@
-"""LightGBM on one fold: the fold's binned Datasets, the early-stopped fit, and the engine
-``common.tabular.engine`` runs per fold (``fold<k>/model.txt``, the run's ``lgb_params.yaml``).
+"""LightGBM on one fold: its parameters, the fold's binned Datasets, the early-stopped fit, and the engine
+(``common.tabular.protocol``) that cross-validation and tuning run per fold (``fold<k>/model.txt``, the run's
+``lgb_params.yaml``).
 
 A fold's Datasets are subsets of the matrix binned once (:mod:`common.tabular.binned`), joined with the
 columns its fold-local transform added; every fold of a run and every trial of a study reuse that one
@@ -11,14 +12,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
-import numpy as np
 import pandas as pd
 
 from common.tabular.binned import JOIN_WARNINGS, BinnedMatrix
-from common.tabular.config import GBDTConfig, dataset_params, lgb_params
-from common.tabular.engine import FittedModel
+from common.tabular.config import GBDTConfig
 from common.tabular.matrix import FoldSplit
+from common.tabular.protocol import FittedModel, OnRound
 from common.tabular.timing import Timings
+
+# Parameters fixed when the binned Dataset is built; a --params file cannot change them.
+DATASET_PARAMS = ("max_bin", "min_data_in_bin", "bin_construct_sample_cnt", "feature_pre_filter")
+# Reproducible results for a seed and thread count: no row-wise/col-wise auto choice, deterministic sums.
+FIXED_PARAMS = {"force_col_wise": True, "deterministic": True}
+
+
+def lgb_params(cfg: GBDTConfig) -> dict:
+    """LightGBM's parameters for ``cfg``'s options (their names are LightGBM's)."""
+    return {
+        "learning_rate": cfg.learning_rate, "num_leaves": cfg.num_leaves, "max_depth": cfg.max_depth,
+        "min_data_in_leaf": cfg.min_data_in_leaf, "min_sum_hessian_in_leaf": cfg.min_sum_hessian_in_leaf,
+        "feature_fraction": cfg.feature_fraction, "bagging_fraction": cfg.bagging_fraction,
+        "bagging_freq": cfg.bagging_freq, "lambda_l1": cfg.lambda_l1, "lambda_l2": cfg.lambda_l2,
+        "min_gain_to_split": cfg.min_gain_to_split, "num_threads": cfg.num_threads, "seed": cfg.seed,
+        **FIXED_PARAMS,
+    }
+
+
+def dataset_params(max_bin: int, seed: int, num_threads: int) -> dict:
+    """Parameters of the binned Dataset (fixed for every fit that reuses it)."""
+    return {"max_bin": max_bin, "feature_pre_filter": False, "seed": seed, "num_threads": num_threads,
+            "verbose": -1}
 
 
 def own_datasets(split: FoldSplit, params: dict) -> tuple[lgb.Dataset, lgb.Dataset]:
@@ -49,14 +72,26 @@ class FoldBinner:
 
 
 def fit(params: dict, train: lgb.Dataset, valid: lgb.Dataset, num_boost_round: int,
-        early_stopping_rounds: int, log_period: int = 0, callbacks: list | None = None) -> lgb.Booster:
-    """A binary LightGBM model with early stopping on the validation AUC (``valid`` is named "valid")."""
+        early_stopping_rounds: int, log_period: int = 0, on_round: OnRound | None = None) -> lgb.Booster:
+    """A binary LightGBM model with early stopping on the validation AUC (``valid`` is named "valid");
+    ``on_round(round, AUC)`` after every round, before early stopping looks at it."""
     params = {"objective": "binary", "metric": "auc", "verbose": -1, **params}
-    extra = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
+    callbacks = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
     if log_period:
-        extra.append(lgb.log_evaluation(log_period))
+        callbacks.append(lgb.log_evaluation(log_period))
+    if on_round is not None:
+        callbacks.append(_reporter(on_round))
     return lgb.train(params, train, num_boost_round=num_boost_round, valid_sets=[valid], valid_names=["valid"],
-                     callbacks=extra + list(callbacks or []))
+                     callbacks=callbacks)
+
+
+def _reporter(on_round: OnRound):
+    """A LightGBM callback passing each round's validation AUC to ``on_round``."""
+    def callback(env: lgb.callback.CallbackEnv) -> None:
+        auc = next(value for data, metric, value, *_ in env.evaluation_result_list
+                   if data == "valid" and metric == "auc")
+        on_round(env.iteration, auc)
+    return callback
 
 
 class LightGBMLog:
@@ -76,11 +111,11 @@ class LightGBMLog:
 
 @dataclass
 class LightGBMFold:
-    """One fold's LightGBM inputs: its binned Datasets and the float32 values of the rows it predicts."""
+    """One fold's LightGBM inputs: its binned Datasets, and the fold whose rows it predicts (their float32
+    values made when predicting, not kept beside the Datasets of every tuning fold)."""
     train_set: lgb.Dataset
     valid_set: lgb.Dataset
-    x_valid: np.ndarray
-    x_test: np.ndarray | None  # None: the matrix has no test rows
+    split: FoldSplit
 
 
 @dataclass
@@ -96,12 +131,15 @@ class LightGBMEngine:
     model_file = "model.txt"
     params_file = "lgb_params.yaml"
     seed_param = "seed"
+    importance_type = "gain"  # total gain of the feature's splits
+    fixed_params = DATASET_PARAMS
+    reports_rounds = True
 
     def __post_init__(self):
         self.binner = FoldBinner(self.dataset_params)
 
     @classmethod
-    def params_for(cls, cfg: GBDTConfig) -> dict:
+    def options_params(cls, cfg: GBDTConfig) -> dict:
         return lgb_params(cfg)
 
     @classmethod
@@ -110,20 +148,26 @@ class LightGBMEngine:
         return cls(params, dataset_params(cfg.max_bin, cfg.seed, cfg.num_threads), cfg.num_boost_round,
                    cfg.early_stopping_rounds, cfg.log_period)
 
+    def route_log(self, log) -> None:
+        lgb.register_logger(LightGBMLog(log))  # LightGBM's evaluation log goes to the run's log.txt too
+
     def inputs(self, split: FoldSplit, timings: Timings) -> LightGBMFold:
         """The fold's Datasets (``binning_s``: the matrix binned or read once, then each fold's subsets and
-        added columns) and the values it predicts (``fold_inputs_s``)."""
+        added columns)."""
         with timings("binning_s"):
-            train_set, valid_set = self.binner(split)
-        with timings("fold_inputs_s"):
-            return LightGBMFold(train_set, valid_set, split.values("valid"), split.values("test"))
+            return LightGBMFold(*self.binner(split), split)
 
-    def fit(self, inputs: LightGBMFold) -> FittedModel:
+    def fit(self, inputs: LightGBMFold, on_round: OnRound | None = None) -> FittedModel:
         booster = fit(self.params, inputs.train_set, inputs.valid_set, self.num_boost_round,
-                      self.early_stopping_rounds, self.log_period)
+                      self.early_stopping_rounds, self.log_period, on_round)
         best = booster.best_iteration
-        importance = pd.DataFrame({"feature": booster.feature_name(), "importance": booster.feature_importance("gain")})
+        importance = pd.DataFrame({"feature": booster.feature_name(),
+                                   "importance": booster.feature_importance(self.importance_type)})
+
+        def predict(part: str):
+            values = inputs.split.values(part)
+            return None if values is None else booster.predict(values, num_iteration=best)
+
         # written through Python, which names a full disk, where LightGBM's own writer only says "Cannot write"
-        test_pred = booster.predict(inputs.x_test, num_iteration=best) if inputs.x_test is not None else None
-        return FittedModel(int(best), booster.predict(inputs.x_valid, num_iteration=best), test_pred, importance,
+        return FittedModel(int(best), predict("valid"), predict("test"), importance,
                            booster.model_to_string(num_iteration=best).encode())

@@ -168,7 +168,7 @@ class FoldSplit:
             return self.matrix.train, self.valid_rows, added.others[0] if added else None
         if part == "test":
             return self.matrix.test, None, added.others[1] if added and self.matrix.test is not None else None
-        raise BadInput(f"no part {part!r} of a fold (train, valid or test)")
+        raise ValueError(f"no part {part!r} of a fold (train, valid or test)")
 
     def values(self, part: str) -> np.ndarray | None:
         """The model's columns of the ``part`` rows ("train", "valid", "test") as one float32 array (None: the
@@ -213,7 +213,7 @@ def split_fold(matrix: TabularMatrix, folds: np.ndarray, fold: int,
     fold's training rows only."""
     folds = np.asarray(folds)
     if len(folds) != len(matrix.train):
-        raise BadInput(f"{len(folds)} fold numbers for {len(matrix.train)} training rows")
+        raise ValueError(f"{len(folds)} fold numbers for {len(matrix.train)} training rows")
     if fold not in set(folds.tolist()):
         raise BadInput(f"fold {fold} not in the fold file (folds {sorted(set(folds.tolist()))})")
     valid = folds == fold
@@ -242,7 +242,7 @@ def _fit(transform: FoldTransform, split: FoldSplit) -> FoldColumns:
     for given, got in zip(frames, [out.train, *out.others]):
         if len(got) != len(given) or list(got.columns) != names:
             raise BadInput(f"fold-local transform: {len(got)} rows x {list(got.columns)[:5]} returned for "
-                             f"{len(given)} rows (expected the columns {names[:5]} for every frame)")
+                           f"{len(given)} rows (expected the columns {names[:5]} for every frame)")
     clash = sorted(set(names) & present)
     if clash:
         raise BadInput(f"fold-local transform: added column(s) {clash[:5]} already are matrix features")

@@ -1,11 +1,11 @@
 """Wall time per stage of a run, and how much of it is the kit's own work next to LightGBM's.
 
-The stages of ``metrics.json``'s ``timing`` for a tabular run (``common.tabular.engine``), summed over folds:
-``features_s`` (the competition's matrix), ``fold_inputs_s`` (fold rows, fold-local transforms, values to
-predict or DataFrames), ``binning_s`` (LightGBM only: the matrix binned or read from its cache file, then each
-fold's subsets and added columns), ``<model>_s`` (boosting and predicting: ``lightgbm_s``, ``xgboost_s``,
-``catboost_s``), ``writing_s``, ``summary_s``; then ``total_s``, ``overhead_s`` (all but ``<model>_s``, so the
-binning counts there) and ``overhead_ratio``.
+The stages of ``metrics.json``'s ``timing`` for a tabular run (``common.tabular.cross_validate``), summed over
+folds: ``features_s`` (the competition's matrix), ``fold_inputs_s`` (fold rows, fold-local transforms, XGBoost's
+and CatBoost's DataFrames), ``binning_s`` (LightGBM only: the matrix binned or read from its cache file, then each
+fold's subsets and added columns), ``<model>_s`` (boosting and predicting, LightGBM's float32 values of the rows it
+predicts included: ``lightgbm_s``, ``xgboost_s``, ``catboost_s``), ``writing_s``, ``summary_s``; then ``total_s``,
+``overhead_s`` (all but ``<model>_s``, so the binning counts there) and ``overhead_ratio``.
 """
 from __future__ import annotations
 

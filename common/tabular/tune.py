@@ -1,33 +1,34 @@
 """Tune gradient-boosted trees with Optuna on the first folds of any tabular matrix (study driver:
 common.tuning.study); the objective is the mean best validation AUC over ``tune_folds`` folds.
 
-LightGBM: the matrix is binned once per study (or read from its cache file: common.tabular.binned) and
-each tuning fold's Datasets, taken from it, are reused by every trial, so the Dataset parameters
-(``max_bin``...) are fixed for a study and not tuned; pruning watches the first tuning fold's validation AUC
-round by round (LightGBMPruningCallback). XGBoost and CatBoost (``--model``): each trial fits their engine
-on the folds' inputs, prepared once, and reports each fold's AUC for pruning. The search space is the
-recipe's ``search_space`` (:mod:`common.tuning.space`; options of :class:`~common.tabular.config.GBDTConfig`
-the model reads), else the model's entry of :data:`DEFAULT_SPACES`. The best parameters (with ``model``) go
-to ``best_params.yaml``, which ``--params`` of a GBDTConfig run reads.
+A trial trains as a run does: its options (the study's, with the trial's suggestions) make a
+:class:`~common.tabular.config.GBDTConfig`, whose library parameters (``common.tabular.protocol.model_params``)
+fit the engine of ``--model`` on each tuning fold's inputs, prepared once per study (without the test rows, which
+no trial predicts). LightGBM's are subsets of the matrix binned once (or read from its cache file:
+common.tabular.binned), so the Dataset parameters (``max_bin``...) are fixed for a study and not tuned. Pruning
+watches the validation AUC: LightGBM's first tuning fold round by round, XGBoost's and CatBoost's mean over the
+folds so far, fold by fold (``Engine.reports_rounds``). The search space is the recipe's ``search_space``
+(:mod:`common.tuning.space`; options the model reads), else the model's entry of :data:`DEFAULT_SPACES`; the
+options not searched keep the study's values (its recipe's, else the training defaults). The best parameters go
+to ``best_params.yaml`` with ``model`` and the study's values of the unsearched options the model tunes, which
+``--params`` of a GBDTConfig run reads.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable
 
-import lightgbm as lgb
 import numpy as np
 import optuna
-from optuna_integration import LightGBMPruningCallback
 
-from common.config import RunConfig, option
+from common.config import option
 from common.metrics import roc_auc
 from common.progress import progress_bar
 from common.run import Run
-from common.tabular.config import DEVICES, FIXED_PARAMS, MODELS, OPTIONS_READ, GBDTConfig, check_device, dataset_params
-from common.tabular.engine import make_engine, model_params
-from common.tabular.lgbm import FoldBinner, fit
-from common.tabular.matrix import FoldData, FoldTransform, TabularMatrix, fold_data, split_fold
+from common.tabular.config import MODELS, OPTIONS_READ, GBDTConfig
+from common.tabular.matrix import FoldTransform, TabularMatrix, split_fold
+from common.tabular.protocol import OnRound, make_engine, model_params
+from common.tabular.timing import Timings
 from common.tuning import study as tuning
 from common.tuning.space import SearchSpace, decode, parse_space, suggest
 
@@ -60,24 +61,23 @@ DEFAULT_SPACES = {
 }
 
 
-@dataclass
-class GBDTTuneConfig(tuning.TuneOptions, RunConfig):
-    """Tune gradient-boosted trees' hyper-parameters with Optuna on the first folds of the shared folds."""
-    name: str = option("tune", help="run name: runs/<competition>/<name>")
-    model: str = option("lightgbm", choices=MODELS, help="the library whose parameters are tuned")
-    device: str = option("cpu", choices=DEVICES, help="cuda: XGBoost's and CatBoost's GPU training")
-    num_threads: int = option(2, min=0, volatile=True, help="threads of the library")
-    study_name: str = option("lgb", help="study name inside the storage")
-    learning_rate: float = option(0.05, min=0, min_exclusive=True, help="fixed for the study")
-    num_boost_round: int = option(3000, min=1, help="most boosting rounds per trial and fold")
-    early_stopping_rounds: int = option(100, min=1, help="stop after this many rounds without a better validation AUC")
-    max_bin: int = option(255, min=2, help="fixed for the study (LightGBM: the Datasets are binned once for all "
-                                           "trials)")
-    n_warmup_steps: int = option(100, min=0, volatile=True, help="first round after which a trial may be pruned")
+def _study_default(name: str, default: Any) -> Any:
+    """``GBDTConfig``'s option ``name`` (its help and limits) with a study's own default."""
+    training = next(f for f in fields(GBDTConfig) if f.name == name)
+    return field(default=default, metadata=training.metadata)
 
-    def __post_init__(self):
-        super().__post_init__()
-        check_device(self.model, self.device)
+
+@dataclass
+class GBDTTuneConfig(tuning.TuneOptions, GBDTConfig):
+    """Tune gradient-boosted trees' hyper-parameters with Optuna on the first folds of the shared folds; the
+    training options not searched are fixed for the study."""
+    name: str = option("tune", help="run name: runs/<competition>/<name>")
+    study_name: str = option("lgb", help="study name inside the storage")
+    # cheaper trials than a training run's 0.03 and 5000
+    learning_rate: float = _study_default("learning_rate", 0.05)
+    num_boost_round: int = _study_default("num_boost_round", 3000)
+    n_warmup_steps: int = option(100, min=0, volatile=True, help="first step after which a trial may be pruned "
+                                                                "(LightGBM: boosting round; XGBoost, CatBoost: fold)")
 
 
 def search_space(raw: dict | None = None, source: str | None = None, model: str = "lightgbm") -> SearchSpace:
@@ -89,68 +89,69 @@ def search_space(raw: dict | None = None, source: str | None = None, model: str 
     return parse_space(raw, GBDTConfig(), source or "the search space", allowed=TUNABLE[model])
 
 
-def fixed_params(cfg: GBDTTuneConfig) -> dict:
-    """The parameters every trial shares."""
-    return {"learning_rate": cfg.learning_rate, "bagging_freq": 1, "num_threads": cfg.num_threads,
-            "seed": cfg.seed, **FIXED_PARAMS}
-
-
-def bin_folds(matrix: TabularMatrix, folds: np.ndarray, cfg: GBDTTuneConfig,
-              transform: FoldTransform | None = None) -> list[tuple[lgb.Dataset, lgb.Dataset]]:
-    """Binned (training, validation) Datasets of the first ``cfg.tune_folds`` folds, built once per study:
-    subsets of the matrix binned once, with the transform's columns binned per fold."""
-    binner = FoldBinner(dataset_params(cfg.max_bin, cfg.seed, cfg.num_threads))
-    return [binner(split_fold(matrix, folds, fold, transform))
-            for fold in progress_bar(range(cfg.tune_folds), enabled=cfg.progress, desc="binning folds")]
-
-
-def make_objective(cfg: GBDTTuneConfig, datasets: list[tuple[lgb.Dataset, lgb.Dataset]],
-                   space: SearchSpace | None = None):
-    """Objective: mean best validation AUC over the tuning folds; the first fold reports for pruning."""
-    space = space or search_space()
-
-    def objective(trial: optuna.Trial) -> float:
-        params = {**fixed_params(cfg), **suggest(trial, space)}
-        aucs, rounds = [], []
-        for i, (train_set, valid_set) in enumerate(datasets):
-            callbacks = [LightGBMPruningCallback(trial, "auc", valid_name="valid")] if i == 0 else []
-            booster = fit(params, train_set, valid_set, cfg.num_boost_round, cfg.early_stopping_rounds,
-                          callbacks=callbacks)
-            aucs.append(float(booster.best_score["valid"]["auc"]))
-            rounds.append(int(booster.best_iteration))
-        trial.set_user_attr("fold_aucs", aucs)
-        trial.set_user_attr("best_iterations", rounds)
-        return float(np.mean(aucs))
-    return objective
-
-
 def trial_config(cfg: GBDTTuneConfig, options: dict) -> GBDTConfig:
-    """The training config of one trial: the study's fixed values and the trial's ``options``."""
-    return GBDTConfig(model=cfg.model, device=cfg.device, num_threads=cfg.num_threads, seed=cfg.seed,
-                      learning_rate=cfg.learning_rate, num_boost_round=cfg.num_boost_round,
-                      early_stopping_rounds=cfg.early_stopping_rounds, max_bin=cfg.max_bin, log_period=0,
-                      **options)
+    """The training config of one trial: the study's options, the trial's ``options`` over them."""
+    study = {f.name: getattr(cfg, f.name) for f in fields(GBDTConfig)}
+    return GBDTConfig(**{**study, "log_period": 0, **options})
 
 
-def make_engine_objective(cfg: GBDTTuneConfig, folds: list[FoldData], categorical: list[str],
-                          space: SearchSpace):
-    """Objective of an XGBoost or CatBoost study: mean best validation AUC over the prepared ``folds``,
-    each fold's AUC reported (step = fold) for pruning."""
+@dataclass
+class TuningFold:
+    """One tuning fold: the engine's inputs (built once per study) and the labels of its validation rows."""
+    inputs: Any
+    y_valid: np.ndarray
+
+
+def tuning_folds(cfg: GBDTTuneConfig, matrix: TabularMatrix, folds: np.ndarray,
+                 transform: FoldTransform | None = None) -> list[TuningFold]:
+    """The first ``cfg.tune_folds`` folds' inputs for the ``--model`` engine, with the transform fitted on each
+    fold's training rows; the test rows left out (no trial predicts them)."""
+    study_cfg = trial_config(cfg, {})
+    engine = make_engine(study_cfg, model_params(study_cfg), matrix.categorical_features)
+    rows, timings, out = replace(matrix, test=None), Timings(), []
+    for fold in progress_bar(range(cfg.tune_folds), enabled=cfg.progress, desc="tuning folds"):
+        split = split_fold(rows, folds, fold, transform)
+        out.append(TuningFold(engine.inputs(split, timings), split.y_valid))
+    return out
+
+
+def pruning_report(trial: optuna.Trial) -> OnRound:
+    """``report(step, auc)``: the trial's intermediate value at ``step``, pruned when the pruner says so."""
+    def report(step: int, auc: float) -> None:
+        trial.report(auc, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"Trial was pruned at step {step}.")
+    return report
+
+
+def make_objective(cfg: GBDTTuneConfig, folds: list[TuningFold], categorical: list[str],
+                   space: SearchSpace | None = None):
+    """Objective: the mean best validation AUC over the tuning ``folds`` of the trial's model, fitted as in a
+    run; an engine that reports rounds reports the first fold's for pruning, another each fold's mean so far."""
+    space = space or search_space(model=cfg.model)
+
     def objective(trial: optuna.Trial) -> float:
         trial_cfg = trial_config(cfg, suggest(trial, space))
         engine = make_engine(trial_cfg, model_params(trial_cfg), categorical)
+        report = pruning_report(trial)
         aucs, rounds = [], []
-        for step, data in enumerate(folds):
-            fitted = engine.fit(data)
-            aucs.append(roc_auc(data.y_valid, fitted.valid_pred))
+        for step, fold in enumerate(folds):
+            fitted = engine.fit(fold.inputs, on_round=report if engine.reports_rounds and step == 0 else None)
+            aucs.append(roc_auc(fold.y_valid, fitted.valid_pred))
             rounds.append(fitted.best_iteration)
-            trial.report(float(np.mean(aucs)), step)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
+            if not engine.reports_rounds:
+                report(step, float(np.mean(aucs)))
         trial.set_user_attr("fold_aucs", aucs)
         trial.set_user_attr("best_iterations", rounds)
         return float(np.mean(aucs))
     return objective
+
+
+def best_params(cfg: GBDTTuneConfig, space: SearchSpace, trial: optuna.trial.FrozenTrial) -> dict:
+    """What ``--params`` trains a trial's model with: the model, the study's values of the options the model
+    tunes that were not searched (the learning rate...), and the trial's searched ones."""
+    fixed = {name: getattr(cfg, name) for name in TUNABLE[cfg.model] if name not in space}
+    return {"model": cfg.model, **fixed, **decode(space, trial.params)}
 
 
 def run_study(run: Run, cfg: GBDTTuneConfig, load: Callable[[], tuple[TabularMatrix, np.ndarray]],
@@ -164,15 +165,7 @@ def run_study(run: Run, cfg: GBDTTuneConfig, load: Callable[[], tuple[TabularMat
 
     def objective():
         matrix, folds = load()
-        if cfg.model == "lightgbm":  # the Datasets hold the data
-            return make_objective(cfg, bin_folds(matrix, folds, cfg, transform), space)
-        inputs = [fold_data(matrix, folds, fold, transform) for fold in range(cfg.tune_folds)]
-        return make_engine_objective(cfg, inputs, matrix.categorical_features, space)
+        return make_objective(cfg, tuning_folds(cfg, matrix, folds, transform), matrix.categorical_features, space)
 
-    def params_of(trial: optuna.trial.FrozenTrial) -> dict:
-        if cfg.model == "lightgbm":
-            return {"learning_rate": cfg.learning_rate, "bagging_freq": 1, **decode(space, trial.params)}
-        return {"model": cfg.model, "learning_rate": cfg.learning_rate, **decode(space, trial.params)}
-
-    return tuning.run_study(run, cfg, objective, params_of, extra={"max_bin": cfg.max_bin},
-                            final_command=final_command)
+    return tuning.run_study(run, cfg, objective, lambda trial: best_params(cfg, space, trial),
+                            extra={"max_bin": cfg.max_bin}, final_command=final_command)

@@ -8,24 +8,23 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from common.tabular.config import GBDTConfig, library_params
-from common.tabular.engine import FittedModel
+from common.tabular.config import GBDTConfig
 from common.tabular.matrix import FoldData, FoldSplit
+from common.tabular.protocol import FittedModel, OnRound
 from common.tabular.timing import Timings
 
 DEFAULT_DEPTH = 6  # XGBoost's own default, for --max-depth -1 (its depth-wise trees need a limit)
 
 
 def xgb_params(cfg: GBDTConfig) -> dict:
-    """XGBoost's parameters for ``cfg``: its options under XGBoost's names, then its ``--params`` keys."""
-    params = {
+    """XGBoost's parameters for ``cfg``'s options."""
+    return {
         "objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist", "device": cfg.device,
         "eta": cfg.learning_rate, "max_depth": cfg.max_depth if cfg.max_depth > 0 else DEFAULT_DEPTH,
         "min_child_weight": cfg.min_sum_hessian_in_leaf, "subsample": cfg.bagging_fraction,
         "colsample_bytree": cfg.feature_fraction, "alpha": cfg.lambda_l1, "lambda": cfg.lambda_l2,
         "gamma": cfg.min_gain_to_split, "max_bin": cfg.max_bin, "nthread": cfg.num_threads, "seed": cfg.seed,
     }
-    return {**params, **library_params(cfg)}
 
 
 def as_categories(frames: list[pd.DataFrame | None], columns: list[str]) -> list[pd.DataFrame | None]:
@@ -55,21 +54,28 @@ class XGBoostEngine:
     model_file = "model.json"
     params_file = "xgb_params.yaml"
     seed_param = "seed"
+    importance_type = "total_gain"
+    fixed_params = ()
+    reports_rounds = False  # a study's XGBoost trial reports per fold
 
     @classmethod
-    def params_for(cls, cfg: GBDTConfig) -> dict:
+    def options_params(cls, cfg: GBDTConfig) -> dict:
         return xgb_params(cfg)
 
     @classmethod
     def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "XGBoostEngine":
         return cls(params, cfg.num_boost_round, cfg.early_stopping_rounds, cfg.log_period, categorical)
 
+    def route_log(self, log) -> None:
+        """XGBoost's evaluation log (``--log-period``) stays on the console."""
+
     def inputs(self, split: FoldSplit, timings: Timings) -> FoldData:
         """The fold's DataFrames (XGBoost builds its own matrices from them in ``fit``)."""
         with timings("fold_inputs_s"):
             return split.data()
 
-    def fit(self, data: FoldData) -> FittedModel:
+    def fit(self, data: FoldData, on_round: OnRound | None = None) -> FittedModel:
+        """The fold's model; ``on_round`` is not called (``reports_rounds`` is false)."""
         x_train, x_valid, x_test = as_categories([data.x_train, data.x_valid, data.x_test], self.categorical or [])
         threads = self.params.get("nthread") or None
 
@@ -81,7 +87,7 @@ class XGBoostEngine:
                             early_stopping_rounds=self.early_stopping_rounds, verbose_eval=self.log_period or False)
         rounds = booster.best_iteration + 1
         booster = booster[:rounds]  # the rounds that predict, as the model file keeps them
-        gain = booster.get_score(importance_type="total_gain")
+        gain = booster.get_score(importance_type=self.importance_type)
         importance = pd.DataFrame({"feature": list(x_train.columns),
                                    "importance": [gain.get(c, 0.0) for c in x_train.columns]})
         test_pred = booster.predict(matrix(x_test)) if x_test is not None else None

@@ -1,6 +1,7 @@
 """``--params FILE`` means one thing in every command: a study's ``best_params.yaml`` (its ``params`` mapping) or
-any YAML mapping of the command's options, whose values override the command line and ``--config``. A LightGBM
-command also passes the file's other keys to LightGBM as parameters (``common.tabular.config.lgb_params``).
+any YAML mapping of the command's options, whose values override the command line and ``--config``. A command
+that trains a library (gradient-boosted trees: ``common.tabular.protocol.model_params``) passes the file's other
+keys to it as parameters (:func:`other_params`); any other command refuses them.
 
     cfg = apply_params(parse_config(TrainConfig, argv))   # cfg.params names the file
 """
@@ -36,6 +37,14 @@ def apply_params(cfg: T, field: str = "params", others: str | None = None) -> T:
         except ValueError as err:
             raise BadInput(f"params file {path}: {key}: {err}") from None
     return dataclasses.replace(cfg, **{key: value for key, value in values.items() if key in options})
+
+
+def other_params(cfg: Any, field: str = "params") -> dict:
+    """The keys of ``cfg``'s ``--params`` file (``cfg.<field>``) that are no option of ``cfg``, with their values:
+    what :func:`apply_params` leaves to the library the command trains."""
+    path = getattr(cfg, field)
+    options = {f.name for f in dataclasses.fields(cfg)}
+    return {key: value for key, value in (read_params(path) if path else {}).items() if key not in options}
 
 
 IDENTITY = ("name", "data", "fold", "params")  # where and what a run trains, not how

@@ -82,7 +82,7 @@ class ImageBatches(Dataset):
         self.labels = np.zeros(len(self.rows), np.float32) if labels is None else np.asarray(labels, np.float32)
         self.weights = np.ones(len(self.rows), np.float32) if weights is None else np.asarray(weights, np.float32)
         if not len(self.labels) == len(self.weights) == len(self.rows):
-            raise BadInput(f"rows ({len(self.rows)}), labels ({len(self.labels)}) and weights "
+            raise ValueError(f"rows ({len(self.rows)}), labels ({len(self.labels)}) and weights "
                              f"({len(self.weights)}) differ in length")
 
     def __len__(self) -> int:

@@ -168,7 +168,7 @@ class DeviceAugment(nn.Module):
         if preset not in DEVICE_PRESETS:
             raise BadInput(f"unknown augmentation preset {preset!r}; choose one of {sorted(DEVICE_PRESETS)}")
         if (mean is None) != (std is None):
-            raise BadInput("give both mean and std, or neither")
+            raise ValueError("give both mean and std, or neither")
         self.preset, self.mean, self.std, self.per_image_norm = preset, mean, std, per_image_norm
         self.augment = nn.Sequential(*DEVICE_PRESETS[preset]())
         self.train(train)

@@ -48,7 +48,7 @@ def neural_collapse_metrics(features: np.ndarray, labels: np.ndarray, weight: np
     if len(classes) < 2:
         raise BadInput(f"neural-collapse metrics need at least 2 classes, got {classes.tolist()}")
     if weight is None and bias is not None:
-        raise BadInput("a bias needs its classifier weight")
+        raise ValueError("a bias needs its classifier weight")
     n_classes = len(classes)
     means = np.stack([h[labels == c].mean(axis=0) for c in classes])
     deltas = means - means.mean(axis=0)
@@ -76,7 +76,7 @@ def neural_collapse_metrics(features: np.ndarray, labels: np.ndarray, weight: np
         return metrics
     rows, offsets = class_rows(weight, bias, h.shape[1])
     if not np.array_equal(classes, np.arange(len(rows))):
-        raise BadInput(f"a classifier of {len(rows)} classes needs labels 0..{len(rows) - 1}, each present; "
+        raise ValueError(f"a classifier of {len(rows)} classes needs labels 0..{len(rows) - 1}, each present; "
                          f"got {classes.tolist()}")
     network = np.argmax(h @ rows.T + offsets, axis=1)
     nearest = np.argmin(cdist(h, means, "sqeuclidean"), axis=1)
@@ -91,7 +91,7 @@ def class_rows(weight: np.ndarray, bias: np.ndarray | float | None, dim: int) ->
     rows = np.atleast_2d(np.asarray(weight, dtype=np.float64))
     offsets = np.zeros(len(rows)) if bias is None else np.atleast_1d(np.asarray(bias, dtype=np.float64))
     if rows.ndim != 2 or rows.shape[1] != dim or offsets.shape != (len(rows),):
-        raise BadInput(f"classifier weight {np.shape(weight)} / bias {np.shape(bias)} do not fit "
+        raise ValueError(f"classifier weight {np.shape(weight)} / bias {np.shape(bias)} do not fit "
                          f"{dim}-dimensional features: weight (C, {dim}) or ({dim},), bias (C,) or a scalar")
     if len(rows) == 1:
         return np.concatenate([-rows / 2, rows / 2]), np.concatenate([-offsets / 2, offsets / 2])

@@ -36,7 +36,7 @@ def resized_images(images: np.ndarray, size: int, cache_dir: Path | None, progre
     ``progress``) and reused while the source's fingerprint matches; without one it is built in memory.
     """
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise BadInput(f"expected uint8 images (N, H, W); got {images.dtype} of shape {images.shape}")
+        raise ValueError(f"expected uint8 images (N, H, W); got {images.dtype} of shape {images.shape}")
     if size < 1:
         raise BadInput(f"size must be positive; got {size}")
     if images.shape[1:] == (size, size):

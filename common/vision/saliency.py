@@ -113,7 +113,7 @@ def score_maps(maps: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
     """Per image (``SCORE_COLUMNS``) and means: ``energy_in_box``, ``pointing_accuracy``, their chance levels
     ``chance_energy`` and ``chance_pointing``, ``n_images``; ``boxes[i]`` is image i's ``(4,)`` or ``(K, 4)``."""
     if len(maps) != len(boxes):
-        raise BadInput(f"{len(maps)} maps for {len(boxes)} boxes")
+        raise ValueError(f"{len(maps)} maps for {len(boxes)} boxes")
     rows = [(energy_in_box(saliency, box), pointing_hit(saliency, box, margin),
              float(box_coverage(saliency.shape, box).mean()),
              float((box_coverage(saliency.shape, box, margin) > 0).mean())) for saliency, box in zip(maps, boxes)]
@@ -153,5 +153,5 @@ def _checked(saliency: np.ndarray) -> np.ndarray:
     saliency = np.asarray(saliency, np.float64)
     if saliency.ndim != 2 or (saliency < 0).any():
         raise BadInput(f"a saliency map must be a non-negative (H, W) array; got shape {saliency.shape}, "
-                         f"minimum {saliency.min():.3g}")
+                       f"minimum {saliency.min():.3g}")
     return saliency

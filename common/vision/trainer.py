@@ -169,9 +169,11 @@ class FoldTrainer:
         self.valid_truth = truth(self.valid_ids) if truth is not None else None
         self.sampler = train_sampler(self.train_labels.round().astype(int), cfg.balanced_sampler, cfg.seed,
                                      d.world, d.rank)
-        # made once: its workers (when any) live across epochs; the sampler's set_epoch reorders each epoch
+        # made once: its workers (when any) live across epochs; the sampler's set_epoch reorders each epoch. A last
+        # batch of one image is left out: BatchNorm cannot train on it (torch raises), whatever the fold's size.
         self.train_loader = batch_loader(ImageBatches(self.images.train, self.train_rows, self.train_labels, weights),
-                                         cfg.batch_size, cfg.workers, self.sampler, persistent=True)
+                                         cfg.batch_size, cfg.workers, self.sampler, persistent=True,
+                                         drop_last=len(self.sampler) % cfg.batch_size == 1)
         self.augment = self.inputs.augmenter(cfg.augment, train=True).to(d.device)  # draws on the device
         if d.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels once
@@ -242,7 +244,7 @@ class FoldTrainer:
         ckpt = load_checkpoint(path, self.d.device)
         if ckpt.get("model_spec") != self.spec:
             raise BadInput(f"{path} was trained with {ckpt.get('model_spec')}, not {self.spec}: "
-                             "use another --name or --no-resume")
+                           "use another --name or --no-resume")
         self.model.load_state_dict(ckpt["model"])
         if self.ema is not None:
             if "ema" not in ckpt:
@@ -461,7 +463,7 @@ def train_folds(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray,
     give skipped test images a fallback score."""
     fold_of_row = np.asarray(fold_of_row)
     if len(fold_of_row) != len(data.train_ids):
-        raise BadInput(f"{len(fold_of_row)} fold numbers for {len(data.train_ids)} training images")
+        raise ValueError(f"{len(fold_of_row)} fold numbers for {len(data.train_ids)} training images")
 
     sized: list[SizedImages] = []  # made when the first unfinished fold starts, then shared
     budget = TimeBudget(cfg.time_limit)

@@ -87,7 +87,7 @@ def tta_predict(model: torch.nn.Module, x: torch.Tensor, views: str | Sequence[s
     if activation not in ("sigmoid", None):
         raise BadInput(f"activation must be 'sigmoid' or None, got {activation!r}")
     if x.ndim != 4:
-        raise BadInput(f"expected an (N, C, H, W) batch, got shape {tuple(x.shape)}")
+        raise ValueError(f"expected an (N, C, H, W) batch, got shape {tuple(x.shape)}")
     square_only = [v for v in names if v in SQUARE_ONLY]
     if square_only and x.shape[-1] != x.shape[-2]:
         raise BadInput(f"views {square_only} need square images, got H x W = {x.shape[-2]} x {x.shape[-1]}")

@@ -17,6 +17,10 @@ shifted columns), ``shifted_features.csv`` (rank, feature, gain share, univariat
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # before polars is first imported: its allocator reads the competition's setting once
+    from common.registry import prepare_environment
+    prepare_environment("home_credit")
+
 import json
 from dataclasses import dataclass
 from pathlib import Path

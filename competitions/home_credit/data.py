@@ -207,22 +207,6 @@ def tables_cache_dir(data_dir: str | Path) -> Path:
     return cache_root() / "home_credit" / "tables" / digest
 
 
-def read_sample_submission(data_dir: str | Path) -> pd.DataFrame:
-    """``sample_submission.csv`` with its ``SK_ID_CURR,TARGET`` columns checked."""
-    try:
-        path = table_path(data_dir, "sample_submission")
-    except FileNotFoundError as err:
-        raise MissingInput(str(err).replace("Home Credit table", "sample submission")) from None
-    with open_table(path) as handle:
-        frame = pd.read_csv(handle)
-    expected = list(schema.SAMPLE_SUBMISSION_COLUMNS)
-    if list(frame.columns) != expected:
-        raise SchemaError(f"{path}: columns must be {expected}, got {list(frame.columns)}")
-    if frame.empty:
-        raise SchemaError(f"{path}: the table is empty (header only)")
-    return frame
-
-
 def _check_labels(path: Path, frame: pl.DataFrame, shown: int = 5) -> None:
     """Every row needs a valid label where the schema says so (``schema.LABEL_VALUES``): an empty TARGET
     would turn a train client into a test client. The error names the file, the count and a few ids."""

@@ -17,6 +17,10 @@ all of it and each fold's on its training rows.
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # before polars is first imported: its allocator reads the competition's setting once
+    from common.registry import prepare_environment
+    prepare_environment("home_credit")
+
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +34,13 @@ from common.io import atomic_write_csv
 from common.metrics import delong_test
 from common.paths import default_data_dir, resolve_run
 from common.registry import truth_of
-from common.run import Run, RunFolder, load_predictions
+from common.run import Run, RunFolder
 from common.seeding import seed_everything
 from common.tabular.binned import BinnedMatrix
-from common.tabular.config import dataset_params
-from common.tabular.engine import model_params, train_cv
+from common.tabular.cross_validate import train_cv
+from common.tabular.lgbm import dataset_params
 from common.tabular.matrix import chain_transforms
+from common.tabular.protocol import model_params
 from common.tabular.selection import FEATURES_FILE, METHODS, SelectionOptions, select, selection_transform
 from common.tabular.timing import Timings
 from common.tuning.params import apply_params
@@ -126,8 +131,7 @@ def compare_with_source(run: Run, source: Path) -> dict | None:
     """The nested OOF AUC of the selection against the source run's, on the clients both predicted."""
     if not RunFolder(source).oof_path.is_file():
         return None
-    ours, _ = load_predictions(run.root)
-    theirs, _ = load_predictions(source)
+    ours, theirs = run.read_oof(), RunFolder(source).read_oof()
     both = ours.merge(theirs[["id", "pred"]], on="id", suffixes=("", "_source"))
     if both.empty or both["target"].nunique() < 2:
         return None

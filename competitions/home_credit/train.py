@@ -13,13 +13,17 @@ common.tabular): LightGBM by default, XGBoost or CatBoost with ``--model`` (``--
     python competitions/home_credit/train.py --adversarial-weights runs/home_credit/adv --name lgb-advw
     python competitions/home_credit/train.py --features-file runs/home_credit/lgb-null-importance --name lgb-sel
 
-Writes ``runs/home_credit/<name>/``: per-fold model, predictions and gain importance, the merged
+Writes ``runs/home_credit/<name>/``: per-fold model, predictions and feature importance, the merged
 ``oof.csv``/``test.csv``, ``metrics.json`` (per-fold and OOF AUC with DeLong 95% CI, best iterations,
 timings, tables) and ``importance.csv``/``importance.png``/``roc.png``. Finished folds are skipped on a
 rerun (``--no-resume`` retrains them). Submissions: ``python -m submissions.blend --competition home_credit
 --runs <name>``.
 """
 from __future__ import annotations
+
+if __name__ == "__main__":  # before polars is first imported: its allocator reads the competition's setting once
+    from common.registry import prepare_environment
+    prepare_environment("home_credit")
 
 import numpy as np
 
@@ -30,7 +34,8 @@ from common.registry import truth_of
 from common.run import Run
 from common.seeding import seed_everything
 from common.multi_seed import n_seeds_of, train_seeds
-from common.tabular.engine import engine_class, model_params, train_cv
+from common.tabular.cross_validate import train_cv
+from common.tabular.protocol import engine_class, model_params
 from common.tabular.timing import Timings
 from common.tuning.params import apply_params
 from competitions.home_credit.matrix import COMPETITION, fold_transform, load_matrix, shared_folds

@@ -15,14 +15,20 @@ on one machine): a worker starts a trial only while finished plus running trials
 and no two draw the same parameters. A killed worker's trial is failed once it missed its heartbeat
 (``--heartbeat-interval``, default 60 s) for ``--grace-period`` seconds (default 180) and is retried once
 with the same parameters by the next worker. The matrix is binned once for all folds and trials (read
-from its cache file when a run binned it before), so ``--max-bin`` is fixed per study. The search space is the ``search_space`` of the ``--config`` YAML
-(``configs/tune.yaml``, ``tune_xgboost.yaml``, ``tune_catboost.yaml``; common.tuning.space), else the model's
-entry of common.tabular.tune.DEFAULT_SPACES. XGBoost and CatBoost trials report each fold's AUC to the
-pruner (a step is a fold: ``--n-warmup-steps 0`` lets it prune after the first). The CV AUC of the best
+from its cache file when a run binned it before), so ``--max-bin`` is fixed per study. The search space is the
+``search_space`` of the ``--config`` YAML (``configs/tune.yaml``, ``tune_xgboost.yaml``, ``tune_catboost.yaml``;
+common.tuning.space), else the model's entry of common.tabular.tune.DEFAULT_SPACES; the training options it does
+not search keep the command's values (``--num-leaves 15``, or a ``--params`` file, whose other keys go to the
+library as in ``train.py``) for every trial, and ``best_params.yaml`` lists them. XGBoost and CatBoost trials
+report each fold's AUC to the pruner (a step is a fold: ``--n-warmup-steps 0`` lets it prune after the first). The CV AUC of the best
 trial is optimistic (picked and scored on the same folds): the command it prints trains every fold with
 the best parameters for an honest one. Plots of the study lie beside ``best_params.yaml``.
 """
 from __future__ import annotations
+
+if __name__ == "__main__":  # before polars is first imported: its allocator reads the competition's setting once
+    from common.registry import prepare_environment
+    prepare_environment("home_credit")
 
 from dataclasses import dataclass
 
@@ -32,6 +38,7 @@ from common.paths import default_data_dir
 from common.run import Run
 from common.seeding import seed_everything
 from common.tabular.tune import DEFAULT_SPACES, GBDTTuneConfig, run_study, search_space
+from common.tuning.params import apply_params
 from common.tuning.space import parse_with_space
 from competitions.home_credit.matrix import COMPETITION, MatrixOptions, fold_transform, load_matrix, shared_folds
 
@@ -45,6 +52,7 @@ class TuneConfig(MatrixOptions, GBDTTuneConfig):
 def main(argv: list[str] | None = None) -> dict:
     """Run (or resume) the study and write the best parameters; return them with their CV AUC."""
     cfg, raw_space, source = parse_with_space(TuneConfig, argv)
+    cfg = apply_params(cfg, others=f"{cfg.model} parameters")  # the study's fixed options and library parameters
     space = search_space(raw_space, source, cfg.model)
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
     seed_everything(cfg.seed)

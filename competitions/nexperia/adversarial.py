@@ -40,7 +40,7 @@ from common.run import Run, RunFolder
 from common.seeding import seed_everything
 from common.vision.checkpoints import fold_checkpoint
 from common.vision.model_source import ModelSourceOptions
-from competitions.nexperia.data import NexperiaDataOptions, duplicates_of, load_configured, load_truth
+from competitions.nexperia.data import NexperiaDataOptions, duplicates_of, load_configured, read_truth_file
 
 COMPETITION = "nexperia"
 FEATURE_KINDS = ("pixels", "stats", "run")
@@ -130,7 +130,7 @@ def embedding_features(cfg: AdversarialConfig, images_train: np.ndarray, images_
 
 def planted_truth(data_dir: Path, test_ids: np.ndarray, result: adv.AdversarialResult) -> dict | None:
     """On synthetic data made with ``--shift``: how well the test images' test-likeness finds the shifted ones."""
-    truth = load_truth(data_dir)
+    truth = read_truth_file(data_dir)
     if truth is None:
         return None
     if "shifted" not in truth.columns:

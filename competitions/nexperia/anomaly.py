@@ -23,7 +23,7 @@ from common.ensemble import align, evaluate_blend
 from common.io import atomic_path, atomic_write_csv
 from common.metrics import roc_auc
 from common.progress import progress_bar
-from common.run import Run, load_predictions, stop_if_asked
+from common.run import Run, RunFolder, stop_if_asked
 from common.seeding import seed_everything
 from competitions.nexperia.data import NexperiaData, NexperiaDataOptions, fill_skipped_test
 from competitions.nexperia.vae_models import _halvings, build_vae, vae_loss, vae_terms
@@ -269,8 +269,8 @@ def blend_report(base_dir: Path, vae_dir: Path, truth: Truth | None = None, meth
     fitted on the rows they score (the CV kind says so). ``truth`` (ids -> true labels) adds the same
     comparison against the true labels.
     """
-    base, vae = load_predictions(base_dir)[0], load_predictions(vae_dir)[0]
-    aligned = align({"base": base[base["id"].astype(str).isin(vae["id"].astype(str))], "vae": vae})
+    base, vae = RunFolder(base_dir).read_oof(), RunFolder(vae_dir).read_oof()
+    aligned = align({"base": base[base["id"].isin(vae["id"])], "vae": vae})
     result = evaluate_blend(aligned, method, truth(aligned.ids) if truth is not None else None)
     atomic_write_csv(vae_dir / "blend" / "oof.csv", pd.DataFrame(
         {"id": aligned.ids, "fold": aligned.folds, "target": aligned.y, "pred": result.oof}))

@@ -20,7 +20,7 @@ from common.cv import FoldResult, run_folds
 from common.paths import default_data_dir
 from common.run import Run
 from competitions.nexperia.data import (NexperiaDataOptions, fill_skipped_test, load_configured, record_skipped,
-                                        shared_fold_of, truth_labels)
+                                        shared_fold_of, truth_lookup)
 
 
 @dataclass
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> Run:
         return fill_skipped_test(FoldResult(oof, test, {"pixels": cfg.size}), data, run.log)
 
     run_folds(run, parse_folds(cfg.fold, cfg.n_splits), fit_fold, n_splits=cfg.n_splits, resume=cfg.resume,
-              truth=truth_labels(Path(cfg.data)))
+              truth=truth_lookup(Path(cfg.data)))
     return run
 
 

@@ -44,7 +44,7 @@ from common.plots import plot_image_grid
 from common.run import Run, RunFolder
 from common.seeding import seed_everything
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
-                                        load_truth, record_skipped, shared_fold_of, truth_labels)
+                                        read_truth_file, record_skipped, shared_fold_of, truth_lookup)
 
 METHODS = ("kmeans", "scan")
 FEATURES_FILE = "features.npz"
@@ -94,7 +94,7 @@ def feature_files(features: str, runs_dir: str | None, folds: list[int]) -> dict
     missing = [str(path) for path in files.values() if not path.is_file()]
     if len(missing) == len(files):
         raise MissingInput(f"option --features: no {FEATURES_FILE} in {root} nor in its fold folders "
-                                "(run competitions/nexperia/features.py first)")
+                           "(run competitions/nexperia/features.py first)")
     if missing:
         raise MissingInput(f"option --features: missing {', '.join(missing)} (embed those folds first)")
     return files
@@ -109,7 +109,7 @@ def load_features(path: Path, data: NexperiaData) -> np.ndarray:
     for split, rows, ids in (("train", train, data.train_ids), ("test", test, data.test_ids)):
         if len(rows) != len(ids):
             raise BadInput(f"{path} holds {len(rows)} {split} rows but the data has {len(ids)} {split} images "
-                             "(embedded from another --data or --skip-bad?)")
+                           "(embedded from another --data or --skip-bad?)")
     if len(test) and train.shape[1:] != test.shape[1:]:
         raise BadInput(f"{path}: train rows have shape {train.shape[1:]}, test rows {test.shape[1:]}")
     return np.concatenate([train, test]).astype(np.float32).reshape(len(train) + len(test), -1)
@@ -140,7 +140,7 @@ def fit_or_load(cfg: ClusterConfig, features: np.ndarray, folder: Path, run: Run
                 return cached["proba"]
         if run.completed_folds():
             raise BadInput(f"the clustering cached in {path} was made from other features or options than "
-                             "its finished folds' scores: use --no-resume or another --name")
+                           "its finished folds' scores: use --no-resume or another --name")
     if len(features) <= cfg.neighbors and cfg.method == "scan":
         raise BadInput(f"option --neighbors {cfg.neighbors}: only {len(features)} images to mine them from")
     run.log.info(f"{cfg.method}: {cfg.k} clusters of {len(features)} images x {features.shape[1]} features")
@@ -158,7 +158,7 @@ def fit_or_load(cfg: ClusterConfig, features: np.ndarray, folder: Path, run: Run
 # -- what the clusters hold -------------------------------------------------------------------------
 def truth_table(data: NexperiaData) -> pd.DataFrame | None:
     """Planted ``label_true`` and ``defect_type`` ('good' for good images) of the train then test rows."""
-    truth = load_truth(data.data_dir)
+    truth = read_truth_file(data.data_dir)
     if truth is None:
         return None
     ids = np.concatenate([data.train_ids, data.test_ids]).astype(str)
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict:
         return run_folds(run, folds, lambda k: fill_skipped_test(
                              fold_scores(proba["all" if "all" in proba else f"fold{k}"], k, data, fold_of,
                                          cfg.smoothing), data, run.log),
-                         n_splits=cfg.n_splits, resume=cfg.resume, truth=truth_labels(data.data_dir))
+                         n_splits=cfg.n_splits, resume=cfg.resume, truth=truth_lookup(data.data_dir))
 
 
 if __name__ == "__main__":

@@ -167,7 +167,7 @@ def _list_images(folders: list[Path]) -> list[Path]:
         if twice:
             both = [p.name for p in images if p.stem == twice[0]]
             raise BadInput(f"{len(twice)} image id(s) in {folder} have two files, e.g. {' and '.join(both)}: "
-                             "keep one file per id")
+                           "keep one file per id")
         files += images
     return files
 
@@ -364,13 +364,13 @@ def record_skipped(run, data: NexperiaData) -> None:
                                            "test_fallback": TEST_FALLBACK}})
 
 
-def load_truth(data_dir: Path) -> pd.DataFrame | None:
+def read_truth_file(data_dir: Path) -> pd.DataFrame | None:
     """``_truth.csv`` of a synthetic dataset (true labels, flips, duplicate groups); None for real data."""
     path = Path(data_dir) / "_truth.csv"
     return pd.read_csv(path, dtype={"id": str}) if path.is_file() else None
 
 
-def true_labels(truth: pd.DataFrame, ids) -> np.ndarray:
+def planted_labels(truth: pd.DataFrame, ids) -> np.ndarray:
     """The planted true label (0/1) of each id; a clear error names ids the truth file lacks."""
     labels = truth.set_index(truth["id"].astype(str))["label_true"].reindex(pd.Index(ids).astype(str))
     missing = labels.index[labels.isna()]
@@ -379,12 +379,12 @@ def true_labels(truth: pd.DataFrame, ids) -> np.ndarray:
     return labels.to_numpy().astype(int)
 
 
-def truth_labels(data_dir: Path):
+def truth_lookup(data_dir: Path):
     """The registry's truth hook: ``ids -> true labels`` for synthetic data (``_truth.csv``), else None."""
-    truth = load_truth(data_dir)
+    truth = read_truth_file(data_dir)
     if truth is None:
         return None
-    return lambda ids: true_labels(truth, ids)
+    return lambda ids: planted_labels(truth, ids)
 
 
 def duplicates_of(data: NexperiaData, max_distance: int = MAX_DISTANCE) -> Duplicates:
@@ -419,7 +419,7 @@ def get_folds(data: NexperiaData, n_splits: int = 5, seed: int = 42, runs_dir: P
         empty = {label: folder for label, folder in find_layout(data.data_dir).train_dirs.items()
                  if label not in present}
         raise BadInput(f"no training images of class {sorted(empty)} in {', '.join(map(str, empty.values()))}: "
-                         "ROC-AUC needs both good and defect images; check the data folder")
+                       "ROC-AUC needs both good and defect images; check the data folder")
     skipped = data.skipped[data.skipped["split"] == "train"] if "split" in data.skipped.columns else data.skipped[:0]
     groups = train_groups(data)
     if not len(skipped):

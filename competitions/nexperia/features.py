@@ -71,7 +71,7 @@ from common.vision.weights import resolve_pretrained
 from competitions.nexperia.anomaly import VAE_FILE, VAEConfig, _batch, prepare_images
 from competitions.nexperia.backbones import checkpoint_path, cnn_inputs, cnn_model
 from competitions.nexperia.data import (NexperiaData, NexperiaDataOptions, fill_skipped_test, load_configured,
-                                        load_truth, record_skipped, shared_fold_of, truth_labels)
+                                        read_truth_file, record_skipped, shared_fold_of, truth_lookup)
 from competitions.nexperia.vae_models import build_vae
 
 CLASSIFIERS = ("logreg", "svm", "rf", "lda")
@@ -112,10 +112,10 @@ class FeaturesConfig(ModelSourceOptions, DeviceOptions, RunConfig, NexperiaDataO
         for name, backbone in BACKBONE_OPTIONS.items():
             if getattr(self, name) not in (None, False) and self.backbone != backbone:
                 raise BadInput(f"option --{name.replace('_', '-')} needs --backbone {backbone} "
-                                 f"(got --backbone {self.backbone})")
+                               f"(got --backbone {self.backbone})")
         if self.checkpoint_run and (self.pretrained or self.model_kwargs):
             raise BadInput("options --checkpoint-run and --pretrained/--model-kwargs contradict: a checkpoint run "
-                             "brings its own model and weights")
+                           "brings its own model and weights")
         {"cnn": self._check_cnn, "scattering": self._check_scattering, "vae": self._check_vae}[self.backbone]()
         if self.suspects and not Path(self.suspects).is_file():
             raise MissingInput(f"suspects file not found: {self.suspects} (option --suspects)")
@@ -132,7 +132,7 @@ class FeaturesConfig(ModelSourceOptions, DeviceOptions, RunConfig, NexperiaDataO
                 setattr(self, key, value)
         if 2 ** self.scattering_j > self.img_size:
             raise BadInput(f"option --scattering-j {self.scattering_j}: the scattering needs --img-size >= "
-                             f"2**J = {2 ** self.scattering_j}, got {self.img_size}")
+                           f"2**J = {2 ** self.scattering_j}, got {self.img_size}")
 
     def _check_vae(self) -> None:
         if not self.vae_run:
@@ -165,7 +165,7 @@ def source_file(cfg: FeaturesConfig, fold: int) -> Path | None:
         run = RunFolder(cfg.vae_run)
         if not run.is_finished(fold):
             raise MissingInput(f"fold {fold} of VAE run {run.root} is not finished (no fold{fold}/{DONE_FILE}): "
-                                    f"run vae.py --fold {fold} for it first")
+                               f"run vae.py --fold {fold} for it first")
         return run.fold_path(fold) / VAE_FILE
     if cfg.checkpoint_run:
         return checkpoint_path(cfg.checkpoint_run, fold)
@@ -290,7 +290,7 @@ def check_held_out(source_run: Path, fold: int, ids: np.ndarray) -> None:
     seen = [i for i in ids if i not in held_out]
     if seen:
         raise BadInput(f"fold {fold} of {source_run} trained on {len(seen)} images of this run's fold {fold} "
-                         f"(e.g. {seen[:3]}): it was made with another fold file; use its --runs-dir")
+                       f"(e.g. {seen[:3]}): it was made with another fold file; use its --runs-dir")
 
 
 def fold_features(cfg: FeaturesConfig, data: NexperiaData, fold_of: np.ndarray, base: Run, fold: int,
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = resolve_device(cfg.device)
     data = load_configured(cfg)
     fold_of = shared_fold_of(data, cfg)
-    truth = load_truth(data.data_dir)
+    truth = read_truth_file(data.data_dir)
     folds = parse_folds(cfg.fold, cfg.n_splits)
     backbone_inputs(cfg)  # the backbone's input and every fold's weights are known before any work starts
     for k in folds if cfg.per_fold else folds[:1]:
@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> dict:
         valid = rows[folds[0]][1]  # unseen by a per-fold backbone, like the test images
         embedding_plots(train_x[valid], colourings(data.train_ids[valid], data.train_labels[valid], truth),
                         base.root, cfg.seed, test=test_x, threads=cfg.threads)
-    summary, true_of = {}, truth_labels(data.data_dir)
+    summary, true_of = {}, truth_lookup(data.data_dir)
     for name in cfg.classifiers:
         run = Run.open("nexperia", f"{cfg.name}-{name}{audit_tag}", cfg.runs_dir)
         run.save_config({**saved, "classifier": name}, volatile)

@@ -21,7 +21,7 @@ from common.noisy import AuditConfig, audit, audit_dir, read_oof, write_audit
 from common.paths import default_data_dir
 from common.plots import plot_image_grid
 from common.run import RunFolder
-from competitions.nexperia.data import NexperiaDataOptions, load_data, load_truth
+from competitions.nexperia.data import NexperiaDataOptions, load_data, read_truth_file
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
     source = Path(cfg.oof)
     out = audit_dir(source, cfg.out)
     data_dir = data_dir_of(source, cfg.data)
-    flipped = planted_flips(load_truth(data_dir))
+    flipped = planted_flips(read_truth_file(data_dir))
     suspects, report = audit(read_oof(source), flipped, cfg.calibrate)
     write_audit(out, suspects, report)
     if cfg.grid > 0 and len(suspects):

@@ -26,7 +26,7 @@ from common.vision.embed import embed
 from common.vision.ssl import SSLConfig, linear_probe, model_input, pretrain
 from common.vision.trainer import SizedImages
 from competitions.nexperia.data import (NexperiaDataOptions, load_configured, record_skipped, shared_fold_of,
-                                        truth_labels)
+                                        truth_lookup)
 
 __all__ = ["STOP_ENV", "PretrainConfig", "main"]
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> Run:
     record_skipped(run, data)
     features = embed(encoder, sized.train, model_input(cfg), resolve_device(cfg.device), cfg.batch_size,
                             cfg.progress)
-    truth = truth_labels(data.data_dir)
+    truth = truth_lookup(data.data_dir)
     probe = linear_probe(features, data.train_labels, fold_of, parse_folds(cfg.fold, cfg.n_splits),
                          truth(data.train_ids) if truth else None)
     run.update_metrics({"linear_probe": probe})

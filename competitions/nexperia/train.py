@@ -24,7 +24,8 @@ from common.run import STOP_ENV, Run
 from common.vision.tta import warn_untrained_views
 from common.tuning.params import apply_params
 from common.vision.distributed import amp_dtype, barrier, cleanup_distributed, setup_distributed
-from competitions.nexperia.cnn import TrainConfig, check_pseudo_options, train_cnn
+from competitions.nexperia.cnn import train_cnn
+from competitions.nexperia.recipe import TrainConfig, check_pseudo_options
 from competitions.nexperia.data import load_configured, record_skipped, shared_fold_of
 
 __all__ = ["STOP_ENV", "TrainConfig", "main"]

@@ -38,7 +38,7 @@ from common.tuning.space import decode, parse_space, parse_with_space, suggest
 from common.vision.distributed import setup_distributed
 from common.vision.tune import make_objective as cnn_objective
 from competitions.nexperia import anomaly
-from competitions.nexperia.cnn import TrainConfig
+from competitions.nexperia.recipe import TrainConfig
 from competitions.nexperia.data import load_configured, shared_fold_of
 
 FAMILIES = ("cnn", "vae")
@@ -112,7 +112,7 @@ def read_study(argv: list[str] | None):
     cfg = apply_params(cfg)
     if raw_space is None:
         raise BadInput(f"no search space: pass --config with a search_space mapping "
-                         f"(e.g. competitions/nexperia/configs/tune-{family}.yaml)")
+                       f"(e.g. competitions/nexperia/configs/tune-{family}.yaml)")
     base = tuning.engine_config(engine_cls, cfg)
     fixed = {*IDENTITY, "n_splits", *volatile_options(engine_cls)}  # the run's place, folds and machine
     tunable = {f.name for f in dataclasses.fields(base)} - fixed

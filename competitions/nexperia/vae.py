@@ -26,7 +26,7 @@ from common.device import resolve_device, set_threads
 from common.run import Run
 from common.tuning.params import apply_params
 from competitions.nexperia.anomaly import VAEConfig, blend_report, fit_fold, prepare_images
-from competitions.nexperia.data import load_configured, record_skipped, shared_fold_of, truth_labels
+from competitions.nexperia.data import load_configured, record_skipped, shared_fold_of, truth_lookup
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = resolve_device(cfg.device)
     data = load_configured(cfg)
     fold_of = shared_fold_of(data, cfg)
-    truth = truth_labels(data.data_dir)
+    truth = truth_lookup(data.data_dir)
     train_small = prepare_images(cfg, data.train_images)
     test_small = prepare_images(cfg, data.test_images)
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)

@@ -1,14 +1,18 @@
-"""One error printer for every CLI: one line and exit 2 for bad input, the traceback with --debug."""
+"""One error printer for every CLI: a KitError is one line and exit 2, a bug keeps its traceback, --debug
+shows the traceback of a KitError too."""
 import pytest
 
 from common.cli import run_cli
+from common.errors import MissingInput
 
 
 def main(argv):
     if argv and argv[0] == "missing":
-        raise FileNotFoundError("data folder not found: /nowhere")
+        raise MissingInput("data folder not found: /nowhere")
     if argv and argv[0] == "bug":
-        raise ZeroDivisionError("a bug")
+        raise KeyError("x")  # a bug, though KeyError is what a missing column raises in pandas
+    if argv and argv[0] == "builtin":
+        raise FileNotFoundError("a builtin error is not the user's to fix")
     return argv
 
 
@@ -21,11 +25,12 @@ def test_user_error_is_one_line_and_exit_2(capsys):
 
 
 def test_debug_shows_the_traceback_and_is_not_passed_on():
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(MissingInput):
         run_cli(main, ["missing", "--debug"])
     assert run_cli(main, ["ok", "--debug"]) == ["ok"]
 
 
-def test_bugs_keep_their_traceback():
-    with pytest.raises(ZeroDivisionError):
-        run_cli(main, ["bug"])
+@pytest.mark.parametrize("argv, error", [(["bug"], KeyError), (["builtin"], FileNotFoundError)])
+def test_bugs_keep_their_traceback(argv, error):
+    with pytest.raises(error):
+        run_cli(main, argv)

@@ -3,7 +3,8 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
-from common.config import config_to_yaml, parse_config
+from common.config import config_to_dict, option, parse_config, parse_subcommand
+from common.errors import BadInput
 
 
 @dataclass
@@ -47,7 +48,7 @@ def test_missing_config_file_is_named(tmp_path):
 def test_resolved_config_round_trips_through_yaml(tmp_path):
     cfg = parse_config(Cfg, ["--epochs", "4"])
     path = tmp_path / "resolved.yaml"
-    path.write_text(config_to_yaml(cfg))
+    path.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))  # as Run.save_config writes it
     assert parse_config(Cfg, ["--config", str(path)]) == cfg
 
 
@@ -182,3 +183,78 @@ def test_device_options_ranges():
     with pytest.raises(ValueError) as err:
         parse_config(TorchRun, ["--threads", "-1"])
     assert str(err.value) == "option --threads: -1 must be >= 0"
+
+
+@dataclass
+class SubmitLike:
+    """Send a file."""
+    file: str | None = option(None, positional=True, help="the file")
+    message: str = option(required=True, short="-m", help="what it tries")
+    post: list[str] = option(default_factory=list, append=True, help="repeatable")
+    runs: list[str] = option(default_factory=lambda: ["a"], help="several at once")
+    dry_run: bool = option(False, help="record only")
+
+
+def test_positional_short_append_and_list_options():
+    cfg = parse_config(SubmitLike, ["sub.csv", "-m", "msg", "--post", "leak-fix", "--post", "clip",
+                                    "--runs", "x", "y", "--dry-run"])
+    assert cfg == SubmitLike("sub.csv", "msg", ["leak-fix", "clip"], ["x", "y"], True)
+    assert parse_config(SubmitLike, ["--message", "m"]) == SubmitLike(None, "m", [], ["a"], False)
+
+
+def test_appended_items_replace_the_yaml_default(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("post: [from-yaml]\nmessage: hi\n")
+    assert parse_config(SubmitLike, ["-c", str(path)]).post == ["from-yaml"]
+    assert parse_config(SubmitLike, ["-c", str(path), "--post", "cli"]).post == ["cli"]
+
+
+def test_a_required_positional_is_named_when_missing():
+    @dataclass
+    class Validate:
+        file: str = option(positional=True, required=True)
+
+    assert parse_config(Validate, ["x.csv"]).file == "x.csv"
+    with pytest.raises(BadInput, match=r"^option FILE is required$"):
+        parse_config(Validate, [])
+
+
+def test_debug_is_listed_in_help_and_ignored(capsys):
+    assert parse_config(SubmitLike, ["--debug", "-m", "m"]).message == "m"
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(SubmitLike, ["--help"], prog="python -m submit")
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "--debug" in out and "-m MESSAGE, --message MESSAGE" in out
+    assert "usage: python -m submit [-h] [--config CONFIG] [--debug]" in out and "[FILE]" in out
+
+
+@dataclass
+class SyncLike:
+    """Track the submissions."""
+    competition: str = option(required=True)
+
+
+@dataclass
+class ReportLike:
+    """Print the ledger."""
+    competition: list[str] | None = option(None, append=True)
+
+
+def test_subcommand_picks_its_dataclass_and_parses_the_rest(tmp_path, capsys):
+    commands = {"sync": SyncLike, "report": ReportLike}
+    assert parse_subcommand(commands, ["sync", "--competition", "c"]) == ("sync", SyncLike("c"))
+    assert parse_subcommand(commands, ["--debug", "report"]) == ("report", ReportLike(None))
+    path = tmp_path / "r.yaml"
+    path.write_text("competition: [a, b]\n")
+    assert parse_subcommand(commands, ["report", "--config", str(path)])[1] == ReportLike(["a", "b"])
+    with pytest.raises(BadInput, match="option --competition is required"):
+        parse_subcommand(commands, ["sync"])
+    with pytest.raises(SystemExit) as exit_info:
+        parse_subcommand(commands, ["--help"], prog="python -m ledger")
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "{sync,report}" in out and "Track the submissions." in out
+    assert "--debug" in out
+    for argv in ([], ["final"]):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_subcommand(commands, argv)
+        assert exit_info.value.code == 2

@@ -137,6 +137,7 @@ run_cli(main)
 """
 
 
+@pytest.mark.slow
 def test_a_second_training_process_on_one_run_is_refused(tmp_path):
     import subprocess
     import sys

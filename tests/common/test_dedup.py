@@ -1,4 +1,5 @@
 """Duplicate finding on plain arrays: the dHash grid, exact and near groups, exact train-test labels, the leak fix."""
+import pytest
 import subprocess
 import sys
 from fractions import Fraction
@@ -51,6 +52,7 @@ def test_dhash_grid_is_the_exact_area_mean_on_sizes_that_do_not_divide():
     assert hash_bits(hashes, 16)[2] == [0, 1, 0, 0] * 4
 
 
+@pytest.mark.slow
 def test_dedup_needs_no_image_library():
     # OpenCV's and Pillow's resize round differently between releases; the hash must not ride on either
     code = "import sys, common.dedup; print(sorted(m for m in ('cv2', 'PIL') if m in sys.modules))"

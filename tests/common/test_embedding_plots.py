@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from common.embedding_plots import Colouring, Style, embedding_plots, mds_map, reduce, tsne_map
@@ -46,6 +47,7 @@ def test_reduce_fits_on_train_and_applies_to_test():
     np.testing.assert_allclose(reduce(x[:150], x[:5], dim=50)[1], train[:5], atol=1e-8)
 
 
+@pytest.mark.slow
 def test_embedding_plots_write_pca_tsne_and_mds(tmp_path):
     x, labels = _clusters(n_per=30)
     kinds = np.where(labels == 2, "odd", "even")

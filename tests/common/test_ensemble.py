@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from common.ensemble import (BLENDERS, HillClimbBlend, LGBStackBlend, MeanBlend, RankMeanBlend, StackBlend,
-                             WeightedBlend, align, attach_meta, blend_oof, evaluate_blend, make_blender, nested_oof,
+from common.ensemble import (BLENDERS, META_AWARE, HillClimbBlend, LGBStackBlend, MeanBlend, RankMeanBlend,
+                             StackBlend, WeightedBlend, align, attach_meta, evaluate_blend, make_blender, nested_oof,
                              rank_normalise)
 from common.metrics import roc_auc
 
@@ -86,10 +86,17 @@ def test_weight_search_favours_least_noisy_model_and_beats_mean(blender):
     w = blender.weights_
     assert np.all(w >= 0) and abs(w.sum() - 1) < 1e-12
     assert np.argmax(w) == 1 and w[1] > 0.5
-    mean_auc = roc_auc(y, RankMeanBlend().fit(P, y).oof_)
-    assert roc_auc(y, blender.oof_) > mean_auc + 0.01
-    honest = nested_oof(lambda: clone(blender), P, y, folds)
+    mean_auc = roc_auc(y, RankMeanBlend().fit(P, y).in_sample_)
+    assert roc_auc(y, blender.in_sample_) > mean_auc + 0.01
+    honest, fold_models = nested_oof(blender, P, y, folds)
     assert roc_auc(y, honest) > mean_auc + 0.01
+    # each fold's copy has the blender's parameters, was fitted on the other folds only, and took the ranks
+    # computed over all rows as they are
+    assert sorted(fold_models) == [0, 1, 2, 3, 4] and all(not m.rank for m in fold_models.values())
+    X = rank_normalise(P)
+    again = clone(blender).set_params(rank=False).fit(X[folds != 2], y[folds != 2])
+    np.testing.assert_array_equal(fold_models[2].weights_, again.weights_)
+    np.testing.assert_array_equal(honest[folds == 2], again.predict(X[folds == 2]))
 
 
 def test_hill_climb_with_one_good_model_keeps_it():
@@ -115,39 +122,39 @@ def test_stacking_oof_does_not_leak_from_noise():
     y = (rng.random(n) < 0.3).astype(int)
     P = rng.random((n, 3))  # pure noise models
     folds = rng.permutation(np.arange(n) % 5)
-    stack = StackBlend().fit(P, y, folds)
-    assert abs(roc_auc(y, stack.oof_) - 0.5) < 0.05
-    assert stack.oof_.shape == (n,)
+    honest, _ = nested_oof(StackBlend(), P, y, folds)
+    assert abs(roc_auc(y, honest) - 0.5) < 0.05
+    assert honest.shape == (n,)
 
 
 def test_stacking_learns_signal_and_logit_features():
     P, y, folds = _noisy_columns()
     probs = 1 / (1 + np.exp(-P))
     for features, X in (("rank", P), ("logit", probs)):
-        stack = StackBlend(features=features).fit(X, y, folds)
+        stack = StackBlend(features=features).fit(X, y)
         assert np.argmax(stack.weights_) == 1
-        assert roc_auc(y, stack.oof_) > roc_auc(y, RankMeanBlend().fit(X, y).oof_)
+        assert roc_auc(y, nested_oof(stack, X, y, folds)[0]) > roc_auc(y, RankMeanBlend().fit(X, y).in_sample_)
     with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]; column\(s\) \[0, 1, 2\]"):
         StackBlend(features="logit").fit(P, y)
 
 
-def test_make_blender_and_blend_oof():
-    assert set(BLENDERS) == {"mean", "rank", "weighted", "hill", "stack", "lgb_stack"}
+def test_every_blender_follows_one_protocol():
+    assert set(BLENDERS) == {"mean", "rank", "weighted", "hill", "stack", "lgb_stack"} and META_AWARE == ("lgb_stack",)
     with pytest.raises(ValueError, match=r"unknown blend method 'avg'; choose one of \['hill', 'lgb_stack', 'mean'"):
         make_blender("avg")
     P, y, folds = _noisy_columns(n=2000)
-    oof = pd.DataFrame({"id": np.arange(len(y)), "fold": folds, "target": y})
-    al = align({f"m{j}": oof.assign(pred=P[:, j]) for j in range(3)})
     for method in BLENDERS:
-        blender = make_blender(method)
-        in_sample = blend_oof(blender, al)
-        nested = blend_oof(make_blender(method), al, nested=True)
-        assert in_sample.shape == nested.shape == (len(y),)
-        assert roc_auc(y, nested) > 0.6
+        blender = make_blender(method).fit(P, y, folds)
+        nested, fold_models = nested_oof(blender, P, y, folds)
+        assert blender.in_sample_.shape == nested.shape == blender.predict(P).shape == (len(y),)
+        assert roc_auc(y, nested) > 0.6 and len(fold_models) == 5
+        assert clone(blender).get_params() == make_blender(method).get_params()  # hyper-parameters only
+        if not blender.takes_meta:
+            with pytest.raises(ValueError, match="takes no meta-features"):
+                make_blender(method).fit(P, y, meta=np.zeros((len(y), 1)))
     # In-sample weight search is at least as good on its own rows as the honest nested estimate.
-    weighted = make_blender("weighted")
-    assert roc_auc(y, blend_oof(weighted, al)) >= roc_auc(y, blend_oof(make_blender("weighted"), al, True)) - 1e-3
-    assert weighted.predict(P).shape == (len(y),)
+    weighted = make_blender("weighted").fit(P, y)
+    assert roc_auc(y, weighted.in_sample_) >= roc_auc(y, nested_oof(weighted, P, y, folds)[0]) - 1e-3
 
 
 def _aligned(n=1500, folds=5, with_test=True):
@@ -168,7 +175,7 @@ def test_evaluate_blend_reports_runs_nested_cv_and_the_delong_test():
     for j, run in enumerate(report["runs"]):
         assert run["auc"] == pytest.approx(roc_auc(al.y, al.oof[:, j])) and run["ci_low"] < run["auc"] < run["ci_high"]
     assert "nested" in report["cv"]["kind"] and "cv_in_sample" in report
-    np.testing.assert_allclose(result.oof, blend_oof(make_blender("weighted"), al, nested=True))
+    np.testing.assert_allclose(result.oof, nested_oof(make_blender("weighted"), al.oof, al.y, al.folds)[0])
     assert report["cv"]["auc"] == pytest.approx(roc_auc(al.y, result.oof))
     vs = report["vs_best_run"]
     assert vs["best_run"] == "m1" and vs["auc_best"] == pytest.approx(report["runs"][1]["auc"]) and 0 <= vs["p"] <= 1
@@ -239,13 +246,13 @@ def test_nested_oof_of_one_run_has_that_runs_auc():
     # is an affine map per fold; it can only lose against the run, see the test above)
     aligned = _offset_runs("copy")
     for blender in (HillClimbBlend(), WeightedBlend(), RankMeanBlend(), MeanBlend()):
-        out = nested_oof(lambda: clone(blender), aligned.oof[:, :1], aligned.y, aligned.folds)
+        out, _ = nested_oof(blender, aligned.oof[:, :1], aligned.y, aligned.folds)
         assert roc_auc(aligned.y, out) == pytest.approx(roc_auc(aligned.y, aligned.oof[:, 0]), abs=1e-12)
 
 
 def test_stack_blend_raw_features_are_the_columns_as_given():
     P = np.random.default_rng(0).normal(size=(50, 2))
-    assert np.array_equal(StackBlend(features="raw")._features(P), P)
+    assert np.array_equal(StackBlend(features="raw").transform(P), P)
 
 
 # -- LightGBM stacking with meta-features -----------------------------------------------------------
@@ -278,6 +285,7 @@ def _meta_runs(scenario: str, n: int = 3000, seed: int = 0):
     return al, frame
 
 
+@pytest.mark.slow
 def test_lgb_stack_is_a_valid_deterministic_blend():
     al, meta = _meta_runs("interaction", n=1500)
     al = attach_meta(al, meta)
@@ -297,15 +305,15 @@ def test_lgb_stack_is_a_valid_deterministic_blend():
     assert blender.predict(al.test, meta=al.meta_test).shape == (200,)
     with pytest.raises(ValueError, match=r"fitted with 1 meta-feature\(s\); pass meta="):
         blender.predict(al.test)
-    # without meta-features it stacks the runs alone; blend_oof nests by itself
-    plain = make_blender("lgb_stack")
-    oof = blend_oof(plain, align({"a": pd.DataFrame({"id": al.ids, "fold": al.folds, "target": al.y,
-                                                      "pred": al.oof[:, 0]}),
-                                  "b": pd.DataFrame({"id": al.ids, "fold": al.folds, "target": al.y,
-                                                      "pred": al.oof[:, 1]})}), nested=True)
+    # without meta-features it stacks the runs alone
+    oof, fold_models = nested_oof(make_blender("lgb_stack"), al.oof, al.y, al.folds)
     assert oof.shape == (1500,) and roc_auc(al.y, oof) > 0.6
+    assert first.report["meta_model"]["fold_rounds"] == {k: m.rounds_ for k, m in
+                                                         nested_oof(make_blender("lgb_stack"), al.oof, al.y, al.folds,
+                                                                    al.meta)[1].items()}
 
 
+@pytest.mark.slow
 def test_lgb_stack_oof_of_a_fold_never_sees_that_folds_labels():
     """Honest nesting: relabelling the rows of fold 0 changes nothing in fold 0's OOF scores."""
     al, meta = _meta_runs("interaction", n=1200, seed=3)
@@ -314,8 +322,8 @@ def test_lgb_stack_oof_of_a_fold_never_sees_that_folds_labels():
     held = al.folds == 0
     y2[held] = np.random.default_rng(1).permutation(y2[held])
     for inner_cv in (True, False):
-        one = LGBStackBlend(inner_cv=inner_cv).fit(al.oof, al.y, al.folds, meta=al.meta).oof_
-        two = LGBStackBlend(inner_cv=inner_cv).fit(al.oof, y2, al.folds, meta=al.meta).oof_
+        one, _ = nested_oof(LGBStackBlend(inner_cv=inner_cv), al.oof, al.y, al.folds, al.meta)
+        two, _ = nested_oof(LGBStackBlend(inner_cv=inner_cv), al.oof, y2, al.folds, al.meta)
         np.testing.assert_array_equal(one[held], two[held])
         assert not np.array_equal(one[~held], two[~held])
 
@@ -331,6 +339,7 @@ def test_lgb_stack_noise_meta_features_do_not_raise_the_cv(seed):
     assert report["cv"]["auc"] > vs["auc_best"] - 0.01
 
 
+@pytest.mark.slow
 def test_lgb_stack_meta_feature_with_a_planted_interaction_lifts_the_cv():
     al, meta = _meta_runs("interaction")
     with_meta = evaluate_blend(attach_meta(al, meta), "lgb_stack").report

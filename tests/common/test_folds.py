@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.folds import as_splitter, check_folds, get_or_make_folds, load_folds, make_folds
+from common.folds import check_folds, get_or_make_folds, load_folds, make_folds
 
 
 def _data(n=500, seed=0):
@@ -71,15 +71,6 @@ def test_saved_file_is_shared_and_checked(tmp_path):
     assert again["fold"].tolist() == first["fold"].to_numpy()[order].tolist()
     with pytest.raises(ValueError, match=r"made for other data: 1 ids without a fold .*its own runs folder"):
         load_folds(path, np.append(ids, "new-id"))
-
-
-def test_as_splitter_yields_saved_folds():
-    ids, y = _data(100)
-    folds = make_folds(ids, y, n_splits=4)
-    splits = list(as_splitter(folds).split())
-    assert len(splits) == 4
-    for k, (_, valid) in enumerate(splits):
-        assert set(valid) == set(np.flatnonzero(folds["fold"].to_numpy() == k))
 
 
 def test_optional_ids_may_lack_a_fold_but_unknown_ids_are_still_named(tmp_path):

@@ -74,6 +74,7 @@ def test_delong_test_checks_both_scores():
         delong_test([0, 1, 1], [0.1, 0.2, 0.3], [0.1, 0.2])
 
 
+@pytest.mark.slow
 def test_delong_se_agrees_with_bootstrap_se():
     rng = np.random.default_rng(7)
     n = 30_000

@@ -170,6 +170,7 @@ def test_generic_command_audits_a_home_credit_like_run_without_images(tmp_path):
     assert "precision_at_k" not in plain and (out / "suspects.csv").is_file()
 
 
+@pytest.mark.slow
 def test_generic_command_errors_are_one_line(tmp_path):
     import subprocess
     import sys

@@ -1,6 +1,6 @@
 import pytest
 
-from common.paths import default_data_dir, find_input_dir, resolve_run, runs_root
+from common.paths import default_data_dir, find_input_dir, resolve_run, runs_root, submissions_root
 from common.registry import get_competition
 
 
@@ -8,8 +8,23 @@ def test_local_defaults(monkeypatch):
     monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
     monkeypatch.delenv("KIT_DATA_ROOT", raising=False)
     monkeypatch.delenv("KIT_RUNS_ROOT", raising=False)
+    monkeypatch.delenv("KIT_SUBMISSIONS_ROOT", raising=False)
     assert str(default_data_dir("home_credit")) == "data/home_credit"
     assert str(runs_root()) == "runs"
+    assert str(submissions_root()) == "submissions"
+
+
+def test_roots_move_with_their_environment_variables(monkeypatch, tmp_path):
+    monkeypatch.setenv("KIT_SUBMISSIONS_ROOT", str(tmp_path / "subs"))
+    monkeypatch.setenv("KIT_RUNS_ROOT", str(tmp_path / "runs"))
+    assert submissions_root() == tmp_path / "subs" and runs_root() == tmp_path / "runs"
+
+
+def test_a_kaggle_kernel_writes_under_kaggle_working(monkeypatch):
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
+    monkeypatch.delenv("KIT_SUBMISSIONS_ROOT", raising=False)
+    monkeypatch.delenv("KIT_RUNS_ROOT", raising=False)
+    assert str(submissions_root()) == "/kaggle/working/submissions" and str(runs_root()) == "/kaggle/working/runs"
 
 
 def test_kernel_finds_competition_folder_by_marker(tmp_path):

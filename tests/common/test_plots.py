@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.plots import plot_cv_vs_lb, plot_image_grid, plot_importance, plot_roc, plot_score_hist
+from common.plots import plot_image_grid, plot_importance, plot_roc, plot_score_hist
 
 
 def _png_size(path) -> tuple[int, int]:
@@ -34,12 +34,10 @@ def test_roc_and_hist(tmp_path, scored):
     _check_png(plot_score_hist(y, a, tmp_path / "hist.png"))
 
 
-def test_importance_and_cv_vs_lb(tmp_path):
+def test_importance(tmp_path):
     rng = np.random.default_rng(1)
     imp = pd.DataFrame({"feature": [f"f{i}" for i in range(60)] * 2, "importance": rng.random(120)})
     _check_png(plot_importance(imp, tmp_path / "imp.png", top=40), min_h=400)
-    runs = pd.DataFrame({"name": list("abcde"), "cv": rng.random(5), "lb": rng.random(5)})
-    _check_png(plot_cv_vs_lb(runs, tmp_path / "cv_lb.png"))
 
 
 def test_image_grid_overwrites_atomically(tmp_path):

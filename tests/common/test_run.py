@@ -7,7 +7,7 @@ import yaml
 
 from common.config import RunConfig, parse_config
 from common.io import atomic_path, atomic_write_text
-from common.run import Run, RunFolder, load_predictions
+from common.run import Run, RunFolder, RunStatus
 
 
 def _fold_frames(fold, n=6):
@@ -21,12 +21,12 @@ def test_fold_predictions_merge_into_run_files(tmp_path):
     run = Run.open("comp", "m1", runs_dir=tmp_path)
     for k in (1, 0):
         run.save_fold_predictions(k, *_fold_frames(k))
-    oof, test = load_predictions(run.root)
+    oof, test = run.read_oof(), run.read_test()
     assert list(oof.columns) == ["id", "fold", "target", "pred"]
     assert sorted(oof["fold"].unique()) == [0, 1] and len(oof) == 12
-    assert oof.set_index("id").loc[7, "fold"] == 1
+    assert oof.set_index("id").loc["7", "fold"] == 1
     # test predictions are the mean over folds
-    assert test.set_index("id")["pred"].to_dict() == pytest.approx({100: 0.15, 101: 0.3})
+    assert test.set_index("id")["pred"].to_dict() == pytest.approx({"100": 0.15, "101": 0.3})
     assert run.completed_folds() == [0, 1]
 
 
@@ -60,7 +60,7 @@ def test_bad_run_name_and_missing_columns(tmp_path):
     with pytest.raises(ValueError, match=r"fold 0 lacks column\(s\) \['pred'\]"):
         run.save_fold_predictions(0, pd.DataFrame({"id": [1], "target": [1]}), None)
     with pytest.raises(FileNotFoundError, match="no OOF predictions"):
-        load_predictions(tmp_path / "nothing")
+        RunFolder(tmp_path / "nothing").read_oof()
 
 
 def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
@@ -214,7 +214,7 @@ def test_commands_without_torch_have_no_torch_threads_and_their_own_device_optio
     import dataclasses
 
     from competitions.home_credit.recipe import TrainConfig as HomeCreditTrain
-    from competitions.nexperia.cnn import TrainConfig as NexperiaTrain
+    from competitions.nexperia.recipe import TrainConfig as NexperiaTrain
     fields = {f.name: f for f in dataclasses.fields(HomeCreditTrain)}
     assert "threads" not in fields and "num_threads" in fields  # the libraries' own
     assert fields["device"].metadata["choices"] == ["cpu", "cuda"]  # XGBoost's and CatBoost's GPU mode
@@ -241,3 +241,99 @@ def test_a_run_folder_is_read_without_writing_to_it(tmp_path):
     missing = RunFolder(tmp_path / "nowhere")
     assert missing.config() == {} and missing.completed_folds() == [] and missing.metrics() == {}
     assert not (tmp_path / "nowhere").exists()
+
+
+# -- reading a run's predictions and status ---------------------------------------------------------
+def test_ids_are_read_as_the_text_the_file_holds(tmp_path):
+    """Integer, zero-padded and text ids all come back exactly as written, and align with each other."""
+    run = Run(tmp_path / "run")
+    ids = ["007", "12", "WEP00001_x", "100000"]
+    run.save_fold_predictions(0, pd.DataFrame({"id": ids, "target": [0, 1, 0, 1], "pred": [0.1, 0.9, 0.2, 0.8]}),
+                              pd.DataFrame({"id": ["0042", "43"], "pred": [0.5, 0.6]}))
+    oof, test = run.read_oof(), run.read_test()
+    assert oof["id"].tolist() == ids and test["id"].tolist() == ["0042", "43"]  # order and text kept
+    assert oof["fold"].tolist() == [0] * 4 and oof["pred"].dtype == np.float64
+    assert RunFolder(tmp_path / "no-test").read_test() is None
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("oof.csv", "id,fold,pred\n1,0,0.5\n", r"oof.csv lacks column\(s\) \['target'\]; has \['id', 'fold', 'pred'\]"),
+    ("oof.csv", "id,fold,target,pred\n1,0,1,0.5\n2,0,0,0.1\n1,1,1,0.3\n",
+     r"oof.csv has 1 duplicated id\(s\), e.g. \['1'\]"),
+    ("oof.csv", "id,fold,target,pred\n1,0,1,0.5\n2,0,0,\n3,0,0,inf\n",
+     r"oof.csv has 2 NaN/inf prediction\(s\), e.g. ids \['2', '3'\]"),
+    ("test.csv", "id,score\n1,0.5\n", r"test.csv lacks column\(s\) \['pred'\]"),
+    ("test.csv", "id,pred\n1,0.5\n1,0.6\n", r"test.csv has 1 duplicated id\(s\), e.g. \['1'\]"),
+    ("test.csv", "id,pred\n1,nan\n", r"test.csv has 1 NaN/inf prediction\(s\), e.g. ids \['1'\]"),
+    ("test.csv", "", r"test.csv is not a readable CSV"),
+])
+def test_each_check_of_a_prediction_file_is_one_line_naming_the_file(tmp_path, name, text, message):
+    from common.errors import BadInput
+
+    folder = RunFolder(tmp_path)
+    (tmp_path / "oof.csv").write_text("id,fold,target,pred\n1,0,1,0.5\n2,0,0,0.1\n")
+    (tmp_path / name).write_text(text)
+    with pytest.raises(BadInput, match=message) as error:
+        folder.read_oof() if name == "oof.csv" else folder.read_test()
+    assert "\n" not in str(error.value) and str(tmp_path / name) in str(error.value)
+
+
+def _three_fold_run(tmp_path, folds, n_splits=3):
+    run = Run.open("comp", "m", runs_dir=tmp_path)
+    for k in folds:
+        run.save_fold_predictions(k, *_fold_frames(k))
+    run.update_metrics({"completed_folds": run.completed_folds(), "n_splits": n_splits})
+    return run
+
+
+def test_status_complete_partial_empty(tmp_path):
+    whole = _three_fold_run(tmp_path / "a", [0, 1, 2]).status()
+    assert whole.state == "complete" and whole.complete and whole.completed_folds == (0, 1, 2)
+    assert whole.missing_folds == () and whole.problems == () and whole.n_splits == 3
+
+    part = _three_fold_run(tmp_path / "b", [0, 2]).status()
+    assert part.state == "partial" and not part.complete
+    assert part.completed_folds == (0, 2) and part.missing_folds == (1,) and part.problems == ("missing folds [1]",)
+
+    empty = Run(tmp_path / "c")
+    empty.save_config({"n_splits": 4})
+    assert empty.status() == RunStatus("empty", (), (0, 1, 2, 3), n_splits=4, problems=("no finished fold",))
+
+
+def test_status_checks_files_against_the_finished_folds(tmp_path):
+    run = _three_fold_run(tmp_path, [0, 1, 2])
+    # the fold driver's own number of folds decides, whatever metrics.json says
+    assert run.status(n_splits=4).missing_folds == (3,) and run.status(n_splits=3).complete
+    # the competition's shared fold file beside the run expects its folds too
+    pd.DataFrame({"id": range(8), "fold": np.arange(8) % 4}).to_csv(tmp_path / "comp" / "folds.csv", index=False)
+    assert run.status().problems == ("missing folds [3]",)
+    (tmp_path / "comp" / "folds.csv").unlink()
+    # metrics.json recording other folds than the done.json files: its numbers describe other folds
+    run.update_metrics({"completed_folds": [0, 1]})
+    assert run.status().problems == ("metrics.json records folds [0, 1] but the finished folds are [0, 1, 2]",)
+    run.update_metrics({"completed_folds": [0, 1, 2]})
+    # a fold finished after the last merge (a killed writer): oof.csv lacks it
+    (run.fold_dir(3) / "done.json").write_text("{}")
+    status = run.status(n_splits=4)
+    assert status.state == "partial" and status.oof_folds == (0, 1, 2) and status.completed_folds == (0, 1, 2, 3)
+    assert status.problems == ("oof.csv holds folds [0, 1, 2] but the finished folds are [0, 1, 2, 3]",)
+
+
+def test_status_of_runs_without_fold_folders_and_of_unreadable_runs(tmp_path):
+    # oof.csv only (a run copied without its fold folders): its folds are the finished ones
+    folder = RunFolder(tmp_path / "copied")
+    folder.root.mkdir()
+    (folder.root / "oof.csv").write_text("id,fold,target,pred\n1,0,1,0.5\n2,1,0,0.1\n")
+    assert folder.status().state == "complete" and folder.status().completed_folds == (0, 1)
+    (folder.root / "metrics.json").write_text('{"completed_folds": [0, 1, 2], "n_splits": 3}')
+    assert folder.status().problems == ("oof.csv holds folds [0, 1] but the finished folds are [0, 1, 2]",)
+    # failed: what cannot be read is named
+    (folder.root / "metrics.json").write_text("{")
+    failed = folder.status()
+    assert failed.state == "failed" and failed.problems == (f"{folder.metrics_path} is not valid JSON",)
+    (folder.root / "metrics.json").unlink()
+    (folder.root / "oof.csv").write_text("id,target,pred\n1,1,0.5\n")
+    assert folder.status().state == "failed" and "lacks column(s) ['fold']" in folder.status().problems[0]
+    run = _three_fold_run(tmp_path / "lost", [0])
+    run.oof_path.unlink()
+    assert run.status().state == "failed" and "are finished but" in run.status().problems[0]

@@ -30,6 +30,7 @@ def shifted_run(shifted_data):
     return runs_root() / "home_credit" / "adv-shift", report
 
 
+@pytest.mark.slow
 def test_planted_shift_is_found(shifted_run, shifted_data):
     run, report = shifted_run
     assert report["auc"]["ci_low"] > 0.75, report["auc"]
@@ -51,6 +52,7 @@ def test_planted_shift_is_found(shifted_run, shifted_data):
     assert json.loads((run / "adversarial.json").read_text())["n_test"] == 500
 
 
+@pytest.mark.slow
 def test_without_shift_the_auc_is_much_lower(home_credit_data, shifted_run):
     report = adversarial.main(["--data", str(home_credit_data), "--name", "adv-noshift", *ADV_FAST])
     # EXT_SOURCE_1 is missing less often in test, as in the real data: a small shift remains
@@ -58,6 +60,7 @@ def test_without_shift_the_auc_is_much_lower(home_credit_data, shifted_run):
     assert report["truth"] == {"shift": 0}
 
 
+@pytest.mark.slow
 def test_train_drops_features_and_weights_clients(shifted_run, shifted_data, tmp_path):
     run, report = shifted_run
     metrics = train.main(["--data", str(shifted_data), "--name", "adv-train", "--tables", "application",
@@ -97,6 +100,7 @@ def test_adversarial_bad_input(tmp_path, capsys):
     assert len(err) == 1 and "no such folder" in err[0]
 
 
+@pytest.mark.slow
 def test_test_clients_copied_from_training_clients_give_one_half(home_credit_data, tmp_path):
     """The probe: application_test made of a random quarter of the training rows (new ids, no TARGET). The copies share a fold with
     their twins, so the classifier cannot memorise them: the AUC's CI covers 0.5 and no leak is reported."""

@@ -26,6 +26,7 @@ def _snapshot(folder):
     return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_missing_table_is_named_before_any_work(copy, tmp_path):
     (copy / "bureau_balance.csv").unlink()
     with pytest.raises(FileNotFoundError, match="bureau_balance.csv"):
@@ -60,6 +61,7 @@ def test_empty_table_is_refused(copy):
         data.read_csv_checked(copy / "credit_card_balance.csv")
 
 
+@pytest.mark.slow
 def test_all_nan_columns_and_an_unseen_test_category_are_handled(copy):
     for name in ("application_train.csv", "application_test.csv"):
         app = pd.read_csv(copy / name)
@@ -84,6 +86,7 @@ def test_all_nan_columns_and_an_unseen_test_category_are_handled(copy):
     assert 0 <= test.loc[first_test_id] <= 1
 
 
+@pytest.mark.slow
 def test_run_started_with_another_config_is_not_mixed(copy):
     train.main(["--data", str(copy), "--name", "mixed", "--tables", "application", "--fold", "0", *FAST])
     oof = (runs_root() / "home_credit" / "mixed" / "oof.csv").read_bytes()

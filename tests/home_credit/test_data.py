@@ -104,12 +104,6 @@ def test_history_rows_in_kaggles_order_load_grouped_by_owner_in_file_order(home_
     assert loaded["SK_ID_BUREAU"].tolist() == reordered["SK_ID_BUREAU"].tolist()
 
 
-def test_sample_submission_lists_the_test_ids(home_credit_data):
-    sample = data.read_sample_submission(home_credit_data)
-    test = pd.read_csv(home_credit_data / "application_test.csv", usecols=["SK_ID_CURR"])
-    assert sample["SK_ID_CURR"].tolist() == test["SK_ID_CURR"].tolist()
-
-
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference not available")
 def test_real_reference_rows_parse(tmp_path):
     for name in data.TABLES:
@@ -172,14 +166,13 @@ def test_tables_left_zipped_as_kaggle_ships_them_are_read(home_credit_data, tmp_
     import zipfile
     folder = tmp_path / "zipped"
     shutil.copytree(home_credit_data, folder)
-    for table, name in (("bureau", "bureau.csv.zip"), ("sample_submission", "sample_submission.zip")):
+    for table, name in (("bureau", "bureau.csv.zip"),):
         with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as z:
             z.write(folder / f"{table}.csv", f"{table}.csv")
             z.writestr(f"__MACOSX/._{table}.csv", b"\x00\x05\x16\x07")
         (folder / f"{table}.csv").unlink()
     zipped = data.load_table(folder, "bureau", cache_dir=tmp_path / "cache")
     assert_frame_equal(zipped, data.load_table(home_credit_data, "bureau", cache_dir=tmp_path / "plain"))
-    pd.testing.assert_frame_equal(data.read_sample_submission(folder), data.read_sample_submission(home_credit_data))
 
     whole = tmp_path / "download"
     whole.mkdir()
@@ -202,15 +195,36 @@ def test_a_table_saved_with_a_bom_and_crlf_line_ends_loads_the_same(home_credit_
                        data.read_csv_checked(home_credit_data / "bureau.csv"))
 
 
+COMMANDS = ["competitions/home_credit/train.py", "competitions/home_credit/features/build.py",
+            "competitions/home_credit/adversarial.py", "competitions/home_credit/tune.py",
+            "competitions/home_credit/select_features.py"]
+SEEN_AT_EXIT = ("import atexit, os, runpy, sys\n"
+                "atexit.register(lambda: print('allocator:', os.environ.get('_RJEM_MALLOC_CONF')))\n"
+                "sys.argv = [sys.argv[1], '--help']\n"
+                "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("user_setting", [None, "dirty_decay_ms:0"])
-def test_polars_allocator_keeps_freed_memory_a_while_unless_the_user_set_it(user_setting):
-    """The package sets jemalloc's decay before polars is first imported; polars adds the variable after its own
-    defaults (jemalloc takes the last value of an option), read once at that import."""
+def test_a_command_keeps_polars_freed_memory_a_while_unless_the_user_set_it(command, user_setting):
+    """A Home Credit command sets jemalloc's decay (the registry's environment) before polars is first imported;
+    polars adds the variable after its own defaults (jemalloc takes the last value of an option), read once at
+    that import. A value the user set wins."""
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     if user_setting:
         env["_RJEM_MALLOC_CONF"] = user_setting
-    code = "import competitions.home_credit.data, os, polars; print(os.environ['_RJEM_MALLOC_CONF'])"
-    seen = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                          check=True, timeout=120).stdout.strip()
+    seen = subprocess.run([sys.executable, "-c", SEEN_AT_EXIT, command], cwd=REPO, env=env, capture_output=True,
+                          text=True, check=True, timeout=120).stdout.strip().splitlines()[-1]
     expected = user_setting or "dirty_decay_ms:5000,muzzy_decay_ms:5000"
-    assert seen == expected or seen.endswith("," + expected)
+    assert seen == f"allocator: {expected}" or seen.endswith("," + expected)
+
+
+@pytest.mark.slow
+def test_importing_the_package_changes_no_environment():
+    code = ("import os; before = dict(os.environ); import competitions.home_credit.data, polars; "
+            "print(sorted(set(os.environ.items()) ^ set(before.items())))")
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    changed = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                             check=True, timeout=120).stdout.strip()
+    assert "_RJEM_MALLOC_CONF" not in changed or "muzzy_decay_ms:5000" not in changed, changed

@@ -10,6 +10,7 @@ from tests.full_disk import fails_for_space, files_in, full_disk
 from tests.home_credit.helpers import FAST, kit_roots  # noqa: F401  (fixture)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("kit_roots")
 def test_home_credit_training_on_a_full_disk_resumes_to_the_samefiles_in(home_credit_data, tmp_path, capsys):
     args = ["--data", str(home_credit_data), "--tables", "application", *FAST]

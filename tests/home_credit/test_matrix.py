@@ -7,8 +7,7 @@ import pytest
 
 from common.config import parse_config
 from common.metrics import roc_auc
-from common.tabular.config import lgb_params
-from common.tabular.lgbm import LightGBMEngine
+from common.tabular.lgbm import LightGBMEngine, lgb_params
 from common.tabular.matrix import split_fold
 from common.tabular.timing import Timings
 from competitions.home_credit.features.build import ALL_GROUPS, features_key
@@ -38,6 +37,7 @@ def test_the_matrix_is_keyed_like_its_features_and_the_encoding_adds_only_its_co
     assert split.values("valid").shape == (len(split.valid_rows), len(split.features))
 
 
+@pytest.mark.slow
 def test_fold_aucs_match_per_fold_binning(home_credit_data):
     """Bins of all 2,000 training clients differ from bins of a fold's 1,600 (far more than at full size, where
     both come from a 200k-row sample), so the models differ by noise: each fold's AUC within 0.03 of per-fold

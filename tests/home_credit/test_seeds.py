@@ -23,6 +23,7 @@ def two_seeds(home_credit_data, kit_roots):
     return runs_root() / "home_credit" / "seeds2"
 
 
+@pytest.mark.slow
 def test_seed_runs_are_averaged_into_the_run(two_seeds, home_credit_data):
     seeds = [two_seeds / "seeds" / f"seed{s}" for s in (0, 1)]
     assert [yaml.safe_load((s / "config.yaml").read_text())["seed"] for s in seeds] == [42, 43]
@@ -47,6 +48,7 @@ def test_seed_runs_are_averaged_into_the_run(two_seeds, home_credit_data):
                                   pd.read_csv(seeds[0] / "oof.csv"))
 
 
+@pytest.mark.slow
 def test_a_killed_multi_seed_run_continues(two_seeds, home_credit_data, monkeypatch):
     args = ["--data", str(home_credit_data), "--name", "killed", "--fold", "0", "--seeds", "2", *SAMPLED]
     real = train.train_cv

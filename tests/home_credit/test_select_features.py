@@ -14,6 +14,7 @@ pytestmark = pytest.mark.usefixtures("kit_roots")
 SELECT_FAST = ["--selection-rounds", "20", "--null-runs", "2", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_selection_serves_a_runs_recipe_and_feeds_train(home_credit_data):
     train.main(["--data", str(home_credit_data), "--name", "base", "--tables", "application", "bureau",
                 "--fold", "0,1", *FAST])

@@ -183,6 +183,7 @@ def test_description_file_has_the_real_layout_in_own_words(home_credit_data):
         assert shared == set()
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
     main(["--out", str(tmp_path / "a"), "--n-clients", "300", "--n-test", "100", "--seed", "3"])
     generate(tmp_path / "b", n_clients=300, n_test=100, seed=3, workers=2)
@@ -241,6 +242,7 @@ def test_a_failed_run_keeps_the_earlier_files(tmp_path, monkeypatch):
         generate(tmp_path, n_clients=0, n_test=5)
 
 
+@pytest.mark.slow
 def test_shift_option_is_deterministic_and_off_by_default(tmp_path):
     """--shift 0 writes exactly the default files; a shift gives the same bytes whatever --workers, flags
     test clients in _truth_test.csv and records the changed columns in _truth.json."""
@@ -278,6 +280,7 @@ def _ids_in_blocks(ids: np.ndarray) -> bool:
     return 1 + np.count_nonzero(ids[1:] != ids[:-1]) == np.unique(ids).size
 
 
+@pytest.mark.slow
 def test_kaggle_row_order_moves_whole_lines_like_the_real_files(tmp_path):
     """--row-order kaggle keeps every line's text and the other files' bytes; rows of the monthly and previous
     tables are scattered, bureau's client blocks and bureau_balance's loan blocks move whole; same seed, same bytes."""

@@ -22,6 +22,7 @@ def full_run(home_credit_data, kit_roots):
     return runs_root() / "home_credit" / "full", metrics
 
 
+@pytest.mark.slow
 def test_all_folds_write_the_prediction_contract(full_run, home_credit_data):
     run, metrics = full_run
     app = pd.read_csv(home_credit_data / "application_train.csv", usecols=["SK_ID_CURR", "TARGET"])
@@ -43,11 +44,12 @@ def test_all_folds_write_the_prediction_contract(full_run, home_credit_data):
     assert metrics["timing"]["lightgbm_s"] > 0 and metrics["timing"]["overhead_ratio"] >= 0
     assert metrics["n_features"] >= 300 and metrics["tables"] == list(ALL_GROUPS)
     importance = pd.read_csv(run / "importance.csv")
-    assert importance["gain_mean"].iloc[0] > 0 and len(importance) == metrics["n_features"]
+    assert importance["importance_mean"].iloc[0] > 0 and len(importance) == metrics["n_features"]
     for name in ("importance.png", "roc.png", "fold0/model.txt", "config.yaml", "log.txt"):
         assert (run / name).is_file(), name
 
 
+@pytest.mark.slow
 def test_single_folds_reproduce_the_full_run_and_resume(full_run, home_credit_data):
     run, _ = full_run
     args = ["--data", str(home_credit_data), "--name", "byfold", *FAST]
@@ -65,6 +67,7 @@ def test_single_folds_reproduce_the_full_run_and_resume(full_run, home_credit_da
     assert metrics["completed_folds"] == [0, 1] and not metrics["complete"]
 
 
+@pytest.mark.slow
 def test_application_only_and_params_file(home_credit_data, tmp_path):
     params = tmp_path / "best_params.yaml"
     params.write_text(yaml.safe_dump({"params": {"num_leaves": 3, "lambda_l2": 2.5}}))
@@ -78,11 +81,21 @@ def test_application_only_and_params_file(home_credit_data, tmp_path):
     assert not features.str.startswith(("BUREAU", "PREV", "INST", "POS", "CC")).any()
 
 
-def test_params_file_may_not_change_binning(home_credit_data, tmp_path):
+@pytest.mark.slow
+def test_params_file_sets_the_bins_as_an_option_and_no_other_dataset_parameter(home_credit_data, tmp_path):
+    """``max_bin`` is an option (``--max-bin``, the binned matrix's); LightGBM's other Dataset parameters are
+    fixed when the matrix is binned: refused in one line before any feature is built."""
     params = tmp_path / "bad.yaml"
-    params.write_text(yaml.safe_dump({"max_bin": 63}))
-    with pytest.raises(ValueError, match="max_bin"):
+    params.write_text(yaml.safe_dump({"min_data_in_bin": 5}))
+    with pytest.raises(ValueError, match=r"params file .*bad.yaml: \['min_data_in_bin'\] cannot be set"):
         train.main(["--data", str(home_credit_data), "--name", "bad", "--params", str(params), *FAST])
+    assert not (runs_root() / "home_credit" / "bad").exists()
+    params.write_text(yaml.safe_dump({"max_bin": 15}))
+    train.main(["--data", str(home_credit_data), "--name", "bins", "--tables", "application", "--fold", "0",
+                "--params", str(params), *FAST])
+    model = (runs_root() / "home_credit" / "bins" / "fold0" / "model.txt").read_text()
+    assert "[max_bin: 15]" in model and yaml.safe_load((runs_root() / "home_credit" / "bins" / "config.yaml")
+                                                        .read_text())["max_bin"] == 15
 
 
 @pytest.mark.parametrize("spec", ["5", "x", "-1"])
@@ -92,6 +105,7 @@ def test_bad_fold_option(home_credit_data, spec):
                     "--fold", spec, *FAST])
 
 
+@pytest.mark.slow
 def test_params_means_what_it_means_everywhere_options_first(home_credit_data, tmp_path):
     """--params overrides options as in every command (config.yaml shows the values used); a key that is no
     option goes to LightGBM as a parameter."""
@@ -105,6 +119,7 @@ def test_params_means_what_it_means_everywhere_options_first(home_credit_data, t
     assert used["num_leaves"] == 5 and used["extra_trees"] is True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, model_file", [("xgboost", "model.json"), ("catboost", "model.cbm")])
 def test_other_libraries_train_on_the_shared_folds_with_native_categoricals(home_credit_data, model, model_file):
     from competitions.home_credit.matrix import load_matrix
@@ -121,7 +136,7 @@ def test_other_libraries_train_on_the_shared_folds_with_native_categoricals(home
     assert (run / "fold1" / model_file).is_file() and pd.read_csv(run / "test.csv")["pred"].between(0, 1).all()
     categorical = load_matrix(home_credit_data, ["application"]).categorical
     assert {"CODE_GENDER", "NAME_CONTRACT_TYPE", "OCCUPATION_TYPE"} <= set(categorical)
-    importance = pd.read_csv(run / "importance.csv").set_index("feature")["gain_mean"]
+    importance = pd.read_csv(run / "importance.csv").set_index("feature")["importance_mean"]
     assert set(categorical) <= set(importance.index)
 
 

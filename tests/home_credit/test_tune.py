@@ -10,7 +10,7 @@ import yaml
 from common.paths import runs_root
 from common.tabular import binned as tabular_binned
 from common.tabular import tune as tabular_tune
-from common.tabular.config import DATASET_PARAMS
+from common.tabular.lgbm import DATASET_PARAMS
 from common.tuning.space import parse_with_space
 from competitions.home_credit import train, tune
 from tests.home_credit.helpers import kit_roots  # noqa: F401  (fixture)
@@ -22,6 +22,7 @@ TUNE_FAST = ["--tables", "application", "--tune-folds", "2", "--num-threads", "1
              "--n-warmup-steps", "3"]
 
 
+@pytest.mark.slow
 def test_study_resumes_reuses_datasets_and_feeds_train(home_credit_data, monkeypatch, tmp_path):
     binned, folds = [], []
     real_bin, real_fold = tabular_binned.bin_matrix, tabular_binned.BinnedMatrix.fold
@@ -64,6 +65,7 @@ def test_study_resumes_reuses_datasets_and_feeds_train(home_credit_data, monkeyp
     assert metrics["folds"]["0"]["auc_given"]["auc"] > 0.5
 
 
+@pytest.mark.slow
 def test_finished_study_runs_no_more_trials(home_credit_data, monkeypatch):
     args = ["--data", str(home_credit_data), "--name", "done", *TUNE_FAST, "--n-trials", "2"]
     tune.main(args)
@@ -114,7 +116,7 @@ def test_a_trial_beyond_n_trials_is_refused_before_training(tmp_path):
     study.ask()  # the other worker's trial, still running
     late = study.ask()
     with pytest.raises(SurplusTrial):
-        within_budget(make_objective(cfg, datasets=[]), cfg.n_trials)(late)
+        within_budget(make_objective(cfg, folds=[], categorical=[]), cfg.n_trials)(late)
     assert late.user_attrs["surplus"] is True
 
 
@@ -124,6 +126,7 @@ def test_shipped_recipe_holds_the_default_space():
     assert cfg.study_name == "home_credit_lgb" and tabular_tune.search_space(raw, source) == tabular_tune.search_space()
 
 
+@pytest.mark.slow
 def test_search_space_comes_from_the_recipe(home_credit_data, tmp_path):
     recipe = tmp_path / "tune.yaml"
     recipe.write_text("search_space:\n  num_leaves: {type: int, low: 4, high: 16}\n")
@@ -135,11 +138,13 @@ def test_search_space_comes_from_the_recipe(home_credit_data, tmp_path):
         tune.main(["--data", str(home_credit_data), "--name", "recipe2", *TUNE_FAST, "--config", str(recipe)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["xgboost", "catboost"])
 def test_shipped_recipes_of_the_other_libraries_tune_them(home_credit_data, model):
     recipe = Path(tune.__file__).parent / "configs" / f"tune_{model}.yaml"
     cfg, raw, source = parse_with_space(tune.TuneConfig, ["--config", str(recipe)])
-    assert cfg.model == model and tabular_tune.search_space(raw, source, model) == tabular_tune.search_space(model=model)
+    assert cfg.model == model
+    assert tabular_tune.search_space(raw, source, model) == tabular_tune.search_space(model=model)
     best = tune.main(["--data", str(home_credit_data), "--config", str(recipe), *TUNE_FAST, "--n-trials", "1",
                       "--num-boost-round", "10"])
     assert best["params"]["model"] == model and best["finished_trials"] == 1

@@ -33,8 +33,8 @@ HEARTBEAT = ["--heartbeat-interval", "1", "--grace-period", "2"]
 # imports done, until that file exists (so two workers start together). Each trial records the pid.
 WORKER = """
 import os, sys, time
-from common.tabular import tune as engine
-marker, real_fit, real_objective = os.environ.get("HANG_MARKER"), engine.fit, engine.make_objective
+from common.tabular import lgbm, tune as study
+marker, real_fit, real_objective = os.environ.get("HANG_MARKER"), lgbm.fit, study.make_objective
 def fit(*args, **kwargs):
     if marker and not os.path.exists(marker):
         with open(marker, "w") as handle:
@@ -48,7 +48,7 @@ def make_objective(*args, **kwargs):
         trial.set_user_attr("pid", os.getpid())
         return objective(trial)
     return tagged
-engine.fit, engine.make_objective = fit, make_objective
+lgbm.fit, study.make_objective = fit, make_objective
 """ + gated_tune("home_credit")
 
 
@@ -60,6 +60,7 @@ def _trials(storage: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=STUDY, storage=storage).trials
 
 
+@pytest.mark.slow
 def test_killed_worker_trial_is_failed_and_retried(home_credit_data, tmp_path):
     tune.main(_args(home_credit_data, "killed", 1))  # builds the features once, outside the timed part
     marker = tmp_path / "hanging"
@@ -112,6 +113,7 @@ def _check_shared_study(storage: str, n_trials: int) -> None:
     assert len(workers) == 2, "one worker ran every trial: the test did not exercise sharing"
 
 
+@pytest.mark.slow
 def test_two_workers_share_a_sqlite_study(home_credit_data, tmp_path):
     tune.main(_args(home_credit_data, "pair", 1))  # features built once before the workers race
     _two_workers(home_credit_data, "pair", 6, tmp_path / "go")
@@ -175,6 +177,7 @@ def postgres_url():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_two_workers_share_a_postgres_study(home_credit_data, postgres_url, tmp_path):
     tune.main(_args(home_credit_data, "pg", 1, "--storage", postgres_url))
     _two_workers(home_credit_data, "pg", 6, tmp_path / "go", "--storage", postgres_url)

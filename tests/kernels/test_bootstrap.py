@@ -44,6 +44,7 @@ def kaggle_input(tmp_path):
 ARGS = ["{input:out/sub.csv}", "--competition", "nexperia", "--data", "{input_dir:submission_sample.csv}"]
 
 
+@pytest.mark.slow
 def test_runs_a_kit_module_from_the_attached_code_dataset(packed, kernel_main, kaggle_input, capfd):
     input_root, working = kaggle_input
     shutil.copytree(packed, input_root / "kaggle-kit-code")
@@ -71,7 +72,7 @@ def test_failing_module_gives_its_exit_status(packed, kernel_main, kaggle_input)
     input_root, working = kaggle_input
     shutil.copytree(packed, input_root / "kaggle-kit-code")
     args = ["{input:out/sub.csv}", "--competition", "home_credit", "--data", str(input_root)]
-    assert kernel_main({**SETTINGS_BASE, "args": args}, input_root, working) == 1
+    assert kernel_main({**SETTINGS_BASE, "args": args}, input_root, working) == 2  # run_cli: error: ..., exit 2
 
 
 def test_missing_code_dataset_or_input_is_named(packed, kernel_main, kaggle_input):
@@ -83,6 +84,7 @@ def test_missing_code_dataset_or_input_is_named(packed, kernel_main, kaggle_inpu
         kernel_main({**SETTINGS_BASE, "args": ["{input:resnet.safetensors}"]}, input_root, working)
 
 
+@pytest.mark.slow
 def test_home_credit_training_kernel_runs_train_py_on_kaggle_style_paths(packed, tmp_path, monkeypatch):
     """The generated kernel finds the competition folder by its marker and runs the real train.py."""
     input_root, working = tmp_path / "input", tmp_path / "working"
@@ -105,6 +107,7 @@ def test_home_credit_training_kernel_runs_train_py_on_kaggle_style_paths(packed,
     assert not (working / "cache").exists()
 
 
+@pytest.mark.slow
 def test_a_training_kernel_starts_torchrun_only_on_several_gpus(tmp_path, monkeypatch):
     folder = build_kernel("nexperia-train", "someone", fold=0, build_root=tmp_path, extra_args=["--model", "resnet18"])
     kernel = runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")

@@ -4,10 +4,17 @@ import runpy
 import pytest
 from slugify import slugify as kaggle_slugify  # the slug function the kaggle client checks titles with
 
-from kernels.build import TARGETS, build_kernel, main
+from common import registry
+from common.cli import run_cli
+from common.registry import Competition, KernelTarget
+from kernels.build import build_kernel, kernel_targets, main
 
 
-@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_the_targets_are_those_the_competitions_declare():
+    assert sorted(kernel_targets()) == ["home_credit-train", "nexperia-predict", "nexperia-train"]
+
+
+@pytest.mark.parametrize("target", sorted(kernel_targets()))
 def test_kernel_folder_metadata_and_script(tmp_path, target):
     fold = 2 if target.endswith("train") else None
     scratch = ["--model", "resnet18"] if target == "nexperia-train" else []  # no known weights to attach
@@ -19,7 +26,7 @@ def test_kernel_folder_metadata_and_script(tmp_path, target):
     owner, slug = meta["id"].split("/")
     assert owner == "someone" and slug == kaggle_slugify(meta["title"]) and folder.name == slug
     assert ("fold-2" in slug) == (fold is not None)
-    competition = TARGETS[target].competition
+    competition, spec = kernel_targets()[target]
     expected_slug = {"nexperia": "semi-conductor-image-classification-second-stage",
                      "home_credit": "home-credit-default-risk"}[competition]
     assert meta["competition_sources"] == [expected_slug]
@@ -31,7 +38,7 @@ def test_kernel_folder_metadata_and_script(tmp_path, target):
     exec(compile(script, meta["code_file"], "exec"), namespace)  # defines, does not run (not __main__)
     marker = {"nexperia": "submission_sample.csv", "home_credit": "application_train.csv"}[competition]
     assert namespace["SETTINGS"] == {"code_dataset": "someone/kaggle-kit-code",
-                                     "module": f"competitions.{competition}.{TARGETS[target].script}",
+                                     "module": f"competitions.{competition}.{spec.script}",
                                      "args": [*(["--fold", "2"] if fold is not None else []),
                                               "--data", "{input_dir:%s}" % marker, "--name", "exp1", *scratch],
                                      "weights_files": [], "torchrun": target == "nexperia-train",
@@ -42,9 +49,9 @@ def test_kernel_folder_metadata_and_script(tmp_path, target):
 
 def test_cli_passes_extra_arguments_and_needs_an_owner(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
-    with pytest.raises(SystemExit):
-        main(["home_credit-train", "--build-root", str(tmp_path)])
-    assert "--owner" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, ["home_credit-train", "--build-root", str(tmp_path)])
+    assert exit_info.value.code == 2 and "error: pass --owner" in capsys.readouterr().err
     assert main(["home_credit-train", "--owner", "me", "--accelerator", "none", "--no-wheels", "--suffix", "lr low",
                  "--build-root", str(tmp_path), "--", "--learning-rate", "0.01"]) == 0
     folder = tmp_path / "kit-home-credit-train-lr-low"
@@ -80,6 +87,20 @@ def test_unknown_target_and_fold_of_a_predict_kernel_are_refused(tmp_path):
         build_kernel("home_credit-predict", "me", build_root=tmp_path)
     with pytest.raises(ValueError, match="takes no --fold"):
         build_kernel("nexperia-predict", "me", fold=1, build_root=tmp_path)
+
+
+def test_a_new_competition_declares_its_kernel_target_without_an_edit_in_kernels(tmp_path, monkeypatch):
+    spec = Competition(name="toy_tabular", slug="toy-tabular", marker_file="train.csv",
+                       sample_submission="sample_submission.csv", id_column="row_id", target_column="y",
+                       kernels={"train": KernelTarget("train", gpu=False)})
+    monkeypatch.setitem(registry.COMPETITIONS, spec.name, spec)
+    assert kernel_targets()["toy_tabular-train"] == ("toy_tabular", spec.kernels["train"])
+    folder = build_kernel("toy_tabular-train", "me", fold=1, build_root=tmp_path)
+    meta = json.loads((folder / "kernel-metadata.json").read_text())
+    assert meta["competition_sources"] == ["toy-tabular"] and meta["enable_gpu"] is False
+    settings = runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")["SETTINGS"]
+    assert settings["module"] == "competitions.toy_tabular.train"
+    assert settings["args"] == ["--fold", "1", "--data", "{input_dir:train.csv}"]
 
 
 def test_code_dataset_target_packs_the_kit(tmp_path, capsys):

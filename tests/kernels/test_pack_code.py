@@ -5,8 +5,17 @@ from pathlib import Path
 
 import pytest
 
+from common.cli import run_cli
 from kernels.pack_code import MARKER, PackingError, main, pack_code
 from tests import fake_kaggle
+
+
+def _exit_status(argv):
+    """The command line's exit status: 0, or 2 with the error on one line (common.cli.run_cli)."""
+    try:
+        return run_cli(main, argv)
+    except SystemExit as exit_info:
+        return exit_info.code
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,9 +80,9 @@ def test_refuses_to_replace_a_folder_it_did_not_make(repo, tmp_path, capsys):
     before = _snapshot(mine)
     with pytest.raises(PackingError, match=f"{mine}.*pack_code did not make"):
         pack_code("someone", mine, repo=repo)
-    assert main(["--owner", "someone", "--out", str(mine), "--repo", str(repo)]) == 1
+    assert _exit_status(["--owner", "someone", "--out", str(mine), "--repo", str(repo)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and str(mine) in err and err.startswith("PACKING FAILED:")
+    assert err.count("\n") == 1 and err.startswith(f"error: --out {mine} is an existing folder that pack_code did")
     assert _snapshot(mine) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my-folder", "repo"]  # no temporary folder left
     (tmp_path / "a-file").write_text("x")
@@ -85,9 +94,9 @@ def test_refuses_to_replace_a_folder_it_did_not_make(repo, tmp_path, capsys):
 def test_refuses_the_repository_root(repo, monkeypatch, capsys):
     before = _snapshot(repo)
     monkeypatch.chdir(repo)
-    assert main(["--owner", "someone", "--out", ".", "--repo", str(repo)]) == 1
+    assert _exit_status(["--owner", "someone", "--out", ".", "--repo", str(repo)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("PACKING FAILED:") and str(repo) in err
+    assert err.startswith(f"error: --out {repo} holds the repository {repo}: choose a folder of its own")
     with pytest.raises(PackingError, match="holds the repository"):
         pack_code("someone", repo, repo=repo)
     with pytest.raises(PackingError, match="holds the repository"):
@@ -165,7 +174,7 @@ def test_refuses_a_key_from_any_credential_source(source, repo, tmp_path, clean_
     with pytest.raises(PackingError, match="common/settings.py holds a Kaggle credential") as error:
         pack_code("someone", tmp_path / "out", repo=repo)
     assert SECRET not in str(error.value)
-    assert main(["--owner", "someone", "--out", str(tmp_path / "out"), "--repo", str(repo)]) == 1
+    assert _exit_status(["--owner", "someone", "--out", str(tmp_path / "out"), "--repo", str(repo)]) == 2
     captured = capsys.readouterr()
     assert SECRET not in captured.err + captured.out
     assert not (tmp_path / "out").exists()

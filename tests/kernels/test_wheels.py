@@ -31,6 +31,7 @@ def make_wheel(folder, name, version):
     return path
 
 
+@pytest.mark.slow
 def test_the_build_keeps_the_kits_floors_and_leaves_the_images_frameworks():
     needed = needed_requirements("competitions.nexperia.train")
     assert needed["timm"] == "<2,>=1.0" and needed["scikit-learn"] == ">=1.9"  # not in the image / its floor
@@ -38,6 +39,7 @@ def test_the_build_keeps_the_kits_floors_and_leaves_the_images_frameworks():
     assert not {"torch", "torchvision", "kornia", "lightgbm", "lightly"} & set(needed)  # image's, or not imported
 
 
+@pytest.mark.slow
 def test_run_py_installs_only_what_a_python_lacks_or_has_below_the_floor(tmp_path):
     registry = tmp_path / "registry"  # stands for the package registry
     registry.mkdir()
@@ -56,7 +58,8 @@ def test_run_py_installs_only_what_a_python_lacks_or_has_below_the_floor(tmp_pat
     venv = tmp_path / "image"  # as Kaggle's image: one package missing, one below its floor, one fine
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-index", str(registry / "kitfake_old-0.5-py3-none-any.whl"),
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-index",
+                    str(registry / "kitfake_old-0.5-py3-none-any.whl"),
                     str(registry / "kitfake_fine-1.0-py3-none-any.whl")], check=True)
     run_py = build_kernel("nexperia-predict", "me", build_root=tmp_path / "build") / "run.py"
     script = (f"import runpy, pathlib; k = runpy.run_path({str(run_py)!r}, run_name='kit_kernel'); "
@@ -79,6 +82,7 @@ def test_a_kernel_without_its_wheels_dataset_says_so(tmp_path):
         kernel["install_wheels"](tmp_path / "input")
 
 
+@pytest.mark.slow
 def test_the_build_attaches_the_wheels_dataset_it_writes(tmp_path, monkeypatch, capsys):
     from kernels import wheels
     from kernels.build import main

@@ -29,6 +29,7 @@ def run_dir(roots: list[str], name: str) -> Path:
     return Path(roots[1]) / "nexperia" / name
 
 
+@pytest.mark.slow
 def test_planted_shift_is_found(shifted_data, roots):
     report = adversarial.main(["--data", str(shifted_data), "--name", "stats", "--features", "stats",
                                "--n-splits", "3", *roots])
@@ -48,6 +49,7 @@ def test_planted_shift_is_found(shifted_data, roots):
     assert len(pd.read_csv(run / "test_rows_likeness.csv")) == 60
 
 
+@pytest.mark.slow
 def test_pixels_with_lightgbm(shifted_data, roots):
     report = adversarial.main(["--data", str(shifted_data), "--name", "pix", "--classifier", "lgbm",
                                "--pixel-size", "8", "--n-splits", "3", *roots])
@@ -55,6 +57,7 @@ def test_pixels_with_lightgbm(shifted_data, roots):
     assert json.loads((run_dir(roots, "pix") / "adversarial.json").read_text())["classifier"] == "lgbm"
 
 
+@pytest.mark.slow
 def test_without_shift_the_ci_covers_one_half(nexperia_data, roots):
     report = adversarial.main(["--data", str(nexperia_data), "--name", "noshift", "--features", "stats",
                                "--n-splits", "3", *roots])
@@ -62,6 +65,7 @@ def test_without_shift_the_ci_covers_one_half(nexperia_data, roots):
     assert report["truth"] == {"shift": 0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra,expected", [
     (["--features", "run", "--checkpoint-run", "no/such/run"], "run folder not found"),
     (["--pretrained", "w.bin"], "need --features run"),
@@ -74,6 +78,7 @@ def test_bad_input_is_one_line(nexperia_data, roots, capsys, extra, expected):
     assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], err
 
 
+@pytest.mark.slow
 def test_test_images_copied_from_training_images_give_one_half(nexperia_data, roots, tmp_path):
     """The probe: the test folder holds copies of a random quarter of the training images (so both sets come from
     one distribution). The kit's duplicate groups put each copy in its twin's fold: the AUC's CI covers 0.5 and

@@ -31,6 +31,7 @@ def _args(data, runs, cache, *extra) -> list[str]:
             "--features", "feat", "--k", "3", "--per-cluster", "2", *extra]
 
 
+@pytest.mark.slow
 def test_kmeans_and_scan_runs_blend(nexperia_data, feature_run, tmp_path):
     from submissions.blend import main as blend_main
 

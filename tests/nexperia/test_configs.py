@@ -6,7 +6,7 @@ import pytest
 from common.config import parse_config
 from common.vision.ssl import SSLConfig
 from competitions.nexperia.anomaly import VAEConfig
-from competitions.nexperia.cnn import TrainConfig
+from competitions.nexperia.recipe import TrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "competitions" / "nexperia" / "configs"
 COMMAND = {"cpu": TrainConfig, "cpu-ema": TrainConfig, "default": TrainConfig, "demo": TrainConfig,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import competitions.nexperia.data as nd
-from competitions.nexperia.data import get_folds, load_data, load_truth, train_groups
+from competitions.nexperia.data import get_folds, load_data, read_truth_file, train_groups
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def cache(tmp_path_factory):
 
 def test_load_data_matches_the_files_and_the_truth(nexperia_data, cache):
     data = load_data(nexperia_data, cache_dir=cache)
-    truth = load_truth(nexperia_data).set_index("id")
+    truth = read_truth_file(nexperia_data).set_index("id")
     train_truth = truth[truth["split"] == "train"]
     assert sorted(data.train_ids) == list(data.train_ids) == sorted(train_truth.index)
     assert sorted(data.test_ids) == sorted(truth.index[truth["split"] == "test"])
@@ -80,7 +80,7 @@ def test_older_layout_with_jpgs(nexperia_data, cache, tmp_path):
     assert list(loaded.test_ids) == [f"t{i}" for i in range(6)]
     assert list(loaded.sample_submission.columns) == ["id", "label"]
     assert list(loaded.sample_submission["id"]) == [f"t{i}.jpg" for i in range(6)]  # kept as written
-    assert len(loaded.defect_boxes) == 0 and load_truth(old) is None
+    assert len(loaded.defect_boxes) == 0 and read_truth_file(old) is None
     assert loaded.sample_submission["id"].map(nd.id_of).tolist() == list(loaded.test_ids)  # ids without extension
 
 
@@ -89,7 +89,7 @@ def test_folds_keep_duplicate_groups_whole_and_are_saved(nexperia_data, cache, t
     folds = get_folds(data, n_splits=4, runs_dir=tmp_path)
     assert (tmp_path / "nexperia" / "folds.csv").is_file()
     assert list(folds["id"]) == list(data.train_ids)
-    truth = load_truth(nexperia_data).set_index("id").loc[data.train_ids]
+    truth = read_truth_file(nexperia_data).set_index("id").loc[data.train_ids]
     fold_of = folds.set_index("id")["fold"]
     for _, members in truth[truth["dup_group"] >= 0].groupby("dup_group"):
         assert fold_of.loc[members.index].nunique() == 1
@@ -104,12 +104,12 @@ def test_true_labels_follow_the_ids_and_name_unknown_ones():
     import pandas as pd
     import pytest
 
-    from competitions.nexperia.data import true_labels
+    from competitions.nexperia.data import planted_labels
 
     truth = pd.DataFrame({"id": ["a", "b", "c"], "label_true": [1, 0, 1]})
-    assert true_labels(truth, ["c", "a", "b"]).tolist() == [1, 1, 0]
+    assert planted_labels(truth, ["c", "a", "b"]).tolist() == [1, 1, 0]
     with pytest.raises(ValueError, match=r"1 ids are missing from the truth file, e.g. \['zz'\]"):
-        true_labels(truth, ["a", "zz"])
+        planted_labels(truth, ["a", "zz"])
 
 
 def test_skipped_images_carry_split_id_and_label_even_in_a_cache_of_a_copy(nexperia_data, tmp_path):

@@ -12,9 +12,12 @@ import pytest
 from common.metrics import roc_auc
 from competitions.nexperia.data import get_folds, load_data
 
+pytestmark = pytest.mark.e2e  # torchrun starts the training script in processes of its own
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(nexperia_data, tmp_path):
     runs, cache = tmp_path / "runs", tmp_path / "cache"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
@@ -61,6 +64,7 @@ def _session(folder, input_root, working, monkeypatch):
     return working / "runs" / "nexperia" / "kernel"
 
 
+@pytest.mark.slow
 def test_a_kernel_on_two_ranks_stops_at_its_time_limit_and_the_next_session_continues(
         nexperia_data, tmp_path, monkeypatch, capfd):
     import shutil

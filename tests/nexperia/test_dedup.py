@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from common.dedup import apply_exact_matches, dhash, near_pairs
-from competitions.nexperia.data import duplicates_of, load_data, load_truth
+from competitions.nexperia.data import duplicates_of, load_data, read_truth_file
 from competitions.nexperia.dedup import main
 from competitions.nexperia.leak import leak_fix
 
@@ -20,7 +20,7 @@ def dups(data):
 
 
 def test_groups_equal_the_planted_duplicates(data, dups, nexperia_data):
-    truth = load_truth(nexperia_data).set_index("id")
+    truth = read_truth_file(nexperia_data).set_index("id")
     table = dups.table.set_index("id")
     found = {frozenset(g.index) for _, g in table[table["group_size"] > 1].groupby("group")}
     planted = {frozenset(g.index) for _, g in truth[truth["dup_group"] >= 0].groupby("dup_group")}
@@ -30,7 +30,7 @@ def test_groups_equal_the_planted_duplicates(data, dups, nexperia_data):
 
 
 def test_report_flags_conflicts_and_train_test_matches(data, dups, nexperia_data):
-    truth = load_truth(nexperia_data)
+    truth = read_truth_file(nexperia_data)
     report = dups.groups()
     planted = truth[truth["dup_group"] >= 0]
     conflicting = planted[planted["split"] == "train"].groupby("dup_group")["label_given"].nunique().gt(1).sum()
@@ -43,7 +43,7 @@ def test_report_flags_conflicts_and_train_test_matches(data, dups, nexperia_data
 
 
 def test_leak_fix_sets_exact_train_test_matches_to_the_train_label(data, dups, nexperia_data):
-    truth = load_truth(nexperia_data)
+    truth = read_truth_file(nexperia_data)
     exact = truth[truth["dup_kind"] == "exact"]
     expected = {}
     for _, g in exact.groupby("dup_group"):
@@ -79,5 +79,5 @@ def test_command_line_writes_the_report(nexperia_data, data, tmp_path, capsys, m
     out = tmp_path / "dups.csv"
     main(["--data", str(nexperia_data), "--out", str(out)])
     report = pd.read_csv(out)
-    assert report["group"].nunique() == load_truth(nexperia_data).query("dup_group >= 0")["dup_group"].nunique()
+    assert report["group"].nunique() == read_truth_file(nexperia_data).query("dup_group >= 0")["dup_group"].nunique()
     assert "train_test_groups" in capsys.readouterr().out

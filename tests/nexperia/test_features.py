@@ -28,6 +28,7 @@ def test_truth_kinds():
     assert truth_kinds(np.array(["a"]), None) is None
 
 
+@pytest.mark.slow
 def test_features_run_end_to_end(nexperia_data, tmp_path):
     from competitions.nexperia.features import main
 
@@ -67,6 +68,7 @@ def _common(data, tmp_path, *extra) -> list[str]:
             "--threads", "1", "--no-progress", "--classifiers", "lda", *extra]
 
 
+@pytest.mark.slow
 def test_scattering_backbone_and_its_settings_checked_cache(nexperia_data, tmp_path):
     from competitions.nexperia.features import main
     from common.vision.scattering import n_coefficients
@@ -100,6 +102,7 @@ def test_scattering_backbone_and_its_settings_checked_cache(nexperia_data, tmp_p
     assert "embedding again" in (run / "log.txt").read_text()
 
 
+@pytest.mark.slow
 def test_vae_backbone_embeds_each_fold_with_its_own_latent_means(nexperia_data, tmp_path):
     import torch
 
@@ -141,6 +144,7 @@ def test_vae_backbone_embeds_each_fold_with_its_own_latent_means(nexperia_data, 
     assert not (tmp_path / "runs" / "nexperia" / "feat-vae2").exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_features_use_the_runs_per_image_norm(nexperia_data, tmp_path):
     """A run trained with ``norm: image`` saw each image standardised: its features must too."""
     import cv2

@@ -9,10 +9,10 @@ from common.noisy import SUSPECT_COLUMNS
 
 def test_audit_command_on_dataset(nexperia_data, tmp_path):
     """OOF predictions that follow the planted truth: the audit ranks the planted flips first."""
-    from competitions.nexperia.data import load_truth
+    from competitions.nexperia.data import read_truth_file
     from competitions.nexperia.noisy import main
 
-    truth = load_truth(nexperia_data)
+    truth = read_truth_file(nexperia_data)
     train = truth[truth["split"] == "train"].reset_index(drop=True)
     rng = np.random.default_rng(1)
     # A model that has learnt the true labels well, and is sure of the flipped defects.

@@ -26,6 +26,7 @@ def _files(root):
     return {p.relative_to(root): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_same_tta_reproduces_the_runs_predictions(run):
     before = _files(run.root)
     derived = predict.main(["--run", str(run.root), "--tta", "flips", "--workers", "0", "--no-progress"])
@@ -39,6 +40,7 @@ def test_same_tta_reproduces_the_runs_predictions(run):
     assert _files(run.root) == before  # the source run is read, never written (not even its log)
 
 
+@pytest.mark.slow
 def test_checkpoints_describe_themselves_and_predict_without_config_yaml(run, nexperia_data, tmp_path, monkeypatch):
     """A checkpoint carries its model card (input size, normalisation with its numbers, memory format, the
     augmentation it saw, its run's TTA, the kit version): a copy of the run without config.yaml predicts the same."""

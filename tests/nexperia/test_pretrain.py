@@ -42,6 +42,7 @@ def runs_of(nexperia_data, env):
     return get
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["rotation", "simclr"])
 def test_both_methods_write_the_encoder_files_and_a_linear_probe(runs_of, method):
     run = runs_of(method)
@@ -67,6 +68,7 @@ def test_both_methods_write_the_encoder_files_and_a_linear_probe(runs_of, method
     assert yaml.safe_load((run.root / "config.yaml").read_text())["method"] == method
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_encoder(runs_of, nexperia_data, env, monkeypatch):
     full = runs_of("simclr")
     args = pretrain_args(nexperia_data, *env, "simclr", "--name", "killed")
@@ -92,6 +94,7 @@ def test_killed_run_resumes_to_the_same_encoder(runs_of, nexperia_data, env, mon
     assert json.loads((again.root / "encoder.json").read_text())["epochs"] == 3
 
 
+@pytest.mark.slow
 def test_train_fine_tunes_from_the_encoder(runs_of, nexperia_data, env):
     encoder = runs_of("rotation").root / "encoder.pth"
     runs, cache = env
@@ -130,6 +133,7 @@ def test_batch_larger_than_the_images_is_refused(nexperia_data, tmp_path, capsys
     assert capsys.readouterr().err.strip().splitlines()[-1] == "error: option --batch-size 500 exceeds the 300 images"
 
 
+@pytest.mark.slow
 def test_pretraining_can_start_from_imagenet_weights(nexperia_data, tmp_path):
     """--pretrained (the option group every image CLI shares) starts the encoder from the ImageNet weights
     installed with the kit: its first convolution begins as theirs, summed to one channel."""

@@ -76,6 +76,7 @@ def test_threshold_selects_confident_rows_with_hard_labels():
         select_confident(np.array([0.5]), 0.5)
 
 
+@pytest.mark.slow
 def test_pseudo_rows_train_with_their_weight_and_never_validate(source):
     root, preds, data = source
     fold_of = np.arange(len(data.train_ids)) % 4
@@ -92,6 +93,7 @@ def test_pseudo_rows_train_with_their_weight_and_never_validate(source):
     assert list(view.test_ids) == list(data.test_ids)
 
 
+@pytest.mark.slow
 def test_round_two_fold_k_learns_from_source_fold_k_only(env, source, monkeypatch):
     data_dir, runs, cache = env
     root, preds, data = source
@@ -130,6 +132,7 @@ def test_round_two_fold_k_learns_from_source_fold_k_only(env, source, monkeypatc
     assert test["id"].tolist() == list(data.test_ids)
 
 
+@pytest.mark.slow
 def test_missing_source_fold_is_a_one_line_error(env, source):
     data_dir, runs, cache = env
     root, _, _ = source

@@ -34,6 +34,7 @@ def boxed_validation(run, data_dir):
     return boxes[boxes["id"].isin(valid)].set_index("id").sort_index()
 
 
+@pytest.mark.slow
 def test_writes_grids_scores_and_metrics(run, nexperia_data):
     folder = explain(run)
     boxes = boxed_validation(run, nexperia_data)
@@ -62,6 +63,7 @@ def test_writes_grids_scores_and_metrics(run, nexperia_data):
     assert section["smoothgrad"]["samples"] == 4 and "folds" in json.loads((run.root / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_rerun_replaces_the_scores_and_repeats_them_exactly(run):
     first = explain(run, "--methods", "smoothgrad", "vanilla")
     before = pd.read_csv(first / "saliency_scores.csv")
@@ -97,6 +99,7 @@ def refusal(run, argv, capsys):
     return lines[0]
 
 
+@pytest.mark.slow
 def test_bad_input_is_refused_in_one_line(run, nexperia_data, tmp_path, capsys):
     assert "run folder not found" in refusal(run, ["--run", str(tmp_path / "nowhere")], capsys)
     assert "fold 1 of run" in refusal(run, ["--fold", "1"], capsys)
@@ -109,6 +112,7 @@ def test_bad_input_is_refused_in_one_line(run, nexperia_data, tmp_path, capsys):
     assert "validation images of" in refusal(run, ["--data", str(elsewhere)], capsys)
 
 
+@pytest.mark.slow
 def test_a_vae_run_and_a_run_of_other_data_are_named_as_such(run, nexperia_data, tmp_path, capsys):
     from competitions.nexperia import vae
     from competitions.nexperia.synth import generate

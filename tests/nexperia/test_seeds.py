@@ -26,6 +26,7 @@ def two_seeds(env):
     return train.main(tiny_cnn_args(data_dir, runs, cache, "s2", "--seeds", "2"))
 
 
+@pytest.mark.slow
 def test_seed_runs_are_averaged_into_the_run(two_seeds, env):
     data_dir, runs, cache = env
     root = two_seeds.root
@@ -50,6 +51,7 @@ def test_seed_runs_are_averaged_into_the_run(two_seeds, env):
     pd.testing.assert_frame_equal(pd.read_csv(single.root / "oof.csv"), pd.read_csv(seeds[0] / "oof.csv"))
 
 
+@pytest.mark.slow
 def test_a_killed_multi_seed_run_continues(two_seeds, env, monkeypatch):
     data_dir, runs, cache = env
     args = tiny_cnn_args(data_dir, runs, cache, "killed", "--seeds", "2")

@@ -61,6 +61,7 @@ def _check_run(root, s, fold_ids=None):
     return oof, test
 
 
+@pytest.mark.slow
 def test_without_skip_bad_the_error_recommends_an_option_every_cli_has(setup):
     for main, extra in [(baseline.main, []), (vae.main, ["--epochs", "1", "--threads", "1"]),
                         (train.main, ["--epochs", "1", "--threads", "1"])]:
@@ -70,16 +71,19 @@ def test_without_skip_bad_the_error_recommends_an_option_every_cli_has(setup):
     assert not (setup["runs"] / "nexperia" / "logreg").exists()  # no config.yaml left behind to lock the name
 
 
+@pytest.mark.slow
 def test_baseline_skip_bad_keeps_folds_and_scores_every_test_id(setup):
     run = baseline.main(setup["common"] + ["--skip-bad", "--fold", "all"])
     _check_run(run.root, setup)
 
 
+@pytest.mark.slow
 def test_vae_skip_bad(setup):
     vae.main(setup["common"] + ["--skip-bad", "--epochs", "1", "--heatmaps", "0", "--threads", "1"])
     _check_run(setup["runs"] / "nexperia" / "vae-conv", setup)
 
 
+@pytest.mark.slow
 def test_train_and_predict_skip_bad(setup):
     small = ["--epochs", "1", "--img-size", "32", "--batch-size", "32", "--workers", "0", "--gradcam", "0",
              "--model", "resnet18", "--model-kwargs", "{channels: [8, 8, 8, 8]}", "--tta-compare", "none",
@@ -91,15 +95,23 @@ def test_train_and_predict_skip_bad(setup):
     _check_run(derived.root, setup)
 
 
+@pytest.mark.slow
 def test_features_and_noisy_skip_bad(setup):
     features.main(setup["common"] + ["--skip-bad", "--img-size", "32", "--classifiers", "logreg", "--no-plots",
                                      "--model-kwargs", "{channels: [8, 8, 8, 8]}"])
     oof, _ = _check_run(setup["runs"] / "nexperia" / "feat-logreg", setup)
-    report = noisy.main(["--oof", str(setup["runs"] / "nexperia" / "feat-logreg"), "--data", str(setup["data"]),
-                         "--cache-dir", str(setup["cache"]), "--skip-bad", "--grid", "4"])
-    assert isinstance(report, dict)
+    run = setup["runs"] / "nexperia" / "feat-logreg"
+    report = noisy.main(["--oof", str(run), "--data", str(setup["data"]), "--cache-dir", str(setup["cache"]),
+                         "--skip-bad", "--grid", "4"])
+    assert report["n_rows"] == len(oof)  # every OOF row audited, the bad train image among none of them
+    suspects = pd.read_csv(run / "audit" / "suspects.csv", dtype={"id": str})
+    assert len(suspects) == report["n_suspects"] and setup["bad_train"] not in set(suspects["id"])
+    assert set(suspects["id"]) <= set(oof["id"])
+    if report["n_suspects"]:  # the grid leaves the bad image out and still draws the others
+        assert (run / "audit" / "suspects.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_folds_first_made_by_a_skip_bad_run_include_the_bad_image(setup, tmp_path):
     """A fold file made while an image was unreadable still fits once the image is repaired."""
     (setup["runs"] / "nexperia" / "folds.csv").unlink()

@@ -127,6 +127,7 @@ def test_planted_duplicates(nexperia_data: Path) -> None:
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] < 0.97
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_whatever_workers(tmp_path: Path) -> None:
     small = {"n_train": 60, "n_test": 12, "noise_rate": 0.05, "progress": False}
     a = _tree_digest(generate(tmp_path / "a", seed=3, **small))
@@ -138,6 +139,7 @@ def test_same_seed_same_bytes_whatever_workers(tmp_path: Path) -> None:
     assert a["_truth.csv"] != c["_truth.csv"]
 
 
+@pytest.mark.slow
 def test_resume_and_refusals(tmp_path: Path) -> None:
     small = {"n_train": 60, "n_test": 12, "progress": False}
     out = generate(tmp_path / "d", seed=1, **small)
@@ -157,6 +159,7 @@ def test_resume_and_refusals(tmp_path: Path) -> None:
         generate(real, seed=1, **small)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_finished_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     small = {"n_train": 60, "n_test": 12, "seed": 5, "chunk_size": 20, "progress": False}
     reference = _tree_digest(generate(tmp_path / "ref", **small))
@@ -184,6 +187,7 @@ def _band(path: Path) -> np.ndarray:
     return cv2.resize(img, (122, 65), interpolation=cv2.INTER_AREA)
 
 
+@pytest.mark.slow
 def test_defects_are_a_real_local_signal(nexperia_data: Path) -> None:
     """A nearest-good-neighbour detector finds the defects: align each image to 8 images labelled good of
     the same product (product code from the id), keep the smallest absolute difference per pixel and
@@ -207,6 +211,7 @@ def test_defects_are_a_real_local_signal(nexperia_data: Path) -> None:
     assert roc_auc_score(truth["label_true"], scores) > 0.8  # 0.87-0.92 over seeds 0-3
 
 
+@pytest.mark.slow
 def test_shift_option_is_deterministic_and_off_by_default(tmp_path: Path) -> None:
     """--shift 0 writes exactly the default files; a shift gives the same bytes whatever the workers, changes
     only the flagged test images (no train-test duplicates among them) and records them in _truth.csv."""

@@ -34,6 +34,7 @@ def full_run(nexperia_data, env):
     return train.main(tiny_args(nexperia_data, runs, cache, "full"))
 
 
+@pytest.mark.slow
 def test_fold_run_writes_the_contract_files(full_run, nexperia_data, env):
     runs, cache = env
     fold = full_run.root / "fold0"
@@ -57,6 +58,7 @@ def test_fold_run_writes_the_contract_files(full_run, nexperia_data, env):
     assert config["model"] == "resnet18" and config["img_size"] == 32
 
 
+@pytest.mark.slow
 def test_metrics_hold_aucs_against_given_and_true_labels(full_run):
     metrics = json.loads((full_run.root / "metrics.json").read_text())
     fold = metrics["folds"]["0"]
@@ -69,6 +71,7 @@ def test_metrics_hold_aucs_against_given_and_true_labels(full_run):
     assert "auc_true" in metrics["oof"] and metrics["completed_folds"] == [0]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_files(full_run, nexperia_data, env, monkeypatch):
     runs, cache = env
     args = tiny_args(nexperia_data, runs, cache, "killed")
@@ -120,14 +123,14 @@ def test_suspect_audit_flags_change_the_training_labels(nexperia_data, env, tmp_
 
 
 def test_logistic_regression_baseline_writes_a_blendable_run(nexperia_data, env, full_run):
-    from common.run import load_predictions
+    from common.run import RunFolder
     from competitions.nexperia import baseline
 
     runs, cache = env
     run = baseline.main(["--data", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(cache),
                          "--n-splits", "4", "--fold", "0", "--size", "16"])
-    oof, test = load_predictions(run.root)
-    cnn_oof, _ = load_predictions(full_run.root)
+    oof, test = run.read_oof(), run.read_test()
+    cnn_oof = RunFolder(full_run.root).read_oof()
     assert sorted(oof["id"]) == sorted(cnn_oof["id"])  # the same fold-0 rows as every other model
     assert len(test) == len(pd.read_csv(full_run.root / "test.csv"))
     metrics = json.loads((run.root / "metrics.json").read_text())["folds"]["0"]

@@ -77,6 +77,7 @@ def _trials(roots: dict, name: str, family: str = "cnn") -> list[optuna.trial.Fr
     return optuna.load_study(study_name=f"nexperia_{family}", storage=storage).trials
 
 
+@pytest.mark.slow
 def test_cnn_study_prunes_resumes_and_feeds_train(roots):
     first = tune.main(_args(roots, "cnn", "cnn", 2))
     study = roots["runs"] / "nexperia" / "cnn"
@@ -104,6 +105,7 @@ def test_cnn_study_prunes_resumes_and_feeds_train(roots):
     assert config["img_size"] == 32 and (tuned.root / "fold0" / "done.json").is_file()
 
 
+@pytest.mark.slow
 def test_vae_study_feeds_vae(roots):
     result = tune.main(_args(roots, "vae", "vae", 2, "--n-warmup-steps", "0"))
     best = yaml.safe_load((roots["runs"] / "nexperia" / "vae" / "best_params.yaml").read_text())
@@ -161,6 +163,7 @@ def test_bad_search_space_entry_is_one_line_naming_key_and_file(roots, tmp_path,
     assert not (roots["runs"] / "nexperia" / "bad").exists()
 
 
+@pytest.mark.slow
 def test_killed_worker_trial_is_failed_and_retried(roots, tmp_path):
     args = _args(roots, "cnn", "killed", 3, *HEARTBEAT)
     tune.main(_args(roots, "cnn", "killed", 1, *HEARTBEAT))
@@ -188,6 +191,7 @@ def test_killed_worker_trial_is_failed_and_retried(roots, tmp_path):
     assert result["finished_trials"] == 3
 
 
+@pytest.mark.slow
 def test_two_workers_share_a_sqlite_study(roots, tmp_path):
     gate = tmp_path / "go"
     tune.main(_args(roots, "cnn", "pair", 1))  # cache and folds made before the race

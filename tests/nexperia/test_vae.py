@@ -62,9 +62,10 @@ def test_conv_vae_rejects_bad_size():
         ConvVAE(image_size=50)
 
 
+@pytest.mark.slow
 def test_vae_fold_run_end_to_end(nexperia_data, tmp_path):
     from common.run import Run
-    from competitions.nexperia.data import load_truth
+    from competitions.nexperia.data import read_truth_file
     from competitions.nexperia.vae import main
 
     common = ["--data", str(nexperia_data), "--runs-dir", str(tmp_path / "runs"),
@@ -98,7 +99,7 @@ def test_vae_fold_run_end_to_end(nexperia_data, tmp_path):
     rng = np.random.default_rng(0)
     for k in range(5):
         rows = folds[folds["fold"] == k]
-        target = load_truth(nexperia_data).set_index("id").loc[rows["id"], "label_given"].to_numpy()
+        target = read_truth_file(nexperia_data).set_index("id").loc[rows["id"], "label_given"].to_numpy()
         base.save_fold_predictions(k, pd.DataFrame({"id": rows["id"], "target": target,
                                                     "pred": target + rng.normal(0, 0.5, len(rows))}), None)
     blended = main([*common, "--arch", "fc", "--fold", "0", "--hidden", "64", "--blend-with", str(base.root)])
@@ -123,7 +124,7 @@ def test_local_score_prefers_a_concentrated_error():
 def test_blend_report_on_two_runs(tmp_path):
     """The VAE's blend report is common.ensemble.evaluate_blend's, with the true-label comparison."""
     from common.ensemble import align, evaluate_blend
-    from common.run import Run, load_predictions
+    from common.run import Run, RunFolder
     from competitions.nexperia.anomaly import blend_report
 
     rng = np.random.default_rng(0)
@@ -149,8 +150,8 @@ def test_blend_report_on_two_runs(tmp_path):
     assert len(report["weights"]) == 2
     blend = pd.read_csv(tmp_path / "vae" / "blend" / "oof.csv")
     assert list(blend.columns) == ["id", "fold", "target", "pred"] and len(blend) == n
-    shared = evaluate_blend(align({"base": load_predictions(tmp_path / "cnn")[0],
-                                   "vae": load_predictions(tmp_path / "vae")[0]}), "weighted")
+    shared = evaluate_blend(align({"base": RunFolder(tmp_path / "cnn").read_oof(),
+                                   "vae": RunFolder(tmp_path / "vae").read_oof()}), "weighted")
     assert report["cv"] == shared.report["cv"] and report["weights"] == shared.report["weights"]
 
 
@@ -181,6 +182,7 @@ def test_stretch_contrast_maps_each_images_percentiles_to_full_range():
     assert (flat == 0).all()  # no division by zero on a constant image
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["fc", "conv"])
 def test_killed_and_resumed_run_writes_the_uninterrupted_files(nexperia_data, tmp_path, monkeypatch, arch):
     """Trust issue, item 3: a VAE run stopped after epoch 1 (``KIT_STOP_AFTER_EPOCH``) and run again with the

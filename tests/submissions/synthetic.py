@@ -45,3 +45,11 @@ def write_run(runs_dir: Path, competition: str, name: str, noise: float, seed: i
         test_pred = pd.DataFrame({"id": test, "pred": rng.uniform(0, 1, len(test))})
         run.save_fold_predictions(k, oof, test_pred)
     return run.root
+
+
+def assert_drawn(png) -> None:
+    """A picture was drawn: the file decodes as an image of a plot's size with more than a blank background."""
+    import matplotlib.pyplot as plt
+
+    pixels = plt.imread(png)
+    assert pixels.shape[0] >= 200 and pixels.shape[1] >= 300 and pixels[..., :3].std() > 0.05, png

@@ -7,10 +7,19 @@ import pytest
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
+from common.cli import run_cli
 from common.run import Run
 from submissions.blend import into_range, main, make_submission
 from submissions.store import sidecar_path
 from tests.submissions.synthetic import N_FOLDS, N_TRAIN, submission_ids, write_run, write_sample
+
+
+def _exit_status(args):
+    """The command line's exit status: 0, or 2 with the error on one line (common.cli.run_cli)."""
+    try:
+        return run_cli(main, args)
+    except SystemExit as exit_info:
+        return exit_info.code
 
 
 def _blend(setup, runs, method="rank"):
@@ -114,7 +123,7 @@ def test_run_predicting_other_test_ids_is_refused(nexperia_setup, capsys):
     write_run(setup["runs_dir"], "nexperia", "wrongids", 1.0, seed=9, test=ids[:-1] + ["INTRUDER"])
     args = ["--competition", "nexperia", "--runs", "model0", "wrongids", "--data", str(setup["data"]),
             "--runs-dir", str(setup["runs_dir"]), "--files-root", str(setup["files"])]
-    assert main(args) == 1
+    assert _exit_status(args) == 2
     err = capsys.readouterr().err
     assert "'wrongids' test.csv" in err and "INTRUDER" in err and ids[-1] in err
     assert not setup["files"].exists()
@@ -189,7 +198,7 @@ def test_refuses_a_partial_run_unless_allowed(nexperia_setup, capsys):
     capsys.readouterr()  # the training log
     args = ["--competition", "nexperia", "--runs", "partial", "--runs-dir", str(s["runs_dir"]),
             "--data", str(s["data"]), "--files-root", str(s["files"])]
-    assert main(args) == 1
+    assert _exit_status(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(run.root) in err and "missing folds [1, 2]" in err
     assert "--allow-partial" in err
@@ -212,7 +221,8 @@ def test_refuses_a_run_whose_oof_and_metrics_disagree(nexperia_setup):
     # what two writers on one run could leave: metrics.json describing fewer folds than oof.csv holds
     metrics = json.loads(run.metrics_path.read_text())
     run.metrics_path.write_text(json.dumps({**metrics, "completed_folds": [0, 1], "complete": False}))
-    with pytest.raises(ValueError, match=r"oof.csv holds folds \[0, 1, 2\] but the finished folds are \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"whole is partial: metrics.json records folds \[0, 1\] but the finished "
+                                         r"folds are \[0, 1, 2\]"):
         make_submission("nexperia", ["whole"], "rank", s["data"], s["runs_dir"], s["files"])
 
 
@@ -236,6 +246,7 @@ def _meta_file(tmp_path, setup, drop_train=0, drop_test=0, **columns):
     return path
 
 
+@pytest.mark.slow
 def test_lgb_stack_with_meta_features_writes_a_valid_submission(nexperia_setup, tmp_path, capsys):
     setup = nexperia_setup
     meta_path = _meta_file(tmp_path, setup)
@@ -270,9 +281,9 @@ def test_meta_features_errors_name_ids_columns_and_method(nexperia_setup, tmp_pa
             "--runs-dir", str(setup["runs_dir"]), "--files-root", str(setup["files"])]
 
     def fails(*extra):
-        assert main([*base, *extra]) == 1
+        assert _exit_status([*base, *extra]) == 2
         err = capsys.readouterr().err
-        assert err.startswith("BLEND FAILED: ") and err.count("\n") == 1
+        assert err.startswith("error: ") and err.count("\n") == 1
         return err
 
     err = fails("--method", "lgb_stack", "--meta-features", str(_meta_file(tmp_path, setup, drop_train=3)))

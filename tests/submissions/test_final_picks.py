@@ -44,6 +44,7 @@ def finals(tmp_path, fake_kaggle_server):
     return ledger
 
 
+@pytest.mark.slow
 def test_final_picks_best_cv_and_a_hedge_built_another_way(finals, capsys):
     capsys.readouterr()
     assert leaderboard.main(["final", "--competition", "nexperia", "--ledger", str(finals)]) == 0
@@ -60,6 +61,7 @@ def test_final_picks_best_cv_and_a_hedge_built_another_way(finals, capsys):
         assert secret not in out
 
 
+@pytest.mark.slow
 def test_private_scores_sync_after_the_deadline_and_show_the_shake_up(finals, fake_kaggle_server, tmp_path, capsys):
     for sub, (*_head, private, _status) in zip(fake_kaggle_server.submissions, SUBMISSIONS):
         if private:

@@ -2,12 +2,15 @@
 a rerun after space is freed completes (a real tmpfs filled up: tests/full_disk.py)."""
 from __future__ import annotations
 
+import pytest
+
 from submissions import blend, submit
 from submissions.store import latest_submission
 from tests.full_disk import fails_for_space, files_in, full_disk
 from tests.submissions.synthetic import write_run, write_sample
 
 
+@pytest.mark.slow
 def test_blend_on_a_full_disk_writes_no_part_of_a_submission(tmp_path, capsys):
     for i, noise in enumerate([1.0, 1.3]):
         write_run(tmp_path / "runs", "nexperia", f"model{i}", noise, seed=i)

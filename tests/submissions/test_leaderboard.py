@@ -5,11 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.cli import run_cli
 from submissions import leaderboard
 from submissions.ledger import Ledger
 from submissions.submit import submit_file
 from tests import fake_kaggle
-from tests.submissions.synthetic import submission_ids, write_sample
+from tests.submissions.synthetic import assert_drawn, submission_ids, write_sample
 
 CV = [0.91, 0.93, 0.95, 0.94]
 LB = ["0.902", "0.925", "0.941", "0.930"]
@@ -39,6 +40,7 @@ def sent(tmp_path, fake_kaggle_server):
     return ledger
 
 
+@pytest.mark.slow
 def test_sync_fills_scores_and_rank(sent, fake_kaggle_server, capsys):
     assert leaderboard.main(["sync", "--competition", "nexperia", "--ledger", str(sent),
                              "--files-root", str(sent.parent / "files")]) == 0
@@ -54,6 +56,7 @@ def test_sync_fills_scores_and_rank(sent, fake_kaggle_server, capsys):
     assert board.body["competitionName"] == "semi-conductor-image-classification-second-stage"
 
 
+@pytest.mark.slow
 def test_report_prints_ledger_and_saves_cv_vs_lb_plot(sent, tmp_path, capsys):
     leaderboard.sync("nexperia", sent, files_root=tmp_path / "files")
     plot = tmp_path / "cv_vs_lb.png"
@@ -65,13 +68,17 @@ def test_report_prints_ledger_and_saves_cv_vs_lb_plot(sent, tmp_path, capsys):
     assert "team kit-tester: public rank 3 of 3 (top 100.0%)" in out and "nexperia-sub2.csv" in out
     assert "daily quota: 4 of 5 used today" in out
     for png in (plot, tmp_path / "plots" / "scores_nexperia.png", tmp_path / "plots" / "rank_nexperia.png"):
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert_drawn(png)
 
 
+
+@pytest.mark.slow
 def test_sync_without_credentials_fails_clearly(sent, fake_kaggle_server, monkeypatch, tmp_path, capsys):
     fake_kaggle.configure_client(monkeypatch, fake_kaggle_server.base_url, tmp_path / "empty", credentials=False)
-    assert leaderboard.main(["sync", "--competition", "nexperia", "--ledger", str(sent)]) == 1
-    assert "no Kaggle credentials" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(leaderboard.main, ["sync", "--competition", "nexperia", "--ledger", str(sent)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and "no Kaggle credentials" in err
 
 
 def test_report_of_an_empty_ledger(tmp_path, capsys):

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.cli import run_cli
 from submissions.blend import main, make_submission
 from submissions.ledger import Ledger
 from submissions.submit import submit_file
@@ -68,8 +69,11 @@ def test_cli_applies_post_and_refuses_unknown_names(leaky, capsys):
               "--runs-dir", str(setup["runs_dir"]), "--files-root", str(setup["files"])]
     assert main([*common, "--post", "leak-fix"]) == 0
     assert "post-processing leak-fix: n_exact_matches 1, n_changed 1" in capsys.readouterr().out
-    assert main([*common, "--post", "magic"]) == 1
-    assert "has no post-processing 'magic'; it has ['leak-fix']" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, [*common, "--post", "magic"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err == "error: competition nexperia has no post-processing 'magic'; it has ['leak-fix']\n"
 
 
 def test_an_older_ledger_gets_the_postprocess_column(tmp_path):

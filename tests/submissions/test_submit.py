@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from common.cli import run_cli
 from submissions.blend import make_submission
 from submissions.ledger import Ledger
 from submissions.store import sidecar_path
@@ -43,7 +44,11 @@ def blended(blended_once, tmp_path):
 
 
 def _submit(setup, *args):
-    return main([*args, "--data", str(setup["data"]), "--ledger", str(setup["ledger"])])
+    """The command line's exit status: 0, or 2 with the error on one line (common.cli.run_cli)."""
+    try:
+        return run_cli(main, [*args, "--data", str(setup["data"]), "--ledger", str(setup["ledger"])])
+    except SystemExit as exit_info:
+        return exit_info.code
 
 
 def _rows(setup):
@@ -59,6 +64,7 @@ def _assert_no_secret(capsys, setup):
     return captured
 
 
+@pytest.mark.slow
 def test_submit_sends_file_and_message_and_records_it(blended, fake_kaggle_server, capsys):
     setup, path, meta = blended
     assert _submit(setup, str(path), "-m", "rank blend of two") == 0
@@ -80,11 +86,12 @@ def test_submit_sends_file_and_message_and_records_it(blended, fake_kaggle_serve
     assert f"Kaggle submission {row['kaggle_ref']}" in out
 
 
+@pytest.mark.slow
 def test_same_file_is_refused_twice_unless_forced(blended, fake_kaggle_server, capsys):
     setup, path, _ = blended
     assert _submit(setup, str(path), "-m", "first") == 0
     calls = len(fake_kaggle_server.calls)
-    assert _submit(setup, str(path), "-m", "again") == 1
+    assert _submit(setup, str(path), "-m", "again") == 2
     assert "already sent" in capsys.readouterr().err
     assert len(fake_kaggle_server.calls) == calls
     assert _submit(setup, str(path), "-m", "again", "--force") == 0
@@ -92,6 +99,7 @@ def test_same_file_is_refused_twice_unless_forced(blended, fake_kaggle_server, c
     assert _rows(setup)["status"].tolist() == ["pending", "pending"]
 
 
+@pytest.mark.slow
 def test_dry_run_records_without_contacting_kaggle(blended, fake_kaggle_server, capsys):
     setup, path, _ = blended
     assert _submit(setup, "--latest", "--competition", "nexperia", "--files-root", str(setup["files"]),
@@ -103,13 +111,14 @@ def test_dry_run_records_without_contacting_kaggle(blended, fake_kaggle_server, 
     assert _submit(setup, str(path), "-m", "now for real") == 0  # a dry run does not count as sent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failing", ["upload", "CreateSubmission", "StartSubmissionUpload"])
 def test_server_error_during_submission_records_nothing_as_sent(blended, fake_kaggle_server, capsys, failing):
     setup, path, _ = blended
     fake_kaggle_server.fail[failing] = 500
-    assert _submit(setup, str(path), "-m", "doomed") == 1
+    assert _submit(setup, str(path), "-m", "doomed") == 2
     err = _assert_no_secret(capsys, setup).err
-    assert "NOT SENT" in err and "failed" in err
+    assert err.startswith("error: not sent: ") and "failed" in err and err.count("\n") == 1
     assert fake_kaggle_server.submissions == []
     row, = _rows(setup).to_dict("records")
     assert row["status"] == "failed" and row["kaggle_ref"] is None and row["error"]
@@ -117,10 +126,11 @@ def test_server_error_during_submission_records_nothing_as_sent(blended, fake_ka
     assert _submit(setup, str(path), "-m", "retry") == 0  # a failed attempt does not block a retry
 
 
+@pytest.mark.slow
 def test_missing_credentials_is_a_clear_error(blended, fake_kaggle_server, monkeypatch, tmp_path, capsys):
     setup, path, _ = blended
     fake_kaggle.configure_client(monkeypatch, fake_kaggle_server.base_url, tmp_path / "empty", credentials=False)
-    assert _submit(setup, str(path), "-m", "no creds") == 1
+    assert _submit(setup, str(path), "-m", "no creds") == 2
     err = capsys.readouterr().err
     assert "no Kaggle credentials" in err and "KAGGLE_API_TOKEN" in err
     assert fake_kaggle_server.calls == []
@@ -132,7 +142,7 @@ def test_invalid_file_is_never_sent(blended, fake_kaggle_server, capsys):
     sub = pd.read_csv(path)
     sub.loc[0, "defect_score"] = float("nan")
     sub.to_csv(path, index=False)
-    assert _submit(setup, str(path), "-m", "broken") == 1
+    assert _submit(setup, str(path), "-m", "broken") == 2
     assert "NaN" in capsys.readouterr().err
     assert fake_kaggle_server.calls == [] and _rows(setup).empty
 
@@ -175,13 +185,14 @@ def _killed_submit(setup, server, path, hang_on: str) -> None:
         server.hang.clear()
 
 
+@pytest.mark.slow
 def test_a_submit_killed_after_kaggle_accepted_the_file_does_not_send_it_again(blended, fake_kaggle_server, capsys):
     setup, path, _ = blended
     _killed_submit(setup, fake_kaggle_server, path, "CreateSubmission")
     accepted, = fake_kaggle_server.submissions
     row, = _rows(setup).to_dict("records")
     assert row["status"] == "sending" and row["kaggle_ref"] is None  # written before the upload started
-    assert _submit(setup, str(path), "-m", "again") == 1
+    assert _submit(setup, str(path), "-m", "again") == 2
     err = capsys.readouterr().err
     assert "already sent to Kaggle (an earlier submit of it stopped" not in err  # it is settled now
     assert f"already sent to Kaggle (submission ref(s) [{accepted['ref']}]" in err
@@ -190,6 +201,7 @@ def test_a_submit_killed_after_kaggle_accepted_the_file_does_not_send_it_again(b
     assert row["status"] == "pending" and row["kaggle_ref"] == accepted["ref"]
 
 
+@pytest.mark.slow
 def test_a_submit_killed_before_kaggle_accepted_the_file_sends_it_on_the_rerun(blended, fake_kaggle_server, capsys):
     setup, path, _ = blended
     _killed_submit(setup, fake_kaggle_server, path, "StartSubmissionUpload")
@@ -201,6 +213,7 @@ def test_a_submit_killed_before_kaggle_accepted_the_file_sends_it_on_the_rerun(b
     assert len(fake_kaggle_server.submissions) == 1
 
 
+@pytest.mark.slow
 def test_leaderboard_sync_settles_an_interrupted_submit_and_tracks_submissions_the_ledger_lacks(
         blended, fake_kaggle_server, capsys):
     from submissions.leaderboard import main as leaderboard_main
@@ -230,17 +243,18 @@ def _today_on_kaggle(server, n: int, status: str = "COMPLETE", day: str | None =
                                    "date": stamp, "status": status, "publicScore": "0.9"})
 
 
+@pytest.mark.slow
 def test_a_sixth_submission_is_refused_on_a_5_per_day_competition(blended, fake_kaggle_server, capsys):
     setup, path, _ = blended
     fake_kaggle_server.competition = {"maxDailySubmissions": 5}
     _today_on_kaggle(fake_kaggle_server, 1, day="2020-01-01T23:59:00.000Z")  # another day: not counted
     _today_on_kaggle(fake_kaggle_server, 1, status="ERROR")  # an error: not counted, as on Kaggle
     _today_on_kaggle(fake_kaggle_server, 5)
-    assert _submit(setup, str(path), "-m", "the sixth") == 1
+    assert _submit(setup, str(path), "-m", "the sixth") == 2
     err = _assert_no_secret(capsys, setup).err
     day = time.strftime("%Y-%m-%d", time.gmtime())
     tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
-    assert err.startswith(f"NOT SENT: the daily submission limit is reached: daily quota: 5 of 5 used today "
+    assert err.startswith(f"error: not sent: the daily submission limit is reached: daily quota: 5 of 5 used today "
                           f"(UTC {day}), 0 left; resets {tomorrow} 00:00 UTC (in ")
     assert err.count("\n") == 1
     assert fake_kaggle_server.calls_to("StartSubmissionUpload") == []
@@ -248,6 +262,7 @@ def test_a_sixth_submission_is_refused_on_a_5_per_day_competition(blended, fake_
     assert row["status"] == "failed" and "daily submission limit" in row["error"]
 
 
+@pytest.mark.slow
 def test_submit_and_dry_run_show_the_quota_left(blended, fake_kaggle_server, capsys):
     from submissions.leaderboard import main as leaderboard_main
     setup, path, _ = blended
@@ -267,6 +282,7 @@ def test_submit_and_dry_run_show_the_quota_left(blended, fake_kaggle_server, cap
     assert len(fake_kaggle_server.calls) == calls  # a dry run asks Kaggle nothing
 
 
+@pytest.mark.slow
 def test_a_competition_record_kaggle_does_not_give_does_not_stop_the_send(blended, fake_kaggle_server, capsys):
     setup, path, _ = blended
     fake_kaggle_server.fail["GetCompetition"] = 403
@@ -274,3 +290,23 @@ def test_a_competition_record_kaggle_does_not_give_does_not_stop_the_send(blende
     captured = _assert_no_secret(capsys, setup)
     assert "daily quota: not known (Kaggle's competition record could not be read)" in captured.out
     assert len(fake_kaggle_server.submissions) == 1
+
+
+def test_files_and_ledger_live_under_kit_submissions_root(blended, monkeypatch, tmp_path, capsys):
+    """Blend, ``submit --latest`` and ``leaderboard report`` find the files and the ledger under
+    ``$KIT_SUBMISSIONS_ROOT`` when no path is given."""
+    from submissions.blend import main as blend_main
+    from submissions.leaderboard import main as leaderboard_main
+    setup, _, meta = blended
+    root = tmp_path / "elsewhere"
+    monkeypatch.setenv("KIT_SUBMISSIONS_ROOT", str(root))
+    runs = [r["path"] for r in meta["runs"]]
+    assert blend_main(["--competition", "nexperia", "--runs", *runs, "--data", str(setup["data"])]) == 0
+    written, = (root / "files" / "nexperia").glob("*.csv")
+    assert run_cli(main, ["--latest", "--competition", "nexperia", "-m", "moved", "--dry-run",
+                          "--data", str(setup["data"])]) == 0
+    out = capsys.readouterr().out
+    assert f"dry run: {written} is valid and recorded (ledger {root / 'ledger.sqlite'}, id 1)" in out
+    assert leaderboard_main(["report", "--plots-dir", str(tmp_path / "plots")]) == 0
+    assert f"ledger: {root / 'ledger.sqlite'}; submission files: {root / 'files'}/<competition>/" in \
+        capsys.readouterr().out

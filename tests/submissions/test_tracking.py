@@ -13,7 +13,7 @@ from submissions.ledger import Ledger
 from submissions.report import write_report
 from submissions.standing import medal_ranks
 from tests import fake_kaggle
-from tests.submissions.synthetic import submission_ids
+from tests.submissions.synthetic import assert_drawn, submission_ids
 
 SLUG = "semi-conductor-image-classification-second-stage"
 
@@ -60,6 +60,7 @@ def sent_outside(nexperia_setup, fake_kaggle_server, tmp_path):
     return s, one, blend
 
 
+@pytest.mark.slow
 def test_sync_tracks_kit_files_sent_outside_and_keeps_unknown_ones(sent_outside, fake_kaggle_server, capsys):
     s, one, blend = sent_outside
     capsys.readouterr()
@@ -83,6 +84,7 @@ def test_sync_tracks_kit_files_sent_outside_and_keeps_unknown_ones(sent_outside,
     _no_secret(out, s["ledger"].read_bytes().decode(errors="replace"))
 
 
+@pytest.mark.slow
 def test_sync_twice_changes_nothing(sent_outside, fake_kaggle_server, capsys):
     s, _, _ = sent_outside
     assert _sync(s["ledger"], s["files"]) == 0
@@ -98,6 +100,7 @@ def test_sync_twice_changes_nothing(sent_outside, fake_kaggle_server, capsys):
     assert len(fake_kaggle_server.calls_to("DownloadSubmission")) == downloads
 
 
+@pytest.mark.slow
 def test_a_board_of_5000_teams_ranks_the_team_3210th(sent_outside, fake_kaggle_server, capsys):
     s, _, _ = sent_outside
     fake_kaggle_server.leaderboard = board(5000, 3210)
@@ -120,13 +123,14 @@ def test_a_board_of_5000_teams_ranks_the_team_3210th(sent_outside, fake_kaggle_s
     out = capsys.readouterr().out
     assert "in the bronze zone" in out and "silver needs 0.00150 more" in out
     assert "3210/5000 (top 64.2%) -> " in out and "400/5000 (top 8.0%)" in out
-    assert (s["files"] / "rank_nexperia.png").read_bytes()[:4] == b"\x89PNG"
+    assert_drawn(s["files"] / "rank_nexperia.png")
     page = write_report(s["files"] / "report.html", competitions=["nexperia"], runs_dir=s["runs_dir"],
                         ledger=s["ledger"], files_root=s["files"]).read_text()
     assert "public rank 400 of 5000 (top 8.0%)" in page and "daily quota: 3 of 5 used today" in page
 
 
 # the score lines worked out by hand from the rules: rank r scores 0.99 - (r - 1) * 0.00001
+@pytest.mark.slow
 @pytest.mark.parametrize("teams, gold, silver, bronze", [
     (80, 8, 16, 32),       # under 100 teams: 10%, 20%, 40% of 80
     (500, 11, 50, 100),    # 250-999: top 10 + 0.2% of 500 = 11, top 50, top 100
@@ -153,6 +157,7 @@ def test_medal_zone_sizes_at_the_rule_boundaries():
     assert medal_ranks(7198) == {"gold": 24, "silver": 359, "bronze": 719}  # Home Credit's team count
 
 
+@pytest.mark.slow
 def test_a_team_not_on_the_board_is_said_in_one_line(sent_outside, fake_kaggle_server, capsys):
     s, _, _ = sent_outside
     fake_kaggle_server.leaderboard = board(80, None)
@@ -210,6 +215,7 @@ def test_an_older_leaderboard_download_without_rank_or_members_is_read_in_its_or
     assert place["bronze"] == 0.10 and place["next_zone"] == "bronze" and place["distance"] == pytest.approx(0.10)
 
 
+@pytest.mark.slow
 def test_sync_tracks_submissions_when_kaggle_refuses_the_board_and_the_record(sent_outside, fake_kaggle_server,
                                                                              capsys):
     s, _, _ = sent_outside
@@ -224,6 +230,7 @@ def test_sync_tracks_submissions_when_kaggle_refuses_the_board_and_the_record(se
         assert ledger.ranks("nexperia").empty and ledger.competition_record("nexperia") is None
 
 
+@pytest.mark.slow
 def test_sync_gives_older_rows_of_a_kit_file_its_blend_method(sent_outside, fake_kaggle_server):
     s, _, blend = sent_outside
     from submissions.store import file_sha256

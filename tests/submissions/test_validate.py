@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.cli import run_cli
 from common.registry import get_competition
 from submissions.validate import SubmissionError, main, validate_file
 from tests.submissions.synthetic import submission_ids, write_sample
@@ -82,8 +83,10 @@ def test_bad_file_is_refused_with_what_is_wrong(case, tmp_path, capsys, mutate):
     for text in expected:
         assert text in str(error.value)
     assert str(path) in str(error.value)
-    assert main([str(path), "--competition", competition, "--data", str(data)]) == 1
-    assert "INVALID" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, [str(path), "--competition", competition, "--data", str(data)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith(f"error: {path} is not a valid {competition} submission:")
 
 
 def test_missing_sample_submission_names_the_file(tmp_path):

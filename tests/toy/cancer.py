@@ -19,9 +19,10 @@ from common.config import parse_config
 from common.folds import get_or_make_folds
 from common.registry import Competition, register
 from common.run import Run
-from common.tabular.config import GBDTConfig, lgb_params
-from common.tabular.engine import train_cv
+from common.tabular.config import GBDTConfig
+from common.tabular.cross_validate import train_cv
 from common.tabular.matrix import TabularMatrix
+from common.tabular.protocol import model_params
 
 SPEC = register(Competition(name="toy_cancer", slug="toy-cancer", marker_file="train.csv",
                                    sample_submission="sample_submission.csv", id_column="row_id",
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     run.save_config(cfg)
     folds = get_or_make_folds(run.root.parent / "folds.csv", matrix.ids, matrix.y, n_splits=cfg.n_splits,
                               seed=cfg.seed)
-    return train_cv(run, cfg, matrix, folds["fold"].to_numpy(), lgb_params(cfg), title="toy cancer")
+    return train_cv(run, cfg, matrix, folds["fold"].to_numpy(), model_params(cfg), title="toy cancer")
 
 
 if __name__ == "__main__":

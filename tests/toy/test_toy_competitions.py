@@ -12,6 +12,8 @@ from submissions.submit import submit_file
 from submissions.validate import validate_file
 from tests.toy import cancer
 
+pytestmark = pytest.mark.e2e  # each test plays a competition's whole flow, command by command
+
 LGB_ARGS = ["--num-boost-round", "200", "--early-stopping-rounds", "20", "--num-threads", "1",
             "--n-splits", "4", "--log-period", "0", "--learning-rate", "0.1", "--num-leaves", "7",
             "--min-data-in-leaf", "10", "--feature-fraction", "0.8"]
@@ -29,6 +31,7 @@ def cancer_runs(tmp_path_factory):
             "metrics": metrics}
 
 
+@pytest.mark.slow
 def test_tabular_toy_trains_every_fold_with_the_common_schema(cancer_runs):
     metrics = cancer_runs["metrics"]["lgb"]
     assert metrics["complete"] is True and metrics["completed_folds"] == [0, 1, 2, 3]
@@ -96,6 +99,7 @@ def digits_runs(tmp_path_factory):
             "metrics": metrics, "module": digits}
 
 
+@pytest.mark.slow
 def test_image_toy_trains_every_fold_with_the_common_schema(digits_runs):
     for name, metrics in digits_runs["metrics"].items():
         assert metrics["complete"] is True and metrics["completed_folds"] == [0, 1, 2], name

@@ -12,6 +12,10 @@ never held twice and never as float64: holding each group's block while the next
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # before polars is first imported: its allocator reads the competition's setting once
+    from common.registry import prepare_environment
+    prepare_environment("home_credit")
+
 import hashlib
 import json
 import logging
@@ -226,11 +230,6 @@ def float_block(frame: pl.DataFrame) -> pd.DataFrame:
     """Float32 columns (missing values as NaN) as one column-major block handed to pandas without a copy."""
     values = frame.to_numpy(order="fortran")  # (rows, columns) laid out column by column; nulls become NaN
     return pd.DataFrame(values, columns=frame.columns, copy=False)
-
-
-def feature_columns(matrix: pd.DataFrame) -> list[str]:
-    """The model's input columns (everything but the id and the target)."""
-    return [c for c in matrix.columns if c not in (KEY, "TARGET")]
 
 
 @dataclass

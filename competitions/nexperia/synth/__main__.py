@@ -1,34 +1,40 @@
-"""Command line: ``python -m competitions.nexperia.synth --out data/nexperia [--n-train N ...]``."""
+"""Write a synthetic Nexperia dataset in the contest's layout, with its planted truth (``_truth.csv``).
+
+    python -m competitions.nexperia.synth --out data/nexperia [--n-train N --n-test N --seed S ...]
+"""
 from __future__ import annotations
 
-import argparse
 import logging
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 from common.cli import run_cli
+from common.config import option, parse_config
 from competitions.nexperia.synth.writer import generate
 
 
+@dataclass
+class SynthConfig:
+    """Write a synthetic Nexperia dataset (every contest file and the planted truth)."""
+    out: str = option("data/nexperia", help="dataset folder")
+    n_train: int = option(3000, min=1, help="train images (real contest: 34457)")
+    n_test: int = option(750, min=1, help="test images (real contest: 3830)")
+    seed: int = option(0, min=0, help="seed of every drawing")
+    noise_rate: float = option(0.02, min=0, max=1, help="share of train defects labelled good")
+    defect_rate: float = option(0.2, min=0, max=1, help="share of defect images per split")
+    shift: float = option(0.0, min=0, max=1, help="share of test images shot with a changed acquisition (contrast, "
+                                                  "brightness, lighting gradient); flagged in _truth.csv column "
+                                                  "shifted (0: none)")
+    workers: int = option(1, min=1, help="processes drawing images (output is identical)")
+    overwrite: bool = option(False, help="replace a dataset made with other parameters")
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m competitions.nexperia.synth", description=__doc__)
-    ap.add_argument("--out", type=Path, default=Path("data/nexperia"), help="dataset folder (default data/nexperia)")
-    ap.add_argument("--n-train", type=int, default=3000, help="train images (real contest: 34457)")
-    ap.add_argument("--n-test", type=int, default=750, help="test images (real contest: 3830)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--noise-rate", type=float, default=0.02, help="share of train defects labelled good")
-    ap.add_argument("--defect-rate", type=float, default=0.2, help="share of defect images per split")
-    ap.add_argument("--shift", type=float, default=0.0,
-                    help="share of test images shot with a changed acquisition (contrast, brightness, lighting "
-                         "gradient); flagged in _truth.csv column shifted (0: none)")
-    ap.add_argument("--workers", type=int, default=1, help="processes drawing images (output is identical)")
-    ap.add_argument("--overwrite", action="store_true", help="replace a dataset made with other parameters")
-    args = ap.parse_args(argv)
+    cfg = parse_config(SynthConfig, argv)
     start = time.perf_counter()
-    out = generate(args.out, args.n_train, args.n_test, args.seed, args.noise_rate,
-                   defect_rate=args.defect_rate, workers=args.workers, overwrite=args.overwrite,
-                   shift=args.shift)
-    logging.info("%d + %d images ready in %s after %.1f s (truth: %s)", args.n_train, args.n_test, out,
+    out = generate(cfg.out, cfg.n_train, cfg.n_test, cfg.seed, cfg.noise_rate, defect_rate=cfg.defect_rate,
+                   workers=cfg.workers, overwrite=cfg.overwrite, shift=cfg.shift)
+    logging.info("%d + %d images ready in %s after %.1f s (truth: %s)", cfg.n_train, cfg.n_test, out,
                  time.perf_counter() - start, out / "_truth.csv")
 
 

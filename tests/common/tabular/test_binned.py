@@ -14,9 +14,9 @@ from common.io import DiskFullError
 from common.run import Run
 from common.tabular import binned as binned_module
 from common.tabular.binned import BinnedMatrix
-from common.tabular.config import GBDTConfig, dataset_params, lgb_params
-from common.tabular.engine import train_cv
-from common.tabular.lgbm import LightGBMEngine, fit
+from common.tabular.config import GBDTConfig
+from common.tabular.cross_validate import train_cv
+from common.tabular.lgbm import LightGBMEngine, dataset_params, fit, lgb_params
 from common.tabular.matrix import FoldColumns, FoldTransform, TabularMatrix, fold_data, split_fold
 from common.tabular.timing import Timings
 from tests.full_disk import full_disk
@@ -97,6 +97,7 @@ def test_folds_of_the_matrix_binned_once_predict_as_per_fold_binning(monkeypatch
     assert binned == [(900, 7)]  # one binned matrix for the three folds
 
 
+@pytest.mark.slow
 def test_the_binned_matrix_is_cached_once_and_keyed_on_features_and_max_bin(tmp_path, monkeypatch):
     monkeypatch.setenv("KIT_CACHE_ROOT", str(tmp_path / "cache"))
     binned = count_binning(monkeypatch)

@@ -10,8 +10,9 @@ from sklearn.datasets import load_breast_cancer
 from common.config import parse_config
 from common.folds import make_folds
 from common.run import Run
-from common.tabular.config import GBDTConfig, lgb_params
-from common.tabular.engine import train_cv
+from common.tabular.config import GBDTConfig
+from common.tabular.cross_validate import train_cv
+from common.tabular.lgbm import lgb_params
 from common.tabular.matrix import FoldColumns, FoldTransform, TabularMatrix, fold_data
 from common.tabular.tune import GBDTTuneConfig, run_study
 
@@ -44,6 +45,7 @@ def test_matrix_splits_on_the_target(cancer):
     assert matrix.test["row"].tolist() == list(range(400, 569))
 
 
+@pytest.mark.slow
 def test_finished_folds_are_skipped_and_no_resume_retrains(cancer, tmp_path):
     matrix, folds = cancer
     run, metrics = _train(tmp_path, matrix, folds, "--fold", "0")
@@ -61,6 +63,7 @@ def test_finished_folds_are_skipped_and_no_resume_retrains(cancer, tmp_path):
     assert metrics["timing"]["folds_trained"] == 1
 
 
+@pytest.mark.slow
 def test_metrics_schema_predictions_and_reports(cancer, tmp_path):
     matrix, folds = cancer
     run, metrics = _train(tmp_path, matrix, folds)
@@ -73,7 +76,7 @@ def test_metrics_schema_predictions_and_reports(cancer, tmp_path):
     assert oof_auc["ci_low"] < oof_auc["auc"] < oof_auc["ci_high"] and oof_auc["n"] == 400
     timing = metrics["timing"]
     assert timing["lightgbm_s"] > 0 and timing["total_s"] >= timing["lightgbm_s"] and timing["overhead_ratio"] >= 0
-    assert metrics["n_features"] == 30
+    assert metrics["n_features"] == 30 and metrics["importance_type"] == "gain"
 
     oof = pd.read_csv(run.root / "oof.csv").sort_values("id")
     assert oof["id"].tolist() == list(range(400)) and (oof["target"] == matrix.y).all()
@@ -85,9 +88,9 @@ def test_metrics_schema_predictions_and_reports(cancer, tmp_path):
                                rtol=1e-6)
 
     importance = pd.read_csv(run.root / "importance.csv")
-    assert list(importance.columns) == ["feature", "gain_mean", "gain_std"]
+    assert list(importance.columns) == ["feature", "importance_mean", "importance_std"]
     assert set(importance["feature"]) == set(matrix.features)
-    assert importance["gain_mean"].is_monotonic_decreasing and importance["gain_mean"].iloc[0] > 0
+    assert importance["importance_mean"].is_monotonic_decreasing and importance["importance_mean"].iloc[0] > 0
     for name in ("importance.png", "roc.png", "lgb_params.yaml", "fold0/importance.csv", "fold0/done.json"):
         assert (run.root / name).is_file(), name
 
@@ -129,6 +132,7 @@ def test_fold_data_refuses_a_fold_it_does_not_hold(cancer):
         fold_data(matrix, folds[:10], 0)
 
 
+@pytest.mark.slow
 def test_study_loads_data_only_while_trials_are_left(cancer, tmp_path):
     matrix, folds = cancer
     loads = []

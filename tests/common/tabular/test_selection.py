@@ -12,8 +12,9 @@ from common.config import parse_config
 from common.folds import make_folds
 from common.run import Run
 from common.tabular.binned import BinnedMatrix
-from common.tabular.config import GBDTConfig, dataset_params, lgb_params
-from common.tabular.engine import train_cv
+from common.tabular.config import GBDTConfig
+from common.tabular.cross_validate import train_cv
+from common.tabular.lgbm import dataset_params, lgb_params
 from common.tabular.matrix import TabularMatrix
 from common.tabular.selection import SelectionOptions, read_selected_features, select, selection_transform
 
@@ -31,6 +32,7 @@ def _frame(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     return x, data.target.to_numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["null-importance", "permutation", "forward"])
 def test_planted_noise_features_are_dropped(method):
     x, y = _frame()
@@ -66,6 +68,7 @@ def test_a_selection_on_binned_rows_bins_nothing_and_drops_the_noise(method, mon
         select(x, y, opts, subset)
 
 
+@pytest.mark.slow
 def test_the_nested_cv_of_a_selection_on_noise_does_not_rise(tmp_path):
     """All features noise and a random target: selected on every row first, the chance winners lift the
     CV; selected inside each fold on its training rows only, the CV stays where it is without selection."""

@@ -28,6 +28,7 @@ def _objective(trial: optuna.Trial) -> float:
     return -x * x
 
 
+@pytest.mark.slow
 def test_study_writes_best_params_and_plots_and_resumes(tmp_path):
     run = Run(tmp_path / "study")
     cfg = ToyTune(n_trials=4, n_startup_trials=2, progress=False)

@@ -30,6 +30,7 @@ def test_batch_32_times_2_trains_the_weights_of_batch_64(tmp_path):
     assert not torch.allclose(weights[plain]["model"][key], weights[whole]["model"][key], atol=1e-3)  # ... other weights
 
 
+@pytest.mark.slow
 def test_an_uneven_last_group_steps_and_a_killed_run_resumes(tmp_path, monkeypatch):
     # 32 training images: 2 batches, 1 step an epoch
     whole = assert_killed_run_resumes_to_the_same_predictions(tmp_path, monkeypatch, batch_size=16,
@@ -37,6 +38,7 @@ def test_an_uneven_last_group_steps_and_a_killed_run_resumes(tmp_path, monkeypat
     assert load_checkpoint(whole.root / "fold0" / "last.pt")["scheduler"]["last_epoch"] == 3
 
 
+@pytest.mark.slow
 def test_time_limit_stops_at_an_epoch_boundary_and_the_same_command_continues(tmp_path, capsys):
     whole, data = train(config(tmp_path, "whole", epochs=3))
     cfg = config(tmp_path, "limited", epochs=3, time_limit=1e-4)  # 6 ms: only the first epoch, never estimated

@@ -5,7 +5,7 @@ from common.config import parse_config
 from common.vision.model_source import ModelSourceOptions
 from common.vision.ssl import SSLConfig
 from competitions.nexperia.adversarial import AdversarialConfig
-from competitions.nexperia.cnn import TrainConfig
+from competitions.nexperia.recipe import TrainConfig
 from competitions.nexperia.features import FeaturesConfig
 
 CLIS = {"train": (TrainConfig, []), "pretrain": (SSLConfig, ["--method", "rotation"]),

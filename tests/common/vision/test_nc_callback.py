@@ -48,6 +48,7 @@ def nc_run(tmp_path_factory):
     return cfg, run, data, witness
 
 
+@pytest.mark.slow
 def test_columns_are_the_metrics_of_each_epochs_weights(nc_run):
     cfg, run, data, witness = nc_run
     summary = pd.read_csv(run.root / "fold0" / "summary.csv")

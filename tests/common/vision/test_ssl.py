@@ -72,6 +72,7 @@ def simclr_run(tmp_path_factory):
     return cfg, run, encoder, images
 
 
+@pytest.mark.slow
 def test_nt_xent_decreases_on_a_tiny_set(simclr_run):
     _, run, _, _ = simclr_run
     loss = pd.read_csv(run.root / SUMMARY_FILE)["loss"]
@@ -80,6 +81,7 @@ def test_nt_xent_decreases_on_a_tiny_set(simclr_run):
     assert loss.iloc[-3:].mean() < loss.iloc[:3].mean() - 0.1, loss.tolist()
 
 
+@pytest.mark.slow
 def test_encoder_file_loads_into_create_model(simclr_run):
     cfg, run, encoder, images = simclr_run
     path = run.root / ENCODER_FILE

@@ -165,6 +165,7 @@ def assert_killed_run_resumes_to_the_same_predictions(tmp_path, monkeypatch, **o
     return whole
 
 
+@pytest.mark.slow
 def test_killed_run_with_ema_and_averaging_resumes_to_the_same_predictions(tmp_path, monkeypatch):
     assert_killed_run_resumes_to_the_same_predictions(tmp_path, monkeypatch, ema=True, ema_decay=0.9,
                                                       checkpoint_hist=2, avg_checkpoints=True, epochs=3)

@@ -56,6 +56,7 @@ def test_known_weights_classify_sample_images_like_imagenet_models(name, cache):
         assert top5 & expected, f"{name} on {image_name}: top 5 {sorted(top5)}, none of {sorted(expected)}"
 
 
+@pytest.mark.slow
 def test_one_channel_one_logit_model_from_a_known_name(cache, monkeypatch):
     monkeypatch.setenv("KIT_CACHE_ROOT", str(cache.parent))
     original = timm.models.load_state_dict(str(PACKAGE_FILES["efficientnet_lite0"]))
@@ -106,6 +107,7 @@ def test_known_name_for_another_model_is_refused(cache, monkeypatch):
         create_model("tf_efficientnet_lite0", "efficientnet_lite2")
 
 
+@pytest.mark.slow
 def test_converted_file_missing_or_adding_backbone_tensors_is_refused(cache, tmp_path):
     state = torch.load(resolve_pretrained("efficientnet_lite0", cache).file)
     lacking = {k: v for k, v in state.items() if not k.startswith("blocks.6.")}

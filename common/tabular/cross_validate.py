@@ -1,10 +1,11 @@
 """Cross-validation of gradient-boosted trees through the kit's one fold driver (``common.cv.run_folds``),
-whatever the library: an engine fits one fold, this module runs the folds and writes the run.
+whatever the library: an engine (``common.tabular.protocol``) fits one fold, this module runs the folds and
+writes the run.
 
 A competition's training CLI is then a few lines (see ``competitions/home_credit/train.py``)::
 
-    cfg = parse_config(MyConfig, argv)                 # MyConfig(GBDTConfig) adds the data options
-    params = model_params(cfg)                         # the --model library's parameters
+    cfg = apply_params(parse_config(MyConfig, argv), others="library parameters")  # MyConfig(GBDTConfig)
+    params = model_params(cfg)                         # the --model library's (common.tabular.protocol)
     run = Run.open("my_competition", cfg.name, cfg.runs_dir); run.save_config(cfg)
     return train_cv(run, cfg, matrix, folds, params, transform=..., title="My competition")
 
@@ -15,13 +16,12 @@ CatBoost's DataFrames) and ``fit``.
 Per fold it writes the engine's model file (``model.txt``, ``model.json`` or ``model.cbm``, up to the best
 iteration) and ``fold<k>/importance.csv``, besides the driver's prediction files and ``done.json``; per run
 the parameters used (``lgb_params.yaml``, ``xgb_params.yaml`` or ``catboost_params.yaml``),
-``importance.csv/png``, ``roc.png`` and ``metrics.json`` (the driver's schema plus ``timing``, ``model``
-and ``n_features``).
+``importance.csv/png``, ``roc.png`` and ``metrics.json`` (the driver's schema plus ``timing``, ``model``,
+``importance_type``: what ``importance.csv`` measures, and ``n_features``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,60 +31,11 @@ from common.config import parse_folds
 from common.cv import FoldResult, Truth, run_folds
 from common.io import atomic_write_bytes, atomic_write_csv, atomic_write_text
 from common.run import Run
-from common.registry import load_hook
 from common.tabular.config import GBDTConfig
-from common.tabular.matrix import FoldSplit, FoldTransform, TabularMatrix, split_fold
+from common.tabular.matrix import FoldTransform, TabularMatrix, split_fold
+from common.tabular.protocol import Engine, make_engine
 from common.tabular.report import FOLD_IMPORTANCE, write_report
 from common.tabular.timing import Timings
-
-
-@dataclass
-class FittedModel:
-    """One fold's early-stopped model: its best iteration (rounds kept), its predictions of the fold's
-    validation and test rows, gain importance per feature and the model file's bytes."""
-    best_iteration: int
-    valid_pred: np.ndarray
-    test_pred: np.ndarray | None  # None when the matrix has no test rows
-    importance: pd.DataFrame  # feature, importance
-    model_bytes: bytes
-
-
-class Engine(Protocol):
-    """Fits one fold with a library (``params``: that library's parameters) and predicts its rows."""
-    name: str          # the --model choice; its time goes to ``<name>_s`` in metrics.json
-    model_file: str    # in fold<k>/
-    params_file: str   # in the run folder
-    seed_param: str    # the seed's name in ``params``
-
-    @classmethod
-    def params_for(cls, cfg: GBDTConfig) -> dict: ...  # cfg's options translated, then its --params keys
-
-    @classmethod
-    def from_config(cls, cfg: GBDTConfig, params: dict, categorical: list[str]) -> "Engine": ...
-
-    def inputs(self, split: FoldSplit, timings: Timings) -> Any:
-        """The library's inputs of one fold, their time under ``fold_inputs_s`` (and LightGBM's binning under
-        ``binning_s``); what folds of one matrix share is built for the first and kept."""
-
-    def fit(self, inputs: Any) -> FittedModel: ...  # the model of one fold's inputs, its predictions
-
-
-# imported only when chosen: each library is a large import
-ENGINES = {"lightgbm": "common.tabular.lgbm:LightGBMEngine", "xgboost": "common.tabular.xgboost_engine:XGBoostEngine",
-           "catboost": "common.tabular.catboost_engine:CatBoostEngine"}
-
-
-def engine_class(model: str) -> type[Engine]:
-    return load_hook(ENGINES[model])
-
-
-def model_params(cfg: GBDTConfig) -> dict:
-    """The ``--model`` library's parameters of ``cfg`` (its options translated, then its ``--params`` file)."""
-    return engine_class(cfg.model).params_for(cfg)
-
-
-def make_engine(cfg: GBDTConfig, params: dict, categorical: list[str]) -> Engine:
-    return engine_class(cfg.model).from_config(cfg, params, categorical)
 
 
 @dataclass
@@ -130,11 +81,7 @@ def train_cv(run: Run, cfg: GBDTConfig, matrix: TabularMatrix, folds: np.ndarray
     whole command."""
     timings = timings or Timings()
     engine = make_engine(cfg, params, matrix.categorical_features)
-    if engine.name == "lightgbm":
-        import lightgbm as lgb
-
-        from common.tabular.lgbm import LightGBMLog
-        lgb.register_logger(LightGBMLog(run.log))  # LightGBM's evaluation log goes to the run's log.txt too
+    engine.route_log(run.log)
     atomic_write_text(run.root / engine.params_file, yaml.safe_dump(params, sort_keys=True))
     todo = parse_folds(cfg.fold, cfg.n_splits)
     run.log.info("%s: %d training / %d test rows, %d features; folds %s", engine.name, len(matrix.train),
@@ -142,8 +89,8 @@ def train_cv(run: Run, cfg: GBDTConfig, matrix: TabularMatrix, folds: np.ndarray
     trainer = GBDTFoldTrainer(run, matrix, folds, engine, transform, timings)
     metrics = run_folds(run, todo, trainer, n_splits=cfg.n_splits, resume=cfg.resume, truth=truth)
     with timings("summary_s"):
-        write_report(run, title)
+        write_report(run, title, engine.importance_type)
     done = metrics["completed_folds"]
     return run.update_metrics({"timing": {**timings.summary(f"{engine.name}_s"), "folds_trained": trainer.trained},
-                               "model": engine.name,
+                               "model": engine.name, "importance_type": engine.importance_type,
                                "n_features": run.fold_metrics(done[-1]).get("n_features") if done else None})
