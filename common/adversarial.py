@@ -30,7 +30,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from common.errors import BadInput, MissingInput
-from common.io import atomic_write_csv, atomic_write_json
+from common.io import atomic_write_csv, atomic_write_json, read_csv
 from common.metrics import auc_summary, roc_auc
 
 ADVERSARIAL_JSON = "adversarial.json"
@@ -266,7 +266,7 @@ def read_shifted_features(source: str | Path, top: int = 0, option: str = "--dro
     rows; 0: all), or a text file with one name per line."""
     path = _run_file(source, SHIFTED_FEATURES, option)
     if path.suffix == ".csv":
-        table = pd.read_csv(path)
+        table = read_csv(path, f"fix the file given to {option}")
         if "feature" not in table.columns:
             raise BadInput(f"option {option}: {path} has no 'feature' column (columns: {list(table.columns)[:8]})")
         names = table["feature"].astype(str).tolist()
@@ -280,7 +280,7 @@ def read_shifted_features(source: str | Path, top: int = 0, option: str = "--dro
 def read_weights(source: str | Path, ids, option: str = "--adversarial-weights") -> np.ndarray:
     """Weights of ``ids`` (in that order) from an adversarial run folder or an ``id,weight`` CSV."""
     path = _run_file(source, WEIGHTS, option)
-    table = pd.read_csv(path)
+    table = read_csv(path, f"fix the file given to {option}")
     if not {"id", "weight"} <= set(table.columns):
         raise BadInput(f"option {option}: {path} needs columns id,weight (has {list(table.columns)[:8]})")
     lookup = pd.Series(table["weight"].to_numpy(np.float64), index=table["id"].astype(str).to_numpy())

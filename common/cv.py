@@ -13,6 +13,11 @@ folds (``resume``), times each fold, writes its prediction files and metrics thr
 
 ``truth(ids)`` gives the true labels of ids where a dataset knows them (synthetic data), else None.
 Resuming an unfinished fold (its last checkpoint) is the model's job inside ``fit_fold``.
+
+Each fold's ``done.json`` also records what the fold was made from (``common.provenance``: the shared fold file,
+the training labels read with it, the test ids). A run whose finished folds were made from other data or folds
+than this command's is refused before any fold is trained; with ``resume=False`` the folds to train again are
+unfinished first, so they never merge with the new ones.
 """
 from __future__ import annotations
 
@@ -24,7 +29,10 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from common.errors import BadInput
+from common.folds import labels_served
 from common.metrics import auc_summary, roc_auc
+from common.provenance import describe, differences, fold_file_fingerprint, ids_fingerprint, shared_fold_file
 from common.run import Run
 
 Truth = Callable[[np.ndarray], "np.ndarray | None"]
@@ -74,6 +82,30 @@ def summarize_run(run: Run, n_splits: int, truth: Truth | None = None) -> dict:
     return run.update_metrics(values)
 
 
+def made_from(run: Run) -> dict:
+    """What this command's folds are made from, as far as it is known before a fold is fitted: the shared fold
+    file beside the run and the training labels it was read for in this process."""
+    path = shared_fold_file(run.root)
+    if path is None:
+        return {}
+    return {key: value for key, value in (("folds", fold_file_fingerprint(path)), ("labels", labels_served(path)))
+            if value is not None}
+
+
+def check_made_from(run: Run, current: dict, kept: Sequence[int], retrained: Sequence[int]) -> None:
+    """Refuse, in one line, a run whose ``kept`` finished folds were made from other data than ``current``;
+    unfinish the ``retrained`` ones that were (so they never merge with the new folds while these train)."""
+    stale = {k: keys for k in [*kept, *retrained] if (keys := differences(run.fold_made_from(k), current))}
+    if refused := [k for k in kept if k in stale]:
+        keys = sorted({key for k in refused for key in stale[k]})
+        raise BadInput(f"run {run.root}: folds {refused} were made from other data than this command's "
+                       f"({describe(keys)} differ); give the new data another --name, or train every fold again "
+                       "with --no-resume")
+    for fold in (k for k in retrained if k in stale):
+        run.log.info("fold %d was made from other data (%s differ): trained again", fold, describe(stale[fold]))
+        run.unfinish(fold)
+
+
 def run_folds(run: Run, folds: Sequence[int], fit_fold: Callable[[int], FoldResult | None], *, n_splits: int,
               resume: bool = True, truth: Truth | None = None, main_process: bool = True) -> dict:
     """Fit ``folds`` one after the other (finished ones skipped when ``resume``) and write the run's files.
@@ -91,6 +123,10 @@ def _run_folds(run: Run, folds: Sequence[int], fit_fold: Callable[[int], FoldRes
                resume: bool, truth: Truth | None, main_process: bool) -> dict:
     todo = [k for k in folds if not (resume and k in run.completed_folds())]
     skipped = [k for k in folds if k not in todo]
+    current = made_from(run) if main_process else {}
+    if main_process:
+        finished = run.completed_folds()
+        check_made_from(run, current, [k for k in finished if k not in todo], [k for k in finished if k in todo])
     if skipped and main_process:
         run.log.info("folds %s are finished: skipped (--no-resume trains them again)", skipped)
     times: list[float] = []
@@ -102,7 +138,8 @@ def _run_folds(run: Run, folds: Sequence[int], fit_fold: Callable[[int], FoldRes
         if not main_process:
             continue
         metrics = {**fold_metrics(result, truth), "seconds": round(seconds, 2)}
-        run.save_fold_predictions(fold, result.oof, result.test, metrics)
+        test_ids = {} if result.test is None else {"test": ids_fingerprint(result.test["id"])}
+        run.save_fold_predictions(fold, result.oof, result.test, metrics, made_from={**current, **test_ids})
         left = len(todo) - i - 1
         true = metrics.get("auc_true")
         run.log.info("fold %d: AUC %.5f (95%% CI %.5f-%.5f)%s in %.0f s%s", fold, metrics["auc_given"]["auc"],

@@ -1,7 +1,9 @@
 """Shared cross-validation folds: one ``folds.csv`` (``id,fold``) per competition read by every model.
 
 Stratified K-fold, or stratified-group K-fold when rows form groups (duplicate clusters, clients) that
-must never straddle training and validation. Deterministic for a seed.
+must never straddle training and validation. Deterministic for a seed. :func:`get_or_make_folds` also notes the
+training ids and labels it served a fold file for (:func:`labels_served`), which the fold driver records in each
+fold it writes (``common.provenance``).
 """
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from common.errors import BadInput, MissingInput
 from common.io import atomic_write_csv
+from common.provenance import labels_fingerprint
+
+_LABELS_SERVED: dict[Path, str] = {}  # fold file (resolved) -> fingerprint of the ids and labels last served with it
 
 
 def make_folds(ids: Sequence, y: Sequence[int], n_splits: int = 5, seed: int = 42,
@@ -110,12 +115,23 @@ def get_or_make_folds(path: str | Path, ids: Sequence, y: Sequence[int], n_split
     _check_both_classes(np.asarray(y))
     if path.exists():
         folds = load_folds(path, ids, optional)
+        have = sorted(int(k) for k in pd.unique(folds["fold"]) if k >= 0)
+        if len(have) != n_splits:
+            raise BadInput(f"fold file {path} holds {len(have)} folds but --n-splits is {n_splits}: use --n-splits "
+                           f"{len(have)}, or give {n_splits} folds their own runs folder (--runs-dir DIR)")
         try:
             check_folds(folds, y, groups)
         except ValueError as err:
             raise BadInput(f"fold file {path} does not fit this data: {err}; give this data its own runs folder "
                            f"(--runs-dir DIR), or move {path} away to make new folds") from None
-        return folds
-    folds = make_folds(ids, y, n_splits=n_splits, seed=seed, groups=groups)
-    atomic_write_csv(path, folds)
+    else:
+        folds = make_folds(ids, y, n_splits=n_splits, seed=seed, groups=groups)
+        atomic_write_csv(path, folds)
+    _LABELS_SERVED[path.resolve()] = labels_fingerprint(ids, y)
     return folds
+
+
+def labels_served(path: str | Path) -> str | None:
+    """The fingerprint of the training ids and labels this process last read or made the fold file ``path`` for
+    (:func:`get_or_make_folds`); None where it did not."""
+    return _LABELS_SERVED.get(Path(path).resolve())

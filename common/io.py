@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
-from common.errors import KitError
+
+from common.errors import BadInput, KitError, MissingInput
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,40 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+class DamagedFile(BadInput):
+    """A file the kit wrote (or a user handed over) that cannot be read back: truncated, edited, not what it says."""
+
+    def __init__(self, path: str | Path, reason: str, hint: str = "restore it, or delete it to start that step again"):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path} is damaged ({reason}): {hint}")
+
+
+def read_json(path: str | Path, hint: str | None = None) -> Any:
+    """The content of a JSON file; one that does not parse names itself in one line (:class:`DamagedFile`)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        reason = f"not valid JSON: {str(err).splitlines()[0]}"
+        raise (DamagedFile(path, reason, hint) if hint else DamagedFile(path, reason)) from None
+
+
+def read_csv(path: str | Path, hint: str | None = None, **kwargs: Any) -> pd.DataFrame:
+    """``pandas.read_csv`` of a file a user hands over or the kit wrote; one that is missing or does not parse
+    names itself in one line (:class:`MissingInput`, :class:`DamagedFile` with ``hint``, what to do)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInput(f"file not found: {path}")
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        reason = ("empty: not even a header line" if isinstance(err, pd.errors.EmptyDataError)
+                  else f"not a readable CSV: {str(err).strip().splitlines()[0]}")
+        raise (DamagedFile(path, reason, hint) if hint else DamagedFile(path, reason)) from None
+    except ValueError as err:  # usecols or dtype naming a column the file lacks
+        raise BadInput(f"{path}: {str(err).strip().splitlines()[0]}") from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

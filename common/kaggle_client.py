@@ -19,15 +19,27 @@ from common.errors import KitError
 CREDENTIALS_HELP = (
     "no Kaggle credentials found: set KAGGLE_API_TOKEN (or KAGGLE_USERNAME and KAGGLE_KEY), or put "
     "kaggle.json in $KAGGLE_CONFIG_DIR or ~/.kaggle (https://www.kaggle.com/settings/api)")
+CREDENTIALS_REFUSED = (
+    "Kaggle refused the credentials (HTTP 401) while {what}: the key found is wrong, expired or revoked; create a new "
+    "token at https://www.kaggle.com/settings/api and put it in KAGGLE_API_TOKEN (or KAGGLE_USERNAME and KAGGLE_KEY, "
+    "or kaggle.json in $KAGGLE_CONFIG_DIR or ~/.kaggle)")
 TERMINAL_KERNEL_STATUSES = frozenset({"COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED"})
 
 
 class KaggleError(KitError, RuntimeError):
-    """A Kaggle call failed; the message says which call and why."""
+    """A Kaggle call failed; the message says which call and why, ``status`` is Kaggle's HTTP status if it answered."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class MissingCredentials(KaggleError):
     pass
+
+
+class CredentialsRefused(KaggleError):
+    """Kaggle answered 401: the credentials were found but Kaggle does not accept them."""
 
 
 def connect() -> Any:
@@ -58,9 +70,11 @@ def _call(what: str, func, *args: Any, **kwargs: Any) -> Any:
     except KaggleError:
         raise
     except Exception as error:  # requests.HTTPError, ValueError from the client's own checks, ...
-        response = getattr(error, "response", None)
-        status = f" (HTTP {response.status_code})" if response is not None else ""
-        raise KaggleError(f"{what} failed{status}: {error}") from None
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if status == 401:
+            raise CredentialsRefused(CREDENTIALS_REFUSED.format(what=what), status) from None
+        shown = f" (HTTP {status})" if status is not None else ""
+        raise KaggleError(f"{what} failed{shown}: {error}", status) from None
 
 
 # -- competitions ---------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import pandas as pd
 from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import option, parse_config
-from common.io import atomic_write_csv, atomic_write_json
+from common.io import atomic_write_csv, atomic_write_json, read_csv
 from common.run import OOF_COLUMNS, RunFolder, read_predictions
 
 SUSPECT_COLUMNS = ["id", "given_label", "suggested_label", "margin", "score", "rank"]
@@ -147,7 +147,7 @@ def read_suspects(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise MissingInput(f"suspects file not found: {path}")
-    suspects = pd.read_csv(path, dtype={"id": str})
+    suspects = read_csv(path, "pass the suspects.csv an audit wrote", dtype={"id": str})
     missing = [c for c in ("id", "suggested_label") if c not in suspects.columns]
     if missing:
         raise BadInput(f"suspects file {path} lacks column(s) {missing}; has {list(suspects.columns)}")
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
     source = Path(cfg.oof)
     flipped = None
     if cfg.flipped:
-        flipped = set(pd.read_csv(cfg.flipped, dtype={"id": str})["id"])
+        flipped = set(read_csv(cfg.flipped, "pass a CSV with an id column", dtype={"id": str}, usecols=["id"])["id"])
     suspects, report = audit(read_oof(source), flipped, cfg.calibrate)
     out = audit_dir(source, cfg.out)
     write_audit(out, suspects, report)

@@ -11,7 +11,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from common.errors import BadInput
 from common.io import atomic_path  # noqa: E402
 from common.metrics import auc_ci, bootstrap_roc_band, roc_curve_points  # noqa: E402
 

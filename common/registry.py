@@ -31,7 +31,7 @@ class KernelTarget:
     script: str                         # module under competitions/<competition>/
     gpu: bool                           # runs on a GPU session by default
     weights: bool = False               # attaches a dataset of pretrained weights
-    default_weights: str | None = None  # "module:function" (model, pretrained) -> the --pretrained the script uses
+    config: str | None = None           # "module:Class": the script's option dataclass (kernels.build parses with it)
     epochs: bool = False                # trains epoch by epoch: runs under torchrun on several GPUs, takes --time-limit
 
 
@@ -44,6 +44,7 @@ class Competition:
     id_column: str          # id column of the submission
     target_column: str      # score column of the submission
     score_range: tuple[float, float] = (0.0, 1.0)
+    higher_is_better: bool = True  # the leaderboard's metric: a higher score ranks better (ROC-AUC)
     postprocess: dict[str, str] = field(default_factory=dict)  # name -> "module:function"
     truth: str | None = None                                    # "module:function"
     commands: dict[str, str] = field(default_factory=dict)      # workflow step -> "package.module" with a main

@@ -3,7 +3,8 @@
 ``runs/<competition>/<run-name>/`` holds:
 - ``config.yaml``: the resolved config; ``log.txt``: the log;
 - ``fold<k>/``: per-fold artifacts, including ``oof.csv`` and ``test.csv`` of that fold and, written last,
-  ``done.json`` (the fold's metrics): a fold is finished only when its ``done.json`` exists;
+  ``done.json`` (the fold's metrics and, under ``made_from``, what the fold was made from: ``common.provenance``):
+  a fold is finished only when its ``done.json`` exists; folds made from other data are never merged;
 - ``oof.csv`` (``id,fold,target,pred``): out-of-fold predictions of every fold run so far;
 - ``test.csv`` (``id,pred``): test predictions averaged over those folds;
 - ``metrics.json``: numbers worth keeping (per-fold and overall AUC, ...).
@@ -11,11 +12,11 @@ Blending reads only ``oof.csv`` and ``test.csv``, so it needs no special case pe
 
 Every reader goes through :class:`RunFolder`: ``read_oof``/``read_test`` (ids as the text the file holds, so
 they compare alike across runs and with a sample submission read the same way; checked columns, unique ids,
-finite predictions) and ``status`` (complete, partial, empty or failed: decided here only).
+finite predictions) and ``status`` (complete, partial, empty or failed: decided here only; a run whose folds were
+made from other data, or whose ``oof.csv`` holds an id twice, is failed).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -35,13 +36,16 @@ import pandas as pd
 import yaml
 
 from common.errors import BadInput, InputExists, MissingInput
-from common.config import RunConfig, config_to_dict, volatile_options
-from common.io import atomic_write_csv, atomic_write_json, atomic_write_text, clean_leftovers
+from common.config import RunConfig, config_to_dict, load_yaml, volatile_options
+from common.io import atomic_write_csv, atomic_write_json, atomic_write_text, clean_leftovers, read_json
 from common.paths import runs_root
+from common.provenance import MADE_FROM, describe, differences, mixed_folds
 
 OOF_COLUMNS = ["id", "fold", "target", "pred"]
 TEST_COLUMNS = ["id", "pred"]
 DONE_FILE = "done.json"
+DAMAGED_FOLD_HINT = "train fold {fold} again (--fold {fold} --no-resume) or put an intact copy back"
+DAMAGED_METRICS_HINT = "delete it and run the run's command again: its finished folds are kept and the file rewritten"
 SHARED_FOLDS = "folds.csv"  # the competition's fold file, beside its runs: <runs>/<competition>/folds.csv
 SHOWN_IDS = 5  # ids shown in error messages
 LOCK_FILE = ".lock"
@@ -110,7 +114,7 @@ class RunFolder:
 
     def config(self) -> dict:
         """The saved ``config.yaml`` as a dict ({} where there is none)."""
-        return (yaml.safe_load(self.config_path.read_text()) or {}) if self.config_path.is_file() else {}
+        return load_yaml(self.config_path) if self.config_path.is_file() else {}
 
     def fold_path(self, fold: int) -> Path:
         return self.root / f"fold{fold}"
@@ -127,10 +131,25 @@ class RunFolder:
     def is_finished(self, fold: int) -> bool:
         return (self.fold_path(fold) / DONE_FILE).is_file()
 
+    def _done(self, fold: int) -> dict:
+        path = self.fold_path(fold) / DONE_FILE
+        return read_json(path, DAMAGED_FOLD_HINT.format(fold=fold)) if path.is_file() else {}
+
     def fold_metrics(self, fold: int) -> dict:
         """The metrics a finished fold recorded in its ``done.json`` (empty when it is not finished)."""
-        path = self.fold_path(fold) / DONE_FILE
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return {key: value for key, value in self._done(fold).items() if key != MADE_FROM}
+
+    def fold_made_from(self, fold: int) -> dict:
+        """What a finished fold recorded it was made from (``common.provenance``; empty where it recorded nothing)."""
+        return self._done(fold).get(MADE_FROM) or {}
+
+    def mixed_folds_problem(self) -> str | None:
+        """One sentence naming the finished folds made from other data than the first's; None when none are."""
+        mixed = mixed_folds({k: self.fold_made_from(k) for k in self.completed_folds()})
+        if mixed is None:
+            return None
+        same, other, keys = mixed
+        return f"folds {other} were made from other data than folds {same} ({describe(keys)} differ)"
 
     def fold_oof_path(self, fold: int) -> Path:
         return self.fold_path(fold) / "oof.csv"
@@ -151,7 +170,7 @@ class RunFolder:
         return self.root / "metrics.json"
 
     def metrics(self) -> dict:
-        return json.loads(self.metrics_path.read_text()) if self.metrics_path.exists() else {}
+        return read_json(self.metrics_path, DAMAGED_METRICS_HINT) if self.metrics_path.exists() else {}
 
     # -- predictions ----------------------------------------------------------------------------
     def read_oof(self) -> pd.DataFrame:
@@ -196,16 +215,18 @@ class RunFolder:
                 n_splits = metrics["n_splits"] if metrics.get("n_splits") is not None else self.config().get("n_splits")
                 if (shared := self.root.parent / SHARED_FOLDS).is_file():
                     expected |= set(_folds_in(shared))
-            have = _folds_in(self.oof_path) if self.oof_path.is_file() else None
-        except json.JSONDecodeError:
-            return RunStatus(FAILED, tuple(finished), problems=(f"{self.metrics_path} is not valid JSON",))
-        except yaml.YAMLError:
-            return RunStatus(FAILED, tuple(finished), problems=(f"{self.config_path} is not valid YAML",))
-        except BadInput as error:
+            have = _folds_in(self.oof_path, unique_ids=True) if self.oof_path.is_file() else None
+        except BadInput as error:  # a file that does not parse (common.io.DamagedFile) included
             return RunStatus(FAILED, tuple(finished), problems=(str(error),))
         if n_splits is not None:
             n_splits = int(n_splits)
             expected |= set(range(n_splits))
+        try:
+            mixed = self.mixed_folds_problem()
+        except BadInput as error:
+            mixed = str(error)
+        if mixed:
+            return RunStatus(FAILED, tuple(finished), n_splits=n_splits, problems=(mixed,))
         if have is None:
             if finished:
                 return RunStatus(FAILED, tuple(finished), n_splits=n_splits,
@@ -294,7 +315,7 @@ class Run(RunFolder):
             new, volatile = config_to_dict(cfg), volatile_options(cfg) | (volatile or frozenset())
         new = {key: hide_url_password(value) for key, value in new.items()}  # e.g. --storage postgresql://u:pw@h
         if self.config_path.exists():
-            old = yaml.safe_load(self.config_path.read_text()) or {}
+            old = load_yaml(self.config_path)
             changed = changed_options(old, new, volatile)
             if changed and self.has_work():
                 raise BadInput(
@@ -322,29 +343,57 @@ class Run(RunFolder):
         return path
 
     def save_fold_predictions(self, fold: int, oof: pd.DataFrame, test: pd.DataFrame | None,
-                              metrics: dict | None = None) -> None:
+                              metrics: dict | None = None, made_from: dict | None = None) -> None:
         """Write fold ``fold``'s OOF (``id,target,pred``) and test (``id,pred``) files and, last, its
-        ``done.json`` with ``metrics``; then merge the finished folds into the run's files."""
+        ``done.json`` with ``metrics`` and ``made_from`` (what the fold was made from: ``common.provenance``);
+        then merge the finished folds into the run's files. A fold made from other data than the run's other
+        finished folds, or predicting ids they hold, is refused before anything is written."""
         _require_columns(oof, ["id", "target", "pred"], f"OOF predictions of fold {fold}")
+        self._check_joins(fold, oof, made_from or {})
         oof = oof.assign(fold=fold)[OOF_COLUMNS]
         fold_dir = self.fold_dir(fold)
-        (fold_dir / DONE_FILE).unlink(missing_ok=True)
+        self.unfinish(fold)
         atomic_write_csv(self.fold_oof_path(fold), oof)
         if test is not None:
             _require_columns(test, TEST_COLUMNS, f"test predictions of fold {fold}")
             atomic_write_csv(self.fold_test_path(fold), test[TEST_COLUMNS])
         else:
             self.fold_test_path(fold).unlink(missing_ok=True)
-        atomic_write_json(fold_dir / DONE_FILE, metrics or {})
+        atomic_write_json(fold_dir / DONE_FILE, {**(metrics or {}), **({MADE_FROM: made_from} if made_from else {})})
         self.merge_folds()
+
+    def unfinish(self, fold: int) -> None:
+        """Mark fold ``fold`` unfinished (its ``done.json`` removed, its other files kept): it is merged no more."""
+        (self.fold_path(fold) / DONE_FILE).unlink(missing_ok=True)
+
+    def _check_joins(self, fold: int, oof: pd.DataFrame, made_from: dict) -> None:
+        others = [k for k in self.completed_folds() if k != fold]
+        what_to_do = "give the new data another --name, or train every fold again with --no-resume"
+        if differing := [k for k in others if differences(self.fold_made_from(k), made_from)]:
+            keys = sorted({key for k in differing for key in differences(self.fold_made_from(k), made_from)})
+            raise BadInput(f"run {self.root}: fold {fold} was made from other data than its finished folds "
+                           f"{differing} ({describe(keys)} differ); {what_to_do}")
+        ids = pd.Index(oof["id"].astype(str))
+        for k in others:
+            if len(shared := ids.intersection(pd.read_csv(self.fold_oof_path(k), usecols=["id"], dtype=str)["id"])):
+                raise BadInput(f"run {self.root}: fold {fold} predicts {len(shared)} id(s) that finished fold {k} "
+                               f"holds (e.g. {shared[:SHOWN_IDS].tolist()}): they were made from other folds; "
+                               f"{what_to_do}")
 
     def merge_folds(self) -> None:
         """Rebuild the run's ``oof.csv`` and ``test.csv`` (mean over folds) from the finished folds' files (ids
-        copied as text)."""
+        copied as text); folds made from other data are refused, naming them."""
         folds = self.completed_folds()
         if not folds:
             return
+        if mixed := self.mixed_folds_problem():
+            raise BadInput(f"run {self.root}: {mixed}: they cannot be merged; move the other folds' fold<k> "
+                           "folders into a run of their own, or train them again with --no-resume")
         oof = pd.concat([pd.read_csv(self.fold_oof_path(k), dtype={"id": str}) for k in folds], ignore_index=True)
+        if len(dup := oof["id"][oof["id"].duplicated()]):
+            raise BadInput(f"run {self.root}: folds {folds} hold {len(dup)} id(s) twice (e.g. "
+                           f"{dup.unique()[:SHOWN_IDS].tolist()}): they were made from other folds; train them "
+                           "again with --no-resume, or move the other folds' fold<k> folders into a run of their own")
         atomic_write_csv(self.oof_path, oof[OOF_COLUMNS])
         tests = [pd.read_csv(p, dtype={"id": str}) for k in folds if (p := self.fold_test_path(k)).exists()]
         if tests:
@@ -406,15 +455,18 @@ def check_predictions(frame: pd.DataFrame, columns: list[str], what: str) -> pd.
     return frame
 
 
-def _folds_in(path: Path) -> list[int]:
-    """The folds a file's ``fold`` column holds (sorted)."""
+def _folds_in(path: Path, unique_ids: bool = False) -> list[int]:
+    """The folds a file's ``fold`` column holds (sorted); ``unique_ids``: refuse a file holding an id twice."""
     try:
-        folds = pd.read_csv(path, usecols=lambda c: c == "fold")
+        folds = pd.read_csv(path, usecols=lambda c: c in ("fold", "id") if unique_ids else c == "fold",
+                            dtype={"id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise BadInput(f"{path} is not a readable CSV: {_one_line(error)}") from None
-    _require_columns(folds, ["fold"], str(path))
+    _require_columns(folds, ["id", "fold"] if unique_ids else ["fold"], str(path))
     if not pd.api.types.is_integer_dtype(folds["fold"]):
         raise BadInput(f"{path} has fold values that are not integers (or are missing)")
+    if unique_ids and (dup := folds["id"][folds["id"].duplicated()]).size:
+        raise BadInput(f"{path} has {len(dup)} duplicated id(s), e.g. {dup.unique()[:SHOWN_IDS].tolist()}")
     return sorted(int(k) for k in pd.unique(folds["fold"]))
 
 

@@ -2,11 +2,13 @@
 
     python -m kernels push kernels/build/kit-nexperia-train-fold-0 [--wait] [--timeout 43200] [--fetch]
     python -m kernels status USER/kit-nexperia-train-fold-0 [--wait]
-    python -m kernels output USER/kit-nexperia-train-fold-0 [--runs-dir runs]
+    python -m kernels output USER/kit-nexperia-train-fold-0 [--runs-dir runs] [--name RUN=NEW]
     python -m kernels push-dataset kernels/build/kit-weights-efficientnet-lite0 [--notes TEXT]
 
 ``push-dataset`` creates (or versions) a dataset from a folder with ``dataset-metadata.json``: the weights
 dataset ``kernels.build`` writes for a run with known weights (``--pretrained efficientnet_lite0``).
+A kernel's run never replaces a local run made by another recipe (``kernels.merge``): ``--name RUN=NEW`` brings it
+in under another name.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ class WaitOptions:
     poll: float = option(30.0, min=0, help="seconds between status checks")
     fetch: bool = option(False, help="after a complete run, download its output")
     runs_dir: str | None = option(None, help="where outputs go (default runs/)")
+    name: list[str] = option(default_factory=list, append=True, metavar="RUN=NEW",
+                             help="bring the output's run RUN in as runs/<competition>/NEW (NEW alone: its only run)")
 
 
 @dataclass
@@ -50,6 +54,8 @@ class OutputOptions:
     """Download a kernel's output runs into runs/."""
     kernel: str = option(positional=True, required=True, help="USER/SLUG or a kernel folder")
     runs_dir: str | None = option(None, help="where outputs go (default runs/)")
+    name: list[str] = option(default_factory=list, append=True, metavar="RUN=NEW",
+                             help="bring the output's run RUN in as runs/<competition>/NEW (NEW alone: its only run)")
 
 
 @dataclass
@@ -78,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         ref = remote.kernel_ref(opts.kernel)
     if command == "output":
-        print_fetched(remote.fetch_output(ref, opts.runs_dir, api))
+        print_fetched(remote.fetch_output(ref, opts.runs_dir, api, opts.name))
         return 0
     if opts.wait:
         status = remote.wait(ref, api, opts.timeout, opts.poll)
@@ -86,12 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         status, failure = kernel_status(api, ref)
         print(f"{ref}: {status}" + (f" ({failure})" if failure else ""))
     if opts.fetch and status == "COMPLETE":
-        print_fetched(remote.fetch_output(ref, opts.runs_dir, api))
+        print_fetched(remote.fetch_output(ref, opts.runs_dir, api, opts.name))
     return 0 if status != "ERROR" else 1
 
 
 def print_fetched(runs: list[Path]) -> None:
-    print("runs updated: " + (", ".join(map(str, runs)) or "none in the output"))
+    print("runs brought in or added to: " + (", ".join(map(str, runs)) or "none"))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@
   then the versions the module runs with are printed.
 - Arguments may hold ``{input:RELATIVE/PATH}``: replaced by the shallowest path under ``/kaggle/input``
   that ends so (a weights file of an attached dataset, a run folder of an attached kernel's output);
-  ``{input_dir:RELATIVE/PATH}`` by the folder holding it (the competition's folder from its marker file).
+  ``{input_dir:RELATIVE/PATH}`` by the folder holding it (the competition's folder from its marker file);
+  ``{file:NAME}`` by ``/kaggle/working/kernel_files/NAME``, written from ``SETTINGS['files'][NAME]`` (the
+  ``--config`` and ``--params`` files the build read and packed: kernels.script_call).
 - Known pretrained weights (``--pretrained efficientnet_lite0``, see ``common.vision.weights``) come in a
   weights dataset the build attached: ``SETTINGS['weights_files']`` names their files, which are looked up
   under ``/kaggle/input`` before the module starts (a missing one is named at once); their folders go to
@@ -25,6 +27,8 @@
 - The module runs with ``/kaggle/working`` as working directory, so its runs land in
   ``/kaggle/working/runs`` (``common.paths`` does the same inside a kernel); caches and the extracted kit
   are deleted at the end so the kernel's output is only the runs.
+- What the kernel misses (the code dataset, an input, weights, the continued kernel's runs) ends in one line,
+  ``error: ...``, and exit status 2. Until the kit runs, this script needs nothing but the standard library.
 """
 from __future__ import annotations
 
@@ -40,13 +44,16 @@ import time
 import zipfile
 from pathlib import Path
 
-from common.errors import MissingInput
-
 STARTED = time.monotonic()  # the session's clock, as near its start as the kernel script can read it
 KIT_MARKER = Path("common") / "__init__.py"
-PLACEHOLDER = re.compile(r"\{(input|input_dir):([^}]+)\}")
+PLACEHOLDER = re.compile(r"\{(input|input_dir|file):([^}]+)\}")
 RANKS_ENV = "KIT_KERNEL_RANKS"
 WHEELS_MANIFEST = "kit-wheels.json"
+FILES_FOLDER = "kernel_files"
+
+
+class MissingKernelInput(FileNotFoundError):
+    """Something the kernel needs is not attached under ``/kaggle/input`` (the message says what to attach)."""
 
 
 def find_under(root: Path, relative: str, max_depth: int = 5) -> Path | None:
@@ -82,17 +89,20 @@ def find_kit(input_root: Path, working: Path, dataset_slug: str) -> Path:
                     target.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target / path.name)
             return target
-    raise MissingInput(f"the kit's code dataset {dataset_slug!r} is not attached: no "
+    raise MissingKernelInput(f"the kit's code dataset {dataset_slug!r} is not attached: no "
                             f"{KIT_MARKER} (nor common.zip) under {input_root}")
 
 
-def resolve_inputs(args: list[str], input_root: Path) -> list[str]:
-    """Replace ``{input:REL}`` / ``{input_dir:REL}`` by the path found under ``input_root`` / its folder."""
+def resolve_inputs(args: list[str], input_root: Path, files_dir: Path | None = None) -> list[str]:
+    """Replace ``{input:REL}`` / ``{input_dir:REL}`` by the path found under ``input_root`` / its folder, and
+    ``{file:NAME}`` by ``files_dir / NAME``."""
     def replace(match: re.Match) -> str:
         kind, relative = match.groups()
+        if kind == "file":
+            return str(files_dir / relative)
         found = find_under(input_root, relative)
         if found is None:
-            raise MissingInput(f"{relative} not found under {input_root}: attach the competition, dataset "
+            raise MissingKernelInput(f"{relative} not found under {input_root}: attach the competition, dataset "
                                     "or kernel output that holds it")
         return str(found if kind == "input" else found.parents[len(Path(relative).parts) - 1])
     return [PLACEHOLDER.sub(replace, a) for a in args]
@@ -104,7 +114,7 @@ def weights_dirs(file_names: list[str], input_root: Path) -> list[Path]:
     for name in file_names:
         found = find_under(input_root, name)
         if found is None:
-            raise MissingInput(f"the weight file {name} is not under {input_root}: attach the weights "
+            raise MissingKernelInput(f"the weight file {name} is not under {input_root}: attach the weights "
                                     "dataset the kernel build wrote (upload it with python -m kernels push-dataset)")
         folders.append(found.parent)
     return list(dict.fromkeys(folders))
@@ -139,7 +149,7 @@ def install_wheels(input_root: Path) -> dict[str, str | None]:
     """Install offline what the image does not meet from the attached wheels dataset; the versions after."""
     manifest = find_under(input_root, WHEELS_MANIFEST)
     if manifest is None:
-        raise MissingInput(f"the kernel's wheels dataset ({WHEELS_MANIFEST}) is not under {input_root}: "
+        raise MissingKernelInput(f"the kernel's wheels dataset ({WHEELS_MANIFEST}) is not under {input_root}: "
                                 "upload the folder kernels.build wrote with python -m kernels push-dataset")
     requirements = json.loads(manifest.read_text())["requirements"]
     todo = unmet(requirements)
@@ -155,11 +165,15 @@ def install_wheels(input_root: Path) -> dict[str, str | None]:
 
 def continue_runs(kernel_slug: str, input_root: Path, working: Path) -> list[Path]:
     """Copy the ``runs/`` of the attached output of kernel ``kernel_slug`` into ``working``; the run folders."""
-    found = find_under(input_root, f"{kernel_slug}/runs")
-    if found is None:
-        raise MissingInput(f"the output of kernel {kernel_slug} (its runs/) is not under {input_root}: did "
-                                "that kernel's run complete? (python -m kernels status names its state)")
-    shutil.copytree(found, working / "runs", dirs_exist_ok=True)  # /kaggle/input is read-only
+    output = find_under(input_root, kernel_slug)
+    if output is None:
+        raise MissingKernelInput(f"the output of kernel {kernel_slug} is not attached under {input_root}: build "
+                                 f"the kernel again with --continue-from OWNER/{kernel_slug}")
+    runs = sorted(p for p in (output / "runs").glob("*/*") if p.is_dir())
+    if not runs:
+        raise MissingKernelInput(f"the output of kernel {kernel_slug} holds no runs/ to continue: did that kernel "
+                                 f"train? (its log: python -m kernels output OWNER/{kernel_slug})")
+    shutil.copytree(output / "runs", working / "runs", dirs_exist_ok=True)  # /kaggle/input is read-only
     return sorted(p for p in (working / "runs").glob("*/*") if p.is_dir())
 
 
@@ -184,9 +198,27 @@ def module_command(settings: dict, args: list[str], n_ranks: int) -> list[str]:
     return [*launcher, settings["module"], *args]
 
 
+def script_arguments(settings: dict, input_root: Path, working: Path) -> list[str]:
+    """The module's arguments: ``SETTINGS['files']`` written into ``working``, the placeholders resolved."""
+    files_dir = working / FILES_FOLDER
+    for name, text in settings.get("files", {}).items():
+        files_dir.mkdir(parents=True, exist_ok=True)
+        (files_dir / name).write_text(text)
+    return resolve_inputs(list(settings["args"]), input_root, files_dir)
+
+
 def main(settings: dict, input_root: Path = Path("/kaggle/input"),
          working: Path = Path("/kaggle/working")) -> int:
-    """Run ``python -m <settings['module']> <settings['args']>`` from the kit's code dataset."""
+    """Run ``python -m <settings['module']> <settings['args']>`` from the kit's code dataset; what the kernel
+    misses ends in one line, exit status 2."""
+    try:
+        return run_module(settings, input_root, working)
+    except MissingKernelInput as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
+
+
+def run_module(settings: dict, input_root: Path, working: Path) -> int:
     kit = find_kit(input_root, working, settings["code_dataset"].split("/")[-1])
     if settings.get("wheels"):
         install_wheels(input_root)
@@ -199,7 +231,7 @@ def main(settings: dict, input_root: Path = Path("/kaggle/input"),
     if settings.get("continue_from"):
         runs = continue_runs(settings["continue_from"], input_root, working)
         print(f"continuing the runs of {settings['continue_from']}: {', '.join(p.name for p in runs)}", flush=True)
-    args = resolve_inputs(list(settings["args"]), input_root)
+    args = script_arguments(settings, input_root, working)
     command = module_command(settings, args, ranks(env, working) if settings.get("torchrun") else 1)
     print("running: " + " ".join(command), flush=True)
     code = subprocess.call(command, env=env, cwd=working)

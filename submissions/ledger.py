@@ -10,11 +10,18 @@ list of the team's submissions), ``failed`` (sending failed: nothing reached Kag
 
 ``postprocess`` (JSON list of the post-processing steps applied, e.g. ``[{"name": "leak-fix", ...}]``) was
 added later, as were ``source`` (``kit``: sent by ``submissions.submit``; ``outside``: a kit file sent another
-way, e.g. ``kaggle competitions submit``; ``external``: a file the kit did not make), ``matched_by`` (how
-``leaderboard sync`` found the kit file of an ``outside`` row: ``file name`` or ``content hash``), ``method``
-(the blend method) and ``submitted`` (Kaggle's time of the submission), and in ``ranks`` the team count and the
-score lines of the medal zones: a ledger file without these columns gets them on opening. Table
-``competitions``: the competition record read at the last sync (daily submission limit, deadline).
+way, e.g. ``kaggle competitions submit``; ``modified``: sent under a kit file's name with other content, so
+without its CV; ``external``: a file the kit did not make; ``unread``: Kaggle's copy could not be downloaded yet,
+the next sync tries again), ``matched_by`` (how ``leaderboard sync`` found the kit file of an ``outside`` row:
+``content hash``, with the name it was sent under when that differs; ``file name`` in rows of older versions,
+checked by content at the next sync), ``method`` (the blend method) and ``submitted`` (Kaggle's time of the
+submission), and in ``ranks`` the team count and the score lines of the medal zones: a ledger file without these
+columns gets them on opening. Table ``competitions``: the competition record read at the last sync (daily
+submission limit, deadline).
+
+A ledger that cannot be read (a folder, a file that is not SQLite, a damaged one, another program's database) is
+refused in one line naming it, before anything is asked of Kaggle; commands that only read the ledger refuse a
+path where there is none rather than start an empty one.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from common.errors import BadInput, MissingInput
 from common.io import DiskFullError, is_disk_full
 from common.paths import submissions_root
 
@@ -117,26 +125,70 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def is_damage(err: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite's error says the file is not an intact database (not a lock, a full disk or a kit bug)."""
+    return type(err) is sqlite3.DatabaseError or (isinstance(err, sqlite3.OperationalError)
+                                                  and "unable to open" in str(err))
+
+
 def default_ledger() -> Path:
     """``ledger.sqlite`` under the submissions root (``$KIT_SUBMISSIONS_ROOT`` or ``submissions/``)."""
     return submissions_root() / "ledger.sqlite"
 
 
-class Ledger:
-    """Read and append submission records; every write is one committed transaction."""
+class DamagedLedger(BadInput):
+    """The ledger file cannot be read as a ledger (named in the message, with what to do)."""
 
-    def __init__(self, path: str | Path | None = None):
+
+def damaged(path: Path, why: str) -> DamagedLedger:
+    return DamagedLedger(f"ledger {path} is not a readable SQLite ledger ({why}): move it aside and run "
+                         f"`python -m submissions.leaderboard sync --competition NAME --ledger {path}`, which starts a "
+                         f"new one from Kaggle's list and the kit's files, or pass the right --ledger")
+
+
+class Ledger:
+    """Read and append submission records; every write is one committed transaction. ``must_exist``: for commands
+    that only read it, a missing file is refused instead of started."""
+
+    def __init__(self, path: str | Path | None = None, must_exist: bool = False):
         self.path = Path(path or default_ledger())
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise BadInput(f"ledger {self.path} is a folder: give the ledger file with --ledger, e.g. "
+                           f"{self.path / 'ledger.sqlite'}")
+        if not self.path.is_file():
+            if must_exist:
+                raise MissingInput(f"no ledger at {self.path}: check --ledger (a submit or `python -m "
+                                   f"submissions.leaderboard sync` writes one)")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.row_factory = sqlite3.Row
-        with self._writing():
-            self._db.executescript(_SCHEMA)
-            for table, columns in _ADDED_COLUMNS.items():
-                present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
-                for column, definition in columns.items():
-                    if column not in present:
-                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        try:
+            self._check_readable()
+            with self._writing():
+                self._db.executescript(_SCHEMA)
+                for table, columns in _ADDED_COLUMNS.items():
+                    present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                    for column, definition in columns.items():
+                        if column not in present:
+                            self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_readable(self) -> None:
+        """Refuse a file that is not an intact ledger: not SQLite, damaged pages, or another program's database."""
+        try:
+            verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as err:
+            if not is_damage(err):
+                raise
+            raise damaged(self.path, str(err)) from err
+        if verdict != "ok":
+            raise damaged(self.path, f"SQLite's check says: {verdict}")
+        if tables and "submissions" not in tables:
+            raise BadInput(f"{self.path} is an SQLite database but not a ledger (no submissions table): pass the "
+                           f"ledger file with --ledger")
 
     def close(self) -> None:
         self._db.close()
@@ -147,9 +199,11 @@ class Ledger:
         try:
             with self._db:
                 yield
-        except (sqlite3.OperationalError, OSError) as err:
+        except (sqlite3.DatabaseError, OSError) as err:
             if is_disk_full(err):
                 raise DiskFullError(self.path) from err
+            if isinstance(err, sqlite3.DatabaseError) and is_damage(err):
+                raise damaged(self.path, str(err)) from err
             raise
 
     def __enter__(self) -> "Ledger":
@@ -210,6 +264,28 @@ class Ledger:
         rows = self._db.execute("SELECT kaggle_ref FROM submissions WHERE competition = ? AND kaggle_ref IS NOT NULL",
                                 (competition,)).fetchall()
         return {int(r["kaggle_ref"]) for r in rows}
+
+    def unchecked(self, competition: str) -> dict[int, int]:
+        """Kaggle ref -> ledger id of the tracked rows whose content is not known: ``unread`` ones (the download of
+        Kaggle's copy failed) and those older versions tracked without comparing it (matched by file name, or
+        external with no hash)."""
+        rows = self._db.execute(
+            "SELECT id, kaggle_ref FROM submissions WHERE competition = ? AND kaggle_ref IS NOT NULL AND "
+            "(source = 'unread' OR (source = 'outside' AND matched_by = 'file name') "
+            "OR (source = 'external' AND file_hash = ''))",
+            (competition,)).fetchall()
+        return {int(r["kaggle_ref"]): int(r["id"]) for r in rows}
+
+    def correct(self, row_id: int, *, file_hash: str, file_name: str, runs: list[str], cv: dict | None,
+                postprocess: list[dict], method: str | None, source: str, matched_by: str | None) -> None:
+        """Give a tracked row what the content of Kaggle's copy says it is (:meth:`unchecked`)."""
+        cv = cv or {}
+        with self._writing():
+            self._db.execute(
+                "UPDATE submissions SET file_hash = ?, file_name = ?, runs = ?, cv_auc = ?, cv_ci_low = ?, "
+                "cv_ci_high = ?, postprocess = ?, method = ?, source = ?, matched_by = ? WHERE id = ?",
+                (file_hash, file_name, json.dumps(runs), cv.get("auc"), cv.get("ci_low"), cv.get("ci_high"),
+                 json.dumps(postprocess), method, source, matched_by, row_id))
 
     def sent(self, competition: str, file_hash: str) -> list[dict]:
         """Records of this file already sent to Kaggle (any status but dry-run and failed)."""

@@ -15,7 +15,8 @@ teams           gold                silver      bronze
 ==============  ==================  ==========  ==========
 
 A zone's score line is the score of the last rank inside it; the distance to the next zone is what the team's
-score lacks to reach that line.
+score lacks to reach that line, in the direction of the competition's metric (``Competition.higher_is_better``),
+never guessed from the board, where teams without a score read as NaN.
 """
 from __future__ import annotations
 
@@ -75,14 +76,13 @@ def find_team(board: pd.DataFrame, team: str) -> int | None:
     return int(listed[0]) if len(listed) else None
 
 
-def standing(board: pd.DataFrame, team: str) -> dict:
+def standing(board: pd.DataFrame, team: str, higher_is_better: bool = True) -> dict:
     """The team's place on the board (see :func:`place`)."""
     teams = len(board)
     lines = {medal: float(board["score"].iloc[n - 1]) if n else None for medal, n in medal_ranks(teams).items()}
-    higher_better = teams < 2 or board["score"].iloc[0] >= board["score"].iloc[-1]
     row = find_team(board, team)
     rank, score = (None, None) if row is None else (int(board["rank"].iloc[row]), float(board["score"].iloc[row]))
-    return place(team, rank, score, teams, lines, bool(higher_better))
+    return place(team, rank, score, teams, lines, higher_is_better)
 
 
 def place(team: str, rank: int | None, score: float | None, teams: int, lines: dict[str, float | None],
@@ -105,15 +105,14 @@ def place(team: str, rank: int | None, score: float | None, teams: int, lines: d
             "distance": distance}
 
 
-def from_record(record: dict) -> dict | None:
+def from_record(record: dict, higher_is_better: bool = True) -> dict | None:
     """The place kept in the ledger's ``ranks`` table at a sync; None for a row older than the team count."""
     known = {k: None if pd.isna(v) else v for k, v in record.items()}  # a column read with gaps holds NaN
     if known.get("teams") is None:
         return None
-    lines = {m: known.get(m) for m in MEDALS}
-    higher_better = lines["gold"] is None or lines["bronze"] is None or lines["gold"] >= lines["bronze"]
     rank = None if known["rank"] is None else int(known["rank"])
-    return place(known["team"], rank, known["score"], int(known["teams"]), lines, higher_better)
+    return place(known["team"], rank, known["score"], int(known["teams"]), {m: known.get(m) for m in MEDALS},
+                 higher_is_better)
 
 
 def describe(result: dict, competition: str) -> str:

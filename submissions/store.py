@@ -2,7 +2,9 @@
 (``$KIT_SUBMISSIONS_ROOT`` or ``submissions/``).
 
 A file is named ``<competition>-<UTC time>-<first 10 hex of its SHA-256>.csv``; the JSON beside it
-(same name, ``.json``) records how it was made (runs, weights, CV).
+(same name, ``.json``) records how it was made (runs, weights, CV) and for which data (:func:`data_record`: the
+data folder and its sample submission's SHA-256), so that ``submit --latest`` never picks a file made for other
+data.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from common.errors import BadInput, MissingInput
 from common.paths import submissions_root
+from submissions.validate import read_sample, sample_path
 
 
 def default_files_root() -> Path:
@@ -44,10 +47,40 @@ def read_sidecar(submission: str | Path) -> dict:
         raise BadInput(f"{path} (the record beside the submission) is not valid JSON") from None
 
 
-def latest_submission(competition: str, root: str | Path | None = None) -> Path:
-    """The most recently written submission file of ``competition`` under ``root`` (default: the files root)."""
+def data_record(competition: str, data_dir: str | Path | None = None) -> dict:
+    """The data a submission is made for: the data folder (resolved) and its sample submission's SHA-256."""
+    read_sample(competition, data_dir)  # a missing or foreign sample is named here
+    sample = sample_path(competition, data_dir)
+    return {"dir": str(sample.parent.resolve()), "sample_sha256": file_sha256(sample)}
+
+
+def made_for(submission: Path) -> dict | None:
+    """The data record in a submission's JSON; None when there is none (older blends) or it cannot be read."""
+    try:
+        return read_sidecar(submission).get("data")
+    except (BadInput, AttributeError):  # not JSON, or JSON that is not an object
+        return None
+
+
+def latest_submission(competition: str, root: str | Path | None = None,
+                      data_dir: str | Path | None = None) -> tuple[Path, str]:
+    """The most recently written submission file of ``competition`` under ``root`` (default: the files root) made
+    for the data in ``data_dir`` (default: the competition's data folder), and one line saying which and why."""
     folder = Path(root or default_files_root()) / competition
-    files = sorted(folder.glob(f"{competition}-*.csv"), key=lambda p: p.stat().st_mtime)
+    files = sorted(folder.glob(f"{competition}-*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
     if not files:
         raise MissingInput(f"no submission files in {folder}: run python -m submissions.blend first")
-    return files[-1]
+    wanted = data_record(competition, data_dir)
+    skipped = []
+    for path in files:
+        if made_for(path) == wanted:
+            why = f"--latest: {path.name}, the newest file made for {wanted['dir']}"
+            if skipped:
+                shown = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+                why += f"; {len(skipped)} newer file{'s' * (len(skipped) > 1)} made for other data skipped ({shown})"
+            return path, why
+        skipped.append(path.name)
+    raise MissingInput(f"none of the {len(files)} submission files in {folder} was made for {wanted['dir']} (its "
+                       f"sample submission): blend for it with `python -m submissions.blend --competition "
+                       f"{competition} --data {wanted['dir']} ...`, pass --data the folder a file was made for, or "
+                       f"give the FILE to send")

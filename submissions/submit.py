@@ -1,7 +1,8 @@
 """Send a submission file to Kaggle and record it in the ledger.
 
 ``python -m submissions.submit FILE -m "MESSAGE" [--dry-run] [--force] [--ledger PATH]``
-(or ``--latest --competition nexperia`` for the newest blended file). The competition, CV AUC, runs and
+(or ``--latest --competition nexperia`` for the newest file blended for the data in use, ``--data`` or the
+competition's data folder: files made for other data are skipped and named). The competition, CV AUC, runs and
 post-processing come from the JSON that ``submissions.blend`` wrote beside the file; the message sent to
 Kaggle carries them. The file is validated against the sample submission first; a file already sent is
 refused unless ``--force``; ``--dry-run`` records without sending. A failed send is recorded as ``failed``.
@@ -13,7 +14,8 @@ Kaggle's list of the team's submissions (file name, description, time) and sends
 Before sending, the competition's daily limit (``max_daily_submissions``) is read from Kaggle and the team's
 submissions of the current UTC day counted from its list: past the limit the file is not sent, and the one line
 says when the quota resets (00:00 UTC). ``--dry-run`` asks Kaggle nothing: it shows the quota as the ledger knows
-it from the last ``leaderboard sync``.
+it from the last ``leaderboard sync``. Credentials Kaggle refuses (HTTP 401) end the submit in one line saying so
+(never the credentials themselves); the row is settled ``failed``, as nothing reached Kaggle.
 """
 from __future__ import annotations
 
@@ -103,6 +105,9 @@ def submit_file(path: str | Path, message: str, competition: str | None = None,
             raise
         try:
             ref = kaggle_client.submit(api, path, text, spec.slug)
+        except kaggle_client.CredentialsRefused as error:  # refused before anything was taken
+            ledger.settle(entry["id"], "failed", error=str(error))
+            raise
         except kaggle_client.KaggleError as error:
             # an error after the upload (a timeout, say) may still have left the file with Kaggle: ask
             try:
@@ -128,6 +133,8 @@ def quota_before_sending(ledger: Ledger, api, competition: str, slug: str) -> qu
     try:
         record = kaggle_client.competition(api, slug)
         submissions = kaggle_client.list_submissions(api, slug)
+    except kaggle_client.CredentialsRefused:
+        raise
     except kaggle_client.KaggleError as error:
         logger.warning("daily quota not checked: %s", error)
         return None
@@ -141,6 +148,8 @@ def settle_interrupted(ledger: Ledger, api, competition: str, slug: str, file_ha
     """Settle the ledger's ``sending`` rows (of one file) against Kaggle's list of the team's submissions."""
     try:
         submissions = kaggle_client.list_submissions(api, slug)
+    except kaggle_client.CredentialsRefused:
+        raise
     except kaggle_client.KaggleError as error:
         raise kaggle_client.KaggleError(f"an earlier submit stopped before Kaggle answered, and Kaggle's list of "
                                         f"submissions to check it against could not be read: {error}") from None
@@ -152,9 +161,10 @@ class SubmitOptions:
     """Send a submission file to Kaggle and record it in the ledger."""
     file: str | None = option(None, positional=True, help="submission CSV written by submissions.blend")
     message: str = option(required=True, short="-m", help="what this submission tries")
-    latest: bool = option(False, help="send the newest file of --competition")
+    latest: bool = option(False, help="send the newest file of --competition made for the data in use (--data)")
     competition: str | None = option(None, help="needed when the file has no JSON beside it")
-    data: str | None = option(None, help="folder with the sample submission")
+    data: str | None = option(None, help="folder with the sample submission (default: the competition's data "
+                                         "folder)")
     ledger: str | None = option(None, help="SQLite ledger file (default: ledger.sqlite under $KIT_SUBMISSIONS_ROOT "
                                            "or submissions/)")
     files_root: str | None = option(None, help="where --latest looks (default: files/ under $KIT_SUBMISSIONS_ROOT "
@@ -171,7 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise BadInput("--latest needs --competition")
     ledger = Path(opts.ledger or default_ledger())
     try:
-        path = Path(opts.file) if opts.file else latest_submission(opts.competition, opts.files_root)
+        if opts.file:
+            path = Path(opts.file)
+        else:
+            path, why = latest_submission(opts.competition, opts.files_root, opts.data)
+            print(why)
         entry = submit_file(path, opts.message, opts.competition, opts.data, ledger, opts.dry_run, opts.force)
     except KitError as error:
         if opts.dry_run:  # sends nothing anyway

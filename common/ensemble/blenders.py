@@ -25,7 +25,6 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, clone
 
-from common.errors import BadInput
 from common.metrics import midranks, roc_auc
 
 RAW = "raw"  # stackers' features: the columns as given (nested_oof hands them ranks computed over all rows)

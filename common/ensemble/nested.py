@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.errors import BadInput
 from common.ensemble.blenders import Blender, as_matrix
 
 

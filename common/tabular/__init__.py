@@ -7,7 +7,9 @@ deriving from :class:`~common.tabular.config.GBDTConfig`; the engine does the re
 
 - ``matrix``: the matrix (with its categorical columns), one fold's rows and inputs (``split_fold``, ``fold_data``)
   and the fold-local transform hook (``FoldTransform``);
-- ``config``: ``GBDTConfig``, the options (LightGBM's names) and which of them each library reads;
+- ``config``: ``GBDTConfig``, the options (LightGBM's names) and which of them each library reads, checked with
+  its ``--params`` file when made (``check_params_file``), and ``check_gpu``, whether ``--device cuda`` has a GPU;
+- ``library_params``: the parameter names each library accepts, from the library itself;
 - ``protocol``: ``Engine``, what each library brings (one fold's inputs, fit and predictions: ``FittedModel``),
   and ``model_params``, the one rule from options and ``--params`` file to a library's parameters;
 - ``cross_validate``: ``GBDTFoldTrainer`` (a ``fit_fold`` for ``common.cv.run_folds``) and ``train_cv`` (the

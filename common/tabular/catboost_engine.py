@@ -56,7 +56,6 @@ class CatBoostEngine:
     params_file = "catboost_params.yaml"
     seed_param = "random_seed"
     importance_type = "PredictionValuesChange"
-    fixed_params = ()
     reports_rounds = False  # a study's CatBoost trial reports per fold
 
     @classmethod

@@ -6,13 +6,23 @@ LightGBM's names; each library's engine translates those its library has (``OPTI
 refuses an option it cannot read. ``--params FILE`` (the ``best_params.yaml`` of a study, or any YAML
 mapping) overrides options as in every command (``common.tuning.params``), and its keys that are no option
 go to the chosen library as parameters (``common.tabular.protocol.model_params``).
+
+Making a config checks everything about it that does not depend on the machine, before any work and without
+reading data (a command, and ``kernels.build`` for a kernel that runs elsewhere, through the script's parser):
+the options a library cannot read, ``--device cuda`` with LightGBM, the ``--params`` file's values and keys
+(:func:`check_params_file`). Whether this machine has the GPU that ``--device cuda`` asks for is the command's
+own check (:func:`check_gpu`), when it starts and whenever an engine is made.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
-from common.errors import BadInput
-from common.config import RunConfig, option, parse_folds
+from common.errors import BadInput, MissingInput
+from common.config import RunConfig, option, parse_folds, read_params
+from common.device import require_gpu
+from common.tabular.library_params import fixed_params, known_params, main_params
+from common.tuning.params import check_option_values, did_you_mean, option_names
 
 MODELS = ("lightgbm", "xgboost", "catboost")
 DEFAULT_NAMES = {"lightgbm": "lgb", "xgboost": "xgb", "catboost": "catboost"}
@@ -70,6 +80,8 @@ class GBDTConfig(RunConfig):
             flag = "--" + unread[0].replace("_", "-")
             raise BadInput(f"option {flag}: --model {self.model} has no such parameter (it reads "
                              f"{', '.join(OPTIONS_READ[self.model])}; give its own parameters in a --params file)")
+        if self.params:
+            check_params_file(self)
 
 
 def check_device(model: str, device: str) -> None:
@@ -77,3 +89,34 @@ def check_device(model: str, device: str) -> None:
     if model == "lightgbm" and device != "cpu":
         raise BadInput("option --device cuda: LightGBM's pip build trains on the CPU only; "
                        "use --model xgboost or catboost on a GPU")
+
+
+def check_params_file(cfg: GBDTConfig) -> None:
+    """Each key of ``cfg``'s ``--params`` file is an option with a value it accepts, or a parameter of the file's
+    (else ``cfg``'s) ``--model`` library that the library lets the file set; one line naming the first that is
+    not, with the closest known name."""
+    path = cfg.params
+    if not Path(path).is_file():
+        raise MissingInput(f"option --params: no such file: {path}")
+    values = read_params(path)
+    options = option_names(cfg)
+    # each value checked with the other options as they are, without this file (whose check this is)
+    check_option_values(replace(cfg, params=None), {k: v for k, v in values.items() if k in options}, path)
+    model = values.get("model", cfg.model)
+    library = known_params(model)
+    unknown = [key for key in values if key not in options and key not in library]
+    if unknown:
+        hint = (did_you_mean(unknown[0], options | main_params(model)) or did_you_mean(unknown[0], library)
+                or f" (see --help and {model}'s parameter list)")
+        raise BadInput(f"params file {path}: {unknown[0]!r} is neither an option nor a {model} parameter{hint}")
+    refused = sorted((set(values) - options) & fixed_params(model))
+    if refused:
+        raise BadInput(f"params file {path}: {refused} cannot be set: {model} fixes them when it bins the "
+                       "data (set the bins with --max-bin)")
+
+
+def check_gpu(cfg: GBDTConfig) -> None:
+    """``--device cuda`` needs a GPU visible on this machine: XGBoost would train on the CPU while its params file
+    says cuda, CatBoost fail mid-run. Not a check of the config: a kernel built here may run on Kaggle's GPU."""
+    if cfg.device == "cuda":
+        require_gpu("option --device cuda")

@@ -5,6 +5,7 @@ writes the run.
 A competition's training CLI is then a few lines (see ``competitions/home_credit/train.py``)::
 
     cfg = apply_params(parse_config(MyConfig, argv), others="library parameters")  # MyConfig(GBDTConfig)
+    check_gpu(cfg)                                     # --device cuda on this machine (common.tabular.config)
     params = model_params(cfg)                         # the --model library's (common.tabular.protocol)
     run = Run.open("my_competition", cfg.name, cfg.runs_dir); run.save_config(cfg)
     return train_cv(run, cfg, matrix, folds, params, transform=..., title="My competition")

@@ -20,8 +20,6 @@ from common.tabular.matrix import FoldSplit
 from common.tabular.protocol import FittedModel, OnRound
 from common.tabular.timing import Timings
 
-# Parameters fixed when the binned Dataset is built; a --params file cannot change them.
-DATASET_PARAMS = ("max_bin", "min_data_in_bin", "bin_construct_sample_cnt", "feature_pre_filter")
 # Reproducible results for a seed and thread count: no row-wise/col-wise auto choice, deterministic sums.
 FIXED_PARAMS = {"force_col_wise": True, "deterministic": True}
 
@@ -132,7 +130,6 @@ class LightGBMEngine:
     params_file = "lgb_params.yaml"
     seed_param = "seed"
     importance_type = "gain"  # total gain of the feature's splits
-    fixed_params = DATASET_PARAMS
     reports_rounds = True
 
     def __post_init__(self):

@@ -13,9 +13,8 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import pandas as pd
 
-from common.errors import BadInput
 from common.registry import load_hook
-from common.tabular.config import GBDTConfig
+from common.tabular.config import GBDTConfig, check_gpu
 from common.tabular.matrix import FoldSplit
 from common.tabular.timing import Timings
 from common.tuning.params import other_params
@@ -42,7 +41,6 @@ class Engine(Protocol):
     params_file: str      # in the run folder
     seed_param: str       # the seed's name in ``params``
     importance_type: str  # what ``FittedModel.importance`` measures, in the library's words
-    fixed_params: tuple[str, ...]  # library parameters a --params file may not set (fixed with the inputs)
     reports_rounds: bool  # whether ``fit`` calls ``on_round`` after each boosting round (else none: per fold)
 
     @classmethod
@@ -75,15 +73,13 @@ def engine_class(model: str) -> type[Engine]:
 def model_params(cfg: GBDTConfig) -> dict:
     """The ``--model`` library's parameters of ``cfg``, by one rule for every library: its options under the
     library's names, then the keys of its ``--params`` file that are no option, as they are (the file's options
-    are ``cfg``'s already: ``common.tuning.params.apply_params``)."""
-    cls = engine_class(cfg.model)
-    extra = other_params(cfg)
-    refused = sorted(set(extra) & set(cls.fixed_params))
-    if refused:
-        raise BadInput(f"params file {cfg.params}: {refused} cannot be set: {cfg.model} fixes them when it bins the "
-                       "data (set the bins with --max-bin)")
-    return {**cls.options_params(cfg), **extra}
+    are ``cfg``'s already: ``common.tuning.params.apply_params``; its other keys were checked against the
+    library's names when ``cfg`` was made: ``common.tabular.config.check_params_file``)."""
+    return {**engine_class(cfg.model).options_params(cfg), **other_params(cfg)}
 
 
 def make_engine(cfg: GBDTConfig, params: dict, categorical: list[str]) -> Engine:
+    """The ``--model`` engine of ``cfg``; ``--device cuda`` without a visible GPU is refused (a command checks it
+    first thing: ``common.tabular.config.check_gpu``)."""
+    check_gpu(cfg)
     return engine_class(cfg.model).from_config(cfg, params, categorical)

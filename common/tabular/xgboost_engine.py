@@ -55,7 +55,6 @@ class XGBoostEngine:
     params_file = "xgb_params.yaml"
     seed_param = "seed"
     importance_type = "total_gain"
-    fixed_params = ()
     reports_rounds = False  # a study's XGBoost trial reports per fold
 
     @classmethod

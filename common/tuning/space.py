@@ -146,17 +146,28 @@ def _range(key: str, entry: dict, bad) -> Dimension:
     return Dimension(key, kind, low, high, log, step)
 
 
-def check_option(base: Any, key: str, value: Any) -> None:
-    """``value`` has the type of option ``key`` of config ``base`` and passes its choices, range and the
-    config's own checks (``__post_init__``, with the other options of ``base``); ValueError otherwise."""
+def check_type(base: Any, key: str, value: Any) -> None:
+    """``value`` has the type of option ``key`` of config ``base``; ValueError otherwise."""
     tp = typing.get_type_hints(type(base))[key]
     if not _has_type(value, tp):
         raise BadInput(f"{value!r} is not a value of type {_type_name(tp)}")
-    check_values(type(base), {**dataclasses.asdict(base), key: value})
+
+
+def check_options(base: Any, values: dict) -> None:
+    """The options ``values`` (name -> value, of their types) pass their choices and ranges and, set together on
+    ``base``, the config's own checks (``__post_init__``); ValueError otherwise."""
+    check_values(type(base), {**dataclasses.asdict(base), **values})
     try:
-        dataclasses.replace(base, **{key: value})
+        dataclasses.replace(base, **values)
     except FileNotFoundError as err:
         raise BadInput(str(err)) from None
+
+
+def check_option(base: Any, key: str, value: Any) -> None:
+    """``value`` has the type of option ``key`` of config ``base`` and passes its checks with the other options
+    of ``base``; ValueError otherwise."""
+    check_type(base, key, value)
+    check_options(base, {key: value})
 
 
 def _has_type(value: Any, tp: Any) -> bool:

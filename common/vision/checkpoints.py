@@ -7,6 +7,10 @@ training keeps an EMA) under ``model``, so any reader loads ``ckpt["model"]``.
 """
 from __future__ import annotations
 
+import errno
+import pickle
+import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -42,11 +46,44 @@ def save_checkpoint(path: Path, checkpoint: dict) -> Path:
     return Path(path)
 
 
+class DamagedCheckpoint(BadInput):
+    """A checkpoint file that cannot be read: truncated (a copy or a download cut short) or not a torch file."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"checkpoint {path} is damaged ({reason}): train its fold again (--no-resume) or put an "
+                         "intact copy of the file back")
+
+
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict:
+    """A checkpoint file's content; a file that cannot be read as one is a :class:`DamagedCheckpoint`."""
     path = Path(path)
     if not path.is_file():
         raise MissingInput(f"checkpoint not found: {path}")
-    return torch.load(path, map_location=device, weights_only=False)
+    try:
+        return torch.load(path, map_location=device, weights_only=False)
+    except (EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        raise DamagedCheckpoint(path, _first_line(err)) from err
+    except RuntimeError as err:  # torch's zip reader: "PytorchStreamReader failed reading zip archive ..."
+        if "PytorchStreamReader" not in str(err):
+            raise
+        raise DamagedCheckpoint(path, _first_line(err)) from err
+    except OSError as err:  # a truncated file read through a memory map: EINVAL
+        if err.errno not in (errno.EINVAL, errno.EIO):
+            raise
+        raise DamagedCheckpoint(path, _first_line(err)) from err
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged file out of the way (``last.pt`` -> ``last.damaged-<UTC time>.pt``), never deleting it."""
+    path = Path(path)
+    aside = path.with_name(f"{path.stem}.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}{path.suffix}")
+    path.rename(aside)
+    return aside
 
 
 def inference_weights(checkpoint: dict) -> dict:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.io import read_csv
 from common.errors import BadInput, MissingInput
 from common.run import DONE_FILE, RunFolder
 
@@ -129,7 +130,7 @@ def read_pseudo_labels(source: str | Path, fold: int, test_ids: np.ndarray, thre
     """Fold ``fold``'s confident test predictions of the source run (``<source>/fold<k>/test.csv``), for the
     images ``test_ids`` (``ignore_ids``: ids the source may predict that are left out here, e.g. skipped)."""
     path = source_fold_file(source, fold)
-    table = pd.read_csv(path, dtype={"id": str})
+    table = read_csv(path, "train that fold of the --pseudo-from run again", dtype={"id": str})
     test_ids = np.asarray(test_ids).astype(str)
     pred = table.set_index("id")["pred"].reindex(test_ids)
     if pred.isna().all() or len(set(table["id"]) - set(test_ids) - set(map(str, ignore_ids))):

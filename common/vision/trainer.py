@@ -44,8 +44,8 @@ from common.seeding import seed_everything
 from common.vision.augment import AUGMENT_PRESETS
 from common.vision.callbacks import Callback, FoldEnd
 from common.vision.card import card_of
-from common.vision.checkpoints import (CheckpointSaver, average_checkpoints, fold_checkpoint, kept_checkpoints,
-                                      load_checkpoint, save_checkpoint)
+from common.vision.checkpoints import (CheckpointSaver, DamagedCheckpoint, average_checkpoints, fold_checkpoint,
+                                      kept_checkpoints, load_checkpoint, save_checkpoint, set_aside)
 from common.vision.data import ImageBatches, ModelInput, batch_loader, train_sampler
 from common.vision.distributed import Dist, amp_dtype, barrier, gather
 from common.vision.gpu_stats import GpuMonitor
@@ -423,8 +423,7 @@ def fit_fold(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fo
     """Train (or, with ``--resume``, continue from ``last.pt``) and predict one fold."""
     trainer = FoldTrainer(cfg, data, fold_of_row, fold, run, d, truth, callbacks, images, budget)
     last = fold_checkpoint(trainer.dir, "last")
-    if cfg.resume and last.is_file():
-        trainer.restore(last)
+    if cfg.resume and last.is_file() and resumed(trainer, last):
         if d.main:
             run.log.info("fold %d: resumed after epoch %d", fold, trainer.state["epoch"])
     else:
@@ -434,6 +433,21 @@ def fit_fold(cfg: ImageTrainConfig, data: ImageData, fold_of_row: np.ndarray, fo
     if d.main:
         run.log.info("fold %d: %s", fold, throughput(trainer.state["summary"], gpu.summary()))
     return trainer.finish()
+
+
+def resumed(trainer: FoldTrainer, last: Path) -> bool:
+    """Continue from ``last.pt``; a damaged one (truncated, not a torch file) is set aside, said in the log, and the
+    fold starts again from scratch (its epochs are seeded: it writes what an uninterrupted run writes)."""
+    try:
+        trainer.restore(last)
+        return True
+    except DamagedCheckpoint as damaged:
+        if trainer.d.main:
+            aside = set_aside(last)
+            trainer.run.log.warning("fold %d: %s is damaged (%s); set aside as %s, the fold starts again from "
+                                    "scratch", trainer.fold, last.name, damaged.reason, aside.name)
+        barrier(trainer.d)
+        return False
 
 
 def throughput(summary: list[dict], gpu: str | None) -> str:

@@ -21,13 +21,13 @@ if __name__ == "__main__":  # before polars is first imported: its allocator rea
     from common.registry import prepare_environment
     prepare_environment("home_credit")
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from common import adversarial as adv
+from common.io import read_json
 from common.errors import BadInput, MissingInput
 from common.cli import run_cli
 from common.config import RunConfig, option, parse_config
@@ -79,7 +79,7 @@ def planted_truth(data_dir: str | Path, table: pd.DataFrame, result: adv.Adversa
     path = Path(data_dir) / "_truth.json"
     if not path.is_file():
         return None
-    shift = json.loads(path.read_text()).get("shift")
+    shift = read_json(path).get("shift")
     if not shift:
         return {"shift": 0}
     planted = [c for c in shift["columns"] if c in set(table["feature"])]

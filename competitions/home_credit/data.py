@@ -12,7 +12,6 @@ any earlier cache untouched.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import zipfile
@@ -20,11 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pandas as pd
 import polars as pl
 
 from common.errors import BadInput, MissingInput
-from common.io import atomic_write_ipc, atomic_write_json, clean_leftovers
+from common.io import DamagedFile, atomic_write_ipc, atomic_write_json, clean_leftovers, read_json
 from common.paths import cache_root
 from competitions.home_credit import schema
 
@@ -131,6 +129,14 @@ def read_csv_checked(path: str | Path) -> pl.DataFrame:
     return frame.select(list(spec))
 
 
+def _cached_fingerprint(meta: Path) -> dict | None:
+    """The fingerprint a table's cache was parsed from (None when damaged: the table is parsed again)."""
+    try:
+        return read_json(meta)
+    except DamagedFile:
+        return None
+
+
 def load_table(data_dir: str | Path, table: str, cache_dir: str | Path | None = None) -> pl.DataFrame:
     """One table as a polars DataFrame: from the cache when the CSV is unchanged, else parsed (and cached if
     this same file was parsed before)."""
@@ -139,7 +145,7 @@ def load_table(data_dir: str | Path, table: str, cache_dir: str | Path | None = 
     cached, meta = folder / f"{table}.arrow", folder / f"{table}.json"
     fingerprint = file_fingerprint(csv)
     clean_leftovers(folder, depth=0)  # temp files of killed loads
-    parsed_before = meta.is_file() and json.loads(meta.read_text()) == fingerprint
+    parsed_before = meta.is_file() and _cached_fingerprint(meta) == fingerprint
     if parsed_before and cached.is_file():
         return pl.read_ipc(cached)
     frame = grouped_by_owner(table, read_csv_checked(csv))

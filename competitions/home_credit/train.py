@@ -34,6 +34,7 @@ from common.registry import truth_of
 from common.run import Run
 from common.seeding import seed_everything
 from common.multi_seed import n_seeds_of, train_seeds
+from common.tabular.config import check_gpu
 from common.tabular.cross_validate import train_cv
 from common.tabular.protocol import engine_class, model_params
 from common.tabular.timing import Timings
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> dict:
     timings = Timings()
     cfg = parse_config(TrainConfig, argv)
     cfg = apply_params(cfg, others=f"{cfg.model} parameters")  # its options shown in config.yaml as they are used
-    params = model_params(cfg)  # a bad --params file fails before the features are built
+    check_gpu(cfg)  # before the features are built, as the config's own checks (a bad --params file...)
+    params = model_params(cfg)
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
     seed_everything(cfg.seed)
     run = Run.open(COMPETITION, cfg.name, cfg.runs_dir)

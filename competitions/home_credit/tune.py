@@ -20,9 +20,9 @@ from its cache file when a run binned it before), so ``--max-bin`` is fixed per 
 common.tuning.space), else the model's entry of common.tabular.tune.DEFAULT_SPACES; the training options it does
 not search keep the command's values (``--num-leaves 15``, or a ``--params`` file, whose other keys go to the
 library as in ``train.py``) for every trial, and ``best_params.yaml`` lists them. XGBoost and CatBoost trials
-report each fold's AUC to the pruner (a step is a fold: ``--n-warmup-steps 0`` lets it prune after the first). The CV AUC of the best
-trial is optimistic (picked and scored on the same folds): the command it prints trains every fold with
-the best parameters for an honest one. Plots of the study lie beside ``best_params.yaml``.
+report each fold's AUC to the pruner (a step is a fold: ``--n-warmup-steps 0`` lets it prune after the first).
+The CV AUC of the best trial is optimistic (picked and scored on the same folds): the command it prints trains
+every fold with the best parameters for an honest one. Plots of the study lie beside ``best_params.yaml``.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from common.config import config_to_dict, option, volatile_options
 from common.paths import default_data_dir
 from common.run import Run
 from common.seeding import seed_everything
+from common.tabular.config import check_gpu
 from common.tabular.tune import DEFAULT_SPACES, GBDTTuneConfig, run_study, search_space
 from common.tuning.params import apply_params
 from common.tuning.space import parse_with_space
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run (or resume) the study and write the best parameters; return them with their CV AUC."""
     cfg, raw_space, source = parse_with_space(TuneConfig, argv)
     cfg = apply_params(cfg, others=f"{cfg.model} parameters")  # the study's fixed options and library parameters
+    check_gpu(cfg)
     space = search_space(raw_space, source, cfg.model)
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
     seed_everything(cfg.seed)

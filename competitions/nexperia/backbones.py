@@ -5,11 +5,11 @@ its own model card (``common.vision.card``), or a timm model with optional weigh
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
+from common.io import read_json
 from common.errors import MissingInput
 from common.run import RunFolder
 from common.vision.card import ModelCard, read_card
@@ -43,7 +43,7 @@ def cnn_inputs(cfg) -> ModelInput:
     if cfg.checkpoint_run:
         return run_card(cfg.checkpoint_run).inputs
     encoder = Path(cfg.pretrained).with_name("encoder.json") if cfg.pretrained else None
-    norm = json.loads(encoder.read_text()).get("norm", "fixed") if encoder and encoder.is_file() else "fixed"
+    norm = read_json(encoder).get("norm", "fixed") if encoder and encoder.is_file() else "fixed"
     return ModelInput.for_model(cfg.model, cfg.img_size, norm)
 
 

@@ -57,7 +57,7 @@ from common.config import (RunConfig, config_to_dict, option, parse_config, pars
 from common.cv import FoldResult, run_folds
 from common.device import DeviceOptions, resolve_device, set_threads
 from common.embedding_plots import Colouring, Style, embedding_plots
-from common.io import atomic_path, atomic_write_json
+from common.io import DamagedFile, atomic_path, atomic_write_json, read_json
 from common.vision.neural_collapse import neural_collapse_metrics
 from common.noisy import AUDIT_ACTIONS, apply_audit
 from common.run import DONE_FILE, Run, RunFolder
@@ -258,6 +258,14 @@ def feature_settings(cfg: FeaturesConfig, data: NexperiaData, fold: int) -> dict
     return json.loads(json.dumps(record))  # tuples as lists: compares equal to the record read back
 
 
+def _cached_settings(record: Path) -> dict:
+    """The settings a cached feature file was built with ({} when unknown or damaged: it is built again)."""
+    try:
+        return read_json(record) if record.is_file() else {}
+    except DamagedFile:
+        return {}
+
+
 def cached_features(path: Path, settings: dict, build: Callable[[], tuple[np.ndarray, np.ndarray]],
                     log: Logger) -> tuple[np.ndarray, np.ndarray]:
     """``(train, test)`` from ``path`` when its ``features.json`` records ``settings``, else ``build()``
@@ -265,7 +273,7 @@ def cached_features(path: Path, settings: dict, build: Callable[[], tuple[np.nda
     is built again)."""
     record = path.with_suffix(".json")
     if path.is_file():
-        old = json.loads(record.read_text()) if record.is_file() else {}
+        old = _cached_settings(record)
         if old == settings:
             with np.load(path) as cached:
                 return cached["train"], cached["test"]

@@ -3,7 +3,8 @@
     python competitions/nexperia/predict.py --run runs/nexperia/demo --tta flips [--checkpoint best|last|avg]
     python competitions/nexperia/predict.py --run runs/nexperia/demo --checkpoint avg   # the run's TTA
 
-writes ``runs/nexperia/demo-tta-flips/`` (or ``--name``): each fold's validation rows predicted by that
+writes ``<runs root>/nexperia/demo-tta-flips/`` (or ``--name``; the runs root is ``--runs-dir``, else
+``$KIT_RUNS_ROOT``, else ``runs/``, wherever the source run is): each fold's validation rows predicted by that
 fold's checkpoint (``oof.csv``), the test images by every fold's (``test.csv``, mean over folds), and
 ``metrics.json``, through :func:`common.cv.run_folds`; its ``config.yaml`` records the source run. The
 derived run blends and submits like any other (``submissions.blend``).
@@ -23,7 +24,7 @@ from common.cv import FoldResult, run_folds
 from common.device import resolve_device, set_threads
 from common.paths import default_data_dir
 from common.registry import truth_of
-from common.run import Run, RunFolder
+from common.run import FAILED, Run, RunFolder
 from common.vision.tta import TTA_PRESETS, warn_untrained_views
 from common.vision.card import read_card
 from common.vision.checkpoints import CHECKPOINT_CHOICES, average_checkpoints, fold_checkpoint, kept_checkpoints
@@ -48,7 +49,7 @@ class PredictConfig(NexperiaDataOptions):
     data: str | None = option(None, help="default: the source run's data folder")
     model: str | None = option(None, help="default: the source run's model (must match the checkpoints)")
     model_kwargs: str | None = option(None, help="with --model: its timm kwargs")
-    runs_dir: str | None = option(None, help="default: the source run's runs folder")
+    runs_dir: str | None = option(None, help="runs folder of the derived run (default: $KIT_RUNS_ROOT or runs/)")
     batch_size: int = option(128, min=1, help="images per prediction batch")
     workers: int = option(2, volatile=True, min=0, help="data loader worker processes")
     amp: bool = True
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> Run:
     if not n_splits:
         raise MissingInput(f"run {source} has neither config.yaml nor metrics.json to say its number of folds")
     finished = source_run.completed_folds()
+    if (status := source_run.status()).state == FAILED:
+        raise BadInput(f"run {source} is failed: {'; '.join(status.problems)}")
     if not finished:
         raise MissingInput(f"run {source} has no finished fold (fold<k>/done.json)")
     folds = finished if cfg.fold == "all" else parse_folds(cfg.fold, n_splits)
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> Run:
     cfg.data = cfg.data or src.get("data") or str(default_data_dir("nexperia"))
     data = load_data(Path(cfg.data), Path(src["cache_dir"]) if src.get("cache_dir") else None,
                      skip_bad=cfg.skip_bad or bool(src.get("skip_bad", False)))
-    run = Run.open("nexperia", cfg.name, cfg.runs_dir or source.parent.parent)
+    run = Run.open("nexperia", cfg.name, cfg.runs_dir)
     run.save_config({**vars(cfg), "run": str(source.resolve()), "source_config": src},
                     volatile=volatile_options(PredictConfig))
     record_skipped(run, data)

@@ -133,3 +133,12 @@ def test_copies_of_training_rows_as_test_rows_give_one_half_when_grouped_and_a_w
     assert grouped.covers_half and grouped.leak_warning is None, grouped.auc
     assert grouped.info["duplicate_groups"] == 300 and grouped.info["rows_in_duplicate_groups"] == 600
     assert adv.summary(grouped, 600, 300)["leak_warning"] is None
+
+
+def test_a_damaged_weights_file_names_itself_and_the_option(tmp_path):
+    from common.io import DamagedFile
+
+    path = tmp_path / "weights.csv"
+    path.write_bytes(b"\xff\xfeid,weight\n")  # a UTF-16 file from a spreadsheet
+    with pytest.raises(DamagedFile, match="fix the file given to --adversarial-weights"):
+        adv.read_weights(path, ["1", "2"])

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.folds import check_folds, get_or_make_folds, load_folds, make_folds
+from common.folds import check_folds, get_or_make_folds, labels_served, load_folds, make_folds
 
 
 def _data(n=500, seed=0):
@@ -93,3 +93,26 @@ def test_optional_ids_may_lack_a_fold_but_unknown_ids_are_still_named(tmp_path):
     folds = get_or_make_folds(path, ["a", "b", "c", "d", "new"], [0, 1, 1, 0, 1], n_splits=2,
                               optional=["new"])
     assert folds["fold"].tolist()[-1] == -1 and path.read_bytes() == before
+
+
+def test_a_saved_file_of_another_number_of_folds_is_refused(tmp_path):
+    ids, y = _data()
+    path = tmp_path / "folds.csv"
+    get_or_make_folds(path, ids, y, n_splits=5)
+    with pytest.raises(ValueError, match=f"^fold file {path} holds 5 folds but --n-splits is 3: use --n-splits 5, or "
+                                         r"give 3 folds their own runs folder \(--runs-dir DIR\)$"):
+        get_or_make_folds(path, ids, y, n_splits=3)
+
+
+def test_the_labels_a_fold_file_was_served_for_are_noted(tmp_path):
+    ids, y = _data()
+    path = tmp_path / "folds.csv"
+    assert labels_served(path) is None
+    get_or_make_folds(path, ids, y, n_splits=5)
+    made = labels_served(path)
+    get_or_make_folds(path, ids[::-1], y[::-1], n_splits=5)  # the same data in another order
+    assert labels_served(path) == made
+    relabelled = y.copy()
+    relabelled[:3] = 1 - relabelled[:3]
+    get_or_make_folds(path, ids, relabelled, n_splits=5)
+    assert labels_served(path) != made

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from common import io
-from common.io import atomic_path, atomic_write_parquet, atomic_write_text, clean_leftovers
+from common.errors import KitError
+from common.io import DamagedFile, atomic_path, atomic_write_parquet, atomic_write_text, clean_leftovers, read_json
 
 
 def _dead_pid() -> int:
@@ -119,3 +120,15 @@ def test_a_write_on_a_full_disk_names_the_file_and_keeps_the_earlier_one(tmp_pat
         assert str(error.value) == f"no space left on device writing {target}"
         assert target.read_bytes() == b"earlier" and sorted(p.name for p in disk.root.iterdir()) == [
             ".filler", "model.txt"]
+
+
+@pytest.mark.parametrize("text", ['{"complete": tr', "", "\u00ff\u00fe not json"])
+def test_a_damaged_json_file_names_itself_in_one_line(tmp_path, text):
+    path = tmp_path / "metrics.json"
+    path.write_text(text, encoding="latin-1")
+    with pytest.raises(DamagedFile) as error:
+        read_json(path)
+    assert str(error.value).startswith(f"{path} is damaged (not valid JSON: ") and "\n" not in str(error.value)
+    assert isinstance(error.value, KitError)
+    with pytest.raises(DamagedFile, match="pass --overwrite"):
+        read_json(path, "pass --overwrite")

@@ -180,3 +180,13 @@ def test_generic_command_errors_are_one_line(tmp_path):
     assert done.returncode == 2 and done.stderr.strip().startswith("error: no OOF predictions at")
     done = subprocess.run([sys.executable, "-m", "common.noisy"], capture_output=True, text=True)
     assert done.returncode == 2 and "--oof is required" in done.stderr
+
+
+def test_a_damaged_suspects_file_names_itself_in_one_line(tmp_path):
+    from common.io import DamagedFile
+    from common.noisy import read_suspects
+
+    path = tmp_path / "suspects.csv"
+    path.write_text('id,suggested_label\n"a,1\n')  # cut inside a quoted field
+    with pytest.raises(DamagedFile, match=f"^{path} is damaged \\(not a readable CSV: .*pass the suspects.csv"):
+        read_suspects(path)

@@ -330,10 +330,29 @@ def test_status_of_runs_without_fold_folders_and_of_unreadable_runs(tmp_path):
     # failed: what cannot be read is named
     (folder.root / "metrics.json").write_text("{")
     failed = folder.status()
-    assert failed.state == "failed" and failed.problems == (f"{folder.metrics_path} is not valid JSON",)
+    assert failed.state == "failed" and len(failed.problems) == 1
+    assert failed.problems[0].startswith(f"{folder.metrics_path} is damaged (not valid JSON: ")
     (folder.root / "metrics.json").unlink()
     (folder.root / "oof.csv").write_text("id,target,pred\n1,1,0.5\n")
     assert folder.status().state == "failed" and "lacks column(s) ['fold']" in folder.status().problems[0]
     run = _three_fold_run(tmp_path / "lost", [0])
     run.oof_path.unlink()
     assert run.status().state == "failed" and "are finished but" in run.status().problems[0]
+
+
+def test_damaged_run_files_name_themselves_and_what_to_do(tmp_path):
+    from common.io import DamagedFile
+
+    run = Run(tmp_path / "run")
+    run.save_fold_predictions(0, pd.DataFrame({"id": ["a", "b"], "target": [0, 1], "pred": [0.2, 0.9]}), None,
+                              {"auc": 1.0})
+    run.metrics_path.write_text('{"folds": {"0": ')
+    with pytest.raises(DamagedFile, match=f"^{run.metrics_path} is damaged .*: delete it and run the run's command"):
+        run.metrics()
+    done = run.fold_path(0) / "done.json"
+    done.write_text("{")
+    with pytest.raises(DamagedFile, match=r"train fold 0 again \(--fold 0 --no-resume\)"):
+        run.fold_metrics(0)
+    run.config_path.write_text("name: [unclosed\n")
+    with pytest.raises(ValueError, match=f"config file {run.config_path} is not valid YAML"):
+        run.config()

@@ -94,3 +94,16 @@ def test_run_started_with_another_config_is_not_mixed(copy):
         train.main(["--data", str(copy), "--name", "mixed", "--tables", "application", "--fold", "1",
                     *FAST, "--num-leaves", "5"])
     assert (runs_root() / "home_credit" / "mixed" / "oof.csv").read_bytes() == oof
+
+
+@pytest.mark.slow
+def test_n_splits_other_than_the_shared_fold_files_is_refused(copy, tmp_path):
+    """Issue 38: --n-splits 3 with a 5-fold folds.csv trained folds 0-2 of the 5-fold file and called the run
+    complete over 60% of the clients."""
+    runs = tmp_path / "runs"
+    train.main(["--data", str(copy), "--runs-dir", str(runs), "--tables", "application", "--fold", "0", *FAST])
+    folds = runs / "home_credit" / "folds.csv"
+    with pytest.raises(ValueError, match=f"^fold file {folds} holds 5 folds but --n-splits is 3: use --n-splits 5"):
+        train.main(["--data", str(copy), "--runs-dir", str(runs), "--tables", "application", "--n-splits", "3",
+                    "--name", "three", *FAST])
+    assert not (runs / "home_credit" / "three" / "oof.csv").exists()

@@ -51,6 +51,14 @@ def test_a_table_parsed_twice_is_cached_then_read_from_the_cache(home_credit_dat
     assert_frame_equal(first, third)
 
 
+def test_a_damaged_cache_record_is_parsed_again(home_credit_data, tmp_path):
+    """The cache's fingerprint file cut short (a full disk, a copy): the table is parsed from its CSV again."""
+    first = data.load_table(home_credit_data, "bureau", cache_dir=tmp_path)
+    (tmp_path / "bureau.json").write_text('{"size": 12')
+    assert_frame_equal(data.load_table(home_credit_data, "bureau", cache_dir=tmp_path), first)
+    assert data.read_json(tmp_path / "bureau.json")["size"] > 0  # the record written anew
+
+
 def test_a_parquet_table_cache_of_an_older_kit_is_removed(home_credit_data, tmp_path):
     """Tables were cached as parquet before the Arrow files (CACHE_VERSION 2): the first parse under the new
     version removes the old file instead of leaving gigabytes behind at real size."""
@@ -204,6 +212,7 @@ SEEN_AT_EXIT = ("import atexit, os, runpy, sys\n"
                 "runpy.run_path(sys.argv[0], run_name='__main__')\n")
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("user_setting", [None, "dirty_decay_ms:0"])

@@ -159,3 +159,29 @@ def test_every_shipped_recipe_parses_with_its_command():
     for model, name in (("xgboost", "xgb"), ("catboost", "catboost")):
         cfg = parse_config(TrainConfig, ["--config", str(configs / f"{model}.yaml")])
         assert (cfg.model, cfg.name) == (model, name)
+
+
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost", "catboost"])
+def test_a_mistyped_library_parameter_is_one_line_before_any_work(tmp_path, capsys, model):
+    """``num_leafs`` was passed to LightGBM, which ignored it while lgb_params.yaml recorded it as used (and
+    CatBoost ended in a traceback): now one line naming the key and the closest name, before the data is read."""
+    from common.cli import run_cli
+    params = tmp_path / "bad.yaml"
+    params.write_text(yaml.safe_dump({"num_leafs": 15}))
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(train.main, ["--data", str(tmp_path / "no-data"), "--model", model, "--name", "typo",
+                             "--params", str(params), *FAST[:2]])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: params file {params}: 'num_leafs' is neither an option nor a {model} parameter "
+                   "(did you mean 'num_leaves'?)"]
+    assert not (runs_root() / "home_credit" / "typo").exists()
+
+
+@pytest.mark.parametrize("model", ["xgboost", "catboost"])
+def test_cuda_without_a_visible_gpu_is_refused_before_any_work(tmp_path, monkeypatch, model):
+    """XGBoost trained on the CPU while its params file recorded cuda, CatBoost failed with a CUDA traceback."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU visible, on any machine
+    with pytest.raises(ValueError, match=r"^option --device cuda: no GPU is visible here"):
+        train.main(["--data", str(tmp_path / "no-data"), "--model", model, "--device", "cuda", "--name", "gpu"])
+    assert not (runs_root() / "home_credit" / "gpu").exists()

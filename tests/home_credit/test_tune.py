@@ -10,7 +10,7 @@ import yaml
 from common.paths import runs_root
 from common.tabular import binned as tabular_binned
 from common.tabular import tune as tabular_tune
-from common.tabular.lgbm import DATASET_PARAMS
+from common.tabular.library_params import DATASET_PARAMS
 from common.tuning.space import parse_with_space
 from competitions.home_credit import train, tune
 from tests.home_credit.helpers import kit_roots  # noqa: F401  (fixture)
@@ -152,3 +152,16 @@ def test_shipped_recipes_of_the_other_libraries_tune_them(home_credit_data, mode
                           f"tuned-{model}", "--num-threads", "1", "--log-period", "0", "--num-boost-round", "10",
                           "--params", str(runs_root() / "home_credit" / cfg.name / "best_params.yaml")])
     assert metrics["model"] == model
+
+
+def test_a_mistyped_library_parameter_or_cuda_without_a_gpu_is_refused_before_any_work(tmp_path, monkeypatch):
+    params = tmp_path / "bad.yaml"
+    params.write_text(yaml.safe_dump({"num_leafs": 15}))
+    args = ["--data", str(tmp_path / "no-data"), "--name", "tune-refused", *TUNE_FAST]
+    with pytest.raises(ValueError, match=r"'num_leafs' is neither an option nor a lightgbm parameter "
+                                         r"\(did you mean 'num_leaves'\?\)"):
+        tune.main([*args, "--params", str(params)])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(ValueError, match=r"^option --device cuda: no GPU is visible here"):
+        tune.main([*args, "--model", "xgboost", "--device", "cuda"])
+    assert not (runs_root() / "home_credit" / "tune-refused").exists()

@@ -23,7 +23,8 @@ def packed(tmp_path_factory):
 
 @pytest.fixture
 def kernel_main(tmp_path):
-    folder = build_kernel("nexperia-predict", "someone", build_root=tmp_path / "build")
+    folder = build_kernel("nexperia-predict", "someone", build_root=tmp_path / "build",
+                          extra_args=["--run", "{input:runs/nexperia/cnn}"])
     return runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")["main"]
 
 
@@ -75,13 +76,14 @@ def test_failing_module_gives_its_exit_status(packed, kernel_main, kaggle_input)
     assert kernel_main({**SETTINGS_BASE, "args": args}, input_root, working) == 2  # run_cli: error: ..., exit 2
 
 
-def test_missing_code_dataset_or_input_is_named(packed, kernel_main, kaggle_input):
+def test_missing_code_dataset_or_input_is_named_in_one_line(packed, kernel_main, kaggle_input, capfd):
     input_root, working = kaggle_input
-    with pytest.raises(FileNotFoundError, match="'kaggle-kit-code' is not attached"):
-        kernel_main({**SETTINGS_BASE, "args": ARGS}, input_root, working)
+    assert kernel_main({**SETTINGS_BASE, "args": ARGS}, input_root, working) == 2
+    assert capfd.readouterr().err.startswith("error: the kit's code dataset 'kaggle-kit-code' is not attached")
     shutil.copytree(packed, input_root / "kaggle-kit-code")
-    with pytest.raises(FileNotFoundError, match="resnet.safetensors not found"):
-        kernel_main({**SETTINGS_BASE, "args": ["{input:resnet.safetensors}"]}, input_root, working)
+    assert kernel_main({**SETTINGS_BASE, "args": ["{input:resnet.safetensors}"]}, input_root, working) == 2
+    err = capfd.readouterr().err
+    assert err.startswith("error: resnet.safetensors not found") and err.count("\n") == 1
 
 
 @pytest.mark.slow
@@ -121,3 +123,26 @@ def test_a_training_kernel_starts_torchrun_only_on_several_gpus(tmp_path, monkey
         "competitions.nexperia.train"]
     monkeypatch.delenv("KIT_KERNEL_RANKS", raising=False)
     assert kernel["ranks"](dict(os.environ, CUDA_VISIBLE_DEVICES=""), tmp_path) == 0  # no GPU: one process
+
+
+def test_the_kernel_script_needs_only_the_standard_library_until_the_kit_runs(tmp_path):
+    """On Kaggle run.py starts before the kit is on the path: it must define itself with no kit import."""
+    folder = build_kernel("nexperia-predict", "someone", build_root=tmp_path, extra_args=["--run", "{input:runs/x}"])
+    probe = subprocess.run([sys.executable, "-S", "-c", "import runpy, sys; runpy.run_path(sys.argv[1], "
+                            "run_name='kit_kernel'); print('defined')", str(folder / "run.py")],
+                           cwd=tmp_path, capture_output=True, text=True)
+    assert probe.stdout.strip() == "defined", probe.stderr
+
+
+def test_continuing_a_kernel_whose_output_has_no_runs_ends_in_one_line(packed, tmp_path, capfd):
+    input_root, working = tmp_path / "input", tmp_path / "working"
+    working.mkdir()
+    shutil.copytree(packed, input_root / "kaggle-kit-code")
+    (input_root / "kit-nexperia-train").mkdir()  # the attached output: its log only, no runs/
+    (input_root / "kit-nexperia-train" / "kit-nexperia-train.log").write_text("Traceback ...\n")
+    folder = build_kernel("nexperia-train", "someone", build_root=tmp_path / "build", suffix="part 2",
+                          extra_args=["--model", "resnet18"], continue_from="someone/kit-nexperia-train")
+    kernel = runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")
+    assert kernel["main"](kernel["SETTINGS"], input_root, working) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "kit-nexperia-train" in err and "runs/" in err

@@ -1,5 +1,6 @@
 import json
 import runpy
+from pathlib import Path
 
 import pytest
 from slugify import slugify as kaggle_slugify  # the slug function the kaggle client checks titles with
@@ -9,6 +10,8 @@ from common.cli import run_cli
 from common.registry import Competition, KernelTarget
 from kernels.build import build_kernel, kernel_targets, main
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_the_targets_are_those_the_competitions_declare():
     assert sorted(kernel_targets()) == ["home_credit-train", "nexperia-predict", "nexperia-train"]
@@ -17,8 +20,9 @@ def test_the_targets_are_those_the_competitions_declare():
 @pytest.mark.parametrize("target", sorted(kernel_targets()))
 def test_kernel_folder_metadata_and_script(tmp_path, target):
     fold = 2 if target.endswith("train") else None
-    scratch = ["--model", "resnet18"] if target == "nexperia-train" else []  # no known weights to attach
-    folder = build_kernel(target, "someone", fold=fold, extra_args=["--name", "exp1", *scratch],
+    own = {"nexperia-train": ["--model", "resnet18", "--pretrained", "{input:resnet18.safetensors}"],
+           "nexperia-predict": ["--run", "{input:runs/nexperia/cnn}"]}.get(target, [])
+    folder = build_kernel(target, "someone", fold=fold, extra_args=["--name", "exp1", *own],
                           weights_datasets=["someone/timm-weights"], build_root=tmp_path)
     raw = (folder / "kernel-metadata.json").read_text()
     meta = json.loads(raw)
@@ -40,8 +44,8 @@ def test_kernel_folder_metadata_and_script(tmp_path, target):
     assert namespace["SETTINGS"] == {"code_dataset": "someone/kaggle-kit-code",
                                      "module": f"competitions.{competition}.{spec.script}",
                                      "args": [*(["--fold", "2"] if fold is not None else []),
-                                              "--data", "{input_dir:%s}" % marker, "--name", "exp1", *scratch],
-                                     "weights_files": [], "torchrun": target == "nexperia-train",
+                                              "--data", "{input_dir:%s}" % marker, "--name", "exp1", *own],
+                                     "files": {}, "weights_files": [], "torchrun": target == "nexperia-train",
                                      "time_limit_minutes": 700.0 if target == "nexperia-train" else None,
                                      "continue_from": None, "wheels": False}
     assert callable(namespace["main"])
@@ -65,14 +69,17 @@ def test_nexperia_training_attaches_weights_unless_others_are_named(tmp_path):
                           / "kernel-metadata.json").read_text())
     # train.py without --model or --pretrained fine-tunes efficientnet_lite0, which the kernel cannot pip install
     assert default["dataset_sources"] == ["me/kaggle-kit-code", "me/kit-weights-efficientnet-lite0"]
-    scratch = json.loads((build_kernel("nexperia-train", "me", build_root=tmp_path,
-                                       extra_args=["--model", "resnet18"]) / "kernel-metadata.json").read_text())
-    assert scratch["dataset_sources"] == ["me/kaggle-kit-code", "me/timm-weights"]
+    weight_file = json.loads((build_kernel("nexperia-train", "me", build_root=tmp_path, extra_args=[
+        "--model", "resnet18", "--pretrained", "{input:resnet18.pth}"]) / "kernel-metadata.json").read_text())
+    assert weight_file["dataset_sources"] == ["me/kaggle-kit-code", "me/timm-weights"]
     params = tmp_path / "best_params.yaml"
-    params.write_text("params:\n  model: resnet18\n  lr: 0.003\n")  # a --params file counts as the script reads it
-    tuned = json.loads((build_kernel("nexperia-train", "me", build_root=tmp_path / "p",
-                                     extra_args=["--params", str(params)]) / "kernel-metadata.json").read_text())
-    assert tuned["dataset_sources"] == ["me/kaggle-kit-code", "me/timm-weights"]
+    params.write_text("params:\n  lr: 0.003\n")
+    tuned = build_kernel("nexperia-train", "me", build_root=tmp_path / "p", extra_args=["--params", str(params)])
+    assert json.loads((tuned / "kernel-metadata.json").read_text())["dataset_sources"] == [
+        "me/kaggle-kit-code", "me/kit-weights-efficientnet-lite0"]
+    settings = runpy.run_path(str(tuned / "run.py"), run_name="k")["SETTINGS"]  # the file travels in the kernel
+    assert settings["files"] == {"best_params.yaml": params.read_text()}
+    assert settings["args"][-2:] == ["--params", "{file:best_params.yaml}"]
     named = json.loads((build_kernel("nexperia-train", "me", weights_datasets=["other/convnext-weights"],
                                      code_dataset="me/kit-v2", build_root=tmp_path,
                                      extra_args=["--model", "convnext_nano", "--pretrained", "{input:cn.pth}"])
@@ -80,19 +87,20 @@ def test_nexperia_training_attaches_weights_unless_others_are_named(tmp_path):
     assert named["dataset_sources"] == ["me/kit-v2", "other/convnext-weights"]
 
 
-def test_unknown_target_and_fold_of_a_predict_kernel_are_refused(tmp_path):
+def test_unknown_target_is_refused_and_a_predict_kernel_takes_the_folds_its_script_takes(tmp_path):
     with pytest.raises(ValueError, match="unknown kernel target"):
         build_kernel("nexperia-tune", "me", build_root=tmp_path)
     with pytest.raises(ValueError, match="unknown kernel target"):  # submissions come from submissions.blend
         build_kernel("home_credit-predict", "me", build_root=tmp_path)
-    with pytest.raises(ValueError, match="takes no --fold"):
-        build_kernel("nexperia-predict", "me", fold=1, build_root=tmp_path)
+    folder = build_kernel("nexperia-predict", "me", fold=1, build_root=tmp_path,
+                          extra_args=["--run", "{input:runs/nexperia/cnn}"])
+    assert runpy.run_path(str(folder / "run.py"), run_name="k")["SETTINGS"]["args"][:2] == ["--fold", "1"]
 
 
 def test_a_new_competition_declares_its_kernel_target_without_an_edit_in_kernels(tmp_path, monkeypatch):
     spec = Competition(name="toy_tabular", slug="toy-tabular", marker_file="train.csv",
                        sample_submission="sample_submission.csv", id_column="row_id", target_column="y",
-                       kernels={"train": KernelTarget("train", gpu=False)})
+                       kernels={"train": KernelTarget("train", gpu=False, config="tests.toy.cancer:TrainConfig")})
     monkeypatch.setitem(registry.COMPETITIONS, spec.name, spec)
     assert kernel_targets()["toy_tabular-train"] == ("toy_tabular", spec.kernels["train"])
     folder = build_kernel("toy_tabular-train", "me", fold=1, build_root=tmp_path)
@@ -122,10 +130,11 @@ def test_training_kernels_get_the_sessions_time_limit_and_refuse_bad_options(tmp
     assert settings(continue_from="me/kit-nexperia-train-fold-0")["continue_from"] == "kit-nexperia-train-fold-0"
     with pytest.raises(ValueError, match="--time-margin 800: give minutes from 0 to below the session's 720"):
         settings(time_margin=800)
-    with pytest.raises(ValueError, match="'kit-nexperia-train' is not OWNER/KERNEL-SLUG"):
+    with pytest.raises(ValueError, match="'kit-nexperia-train' is not OWNER/SLUG"):
         settings(continue_from="kit-nexperia-train")
     with pytest.raises(ValueError, match="nexperia-predict trains nothing to continue"):
-        build_kernel("nexperia-predict", "me", build_root=tmp_path, continue_from="me/x")
+        build_kernel("nexperia-predict", "me", build_root=tmp_path, continue_from="me/x",
+                     extra_args=["--run", "{input:runs/nexperia/cnn}"])
     with pytest.raises(SystemExit):
         main(["nexperia-train", "--owner", "me", "--accelerator", "p100", "--build-root", str(tmp_path)])
     assert "invalid choice: 'p100'" in capsys.readouterr().err
@@ -144,7 +153,73 @@ def test_home_credit_on_the_gpu_gets_a_gpu_session(tmp_path):
     gpu = meta("--config", "competitions/home_credit/configs/catboost.yaml", "--device", "cuda")
     assert gpu["enable_gpu"] is True and gpu["machine_shape"] == "NvidiaTeslaT4"
     params = tmp_path / "best_params.yaml"
-    params.write_text("params:\n  model: xgboost\n  device: cuda\n")
-    assert meta("--params", str(params))["enable_gpu"] is True
+    params.write_text("params:\n  device: cuda\n")
+    assert meta("--model", "xgboost", "--params", str(params))["enable_gpu"] is True
     with pytest.raises(ValueError, match="--accelerator none: the script trains with --device cuda"):
         meta("--model", "xgboost", "--device", "cuda", accelerator="none")
+
+
+@pytest.mark.parametrize("target, extra, message", [
+    ("home_credit-train", ["--device", "cuda"], "LightGBM's pip build trains on the CPU only"),
+    ("nexperia-train", ["--model", "resnet18", "--time-limit", "0"], "--time-limit"),
+    ("nexperia-train", ["--model", "resnet18", "--time-limit", "-5"], "--time-limit"),
+    ("nexperia-predict", [], "option --run is required"),
+    ("home_credit-train", ["--bogus-option", "3"], "unrecognized arguments: --bogus-option 3"),
+    ("nexperia-train", ["--model", "resnet18", "--tta", "sideways"], "invalid choice: 'sideways'"),
+])
+def test_what_the_script_would_refuse_is_refused_before_anything_is_written(tmp_path, capsys, target, extra,
+                                                                             message):
+    """The script's own parser reads the arguments at build time: the error comes now, not on Kaggle."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, [target, "--owner", "me", "--no-wheels", "--build-root", str(tmp_path / "build"), "--", *extra])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1 and message in err
+    assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize("owner", ["my name", "a/..", "Me", "-me", "me_2"])
+def test_an_owner_kaggle_refuses_is_refused_and_nothing_is_written_outside_the_build_root(tmp_path, capsys, owner):
+    build_root = tmp_path / "deep" / "build"
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, ["home_credit-train", "--owner", owner, "--no-wheels", "--build-root", str(build_root)])
+    assert exit_info.value.code == 2 and "--owner" in capsys.readouterr().err
+    assert not (tmp_path / "deep").exists()
+
+
+def test_a_kernel_continuing_from_itself_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="continue from itself"):
+        build_kernel("nexperia-train", "me", build_root=tmp_path, suffix="part 2", extra_args=["--model", "resnet18"],
+                     continue_from="me/kit-nexperia-train-part-2")
+    assert not tmp_path.joinpath("kit-nexperia-train-part-2").exists()
+
+
+def test_a_from_scratch_nexperia_kernel_attaches_no_weights(tmp_path):
+    folder = build_kernel("nexperia-train", "me", build_root=tmp_path, extra_args=["--model", "resnet18"])
+    assert json.loads((folder / "kernel-metadata.json").read_text())["dataset_sources"] == ["me/kaggle-kit-code"]
+
+
+def test_the_docs_multi_session_recipe_builds_with_fold_all(tmp_path, capsys):
+    assert main(["nexperia-train", "--fold", "all", "--owner", "me", "--suffix", "part 2", "--continue-from",
+                 "me/kit-nexperia-train", "--no-wheels", "--build-root", str(tmp_path), "--",
+                 "--model", "resnet18"]) == 0
+    folder = tmp_path / "kit-nexperia-train-fold-all-part-2"
+    settings = runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")["SETTINGS"]
+    assert settings["args"][:2] == ["--fold", "all"] and settings["continue_from"] == "kit-nexperia-train"
+
+
+def test_a_config_relative_to_the_checkout_travels_in_the_kernel(tmp_path, monkeypatch):
+    """On Kaggle the script runs in /kaggle/working: the YAML goes into run.py and is written there."""
+    recipe = "competitions/home_credit/configs/xgboost.yaml"
+    folder = build_kernel("home_credit-train", "me", build_root=tmp_path / "build", extra_args=["--config", recipe])
+    kernel = runpy.run_path(str(folder / "run.py"), run_name="kit_kernel")
+    input_root, working = tmp_path / "input", tmp_path / "working"
+    (input_root / "home-credit-default-risk").mkdir(parents=True)
+    (input_root / "home-credit-default-risk" / "application_train.csv").write_text("SK_ID_CURR\n")
+    working.mkdir()
+    monkeypatch.chdir(working)
+    args = kernel["script_arguments"](kernel["SETTINGS"], input_root, working)
+    config = Path(args[args.index("--config") + 1])
+    assert config.is_file() and config.read_text() == (REPO_ROOT / recipe).read_text()
+    from competitions.home_credit.recipe import TrainConfig
+    from common.config import parse_config
+    assert parse_config(TrainConfig, args).model == "xgboost"  # the script reads it from /kaggle/working

@@ -79,7 +79,7 @@ def test_weights_named_in_the_config_yaml_are_attached_unless_the_command_line_o
     kit_config = build_kernel("nexperia-train", "me", build_root=tmp_path / "kit",
                               extra_args=["--config", "competitions/nexperia/configs/cpu.yaml"])
     assert _settings(kit_config)["weights_files"] == []  # found in the kit, names no known weights
-    with pytest.raises(ValueError, match="--config missing.yaml: missing.yaml is not here nor in the kit"):
+    with pytest.raises(FileNotFoundError, match="--config missing.yaml: missing.yaml is neither here nor in the kit"):
         build_kernel("nexperia-train", "me", build_root=tmp_path / "x", extra_args=["--config", "missing.yaml"])
 
 
@@ -130,7 +130,7 @@ def test_weights_dataset_and_kernel_pushed_to_kaggle(fake_kaggle_server, tmp_pat
     assert exit_info.value.code == 2 and "no dataset-metadata.json" in capsys.readouterr().err
 
 
-def test_run_py_makes_the_name_resolve_to_the_attached_file(tmp_path, monkeypatch):
+def test_run_py_makes_the_name_resolve_to_the_attached_file(tmp_path, monkeypatch, capfd):
     folder = build_kernel("nexperia-train", "me", fold=0, build_root=tmp_path / "build",
                           extra_args=["--pretrained", "efficientnet_lite0"])
     _remove_packages(monkeypatch, tmp_path)  # from here on as inside the kernel
@@ -139,8 +139,8 @@ def test_run_py_makes_the_name_resolve_to_the_attached_file(tmp_path, monkeypatc
     kit = input_root / "kaggle-kit-code"
     (kit / "common").mkdir(parents=True)
     (kit / "common" / "__init__.py").write_text("")
-    with pytest.raises(FileNotFoundError, match=f"the weight file {LITE0} is not under {input_root}: attach"):
-        kernel["main"](kernel["SETTINGS"], input_root, tmp_path)  # before the module starts
+    assert kernel["main"](kernel["SETTINGS"], input_root, tmp_path) == 2  # before the module starts
+    assert capfd.readouterr().err.startswith(f"error: the weight file {LITE0} is not under {input_root}: attach")
     attached = input_root / "kit-weights-efficientnet-lite0"  # where Kaggle mounts the dataset
     shutil.copytree(tmp_path / "build" / "kit-weights-efficientnet-lite0", attached)
     env = kernel["kit_env"](kit, kernel["SETTINGS"], input_root)

@@ -14,6 +14,8 @@ from kernels.build import build_kernel
 from kernels.pack_code import MARKER
 from kernels.wheels import MANIFEST, needed_requirements, pack_wheels, pip_download
 
+RUN = ["--run", "{input:runs/nexperia/cnn}"]  # what nexperia-predict requires
+
 
 def make_wheel(folder, name, version):
     """A pure-python wheel of distribution ``name`` with module ``name`` whose ``VERSION`` is ``version``."""
@@ -61,7 +63,7 @@ def test_run_py_installs_only_what_a_python_lacks_or_has_below_the_floor(tmp_pat
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-index",
                     str(registry / "kitfake_old-0.5-py3-none-any.whl"),
                     str(registry / "kitfake_fine-1.0-py3-none-any.whl")], check=True)
-    run_py = build_kernel("nexperia-predict", "me", build_root=tmp_path / "build") / "run.py"
+    run_py = build_kernel("nexperia-predict", "me", build_root=tmp_path / "build", extra_args=RUN) / "run.py"
     script = (f"import runpy, pathlib; k = runpy.run_path({str(run_py)!r}, run_name='kit_kernel'); "
               f"print(k['install_wheels'](pathlib.Path({str(tmp_path / 'input')!r})))")
     done = subprocess.run([python, "-c", script], capture_output=True, text=True)
@@ -76,7 +78,7 @@ def test_run_py_installs_only_what_a_python_lacks_or_has_below_the_floor(tmp_pat
 
 
 def test_a_kernel_without_its_wheels_dataset_says_so(tmp_path):
-    kernel = runpy.run_path(str(build_kernel("nexperia-predict", "me", build_root=tmp_path) / "run.py"),
+    kernel = runpy.run_path(str(build_kernel("nexperia-predict", "me", build_root=tmp_path, extra_args=RUN) / "run.py"),
                             run_name="kit_kernel")
     with pytest.raises(FileNotFoundError, match="wheels dataset .kit-wheels.json. is not under"):
         kernel["install_wheels"](tmp_path / "input")
@@ -97,7 +99,7 @@ def test_the_build_attaches_the_wheels_dataset_it_writes(tmp_path, monkeypatch, 
     dataset = tmp_path / "kit-wheels-nexperia-train"
     assert f"python -m kernels push-dataset {dataset}" in capsys.readouterr().out
     meta = json.loads((tmp_path / "kit-nexperia-train" / "kernel-metadata.json").read_text())
-    assert meta["dataset_sources"] == ["me/kaggle-kit-code", "me/timm-weights", "me/kit-wheels-nexperia-train"]
+    assert meta["dataset_sources"] == ["me/kaggle-kit-code", "me/kit-wheels-nexperia-train"]  # resnet18 from scratch
     import timm
     assert f"timm=={timm.__version__}" in downloaded  # the version the kit runs with here
     assert (dataset / "timm-0-py3-none-any.whl").is_file()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from competitions.nexperia import train
-from competitions.nexperia.data import BadImagesError, load_data
+from competitions.nexperia.data import BadImagesError, get_folds, load_data
 
 
 @pytest.fixture
@@ -88,3 +88,17 @@ def test_bad_fold_and_config(nexperia_data, tmp_path):
     config.write_text("img_sise: 64\n")
     with pytest.raises(ValueError, match="img_sise"):
         train.main(common + ["--config", str(config)])
+
+
+@pytest.mark.slow
+def test_n_splits_other_than_the_shared_fold_files_is_refused(nexperia_data, tmp_path):
+    """Issue 38: --n-splits 3 with a 4-fold folds.csv trained folds 0-2 of the 4-fold file."""
+    runs = tmp_path / "runs"
+    get_folds(load_data(nexperia_data, cache_dir=tmp_path / "c"), n_splits=4, runs_dir=runs)
+    folds = runs / "nexperia" / "folds.csv"
+    with pytest.raises(ValueError, match=f"^fold file {folds} holds 4 folds but --n-splits is 3: use --n-splits 4"):
+        train.main(["--data", str(nexperia_data), "--runs-dir", str(runs), "--cache-dir", str(tmp_path / "c"),
+                    "--n-splits", "3", "--name", "three", "--no-progress", "--fold", "0", "--model", "resnet18",
+                    "--model-kwargs", "{channels: [8, 16, 32, 64], stem_width: 8}", "--img-size", "32", "--epochs",
+                    "1", "--workers", "0", "--threads", "1", "--gradcam", "0", "--tta-compare", "none"])
+    assert not (runs / "nexperia" / "three").exists()

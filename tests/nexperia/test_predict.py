@@ -22,6 +22,13 @@ def run(nexperia_data, tmp_path_factory):
                        "--no-progress", "--gradcam", "0", "--tta", "flips", "--tta-compare", "none", "flips"])
 
 
+@pytest.fixture(autouse=True)
+def runs_root(run, monkeypatch):
+    """The runs root of the module's run: derived runs go there."""
+    monkeypatch.setenv("KIT_RUNS_ROOT", str(run.root.parent.parent))
+    return run.root.parent.parent
+
+
 def _files(root):
     return {p.relative_to(root): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
 
@@ -62,6 +69,21 @@ def test_checkpoints_describe_themselves_and_predict_without_config_yaml(run, ne
         new, old = (pd.read_csv(folder / name, dtype={"id": str}) for folder in (derived.root, run.root))
         assert list(new["id"]) == list(old["id"])
         np.testing.assert_allclose(new["pred"], old["pred"], atol=2e-3)
+
+
+@pytest.mark.slow
+def test_a_copied_runs_derived_run_goes_under_the_runs_root(run, runs_root, tmp_path):
+    """Issue 38: a derived run of a run copied elsewhere was written under the copy's grandparent."""
+    import shutil
+
+    copy = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(run.root, copy, ignore=shutil.ignore_patterns(".lock"))
+    derived = predict.main(["--run", str(copy), "--fold", "0", "--workers", "0", "--no-progress"])
+    assert derived.root == runs_root / "nexperia" / "copy-tta-flips" and derived.completed_folds() == [0]
+    assert not (tmp_path / "nexperia").exists()
+    other = predict.main(["--run", str(copy), "--fold", "0", "--workers", "0", "--no-progress", "--runs-dir",
+                          str(tmp_path / "mine")])
+    assert other.root == tmp_path / "mine" / "nexperia" / "copy-tta-flips"
 
 
 def test_another_tta_gives_the_variant_the_run_reported(run):

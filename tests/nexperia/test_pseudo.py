@@ -43,7 +43,8 @@ def source(env):
     for k in (0, 1):
         pred = rng.uniform(0, 1, len(data.test_ids))
         preds[k] = pd.DataFrame({"id": data.test_ids, "pred": pred})
-        oof = pd.DataFrame({"id": data.train_ids[:4], "target": [0, 1, 0, 1], "pred": [0.1, 0.9, 0.2, 0.8]})
+        oof = pd.DataFrame({"id": data.train_ids[4 * k:4 * k + 4], "target": [0, 1, 0, 1],
+                            "pred": [0.1, 0.9, 0.2, 0.8]})  # each fold its own rows, as folds are
         run.save_fold_predictions(k, oof, preds[k], {"auc_given": {"auc": 1.0}})
     (run.root / "config.yaml").write_text("n_splits: 4\n")
     return run.root, preds, data

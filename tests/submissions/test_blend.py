@@ -167,7 +167,7 @@ def test_a_blend_worse_than_its_best_run_says_so_and_offers_the_optimised_blend(
     assert hill["weights"]["noise"] == 0 and hill["cv"]["auc"] > rank["cv"]["auc"]
     assert "WARNING: this rank blend is worse than its best run 'model0'" in out
     assert f"send it with python -m submissions.submit {setup['files'] / 'nexperia' / hill['file']}" in out
-    assert latest_submission("nexperia", setup["files"]).name == rank["file"]
+    assert latest_submission("nexperia", setup["files"], setup["data"])[0].name == rank["file"]
 
 
 # -- partial runs, BOM ---------------------------------------------------------------------------

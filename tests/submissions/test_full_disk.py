@@ -29,7 +29,7 @@ def test_blend_on_a_full_disk_writes_no_part_of_a_submission(tmp_path, capsys):
             assert [p.name for p in (files / "nexperia").iterdir()] == sorted(before_names(before))
         disk.free_up()
         assert blend.main([*args, "--files-root", str(files)]) == 0
-        newest = latest_submission("nexperia", files)
+        newest, _ = latest_submission("nexperia", files, tmp_path / "data")
         assert {newest.name, newest.with_suffix(".json").name, newest.with_suffix(".roc.png").name} <= {
             p.name for p in (files / "nexperia").iterdir()}
         assert newest.read_bytes() == next(v for k, v in before.items() if k.endswith(".csv"))  # the same blend

@@ -1,5 +1,6 @@
 """Syncing scores and rank from a loopback fake Kaggle through the real client, and the report."""
 import json
+import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -82,5 +83,71 @@ def test_sync_without_credentials_fails_clearly(sent, fake_kaggle_server, monkey
 
 
 def test_report_of_an_empty_ledger(tmp_path, capsys):
+    Ledger(tmp_path / "new.sqlite").close()
     assert leaderboard.main(["report", "--ledger", str(tmp_path / "new.sqlite")]) == 0
     assert "holds no submissions" in capsys.readouterr().out
+
+
+def _one_line_error(main, argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("command", [["report"], ["final", "--competition", "nexperia"]])
+def test_a_mistyped_ledger_of_a_read_only_command_is_refused_and_not_created(tmp_path, capsys, command):
+    typo = tmp_path / "ledgr.sqlite"
+    err = _one_line_error(leaderboard.main, [*command, "--ledger", str(typo)], capsys)
+    assert f"no ledger at {typo}" in err and "--ledger" in err
+    assert not typo.exists()
+
+
+def _damaged(tmp_path, kind):
+    """A folder, a file that is not SQLite, or a real ledger cut short, given as the ledger."""
+    if kind == "folder":
+        (tmp_path / "ledger-folder").mkdir()
+        return tmp_path / "ledger-folder"
+    path = tmp_path / "ledger.sqlite"
+    if kind == "not a database":
+        path.write_text("id,score\n1,0.5\n")
+        return path
+    Ledger(path).close()
+    with sqlite3.connect(path) as db:  # pages enough to cut: 300 rows in one transaction
+        db.executemany("INSERT INTO submissions (file_hash, file_name, competition, message, runs, created, status) "
+                       "VALUES (?, ?, 'nexperia', ?, '[\"a\"]', '2026-01-01T00:00:00Z', 'dry-run')",
+                       [(f"h{i}", f"f{i}.csv", "m" * 200) for i in range(300)])
+    whole = path.read_bytes()
+    path.write_bytes(whole[:4096] + bytes(len(whole) // 2 - 4096))  # the header kept, the pages cut and zeroed
+    return path
+
+
+@pytest.mark.parametrize("kind", ["folder", "not a database", "corrupt"])
+@pytest.mark.parametrize("command", [["report"], ["final", "--competition", "nexperia"]])
+def test_a_damaged_ledger_is_one_line_naming_the_file_and_what_to_do(tmp_path, capsys, kind, command):
+    path = _damaged(tmp_path, kind)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    err = _one_line_error(leaderboard.main, [*command, "--ledger", str(path)], capsys)
+    assert str(path) in err and "Traceback" not in err
+    assert ("is a folder" in err) if kind == "folder" else ("not a readable SQLite ledger" in err)
+    assert "--ledger" in err or "move it aside" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written beside it
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["folder", "not a database", "corrupt"])
+def test_sync_and_submit_name_a_damaged_ledger_before_asking_kaggle(tmp_path, capsys, fake_kaggle_server, kind):
+    from submissions.submit import main as submit_main
+    path = _damaged(tmp_path, kind)
+    err = _one_line_error(leaderboard.main, ["sync", "--competition", "nexperia", "--ledger", str(path)], capsys)
+    assert str(path) in err
+    data = tmp_path / "data"
+    write_sample(data, "nexperia")
+    sub = tmp_path / "nexperia-by-hand.csv"
+    ids = submission_ids("nexperia")
+    pd.DataFrame({"id": ids, "defect_score": np.linspace(0, 1, len(ids))}).to_csv(sub, index=False)
+    err = _one_line_error(submit_main, [str(sub), "-m", "x", "--competition", "nexperia", "--data", str(data),
+                                        "--ledger", str(path)], capsys)
+    assert str(path) in err
+    assert not fake_kaggle_server.calls_to("CreateSubmission") and not fake_kaggle_server.calls_to("ListSubmissions")

@@ -223,6 +223,7 @@ def test_leaderboard_sync_settles_an_interrupted_submit_and_tracks_submissions_t
     fake_kaggle_server.submissions.append({"ref": 2000, "fileName": "by-hand.csv", "description": "kaggle CLI",
                                            "date": "2026-12-01T10:00:00.000Z", "status": "COMPLETE",
                                            "publicScore": "0.9"})
+    fake_kaggle_server.submission_files[2000] = b"id,defect_score\nTST00000_y,0.5\n"
     capsys.readouterr()
     assert leaderboard_main(["sync", "--competition", "nexperia", "--ledger", str(setup["ledger"]),
                              "--files-root", str(setup["files"])]) == 0
@@ -310,3 +311,52 @@ def test_files_and_ledger_live_under_kit_submissions_root(blended, monkeypatch, 
     assert leaderboard_main(["report", "--plots-dir", str(tmp_path / "plots")]) == 0
     assert f"ledger: {root / 'ledger.sqlite'}; submission files: {root / 'files'}/<competition>/" in \
         capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_credentials_kaggle_refuses_are_named_and_leave_no_sending_row(blended, fake_kaggle_server, tmp_path, capsys):
+    import json
+    setup, path, _ = blended
+    config = tmp_path / "kaggle_config" / "kaggle.json"
+    wrong = "not-the-key-" + "7" * 20
+    config.write_text(json.dumps({"username": fake_kaggle.USERNAME, "key": wrong}))
+    assert _submit(setup, str(path), "-m", "wrong key") == 2
+    err = _assert_no_secret(capsys, setup).err
+    assert err.startswith("error: not sent: Kaggle refused the credentials (HTTP 401)") and err.count("\n") == 1
+    assert wrong not in err and "kaggle.json" in err
+    assert fake_kaggle_server.submissions == []
+    rows = _rows(setup)
+    assert "sending" not in rows["status"].tolist()
+    assert rows["status"].tolist() == ["failed"] and "credentials" in rows["error"].iloc[0]
+
+
+def _blend_for(root, data, name):
+    """A blend made for the sample submission in ``data`` (its own ids)."""
+    write_sample(data, "nexperia", ids=[f"{name}{i:05d}" for i in range(120)])
+    write_run(root / "runs", "nexperia", name, 1.0, seed=0, test=[f"{name}{i:05d}" for i in range(120)])
+    path, _ = make_submission("nexperia", [name], "rank", data, root / "runs", root / "files")
+    return path
+
+
+@pytest.mark.slow
+def test_latest_picks_the_newest_file_made_for_the_data_in_use_and_says_why(tmp_path, capsys):
+    mine = _blend_for(tmp_path, tmp_path / "data", "mine")
+    time.sleep(0.01)
+    demo = _blend_for(tmp_path, tmp_path / "demo-data", "demo")  # newer, made for other data
+    setup = {"data": tmp_path / "data", "ledger": tmp_path / "ledger.sqlite"}
+    capsys.readouterr()
+    assert _submit(setup, "--latest", "--competition", "nexperia", "--files-root", str(tmp_path / "files"),
+                   "-m", "mine", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert f"--latest: {mine.name}, the newest file made for {tmp_path / 'data'}" in out
+    assert f"1 newer file made for other data skipped ({demo.name})" in out
+    row, = _rows(setup).to_dict("records")
+    assert row["file_name"] == mine.name
+
+    other = {"data": tmp_path / "new-data", "ledger": setup["ledger"]}
+    write_sample(other["data"], "nexperia", ids=[f"new{i:05d}" for i in range(120)])
+    assert _submit(other, "--latest", "--competition", "nexperia", "--files-root", str(tmp_path / "files"),
+                   "-m", "none fits", "--dry-run") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"none of the 2 submission files in {tmp_path / 'files' / 'nexperia'}" in err
+    assert f"made for {other['data']}" in err and "submissions.blend" in err and "--data" in err

@@ -11,7 +11,8 @@ from submissions import leaderboard
 from submissions.blend import make_submission
 from submissions.ledger import Ledger
 from submissions.report import write_report
-from submissions.standing import medal_ranks
+from submissions.standing import medal_ranks, standing
+from submissions.store import file_sha256
 from tests import fake_kaggle
 from tests.submissions.synthetic import assert_drawn, submission_ids
 
@@ -71,7 +72,7 @@ def test_sync_tracks_kit_files_sent_outside_and_keeps_unknown_ones(sent_outside,
     with Ledger(s["ledger"]) as ledger:
         rows = ledger.table("nexperia").to_dict("records")
     by_name, by_hash, external = rows
-    assert (by_name["source"], by_name["matched_by"], by_name["file_name"]) == ("outside", "file name", one.name)
+    assert (by_name["source"], by_name["matched_by"], by_name["file_name"]) == ("outside", "content hash", one.name)
     assert by_name["runs"] == ["model0"] and by_name["cv_auc"] > 0.5 and by_name["public_score"] == 0.951
     assert by_hash["source"] == "outside" and by_hash["matched_by"] == "content hash (sent as submission.csv)"
     assert by_hash["file_name"] == blend.name and by_hash["runs"] == ["model0", "model1"]
@@ -80,7 +81,7 @@ def test_sync_tracks_kit_files_sent_outside_and_keeps_unknown_ones(sent_outside,
                                                                                "a notebook")
     assert external["runs"] == [] and np.isnan(external["cv_auc"]) and external["public_score"] == 0.7
     assert all(r["submitted"] and r["kaggle_ref"] for r in rows)
-    assert len(fake_kaggle_server.calls_to("DownloadSubmission")) == 2  # the two not matched by name
+    assert len(fake_kaggle_server.calls_to("DownloadSubmission")) == 3  # each compared by content, even by_name
     _no_secret(out, s["ledger"].read_bytes().decode(errors="replace"))
 
 
@@ -202,7 +203,7 @@ def test_an_older_ledger_opens_and_keeps_its_ranks(tmp_path, capsys):
 
 def test_an_older_leaderboard_download_without_rank_or_members_is_read_in_its_order(tmp_path):
     import zipfile
-    from submissions.standing import read_board, standing
+    from submissions.standing import read_board
     path = tmp_path / "board.zip"
     with zipfile.ZipFile(path, "w") as archive:  # lower is better here: the board is in rank order
         archive.writestr(f"{SLUG}-publicleaderboard.csv", "TeamId,TeamName,SubmissionDate,Score\n"
@@ -210,7 +211,7 @@ def test_an_older_leaderboard_download_without_rank_or_members_is_read_in_its_or
                          "3,gamma,2020-01-01 00:00:00,0.30\n")
     board = read_board(path)
     assert board["rank"].tolist() == [1, 2, 3] and board["team_name"].tolist() == ["alpha", "me", "gamma"]
-    place = standing(board, "me")
+    place = standing(board, "me", higher_is_better=False)
     assert (place["rank"], place["teams"], place["higher_better"], place["zone"]) == (2, 3, False, None)
     assert place["bronze"] == 0.10 and place["next_zone"] == "bronze" and place["distance"] == pytest.approx(0.10)
 
@@ -241,3 +242,152 @@ def test_sync_gives_older_rows_of_a_kit_file_its_blend_method(sent_outside, fake
     with Ledger(s["ledger"]) as ledger:
         old = ledger.table("nexperia").iloc[0]
     assert old["message"] == "old" and old["method"] == "mean"
+
+
+def _send_with_the_cli(path, message):
+    """What `kaggle competitions submit -f PATH -m MESSAGE` does: the official client, outside the kit."""
+    kaggle_client.connect().competition_submit(str(path), message, SLUG, quiet=True)
+
+
+@pytest.fixture
+def two_kit_files(nexperia_setup, fake_kaggle_server):
+    s = nexperia_setup
+    one, _ = make_submission("nexperia", [s["runs"][0]], "rank", s["data"], s["runs_dir"], s["files"])
+    blend, _ = make_submission("nexperia", [s["runs"][0], s["runs"][1]], "mean", s["data"], s["runs_dir"], s["files"])
+    fake_kaggle_server.leaderboard = board(80, 20)
+    return s, one, blend
+
+
+@pytest.mark.slow
+def test_a_kit_file_edited_in_place_and_sent_under_its_name_is_modified_with_no_cv(two_kit_files, fake_kaggle_server,
+                                                                                  capsys):
+    s, one, blend = two_kit_files
+    edited = pd.read_csv(one, dtype={"id": str})
+    edited.loc[:9, "defect_score"] = 1.0  # by hand, after the blend: no longer what its CV measured
+    edited.to_csv(one, index=False)
+    _send_with_the_cli(one, "edited by hand")
+    _send_with_the_cli(blend, "the blend, untouched")
+    for sub in fake_kaggle_server.submissions:
+        sub.update(status="COMPLETE", publicScore="0.9")
+    capsys.readouterr()
+    assert _sync(s["ledger"], s["files"]) == 0
+    out = capsys.readouterr().out
+    with Ledger(s["ledger"]) as ledger:
+        modified, untouched = ledger.table("nexperia").to_dict("records")
+    assert (modified["source"], modified["file_name"], modified["runs"]) == ("modified", one.name, [])
+    assert np.isnan(modified["cv_auc"]) and modified["file_hash"] == file_sha256(one)
+    assert f"sent under the name of the kit file {one.name} but its content differs" in out
+    assert (untouched["source"], untouched["matched_by"], untouched["runs"]) == ("outside", "content hash",
+                                                                               ["model0", "model1"])
+    assert leaderboard.main(["final", "--competition", "nexperia", "--ledger", str(s["ledger"])]) == 0
+    picks = capsys.readouterr().out
+    assert f"pick 1: ledger id {untouched['id']}," in picks and one.name not in picks
+
+
+@pytest.mark.slow
+def test_a_download_that_fails_is_said_kept_pending_and_retried_on_the_next_sync(two_kit_files, fake_kaggle_server,
+                                                                                 tmp_path, capsys):
+    s, _, blend = two_kit_files
+    renamed = shutil.copy(blend, tmp_path / "submission.csv")
+    _send_with_the_cli(renamed, "renamed blend")
+    ref = fake_kaggle_server.submissions[0]["ref"]
+    fake_kaggle_server.fail["DownloadSubmission"] = 503
+    capsys.readouterr()
+    assert _sync(s["ledger"], s["files"]) == 0
+    out = capsys.readouterr().out
+    assert f"+ submission {ref} (submission.csv, " in out and "not identified yet" in out
+    assert (f"submission {ref} (submission.csv): Kaggle's copy could not be read (downloading submission {ref} "
+            f"failed (HTTP 503)") in out and "the next sync tries again" in out
+    with Ledger(s["ledger"]) as ledger:
+        row, = ledger.table("nexperia").to_dict("records")
+    assert (row["source"], row["runs"], row["kaggle_ref"]) == ("unread", [], ref) and pd.isna(row["cv_auc"])
+    assert leaderboard.main(["final", "--competition", "nexperia", "--ledger", str(s["ledger"])]) == 0
+    assert "nothing to pick" in capsys.readouterr().out
+    assert _sync(s["ledger"], s["files"]) == 0  # still failing: said again, the row kept
+    assert "the next sync tries again" in capsys.readouterr().out
+    del fake_kaggle_server.fail["DownloadSubmission"]
+    assert _sync(s["ledger"], s["files"]) == 0
+    assert f"~ submission {ref} (ledger id 1) checked by content: kit file sent outside the kit" in \
+        capsys.readouterr().out
+    with Ledger(s["ledger"]) as ledger:
+        row, = ledger.table("nexperia").to_dict("records")
+    assert (row["source"], row["file_name"], row["kaggle_ref"]) == ("outside", blend.name, ref)
+    assert row["matched_by"] == "content hash (sent as submission.csv)" and row["runs"] == ["model0", "model1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("packed_as", ["zip", "gz"])
+def test_a_kit_file_sent_compressed_is_matched_by_the_content_of_the_csv_inside(two_kit_files, tmp_path, packed_as):
+    import gzip
+    import zipfile
+    s, _, blend = two_kit_files
+    packed = tmp_path / f"{blend.stem}.csv.{packed_as}"
+    if packed_as == "zip":
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(blend, blend.name)
+    else:
+        packed.write_bytes(gzip.compress(blend.read_bytes()))
+    _send_with_the_cli(packed, "the blend, compressed")
+    assert _sync(s["ledger"], s["files"]) == 0
+    with Ledger(s["ledger"]) as ledger:
+        row, = ledger.table("nexperia").to_dict("records")
+    assert (row["source"], row["file_name"], row["runs"]) == ("outside", blend.name, ["model0", "model1"])
+    assert row["matched_by"] == f"content hash (sent as {packed.name})" and row["cv_auc"] > 0.5
+
+
+@pytest.mark.slow
+def test_a_board_with_unscored_teams_keeps_the_competitions_direction_in_sync_and_report(two_kit_files,
+                                                                                       fake_kaggle_server, capsys):
+    s, one, _ = two_kit_files
+    _send_with_the_cli(one, "one model")
+    fake_kaggle_server.leaderboard = board(80, 20) + [{"teamId": 81, "teamName": "no score yet", "score": ""}]
+    capsys.readouterr()
+    assert _sync(s["ledger"], s["files"]) == 0
+    synced = capsys.readouterr().out
+    # 81 teams: gold 8, silver 16, bronze 32; rank 20 is bronze, silver is higher up: ROC-AUC needs more
+    assert f"silver needs {score_at(16) - score_at(20):.5f} more" in synced
+    assert leaderboard.main(["report", "--ledger", str(s["ledger"]), "--plots-dir", str(s["files"])]) == 0
+    assert f"silver needs {score_at(16) - score_at(20):.5f} more" in capsys.readouterr().out
+
+
+def test_the_direction_comes_from_the_competition_not_from_the_board():
+    from common.registry import get_competition
+    from submissions.standing import from_record
+    assert get_competition("nexperia").higher_is_better and get_competition("home_credit").higher_is_better
+    board_rows = pd.DataFrame({"rank": [1, 2, 3], "team_id": [1, 2, 3], "team_name": ["a", "me", "c"],
+                               "members": "", "score": [0.2, 0.3, float("nan")]})
+    low = standing(board_rows, "me", higher_is_better=False)
+    assert low["higher_better"] is False and low["distance"] == pytest.approx(0.1)
+    record = {"team": "me", "rank": 2, "score": 0.3, "teams": 3, "gold": None, "silver": None, "bronze": 0.2}
+    assert from_record(record, higher_is_better=False)["higher_better"] is False
+    assert from_record(record, higher_is_better=True)["higher_better"] is True
+
+
+@pytest.mark.slow
+def test_rows_an_older_version_tracked_by_name_alone_are_checked_by_content(two_kit_files, fake_kaggle_server, capsys):
+    s, one, blend = two_kit_files
+    edited = pd.read_csv(one, dtype={"id": str})
+    edited.loc[:9, "defect_score"] = 1.0
+    edited.to_csv(one, index=False)
+    _send_with_the_cli(one, "edited by hand")
+    _send_with_the_cli(blend, "the blend")
+    edited_ref, blend_ref = (sub["ref"] for sub in fake_kaggle_server.submissions)
+    with Ledger(s["ledger"]) as ledger:  # what an older sync wrote: the name trusted, a failed download kept blank
+        ledger.add(file_hash="0" * 64, file_name=one.name, competition="nexperia", message="edited by hand",
+                   runs=["model0"], cv={"auc": 0.99, "ci_low": 0.98, "ci_high": 1.0}, status="complete",
+                   kaggle_ref=edited_ref, source="outside", matched_by="file name")
+        ledger.add(file_hash="", file_name=blend.name, competition="nexperia", message="the blend", runs=[],
+                   status="complete", kaggle_ref=blend_ref, source="external")
+    capsys.readouterr()
+    assert _sync(s["ledger"], s["files"]) == 0
+    out = capsys.readouterr().out
+    assert (f"~ submission {edited_ref} (ledger id 1) checked by content: sent under the name of the kit file "
+            f"{one.name} but its content differs") in out
+    with Ledger(s["ledger"]) as ledger:
+        was_named, was_blank = ledger.table("nexperia").to_dict("records")
+    assert (was_named["source"], was_named["runs"]) == ("modified", []) and np.isnan(was_named["cv_auc"])
+    assert (was_blank["source"], was_blank["matched_by"], was_blank["runs"]) == ("outside", "content hash",
+                                                                              ["model0", "model1"])
+    downloads = len(fake_kaggle_server.calls_to("DownloadSubmission"))
+    assert _sync(s["ledger"], s["files"]) == 0  # checked once
+    assert len(fake_kaggle_server.calls_to("DownloadSubmission")) == downloads

@@ -7,7 +7,6 @@ dataset is complete.
 """
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import shutil
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import BadInput, InputExists
-from common.io import atomic_write_csv, atomic_write_json
+from common.io import atomic_write_csv, atomic_write_json, read_json
 from common.progress import progress_bar
 from competitions.nexperia.synth.plan import PlanParams, plan_dataset
 from competitions.nexperia.synth.render import acquisition_shift, near_copy, render
@@ -97,7 +96,7 @@ def _check_target(out: Path, meta: dict, overwrite: bool) -> bool:
     """Whether ``out`` already holds this exact complete dataset; clears or refuses other content."""
     manifest = out / MANIFEST
     if manifest.exists():
-        old = json.loads(manifest.read_text())
+        old = read_json(manifest, "pass overwrite=True / --overwrite to write the dataset again")
         if old.get("params") == meta:
             return bool(old.get("complete"))
         if not overwrite:

@@ -10,6 +10,7 @@ import xgboost as xgb
 from sklearn.datasets import load_breast_cancer
 
 from common.config import parse_config
+from common.device import gpu_count
 from common.folds import make_folds
 from common.metrics import roc_auc
 from common.run import OOF_COLUMNS, Run
@@ -149,18 +150,14 @@ def test_options_become_each_librarys_parameters(tmp_path):
     assert params["max_depth"] == 6 and params["alpha"] == 0.5 and params["eta"] == 0.07
     assert params["grow_policy"] == "lossguide" and "learning_rate" not in params  # an option, not passed raw
     # one rule for every library: the file's options are options, its other keys the library's parameters
+    extra.write_text("learning_rate: 0.07\nnum_boost_round: 50\nextra_trees: true\n")
     lgb = model_params(apply_params(parse_config(GBDTConfig, ["--params", str(extra)]), others="lightgbm parameters"))
-    assert lgb["learning_rate"] == 0.07 and lgb["grow_policy"] == "lossguide" and "num_boost_round" not in lgb
+    assert lgb["learning_rate"] == 0.07 and lgb["extra_trees"] is True and "num_boost_round" not in lgb
     cat = model_params(parse_config(GBDTConfig, ["--model", "catboost", "--max-depth", "4", "--device", "cuda"]))
     assert cat["depth"] == 4 and cat["task_type"] == "GPU" and "rsm" not in cat
 
 
-def _has_cuda() -> bool:
-    import torch
-    return torch.cuda.is_available()
-
-
-@pytest.mark.skipif(not _has_cuda(), reason="needs CUDA")
+@pytest.mark.skipif(gpu_count() == 0, reason="needs a GPU")
 @pytest.mark.parametrize("model", ["xgboost", "catboost"])
 def test_gpu_training_matches_the_cpu_auc(cancer, tmp_path, model):
     matrix, folds = cancer

@@ -86,6 +86,9 @@ def test_params_file_overrides_options_and_refuses_others(tmp_path):
     path.write_text(yaml.safe_dump({"params": {"n_trials": 3}}))
     with pytest.raises(ValueError, match="'n_trials' is not an option"):
         apply_params(Toy(params=str(path)))
+    path.write_text(yaml.safe_dump({"params": {"dept": 3}}))
+    with pytest.raises(ValueError, match=r"'dept' is not an option of this command \(did you mean 'depth'\?\)$"):
+        apply_params(Toy(params=str(path)))
     path.write_text(yaml.safe_dump({"kind": "z"}))
     with pytest.raises(ValueError, match="kind: option --kind: 'z' is not one of"):
         apply_params(Toy(params=str(path)))

@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from common.vision.checkpoints import (CheckpointSaver, average_checkpoints, average_state_dicts, fold_checkpoint,
-                                      kept_checkpoints, load_checkpoint)
+from common.errors import KitError
+from common.vision.checkpoints import (CheckpointSaver, DamagedCheckpoint, average_checkpoints, average_state_dicts,
+                                      fold_checkpoint, kept_checkpoints, load_checkpoint, set_aside)
 
 
 def state(value: float) -> dict:
@@ -52,3 +53,25 @@ def test_fold_checkpoint_names_and_kept_epochs_in_epoch_order(tmp_path):
     assert fold_checkpoint(tmp_path, "last") == tmp_path / "last.pt"
     with pytest.raises(ValueError, match="best or last"):
         fold_checkpoint(tmp_path, "avg")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "junk", "empty"])
+def test_a_damaged_checkpoint_names_itself_in_one_line(tmp_path, damage):
+    path = tmp_path / "best.pt"
+    torch.save(state(1), path)
+    whole = path.read_bytes()
+    path.write_bytes({"truncated": whole[: len(whole) // 2], "junk": b"not a checkpoint", "empty": b""}[damage])
+    with pytest.raises(DamagedCheckpoint) as error:
+        load_checkpoint(path)
+    message = str(error.value)
+    assert message.startswith(f"checkpoint {path} is damaged (") and "\n" not in message
+    assert "--no-resume" in message and isinstance(error.value, KitError)
+
+
+def test_set_aside_keeps_the_damaged_file_under_another_name(tmp_path):
+    path = tmp_path / "last.pt"
+    path.write_bytes(b"half a checkpoint")
+    aside = set_aside(path)
+    assert not path.exists() and aside.read_bytes() == b"half a checkpoint"
+    assert aside.name.startswith("last.damaged-") and aside.suffix == ".pt"
+    assert kept_checkpoints(tmp_path) == []  # never taken for a kept epoch

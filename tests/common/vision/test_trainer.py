@@ -166,6 +166,26 @@ def assert_killed_run_resumes_to_the_same_predictions(tmp_path, monkeypatch, **o
 
 
 @pytest.mark.slow
+def test_a_damaged_last_checkpoint_is_set_aside_and_the_fold_trains_again(tmp_path, monkeypatch, caplog):
+    """A killed run whose ``last.pt`` was then cut short (a copy or a download): the rerun says so in the log,
+    keeps the damaged file aside and trains the fold again from scratch, to the uninterrupted run's files."""
+    whole, _ = train(config(tmp_path, "whole"))
+    monkeypatch.setenv(STOP_ENV, "1")
+    with pytest.raises(SystemExit, match="stopped after epoch 1"):
+        train(config(tmp_path, "killed"))
+    monkeypatch.delenv(STOP_ENV)
+    last = tmp_path / "squares" / "killed" / "fold0" / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    killed, _ = train(config(tmp_path, "killed"))
+    for name in ("oof.csv", "test.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(killed.root / name), pd.read_csv(whole.root / name))
+    aside = list(last.parent.glob("last.damaged-*.pt"))
+    assert len(aside) == 1 and aside[0].stat().st_size == 1000
+    log = (killed.root / "log.txt").read_text()
+    assert "fold 0: last.pt is damaged (" in log and f"set aside as {aside[0].name}, the fold starts again" in log
+
+
+@pytest.mark.slow
 def test_killed_run_with_ema_and_averaging_resumes_to_the_same_predictions(tmp_path, monkeypatch):
     assert_killed_run_resumes_to_the_same_predictions(tmp_path, monkeypatch, ema=True, ema_decay=0.9,
                                                       checkpoint_hist=2, avg_checkpoints=True, epochs=3)
