@@ -8,7 +8,8 @@ folds (``resume``), times each fold, writes its prediction files and metrics thr
                      "auc_true": {...},                                    # vs planted truth, if known
                      "variants": {"hflip": {"auc_given": .., "auc_true": ..}},   # other scores of those rows
                      "seconds": 12.3, ...the model's own numbers (best_epoch, best_iteration...)}},
-     "oof": {"auc_given": {...}, "auc_true": {...}},
+     "oof": {"auc_given": {...}, "auc_true": {...}},        # pooled over the finished folds
+     "mean_fold_auc": 0.93,                                 # the folds' own AUCs, averaged (pooling can be lower)
      "completed_folds": [0, 1], "n_splits": 5, "complete": false}
 
 ``truth(ids)`` gives the true labels of ids where a dataset knows them (synthetic data), else None.
@@ -79,7 +80,22 @@ def summarize_run(run: Run, n_splits: int, truth: Truth | None = None) -> dict:
         oof = run.read_oof()
         true = truth(oof["id"].to_numpy()) if truth is not None else None
         values["oof"] = auc_block(oof["target"].to_numpy(), oof["pred"].to_numpy(), true)
+        fold_aucs = [fold["auc_given"]["auc"] for fold in values["folds"].values() if "auc_given" in fold]
+        if fold_aucs:
+            values["mean_fold_auc"] = float(np.mean(fold_aucs))
     return run.update_metrics(values)
+
+
+def warn_pooling(run: Run, metrics: dict) -> None:
+    """A WARNING when the pooled OOF AUC is below every fold's: the folds' scores are on different scales, so
+    pooling them ranks rows across folds badly (rank-normalise each fold before blending: ``submissions.blend``)."""
+    fold_aucs = [fold["auc_given"]["auc"] for fold in metrics["folds"].values() if "auc_given" in fold]
+    pooled = metrics["oof"]["auc_given"]["auc"]
+    if len(fold_aucs) > 1 and pooled < min(fold_aucs):
+        run.log.warning("pooled OOF AUC %.5f is below every fold's (%.5f-%.5f, mean %.5f): the folds' scores are "
+                        "on different scales; compare runs by the mean fold AUC and blend them rank-normalised "
+                        "per fold (submissions.blend)", pooled, min(fold_aucs), max(fold_aucs),
+                        metrics["mean_fold_auc"])
 
 
 def made_from(run: Run) -> dict:
@@ -155,4 +171,5 @@ def _run_folds(run: Run, folds: Sequence[int], fit_fold: Callable[[int], FoldRes
                      oof["auc_given"]["ci_low"], oof["auc_given"]["ci_high"],
                      f", vs true labels {oof['auc_true']['auc']:.5f}" if "auc_true" in oof else "",
                      metrics["completed_folds"], run.root)
+        warn_pooling(run, metrics)
     return metrics

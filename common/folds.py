@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from common.errors import BadInput, MissingInput
-from common.io import atomic_write_csv
+from common.io import atomic_write_csv, read_csv
 from common.provenance import labels_fingerprint
 
 _LABELS_SERVED: dict[Path, str] = {}  # fold file (resolved) -> fingerprint of the ids and labels last served with it
@@ -85,7 +85,8 @@ def load_folds(path: str | Path, ids: Sequence | None = None, optional: Sequence
     path = Path(path)
     if not path.is_file():
         raise MissingInput(f"fold file not found: {path}")
-    folds = pd.read_csv(path)
+    folds = read_csv(path, "move it away and run the command again: the folds are made anew (runs made with the "
+                           "old folds cannot be continued)")
     if list(folds.columns) != ["id", "fold"]:
         raise BadInput(f"fold file {path} must have columns id,fold; has {list(folds.columns)}")
     if ids is None:

@@ -37,7 +37,7 @@ from typing import Iterable, Sequence
 from common.cli import run_cli
 from common.config import option, parse_config
 from common.errors import BadInput, KitError
-from common.io import atomic_write_json
+from common.io import atomic_write_json, read_json
 from common.vision.weights import original_file
 
 PACKAGES = ("common", "competitions", "kernels", "submissions")
@@ -241,12 +241,10 @@ def write_dataset(out: Path, repo: Path, files: dict[Path, str], metadata: dict)
 def push_dataset(folder: str | Path, notes: str) -> str:
     """Create the dataset of a folder with ``dataset-metadata.json`` (code or weights), or add a version if it
     exists; return its ref."""
-    import json
-
     from common import kaggle_client
 
     folder = Path(folder)
-    ref = json.loads((folder / "dataset-metadata.json").read_text())["id"]
+    ref = read_json(folder / "dataset-metadata.json", "build the dataset folder again")["id"]
     api = kaggle_client.connect()
     if kaggle_client.dataset_exists(api, ref):
         return kaggle_client.version_dataset(api, folder, notes)

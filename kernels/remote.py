@@ -1,13 +1,13 @@
 """Push a kernel folder, wait for its run, and bring its output runs home into ``runs/``."""
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from common.io import read_json
 from common.errors import KitError, MissingInput
 from common.paths import runs_root
 from common import kaggle_client
@@ -18,7 +18,7 @@ def kernel_ref(folder_or_ref: str | Path) -> str:
     """``owner/slug`` of a kernel folder (from its metadata) or the ref itself."""
     meta = Path(folder_or_ref) / "kernel-metadata.json"
     if meta.is_file():
-        return json.loads(meta.read_text())["id"]
+        return read_json(meta, "build the kernel folder again (python -m kernels.build)")["id"]
     return str(folder_or_ref)
 
 

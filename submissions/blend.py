@@ -16,9 +16,15 @@ A run that is partial is refused, naming it and its missing folds: its ``metrics
 ``folds.csv``. ``--allow-partial`` blends it anyway, with a warning, and the JSON lists it under
 ``partial_runs``.
 
+A blend significantly worse than its best run (paired DeLong, p < 0.05), whatever the method, is not the result:
+it is written first, as ``rejected-blend-<name>`` for reference, and the best run alone after it as the result (its
+JSON's ``rejected_blend`` says why). ``--pool-ranks`` ranks each run's OOF within each fold (test scores over the
+test rows) before blending, for runs whose folds score on scales of their own.
+
 The submission takes its ids and order from the competition's sample submission (``--data``), is
 validated, and is written to ``files/<competition>/<competition>-<time>-<hash>.csv`` under the submissions root
-(``$KIT_SUBMISSIONS_ROOT`` or ``submissions/``) with a
+(``$KIT_SUBMISSIONS_ROOT``; else ``submissions/`` beside the runs folder when ``--runs-dir`` or ``$KIT_RUNS_ROOT``
+is given; else ``submissions/``; its absolute path printed) with a
 JSON beside it (runs, weights, CV, post-processing, the file's SHA-256, the data folder and sample submission it
 was made for) and a PNG of the ROC curves. ``--post NAME``
 (repeatable) applies a post-processing hook of the competition's registry entry to the blend's test
@@ -39,7 +45,6 @@ import logging
 import os
 import shutil
 import sys
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,13 +56,14 @@ import pandas as pd
 from common.cli import run_cli
 from common.config import option, parse_config
 from common.errors import BadInput, MissingInput
-from common.ensemble import BLENDERS, META_AWARE, align, attach_meta, evaluate_blend
+from common.ensemble import (BLENDERS, META_AWARE, Aligned, BlendEvaluation, align, attach_meta, evaluate_blend,
+                             one_run, rank_within_folds)
 from common.io import atomic_write_bytes, atomic_write_json, clean_leftovers
 from common.paths import default_data_dir, resolve_run
 from common.plots import plot_roc
 from common.registry import get_competition, postprocess_hook
 from common.run import FAILED, RunFolder
-from submissions.store import data_record, default_files_root, sidecar_path, submission_name
+from submissions.store import data_record, default_files_root, read_sidecar, sidecar_path, submission_name
 from submissions.validate import check_submission, read_sample
 
 
@@ -148,11 +154,14 @@ def read_meta_features(path: str | Path) -> pd.DataFrame:
 def make_submission(competition: str, runs: Sequence[str | Path], method: str = "rank",
                     data_dir: str | Path | None = None, runs_dir: str | Path | None = None,
                     files_root: str | Path | None = None, post: Sequence[str] = (),
-                    allow_partial: bool = False, meta_features: str | Path | None = None) -> tuple[Path, dict]:
+                    allow_partial: bool = False, meta_features: str | Path | None = None,
+                    pool_ranks: bool = False) -> tuple[Path, dict]:
     """Blend ``runs``, apply the post-processing ``post``, write the submission file and its JSON;
     return the file's path and the JSON. A partial run (folds missing) is refused unless ``allow_partial``
     (then the JSON lists it under ``partial_runs``). ``meta_features``: a CSV of meta-features keyed by id
-    for the 'lgb_stack' meta-model."""
+    for the 'lgb_stack' meta-model. ``pool_ranks``: each run's OOF scores ranked within each fold (test scores
+    over the test rows) before blending. A blend significantly worse than its best run is not the result: it is
+    kept for reference (``rejected-blend-...``) and the best run alone is written after it, as the result."""
     if method not in BLENDERS:
         raise BadInput(f"unknown blend method {method!r}; choose one of {sorted(BLENDERS)}")
     if meta_features is not None and method not in META_AWARE:
@@ -166,16 +175,60 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     oofs, tests = load_runs(run_dirs)
     partial = check_complete(run_dirs, allow_partial)
     sample = read_sample(competition, data_dir)
-    sample_ids = sample[spec.id_column]
-    check_test_ids(tests, sample_ids, spec.sample_submission)
+    check_test_ids(tests, sample[spec.id_column], spec.sample_submission)
     aligned = align(oofs, tests)
+    if pool_ranks:
+        aligned = rank_within_folds(aligned)
     if meta_frame is not None:
         aligned = attach_meta(aligned, meta_frame, f"meta-features file {meta_features}")
-    result = evaluate_blend(aligned, method)
+    data = Path(data_dir) if data_dir else default_data_dir(competition)
+    blend = build_submission(competition, aligned, evaluate_blend(aligned, method), run_dirs, sample, post, data)
+    blend.meta.update({"data": data_record(competition, data_dir), **({"partial_runs": partial} if partial else {}),
+                       **({"pooling": POOLED_RANKS} if pool_ranks else {})})
+    if meta_frame is not None:
+        blend.meta["meta_features"] = {**blend.meta.get("meta_features", {}), "file": str(meta_features)}
+    folder = Path(files_root or default_files_root(runs_dir)).absolute() / competition
+    now = datetime.now(timezone.utc)
+    if not significantly_worse(blend.meta):
+        return write_submission(folder, competition, blend, now), blend.meta
+    best_name = blend.meta["vs_best_run"]["best_run"]
+    best = aligned.names.index(best_name)
+    result = build_submission(competition, one_run(aligned, best_name), evaluate_blend(one_run(aligned, best_name)),
+                              [run_dirs[best]], sample, post, data)
+    result.curves[f"rejected blend ({method})"] = blend.curves[f"blend ({method})"]
+    reference = folder / submission_name(competition, blend.content, now, rejected=True)
+    result.meta.update({key: blend.meta[key] for key in ("data", "partial_runs", "pooling") if key in blend.meta})
+    result.meta["rejected_blend"] = {"file": reference.name, "method": method, "cv": blend.meta["cv"],
+                                     "vs_best_run": blend.meta["vs_best_run"],
+                                     "why": f"significantly worse than its best run {best_name!r} (paired DeLong "
+                                            f"p < {ALPHA}): the best run alone is the result"}
+    path = folder / submission_name(competition, result.content, now)
+    blend.meta["rejected"] = {"why": result.meta["rejected_blend"]["why"], "result": path.name}
+    write_submission(folder, competition, blend, now, rejected=True)
+    return write_submission(folder, competition, result, now), result.meta
 
+
+POOLED_RANKS = "each run's OOF ranked within each fold, its test scores over the test rows (--pool-ranks)"
+
+
+@dataclass
+class Built:
+    """A submission ready to write: the CSV's bytes, its JSON (less the file's name and time) and its ROC curves."""
+
+    content: bytes
+    meta: dict
+    y: np.ndarray
+    curves: dict[str, np.ndarray]
+
+
+def build_submission(competition: str, aligned: Aligned, result: BlendEvaluation, run_dirs: Sequence[Path],
+                     sample: pd.DataFrame, post: Sequence[str], data_dir: Path) -> Built:
+    """The submission of the blend ``result`` of ``aligned``: its test scores in the score range, post-processed,
+    in the sample's order, validated; with its JSON and the OOF curves of its runs and of the blend."""
+    spec = get_competition(competition)
+    sample_ids = sample[spec.id_column]
     scores, transform = into_range(result.test, *spec.score_range)
-    test, applied = postprocess(competition, post, pd.DataFrame({"id": aligned.test_ids, "pred": scores}),
-                                Path(data_dir) if data_dir else default_data_dir(competition))
+    test, applied = postprocess(competition, post, pd.DataFrame({"id": aligned.test_ids, "pred": scores}), data_dir)
     by_id = pd.Series(test["pred"].to_numpy(), index=pd.Index(test["id"]))
     sub = pd.DataFrame({spec.id_column: sample_ids.to_numpy(),
                         spec.target_column: by_id.loc[sample_ids.to_numpy()].to_numpy()})
@@ -183,26 +236,38 @@ def make_submission(competition: str, runs: Sequence[str | Path], method: str = 
     buffer = io.StringIO()
     sub.to_csv(buffer, index=False)
     content = buffer.getvalue().encode("utf-8")  # no byte order mark
-    now = datetime.now(timezone.utc)
-    path = Path(files_root or default_files_root()) / competition / submission_name(competition, content, now)
     report = result.report
     per_run = [{**r, "path": str(run_dir)} for r, run_dir in zip(report["runs"], run_dirs)]
-    meta = {"competition": competition, "file": path.name, "sha256": hashlib.sha256(content).hexdigest(),
-            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data_record(competition, data_dir),
-            **report, "runs": per_run, "score_transform": transform, "postprocess": applied, "n_test": len(sub),
-            **({"partial_runs": partial} if partial else {})}
-    if meta_frame is not None:
-        meta["meta_features"] = {**report.get("meta_features", {}), "file": str(meta_features)}
+    meta = {"competition": competition, "sha256": hashlib.sha256(content).hexdigest(), **report, "runs": per_run,
+            "score_transform": transform, "postprocess": applied, "n_test": len(sub)}
     curves = {r["name"]: aligned.oof[:, j] for j, r in enumerate(per_run)}
     if len(per_run) > 1:
-        curves[f"blend ({method})"] = result.oof
+        curves[f"blend ({result.method})"] = result.oof
+    return Built(content, meta, aligned.y, curves)
+
+
+def write_submission(folder: Path, competition: str, built: Built, now: datetime, rejected: bool = False) -> Path:
+    """Write ``built``'s CSV, JSON and ROC plot into ``folder`` together (the CSV, which --latest picks, last)."""
+    path = folder / submission_name(competition, built.content, now, rejected)
+    built.meta = {"competition": competition, "file": path.name, "sha256": built.meta["sha256"],
+                  "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": built.meta["data"], **built.meta}
     with staging_folder(path.parent, path.stem) as staging:
-        plot_roc(aligned.y, curves, staging / f"{path.stem}.roc.png", band_boot=0, title=f"{competition} OOF ROC")
-        atomic_write_json(staging / sidecar_path(path).name, meta)
-        atomic_write_bytes(staging / path.name, content)
+        plot_roc(built.y, built.curves, staging / f"{path.stem}.roc.png", band_boot=0,
+                 title=f"{competition} OOF ROC")
+        atomic_write_json(staging / sidecar_path(path).name, built.meta)
+        atomic_write_bytes(staging / path.name, built.content)
         for name in (f"{path.stem}.roc.png", sidecar_path(path).name, path.name):  # the CSV, which --latest picks, last
             os.replace(staging / name, path.parent / name)
-    return path, meta
+    return path
+
+
+ALPHA = 0.05  # a blend whose CV is below its best run's by a paired DeLong test at this level is not the result
+
+
+def significantly_worse(meta: dict, alpha: float = ALPHA) -> bool:
+    """Whether the blend's CV AUC is below its best run's by a paired DeLong test at level ``alpha``."""
+    vs = meta.get("vs_best_run")
+    return bool(len(meta["runs"]) > 1 and vs and vs["auc_blend"] < vs["auc_best"] and vs["p"] < alpha)
 
 
 @contextlib.contextmanager
@@ -260,8 +325,9 @@ class BlendOptions:
     data: str | None = option(None, help="folder with the sample submission (default: the competition's data "
                                          "folder)")
     runs_dir: str | None = option(None, help="where run names are looked up (default: runs/ or $KIT_RUNS_ROOT)")
-    files_root: str | None = option(None, help="where submissions go (default: files/ under $KIT_SUBMISSIONS_ROOT "
-                                               "or submissions/)")
+    files_root: str | None = option(None, help="where submissions go (default: files/ under $KIT_SUBMISSIONS_ROOT; "
+                                               "else submissions/files beside --runs-dir or $KIT_RUNS_ROOT when "
+                                               "given; else submissions/files)")
     post: list[str] = option(default_factory=list, append=True, metavar="NAME",
                              help="post-processing of the test scores, from the competition's registry entry "
                                   "(nexperia: leak-fix); repeatable, applied in order")
@@ -271,40 +337,25 @@ class BlendOptions:
                                        help="CSV keyed by id (every train and test id) whose other columns are "
                                             "extra features of the lgb_stack meta-model (duplicate flags, image "
                                             "statistics...)")
+    pool_ranks: bool = option(False, help="rank each run's OOF scores within each fold (its test scores over the "
+                                          "test rows) before blending: for runs whose folds score on scales of "
+                                          "their own (pooled OOF AUC below the fold AUCs)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_config(BlendOptions, argv)
     path, meta = make_submission(opts.competition, opts.runs, opts.method, opts.data, opts.runs_dir,
-                                 opts.files_root, opts.post, opts.allow_partial, opts.meta_features)
+                                 opts.files_root, opts.post, opts.allow_partial, opts.meta_features, opts.pool_ranks)
+    rejected = meta.get("rejected_blend")
+    if rejected:
+        reference = path.parent / rejected["file"]
+        print(format_report(reference, read_sidecar(reference)))
+        vs = rejected["vs_best_run"]
+        print(f"WARNING: this {rejected['method']} blend is worse than its best run {vs['best_run']!r} (CV AUC "
+              f"{vs['auc_blend']:.5f} vs {vs['auc_best']:.5f}, paired DeLong p = {vs['p']:.2g}): it is kept for "
+              f"reference only ({reference}); the result is the best run alone:")
     print(format_report(path, meta))
-    if significantly_worse(meta) and opts.method != BETTER_METHOD:
-        offer_better(path, meta, opts)
     return 0
-
-
-BETTER_METHOD = "hill"  # OOF-optimised weights (Caruana selection): starts from the best run, may give others 0
-
-
-def significantly_worse(meta: dict, alpha: float = 0.05) -> bool:
-    """Whether the blend's CV AUC is below its best run's by a paired DeLong test at level ``alpha``."""
-    vs = meta.get("vs_best_run")
-    return bool(len(meta["runs"]) > 1 and vs and vs["auc_blend"] < vs["auc_best"] and vs["p"] < alpha)
-
-
-def offer_better(path: Path, meta: dict, opts: BlendOptions) -> None:
-    """Say that the blend loses to its best run and write the OOF-optimised blend beside it; the blend asked
-    for stays the newest file (the one ``submit --latest`` sends)."""
-    vs = meta["vs_best_run"]
-    better, better_meta = make_submission(opts.competition, opts.runs, BETTER_METHOD, opts.data, opts.runs_dir,
-                                          opts.files_root, opts.post, opts.allow_partial)
-    now = time.time()
-    for name in (path.with_suffix(".roc.png"), sidecar_path(path), path):
-        os.utime(name, (now, now))
-    print(f"WARNING: this {meta['method']} blend is worse than its best run {vs['best_run']!r} (CV AUC "
-          f"{vs['auc_blend']:.5f} vs {vs['auc_best']:.5f}, paired DeLong p = {vs['p']:.2g}); the {BETTER_METHOD} "
-          f"blend (OOF-optimised weights {better_meta['weights']}) has CV AUC {better_meta['cv']['auc']:.5f} "
-          f"({better_meta['cv']['kind']}): {better}; send it with python -m submissions.submit {better} -m ...")
 
 
 if __name__ == "__main__":

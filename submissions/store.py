@@ -1,7 +1,10 @@
 """Where submission files live and how they are named: ``files/<competition>/`` under the submissions root
-(``$KIT_SUBMISSIONS_ROOT`` or ``submissions/``).
+(``$KIT_SUBMISSIONS_ROOT`` or ``submissions/``), or beside the runs when they are not the default ones
+(:func:`default_files_root`).
 
-A file is named ``<competition>-<UTC time>-<first 10 hex of its SHA-256>.csv``; the JSON beside it
+A file is named ``<competition>-<UTC time>-<first 10 hex of its SHA-256>.csv``; a blend kept only for reference
+(significantly worse than its best run, which is the result instead) is named ``rejected-blend-<that name>``, so
+``--latest`` never picks it. The JSON beside a file
 (same name, ``.json``) records how it was made (runs, weights, CV) and for which data (:func:`data_record`: the
 data folder and its sample submission's SHA-256), so that ``submit --latest`` never picks a file made for other
 data.
@@ -10,26 +13,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from common.errors import BadInput, MissingInput
-from common.paths import submissions_root
+from common.paths import runs_root, submissions_root
 from submissions.validate import read_sample, sample_path
 
 
-def default_files_root() -> Path:
-    """Where the submission files are written, one folder per competition."""
-    return submissions_root() / "files"
+REJECTED_PREFIX = "rejected-blend-"
+
+
+def default_files_root(runs_dir: str | Path | None = None) -> Path:
+    """Where the submission files are written, one folder per competition: ``files/`` under
+    ``$KIT_SUBMISSIONS_ROOT`` when it is set; else, for runs elsewhere than the default (``runs_dir``, or
+    ``$KIT_RUNS_ROOT``), ``submissions/files`` beside that runs folder, so two data sets' runs keep their
+    submissions apart as the default ``runs/`` and ``submissions/`` are side by side; else ``submissions/files``."""
+    if "KIT_SUBMISSIONS_ROOT" in os.environ or (runs_dir is None and "KIT_RUNS_ROOT" not in os.environ):
+        return submissions_root() / "files"
+    return Path(runs_dir or runs_root()).resolve().parent / "submissions" / "files"
 
 
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def submission_name(competition: str, content: bytes, when: datetime | None = None) -> str:
+def submission_name(competition: str, content: bytes, when: datetime | None = None, rejected: bool = False) -> str:
     stamp = (when or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    return f"{competition}-{stamp}-{hashlib.sha256(content).hexdigest()[:10]}.csv"
+    name = f"{competition}-{stamp}-{hashlib.sha256(content).hexdigest()[:10]}.csv"
+    return REJECTED_PREFIX + name if rejected else name
 
 
 def sidecar_path(submission: str | Path) -> Path:

@@ -2,7 +2,8 @@
 
 ``align`` checks that every run predicted the same ids with the same folds and targets (each frame checked
 as :func:`common.run.check_predictions` checks a prediction file) and builds the matrices; ``attach_meta``
-adds meta-features keyed by id for the blenders that take them ('lgb_stack').
+adds meta-features keyed by id for the blenders that take them ('lgb_stack'); ``rank_within_folds`` puts every
+fold's scores on one scale (rank-normalised pooling), for runs whose fold models score on scales of their own.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import BadInput
+from common.ensemble.blenders import rank_normalise
 from common.run import OOF_COLUMNS, SHOWN_IDS, TEST_COLUMNS, check_predictions
 
 
@@ -122,3 +124,24 @@ def attach_meta(aligned: Aligned, meta: pd.DataFrame, what: str = "meta-features
     if aligned.test_ids is not None:
         extra["meta_test"] = rows(aligned.test_ids, "test")
     return replace(aligned, **extra)
+
+
+def rank_within_folds(aligned: Aligned) -> Aligned:
+    """``aligned`` with each run's OOF scores rank-normalised within each fold and its test scores over the test
+    rows (``rank_normalise``: [0, 1]). Where fold models score on scales of their own (a boosted model's margins),
+    pooling the raw OOF scores mixes the scales and the pooled AUC falls below every fold's; ranked within folds,
+    the pooled AUC is about the mean fold AUC, and every run and the blend are scored on these same rows."""
+    oof = np.empty_like(aligned.oof)
+    for k in np.unique(aligned.folds):
+        rows = aligned.folds == k
+        oof[rows] = rank_normalise(aligned.oof[rows])
+    test = None if aligned.test is None else rank_normalise(aligned.test)
+    return replace(aligned, oof=oof, test=test)
+
+
+def one_run(aligned: Aligned, name: str) -> Aligned:
+    """The run ``name`` of ``aligned`` alone (without meta-features): what a one-run submission is made from."""
+    j = aligned.names.index(name)
+    test = None if aligned.test is None else aligned.test[:, [j]]
+    return replace(aligned, names=[name], oof=aligned.oof[:, [j]], test=test, meta_names=(), meta=None,
+                   meta_test=None)

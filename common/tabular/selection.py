@@ -19,6 +19,8 @@ bins each candidate feature set it tries (another set of columns each time) and 
 """
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -33,6 +35,8 @@ from common.metrics import roc_auc
 from common.progress import progress_bar
 from common.tabular.binned import BinnedMatrix, lightgbm_names
 from common.tabular.matrix import FoldColumns, FoldTransform
+
+log = logging.getLogger(__name__)
 
 METHODS = ("null-importance", "permutation", "forward")
 FEATURES_FILE = "features.csv"  # feature, score, selected: the selection on every training row
@@ -99,7 +103,11 @@ def _inner_fits(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions, binned: 
 def null_importance(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions,
                     binned: lgb.Dataset | None = None) -> pd.Series:
     data = _binned(x, y, binned)
+    began = time.perf_counter()
     real = _gain(data, opts, opts.seed)
+    log.info("null importances of %d features on %d rows: %d shuffled-label fits, about %.0f s (one fit %.1f s)",
+             x.shape[1], len(x), opts.null_runs, (time.perf_counter() - began) * opts.null_runs,
+             time.perf_counter() - began)
     rng = np.random.default_rng(opts.seed)
     null = []
     try:
@@ -154,6 +162,8 @@ def select(x: pd.DataFrame, y: np.ndarray, opts: SelectionOptions, binned: lgb.D
     table = pd.DataFrame({"feature": x.columns, "score": score.to_numpy(), "selected": (score > threshold).to_numpy()})
     if not table["selected"].any():  # a model needs one feature: keep the best scored
         table.loc[table["score"].fillna(-np.inf).idxmax(), "selected"] = True
+    log.info("%s selection on %d rows kept %d of %d features", opts.method, len(x), int(table["selected"].sum()),
+             len(table))
     return table.sort_values("score", ascending=False, na_position="last").reset_index(drop=True)
 
 

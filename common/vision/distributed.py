@@ -58,8 +58,11 @@ def gather(obj, d: Dist) -> list:
     return out
 
 
-def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
-    """bf16 where the device runs it (CPU with bf16 kernels, recent GPUs), else fp16 on CUDA, else none."""
+def amp_dtype(device: torch.device, enabled: bool | None) -> torch.dtype | None:
+    """bf16 where the device runs it (CPU with bf16 kernels, recent GPUs), else fp16 on CUDA, else none;
+    ``enabled=None`` (the default of a command's ``--amp``): on CUDA only."""
+    if enabled is None:
+        enabled = device.type == "cuda"
     if not enabled:
         return None
     if device.type == "cuda":

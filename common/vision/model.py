@@ -11,6 +11,7 @@ linear probe), ``lastN`` (train the last N stages and the head, e.g. ``last2``).
 from __future__ import annotations
 
 import re
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from timm.models import group_parameters
 from torch import nn
 
 from common.errors import BadInput
-from common.vision.weights import resolve_pretrained
+from common.vision.weights import quiet_timm, resolve_pretrained
+
+log = logging.getLogger(__name__)
 
 
 def parse_model_kwargs(text: str | dict | None) -> dict[str, Any]:
@@ -47,10 +50,14 @@ def create_model(name: str, pretrained: str | Path | None = None, model_kwargs: 
                              f"(use --model {weights.model}, or a weight file made for {name})")
         check_weight_file(weights.file, timm.create_model(name, in_chans=1, num_classes=1, **kwargs))
         kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(weights.file)))
-    model = timm.create_model(name, in_chans=1, num_classes=1, **kwargs)
+    with quiet_timm():
+        model = timm.create_model(name, in_chans=1, num_classes=1, **kwargs)
     if pretrained:
         zero_head(model)
+        log.info("weights %s loaded into %s: RGB stem summed to 1 channel, classifier replaced by a zeroed "
+                 "1-logit head", weights.package or weights.file, name)
     return model
+
 
 
 def zero_head(model: nn.Module) -> None:
@@ -69,7 +76,8 @@ def check_weight_file(path: Path, model: nn.Module, show: int = 4) -> None:
     every backbone tensor of the file must be in the model. timm itself would load what matches and silently
     leave the rest random; the classifier is not compared (timm replaces it by the one-logit head)."""
     try:
-        weights = timm.models.load_state_dict(str(path))
+        with quiet_timm():
+            weights = timm.models.load_state_dict(str(path))
     except Exception as err:  # safetensors/pickle raise many types for a file that is no state dict
         raise BadInput(f"pretrained weight file {path} cannot be read as a state dict "
                          f"({type(err).__name__}: {str(err)[:200]})") from None

@@ -25,9 +25,12 @@ torch and timm are imported where they are used: ``kernels.build`` reads ``KNOWN
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from common.errors import BadInput, MissingInput
 from common.io import atomic_path
@@ -136,7 +139,8 @@ def convert_to_timm(source: Path, timm_model: str, target: Path) -> Path:
     import timm
     import torch
 
-    weights = timm.models.load_state_dict(str(source))
+    with quiet_timm():
+        weights = timm.models.load_state_dict(str(source))
     expected = timm.create_model(timm_model, num_classes=1000, in_chans=3).state_dict()
     if len(weights) != len(expected):
         raise BadInput(f"weight file {source} holds {len(weights)} tensors, {timm_model} has {len(expected)}: "
@@ -160,3 +164,17 @@ def grey_mean_std(model_name: str) -> tuple[float, float]:
     if cfg is None:
         raise BadInput(f"timm has no pretrained config for {model_name!r}, so no input mean/std")
     return sum(cfg.mean) / len(cfg.mean), sum(cfg.std) / len(cfg.std)
+
+
+@contextmanager
+def quiet_timm() -> Iterator[None]:
+    """Silence timm's loading lines (an empty-named ``Loaded  from checkpoint`` per load, the classifier's
+    expected missing keys): ``common.vision.model.create_model`` says in one line which weights it loaded and
+    what it adapted."""
+    timm_log = logging.getLogger("timm")
+    level = timm_log.level
+    timm_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        timm_log.setLevel(level)

@@ -30,7 +30,7 @@ import pandas as pd
 from common.errors import MissingInput
 from common.cli import run_cli
 from common.config import config_to_dict, option, parse_config, volatile_options
-from common.io import atomic_write_csv
+from common.io import atomic_write_csv, read_csv
 from common.metrics import delong_test
 from common.paths import default_data_dir, resolve_run
 from common.registry import truth_of
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
             everyone = select(matrix.train[matrix.features], matrix.y, opts, binned.dataset)
             everyone.loc[everyone["feature"].isin(encoded), "selected"] = True
             atomic_write_csv(run.root / FEATURES_FILE, everyone)
-    table = pd.read_csv(run.root / FEATURES_FILE)
+    table = read_csv(run.root / FEATURES_FILE, "delete it and run the command again: the selection is made anew")
     kept = int(table["selected"].sum())
     run.log.info("%s kept %d of %d features on every training client: %s", cfg.method, kept, len(table),
                  run.root / FEATURES_FILE)
@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
                                  fold_transform(cfg, cfg.seed))
     train_cv(run, cfg, matrix, folds, params, transform=transform, truth=truth_of(COMPETITION, cfg.data),
              timings=timings, title=f"Home Credit, {cfg.method} selection")
-    per_fold = {k: int(pd.read_csv(run.fold_path(k) / FOLD_SELECTION)["selected"].sum())
-                for k in run.folds_with(FOLD_SELECTION)}
+    per_fold = {k: int(read_csv(run.fold_path(k) / FOLD_SELECTION, f"train fold {k} again (--no-resume)")
+                       ["selected"].sum()) for k in run.folds_with(FOLD_SELECTION)}
     versus = compare_with_source(run, source)
     return run.update_metrics({"tables": list(cfg.tables), **done, "selection": {
         "method": cfg.method, "n_selected": kept, "n_features": len(table), "n_selected_per_fold": per_fold,

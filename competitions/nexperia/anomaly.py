@@ -30,6 +30,9 @@ from competitions.nexperia.vae_models import _halvings, build_vae, vae_loss, vae
 
 VAE_FILE = "vae.pt"  # a fold's trained VAE, in fold<k>/
 DEVICE_BAND = [86, 204, 10, 242]  # y0 y1 x0 x1 of the 267x275 images where the defect boxes lie
+# crop_check warns above this std ratio outside/inside the band: 0.56 on the synthetic Nexperia images (margins
+# around the device), about 1 on full-frame textures
+CROP_MARGIN_RATIO = 0.8
 # fc: the seeds' VAE (150 epochs to converge); conv: the better and faster one (docs/analysis.md)
 ARCH_DEFAULTS = {"fc": {"image_size": 32, "latent_dim": 30, "epochs": 150},
                  "conv": {"image_size": 64, "latent_dim": 64, "epochs": 5}}
@@ -89,6 +92,27 @@ def resize_images(images: np.ndarray, size: int, crop: list[int] | None = None) 
         if image.size == 0:
             raise BadInput(f"crop {crop} leaves nothing of a {images.shape[1]}x{images.shape[2]} image")
         out[i] = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def crop_check(images: np.ndarray, crop: list[int] | None, sample: int = 64) -> dict:
+    """What ``crop`` keeps of the images: the fraction of their pixels and the mean per-image grey-level std
+    inside and outside the band, on the first ``sample`` images. ``warning`` is set when the pixels thrown away
+    vary about as much as the kept ones (a full-frame texture rather than a device on plain margins)."""
+    if crop is None:
+        return {"crop": None}
+    x = np.asarray(images[:sample], dtype=np.float32)
+    band = np.zeros(x.shape[1:], dtype=bool)
+    band[crop[0]:crop[1], crop[2]:crop[3]] = True
+    kept = float(band.mean())
+    inside = float(x[:, band].std(axis=1).mean())
+    outside = float(x[:, ~band].std(axis=1).mean()) if kept < 1 else 0.0
+    out = {"crop": list(crop), "kept_fraction": round(kept, 4), "std_inside": round(inside, 2),
+           "std_outside": round(outside, 2)}
+    if outside >= CROP_MARGIN_RATIO * inside:
+        out["warning"] = (f"--crop {' '.join(map(str, crop))} keeps {kept:.0%} of each image, but the pixels it "
+                          f"throws away vary as much as the kept ones (grey-level std {outside:.1f} outside vs "
+                          f"{inside:.1f} inside): these images have content outside the band; try --crop none")
     return out
 
 

@@ -38,7 +38,7 @@ from common.errors import BadInput, MissingInput
 from common.config import option
 from common.dedup import DHASH_VERSION, MAX_DISTANCE, Duplicates, find_duplicates
 from common.folds import get_or_make_folds
-from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet, clean_leftovers
+from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet, clean_leftovers, read_csv
 from common.paths import cache_root, default_data_dir, runs_root
 from common.progress import progress_bar
 
@@ -250,7 +250,7 @@ def _write_cache(layout: Layout, data_dir: Path, target: Path, skip_bad: bool) -
 def _read_boxes(path: Path | None) -> pd.DataFrame:
     if path is None or not path.is_file():
         return pd.DataFrame(columns=BOX_COLUMNS)
-    boxes = pd.read_csv(path)
+    boxes = read_csv(path, "fix or remove it: defect boxes only feed the saliency scores")
     missing = [c for c in BOX_COLUMNS if c not in boxes.columns]
     if missing:
         raise BadInput(f"{path} lacks column(s) {missing}; has {list(boxes.columns)}")
@@ -266,7 +266,7 @@ def _read_sample(path: Path | None, test_ids: np.ndarray) -> pd.DataFrame | None
     """The sample submission as written (ids may carry an extension), checked against the test images."""
     if path is None or not path.is_file():
         return None
-    sample = pd.read_csv(path, dtype={"id": str})
+    sample = read_csv(path, "download the competition's sample submission again", dtype={"id": str})
     if "id" not in sample.columns or sample.shape[1] != 2:
         raise BadInput(f"{path} must have two columns, id and a score column; has {list(sample.columns)}")
     unknown = sorted(set(sample["id"].map(id_of)) - set(test_ids))
@@ -291,7 +291,8 @@ def load_data(data_dir: Path, cache_dir: Path | None = None, skip_bad: bool = Fa
         log.info("decoding %d images of %s into %s", len(files), data_dir, target)
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_cache(layout, data_dir, target, skip_bad)
-    skipped = _describe_skipped(pd.read_csv(target / "skipped.csv"), layout, data_dir)
+    listed = read_csv(target / "skipped.csv", f"delete {target} (a cache) to decode the images again")
+    skipped = _describe_skipped(listed, layout, data_dir)
     if len(skipped):
         log.warning("skipped %d bad image(s) of %s, listed in %s", len(skipped), data_dir, target / "skipped.csv")
     test_ids = np.load(target / "test_ids.npy")

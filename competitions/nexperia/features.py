@@ -57,7 +57,7 @@ from common.config import (RunConfig, config_to_dict, option, parse_config, pars
 from common.cv import FoldResult, run_folds
 from common.device import DeviceOptions, resolve_device, set_threads
 from common.embedding_plots import Colouring, Style, embedding_plots
-from common.io import DamagedFile, atomic_path, atomic_write_json, read_json
+from common.io import DamagedFile, atomic_path, atomic_write_json, read_csv, read_json
 from common.vision.neural_collapse import neural_collapse_metrics
 from common.noisy import AUDIT_ACTIONS, apply_audit
 from common.run import DONE_FILE, Run, RunFolder
@@ -294,7 +294,8 @@ def check_held_out(source_run: Path, fold: int, ids: np.ndarray) -> None:
     path = RunFolder(source_run).fold_oof_path(fold)
     if not path.is_file():
         return
-    held_out = set(pd.read_csv(path, dtype={"id": str}, usecols=["id"])["id"])
+    held_out = set(read_csv(path, "train that fold of the run again (--no-resume)", dtype={"id": str},
+                            usecols=["id"])["id"])
     seen = [i for i in ids if i not in held_out]
     if seen:
         raise BadInput(f"fold {fold} of {source_run} trained on {len(seen)} images of this run's fold {fold} "

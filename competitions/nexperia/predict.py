@@ -52,7 +52,7 @@ class PredictConfig(NexperiaDataOptions):
     runs_dir: str | None = option(None, help="runs folder of the derived run (default: $KIT_RUNS_ROOT or runs/)")
     batch_size: int = option(128, min=1, help="images per prediction batch")
     workers: int = option(2, volatile=True, min=0, help="data loader worker processes")
-    amp: bool = True
+    amp: bool | None = option(None, help="autocast (default: as train.py's, on CUDA and off on the CPU)")
     device: str = option("auto", volatile=True, help="auto | cpu | cuda | cuda:1")
     threads: int = option(0, volatile=True, min=0, help="torch CPU threads (0: torch's default)")
     progress: bool = option(True, volatile=True)

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> Path:
     data = load_data(data_dir, Path(cache_dir) if cache_dir else None,
                      skip_bad=cfg.skip_bad or bool(src.get("skip_bad", False)))
     inputs = card.inputs  # as the trainer made them
-    valid_ids = pd.read_csv(RunFolder(source).fold_oof_path(cfg.fold), dtype={"id": str})["id"]
+    valid_ids = RunFolder(source).read_fold_oof(cfg.fold)["id"]
     boxed, rows, boxes = boxed_images(valid_ids, data, data_dir, inputs.img_size, folder)
     device = resolve_device(cfg.device)
     sized = sized_split(data, "train", inputs)

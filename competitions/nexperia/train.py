@@ -49,9 +49,11 @@ def main(argv: list[str] | None = None) -> Run:
             warn_untrained_views(cfg.tta, cfg.augment, run.log)
             run.save_config(cfg)
             record_skipped(run, data)
-            run.log.info("data %s: %d train (%d defects), %d test, %s px; device %s x%d, amp %s", cfg.data,
-                         len(data.train_ids), int(data.train_labels.sum()), len(data.test_ids),
-                         "x".join(map(str, data.image_shape)), d.device, d.world, amp_dtype(d.device, cfg.amp))
+            amp = amp_dtype(d.device, cfg.amp)
+            run.log.info("data %s: %d train (%d defects), %d test, read at %s px, trained at %d px; device %s x%d, "
+                         "amp %s", cfg.data, len(data.train_ids), int(data.train_labels.sum()), len(data.test_ids),
+                         "x".join(map(str, data.image_shape)), cfg.img_size, d.device, d.world,
+                         str(amp).removeprefix("torch.") if amp else "off")
         train_cnn(cfg, data, fold_of, folds, run, d)
         return run
     finally:

@@ -25,7 +25,7 @@ from common.cv import run_folds
 from common.device import resolve_device, set_threads
 from common.run import Run
 from common.tuning.params import apply_params
-from competitions.nexperia.anomaly import VAEConfig, blend_report, fit_fold, prepare_images
+from competitions.nexperia.anomaly import VAEConfig, blend_report, crop_check, fit_fold, prepare_images
 from competitions.nexperia.data import load_configured, record_skipped, shared_fold_of, truth_lookup
 
 
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
     run = Run.open("nexperia", cfg.name, cfg.runs_dir)
     run.save_config(cfg)  # after the data and the inputs are ready: a failed start locks nothing
     record_skipped(run, data)
+    log_input(run, cfg, data.train_images)
     metrics = run_folds(run, parse_folds(cfg.fold, cfg.n_splits),
                         lambda k: fit_fold(cfg, run, data, train_small, test_small, fold_of, k, device),
                         n_splits=cfg.n_splits, resume=cfg.resume, truth=truth)
@@ -51,6 +52,20 @@ def main(argv: list[str] | None = None) -> dict:
                      f"run {vs['best_run']} {vs['auc_best']:.4f}, paired DeLong p = {vs['p']:.3g}")
         metrics = run.update_metrics({"blend": report})
     return metrics
+
+
+def log_input(run: Run, cfg: VAEConfig, images) -> None:
+    """Say what the VAE sees (the crop of the read images, the size trained) in the log and ``metrics.json``
+    (``input``), with a WARNING when the crop throws away content (:func:`crop_check`)."""
+    check = crop_check(images, cfg.crop)
+    height, width = images.shape[1:3]
+    band = "the whole image" if cfg.crop is None else \
+        f"crop y {cfg.crop[0]}-{cfg.crop[1]}, x {cfg.crop[2]}-{cfg.crop[3]} ({check['kept_fraction']:.0%} kept)"
+    run.log.info("VAE input: %dx%d px read, %s, resized to %d px%s", height, width, band, cfg.image_size,
+                 ", contrast stretched" if cfg.stretch else "")
+    if "warning" in check:
+        run.log.warning(check["warning"])
+    run.update_metrics({"input": {**check, "read_px": [int(height), int(width)], "image_size": cfg.image_size}})
 
 
 if __name__ == "__main__":

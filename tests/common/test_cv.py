@@ -73,6 +73,23 @@ def test_metrics_schema_with_truth_and_variants(tmp_path):
     assert test.set_index("id")["pred"].to_dict() == pytest.approx({"t0": 1.0, "t1": 2.0})
 
 
+def test_pooled_auc_below_every_fold_is_reported_beside_the_mean_fold_auc(tmp_path):
+    """Folds scoring on shifted scales (fold k's scores + 3k) pool worse than any one fold: metrics.json holds
+    the mean fold AUC beside the pooled one and the log warns, pointing to rank-normalised blending."""
+    model = CountingModel()
+    shifted = lambda k: FoldResult(model(k).oof.assign(pred=lambda df: df["pred"] + 3 * k))  # noqa: E731
+    run = Run(tmp_path / "run")
+    metrics = run_folds(run, range(K), shifted, n_splits=K)
+    fold_aucs = [metrics["folds"][str(k)]["auc_given"]["auc"] for k in range(K)]
+    assert metrics["oof"]["auc_given"]["auc"] < min(fold_aucs)
+    assert metrics["mean_fold_auc"] == pytest.approx(np.mean(fold_aucs))
+    log = (run.root / "log.txt").read_text()
+    assert "WARNING pooled OOF AUC" in log and "rank-normalised" in log
+    plain = run_folds(Run(tmp_path / "plain"), range(K), CountingModel(), n_splits=K)  # one scale: no warning
+    assert plain["oof"]["auc_given"]["auc"] >= min(plain["folds"][str(k)]["auc_given"]["auc"] for k in range(K))
+    assert "WARNING" not in (tmp_path / "plain" / "log.txt").read_text()
+
+
 def test_finished_folds_are_skipped_and_no_resume_retrains(tmp_path):
     run = Run.open("toy", "m", tmp_path)
     model = CountingModel()

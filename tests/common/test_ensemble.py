@@ -372,3 +372,26 @@ def test_attach_meta_names_missing_ids_and_bad_columns():
     assert attached.meta.shape == (200, 2) and attached.meta_test.shape == (200, 2)
     with pytest.raises(ValueError, match=r"used by method\(s\) \['lgb_stack'\] only, not 'rank'"):
         evaluate_blend(attached, "rank")
+
+
+def test_rank_within_folds_puts_every_fold_on_one_scale_and_one_run_takes_a_column():
+    from dataclasses import replace
+
+    from common.ensemble import Aligned, one_run, rank_within_folds
+
+    rng = np.random.default_rng(0)
+    n = 600
+    y, folds = (np.arange(n) % 4 == 0).astype(int), np.arange(n) % 3
+    raw = folds * 5.0 + y + rng.normal(0, 0.7, n)  # each fold scored on its own offset
+    aligned = Aligned(["a", "b"], np.arange(n), folds, y, np.column_stack([raw, -raw]),
+                      np.arange(50), rng.normal(size=(50, 2)))
+    ranked = rank_within_folds(aligned)
+    fold_aucs = [roc_auc(y[folds == k], raw[folds == k]) for k in range(3)]
+    assert roc_auc(y, raw) < min(fold_aucs)
+    assert roc_auc(y, ranked.oof[:, 0]) == pytest.approx(np.mean(fold_aucs), abs=0.01)
+    for k in range(3):
+        assert ranked.oof[folds == k].min() == 0 and ranked.oof[folds == k].max() == 1
+    np.testing.assert_allclose(ranked.test, rank_normalise(aligned.test))
+    alone = one_run(replace(aligned, meta_names=("m",), meta=np.ones((n, 1))), "b")
+    assert alone.names == ["b"] and alone.meta is None
+    np.testing.assert_array_equal(alone.oof[:, 0], -raw)

@@ -116,3 +116,12 @@ def test_the_labels_a_fold_file_was_served_for_are_noted(tmp_path):
     relabelled[:3] = 1 - relabelled[:3]
     get_or_make_folds(path, ids, relabelled, n_splits=5)
     assert labels_served(path) != made
+
+
+def test_a_damaged_fold_file_names_itself_and_what_to_do(tmp_path):
+    from common.io import DamagedFile
+
+    path = tmp_path / "folds.csv"
+    path.write_bytes(b"\xff\xfe\x00i\x00d")  # saved as UTF-16 by a spreadsheet
+    with pytest.raises(DamagedFile, match=f"^{path} is damaged \\(not a readable CSV: .*move it away"):
+        load_folds(path)

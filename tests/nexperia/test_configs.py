@@ -48,3 +48,25 @@ def test_pretrain_defaults_are_the_measured_cpu_recipe_on_any_model(tmp_path):
     default = parse_config(SSLConfig, args)
     for key in ("img_size", "norm", "epochs", "batch_size", "lr", "warmup_epochs", "crop_scale", "temperature"):
         assert getattr(default, key) == getattr(recipe, key), key
+
+
+def test_train_defaults_are_the_documented_demo_recipe(tmp_path):
+    """docs/nexperia.md: train.py without --config trains configs/demo.yaml's recipe. Every option demo.yaml
+    sets (but the run's name and the machine's loader settings) is the default, autocast as resolved on the CPU
+    (off: bf16 trained slower there) and on CUDA (on)."""
+    import torch
+    import yaml
+
+    from common.vision.distributed import amp_dtype
+
+    demo = parse_config(TrainConfig, ["--config", str(CONFIGS / "demo.yaml"), "--data", str(tmp_path)])
+    default = parse_config(TrainConfig, ["--data", str(tmp_path)])
+    keys = set(yaml.safe_load((CONFIGS / "demo.yaml").read_text())) - {"name", "workers", "threads", "gradcam"}
+    differ = {k: (getattr(default, k), getattr(demo, k)) for k in keys - {"amp"}
+              if getattr(default, k) != getattr(demo, k)}
+    assert differ == {}
+    cpu = torch.device("cpu")
+    assert amp_dtype(cpu, default.amp) is amp_dtype(cpu, demo.amp) is None
+    assert amp_dtype(torch.device("cuda"), default.amp) is not None
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "nexperia.md").read_text()
+    assert f"{demo.epochs} epochs at {demo.img_size} px, batch {demo.batch_size}, {demo.tta} TTA" in doc

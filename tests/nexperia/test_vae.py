@@ -83,6 +83,10 @@ def test_vae_fold_run_end_to_end(nexperia_data, tmp_path):
     test = pd.read_csv(run_dir / "test.csv")
     assert len(test) > 0 and np.isfinite(test["pred"]).all()
     assert set(metrics["folds"]["0"]["variants"]) == {"elbo", "local"}  # both scores' AUCs, fold by fold
+    # The log and metrics.json say what the VAE saw: the device band of the read images, resized to 32 px.
+    assert "VAE input: 267x275 px read, crop y 86-204, x 10-242" in (run_dir / "log.txt").read_text()
+    assert metrics["input"]["crop"] == [86, 204, 10, 242] and metrics["input"]["image_size"] == 32
+    assert "warning" not in metrics["input"]
     # Resuming skips the finished fold: its predictions stay as they are.
     before = (run_dir / "fold0" / "oof.csv").stat().st_mtime_ns
     main([*common, "--arch", "fc", "--fold", "0", "--hidden", "64"])
@@ -211,3 +215,35 @@ def test_killed_and_resumed_run_writes_the_uninterrupted_files(nexperia_data, tm
     straight = tmp_path / "straight" / "nexperia" / f"vae-{arch}"
     for name in ("oof.csv", "test.csv", "fold0/oof.csv", "fold1/test.csv"):
         assert (killed / name).read_bytes() == (straight / name).read_bytes(), name
+
+
+def _textures(n: int, shape=(267, 275), seed: int = 0) -> np.ndarray:
+    """Full-frame smooth random textures: content everywhere, no plain margins."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    return np.stack([cv2.GaussianBlur(rng.integers(0, 256, shape).astype(np.uint8), (0, 0), 3) for _ in range(n)])
+
+
+@pytest.mark.slow
+def test_crop_check_warns_on_full_frame_textures_not_on_nexperia_devices(nexperia_data):
+    from competitions.nexperia.anomaly import DEVICE_BAND, crop_check
+    from competitions.nexperia.data import load_data
+
+    devices = crop_check(load_data(nexperia_data, None).train_images, DEVICE_BAND)
+    assert "warning" not in devices and devices["std_outside"] < devices["std_inside"]
+    textures = crop_check(_textures(8), DEVICE_BAND)
+    assert "--crop none" in textures["warning"] and textures["kept_fraction"] == pytest.approx(0.37, abs=0.01)
+    assert crop_check(_textures(2), None) == {"crop": None}
+
+
+def test_vae_run_logs_its_crop_and_warns_on_textures(tmp_path):
+    from common.run import Run
+    from competitions.nexperia.anomaly import VAEConfig
+    from competitions.nexperia.vae import log_input
+
+    run = Run.open("nexperia", "vae", tmp_path)
+    log_input(run, VAEConfig(), _textures(4))
+    text = (run.root / "log.txt").read_text()
+    assert "VAE input: 267x275 px read, crop y 86-204, x 10-242 (37% kept), resized to 64 px" in text
+    assert "WARNING --crop 86 204 10 242 keeps 37%" in text
+    assert "--crop none" in run.metrics()["input"]["warning"]

@@ -1,5 +1,6 @@
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -149,25 +150,131 @@ def test_cli_prints_the_table_and_where_files_are(nexperia_setup, capsys):
     assert len(written) == 1 and str(written[0]) in out
 
 
-def test_a_blend_worse_than_its_best_run_says_so_and_offers_the_optimised_blend(nexperia_setup, capsys):
-    """A good run blended by rank with a near-useless one loses to the good run alone: the blend says so and
-    writes the hill-climbing blend beside it, while the blend asked for stays what submit --latest sends."""
+def _harmful_run(runs_dir, name="harmful", seed=7):
+    """A run that helps on folds 0 and 1 and is strongly wrong on fold 2: hill climbing fitted on folds {0, 1}
+    takes it, so the nested OOF of fold 2 (hence the blend's CV) is much worse than the good run alone."""
+    from tests.submissions.synthetic import train_ids
+
+    rng = np.random.default_rng(seed)
+    ids = np.asarray(train_ids("nexperia"), dtype=object)
+    y = (np.arange(len(ids)) % 10 < 3).astype(int)
+    folds = np.arange(len(ids)) % N_FOLDS
+    run = Run.open("nexperia", name, runs_dir)
+    for k, sign in enumerate([1.5, 1.5, -4.0]):
+        rows = folds == k
+        score = sign * (y[rows] * 2 - 1) + rng.normal(0, 1, rows.sum())
+        oof = pd.DataFrame({"id": ids[rows], "target": y[rows], "pred": 1 / (1 + np.exp(-score))})
+        run.save_fold_predictions(k, oof, pd.DataFrame({"id": submission_ids("nexperia"),
+                                                        "pred": rng.uniform(0, 1, 120)}))
+    return run.root
+
+
+@pytest.mark.parametrize("method, planted", [("hill", "harmful"), ("rank", "noise")])
+def test_a_blend_worse_than_its_best_run_is_not_the_result(nexperia_setup, capsys, method, planted):
+    """Whatever the method, a blend significantly worse than its best run (paired DeLong, alpha 0.05) is kept for
+    reference only: the best run alone is the result, written last, the file submit --latest sends."""
     from submissions.store import latest_submission
     setup = nexperia_setup
-    write_run(setup["runs_dir"], "nexperia", "noise", 20.0, seed=7)  # AUC about 0.5
-    args = ["--competition", "nexperia", "--runs", "model0", "noise", "--data", str(setup["data"]),
+    if planted == "harmful":
+        _harmful_run(setup["runs_dir"])
+    else:
+        write_run(setup["runs_dir"], "nexperia", "noise", 20.0, seed=7)  # AUC about 0.5
+    args = ["--competition", "nexperia", "--runs", "model0", planted, "--method", method, "--data", str(setup["data"]),
             "--runs-dir", str(setup["runs_dir"]), "--files-root", str(setup["files"])]
     assert main(args) == 0
     out = capsys.readouterr().out
-    records = [json.loads(p.read_text()) for p in (setup["files"] / "nexperia").glob("*.json")]
-    by_method = {m["method"]: m for m in records}
-    assert set(by_method) == {"rank", "hill"}
-    rank, hill = by_method["rank"], by_method["hill"]
-    assert rank["vs_best_run"]["p"] < 0.05 and rank["cv"]["auc"] < rank["vs_best_run"]["auc_best"]
-    assert hill["weights"]["noise"] == 0 and hill["cv"]["auc"] > rank["cv"]["auc"]
-    assert "WARNING: this rank blend is worse than its best run 'model0'" in out
-    assert f"send it with python -m submissions.submit {setup['files'] / 'nexperia' / hill['file']}" in out
-    assert latest_submission("nexperia", setup["files"], setup["data"])[0].name == rank["file"]
+    folder = setup["files"] / "nexperia"
+    records = {p.name: json.loads(p.read_text()) for p in folder.glob("*.json")}
+    assert len(records) == 2
+    (ref_name, blend), = [(n, m) for n, m in records.items() if n.startswith("rejected-blend-nexperia-")]
+    (_, result), = [(n, m) for n, m in records.items() if n != ref_name]
+    assert blend["method"] == method and blend["rejected"]["result"] == result["file"]
+    vs = blend["vs_best_run"]
+    assert vs["best_run"] == "model0" and vs["p"] < 0.05 and vs["auc_blend"] < vs["auc_best"]
+    assert result["method"] == "single" and [r["name"] for r in result["runs"]] == ["model0"]
+    assert result["rejected_blend"]["file"] == blend["file"] and result["rejected_blend"]["cv"] == blend["cv"]
+    assert result["rejected_blend"]["vs_best_run"]["p"] == vs["p"]
+    # the result is model0's own test predictions; the newest file, the one --latest sends
+    latest = latest_submission("nexperia", setup["files"], setup["data"])[0]
+    assert latest.name == result["file"]
+    sub = pd.read_csv(latest, dtype={"id": str}).set_index("id")
+    test = pd.read_csv(setup["runs"][0] / "test.csv", dtype={"id": str}).set_index("id")
+    np.testing.assert_array_equal(sub["defect_score"].to_numpy(), test["pred"].loc[sub.index].to_numpy())
+    assert (folder / blend["file"]).is_file() and (folder / blend["file"]).with_suffix(".roc.png").is_file()
+    assert f"WARNING: this {method} blend is worse than its best run 'model0'" in out
+    assert f"submission: {latest}" in out and str(folder / blend["file"]) in out
+
+
+def test_a_blend_not_worse_than_its_best_run_is_the_result_as_before(nexperia_setup):
+    setup = nexperia_setup
+    path, meta = _blend(setup, ["model0", "model1"], "hill")
+    assert meta["method"] == "hill" and "rejected_blend" not in meta
+    assert sorted(p.name for p in path.parent.glob("*.csv")) == [path.name]
+
+
+def _shifted_run(runs_dir, name, seed=0):
+    """A run whose fold models score on scales of their own (fold k's scores shifted by k and scaled): each fold
+    ranks well, the pooled raw scores mix the scales."""
+    from tests.submissions.synthetic import train_ids
+
+    rng = np.random.default_rng(seed)
+    ids = np.asarray(train_ids("nexperia"), dtype=object)
+    y = (np.arange(len(ids)) % 10 < 3).astype(int)
+    folds = np.arange(len(ids)) % N_FOLDS
+    run = Run.open("nexperia", name, runs_dir)
+    fold_aucs = []
+    for k, (shift, scale) in enumerate([(-3.0, 1.0), (0.0, 0.3), (3.0, 2.0)]):
+        rows = folds == k
+        score = shift + scale * (y[rows] * 2 + rng.normal(0, 1, rows.sum()))
+        fold_aucs.append(roc_auc_score(y[rows], score))
+        oof = pd.DataFrame({"id": ids[rows], "target": y[rows], "pred": 1 / (1 + np.exp(-score))})
+        run.save_fold_predictions(k, oof, pd.DataFrame({"id": submission_ids("nexperia"),
+                                                        "pred": rng.uniform(0, 1, 120)}))
+    return run.root, float(np.mean(fold_aucs))
+
+
+def test_pool_ranks_lifts_the_pooled_auc_of_runs_with_per_fold_scales_to_the_mean_fold_auc(nexperia_setup):
+    setup = nexperia_setup
+    _, mean_a = _shifted_run(setup["runs_dir"], "xgb_a", seed=1)
+    _, mean_b = _shifted_run(setup["runs_dir"], "xgb_b", seed=2)
+    _, raw = _blend(setup, ["xgb_a", "xgb_b"], "rank")
+    path, pooled = make_submission("nexperia", ["xgb_a", "xgb_b"], "rank", setup["data"], setup["runs_dir"],
+                                   setup["files"], pool_ranks=True)
+    assert raw["runs"][0]["auc"] < mean_a - 0.05  # raw pooling: below the folds
+    assert [r["auc"] for r in pooled["runs"]] == [pytest.approx(mean_a, abs=0.01), pytest.approx(mean_b, abs=0.01)]
+    assert pooled["cv"]["auc"] > raw["cv"]["auc"] + 0.05 and "within each fold" in pooled["pooling"]
+    # test scores ranked over the test rows alike: the rank blend of two [0, 1] ranks, in the sample's order
+    sub = pd.read_csv(path, dtype={"id": str})
+    tests = [pd.read_csv(setup["runs_dir"] / "nexperia" / n / "test.csv", dtype={"id": str}).set_index("id")
+             .loc[sub["id"]] for n in ("xgb_a", "xgb_b")]
+    expected = np.mean([(rankdata(t["pred"]) - 1) / (len(t) - 1) for t in tests], axis=0)
+    np.testing.assert_allclose(sub["defect_score"], expected, atol=1e-12)
+
+
+def test_files_follow_the_runs_folder_unless_a_files_root_is_given(nexperia_setup, monkeypatch, tmp_path, capsys):
+    """Two data sets' runs in two runs folders keep their submissions apart (beside each runs folder); the paths
+    printed are absolute; $KIT_SUBMISSIONS_ROOT and --files-root still win; the default place is unchanged."""
+    from submissions.store import default_files_root, latest_submission
+    setup = nexperia_setup
+    monkeypatch.delenv("KIT_SUBMISSIONS_ROOT", raising=False)
+    monkeypatch.delenv("KIT_RUNS_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_files_root() == Path("submissions") / "files"
+    args = ["--competition", "nexperia", "--runs", "model0", "model1", "--data", str(setup["data"]),
+            "--runs-dir", str(setup["runs_dir"])]
+    assert main(args) == 0
+    beside = setup["runs_dir"].parent / "submissions" / "files" / "nexperia"
+    (written,) = beside.glob("nexperia-*.csv")
+    assert f"submission: {written}" in capsys.readouterr().out and written.is_absolute()
+    monkeypatch.setenv("KIT_RUNS_ROOT", str(setup["runs_dir"]))
+    assert default_files_root() == beside.parent
+    assert latest_submission("nexperia", None, setup["data"])[0] == written
+    monkeypatch.setenv("KIT_SUBMISSIONS_ROOT", str(tmp_path / "elsewhere"))
+    assert default_files_root() == tmp_path / "elsewhere" / "files"
+    assert default_files_root(setup["runs_dir"]) == tmp_path / "elsewhere" / "files"
+    main([*args, "--files-root", "relative"])
+    assert len(list((tmp_path / "relative" / "nexperia").glob("*.csv"))) == 1
+    assert f"submission: {tmp_path / 'relative' / 'nexperia'}" in capsys.readouterr().out
 
 
 # -- partial runs, BOM ---------------------------------------------------------------------------

@@ -32,6 +32,18 @@ def _frame(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     return x, data.target.to_numpy()
 
 
+def test_null_importance_logs_its_time_estimate_and_what_it_kept(caplog):
+    x, y = _frame()
+    opts = SelectionOptions("null-importance", rounds=10, null_runs=2, num_threads=1, progress=False)
+    with caplog.at_level("INFO", logger="common.tabular.selection"):
+        table = select(x, y, opts)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith(f"null importances of {x.shape[1]} features on {len(x)} rows: 2 shuffled-label "
+                               "fits, about ")
+    assert lines[-1] == (f"null-importance selection on {len(x)} rows kept {int(table['selected'].sum())} of "
+                         f"{x.shape[1]} features")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["null-importance", "permutation", "forward"])
 def test_planted_noise_features_are_dropped(method):

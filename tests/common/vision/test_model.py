@@ -40,6 +40,17 @@ def test_local_pretrained_file_is_adapted_to_one_channel(tmp_path):
     assert scratch.fc.weight.any()  # from scratch: timm's own initialisation
 
 
+def test_loading_weights_logs_one_line_of_the_kits_and_none_of_timms(tmp_path, caplog):
+    path = tmp_path / "resnet18_tiny.pth"
+    torch.save(timm.create_model("resnet18", **TINY).state_dict(), path)
+    with caplog.at_level("INFO"):
+        create_model("resnet18", pretrained=path, model_kwargs=TINY)
+    assert [r.name for r in caplog.records if r.name.startswith("timm")] == []  # "Loaded  from checkpoint", ...
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line == (f"weights {path} loaded into resnet18: RGB stem summed to 1 channel, classifier replaced by "
+                    "a zeroed 1-logit head")
+
+
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="unknown timm model"):
         create_model("resnet_does_not_exist")
