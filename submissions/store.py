@@ -12,12 +12,12 @@ data.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from common.errors import BadInput, MissingInput
+from common.io import read_json
 from common.paths import runs_root, submissions_root
 from submissions.validate import read_sample, sample_path
 
@@ -54,10 +54,7 @@ def read_sidecar(submission: str | Path) -> dict:
     path = sidecar_path(submission)
     if not path.is_file():
         return {}
-    try:
-        return json.loads(path.read_text())
-    except ValueError:
-        raise BadInput(f"{path} (the record beside the submission) is not valid JSON") from None
+    return read_json(path, "blend the submission again: this record of it cannot be read")
 
 
 def data_record(competition: str, data_dir: str | Path | None = None) -> dict:
