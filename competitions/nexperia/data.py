@@ -36,9 +36,10 @@ import pandas as pd
 
 from common.errors import BadInput, MissingInput
 from common.config import option
-from common.dedup import DHASH_VERSION, MAX_DISTANCE, Duplicates, find_duplicates
+from common.dedup import DEDUP_VERSION, MIN_CORRELATION, Duplicates, find_duplicates
 from common.folds import get_or_make_folds
-from common.io import atomic_write_csv, atomic_write_json, atomic_write_parquet, clean_leftovers, read_csv
+from common.io import (atomic_write_csv, atomic_write_json, atomic_write_parquet, clean_leftovers, read_csv,
+                       read_json)
 from common.paths import cache_root, default_data_dir, runs_root
 from common.progress import progress_bar
 
@@ -388,22 +389,33 @@ def truth_lookup(data_dir: Path):
     return lambda ids: planted_labels(truth, ids)
 
 
-def duplicates_of(data: NexperiaData, max_distance: int = MAX_DISTANCE) -> Duplicates:
-    """Duplicates of the train and test images (``common.dedup``), cached beside the decoded images."""
-    path = Path(data.cache_dir) / f"duplicates_v{DHASH_VERSION}_d{max_distance}.parquet" if data.cache_dir else None
-    if path is not None and path.is_file():
-        return Duplicates(pd.read_parquet(path))
+def duplicates_of(data: NexperiaData, max_distance: int | None = None,
+                  min_correlation: float = MIN_CORRELATION) -> Duplicates:
+    """Duplicates of the train and test images (``common.dedup``; ``max_distance`` None: calibrated on them),
+    cached beside the decoded images with what was grouped and how (``.json``)."""
+    name = f"duplicates_v{DEDUP_VERSION}_{'auto' if max_distance is None else f'd{max_distance}'}_r{min_correlation:g}"
+    path = Path(data.cache_dir) / f"{name}.parquet" if data.cache_dir else None
+    if path is not None and path.is_file() and path.with_suffix(".json").is_file():
+        return Duplicates(pd.read_parquet(path), read_json(path.with_suffix(".json")))
     log.info("hashing %d images for duplicates", len(data.train_ids) + len(data.test_ids))
     dups = find_duplicates(data.train_images, data.train_ids, data.train_labels,
-                           data.test_images, data.test_ids, max_distance)
+                           data.test_images, data.test_ids, max_distance, min_correlation)
+    summary = dups.summary()
+    log.info("duplicates: %d of %d images in %d groups (largest %d), %d of %d candidate pairs confirmed; "
+             "threshold %s", summary["images_with_duplicates"], summary["images"], summary["groups"],
+             summary["largest_group"], summary["confirmed_pairs"], summary["candidate_pairs"],
+             summary["threshold_rule"])
+    for line in dups.warnings():
+        log.warning("duplicates: %s", line)
     if path is not None and path.parent.is_dir():
         atomic_write_parquet(path, dups.table)
+        atomic_write_json(path.with_suffix(".json"), dups.calibration)
     return dups
 
 
-def train_groups(data: NexperiaData, max_distance: int = MAX_DISTANCE) -> np.ndarray:
+def train_groups(data: NexperiaData) -> np.ndarray:
     """Duplicate-group id of each train image (aligned with ``data.train_ids``), for group folds."""
-    table = duplicates_of(data, max_distance).table
+    table = duplicates_of(data).table
     return table.loc[table["split"] == "train", "group"].to_numpy()
 
 

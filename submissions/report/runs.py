@@ -21,6 +21,7 @@ from submissions.ledger import Ledger
 logger = logging.getLogger(__name__)
 
 RUN_MARKERS = ("oof.csv", "metrics.json")  # a folder with one of these is a run
+POOLING_MARGIN = 0.01  # a pooled OOF AUC this far below the mean fold AUC is flagged
 
 
 @dataclass
@@ -48,6 +49,34 @@ class RunInfo:
             return value
         if kind == "given" and self.oof is not None and self.oof["target"].nunique() == 2:
             return auc_summary(self.oof["target"], self.oof["pred"])
+        return None
+
+    def fold_aucs(self) -> list[float]:
+        """The finished folds' own AUCs (given labels) from metrics.json."""
+        folds = self.metrics.get("folds") if isinstance(self.metrics.get("folds"), dict) else {}
+        given = [f.get("auc_given") for f in folds.values() if isinstance(f, dict)]
+        return [float(g["auc"]) for g in given if isinstance(g, dict) and isinstance(g.get("auc"), (int, float))]
+
+    def mean_fold_auc(self) -> float | None:
+        """``mean_fold_auc`` of metrics.json, or the mean of the folds' AUCs where it lacks it."""
+        value = self.metrics.get("mean_fold_auc")
+        if isinstance(value, (int, float)):
+            return float(value)
+        aucs = self.fold_aucs()
+        return sum(aucs) / len(aucs) if aucs else None
+
+    def pooling_note(self) -> str | None:
+        """Why the pooled OOF AUC misleads, where it does: below every fold's AUC, or POOLING_MARGIN below their
+        mean (the folds' scores are on different scales, so pooling ranks rows across folds badly)."""
+        pooled, aucs, mean = (self.summary("given") or {}).get("auc"), self.fold_aucs(), self.mean_fold_auc()
+        if pooled is None or mean is None or len(aucs) < 2:
+            return None
+        if pooled < min(aucs):
+            return (f"pooled below every fold's AUC ({min(aucs):.4f}-{max(aucs):.4f}): the folds' scores are on "
+                    "different scales; compare by the mean fold AUC, blend with rank pooling")
+        if pooled < mean - POOLING_MARGIN:
+            return (f"pooled {mean - pooled:.4f} below the mean fold AUC: the folds' scores are on different "
+                    "scales; compare by the mean fold AUC, blend with rank pooling")
         return None
 
     def status(self) -> str:

@@ -36,7 +36,7 @@ def runs_section(runs: list[RunInfo]) -> str:
     if not runs:
         return "<h3>Runs</h3>" + note("No runs in this competition's runs folder.")
     has_true = any(r.summary("true") for r in runs)
-    header = ["run", "status", "n", "OOF AUC", "CI low", "CI high"]
+    header = ["run", "status", "n", "OOF AUC", "CI low", "CI high", "mean fold AUC"]
     if has_true:
         header += ["AUC true labels", "CI low", "CI high"]
     rows = []
@@ -49,14 +49,18 @@ def runs_section(runs: list[RunInfo]) -> str:
         aucs = auc_cells(given)
         if not r.healthy:
             aucs[0] += '<br><span class="warn">invalid predictions: not a valid score</span>'
-        row = [f'<span class="run">{esc(r.name)}</span>', status, esc(n), *aucs]
+        pooling = r.pooling_note()
+        mean_fold = num(r.mean_fold_auc()) + (f'<br><span class="warn">{esc(pooling)}</span>' if pooling else "")
+        row = [f'<span class="run">{esc(r.name)}</span>', status, esc(n), *aucs, mean_fold]
         if has_true:
             row += auc_cells(r.summary("true"))
         rows.append(row)
     out = ["<h3>Runs</h3>",
            note("OOF ROC-AUC over the finished folds with its DeLong 95% confidence interval"
                 + (", against the given labels and against the planted true labels (synthetic data)."
-                   if has_true else ", against the given labels.")),
+                   if has_true else ", against the given labels.")
+                + " The OOF AUC pools every fold's predictions; the mean fold AUC averages the folds' own AUCs: "
+                  "a pooled AUC well below it means the folds' scores are on different scales."),
            table(header, rows, "runs")]
     fold_rows = []
     for r in order:

@@ -1,4 +1,6 @@
 """Duplicate detection against the generator's planted exact and near duplicates; the leak fix hook."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,4 +82,18 @@ def test_command_line_writes_the_report(nexperia_data, data, tmp_path, capsys, m
     main(["--data", str(nexperia_data), "--out", str(out)])
     report = pd.read_csv(out)
     assert report["group"].nunique() == read_truth_file(nexperia_data).query("dup_group >= 0")["dup_group"].nunique()
-    assert "train_test_groups" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "train_test_groups" in printed and "threshold_rule" in printed
+    summary = json.loads((tmp_path / "dedup_summary.json").read_text())
+    assert summary["groups"] == report["group"].nunique()
+    assert summary["largest_group"] == report.groupby("group").size().max()
+    assert summary["train_groups_conflicting_labels"] >= 1
+    assert any(line.startswith("WARNING:") and "mix train labels" in line for line in printed.splitlines())
+
+
+def test_the_synthetic_devices_keep_the_threshold_of_16_bits(dups):
+    # unrelated synthetic devices lie 39 bits and more apart (bench/dedup_margins.py): calibration changes nothing
+    summary = dups.summary()
+    assert summary["max_distance"] == 16 and summary["null_quantile_bits"] >= 32
+    assert "calibrated to 16 bits" in summary["threshold_rule"]
+    assert summary["confirmed_pairs"] == summary["candidate_pairs"]

@@ -273,3 +273,40 @@ def test_runs_with_nan_or_inf_predictions_are_marked_and_never_the_best(tmp_path
     assert "fine" in headline and "nan-run" not in headline
     runs_table = page[page.index("<h3>Runs</h3>"):]
     assert runs_table.index(">nan-run<") > runs_table.index(">fine<")  # listed after the healthy runs
+
+
+def _runs_row(page: str, run: str) -> str:
+    """The text of the runs table's row of ``run``."""
+    runs_table = page.split('<table class="runs">', 1)[1].split("</table>", 1)[0]
+    row = next(r for r in runs_table.split("<tr>") if f'<span class="run">{run}</span>' in r)
+    return " ".join(_parse(row).text)
+
+
+def test_report_shows_pooled_and_mean_fold_auc_and_flags_scales_that_differ_per_fold(tmp_path):
+    # issue 41: XGBoost folds at 0.730-0.772 pooled to 0.734; here each fold's scores sit on their own offset
+    runs_dir = tmp_path / "runs"
+    rng = np.random.default_rng(0)
+    y = (np.arange(300) % 10 < 3).astype(int)
+    for name, offsets in (("per-fold-scales", [0.0, 2.0, 4.0]), ("one-scale", [0.0, 0.0, 0.0])):
+        run = Run.open("nexperia", name, runs_dir)
+        for k, offset in enumerate(offsets):
+            rows = np.arange(len(y)) % 3 == k
+            pred = y[rows] + rng.normal(0, 0.8, rows.sum()) + offset
+            run.save_fold_predictions(k, pd.DataFrame({"id": [f"i{i}" for i in np.flatnonzero(rows)],
+                                                       "target": y[rows], "pred": pred}), None)
+        _add_metrics(run.root)
+    page = build_report(runs_dir=runs_dir, ledger=tmp_path / "none.sqlite", files_root=tmp_path / "files")
+    assert "<th>mean fold AUC</th>" in page
+    for name in ("per-fold-scales", "one-scale"):
+        metrics = Run(runs_dir / "nexperia" / name).metrics()
+        fold_aucs = [f["auc_given"]["auc"] for f in metrics["folds"].values()]
+        row = _runs_row(page, name)
+        assert f"{metrics['oof']['auc_given']['auc']:.4f}" in row and f"{np.mean(fold_aucs):.4f}" in row
+        flagged = metrics["oof"]["auc_given"]["auc"] < min(fold_aucs)
+        assert flagged == (name == "per-fold-scales")
+        assert ("pooled below every fold's AUC" in row) == flagged
+    # metrics.json's own mean_fold_auc is the one shown
+    run = Run(runs_dir / "nexperia" / "one-scale")
+    run.update_metrics({"mean_fold_auc": 0.99})
+    page = build_report(runs_dir=runs_dir, ledger=tmp_path / "none.sqlite", files_root=tmp_path / "files")
+    assert "0.9900" in _runs_row(page, "one-scale") and "below the mean fold AUC" in _runs_row(page, "one-scale")
