@@ -49,26 +49,24 @@ demo: install
 	@echo "== 1/5 synthetic data in the Kaggle layouts (data/)"
 	$(BIN)/python -m competitions.nexperia.synth --out data/nexperia
 	$(BIN)/python -m competitions.home_credit.synth --out data/home_credit
-	@echo "== 2/5 Home Credit: features -> 5-fold LightGBM (runs/home_credit/demo)"
-	$(BIN)/python -m competitions.home_credit.features.build
-	$(BIN)/python competitions/home_credit/train.py --config competitions/home_credit/configs/demo.yaml
+	@echo "== 2/5 the autopilot: each competition played within a budget (plays/<competition>/demo/play.html)"
+	$(BIN)/kit play home_credit --budget 2m30s --name demo
+	$(BIN)/kit play nexperia --budget 2m30s --name demo
 	@echo "== 3/5 Nexperia: CNN fold 0 (runs/nexperia/demo), re-predicted without TTA (runs/nexperia/demo-tta-none)"
 	$(BIN)/python competitions/nexperia/train.py --config competitions/nexperia/configs/demo.yaml --fold 0
 	$(BIN)/python competitions/nexperia/predict.py --run runs/nexperia/demo --tta none --workers 0
-	@echo "== 4/5 Nexperia: VAE anomaly score and CNN+VAE blend, noisy-label audit"
-	$(BIN)/python competitions/nexperia/vae.py --config competitions/nexperia/configs/vae-demo.yaml --fold 0 --blend-with runs/nexperia/demo --no-progress
+	@echo "== 4/5 Nexperia: noisy-label audit of the CNN's fold"
 	$(BIN)/python competitions/nexperia/noisy.py --oof runs/nexperia/demo --grid 12
 	@echo "== 5/5 blend -> validated submission -> ledger (dry run), kernel folder"
-	$(BIN)/python -m submissions.blend --competition home_credit --runs demo --method rank
-	$(BIN)/python -m submissions.submit --latest --competition home_credit -m "make demo" --dry-run
-	$(BIN)/python -m submissions.blend --competition nexperia --runs demo vae-fc-demo --method hill --post leak-fix --allow-partial
+	$(BIN)/python -m submissions.blend --competition nexperia --runs demo --method hill --post leak-fix --allow-partial
 	$(BIN)/python -m submissions.submit --latest --competition nexperia -m "make demo" --dry-run
 	$(BIN)/python -m submissions.leaderboard report
 	# --no-wheels: the demo skips packing the ~200 MB of wheels a real push attaches (kernels.wheels)
 	$(BIN)/python -m kernels.build nexperia-train --fold 0 --owner demo-user --no-wheels
 	@echo "== report: runs, blends and ledger in one page"
 	$(BIN)/python -m submissions.report
-	@echo "Outputs: data/ (synthetic data), cache/, runs/<competition>/<run>/ (oof.csv, test.csv, metrics.json, plots),"
+	@echo "Outputs: data/ (synthetic data), plays/<competition>/demo/ (each play: play.html, decisions.jsonl, its runs"
+	@echo "         and submissions), cache/, runs/<competition>/<run>/ (oof.csv, test.csv, metrics.json, plots),"
 	@echo "         submissions/files/<competition>/ (submission CSV + JSON), submissions/ledger.sqlite, kernels/build/,"
 	@echo "         submissions/files/report.html (every run, blend and submission in one page)"
 
@@ -76,4 +74,4 @@ bench: install
 	$(BIN)/python bench/metrics.py
 
 clean:
-	rm -rf runs cache submissions/files kernels/build
+	rm -rf runs cache plays submissions/files kernels/build

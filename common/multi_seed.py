@@ -19,6 +19,7 @@ own fold drivers, an unfinished one continues from its checkpoint, and the avera
 from __future__ import annotations
 
 import dataclasses
+import os
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -154,7 +155,7 @@ def seeds_report(parent: Run, runs: Sequence[Run], names: Sequence[str], truth: 
         singles[name] = aucs(seed_oof.set_index("id")["pred"].reindex(ids).to_numpy())
     average = aucs(oof["pred"].to_numpy())
     mean_single = {key: float(np.mean([s[key] for s in singles.values()])) for key in average}
-    report = {"n_seeds": len(runs), "runs": [str(run.root.relative_to(parent.root)) for run in runs],
+    report = {"n_seeds": len(runs), "runs": [os.path.relpath(run.root, parent.root) for run in runs],
               "oof": singles, "mean_single": mean_single, "average": average,
               "gain": {key: average[key] - mean_single[key] for key in average}, "folds": done}
     if seed_values is not None:

@@ -29,7 +29,7 @@ from common.registry import get_competition, known_competitions
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "options.md"
-SEARCHED = ("competitions", "common", "submissions", "kernels")
+SEARCHED = ("competitions", "common", "submissions", "kernels", "kit")
 PARSERS = ("parse_config", "parse_with_space", "parse_subcommand")
 
 

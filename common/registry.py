@@ -10,7 +10,8 @@ A hook is named ``"module:function"`` and imported only when used, so ``common/`
 
 A competition also declares its command lines, ``commands[step] = "package.module"`` (a module with a ``main``),
 which the ``kit`` front door reaches as ``kit <step> <competition>``, and the scripts that run as Kaggle kernels,
-``kernels[target] = KernelTarget(...)``, which ``kernels.build`` offers as ``<competition>-<target>``.
+``kernels[target] = KernelTarget(...)``, which ``kernels.build`` offers as ``<competition>-<target>``, and the plan
+``kit play`` follows, ``play = "module:function"`` (docs/play.md).
 
 Each competition registers itself: its package (``competitions/<name>/__init__.py``) calls :func:`register`, and
 :func:`get_competition` imports ``competitions.<name>`` by name the first time the name is asked for, so
@@ -50,6 +51,7 @@ class Competition:
     commands: dict[str, str] = field(default_factory=dict)      # workflow step -> "package.module" with a main
     kernels: dict[str, KernelTarget] = field(default_factory=dict)  # kernel target -> what it runs
     environment: dict[str, str] = field(default_factory=dict)   # process settings its commands start with
+    play: str | None = None  # "module:function": the autopilot's plan, fn(play) -> common.play.plan.Plan
 
 
 COMPETITIONS: dict[str, Competition] = {}

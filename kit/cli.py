@@ -34,6 +34,7 @@ class Shared:
 
 
 SHARED = {
+    "play": Shared("kit.play.__main__"),
     "blend": Shared("submissions.blend", takes_competition=True),
     "validate": Shared("submissions.validate", takes_competition=True),
     "submit": Shared("submissions.submit", takes_competition=True),
@@ -49,6 +50,7 @@ LEADERBOARD_VERBS = ("sync", "report", "final")
 
 # The workflow, in order; a competition's command missing here is listed under "other".
 STEPS = [
+    ("play a whole competition within a budget", ["play"]),
     ("make or check the data", ["synth", "dedup", "adversarial"]),
     ("features", ["features", "select-features"]),
     ("train one run per fold", ["train", "vae", "baseline", "pretrain"]),

@@ -11,6 +11,7 @@ SPEC = register(Competition(
         "synth": "synth.__main__", "features": "features.build", "adversarial": "adversarial", "train": "train",
         "tune": "tune", "select-features": "select_features"}.items()},
     kernels={"train": KernelTarget("train", gpu=False, config="competitions.home_credit.recipe:TrainConfig")},
+    play="competitions.home_credit.play:play_plan",
     # polars' allocator (jemalloc) gives freed memory back to the system after half a second (polars' own setting),
     # and the feature build, which frees and allocates column buffers all along, then took 2.7M page faults (11 GB
     # zeroed anew) at real size: 7-8 s of system time on 2 cores. Kept 5 s: 1.5-1.7M faults, about 2 s less wall time.

@@ -14,4 +14,5 @@ SPEC = register(Competition(
         "pretrain": "pretrain", "cluster": "cluster", "saliency": "saliency", "noisy": "noisy"}.items()},
     kernels={"train": KernelTarget("train", gpu=True, weights=True, epochs=True,
                                    config="competitions.nexperia.recipe:TrainConfig"),
-             "predict": KernelTarget("predict", gpu=True, config="competitions.nexperia.predict:PredictConfig")}))
+             "predict": KernelTarget("predict", gpu=True, config="competitions.nexperia.predict:PredictConfig")},
+    play="competitions.nexperia.play:play_plan"))

@@ -17,6 +17,8 @@ from sklearn.datasets import load_breast_cancer
 from common.cli import run_cli
 from common.config import parse_config
 from common.folds import get_or_make_folds
+from common.play.plan import Plan
+from common.play.steps import Folds, Seeds
 from common.registry import Competition, register
 from common.run import Run
 from common.tabular.config import GBDTConfig
@@ -26,7 +28,7 @@ from common.tabular.protocol import model_params
 
 SPEC = register(Competition(name="toy_cancer", slug="toy-cancer", marker_file="train.csv",
                                    sample_submission="sample_submission.csv", id_column="row_id",
-                                   target_column="malignant"))
+                                   target_column="malignant", play="tests.toy.cancer:play_plan"))
 
 
 def write_data(out: Path, n_test: int = 120, seed: int = 0) -> Path:
@@ -43,6 +45,17 @@ def write_data(out: Path, n_test: int = 120, seed: int = 0) -> Path:
     pd.DataFrame({"row_id": frame.loc[is_test, "row_id"], "malignant": 0.5}).to_csv(
         out / "sample_submission.csv", index=False)
     return out
+
+
+def play_plan(data: Path) -> Plan:
+    """The autopilot's plan: LightGBM and XGBoost defaults, seeds of the better one, the blend."""
+    module = "tests.toy.cancer"
+    fast = ["--num-threads", "1", "--num-boost-round", "200", "--early-stopping-rounds", "20", "--n-splits", "3"]
+    return Plan(steps=[Folds("lgb", module, ["--model", "lightgbm", *fast], weight=1, estimate_s=2, family="lightgbm",
+                             essential=True),
+                       Folds("xgb", module, ["--model", "xgboost", *fast], weight=1, estimate_s=2, family="xgboost"),
+                       Seeds("seeds", module, weight=1, estimate_s=2, most_seeds=3)],
+                n_splits=3, tail_s=10)
 
 
 def load_matrix(data_dir: Path) -> TabularMatrix:

@@ -1,0 +1,367 @@
+"""The kinds of step a plan is made of. Each runs units (:mod:`common.play.units`) of the competition's own
+commands while :meth:`StepContext.fits` says another one fits its time, and returns an :class:`Outcome`.
+
+- :class:`Once`: one command (a check, the features); its ``summary`` hook reads what it found (warnings).
+- :class:`Folds`: one run, fold by fold; a run whose folds do not all fit stops at a fold boundary and is kept,
+  marked partial (never blended). Its arguments may depend on earlier steps (``args(ctx)``: tune the best family,
+  select features of the best LightGBM); None means the step has nothing to work on.
+- :class:`Seeds`: more seeds of the best run while the OOF gain of one more is beyond the fold noise.
+- :class:`Tune`: an Optuna study of the best family for the step's time (``--timeout``), replayed with the number
+  of trials it finished.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from common.metrics import auc_summary, roc_auc
+from common.play.units import UnitResult, run_unit
+from common.run import Run, RunFolder
+
+SLACK = 1.5  # a step may run past its share by this factor (later steps are worth less) but never past the tail
+
+
+@dataclass
+class Candidate:
+    """A complete run the play made: what the blend and the picks choose from."""
+    run: str
+    family: str
+    step: str
+    args: list[str]
+    cv: dict
+    kept: bool = True
+    why: str = ""
+
+
+@dataclass
+class Outcome:
+    status: str                      # done | partial | skipped | stopped
+    units: int = 0                   # folds, trials or seeds run (replay runs as many)
+    reason: str = ""
+    args: list[str] | None = None    # the command's arguments as chosen (replay uses them as they are)
+    candidates: list[Candidate] = field(default_factory=list)
+    cv: dict | None = None
+    notes: dict = field(default_factory=dict)
+
+
+class StepContext:
+    """What a running step sees: the play (``kit.play.pilot.Play``), its allowance, its recorded decision when
+    replaying, its units' times."""
+
+    def __init__(self, play, step: "Step", allowance: float, replay: dict | None):
+        self.play, self.step, self.allowance, self.replay = play, step, allowance, replay
+        self.started = time.monotonic()
+        self.unit_seconds: list[float] = []
+
+    def spent(self) -> float:
+        return time.monotonic() - self.started
+
+    def fits(self, done: int, estimate: float) -> bool:
+        """Whether one more unit (the ``done``-th) fits: replaying, while fewer than the recorded count ran;
+        otherwise while its projected time (the mean of this step's units, else ``estimate``) fits the step's
+        share (times SLACK) and the time left before the tail."""
+        if self.replay is not None:
+            return done < int(self.replay.get("units", 0))
+        unit = float(np.mean(self.unit_seconds)) if self.unit_seconds else estimate * self.play.speed()
+        within_share = self.step.essential or self.spent() + unit <= self.allowance * SLACK
+        return within_share and unit <= self.play.left_for_steps()
+
+    def run(self, module: str, args: Sequence[str], label: str) -> UnitResult:
+        """One unit; stopped at the play's deadline (never when replaying: counts, not the clock, rule there)."""
+        timeout = None if self.replay is not None else self.play.left_for_steps()
+        self.play.progress(self.step, label, self)
+        result = run_unit(module, list(args), self.play.log_path, timeout, self.play.env)
+        if not result.stopped:
+            self.unit_seconds.append(result.seconds)
+        return result
+
+    def candidates(self) -> list[Candidate]:
+        return self.play.candidates()
+
+    def best(self, families: Sequence[str] | None = None) -> Candidate | None:
+        pool = [c for c in self.candidates() if c.kept and (families is None or c.family in families)]
+        return max(pool, key=lambda c: c.cv["auc"], default=None)
+
+
+class Step:
+    """``estimate_s``: one unit (fold, trial, command) on the plan's reference machine, scaled by the play's measured
+    speed (:meth:`Play.speed`); ``minimum_units``: how many units make the step worth starting (every fold of a run);
+    ``essential``: runs whatever its share (the features, the first model), only the time left bounds it."""
+    name: str
+    weight: float
+    estimate_s: float
+    essential: bool = False
+    measures_speed = False  # its units are what estimate_s estimates (folds): they calibrate the play's speed
+
+    def minimum_units(self, n_splits: int) -> int:
+        return 1
+
+    def run(self, ctx: StepContext) -> Outcome:
+        raise NotImplementedError
+
+
+ArgsOf = Callable[[StepContext], Optional[list]]
+
+
+def _args(args: list[str] | ArgsOf, ctx: StepContext) -> list[str] | None:
+    """The step's arguments: as recorded when replaying, else as the plan gives or chooses them (None: nothing to
+    work on)."""
+    if ctx.replay is not None and ctx.replay.get("args") is not None:
+        return list(ctx.replay["args"])
+    if not callable(args):
+        return list(args)
+    chosen = args(ctx)
+    return None if chosen is None else list(chosen)
+
+
+@dataclass
+class Once(Step):
+    name: str
+    module: str
+    args: list[str] | ArgsOf
+    weight: float
+    estimate_s: float
+    summary: Callable[..., dict] | None = None
+    essential: bool = False
+
+    def run(self, ctx: StepContext) -> Outcome:
+        args = _args(self.args, ctx)
+        if args is None:
+            return Outcome("skipped", reason="nothing to work on")
+        if not ctx.fits(0, self.estimate_s):
+            return Outcome("skipped", reason="does not fit the time left", args=args)
+        result = ctx.run(self.module, args, self.name)
+        if result.stopped:
+            return Outcome("stopped", reason="stopped at the play's deadline", args=args)
+        return Outcome("done", units=1, args=args, notes=self.summary(ctx.play) if self.summary else {})
+
+
+@dataclass
+class Folds(Step):
+    """One run of ``module`` fold by fold: ``--name run --fold k`` plus ``args`` and the play's own options."""
+    name: str
+    module: str
+    args: list[str] | ArgsOf
+    weight: float
+    estimate_s: float       # one fold
+    family: str
+    run_name: str = ""
+    keep_if_beats: Callable[[StepContext], Optional[Candidate]] | None = None  # kept only if better than this run
+    essential: bool = False
+    measures_speed = True
+
+    def minimum_units(self, n_splits: int) -> int:
+        return n_splits
+
+    def run(self, ctx: StepContext) -> Outcome:
+        args = _args(self.args, ctx)
+        if args is None:
+            return Outcome("skipped", reason="nothing to work on (an earlier step it needs did not finish)")
+        run_name = self.run_name or self.name
+        done = train_folds(ctx, self.module, [*args, "--name", run_name], run_name, self.estimate_s)
+        return finish_run(ctx, run_name, self.family, args, done, self.keep_if_beats)
+
+
+def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, estimate_s: float,
+                replay_folds: int | None = None) -> int:
+    """Train the folds of ``run_name`` not finished yet while they fit; the number of folds finished. Replaying,
+    as many folds as the step's recorded units, or ``replay_folds`` where its units count something else (seeds)."""
+    play = ctx.play
+    folder = RunFolder(play.runs_dir / play.competition / run_name)
+    done = 0
+    for fold in range(play.n_splits):
+        if folder.root.is_dir() and folder.is_finished(fold):
+            done += 1
+            continue
+        replaying_seed = ctx.replay is not None and replay_folds is not None
+        if (done >= replay_folds) if replaying_seed else not ctx.fits(done, estimate_s):
+            break
+        result = ctx.run(module, [*args, *play.common_args, "--fold", str(fold)], f"{run_name} fold {fold}")
+        if result.stopped:
+            break
+        done += 1
+    return done
+
+
+def finish_run(ctx: StepContext, run_name: str, family: str, args: list[str], done: int,
+               keep_if_beats: Callable | None = None) -> Outcome:
+    play = ctx.play
+    folder = RunFolder(play.runs_dir / play.competition / run_name)
+    if done == 0 or not folder.oof_path.is_file():
+        return Outcome("skipped", reason="not one fold fitted the time left", args=args)
+    oof = folder.read_oof()
+    cv = auc_summary(oof["target"], oof["pred"])
+    if done < play.n_splits or not folder.status().complete:
+        return Outcome("partial", units=done, reason=f"{done} of {play.n_splits} folds fitted the time: kept, "
+                       "not blended", args=args, cv=cv)
+    candidate = Candidate(run_name, family, ctx.step.name, args, cv)
+    rival = keep_if_beats(ctx) if keep_if_beats else None
+    if rival is not None:
+        test = paired_test(play, run_name, rival.run)
+        candidate.kept = test["z"] > 0
+        candidate.why = (f"{'kept' if candidate.kept else 'left out'}: OOF AUC {cv['auc']:.5f} vs {rival.run} "
+                         f"{rival.cv['auc']:.5f}, paired DeLong z = {test['z']:.2f}, p = {test['p']:.3g}")
+    return Outcome("done", units=done, args=args, candidates=[candidate], cv=cv,
+                   reason=candidate.why or "every fold fitted")
+
+
+def paired_test(play, run_a: str, run_b: str) -> dict:
+    from common.metrics import delong_test
+    a = RunFolder(play.runs_dir / play.competition / run_a).read_oof().set_index("id")
+    b = RunFolder(play.runs_dir / play.competition / run_b).read_oof().set_index("id").reindex(a.index)
+    auc_a, auc_b, z, p = delong_test(a["target"].to_numpy(), a["pred"].to_numpy(), b["pred"].to_numpy())
+    return {"auc_a": float(auc_a), "auc_b": float(auc_b), "z": float(z), "p": float(p)}
+
+
+@dataclass
+class Tune(Step):
+    """An Optuna study (``module`` with ``--name run --timeout --n-trials``) of the family ``args(ctx)`` picks.
+
+    A study killed halfway is started again on resume (its folder set aside): a trial killed in flight would
+    otherwise change the sampler's history, and the replay could not write the same files."""
+    name: str
+    module: str
+    args: list[str] | ArgsOf
+    weight: float
+    estimate_s: float          # one trial
+    run_name: str = ""
+    most_trials: int = 100
+    essential: bool = False
+
+    def minimum_units(self, n_splits: int) -> int:
+        return 2
+
+    def run(self, ctx: StepContext) -> Outcome:
+        args = _args(self.args, ctx)
+        if args is None:
+            return Outcome("skipped", reason="no finished run of a family to tune")
+        play = ctx.play
+        run_name = self.run_name or self.name
+        folder = play.runs_dir / play.competition / run_name
+        if folder.exists():
+            play.set_aside(folder)
+        if not ctx.fits(0, self.estimate_s):
+            return Outcome("skipped", reason="not one trial fits the time left", args=args)
+        if ctx.replay is not None:
+            limits = ["--n-trials", str(ctx.replay["units"])]
+        else:
+            limits = ["--n-trials", str(self.most_trials),
+                      "--timeout", f"{max(ctx.allowance - self.estimate_s, self.estimate_s):.0f}"]
+        result = ctx.run(self.module, [*args, "--name", run_name, *limits, *play.common_args, "--no-progress"],
+                         f"{run_name}")
+        trials = finished_trials(folder)
+        if result.stopped or not (folder / "best_params.yaml").is_file():
+            return Outcome("stopped", units=trials, reason="stopped at the play's deadline before its best "
+                           "parameters were written", args=args)
+        return Outcome("done", units=trials, args=args, notes={"best_params": str(folder / "best_params.yaml")},
+                       reason=f"{trials} trials finished")
+
+
+def finished_trials(folder: Path) -> int:
+    import yaml
+    path = folder / "best_params.yaml"
+    if not path.is_file():
+        return 0
+    return int((yaml.safe_load(path.read_text()) or {}).get("finished_trials", 0))
+
+
+@dataclass
+class Seeds(Step):
+    """More seeds of the best kept run of ``families``: run ``<base>-seed<s>`` with ``--seed base+s``, averaged
+    with the base into ``<name>``; one more while the mean per-fold AUC gain of the last seed is beyond the fold
+    noise (more than its standard error over the folds)."""
+    name: str
+    module: str
+    weight: float
+    estimate_s: float          # one fold of one seed
+    families: tuple[str, ...] = ()
+    base_seed: int = 42
+    most_seeds: int = 8
+    essential: bool = False
+    measures_speed = True
+
+    def minimum_units(self, n_splits: int) -> int:
+        return n_splits
+
+    def run(self, ctx: StepContext) -> Outcome:
+        play = ctx.play
+        if ctx.replay is not None:
+            base_run, base_args, family = ctx.replay["notes"]["base"], ctx.replay["args"], ctx.replay["notes"]["family"]
+        else:
+            best = ctx.best(self.families or None)
+            if best is None:
+                return Outcome("skipped", reason="no finished run to add seeds to")
+            base_run, base_args, family = best.run, best.args, best.family
+        runs, gains, reason = [base_run], [], ""
+        for s in range(1, self.most_seeds):
+            seed_run = f"{base_run}-seed{s}"
+            args = [*strip_option(base_args, "--seed"), "--seed", str(self.base_seed + s)]
+            if ctx.replay is not None and s > int(ctx.replay["units"]):
+                break
+            done = train_folds(ctx, self.module, [*args, "--name", seed_run], seed_run, self.estimate_s,
+                               replay_folds=play.n_splits)
+            if done < play.n_splits:
+                reason = f"seed {s} did not fit the time left ({done} of {play.n_splits} folds; kept, not averaged)"
+                break
+            runs.append(seed_run)
+            gain = fold_gain(play, runs)
+            gains.append(gain)
+            if ctx.replay is None and not gain["beyond_noise"]:
+                reason = (f"seed {s} gained {gain['mean']:+.5f} per fold (standard error {gain['se']:.5f}): within "
+                          f"the fold noise, no more seeds")
+                break
+        if len(runs) < 2:
+            return Outcome("skipped", reason=reason or "no seed fitted", args=base_args,
+                           notes={"base": base_run, "family": family})
+        average_into(play, self.name, runs)
+        folder = RunFolder(play.runs_dir / play.competition / self.name)
+        oof = folder.read_oof()
+        cv = auc_summary(oof["target"], oof["pred"])
+        return Outcome("done", units=len(runs) - 1, args=base_args, cv=cv,
+                       candidates=[Candidate(self.name, family, self.name, base_args, cv)],
+                       reason=reason or f"{len(runs)} seeds", notes={"base": base_run, "family": family,
+                                                                      "gains": gains})
+
+
+def strip_option(args: list[str], name: str) -> list[str]:
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a == name:
+            skip = True
+            continue
+        out.append(a)
+    return out
+
+
+def fold_gain(play, runs: list[str]) -> dict:
+    """Per-fold AUC of the mean of ``runs`` minus that of the mean of all but the last: mean, standard error,
+    and whether the mean is beyond one standard error (the fold noise)."""
+    oofs = [RunFolder(play.runs_dir / play.competition / r).read_oof().set_index("id") for r in runs]
+    ids = oofs[0].index
+    fold, y = oofs[0]["fold"].to_numpy(), oofs[0]["target"].to_numpy()
+    preds = np.stack([o["pred"].reindex(ids).to_numpy() for o in oofs])
+    with_last, without = preds.mean(axis=0), preds[:-1].mean(axis=0)
+    gains = np.array([roc_auc(y[fold == k], with_last[fold == k]) - roc_auc(y[fold == k], without[fold == k])
+                      for k in np.unique(fold)])
+    se = float(gains.std(ddof=1) / math.sqrt(len(gains))) if len(gains) > 1 else float("inf")
+    return {"mean": float(gains.mean()), "se": se, "beyond_noise": bool(gains.mean() > se)}
+
+
+def average_into(play, name: str, runs: list[str]) -> None:
+    from common.multi_seed import average_seeds
+    parent = Run.open(play.competition, name, play.runs_dir)
+    if parent.root.exists():
+        shutil.rmtree(parent.root)  # the play's own average, rebuilt from its seed runs
+        parent = Run.open(play.competition, name, play.runs_dir)
+    seed_runs = [Run(play.runs_dir / play.competition / r) for r in runs]
+    parent.save_config({"average_of": runs})
+    average_seeds(parent, seed_runs, list(range(play.n_splits)), n_splits=play.n_splits)

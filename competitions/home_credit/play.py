@@ -1,0 +1,86 @@
+"""The Home Credit autopilot's plan (``kit play home_credit``): the features, a train-test shift check, the three
+GBDT families with the recipes measured best (configs/), tuning of the best family, seeds of the best run and
+null-importance selection, highest priority first; the pilot then blends what finished (docs/play.md).
+
+Estimates are seconds per unit on the 2-core reference machine at 20,000 training clients (docs/results.md:
+LightGBM 4-55 s a fold, XGBoost 17-24, CatBoost 35-73, the selection 158-252), scaled by the data's rows; the pilot
+rescales them again by what it measures. Pseudo-labels are not offered here: the kit pseudo-labels images only.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.io import read_json
+from common.play.plan import Plan
+from common.play.steps import Folds, Once, Seeds, StepContext, Tune
+
+CONFIGS = Path(__file__).parent / "configs"
+TRAIN, TUNE = "competitions.home_credit.train", "competitions.home_credit.tune"
+REFERENCE_ROWS = 20_000
+FAMILY_CONFIG = {"lightgbm-fast": "demo.yaml", "lightgbm": "lgb.yaml", "xgboost": "xgboost.yaml",
+                 "catboost": "catboost.yaml"}
+TUNE_CONFIG = {"lightgbm": "tune.yaml", "xgboost": "tune_xgboost.yaml", "catboost": "tune_catboost.yaml"}
+SHIFT_WARNING_AUC = 0.6  # adversarial AUC above which train and test differ enough to say so
+
+
+def training_rows(data: Path) -> int:
+    with open(Path(data) / "application_train.csv", "rb") as rows:
+        return max(sum(1 for _ in rows) - 1, 1)
+
+
+def family_args(family: str) -> list[str]:
+    model = family.removesuffix("-fast")
+    return ["--config", str(CONFIGS / FAMILY_CONFIG[family]), "--model", model, "--num-threads", "2"]
+
+
+def shift_summary(play) -> dict:
+    path = play.runs_dir / "home_credit" / "adversarial" / "adversarial.json"
+    found = read_json(path) if path.is_file() else {}
+    auc = found.get("auc", {}).get("auc") if isinstance(found.get("auc"), dict) else found.get("auc")
+    if auc is None:
+        return {}
+    warnings = [f"train and test clients differ: adversarial AUC {auc:.3f} (runs/home_credit/adversarial)"] \
+        if auc > SHIFT_WARNING_AUC else []
+    return {"adversarial_auc": auc, "warnings": warnings}
+
+
+def tune_args(ctx: StepContext) -> list[str] | None:
+    best = ctx.best(tuple(TUNE_CONFIG))
+    return None if best is None else ["--config", str(CONFIGS / TUNE_CONFIG[best.family]), "--model", best.family]
+
+
+def tuned_args(ctx: StepContext) -> list[str] | None:
+    tuned = ctx.play.decisions.outcome("tune")
+    if not tuned or tuned.get("status") != "done":
+        return None
+    family = tuned["args"][tuned["args"].index("--model") + 1]
+    return [*family_args(family), "--params", tuned["notes"]["best_params"]]
+
+
+def selection_args(ctx: StepContext) -> list[str] | None:
+    lgb = next((c for c in ctx.candidates() if c.run == "lgb"), None)
+    return None if lgb is None else ["--run", "lgb", "--method", "null-importance"]
+
+
+def play_plan(data: Path) -> Plan:
+    scale = training_rows(data) / REFERENCE_ROWS
+    data_args = ["--data", str(data)]
+    return Plan(steps=[
+        Once("features", "competitions.home_credit.features.build", data_args, weight=1, estimate_s=25 * scale,
+             essential=True),
+        # a quick LightGBM first (configs/demo.yaml: 0.1 shrinkage, 400 rounds) so that any budget ends with a result
+        Folds("lgb-fast", TRAIN, family_args("lightgbm-fast"), weight=0.5, estimate_s=4 * scale,
+              family="lightgbm-fast", essential=True),
+        Folds("lgb", TRAIN, family_args("lightgbm"), weight=1, estimate_s=25 * scale, family="lightgbm"),
+        Once("adversarial", "competitions.home_credit.adversarial",
+             lambda ctx: [*data_args, "--runs-dir", str(ctx.play.runs_dir), "--name", "adversarial",
+                          "--no-progress"], weight=0.5, estimate_s=20 * scale, summary=shift_summary),
+        Folds("xgb", TRAIN, family_args("xgboost"), weight=1, estimate_s=30 * scale, family="xgboost"),
+        Folds("catboost", TRAIN, family_args("catboost"), weight=2, estimate_s=60 * scale, family="catboost"),
+        Tune("tune", TUNE, tune_args, weight=3, estimate_s=90 * scale),
+        Folds("tuned", TRAIN, tuned_args, weight=1, estimate_s=30 * scale, family="tuned"),
+        Seeds("seeds", TRAIN, weight=2, estimate_s=30 * scale, families=("lightgbm", "xgboost", "catboost", "tuned")),
+        Folds("select", "competitions.home_credit.select_features", selection_args, weight=2,
+              estimate_s=200 * scale, family="lightgbm-selected",
+              keep_if_beats=lambda ctx: next((c for c in ctx.candidates() if c.run == "lgb"), None)),
+    ], tail_s=max(30.0, 20 * scale))

@@ -1,0 +1,226 @@
+"""The pilot: runs a competition's plan within the budget, step by step, and ends with the tail (blend, final picks,
+report, submission) inside the budget.
+
+A play lives in ``plays/<competition>/<name>/`` (``$KIT_PLAYS_ROOT`` or ``--out`` for ``plays/``): ``play.json``
+(its options and, at the end, its result), ``state.json`` (time spent, for a resumed play's clock),
+``decisions.jsonl``, ``play.log`` (every command's output), ``runs/<competition>/`` (its runs on one shared fold
+file), ``submissions/files/``, ``timeline.png`` and ``play.html``. Running the same command again resumes it: ended steps are read back from the
+decisions log, a step that was running continues (its finished folds are kept), and the clock counts the time the
+earlier sessions spent.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from common.errors import BadInput, InputExists
+from common.io import atomic_write_json, read_json
+from common.play.budget import Clock, format_seconds, share
+from common.play.decisions import DecisionLog, Replay
+from common.play.plan import Plan, plays_root
+from common.play.steps import SLACK, Candidate, Outcome, Step, StepContext
+from common.play.units import UnitFailed
+from common.registry import get_competition, load_hook
+
+HEARTBEAT_S = 2.0   # how often the time spent is saved: a kill loses at most this much from the clock
+
+
+class Play:
+    def __init__(self, competition: str, data: Path, folder: Path, budget_s: float, device: str,
+                 replay: Replay | None = None, echo: Callable[[str], None] = print):
+        self.competition, self.data, self.folder = competition, data, folder
+        self.budget_s, self.device, self.replay, self.echo = budget_s, device, replay, echo
+        self.runs_dir = folder / "runs"
+        self.files_root = folder / "submissions" / "files"
+        self.log_path = folder / "play.log"
+        self.env = {"KIT_SUBMISSIONS_ROOT": str(folder / "submissions")}
+        self.common_args = ["--data", str(data), "--runs-dir", str(self.runs_dir)]
+        self.decisions = DecisionLog(folder / "decisions.jsonl")
+        state = read_json(folder / "state.json") if (folder / "state.json").is_file() else {}
+        self.clock = Clock(budget_s, spent_before=float(state.get("spent_s", 0.0)))
+        self.plan: Plan | None = None
+        self.reserve_s = 0.0
+        self._stop = threading.Event()
+
+    # -- time ---------------------------------------------------------------------------------------------
+    def left_for_steps(self) -> float:
+        """Seconds the steps may still use: the time left less the tail's reserve (never when replaying)."""
+        if self.replay is not None:
+            return float("inf")
+        return self.clock.left() - self.reserve_s
+
+    @property
+    def n_splits(self) -> int:
+        return self.plan.n_splits
+
+    def speed(self) -> float:
+        """Measured unit time over the plan's estimate, the median over the steps so far (1 before any): every
+        estimate is scaled by it, so a slower machine or larger data shrinks what the plan offers to fit."""
+        ratios = [r["notes"]["unit_s"] / r["notes"]["estimate_s"] for r in self.decisions.finished()
+                  if (r.get("notes") or {}).get("unit_s") and (r.get("notes") or {}).get("estimate_s")]
+        return float(np.median(ratios)) if ratios else 1.0
+
+    def minimum_s(self, step: Step) -> float:
+        return step.estimate_s * step.minimum_units(self.n_splits) * self.speed()
+
+    def save_time(self) -> None:
+        atomic_write_json(self.folder / "state.json", {"spent_s": round(self.clock.spent(), 2)})
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            self.save_time()
+
+    # -- what the steps read -------------------------------------------------------------------------------
+    def candidates(self) -> list[Candidate]:
+        found = []
+        for record in self.decisions.finished():
+            for c in record.get("candidates", []):
+                found.append(Candidate(**c))
+        return found
+
+    def set_aside(self, folder: Path) -> Path:
+        """Move an unfinished output of the play out of the way (kept, never deleted)."""
+        aside = self.folder / "set-aside" / f"{folder.name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(folder), aside)
+        return aside
+
+    def progress(self, step: Step, label: str, ctx: StepContext) -> None:
+        best = max(self.candidates(), key=lambda c: c.cv["auc"], default=None)
+        planned = "replay" if ctx.replay is not None else format_seconds(ctx.allowance)
+        self.echo(f"[{format_seconds(self.clock.spent())} of {format_seconds(self.budget_s)}] {step.name}: {label}"
+                  f" (step: {format_seconds(ctx.spent())} spent of {planned} planned; "
+                  f"{format_seconds(self.clock.left())} left"
+                  + (f"; best CV so far {best.cv['auc']:.5f} {best.run})" if best else ")"))
+
+    # -- the play ------------------------------------------------------------------------------------------
+    def run(self, plan: Plan) -> dict:
+        self.plan = plan
+        self.reserve_s = plan.tail_s
+        ended = read_json(self.folder / "play.json").get("summary")
+        if ended:  # the same command again after the end: nothing to do, the clock untouched
+            self.echo(f"the play in {self.folder} has ended: {ended['result']['kind']} "
+                      f"{'+'.join(ended['result']['runs'])}, CV AUC {ended['result']['cv']['auc']:.5f}")
+            return ended
+        if not any(r.get("event") == "play" for r in self.decisions.records):
+            self.decisions.append({"event": "play", "competition": self.competition, "budget_s": self.budget_s,
+                                   "data": str(self.data), "device": self.device, "n_splits": plan.n_splits,
+                                   "steps": [s.name for s in plan.steps], "at": 0.0})
+        else:
+            self.echo(f"resuming the play in {self.folder}: {format_seconds(self.clock.spent_before)} spent before")
+        beat = threading.Thread(target=self._heartbeat, daemon=True)
+        beat.start()
+        try:
+            for i, step in enumerate(plan.steps):
+                if self.decisions.outcome(step.name) is not None:
+                    continue
+                # the time is shared among the steps still feasible: one that cannot fit dilutes no other's share
+                left = self.left_for_steps()
+                weights_left = sum(s.weight for s in plan.steps[i:] if s is step or self.minimum_s(s) <= left)
+                self.run_step(step, share(self.left_for_steps(), step.weight, weights_left))
+            return self.tail()
+        finally:
+            self._stop.set()
+            self.save_time()
+
+    def run_step(self, step: Step, allowance: float) -> Outcome:
+        recorded = self.replay.decision(step.name) if self.replay is not None else None
+        at = round(self.clock.spent(), 2)
+        if recorded is not None and recorded["event"] == "skip":
+            outcome = Outcome("skipped", reason=f"replayed: {recorded.get('reason', '')}")
+        elif recorded is None and (needed := self.minimum_s(step)) > min(
+                self.left_for_steps(), float("inf") if step.essential else allowance * SLACK):
+            outcome = Outcome("skipped", reason=f"needs about {format_seconds(needed)}; its share is "
+                                                f"{format_seconds(allowance)}, {format_seconds(self.left_for_steps())} "
+                                                f"left before the tail")
+        else:
+            self.decisions.append({"event": "start", "step": step.name, "at": at, "given_s": round(allowance, 1)})
+            context = StepContext(self, step, allowance, recorded)
+            try:
+                outcome = step.run(context)
+            except UnitFailed as failure:  # the other steps go on, as AutoML systems skip a model that fails
+                outcome = Outcome("failed", units=len(context.unit_seconds), reason=str(failure))
+            if context.unit_seconds and step.measures_speed:
+                outcome.notes = {**outcome.notes, "unit_s": round(float(sum(context.unit_seconds) / len(
+                    context.unit_seconds)), 2), "estimate_s": step.estimate_s}
+        spent = round(self.clock.spent() - at, 2)
+        event = "skip" if outcome.status == "skipped" else "finish"
+        cv = outcome.cv
+        self.decisions.append({
+            "event": event, "step": step.name, "status": outcome.status, "reason": outcome.reason,
+            "units": outcome.units, "args": outcome.args, "at": at, "given_s": round(allowance, 1), "spent_s": spent,
+            "cv": cv, "notes": outcome.notes, "candidates": [c.__dict__ for c in outcome.candidates]})
+        cv_text = f", CV {cv['auc']:.5f} [{cv['ci_low']:.5f}, {cv['ci_high']:.5f}]" if cv else ""
+        self.echo(f"[{format_seconds(self.clock.spent())} of {format_seconds(self.budget_s)}] {step.name}: "
+                  f"{outcome.status} in {format_seconds(spent)} of {format_seconds(allowance)} given{cv_text}"
+                  + (f" - {outcome.reason}" if outcome.reason else ""))
+        return outcome
+
+    def tail(self) -> dict:
+        from kit.play.tail import finish_play
+        return finish_play(self)
+
+
+def check_data(competition: str, data: Path) -> None:
+    """One line when ``data`` is not a data folder of ``competition`` (another competition's included)."""
+    from common.registry import known_competitions
+    spec = get_competition(competition)
+    if not data.is_dir():
+        raise BadInput(f"--data {data}: no such folder (the competition's files as Kaggle gives them)")
+    if (data / spec.marker_file).is_file():
+        return
+    others = [name for name in known_competitions()
+              if name != competition and (data / get_competition(name).marker_file).is_file()]
+    hint = f": it holds {others[0]}'s files" if others else ""
+    raise BadInput(f"--data {data} is not a {competition} data folder (no {spec.marker_file}){hint}")
+
+
+def open_play(competition: str, data: Path, name: str, out: Path | None, budget_s: float, device: str,
+              replay: Replay | None, check: Callable[[float], None] | None = None) -> Play:
+    """The play's folder, made or resumed; a resumed play must be the same play (competition, data, budget).
+    ``check(seconds spent before)`` runs before anything is written (the budget against the plan)."""
+    folder = (out or plays_root()) / competition / name
+    options = {"competition": competition, "data": str(data.resolve()), "budget_s": budget_s, "device": device,
+               "replay": str(replay.path) if replay else None}
+    record = folder / "play.json"
+    if record.is_file():
+        started = read_json(record)
+        differs = [k for k in options if started.get("options", {}).get(k) != options[k]]
+        if differs:
+            before = ", ".join(f"{k}={started['options'].get(k)}" for k in differs)
+            raise InputExists(f"play {folder} was started with other {', '.join(differs)} ({before}): run the same "
+                              f"command to resume it, or give another --name")
+    elif folder.exists() and any(folder.iterdir()):
+        raise InputExists(f"{folder} exists and is not a play (no play.json): give another --name or --out")
+    if check is not None and not (record.is_file() and "summary" in read_json(record)):  # an ended play: no work
+        state = folder / "state.json"
+        check(float(read_json(state).get("spent_s", 0.0)) if state.is_file() else 0.0)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not record.is_file():
+        atomic_write_json(record, {"options": options, "command": sys.argv})
+    return Play(competition, data, folder, budget_s, device, replay)
+
+
+def plan_of(competition: str, data: Path) -> Plan:
+    """The competition's plan for the data in ``data`` (its registry entry's ``play`` hook)."""
+    spec = get_competition(competition)
+    if not spec.play:
+        raise BadInput(f"competition {competition} declares no play (its registry entry's 'play' hook)")
+    return load_hook(spec.play)(data)
+
+
+def check_budget(plan: Plan, budget_s: float, spent_s: float) -> None:
+    """The first step's smallest worthwhile part (every fold of a run) and the tail must fit the budget left."""
+    first = plan.steps[0].estimate_s * plan.steps[0].minimum_units(plan.n_splits) if plan.steps else 0.0
+    if budget_s - spent_s < first + plan.tail_s:
+        raise BadInput(f"--budget {format_seconds(budget_s)} is too small: the first step ({plan.steps[0].name}) "
+                       f"needs about {format_seconds(first)} and the blend, picks and report "
+                       f"{format_seconds(plan.tail_s)}; give at least {format_seconds(first + plan.tail_s)}")
+

@@ -1,0 +1,98 @@
+"""The steps of a play: when one more unit fits, units stopped at the deadline, and a tight budget where a step
+that cannot fit is skipped with its reason (never started) and one whose folds do not all fit is kept partial."""
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from common.play.plan import Plan
+from common.play.steps import SLACK, Folds, Once, StepContext, strip_option
+from common.play.units import UnitFailed, run_unit
+
+
+def context(allowance=10.0, left=100.0, essential=False, replay=None, speed=1.0):
+    play = SimpleNamespace(left_for_steps=lambda: left, speed=lambda: speed)
+    return StepContext(play, SimpleNamespace(essential=essential), allowance, replay)
+
+
+def test_a_unit_fits_while_its_projection_is_within_the_share_and_the_time_left():
+    assert context(allowance=10).fits(0, estimate=10 * SLACK - 0.5)
+    assert not context(allowance=10).fits(0, estimate=10 * SLACK + 0.5)
+    assert not context(allowance=10, speed=4.0).fits(0, estimate=5)      # scaled by the measured speed
+    assert not context(allowance=1000, left=3).fits(0, estimate=5)       # never past the tail
+
+
+def test_measured_units_replace_the_estimate():
+    ctx = context(allowance=10)
+    ctx.unit_seconds = [15.0, 17.0]
+    assert not ctx.fits(2, estimate=0.1)  # 16 s a unit measured: one more would pass 10 s x SLACK
+    ctx.unit_seconds = [1.0, 2.0]
+    assert ctx.fits(2, estimate=1000)
+
+
+def test_an_essential_step_is_bound_by_the_time_left_only():
+    assert context(allowance=1, left=100, essential=True).fits(0, estimate=50)
+    assert not context(allowance=1, left=40, essential=True).fits(0, estimate=50)
+
+
+def test_a_replay_runs_the_recorded_count_whatever_the_clock():
+    ctx = context(allowance=0, left=0, replay={"units": 2})
+    assert [ctx.fits(done, estimate=1e9) for done in range(4)] == [True, True, False, False]
+
+
+def test_strip_option():
+    assert strip_option(["--model", "xgboost", "--seed", "7", "--fold", "1"], "--seed") == \
+        ["--model", "xgboost", "--fold", "1"]
+
+
+@pytest.mark.slow
+def test_a_unit_past_its_deadline_is_stopped(tmp_path):
+    started = time.monotonic()
+    result = run_unit("timeit", ["-n", "1", "import time; time.sleep(30)"], tmp_path / "play.log", timeout=1.0)
+    assert result.stopped
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.slow
+def test_a_failing_unit_names_its_command_and_log(tmp_path):
+    with pytest.raises(UnitFailed) as raised:
+        run_unit("common.play.no_such_module", ["--x"], tmp_path / "play.log", timeout=None)
+    assert "common.play.no_such_module --x exited with 1" in str(raised.value)
+    assert str(tmp_path / "play.log") in str(raised.value)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_tight_budget_skips_what_cannot_fit_and_keeps_a_partial_run(tmp_path):
+    import tests.toy.cancer  # noqa: F401 (registers toy_cancer)
+    from kit.play.pilot import open_play
+    from tests.toy.cancer import write_data
+
+    data = write_data(tmp_path / "data")
+    module = "tests.toy.cancer"
+    fast = ["--num-threads", "1", "--num-boost-round", "200", "--early-stopping-rounds", "20", "--n-splits", "3"]
+    plan = Plan(steps=[
+        Folds("lgb", module, ["--model", "lightgbm", *fast], weight=1, estimate_s=2, family="lightgbm",
+              essential=True),
+        # estimated cheap, so it starts; its share (diluted by "check") holds one measured fold, not three
+        Folds("xgb", module, ["--model", "xgboost", *fast], weight=1, estimate_s=0.1, family="xgboost"),
+        Folds("huge", module, ["--model", "xgboost", *fast], weight=1, estimate_s=1000, family="xgboost"),
+        Once("check", module, ["--help"], weight=30, estimate_s=0.1),
+    ], n_splits=3, tail_s=10)
+    play = open_play("toy_cancer", data, "tight", tmp_path / "plays", 60.0, "cpu", None)
+    play.echo = lambda line: None
+    summary = play.run(plan)
+
+    records = [json.loads(line) for line in (play.folder / "decisions.jsonl").read_text().splitlines()]
+    ended = {r["step"]: r for r in records if r["event"] in ("finish", "skip")}
+    started = [r["step"] for r in records if r["event"] == "start"]
+    assert ended["lgb"]["status"] == "done" and ended["lgb"]["units"] == 3
+    assert ended["huge"]["event"] == "skip" and "needs about" in ended["huge"]["reason"]
+    assert "huge" not in started and not (play.runs_dir / "toy_cancer" / "huge").exists()
+    assert ended["xgb"]["status"] == "partial" and 1 <= ended["xgb"]["units"] < 3
+    assert "folds fitted the time" in ended["xgb"]["reason"] and ended["xgb"]["candidates"] == []
+    assert (play.runs_dir / "toy_cancer" / "xgb" / "oof.csv").is_file()  # kept, not thrown away
+    assert ended["check"]["status"] == "done"
+    assert summary["result"]["kind"] == "run" and summary["result"]["runs"] == ["lgb"]  # the partial run stays out
+    assert summary["spent_s"] <= 60.0
