@@ -69,7 +69,7 @@ def play_plan(data: Path) -> Plan:
         Once("features", "competitions.home_credit.features.build", data_args, weight=1, estimate_s=25 * scale,
              essential=True),
         # a quick LightGBM first (configs/demo.yaml: 0.1 shrinkage, 400 rounds) so that any budget ends with a result
-        Folds("lgb-fast", TRAIN, family_args("lightgbm-fast"), weight=0.5, estimate_s=4 * scale,
+        Folds("lgb-fast", TRAIN, family_args("lightgbm-fast"), weight=0.5, estimate_s=12 * scale,
               family="lightgbm-fast", essential=True),
         Folds("lgb", TRAIN, family_args("lightgbm"), weight=1, estimate_s=25 * scale, family="lightgbm"),
         Once("adversarial", "competitions.home_credit.adversarial",

@@ -25,7 +25,7 @@ from common.io import atomic_write_json, read_json
 from common.play.budget import Clock, format_seconds, share
 from common.play.decisions import DecisionLog, Replay
 from common.play.plan import Plan, plays_root
-from common.play.steps import SLACK, Candidate, Outcome, Step, StepContext
+from common.play.steps import PLAY_FOLDER, SLACK, Candidate, Outcome, Step, StepContext
 from common.play.units import UnitFailed
 from common.registry import get_competition, load_hook
 
@@ -84,6 +84,11 @@ class Play:
             for c in record.get("candidates", []):
                 found.append(Candidate(**c))
         return found
+
+    def portable(self, args: list[str] | None) -> list[str] | None:
+        """``args`` as the decisions log keeps them: this play's folder written ``{play}``, so that a replay's
+        commands point into the replay's own folder."""
+        return None if args is None else [a.replace(str(self.folder), PLAY_FOLDER) for a in args]
 
     def set_aside(self, folder: Path) -> Path:
         """Move an unfinished output of the play out of the way (kept, never deleted)."""
@@ -155,7 +160,7 @@ class Play:
         cv = outcome.cv
         self.decisions.append({
             "event": event, "step": step.name, "status": outcome.status, "reason": outcome.reason,
-            "units": outcome.units, "args": outcome.args, "at": at, "given_s": round(allowance, 1), "spent_s": spent,
+            "units": outcome.units, "args": self.portable(outcome.args), "at": at, "given_s": round(allowance, 1), "spent_s": spent,
             "cv": cv, "notes": outcome.notes, "candidates": [c.__dict__ for c in outcome.candidates]})
         cv_text = f", CV {cv['auc']:.5f} [{cv['ci_low']:.5f}, {cv['ci_high']:.5f}]" if cv else ""
         self.echo(f"[{format_seconds(self.clock.spent())} of {format_seconds(self.budget_s)}] {step.name}: "

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from common.play.plan import Plan
-from common.play.steps import SLACK, Folds, Once, StepContext, strip_option
+from common.play.steps import PLAY_FOLDER, SLACK, Folds, Once, StepContext, _args, strip_option
 from common.play.units import UnitFailed, run_unit
 
 
@@ -39,6 +39,18 @@ def test_an_essential_step_is_bound_by_the_time_left_only():
 def test_a_replay_runs_the_recorded_count_whatever_the_clock():
     ctx = context(allowance=0, left=0, replay={"units": 2})
     assert [ctx.fits(done, estimate=1e9) for done in range(4)] == [True, True, False, False]
+
+
+def test_a_replay_runs_the_recorded_arguments_in_its_own_folder(tmp_path):
+    from kit.play.pilot import Play
+    first = Play.__new__(Play)
+    first.folder = tmp_path / "first"
+    recorded = first.portable(["--out", str(first.folder / "runs" / "duplicates.csv"), "--model", "xgboost"])
+    assert recorded == ["--out", f"{PLAY_FOLDER}/runs/duplicates.csv", "--model", "xgboost"]
+    ctx = context(replay={"units": 1, "args": recorded})
+    ctx.play.folder = tmp_path / "again"
+    assert _args(["--ignored"], ctx) == ["--out", str(tmp_path / "again" / "runs" / "duplicates.csv"),
+                                         "--model", "xgboost"]
 
 
 def test_strip_option():
