@@ -1,6 +1,7 @@
 """``kit <command> [<competition>] [options]``: one front door to every command line of the kit.
 
     kit --help                                   # every command, by workflow step
+    kit play home_credit --budget 15m            # the autopilot: a whole competition within a budget (docs/play.md)
     kit train nexperia --fold 0                  # = python competitions/nexperia/train.py --fold 0
     kit features home_credit                     # = python -m competitions.home_credit.features.build
     kit blend nexperia --runs cnn --post leak-fix  # = python -m submissions.blend --competition nexperia ...

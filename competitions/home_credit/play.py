@@ -83,4 +83,4 @@ def play_plan(data: Path) -> Plan:
         Folds("select", "competitions.home_credit.select_features", selection_args, weight=2,
               estimate_s=200 * scale, family="lightgbm-selected",
               keep_if_beats=lambda ctx: next((c for c in ctx.candidates() if c.run == "lgb"), None)),
-    ], tail_s=max(30.0, 20 * scale))
+    ], tail_s=max(15.0, 10 * scale))

@@ -67,4 +67,4 @@ def play_plan(data: Path) -> Plan:
         Seeds("seeds", TRAIN, weight=2, estimate_s=170 * scale, families=CNN_FAMILIES),
         Folds("pseudo", TRAIN, pseudo_args, weight=2, estimate_s=200 * scale, family="cnn-pseudo",
               keep_if_beats=lambda ctx: ctx.best(CNN_FAMILIES)),
-    ], post=["leak-fix"], tail_s=max(30.0, 20 * scale))
+    ], post=["leak-fix"], tail_s=max(15.0, 10 * scale))

@@ -222,10 +222,12 @@ def plan_of(competition: str, data: Path) -> Plan:
 
 
 def check_budget(plan: Plan, budget_s: float, spent_s: float) -> None:
-    """The first step's smallest worthwhile part (every fold of a run) and the tail must fit the budget left."""
-    first = plan.steps[0].estimate_s * plan.steps[0].minimum_units(plan.n_splits) if plan.steps else 0.0
-    if budget_s - spent_s < first + plan.tail_s:
-        raise BadInput(f"--budget {format_seconds(budget_s)} is too small: the first step ({plan.steps[0].name}) "
-                       f"needs about {format_seconds(first)} and the blend, picks and report "
-                       f"{format_seconds(plan.tail_s)}; give at least {format_seconds(first + plan.tail_s)}")
+    """The essential steps' smallest worthwhile parts (every fold of a run; the first step when none is essential)
+    and the tail must fit the budget left."""
+    needed = [s for s in plan.steps if s.essential] or plan.steps[:1]
+    seconds = sum(s.estimate_s * s.minimum_units(plan.n_splits) for s in needed)
+    if budget_s - spent_s < seconds + plan.tail_s:
+        raise BadInput(f"--budget {format_seconds(budget_s)} is too small: {', '.join(s.name for s in needed)} "
+                       f"need about {format_seconds(seconds)} and the blend, picks and report "
+                       f"{format_seconds(plan.tail_s)}; give at least {format_seconds(seconds + plan.tail_s)}")
 
