@@ -66,15 +66,16 @@ def play_plan(data: Path) -> Plan:
     scale = training_rows(data) / REFERENCE_ROWS
     data_args = ["--data", str(data)]
     return Plan(steps=[
-        Once("features", "competitions.home_credit.features.build", data_args, weight=1, estimate_s=25 * scale,
+        Once("features", "competitions.home_credit.features.build", data_args, weight=1, estimate_s=5 * scale,
              essential=True),
         # a quick LightGBM first (configs/demo.yaml: 0.1 shrinkage, 400 rounds) so that any budget ends with a result
-        Folds("lgb-fast", TRAIN, family_args("lightgbm-fast"), weight=0.5, estimate_s=12 * scale,
+        Folds("lgb-fast", TRAIN, family_args("lightgbm-fast"), weight=0.5, estimate_s=4 * scale,
               family="lightgbm-fast", essential=True),
         Folds("lgb", TRAIN, family_args("lightgbm"), weight=1, estimate_s=25 * scale, family="lightgbm"),
         Once("adversarial", "competitions.home_credit.adversarial",
              lambda ctx: [*data_args, "--runs-dir", str(ctx.play.runs_dir), "--name", "adversarial",
-                          "--no-progress"], weight=0.5, estimate_s=20 * scale, summary=shift_summary),
+                          "--no-progress", "--num-threads", "2"], weight=0.5, estimate_s=45 * scale,
+             summary=shift_summary),
         Folds("xgb", TRAIN, family_args("xgboost"), weight=1, estimate_s=30 * scale, family="xgboost"),
         Folds("catboost", TRAIN, family_args("catboost"), weight=2, estimate_s=60 * scale, family="catboost"),
         Tune("tune", TUNE, tune_args, weight=3, estimate_s=90 * scale),

@@ -29,7 +29,9 @@ from common.play.steps import PLAY_FOLDER, SLACK, Candidate, Outcome, Step, Step
 from common.play.units import UnitFailed
 from common.registry import get_competition, load_hook
 
-HEARTBEAT_S = 2.0   # how often the time spent is saved: a kill loses at most this much from the clock
+HEARTBEAT_S = 2.0
+MIN_SPEED = 0.5     # the plans' estimates were measured on this 2-core machine: a step that ran far below its estimate
+                    # says more about that estimate than about the next step's (a conv VAE after a logistic regression)   # how often the time spent is saved: a kill loses at most this much from the clock
 
 
 class Play:
@@ -65,10 +67,19 @@ class Play:
         estimate is scaled by it, so a slower machine or larger data shrinks what the plan offers to fit."""
         ratios = [r["notes"]["unit_s"] / r["notes"]["estimate_s"] for r in self.decisions.finished()
                   if (r.get("notes") or {}).get("unit_s") and (r.get("notes") or {}).get("estimate_s")]
-        return float(np.median(ratios)) if ratios else 1.0
+        return max(float(np.median(ratios)), MIN_SPEED) if ratios else 1.0
 
     def minimum_s(self, step: Step) -> float:
         return step.estimate_s * step.minimum_units(self.n_splits) * self.speed()
+
+    def allowance(self, i: int) -> float:
+        """Step ``i``'s time: its weight's share of the time left among the steps still feasible (one that cannot
+        fit dilutes nobody's), or more when the time left covers the least useful size of every later feasible
+        step beside it (so that a step is not skipped for a share that the steps after it would not use)."""
+        steps, left = self.plan.steps, self.left_for_steps()
+        feasible = [s for s in steps[i + 1:] if self.minimum_s(s) <= left]
+        given = share(left, steps[i].weight, steps[i].weight + sum(s.weight for s in feasible))
+        return max(given, (left - sum(self.minimum_s(s) for s in feasible)) / SLACK)
 
     def save_time(self) -> None:
         atomic_write_json(self.folder / "state.json", {"spent_s": round(self.clock.spent(), 2)})
@@ -127,9 +138,7 @@ class Play:
                 if self.decisions.outcome(step.name) is not None:
                     continue
                 # the time is shared among the steps still feasible: one that cannot fit dilutes no other's share
-                left = self.left_for_steps()
-                weights_left = sum(s.weight for s in plan.steps[i:] if s is step or self.minimum_s(s) <= left)
-                self.run_step(step, share(self.left_for_steps(), step.weight, weights_left))
+                self.run_step(step, self.allowance(i))
             return self.tail()
         finally:
             self._stop.set()
