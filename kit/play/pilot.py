@@ -74,12 +74,14 @@ class Play:
 
     def allowance(self, i: int) -> float:
         """Step ``i``'s time: its weight's share of the time left among the steps still feasible (one that cannot
-        fit dilutes nobody's), or more when the time left covers the least useful size of every later feasible
-        step beside it (so that a step is not skipped for a share that the steps after it would not use)."""
+        fit dilutes nobody's), at least its least useful size (every fold of a run) with SLACK, at most the time
+        left. Steps come in order of priority: each one that fits runs (quick defaults first, as H2O plans them);
+        the weights say how far beyond its least useful size a step may go (trials, seeds, folds at a slower
+        pace than measured)."""
         steps, left = self.plan.steps, self.left_for_steps()
         feasible = [s for s in steps[i + 1:] if self.minimum_s(s) <= left]
         given = share(left, steps[i].weight, steps[i].weight + sum(s.weight for s in feasible))
-        return max(given, (left - sum(self.minimum_s(s) for s in feasible)) / SLACK)
+        return max(0.0, min(left, max(given, self.minimum_s(steps[i]) * SLACK)))
 
     def save_time(self) -> None:
         atomic_write_json(self.folder / "state.json", {"spent_s": round(self.clock.spent(), 2)})
@@ -131,6 +133,7 @@ class Play:
                                    "steps": [s.name for s in plan.steps], "at": 0.0})
         else:
             self.echo(f"resuming the play in {self.folder}: {format_seconds(self.clock.spent_before)} spent before")
+        self.save_time()
         beat = threading.Thread(target=self._heartbeat, daemon=True)
         beat.start()
         try:
@@ -149,11 +152,9 @@ class Play:
         at = round(self.clock.spent(), 2)
         if recorded is not None and recorded["event"] == "skip":
             outcome = Outcome("skipped", reason=f"replayed: {recorded.get('reason', '')}")
-        elif recorded is None and (needed := self.minimum_s(step)) > min(
-                self.left_for_steps(), float("inf") if step.essential else allowance * SLACK):
-            outcome = Outcome("skipped", reason=f"needs about {format_seconds(needed)}; its share is "
-                                                f"{format_seconds(allowance)}, {format_seconds(self.left_for_steps())} "
-                                                f"left before the tail")
+        elif recorded is None and (needed := self.minimum_s(step)) > self.left_for_steps():
+            outcome = Outcome("skipped", reason=f"needs about {format_seconds(needed)}; "
+                                                f"{format_seconds(self.left_for_steps())} left before the tail")
         else:
             self.decisions.append({"event": "start", "step": step.name, "at": at, "given_s": round(allowance, 1)})
             context = StepContext(self, step, allowance, recorded)

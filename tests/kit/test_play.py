@@ -304,5 +304,5 @@ def test_killed_at_several_moments_the_same_command_finishes_with_the_same_files
     records = decisions(folder)
     for step in STEPS + TAIL:
         assert len(ended(records, step)) == 1, step
-    assert summary["spent_s"] >= spent[-1] > spent[1] > 0
+    assert summary["spent_s"] >= spent[-1] > 0  # the last kill came after a heartbeat: earlier sessions counted
     assert summary["spent_s"] > final_wall_s  # the earlier sessions' time is in it

@@ -90,7 +90,7 @@ def test_a_tight_budget_skips_what_cannot_fit_and_keeps_a_partial_run(tmp_path):
         # estimated cheap, so it starts; its share (diluted by "check") holds one measured fold, not three
         Folds("xgb", module, ["--model", "xgboost", *fast], weight=1, estimate_s=0.1, family="xgboost"),
         Folds("huge", module, ["--model", "xgboost", *fast], weight=1, estimate_s=1000, family="xgboost"),
-        Once("check", module, ["--help"], weight=30, estimate_s=0.1),
+        Once("check", module, ["--help"], weight=300, estimate_s=0.1),
     ], n_splits=3, tail_s=10)
     play = open_play("toy_cancer", data, "tight", tmp_path / "plays", 60.0, "cpu", None)
     play.echo = lambda line: None
