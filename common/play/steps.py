@@ -39,6 +39,13 @@ class Candidate:
     kept: bool = True
     why: str = ""
 
+    @property
+    def library(self) -> str:
+        """What kind of model it is for a hedge: its ``--model`` (a tuned LightGBM is a LightGBM), else its
+        family."""
+        at = self.args.index("--model") if "--model" in self.args[:-1] else None
+        return self.family if at is None else self.args[at + 1]
+
 
 @dataclass
 class Outcome:
@@ -63,13 +70,14 @@ class StepContext:
     def spent(self) -> float:
         return time.monotonic() - self.started
 
-    def fits(self, done: int, estimate: float, count: int = 1) -> bool:
+    def fits(self, done: int, count: int = 1) -> bool:
         """Whether ``count`` more units (after ``done``) fit: replaying, while the recorded count is not reached;
-        otherwise while their projected time (the mean of this step's units, else ``estimate`` times the play's
-        speed) fits the step's share (times SLACK; essential steps: any share) and the time left before the tail."""
+        otherwise while their projected time (the mean of this step's units, else the step's projection
+        :meth:`Step.unit_s`) fits the step's share (times SLACK; essential steps: any share) and the time left
+        before the tail."""
         if self.replay is not None:
             return done + count <= int(self.replay.get("units", 0))
-        unit = float(np.mean(self.unit_seconds)) if self.unit_seconds else estimate * self.play.speed()
+        unit = float(np.mean(self.unit_seconds)) if self.unit_seconds else self.step.unit_s(self.play)
         within_share = self.step.essential or self.spent() + unit * count <= self.allowance * SLACK
         return within_share and unit * count <= self.play.left_for_steps()
 
@@ -87,8 +95,13 @@ class StepContext:
         return self.play.candidates()
 
     def best(self, families: Sequence[str] | None = None) -> Candidate | None:
-        pool = [c for c in self.candidates() if c.kept and (families is None or c.family in families)]
-        return max(pool, key=lambda c: c.cv["auc"], default=None)
+        return best_of(self.candidates(), families)
+
+
+def best_of(candidates: Sequence[Candidate], families: Sequence[str] | None = None) -> Candidate | None:
+    """The kept candidate of ``families`` (any when None) with the best CV AUC."""
+    pool = [c for c in candidates if c.kept and (families is None or c.family in families)]
+    return max(pool, key=lambda c: c.cv["auc"], default=None)
 
 
 class Step:
@@ -103,6 +116,10 @@ class Step:
 
     def minimum_units(self, n_splits: int) -> int:
         return 1
+
+    def unit_s(self, play) -> float:
+        """The projected seconds of one unit in ``play``: the estimate at the play's measured speed."""
+        return self.estimate_s * play.speed()
 
     def run(self, ctx: StepContext) -> Outcome:
         raise NotImplementedError
@@ -136,7 +153,7 @@ class Once(Step):
         args = _args(self.args, ctx)
         if args is None:
             return Outcome("skipped", reason="nothing to work on")
-        if not ctx.fits(0, self.estimate_s):
+        if not ctx.fits(0):
             return Outcome("skipped", reason="does not fit the time left", args=args)
         result = ctx.run(self.module, args, self.name)
         if result.stopped:
@@ -166,12 +183,11 @@ class Folds(Step):
         if args is None:
             return Outcome("skipped", reason="nothing to work on (an earlier step it needs did not finish)")
         run_name = self.run_name or self.name
-        done = train_folds(ctx, self.module, [*args, "--name", run_name], run_name, self.estimate_s)
+        done = train_folds(ctx, self.module, [*args, "--name", run_name], run_name)
         return finish_run(ctx, run_name, self.family, args, done, self.keep_if_beats)
 
 
-def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, estimate_s: float,
-                replay_folds: int | None = None) -> int:
+def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, replay_folds: int | None = None) -> int:
     """Train the folds of ``run_name`` not finished yet while they fit; the number of folds finished.
 
     The first fold runs alone and is timed; the folds left then run in one process when all of them are projected
@@ -187,10 +203,10 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, e
             return done
         if ctx.replay is not None:
             batch = todo[:max(0, (replay_folds if replay_folds is not None else int(ctx.replay["units"])) - done)]
-        elif ctx.unit_seconds and ctx.fits(done, estimate_s, count=len(todo)):
+        elif ctx.unit_seconds and ctx.fits(done, count=len(todo)):
             batch = todo
         else:
-            batch = todo[:1] if ctx.fits(done, estimate_s) else []
+            batch = todo[:1] if ctx.fits(done) else []
         if not batch:
             return done
         label = f"{run_name} fold {batch[0]}" if len(batch) == 1 else f"{run_name} folds {batch[0]}-{batch[-1]}"
@@ -256,7 +272,7 @@ class Tune(Step):
         folder = play.runs_dir / play.competition / run_name
         if folder.exists():
             play.set_aside(folder)
-        if not ctx.fits(0, self.estimate_s):
+        if not ctx.fits(0):
             return Outcome("skipped", reason="not one trial fits the time left", args=args)
         if ctx.replay is not None:
             limits = ["--n-trials", str(ctx.replay["units"])]
@@ -289,15 +305,21 @@ class Seeds(Step):
     name: str
     module: str
     weight: float
-    estimate_s: float          # one fold of one seed
+    estimate_s: float          # one fold of one seed, before the base run's folds are measured
     families: tuple[str, ...] = ()
     base_seed: int = 42
     most_seeds: int = 8
     essential: bool = False
-    measures_speed = True
 
     def minimum_units(self, n_splits: int) -> int:
         return n_splits
+
+    def unit_s(self, play) -> float:
+        """A fold of the best run as its step measured it (a seed of the quick LightGBM costs what it did, not
+        what a seed of CatBoost would), else the estimate at the play's speed."""
+        best = best_of(play.candidates(), self.families or None)
+        measured = (play.decisions.outcome(best.step) or {}).get("notes", {}).get("unit_s") if best else None
+        return float(measured) if measured else super().unit_s(play)
 
     def run(self, ctx: StepContext) -> Outcome:
         play = ctx.play
@@ -314,8 +336,7 @@ class Seeds(Step):
             args = [*strip_option(base_args, "--seed"), "--seed", str(self.base_seed + s)]
             if ctx.replay is not None and s > int(ctx.replay["units"]):
                 break
-            done = train_folds(ctx, self.module, [*args, "--name", seed_run], seed_run, self.estimate_s,
-                               replay_folds=play.n_splits)
+            done = train_folds(ctx, self.module, [*args, "--name", seed_run], seed_run, replay_folds=play.n_splits)
             if done < play.n_splits:
                 reason = f"seed {s} did not fit the time left ({done} of {play.n_splits} folds; kept, not averaged)"
                 break

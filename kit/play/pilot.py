@@ -70,7 +70,7 @@ class Play:
         return max(float(np.median(ratios)), MIN_SPEED) if ratios else 1.0
 
     def minimum_s(self, step: Step) -> float:
-        return step.estimate_s * step.minimum_units(self.n_splits) * self.speed()
+        return step.unit_s(self) * step.minimum_units(self.n_splits)
 
     def allowance(self, i: int) -> float:
         """Step ``i``'s time: its weight's share of the time left among the steps still feasible (one that cannot

@@ -85,7 +85,7 @@ def choose_result(play) -> dict:
 
 def final_picks(play, result: dict) -> dict:
     """Pick 1: the result; pick 2, the hedge: another kind (the best single run when the result is a blend; when
-    it is a run, the best run of another family, else the blend)."""
+    it is a run, the best run of another library, else the blend)."""
     kept = [c for c in play.candidates() if c.kept]
     by_run = {c.run: c for c in kept}
     picks = [{"pick": 1, "file": result["file"], "what": f"{result['kind']} {'+'.join(result['runs'])}",
@@ -96,12 +96,12 @@ def final_picks(play, result: dict) -> dict:
         path, meta = submission(play, [best.run], "rank")
         hedge = {"file": str(path), "what": f"run {best.run} ({best.family})", "cv_auc": meta["cv"]["auc"]}
     else:
-        family = by_run[result["runs"][0]].family
-        others = [c for c in kept if c.family != family]
+        library = by_run[result["runs"][0]].library
+        others = [c for c in kept if c.library != library]
         if others:
             other = max(others, key=lambda c: c.cv["auc"])
             path, meta = submission(play, [other.run], "rank")
-            hedge = {"file": str(path), "what": f"run {other.run} ({other.family})", "cv_auc": meta["cv"]["auc"]}
+            hedge = {"file": str(path), "what": f"run {other.run} ({other.library})", "cv_auc": meta["cv"]["auc"]}
         elif "blend" in result:
             hedge = {"file": result["blend"]["file"], "what": "blend " + "+".join(result["blend"]["runs"]),
                      "cv_auc": result["blend"]["cv"]["auc"]}

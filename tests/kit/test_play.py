@@ -17,7 +17,7 @@ from kit.play.pilot import open_play
 from tests.toy.cancer import write_data
 
 REPO = Path(__file__).resolve().parents[2]
-STEPS = ["lgb", "xgb", "seeds"]
+STEPS = ["features", "lgb", "xgb", "tune", "tuned", "seeds"]
 TAIL = ["tail:blend", "tail:picks", "tail:report"]
 PLAY_COMMAND = ("import sys, tests.toy.cancer; from common.cli import run_cli; from kit.play.__main__ import main; "
                 "sys.exit(run_cli(main, sys.argv[1:]))")
@@ -32,6 +32,12 @@ def decisions(folder: Path) -> list[dict]:
 
 def ended(records: list[dict], step: str) -> list[dict]:
     return [r for r in records if r.get("step") == step and r["event"] in ("finish", "skip")]
+
+
+def library(candidate: dict) -> str:
+    """The model library a recorded candidate's arguments name (the tuned run is a LightGBM or an XGBoost)."""
+    args = candidate["args"]
+    return args[args.index("--model") + 1] if "--model" in args else candidate["family"]
 
 
 def submission_record(csv: str) -> dict:
@@ -68,7 +74,7 @@ def args(data, out, *more) -> list[str]:
     (["titanic", "--budget", "3m"], "unknown competition 'titanic'"),
     (["toy_cancer", "--budget", "30"], "--budget '30' is not a duration"),
     (["toy_cancer", "--budget", "5s"], "--budget 5s is too small"),
-    # every fold of the first step (3 x 2 s) and the tail (10 s) do not fit 15 s
+    # the features (2 s), every fold of the first model (3 x 2 s) and the tail (10 s) do not fit 15 s
     (["toy_cancer", "--budget", "15s"], "--budget 15s is too small"),
 ])
 def test_bad_input_is_one_line_before_anything_is_written(argv, says, toy_data, tmp_path, capsys):
@@ -191,12 +197,12 @@ def test_a_whole_play_ends_within_its_budget_with_its_files(first, toy_data):
     for pick in picks:
         validate_file(pick["file"], "toy_cancer", toy_data)
     assert picks[0]["file"] != picks[1]["file"] and picks[0]["what"] != picks[1]["what"]
-    families = {c["run"]: c["family"] for r in records for c in r.get("candidates", [])}
+    libraries = {c["run"]: library(c) for r in records for c in r.get("candidates", [])}
     if summary["result"]["kind"] == "blend":
         assert picks[1]["what"].startswith("run ")
     else:  # a run of another family, else the blend
         other = picks[1]["what"].split()[1]
-        assert picks[1]["what"].startswith("blend ") or families[other] != families[summary["result"]["runs"][0]]
+        assert picks[1]["what"].startswith("blend ") or libraries[other] != libraries[summary["result"]["runs"][0]]
 
 
 @pytest.mark.slow
@@ -223,7 +229,7 @@ def test_a_replay_writes_the_same_files(first, again):
     for a, b in zip(again["summary"]["picks"], first["summary"]["picks"]):
         assert Path(a["file"]).read_bytes() == Path(b["file"]).read_bytes()
     outputs = run_outputs(first["folder"])
-    assert set(outputs) >= {"lgb/oof.csv", "xgb/oof.csv", "seeds/oof.csv", "seeds/test.csv"}
+    assert set(outputs) >= {"lgb/oof.csv", "xgb/oof.csv", "tuned/oof.csv", "seeds/oof.csv", "seeds/test.csv"}
     assert run_outputs(again["folder"]) == outputs
     records = decisions(again["folder"])
     for step in STEPS:
@@ -240,6 +246,18 @@ def live_processes_naming(text: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def unit_running(folder: Path, module: str) -> bool:
+    """A unit of the play in ``folder`` running ``module`` is alive."""
+    return any(module in cmdline for cmdline in map(command_line, live_processes_naming(str(folder))))
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def wait_for(condition, process, timeout=240.0) -> bool:
@@ -265,8 +283,9 @@ def test_killed_at_several_moments_the_same_command_finishes_with_the_same_files
     runs = folder / "runs" / "toy_cancer"
     files = folder / "submissions" / "files" / "toy_cancer"
     moments = {
-        "inside a fold of the first step": lambda: (runs / "lgb" / "fold0").exists(),
-        "between two steps": lambda: bool(ended(decisions(folder), "xgb")),
+        "inside the features": lambda: unit_running(folder, "tests.toy.cancer_features"),
+        "inside a fold of the first model": lambda: (runs / "lgb" / "fold0").exists(),
+        "inside the tuning": lambda: unit_running(folder, "tests.toy.cancer_tune") and (runs / "tune").is_dir(),
         "inside the seeds step": lambda: (runs / seed_run / "fold0").exists(),
         "inside the blend": lambda: files.is_dir() and any(files.glob("*.csv")),
         "inside the report": lambda: bool(ended(decisions(folder), "tail:picks")),
@@ -289,7 +308,7 @@ def test_killed_at_several_moments_the_same_command_finishes_with_the_same_files
             spent.append(state["spent_s"])
         else:
             assert process.returncode == 0, (tmp_path / "play.out").read_text()[-3000:]
-    assert len(killed) >= 4, killed
+    assert len(killed) >= 5, killed
     final_started = time.monotonic()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     final_wall_s = time.monotonic() - final_started

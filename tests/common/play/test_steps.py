@@ -11,34 +11,59 @@ from common.play.steps import PLAY_FOLDER, SLACK, Folds, Once, StepContext, _arg
 from common.play.units import UnitFailed, run_unit
 
 
-def context(allowance=10.0, left=100.0, essential=False, replay=None, speed=1.0):
+def context(allowance=10.0, left=100.0, essential=False, replay=None, speed=1.0, estimate=1.0):
     play = SimpleNamespace(left_for_steps=lambda: left, speed=lambda: speed)
-    return StepContext(play, SimpleNamespace(essential=essential), allowance, replay)
+    step = Once("check", "module", [], weight=1, estimate_s=estimate, essential=essential)
+    return StepContext(play, step, allowance, replay)
 
 
 def test_a_unit_fits_while_its_projection_is_within_the_share_and_the_time_left():
-    assert context(allowance=10).fits(0, estimate=10 * SLACK - 0.5)
-    assert not context(allowance=10).fits(0, estimate=10 * SLACK + 0.5)
-    assert not context(allowance=10, speed=4.0).fits(0, estimate=5)      # scaled by the measured speed
-    assert not context(allowance=1000, left=3).fits(0, estimate=5)       # never past the tail
+    assert context(allowance=10, estimate=10 * SLACK - 0.5).fits(0)
+    assert not context(allowance=10, estimate=10 * SLACK + 0.5).fits(0)
+    assert not context(allowance=10, speed=4.0, estimate=5).fits(0)      # scaled by the measured speed
+    assert not context(allowance=1000, left=3, estimate=5).fits(0)       # never past the tail
 
 
 def test_measured_units_replace_the_estimate():
-    ctx = context(allowance=10)
+    ctx = context(allowance=10, estimate=0.1)
     ctx.unit_seconds = [15.0, 17.0]
-    assert not ctx.fits(2, estimate=0.1)  # 16 s a unit measured: one more would pass 10 s x SLACK
+    assert not ctx.fits(2)  # 16 s a unit measured: one more would pass 10 s x SLACK
+    ctx = context(allowance=10, estimate=1000)
     ctx.unit_seconds = [1.0, 2.0]
-    assert ctx.fits(2, estimate=1000)
+    assert ctx.fits(2)
 
 
 def test_an_essential_step_is_bound_by_the_time_left_only():
-    assert context(allowance=1, left=100, essential=True).fits(0, estimate=50)
-    assert not context(allowance=1, left=40, essential=True).fits(0, estimate=50)
+    assert context(allowance=1, left=100, essential=True, estimate=50).fits(0)
+    assert not context(allowance=1, left=40, essential=True, estimate=50).fits(0)
 
 
 def test_a_replay_runs_the_recorded_count_whatever_the_clock():
-    ctx = context(allowance=0, left=0, replay={"units": 2})
-    assert [ctx.fits(done, estimate=1e9) for done in range(4)] == [True, True, False, False]
+    ctx = context(allowance=0, left=0, replay={"units": 2}, estimate=1e9)
+    assert [ctx.fits(done) for done in range(4)] == [True, True, False, False]
+
+
+def test_seeds_are_projected_at_the_measured_pace_of_the_run_they_repeat(tmp_path):
+    from common.play.decisions import DecisionLog
+    from common.play.steps import Candidate, Seeds
+
+    class Play:
+        decisions = DecisionLog(tmp_path / "decisions.jsonl")
+
+        def speed(self):
+            return 2.0
+
+        def candidates(self):
+            auc = {"quick": 0.82, "slow": 0.81}
+            return [Candidate(run, run, run, [], {"auc": auc[run]}) for run in auc]
+
+    Play.decisions.append({"event": "finish", "step": "quick", "notes": {"unit_s": 2.5, "estimate_s": 4}})
+    Play.decisions.append({"event": "finish", "step": "slow", "notes": {"unit_s": 70.0, "estimate_s": 60}})
+
+    seeds = Seeds("seeds", "module", weight=1, estimate_s=30)
+    assert seeds.unit_s(Play()) == 2.5                       # the best run's measured fold, not 30 s x 2
+    assert Seeds("seeds", "module", weight=1, estimate_s=30, families=("slow",)).unit_s(Play()) == 70.0
+    assert Seeds("seeds", "module", weight=1, estimate_s=30, families=("none",)).unit_s(Play()) == 60.0
 
 
 def test_a_replay_runs_the_recorded_arguments_in_its_own_folder(tmp_path):
