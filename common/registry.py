@@ -51,7 +51,7 @@ class Competition:
     commands: dict[str, str] = field(default_factory=dict)      # workflow step -> "package.module" with a main
     kernels: dict[str, KernelTarget] = field(default_factory=dict)  # kernel target -> what it runs
     environment: dict[str, str] = field(default_factory=dict)   # process settings its commands start with
-    play: str | None = None  # "module:function": the autopilot's plan, fn(play) -> common.play.plan.Plan
+    play: str | None = None  # "module:function": the autopilot's plan, fn(data, device) -> common.play.plan.Plan
 
 
 COMPETITIONS: dict[str, Competition] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from common.errors import BadInput, MissingInput
@@ -22,14 +23,15 @@ class DecisionLog:
         if self.path.is_file():
             drop_torn_line(self.path)  # else the next line appended would join it into a damaged middle line
         self.records = read_decisions(self.path) if self.path.is_file() else []
+        self._lock = threading.Lock()  # the lanes of a play append from threads of their own
 
     def append(self, record: dict) -> dict:
         line = json.dumps(record, sort_keys=True, default=str)
-        with open(self.path, "a", encoding="utf-8") as out:
+        with self._lock, open(self.path, "a", encoding="utf-8") as out:
             out.write(line + "\n")
             out.flush()
             os.fsync(out.fileno())
-        self.records.append(record)
+            self.records.append(record)
         return record
 
     def outcome(self, step: str) -> dict | None:
@@ -65,7 +67,7 @@ def read_decisions(path: Path) -> list[dict]:
 class Replay:
     """The ended steps of an earlier play's log: the pilot runs each with its recorded counts, not the clock."""
 
-    def __init__(self, path: str | Path, competition: str):
+    def __init__(self, path: str | Path, competition: str, device: str = "cpu"):
         path = Path(path)
         if path.is_dir():
             path = path / "decisions.jsonl"
@@ -77,6 +79,9 @@ class Replay:
             raise BadInput(f"--replay {path} is not a play's decisions log (no 'play' line)")
         if header["competition"] != competition:
             raise BadInput(f"--replay {path} is a play of {header['competition']!r}, not of {competition!r}")
+        if header.get("device", "cpu") != device:  # its recorded commands name the device they trained on
+            raise BadInput(f"--replay {path} played with --device {header.get('device', 'cpu')}: replay it with "
+                           f"that device")
         self.path = path
         self.steps = {r["step"]: r for r in records if r.get("event") in FINISHED}
 

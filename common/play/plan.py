@@ -18,6 +18,18 @@ class Plan:
     tail_s: float = 30.0
     blend_method: str = "hill"
 
+    def __post_init__(self):
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a plan's step names must differ: {names}")
+        for i, step in enumerate(self.steps):
+            later = [name for name in step.after if name not in names[:i]]
+            if later:  # else lanes could wait on each other for ever
+                raise ValueError(f"step {step.name!r} comes after {later[0]!r}, which is not an earlier step")
+            then = getattr(step, "then", "")
+            if then and then not in names[i + 1:]:
+                raise ValueError(f"step {step.name!r} leaves time for {then!r}, which is not a later step")
+
 
 def plays_root() -> Path:
     """Where plays live: ``$KIT_PLAYS_ROOT`` or ``plays/``."""

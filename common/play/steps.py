@@ -25,6 +25,7 @@ from common.play.units import UnitResult, run_unit
 from common.run import Run, RunFolder
 
 PLAY_FOLDER = "{play}"  # the play's folder in the arguments the decisions log records (a replay writes in its own)
+TRIAL_COST = 2.0  # a trial's folds over the same folds of the run it tunes: slower settings drawn, data loaded
 SLACK = 1.5  # a step may run past its share by this factor (later steps are worth less) but never past the tail
 
 
@@ -98,6 +99,13 @@ class StepContext:
         return best_of(self.candidates(), families)
 
 
+def measured_pace(play, families: Sequence[str] = ()) -> float | None:
+    """Seconds a fold of the best kept run of ``families`` (any when empty) took, as its step measured it."""
+    best = best_of(play.candidates(), families or None)
+    measured = (play.decisions.outcome(best.step) or {}).get("notes", {}).get("unit_s") if best else None
+    return float(measured) if measured else None
+
+
 def best_of(candidates: Sequence[Candidate], families: Sequence[str] | None = None) -> Candidate | None:
     """The kept candidate of ``families`` (any when None) with the best CV AUC."""
     pool = [c for c in candidates if c.kept and (families is None or c.family in families)]
@@ -107,19 +115,24 @@ def best_of(candidates: Sequence[Candidate], families: Sequence[str] | None = No
 class Step:
     """``estimate_s``: one unit (fold, trial, command) on the plan's reference machine, scaled by the play's measured
     speed (:meth:`Play.speed`); ``minimum_units``: how many units make the step worth starting (every fold of a run);
-    ``essential``: runs whatever its share (the features, the first model), only the time left bounds it."""
+    ``essential``: runs whatever its share (the features, the first model), only the time left bounds it;
+    ``lane``: "device" for a step that trains on the GPU, which a play with ``--device cuda`` runs beside the CPU
+    steps (one lane each, every lane in plan order); ``after``: steps that must end before this one starts (the
+    duplicate check before the first fold file of the image steps)."""
     name: str
     weight: float
     estimate_s: float
     essential: bool = False
+    lane: str = "cpu"
+    after: tuple[str, ...] = ()
     measures_speed = False  # its units are what estimate_s estimates (folds): they calibrate the play's speed
 
     def minimum_units(self, n_splits: int) -> int:
         return 1
 
     def unit_s(self, play) -> float:
-        """The projected seconds of one unit in ``play``: the estimate at the play's measured speed."""
-        return self.estimate_s * play.speed()
+        """The projected seconds of one unit in ``play``: the estimate at the measured speed of its lane."""
+        return self.estimate_s * play.speed(self.lane)
 
     def run(self, ctx: StepContext) -> Outcome:
         raise NotImplementedError
@@ -148,6 +161,8 @@ class Once(Step):
     estimate_s: float
     summary: Callable[..., dict] | None = None
     essential: bool = False
+    lane: str = "cpu"
+    after: tuple[str, ...] = ()
 
     def run(self, ctx: StepContext) -> Outcome:
         args = _args(self.args, ctx)
@@ -172,11 +187,17 @@ class Folds(Step):
     family: str
     run_name: str = ""
     keep_if_beats: Callable[[StepContext], Optional[Candidate]] | None = None  # kept only if better than this run
+    pace_of: tuple[str, ...] = ()  # families whose best run's measured folds project this one's (a tuned family)
     essential: bool = False
+    lane: str = "cpu"
+    after: tuple[str, ...] = ()
     measures_speed = True
 
     def minimum_units(self, n_splits: int) -> int:
         return n_splits
+
+    def unit_s(self, play) -> float:
+        return (measured_pace(play, self.pace_of) if self.pace_of else None) or super().unit_s(play)
 
     def run(self, ctx: StepContext) -> Outcome:
         args = _args(self.args, ctx)
@@ -249,19 +270,31 @@ def paired_test(play, run_a: str, run_b: str) -> dict:
 class Tune(Step):
     """An Optuna study (``module`` with ``--name run --timeout --n-trials``) of the family ``args(ctx)`` picks.
 
-    A study killed halfway is started again on resume (its folder set aside): a trial killed in flight would
-    otherwise change the sampler's history, and the replay could not write the same files."""
+    A trial is projected at the measured pace of the best run of ``families`` (``trial_folds`` of its folds, twice
+    over: trials draw slower settings and load the data); the study's least useful size is two trials and the least
+    useful size of the step ``then`` that trains the best parameters, whose time the study leaves to it. A study
+    killed halfway is started again on resume (its folder set aside): a trial killed in flight would otherwise
+    change the sampler's history, and the replay could not write the same files."""
     name: str
     module: str
     args: list[str] | ArgsOf
     weight: float
-    estimate_s: float          # one trial
+    estimate_s: float          # one trial, before a run of the family is measured
     run_name: str = ""
     most_trials: int = 100
+    families: tuple[str, ...] = ()
+    trial_folds: int = 3
+    then: str = ""
     essential: bool = False
+    lane: str = "cpu"
+    after: tuple[str, ...] = ()
 
     def minimum_units(self, n_splits: int) -> int:
         return 2
+
+    def unit_s(self, play) -> float:
+        pace = measured_pace(play, self.families)
+        return TRIAL_COST * self.trial_folds * pace if pace else super().unit_s(play)
 
     def run(self, ctx: StepContext) -> Outcome:
         args = _args(self.args, ctx)
@@ -276,9 +309,10 @@ class Tune(Step):
             return Outcome("skipped", reason="not one trial fits the time left", args=args)
         if ctx.replay is not None:
             limits = ["--n-trials", str(ctx.replay["units"])]
-        else:
+        else:  # no trial starts after the timeout: one more may run past it, and the step after needs its time
+            trial, then_s = self.unit_s(play), play.minimum_s(play.step_named(self.then)) if self.then else 0.0
             limits = ["--n-trials", str(self.most_trials),
-                      "--timeout", f"{max(ctx.allowance - self.estimate_s, self.estimate_s):.0f}"]
+                      "--timeout", f"{max(ctx.allowance - then_s - trial, trial):.0f}"]
         result = ctx.run(self.module, [*args, "--name", run_name, *limits, *play.common_args, "--no-progress"],
                          f"{run_name}")
         trials = finished_trials(folder)
@@ -310,6 +344,8 @@ class Seeds(Step):
     base_seed: int = 42
     most_seeds: int = 8
     essential: bool = False
+    lane: str = "cpu"
+    after: tuple[str, ...] = ()
 
     def minimum_units(self, n_splits: int) -> int:
         return n_splits
@@ -317,9 +353,7 @@ class Seeds(Step):
     def unit_s(self, play) -> float:
         """A fold of the best run as its step measured it (a seed of the quick LightGBM costs what it did, not
         what a seed of CatBoost would), else the estimate at the play's speed."""
-        best = best_of(play.candidates(), self.families or None)
-        measured = (play.decisions.outcome(best.step) or {}).get("notes", {}).get("unit_s") if best else None
-        return float(measured) if measured else super().unit_s(play)
+        return measured_pace(play, self.families) or super().unit_s(play)
 
     def run(self, ctx: StepContext) -> Outcome:
         play = ctx.play

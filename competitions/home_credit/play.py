@@ -62,7 +62,7 @@ def selection_args(ctx: StepContext) -> list[str] | None:
     return None if lgb is None else ["--run", "lgb", "--method", "null-importance"]
 
 
-def play_plan(data: Path) -> Plan:
+def play_plan(data: Path, device: str = "cpu") -> Plan:
     scale = training_rows(data) / REFERENCE_ROWS
     data_args = ["--data", str(data)]
     return Plan(steps=[
@@ -78,8 +78,9 @@ def play_plan(data: Path) -> Plan:
              summary=shift_summary),
         Folds("xgb", TRAIN, family_args("xgboost"), weight=1, estimate_s=30 * scale, family="xgboost"),
         Folds("catboost", TRAIN, family_args("catboost"), weight=2, estimate_s=60 * scale, family="catboost"),
-        Tune("tune", TUNE, tune_args, weight=3, estimate_s=90 * scale),
-        Folds("tuned", TRAIN, tuned_args, weight=1, estimate_s=30 * scale, family="tuned"),
+        Tune("tune", TUNE, tune_args, weight=3, estimate_s=90 * scale, families=tuple(TUNE_CONFIG), then="tuned"),
+        Folds("tuned", TRAIN, tuned_args, weight=1, estimate_s=30 * scale, family="tuned",
+              pace_of=tuple(TUNE_CONFIG)),
         Seeds("seeds", TRAIN, weight=2, estimate_s=30 * scale, families=("lightgbm", "xgboost", "catboost", "tuned")),
         Folds("select", "competitions.home_credit.select_features", selection_args, weight=2,
               estimate_s=200 * scale, family="lightgbm-selected",

@@ -2,6 +2,8 @@
 so that any budget ends with a result, a quick VAE (``configs/vae-demo.yaml``) and CNN, the default CNN recipe,
 the conv VAE anomaly score, seeds of the best CNN and pseudo-labels from it
 (kept only when their CV beats it); the pilot blends what finished with the train-test leak fix (docs/play.md).
+With ``--device cuda`` the image steps train on the GPU (the fine-tuning recipe configs/pretrained.yaml for the
+main CNN) in a lane of their own, beside the CPU steps.
 
 Estimates are seconds per fold on the 2-core reference machine for the synthetic default (docs/results.md: the
 default recipe 170 s a fold, the conv VAE 49 s), scaled by the number of training images; the pilot rescales them
@@ -20,6 +22,12 @@ CONFIGS = Path(__file__).parent / "configs"
 TRAIN = "competitions.nexperia.train"
 REFERENCE_IMAGES = 3_000
 CNN_FAMILIES = ("cnn-fast", "cnn")
+GPU_WORKERS = 6  # the GPU path is fed by the CPU-side loader (configs/pretrained.yaml's workers)
+# seconds a fold at 3,000 images: measured on the 2-core machine (docs/results.md); on the GPU, projected from the
+# H100 figures of ../shared/notes/performance.md (15-30 s of start-up and ~15 s of end per fold, 2-3 s an epoch),
+# to be replaced by what the play measures on its first fold
+CPU_SECONDS = {"vae-fast": 5, "cnn-fast": 90, "cnn": 170, "vae": 55, "pseudo": 200}
+GPU_SECONDS = {"vae-fast": 10, "cnn-fast": 40, "cnn": 90, "vae": 25, "pseudo": 110}
 
 
 def training_images(data: Path) -> int:
@@ -27,8 +35,9 @@ def training_images(data: Path) -> int:
     return max(sum(1 for p in train.rglob("*") if p.is_file()), 1) if train.is_dir() else REFERENCE_IMAGES
 
 
-def cnn_args(config: str, *extra: str) -> list[str]:
-    return ["--config", str(CONFIGS / config), "--workers", "0", "--gradcam", "0", *extra]
+def cnn_args(config: str, device: str, *extra: str) -> list[str]:
+    workers = "0" if device == "cpu" else str(GPU_WORKERS)
+    return ["--config", str(CONFIGS / config), "--device", device, "--workers", workers, "--gradcam", "0", *extra]
 
 
 def duplicates_summary(play) -> dict:
@@ -46,8 +55,14 @@ def pseudo_args(ctx: StepContext) -> list[str] | None:
     return [*best.args, "--pseudo-from", str(source)]
 
 
-def play_plan(data: Path) -> Plan:
+def play_plan(data: Path, device: str = "cpu") -> Plan:
+    """The plan on ``device``: on the CPU every step in turn; with CUDA the image steps (lane "device") train on the
+    GPU with its recipes while the CPU lane checks duplicates and fits the pixel baseline beside them."""
     scale = training_images(data) / REFERENCE_IMAGES
+    gpu = device != "cpu"
+    on_device = {"lane": "device", "after": ("duplicates",)} if gpu else {}
+    seconds = GPU_SECONDS if gpu else CPU_SECONDS
+    cnn_config = "pretrained.yaml" if gpu else "demo.yaml"
     return Plan(steps=[
         Once("duplicates", "competitions.nexperia.dedup",
              lambda ctx: ["--data", str(data), "--out", str(ctx.play.runs_dir / "nexperia" / "duplicates.csv")],
@@ -56,15 +71,17 @@ def play_plan(data: Path) -> Plan:
         Folds("pixels", "competitions.nexperia.baseline", ["--no-progress"], weight=0.3, estimate_s=3 * scale,
               family="pixels", essential=True),
         Folds("vae-fast", "competitions.nexperia.vae", ["--config", str(CONFIGS / "vae-demo.yaml"), "--heatmaps", "0",
-                                                        "--no-progress"], weight=0.5, estimate_s=5 * scale,
-              family="vae-fast"),
-        Folds("cnn-fast", TRAIN, cnn_args("demo.yaml", "--img-size", "64", "--epochs", "2", "--tta", "none",
-                                          "--tta-compare", "none"), weight=1, estimate_s=90 * scale,
-              family="cnn-fast"),
-        Folds("cnn", TRAIN, cnn_args("demo.yaml"), weight=6, estimate_s=170 * scale, family="cnn"),
-        Folds("vae", "competitions.nexperia.vae", ["--config", str(CONFIGS / "vae-conv.yaml"), "--no-progress"],
-              weight=1, estimate_s=55 * scale, family="vae"),
-        Seeds("seeds", TRAIN, weight=2, estimate_s=170 * scale, families=CNN_FAMILIES),
-        Folds("pseudo", TRAIN, pseudo_args, weight=2, estimate_s=200 * scale, family="cnn-pseudo",
-              keep_if_beats=lambda ctx: ctx.best(CNN_FAMILIES)),
+                                                        "--device", device, "--no-progress"], weight=0.5,
+              estimate_s=seconds["vae-fast"] * scale, family="vae-fast", **on_device),
+        Folds("cnn-fast", TRAIN, cnn_args("demo.yaml", device, "--img-size", "64", "--epochs", "2", "--tta", "none",
+                                          "--tta-compare", "none"), weight=1, estimate_s=seconds["cnn-fast"] * scale,
+              family="cnn-fast", **on_device),
+        Folds("cnn", TRAIN, cnn_args(cnn_config, device), weight=6, estimate_s=seconds["cnn"] * scale,
+              family="cnn", **on_device),
+        Folds("vae", "competitions.nexperia.vae", ["--config", str(CONFIGS / "vae-conv.yaml"), "--device", device,
+                                                   "--no-progress"], weight=1, estimate_s=seconds["vae"] * scale,
+              family="vae", **on_device),
+        Seeds("seeds", TRAIN, weight=2, estimate_s=seconds["cnn"] * scale, families=CNN_FAMILIES, **on_device),
+        Folds("pseudo", TRAIN, pseudo_args, weight=2, estimate_s=seconds["pseudo"] * scale, family="cnn-pseudo",
+              keep_if_beats=lambda ctx: ctx.best(CNN_FAMILIES), **on_device),
     ], post=["leak-fix"], tail_s=max(15.0, 10 * scale))

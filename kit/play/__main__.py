@@ -31,7 +31,8 @@ class PlayOptions:
     competition: str = option(required=True, positional=True, help="the kit's competition name, e.g. home_credit")
     budget: str = option(required=True, help="wall-clock budget of the whole play, e.g. 90s, 30m, 2h, 1h30m")
     data: str | None = option(None, help="the competition's data folder (default data/<competition>)")
-    device: str = option("cpu", choices=["cpu", "cuda"], help="where the image steps train (cuda: the GPU recipe)")
+    device: str = option("cpu", choices=["cpu", "cuda"],
+                         help="where the image steps train (cuda: with the GPU recipe, beside the CPU steps)")
     submit: bool = option(False, help="send the result through the ledger (within Kaggle's daily quota, never the "
                                       "same file twice)")
     replay: str | None = option(None, metavar="PLAY", help="an earlier play's folder or decisions.jsonl: run its "
@@ -57,8 +58,8 @@ def run_play(opts: PlayOptions) -> dict:
     if opts.submit:
         from common.kaggle_client import connect
         connect()  # no credentials: one line now, not after the budget is spent
-    replay = Replay(opts.replay, opts.competition) if opts.replay else None
-    plan = plan_of(opts.competition, data)
+    replay = Replay(opts.replay, opts.competition, opts.device) if opts.replay else None
+    plan = plan_of(opts.competition, data, opts.device)
     pilot = open_play(opts.competition, data, opts.name, Path(opts.out) if opts.out else None, budget_s,
                       opts.device, replay, check=None if replay else lambda spent: check_budget(plan, budget_s, spent))
     pilot.submit = opts.submit

@@ -29,9 +29,9 @@ from common.play.steps import PLAY_FOLDER, SLACK, Candidate, Outcome, Step, Step
 from common.play.units import UnitFailed
 from common.registry import get_competition, load_hook
 
-HEARTBEAT_S = 2.0
+HEARTBEAT_S = 2.0   # how often the time spent is saved: a kill loses at most this much from the clock
 MIN_SPEED = 0.5     # the plans' estimates were measured on this 2-core machine: a step that ran far below its estimate
-                    # says more about that estimate than about the next step's (a conv VAE after a logistic regression)   # how often the time spent is saved: a kill loses at most this much from the clock
+                    # says more about that estimate than about the next step's (a conv VAE after a logistic regression)
 
 
 class Play:
@@ -50,6 +50,7 @@ class Play:
         self.plan: Plan | None = None
         self.reserve_s = 0.0
         self._stop = threading.Event()
+        self._lane_failed = threading.Event()
 
     # -- time ---------------------------------------------------------------------------------------------
     def left_for_steps(self) -> float:
@@ -62,26 +63,48 @@ class Play:
     def n_splits(self) -> int:
         return self.plan.n_splits
 
-    def speed(self) -> float:
-        """Measured unit time over the plan's estimate, the median over the steps so far (1 before any): every
-        estimate is scaled by it, so a slower machine or larger data shrinks what the plan offers to fit."""
+    def lanes(self) -> list[list[Step]]:
+        """The plan's steps in the lanes that run side by side: with ``--device cuda``, the device (GPU) steps beside
+        the CPU steps; otherwise one lane, every step in plan order with all cores."""
+        if self.device != "cuda":
+            return [list(self.plan.steps)]
+        found: dict[str, list[Step]] = {}
+        for step in self.plan.steps:
+            found.setdefault(step.lane, []).append(step)
+        return list(found.values())
+
+    def lane_of(self, step: Step) -> list[Step]:
+        return next(lane for lane in self.lanes() if step in lane)
+
+    def speed(self, lane: str = "cpu") -> float:
+        """Measured unit time over the plan's estimate, the median over the steps of ``lane`` so far (over every step
+        when the lanes do not run side by side; 1 before any): every estimate is scaled by it, so a slower machine
+        or larger data shrinks what the plan offers to fit."""
+        names = {s.name for s in self.plan.steps if len(self.lanes()) == 1 or s.lane == lane}
         ratios = [r["notes"]["unit_s"] / r["notes"]["estimate_s"] for r in self.decisions.finished()
-                  if (r.get("notes") or {}).get("unit_s") and (r.get("notes") or {}).get("estimate_s")]
+                  if r.get("step") in names and (r.get("notes") or {}).get("unit_s")
+                  and (r.get("notes") or {}).get("estimate_s")]
         return max(float(np.median(ratios)), MIN_SPEED) if ratios else 1.0
 
     def minimum_s(self, step: Step) -> float:
-        return step.unit_s(self) * step.minimum_units(self.n_splits)
+        """The step's least useful size in seconds, with that of the step it leaves time for (a study's ``then``)."""
+        then = getattr(step, "then", "")
+        return step.unit_s(self) * step.minimum_units(self.n_splits) + (
+            self.minimum_s(self.step_named(then)) if then else 0.0)
 
-    def allowance(self, i: int) -> float:
-        """Step ``i``'s time: its weight's share of the time left among the steps still feasible (one that cannot
-        fit dilutes nobody's), at least its least useful size (every fold of a run) with SLACK, at most the time
-        left. Steps come in order of priority: each one that fits runs (quick defaults first, as H2O plans them);
-        the weights say how far beyond its least useful size a step may go (trials, seeds, folds at a slower
+    def step_named(self, name: str) -> Step:
+        return next(s for s in self.plan.steps if s.name == name)
+
+    def allowance(self, step: Step) -> float:
+        """The step's time: its weight's share of the time left among the steps of its lane still feasible (one that
+        cannot fit dilutes nobody's), at least its least useful size (every fold of a run) with SLACK, at most the
+        time left. Steps come in order of priority: each one that fits runs (quick defaults first, as H2O plans
+        them); the weights say how far beyond its least useful size a step may go (trials, seeds, folds at a slower
         pace than measured)."""
-        steps, left = self.plan.steps, self.left_for_steps()
-        feasible = [s for s in steps[i + 1:] if self.minimum_s(s) <= left]
-        given = share(left, steps[i].weight, steps[i].weight + sum(s.weight for s in feasible))
-        return max(0.0, min(left, max(given, self.minimum_s(steps[i]) * SLACK)))
+        lane, left = self.lane_of(step), self.left_for_steps()
+        feasible = [s for s in lane[lane.index(step) + 1:] if self.minimum_s(s) <= left]
+        given = share(left, step.weight, step.weight + sum(s.weight for s in feasible))
+        return max(0.0, min(left, max(given, self.minimum_s(step) * SLACK)))
 
     def save_time(self) -> None:
         atomic_write_json(self.folder / "state.json", {"spent_s": round(self.clock.spent(), 2)})
@@ -137,15 +160,46 @@ class Play:
         beat = threading.Thread(target=self._heartbeat, daemon=True)
         beat.start()
         try:
-            for i, step in enumerate(plan.steps):
-                if self.decisions.outcome(step.name) is not None:
-                    continue
-                # the time is shared among the steps still feasible: one that cannot fit dilutes no other's share
-                self.run_step(step, self.allowance(i))
+            lanes = self.lanes()
+            if len(lanes) == 1:
+                self.walk(lanes[0])
+            else:
+                self.walk_side_by_side(lanes)
             return self.tail()
         finally:
             self._stop.set()
             self.save_time()
+
+    def walk(self, steps: list[Step]) -> None:
+        """Run the ``steps`` of one lane in order, each once the steps it comes ``after`` have ended."""
+        for step in steps:
+            if self.decisions.outcome(step.name) is not None:
+                continue
+            while any(self.decisions.outcome(name) is None for name in step.after):
+                if self._lane_failed.wait(0.2):
+                    return
+            self.run_step(step, self.allowance(step))
+
+    def walk_side_by_side(self, lanes: list[list[Step]]) -> None:
+        """One thread per lane (each step's units are processes of their own: the threads only wait on them)."""
+        failures: list[BaseException] = []
+
+        def walk_lane(steps: list[Step]) -> None:
+            try:
+                self.walk(steps)
+            except BaseException as failure:  # noqa: B036 (re-raised in the main thread below)
+                failures.append(failure)
+                self._lane_failed.set()
+
+        threads = [threading.Thread(target=walk_lane, args=(steps,), name=f"lane {steps[0].lane}", daemon=True)
+                   for steps in lanes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+        if failures:
+            raise failures[0]
 
     def run_step(self, step: Step, allowance: float) -> Outcome:
         recorded = self.replay.decision(step.name) if self.replay is not None else None
@@ -223,12 +277,12 @@ def open_play(competition: str, data: Path, name: str, out: Path | None, budget_
     return Play(competition, data, folder, budget_s, device, replay)
 
 
-def plan_of(competition: str, data: Path) -> Plan:
-    """The competition's plan for the data in ``data`` (its registry entry's ``play`` hook)."""
+def plan_of(competition: str, data: Path, device: str = "cpu") -> Plan:
+    """The competition's plan for the data in ``data`` on ``device`` (its registry entry's ``play`` hook)."""
     spec = get_competition(competition)
     if not spec.play:
         raise BadInput(f"competition {competition} declares no play (its registry entry's 'play' hook)")
-    return load_hook(spec.play)(data)
+    return load_hook(spec.play)(data, device)
 
 
 def check_budget(plan: Plan, budget_s: float, spent_s: float) -> None:

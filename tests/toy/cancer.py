@@ -62,7 +62,7 @@ def tuned_args(ctx: StepContext) -> list[str] | None:
     return [*tuned["args"][:2], *FAST, "--features", "--params", tuned["notes"]["best_params"]]
 
 
-def play_plan(data: Path) -> Plan:
+def play_plan(data: Path, device: str = "cpu") -> Plan:
     """The autopilot's plan: the features, LightGBM and XGBoost defaults, tuning of the better family, seeds of
     the best run, the blend."""
     module = "tests.toy.cancer"
@@ -73,8 +73,10 @@ def play_plan(data: Path) -> Plan:
                              family="lightgbm", essential=True),
                        Folds("xgb", module, ["--model", "xgboost", *FAST, "--features"], weight=1, estimate_s=2,
                              family="xgboost"),
-                       Tune("tune", "tests.toy.cancer_tune", tune_args, weight=1, estimate_s=2, most_trials=3),
-                       Folds("tuned", module, tuned_args, weight=1, estimate_s=2, family="tuned"),
+                       Tune("tune", "tests.toy.cancer_tune", tune_args, weight=1, estimate_s=2, most_trials=3,
+                            families=("lightgbm", "xgboost"), then="tuned"),
+                       Folds("tuned", module, tuned_args, weight=1, estimate_s=2, family="tuned",
+                             pace_of=("lightgbm", "xgboost")),
                        Seeds("seeds", module, weight=1, estimate_s=2, most_seeds=3)],
                 n_splits=3, tail_s=10)
 

@@ -12,7 +12,7 @@ from common.play.units import UnitFailed, run_unit
 
 
 def context(allowance=10.0, left=100.0, essential=False, replay=None, speed=1.0, estimate=1.0):
-    play = SimpleNamespace(left_for_steps=lambda: left, speed=lambda: speed)
+    play = SimpleNamespace(left_for_steps=lambda: left, speed=lambda lane="cpu": speed)
     step = Once("check", "module", [], weight=1, estimate_s=estimate, essential=essential)
     return StepContext(play, step, allowance, replay)
 
@@ -50,7 +50,7 @@ def test_seeds_are_projected_at_the_measured_pace_of_the_run_they_repeat(tmp_pat
     class Play:
         decisions = DecisionLog(tmp_path / "decisions.jsonl")
 
-        def speed(self):
+        def speed(self, lane="cpu"):
             return 2.0
 
         def candidates(self):
@@ -60,6 +60,12 @@ def test_seeds_are_projected_at_the_measured_pace_of_the_run_they_repeat(tmp_pat
     Play.decisions.append({"event": "finish", "step": "quick", "notes": {"unit_s": 2.5, "estimate_s": 4}})
     Play.decisions.append({"event": "finish", "step": "slow", "notes": {"unit_s": 70.0, "estimate_s": 60}})
 
+    from common.play.steps import TRIAL_COST, Tune
+    tune = Tune("tune", "module", [], weight=1, estimate_s=90, families=("slow",), trial_folds=3)
+    assert tune.unit_s(Play()) == TRIAL_COST * 3 * 70.0     # three folds of the run it tunes, twice over
+    assert Tune("tune", "module", [], weight=1, estimate_s=90, families=("none",)).unit_s(Play()) == 180.0
+    tuned = Folds("tuned", "module", [], weight=1, estimate_s=30, family="tuned", pace_of=("slow",))
+    assert tuned.unit_s(Play()) == 70.0
     seeds = Seeds("seeds", "module", weight=1, estimate_s=30)
     assert seeds.unit_s(Play()) == 2.5                       # the best run's measured fold, not 30 s x 2
     assert Seeds("seeds", "module", weight=1, estimate_s=30, families=("slow",)).unit_s(Play()) == 70.0
@@ -133,3 +139,18 @@ def test_a_tight_budget_skips_what_cannot_fit_and_keeps_a_partial_run(tmp_path):
     assert ended["check"]["status"] == "done"
     assert summary["result"]["kind"] == "run" and summary["result"]["runs"] == ["lgb"]  # the partial run stays out
     assert summary["spent_s"] <= 60.0
+
+
+def test_a_study_leaves_the_time_of_the_run_it_feeds():
+    from common.play.steps import Tune
+    from kit.play.pilot import Play
+
+    tune = Tune("tune", "module", [], weight=1, estimate_s=10, then="tuned")
+    tuned = Folds("tuned", "module", [], weight=1, estimate_s=4, family="tuned")
+    play = Play.__new__(Play)
+    play.plan = Plan(steps=[tune, tuned], n_splits=5)
+    play.device, play.speed, play.candidates = "cpu", lambda lane="cpu": 1.0, lambda: []  # nothing measured yet
+    assert play.minimum_s(tuned) == 5 * 4
+    assert play.minimum_s(tune) == 2 * 10 + 5 * 4  # two trials, then every fold of the tuned run
+    with pytest.raises(ValueError, match="leaves time for 'tuned', which is not a later step"):
+        Plan(steps=[tuned, tune])
