@@ -26,6 +26,7 @@ from common.run import Run, RunFolder
 
 PLAY_FOLDER = "{play}"  # the play's folder in the arguments the decisions log records (a replay writes in its own)
 TRIAL_COST = 2.0  # a trial's folds over the same folds of the run it tunes: slower settings drawn, data loaded
+RUN_OVER_TRIAL = 1.3  # a fold of a run over the same fold in a study's trial: the run loads the data, predicts the test
 SLACK = 1.5  # a step may run past its share by this factor (later steps are worth less) but never past the tail
 
 
@@ -188,6 +189,7 @@ class Folds(Step):
     run_name: str = ""
     keep_if_beats: Callable[[StepContext], Optional[Candidate]] | None = None  # kept only if better than this run
     pace_of: tuple[str, ...] = ()  # families whose best run's measured folds project this one's (a tuned family)
+    study: str = ""                # a Tune step whose best trial's measured folds project this one's
     essential: bool = False
     lane: str = "cpu"
     after: tuple[str, ...] = ()
@@ -197,7 +199,11 @@ class Folds(Step):
         return n_splits
 
     def unit_s(self, play) -> float:
-        return (measured_pace(play, self.pace_of) if self.pace_of else None) or super().unit_s(play)
+        """The slower of the paces measured for it (its family's default run, its study's best trial), else the
+        estimate at the play's speed."""
+        paces = [p for p in (measured_pace(play, self.pace_of) if self.pace_of else None,
+                             study_pace(play, self.study) if self.study else None) if p]
+        return max(paces) if paces else super().unit_s(play)
 
     def run(self, ctx: StepContext) -> Outcome:
         args = _args(self.args, ctx)
@@ -268,13 +274,16 @@ def paired_test(play, run_a: str, run_b: str) -> dict:
 
 @dataclass
 class Tune(Step):
-    """An Optuna study (``module`` with ``--name run --timeout --n-trials``) of the family ``args(ctx)`` picks.
+    """An Optuna study (``module`` with ``--name run --n-trials``) of the family ``args(ctx)`` picks, run a few
+    trials at a time (the study resumes from its storage) while more fit beside the step ``then`` that trains the
+    best parameters: its least useful size is re-projected after each call from the best trial's measured pace,
+    since tuned settings (deeper trees, more rounds) can train far slower than the defaults.
 
-    A trial is projected at the measured pace of the best run of ``families`` (``trial_folds`` of its folds, twice
-    over: trials draw slower settings and load the data); the study's least useful size is two trials and the least
-    useful size of the step ``then`` that trains the best parameters, whose time the study leaves to it. A study
-    killed halfway is started again on resume (its folder set aside): a trial killed in flight would otherwise
-    change the sampler's history, and the replay could not write the same files."""
+    A trial is first projected at the measured pace of the best run of ``families`` (``trial_folds`` of its folds,
+    TRIAL_COST times over); a study is worth starting only when ``least_trials`` (more than the sampler's random
+    start) and the run after it fit. A study killed halfway is started again on resume (its folder set aside): a
+    trial killed in flight would otherwise change the sampler's history, and the replay could not write the same
+    files."""
     name: str
     module: str
     args: list[str] | ArgsOf
@@ -282,6 +291,8 @@ class Tune(Step):
     estimate_s: float          # one trial, before a run of the family is measured
     run_name: str = ""
     most_trials: int = 100
+    least_trials: int = 6
+    trials_per_call: int = 2
     families: tuple[str, ...] = ()
     trial_folds: int = 3
     then: str = ""
@@ -290,7 +301,7 @@ class Tune(Step):
     after: tuple[str, ...] = ()
 
     def minimum_units(self, n_splits: int) -> int:
-        return 2
+        return self.least_trials
 
     def unit_s(self, play) -> float:
         pace = measured_pace(play, self.families)
@@ -305,22 +316,46 @@ class Tune(Step):
         folder = play.runs_dir / play.competition / run_name
         if folder.exists():
             play.set_aside(folder)
-        if not ctx.fits(0):
-            return Outcome("skipped", reason="not one trial fits the time left", args=args)
-        if ctx.replay is not None:
-            limits = ["--n-trials", str(ctx.replay["units"])]
-        else:  # no trial starts after the timeout: one more may run past it, and the step after needs its time
-            trial, then_s = self.unit_s(play), play.minimum_s(play.step_named(self.then)) if self.then else 0.0
-            limits = ["--n-trials", str(self.most_trials),
-                      "--timeout", f"{max(ctx.allowance - then_s - trial, trial):.0f}"]
-        result = ctx.run(self.module, [*args, "--name", run_name, *limits, *play.common_args, "--no-progress"],
-                         f"{run_name}")
-        trials = finished_trials(folder)
-        if result.stopped or not (folder / "best_params.yaml").is_file():
+        command = [*args, "--name", run_name, *play.common_args, "--no-progress"]
+        trials, stopped = 0, False
+        while trials < self.most_trials:
+            if ctx.replay is not None:  # the recorded count in one call: the same trials as the calls that made it
+                more = int(ctx.replay["units"]) - trials
+            else:
+                more = self.trials_that_fit(ctx, min(self.trials_per_call, self.most_trials - trials))
+            if more <= 0:
+                break
+            result = ctx.run(self.module, [*command, "--n-trials", str(trials + more)],
+                             f"{run_name} trial{f's {trials + 1}-' if more > 1 else ' '}{trials + more}", units=more)
+            trials, stopped = finished_trials(folder), result.stopped
+            if stopped:
+                break
+        if trials == 0:
+            return Outcome("skipped", reason="not one trial fitted the time left", args=args)
+        if stopped or not (folder / "best_params.yaml").is_file():
             return Outcome("stopped", units=trials, reason="stopped at the play's deadline before its best "
                            "parameters were written", args=args)
         return Outcome("done", units=trials, args=args, notes={"best_params": str(folder / "best_params.yaml")},
                        reason=f"{trials} trials finished")
+
+    def trials_that_fit(self, ctx: StepContext, most: int) -> int:
+        """How many more trials (up to ``most``) fit the step's time and the time left, the run ``then`` needs
+        (projected from the best trial so far) kept aside."""
+        play = ctx.play
+        trial = float(np.mean(ctx.unit_seconds)) if ctx.unit_seconds else self.unit_s(play)
+        then_s = play.minimum_s(play.step_named(self.then)) if self.then else 0.0
+        room = min(ctx.allowance * SLACK - ctx.spent(), play.left_for_steps()) - then_s
+        return min(most, int(room // trial)) if trial > 0 else most
+
+
+def study_pace(play, study: str) -> float | None:
+    """Seconds a fold of a run with the best parameters of the Tune step ``study`` is projected to take: its best
+    trial's measured seconds per fold, times RUN_OVER_TRIAL (a run also loads the data and predicts the test rows)."""
+    import yaml
+    step = play.step_named(study)
+    path = play.runs_dir / play.competition / (step.run_name or step.name) / "best_params.yaml"
+    found = (yaml.safe_load(path.read_text()) or {}).get("seconds_per_fold") if path.is_file() else None
+    return RUN_OVER_TRIAL * float(found) if found else None
 
 
 def finished_trials(folder: Path) -> int:

@@ -263,6 +263,7 @@ def write_best(study: optuna.Study, cfg: TuneOptions, run: Run, params_of: Calla
     evidence = {k: v for k, v in best.user_attrs.items() if k != "surplus"}
     result = {"params": params_of(best), "tuned": sorted(best.params), "cv_auc": float(best.value),
               "trial": best.number, **evidence, "finished_trials": finished_trials(study),
+              "seconds_per_fold": round(best.duration.total_seconds() / cfg.tune_folds, 2) if best.duration else None,
               "study": cfg.study_name, "tune_folds": list(range(cfg.tune_folds)), **(extra or {}),
               "note": f"optimistic: the parameters were picked on folds {list(range(cfg.tune_folds))}, which also "
                       "scored them; train on every fold for an honest CV"}

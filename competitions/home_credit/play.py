@@ -80,7 +80,7 @@ def play_plan(data: Path, device: str = "cpu") -> Plan:
         Folds("catboost", TRAIN, family_args("catboost"), weight=2, estimate_s=60 * scale, family="catboost"),
         Tune("tune", TUNE, tune_args, weight=3, estimate_s=90 * scale, families=tuple(TUNE_CONFIG), then="tuned"),
         Folds("tuned", TRAIN, tuned_args, weight=1, estimate_s=30 * scale, family="tuned",
-              pace_of=tuple(TUNE_CONFIG)),
+              pace_of=tuple(TUNE_CONFIG), study="tune"),
         Seeds("seeds", TRAIN, weight=2, estimate_s=30 * scale, families=("lightgbm", "xgboost", "catboost", "tuned")),
         Folds("select", "competitions.home_credit.select_features", selection_args, weight=2,
               estimate_s=200 * scale, family="lightgbm-selected",

@@ -4,9 +4,10 @@ report, submission) inside the budget.
 A play lives in ``plays/<competition>/<name>/`` (``$KIT_PLAYS_ROOT`` or ``--out`` for ``plays/``): ``play.json``
 (its options and, at the end, its result), ``state.json`` (time spent, for a resumed play's clock),
 ``decisions.jsonl``, ``play.log`` (every command's output), ``runs/<competition>/`` (its runs on one shared fold
-file), ``submissions/files/``, ``timeline.png`` and ``play.html``. Running the same command again resumes it: ended steps are read back from the
-decisions log, a step that was running continues (its finished folds are kept), and the clock counts the time the
-earlier sessions spent.
+file), ``submissions/files/``, ``timeline.png`` and ``play.html``. Running the same command again resumes it: ended
+steps are read back from the decisions log, a step that was running continues (its finished folds are kept), and
+the clock counts the time the earlier sessions spent. With ``--device cuda`` the plan's device steps run in a lane
+of their own beside the CPU steps.
 """
 from __future__ import annotations
 
@@ -224,7 +225,8 @@ class Play:
         cv = outcome.cv
         self.decisions.append({
             "event": event, "step": step.name, "status": outcome.status, "reason": outcome.reason,
-            "units": outcome.units, "args": self.portable(outcome.args), "at": at, "given_s": round(allowance, 1), "spent_s": spent,
+            "units": outcome.units, "args": self.portable(outcome.args), "at": at, "given_s": round(allowance, 1),
+            "spent_s": spent,
             "cv": cv, "notes": outcome.notes, "candidates": [c.__dict__ for c in outcome.candidates]})
         cv_text = f", CV {cv['auc']:.5f} [{cv['ci_low']:.5f}, {cv['ci_high']:.5f}]" if cv else ""
         self.echo(f"[{format_seconds(self.clock.spent())} of {format_seconds(self.budget_s)}] {step.name}: "

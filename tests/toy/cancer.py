@@ -74,9 +74,9 @@ def play_plan(data: Path, device: str = "cpu") -> Plan:
                        Folds("xgb", module, ["--model", "xgboost", *FAST, "--features"], weight=1, estimate_s=2,
                              family="xgboost"),
                        Tune("tune", "tests.toy.cancer_tune", tune_args, weight=1, estimate_s=2, most_trials=3,
-                            families=("lightgbm", "xgboost"), then="tuned"),
+                            least_trials=2, families=("lightgbm", "xgboost"), then="tuned"),
                        Folds("tuned", module, tuned_args, weight=1, estimate_s=2, family="tuned",
-                             pace_of=("lightgbm", "xgboost")),
+                             pace_of=("lightgbm", "xgboost"), study="tune"),
                        Seeds("seeds", module, weight=1, estimate_s=2, most_seeds=3)],
                 n_splits=3, tail_s=10)
 

@@ -151,6 +151,35 @@ def test_a_study_leaves_the_time_of_the_run_it_feeds():
     play.plan = Plan(steps=[tune, tuned], n_splits=5)
     play.device, play.speed, play.candidates = "cpu", lambda lane="cpu": 1.0, lambda: []  # nothing measured yet
     assert play.minimum_s(tuned) == 5 * 4
-    assert play.minimum_s(tune) == 2 * 10 + 5 * 4  # two trials, then every fold of the tuned run
+    assert play.minimum_s(tune) == 6 * 10 + 5 * 4  # its least trials, then every fold of the tuned run
     with pytest.raises(ValueError, match="leaves time for 'tuned', which is not a later step"):
         Plan(steps=[tuned, tune])
+
+
+def test_the_run_of_a_studys_best_parameters_is_projected_at_its_best_trials_pace(tmp_path):
+    from common.play.steps import RUN_OVER_TRIAL, Tune
+
+    tune = Tune("tune", "module", [], weight=1, estimate_s=10, then="tuned")
+    tuned = Folds("tuned", "module", [], weight=1, estimate_s=4, family="tuned", study="tune")
+    play = SimpleNamespace(plan=Plan(steps=[tune, tuned]), runs_dir=tmp_path, competition="toy",
+                           speed=lambda lane="cpu": 1.0, candidates=lambda: [])
+    play.step_named = lambda name: next(s for s in play.plan.steps if s.name == name)
+    assert tuned.unit_s(play) == 4  # no study yet: the estimate
+    (tmp_path / "toy" / "tune").mkdir(parents=True)
+    (tmp_path / "toy" / "tune" / "best_params.yaml").write_text("seconds_per_fold: 50\n")
+    assert tuned.unit_s(play) == RUN_OVER_TRIAL * 50  # deeper trees than the default's: far slower
+
+
+def test_a_study_runs_while_its_trials_and_the_run_after_it_fit():
+    from common.play.steps import Tune
+
+    tune = Tune("tune", "module", [], weight=1, estimate_s=10, then="tuned")
+    tuned = Folds("tuned", "module", [], weight=1, estimate_s=4, family="tuned")
+    play = SimpleNamespace(left_for_steps=lambda: 1000.0, speed=lambda lane="cpu": 1.0, candidates=lambda: [],
+                           minimum_s=lambda step: 20.0, step_named=lambda name: tuned)
+    ctx = StepContext(play, tune, allowance=60.0, replay=None)
+    assert tune.trials_that_fit(ctx, 5) == 5   # 60 x SLACK = 90 s: 20 s for the run, 70 s for 7 trials of 10 s
+    ctx.unit_seconds = [30.0, 30.0]            # measured: 30 s a trial
+    assert tune.trials_that_fit(ctx, 5) == 2
+    play.left_for_steps = lambda: 50.0          # the time left bounds it too
+    assert tune.trials_that_fit(ctx, 5) == 1

@@ -54,3 +54,18 @@ def test_plots_skip_what_too_few_trials_allow(tmp_path):
     assert save_plots(study, tmp_path, logging.getLogger("t")) == []
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
     assert save_plots(study, tmp_path, logging.getLogger("t")) == ["history.png", "slice.png"]
+
+
+def test_best_params_say_how_long_a_fold_of_the_best_trial_took(tmp_path):
+    """What the autopilot projects the run with the best parameters from (common.play.steps.study_pace)."""
+    import time
+
+    def slow(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -2, 2)
+        time.sleep(0.3 if x * x < 1 else 0.6)
+        return -x * x
+
+    cfg = ToyTune(n_trials=3, n_startup_trials=3, tune_folds=3, progress=False)
+    result = run_study(Run(tmp_path / "study"), cfg, lambda: slow, lambda t: t.params)
+    best_x = result["params"]["x"]
+    assert result["seconds_per_fold"] == pytest.approx((0.3 if best_x * best_x < 1 else 0.6) / 3, abs=0.05)

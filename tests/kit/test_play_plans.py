@@ -1,0 +1,60 @@
+"""The competitions' plans: every step's command line parses with the command's own options (so a play never
+fails on a typo an hour in), and with CUDA Nexperia's image steps train on the GPU in a lane of their own after the
+duplicate check, while on the CPU every step runs in one lane with the CPU's settings."""
+import importlib
+
+import pytest
+
+from common.config import parse_config
+from common.play.steps import Folds, Once, Tune
+from competitions.home_credit.play import play_plan as home_credit_plan
+from competitions.nexperia.play import play_plan as nexperia_plan
+
+CONFIG_OF = {"competitions.nexperia.train": "competitions.nexperia.recipe:TrainConfig",
+             "competitions.nexperia.vae": "competitions.nexperia.anomaly:VAEConfig",
+             "competitions.nexperia.baseline": "competitions.nexperia.baseline:BaselineConfig",
+             "competitions.home_credit.train": "competitions.home_credit.train:TrainConfig"}
+
+
+def config_class(module: str):
+    where, name = CONFIG_OF[module].split(":")
+    return getattr(importlib.import_module(where), name)
+
+
+def fixed_commands(plan):
+    for step in plan.steps:
+        if isinstance(step, (Folds, Once, Tune)) and isinstance(step.args, list) and step.module in CONFIG_OF:
+            yield step, step.args
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_nexperia_steps_parse_with_their_commands_options(device, tmp_path):
+    plan = nexperia_plan(tmp_path, device)
+    checked = 0
+    for step, args in fixed_commands(plan):
+        cfg = parse_config(config_class(step.module), [*args, "--data", str(tmp_path), "--name", step.name])
+        if hasattr(cfg, "device"):
+            assert cfg.device == device, step.name
+        checked += 1
+    assert checked >= 5
+
+
+def test_home_credit_steps_parse_with_their_commands_options(tmp_path):
+    (tmp_path / "application_train.csv").write_text("SK_ID_CURR,TARGET\n1,0\n")
+    checked = 0
+    for step, args in fixed_commands(home_credit_plan(tmp_path)):
+        parse_config(config_class(step.module), [*args, "--data", str(tmp_path), "--name", step.name])
+        checked += 1
+    assert checked >= 4
+
+
+def test_with_cuda_the_image_steps_have_a_lane_of_their_own_after_the_duplicate_check(tmp_path):
+    gpu, cpu = nexperia_plan(tmp_path, "cuda"), nexperia_plan(tmp_path, "cpu")
+    lanes = {s.name: s.lane for s in gpu.steps}
+    assert lanes["duplicates"] == lanes["pixels"] == "cpu"
+    image_steps = [s for s in gpu.steps if s.name not in ("duplicates", "pixels")]
+    assert image_steps and all(s.lane == "device" and s.after == ("duplicates",) for s in image_steps)
+    assert {s.lane for s in cpu.steps} == {"cpu"} and all(not s.after for s in cpu.steps)
+    cnn = next(s for s in gpu.steps if s.name == "cnn")
+    assert cnn.args[cnn.args.index("--workers") + 1] != "0"  # the GPU is fed by loader workers
+    assert {s.name for s in gpu.steps} > {s.name for s in cpu.steps}  # the GPU's second CNN recipe
