@@ -26,9 +26,8 @@ class Plan:
             later = [name for name in step.after if name not in names[:i]]
             if later:  # else lanes could wait on each other for ever
                 raise ValueError(f"step {step.name!r} comes after {later[0]!r}, which is not an earlier step")
-            then = getattr(step, "then", "")
-            if then and then not in names[i + 1:]:
-                raise ValueError(f"step {step.name!r} leaves time for {then!r}, which is not a later step")
+            if step.then and step.then not in names[i + 1:]:
+                raise ValueError(f"step {step.name!r} leaves time for {step.then!r}, which is not a later step")
 
 
 def plays_root() -> Path:

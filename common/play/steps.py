@@ -127,6 +127,7 @@ class Step:
     lane: str = "cpu"
     after: tuple[str, ...] = ()
     measures_speed = False  # its units are what estimate_s estimates (folds): they calibrate the play's speed
+    then = ""               # a later step whose least useful size this one leaves it (a study: its tuned run)
 
     def minimum_units(self, n_splits: int) -> int:
         return 1

@@ -89,9 +89,8 @@ class Play:
 
     def minimum_s(self, step: Step) -> float:
         """The step's least useful size in seconds, with that of the step it leaves time for (a study's ``then``)."""
-        then = getattr(step, "then", "")
         return step.unit_s(self) * step.minimum_units(self.n_splits) + (
-            self.minimum_s(self.step_named(then)) if then else 0.0)
+            self.minimum_s(self.step_named(step.then)) if step.then else 0.0)
 
     def step_named(self, name: str) -> Step:
         return next(s for s in self.plan.steps if s.name == name)
