@@ -50,7 +50,7 @@ demo: install
 	$(BIN)/python -m competitions.nexperia.synth --out data/nexperia
 	$(BIN)/python -m competitions.home_credit.synth --out data/home_credit
 	@echo "== 2/5 the autopilot: each competition played within a budget (plays/<competition>/demo/play.html)"
-	$(BIN)/kit play home_credit --budget 3m --name demo
+	$(BIN)/kit play home_credit --budget 2m --name demo
 	$(BIN)/kit play nexperia --budget 2m --name demo
 	@echo "== 3/5 Nexperia: CNN fold 0 (runs/nexperia/demo), re-predicted without TTA (runs/nexperia/demo-tta-none)"
 	$(BIN)/python competitions/nexperia/train.py --config competitions/nexperia/configs/demo.yaml --fold 0
