@@ -352,19 +352,20 @@ class Tune(Step):
 def study_pace(play, study: str) -> float | None:
     """Seconds a fold of a run with the best parameters of the Tune step ``study`` is projected to take: its best
     trial's measured seconds per fold, times RUN_OVER_TRIAL (a run also loads the data and predicts the test rows)."""
-    import yaml
     step = play.step_named(study)
-    path = play.runs_dir / play.competition / (step.run_name or step.name) / "best_params.yaml"
-    found = (yaml.safe_load(path.read_text()) or {}).get("seconds_per_fold") if path.is_file() else None
+    found = best_params_of(play.runs_dir / play.competition / (step.run_name or step.name)).get("seconds_per_fold")
     return RUN_OVER_TRIAL * float(found) if found else None
 
 
 def finished_trials(folder: Path) -> int:
+    return int(best_params_of(folder).get("finished_trials", 0))
+
+
+def best_params_of(folder: Path) -> dict:
+    """A study's ``best_params.yaml`` (common.tuning.study.write_best), empty before its first call ends."""
     import yaml
     path = folder / "best_params.yaml"
-    if not path.is_file():
-        return 0
-    return int((yaml.safe_load(path.read_text()) or {}).get("finished_trials", 0))
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
 
 
 @dataclass

@@ -12,6 +12,7 @@ import pytest
 
 import tests.toy.cancer  # noqa: F401 (registers toy_cancer)
 from common.cli import run_cli
+from common.play.steps import Candidate
 from kit.play.__main__ import main, play
 from kit.play.pilot import open_play
 from tests.toy.cancer import write_data
@@ -32,12 +33,6 @@ def decisions(folder: Path) -> list[dict]:
 
 def ended(records: list[dict], step: str) -> list[dict]:
     return [r for r in records if r.get("step") == step and r["event"] in ("finish", "skip")]
-
-
-def library(candidate: dict) -> str:
-    """The model library a recorded candidate's arguments name (the tuned run is a LightGBM or an XGBoost)."""
-    args = candidate["args"]
-    return args[args.index("--model") + 1] if "--model" in args else candidate["family"]
 
 
 def submission_record(csv: str) -> dict:
@@ -197,7 +192,7 @@ def test_a_whole_play_ends_within_its_budget_with_its_files(first, toy_data):
     for pick in picks:
         validate_file(pick["file"], "toy_cancer", toy_data)
     assert picks[0]["file"] != picks[1]["file"] and picks[0]["what"] != picks[1]["what"]
-    libraries = {c["run"]: library(c) for r in records for c in r.get("candidates", [])}
+    libraries = {c["run"]: Candidate(**c).library for r in records for c in r.get("candidates", [])}
     if summary["result"]["kind"] == "blend":
         assert picks[1]["what"].startswith("run ")
     else:  # a run of another family, else the blend
@@ -237,12 +232,15 @@ def test_a_replay_writes_the_same_files(first, again):
         assert (replayed["status"], replayed["units"]) == (recorded["status"], recorded["units"]), step
 
 
-def live_processes_naming(text: str) -> list[int]:
+def live_processes_naming(*texts: str) -> list[int]:
+    """The processes whose command line holds every one of ``texts``."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                found.append(int(entry.name))
+            if entry.name.isdigit():
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+                if all(text in cmdline for text in texts):
+                    found.append(int(entry.name))
         except OSError:
             continue
     return found
@@ -250,14 +248,7 @@ def live_processes_naming(text: str) -> list[int]:
 
 def unit_running(folder: Path, module: str) -> bool:
     """A unit of the play in ``folder`` running ``module`` is alive."""
-    return any(module in cmdline for cmdline in map(command_line, live_processes_naming(str(folder))))
-
-
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return ""
+    return bool(live_processes_naming(str(folder), module))
 
 
 def wait_for(condition, process, timeout=240.0) -> bool:
