@@ -102,8 +102,12 @@ class StepContext:
 
 def measured_pace(play, families: Sequence[str] = ()) -> float | None:
     """Seconds a fold of the best kept run of ``families`` (any when empty) took, as its step measured it."""
-    best = best_of(play.candidates(), families or None)
-    measured = (play.decisions.outcome(best.step) or {}).get("notes", {}).get("unit_s") if best else None
+    return pace_of_run(play, best_of(play.candidates(), families or None))
+
+
+def pace_of_run(play, run: Candidate | None) -> float | None:
+    """Seconds a fold of ``run`` took, as its step measured it."""
+    measured = (play.decisions.outcome(run.step) or {}).get("notes", {}).get("unit_s") if run else None
     return float(measured) if measured else None
 
 
@@ -370,9 +374,10 @@ def best_params_of(folder: Path) -> dict:
 
 @dataclass
 class Seeds(Step):
-    """More seeds of the best kept run of ``families``: run ``<base>-seed<s>`` with ``--seed base+s``, averaged
-    with the base into ``<name>``; one more while the mean per-fold AUC gain of the last seed is beyond the fold
-    noise (more than its standard error over the folds)."""
+    """More seeds of the best kept run of ``families`` (of another library than the base of the Seeds step
+    ``other_than``, for seeds of a second kind): run ``<base>-seed<s>`` with ``--seed base+s``, averaged with the
+    base into ``<name>``; one more while the mean per-fold AUC gain of the last seed is beyond the fold noise (more
+    than its standard error over the folds)."""
     name: str
     module: str
     weight: float
@@ -380,6 +385,7 @@ class Seeds(Step):
     families: tuple[str, ...] = ()
     base_seed: int = 42
     most_seeds: int = 8
+    other_than: str = ""
     essential: bool = False
     lane: str = "cpu"
     after: tuple[str, ...] = ()
@@ -387,17 +393,26 @@ class Seeds(Step):
     def minimum_units(self, n_splits: int) -> int:
         return n_splits
 
+    def base(self, play) -> Candidate | None:
+        """The run to add seeds to."""
+        pool = play.candidates()
+        if self.other_than:
+            taken = ((play.decisions.outcome(self.other_than) or {}).get("notes") or {}).get("base")
+            library = next((c.library for c in pool if c.run == taken), None)
+            pool = [c for c in pool if c.library != library]
+        return best_of(pool, self.families or None)
+
     def unit_s(self, play) -> float:
-        """A fold of the best run as its step measured it (a seed of the quick LightGBM costs what it did, not
+        """A fold of the base run as its step measured it (a seed of the quick LightGBM costs what it did, not
         what a seed of CatBoost would), else the estimate at the play's speed."""
-        return measured_pace(play, self.families) or super().unit_s(play)
+        return pace_of_run(play, self.base(play)) or super().unit_s(play)
 
     def run(self, ctx: StepContext) -> Outcome:
         play = ctx.play
         if ctx.replay is not None:
             base_run, base_args, family = ctx.replay["notes"]["base"], _args([], ctx), ctx.replay["notes"]["family"]
         else:
-            best = ctx.best(self.families or None)
+            best = self.base(play)
             if best is None:
                 return Outcome("skipped", reason="no finished run to add seeds to")
             base_run, base_args, family = best.run, best.args, best.family

@@ -31,7 +31,7 @@ _SHARED = ("learning_rate", "feature_fraction", "bagging_fraction", "lambda_l2",
 # The tree options each library has an equivalent of (the rest are LightGBM's alone).
 OPTIONS_READ = {
     "lightgbm": ("num_leaves", "max_depth", "min_data_in_leaf", "min_sum_hessian_in_leaf", "bagging_freq",
-                 "lambda_l1", "min_gain_to_split", *_SHARED),
+                 "lambda_l1", "min_gain_to_split", "extra_trees", *_SHARED),
     "xgboost": ("max_depth", "min_sum_hessian_in_leaf", "lambda_l1", "min_gain_to_split", *_SHARED),
     "catboost": ("max_depth", *_SHARED),
 }
@@ -61,6 +61,8 @@ class GBDTConfig(RunConfig):
     lambda_l1: float = option(0.0, min=0, help="L1 penalty on leaf values")
     lambda_l2: float = option(1.0, min=0, help="L2 penalty on leaf values")
     min_gain_to_split: float = option(0.0, min=0, help="smallest gain of a split")
+    extra_trees: bool = option(False, help="LightGBM's extremely randomised trees: one random threshold per "
+                                           "feature at each split (less alike the other runs, for the blend)")
     max_bin: int = option(255, min=2, help="histogram bins of the Dataset")
     num_boost_round: int = option(5000, min=1, help="most boosting rounds")
     early_stopping_rounds: int = option(100, min=1, help="stop after this many rounds without a better validation AUC")

@@ -1,6 +1,7 @@
 """The Home Credit autopilot's plan (``kit play home_credit``): the features, a train-test shift check, the three
-GBDT families with the recipes measured best (configs/), tuning of the best family, seeds of the best run and
-null-importance selection, highest priority first; the pilot then blends what finished (docs/play.md).
+GBDT families with the recipes measured best (configs/) and LightGBM's extremely randomised trees, tuning of the
+best family, seeds of the best run and of the best of another library, null-importance selection, highest priority
+first; the pilot then blends what finished (docs/play.md).
 
 Estimates are seconds per unit on the 2-core reference machine at 20,000 training clients (docs/results.md:
 LightGBM 4-55 s a fold, XGBoost 17-24, CatBoost 35-73, the selection 158-252), scaled by the data's rows; the pilot
@@ -17,9 +18,10 @@ from common.play.steps import Folds, Once, Seeds, StepContext, Tune
 CONFIGS = Path(__file__).parent / "configs"
 TRAIN, TUNE = "competitions.home_credit.train", "competitions.home_credit.tune"
 REFERENCE_ROWS = 20_000
-FAMILY_CONFIG = {"lightgbm-fast": "demo.yaml", "lightgbm": "lgb.yaml", "xgboost": "xgboost.yaml",
-                 "catboost": "catboost.yaml"}
+FAMILY_CONFIG = {"lightgbm-fast": "demo.yaml", "lightgbm-xt": "lgb-xt.yaml", "lightgbm": "lgb.yaml",
+                 "xgboost": "xgboost.yaml", "catboost": "catboost.yaml"}
 TUNE_CONFIG = {"lightgbm": "tune.yaml", "xgboost": "tune_xgboost.yaml", "catboost": "tune_catboost.yaml"}
+SEEDED = ("lightgbm-xt", "lightgbm", "xgboost", "catboost", "tuned")  # the quick LightGBM's seeds add little
 SHIFT_WARNING_AUC = 0.6  # adversarial AUC above which train and test differ enough to say so
 
 
@@ -29,7 +31,7 @@ def training_rows(data: Path) -> int:
 
 
 def family_args(family: str) -> list[str]:
-    model = family.removesuffix("-fast")
+    model = family.split("-")[0]
     return ["--config", str(CONFIGS / FAMILY_CONFIG[family]), "--model", model, "--num-threads", "2"]
 
 
@@ -71,6 +73,8 @@ def play_plan(data: Path, device: str = "cpu") -> Plan:
         # a quick LightGBM first (configs/demo.yaml: 0.1 shrinkage, 400 rounds) so that any budget ends with a result
         Folds("lgb-fast", TRAIN, family_args("lightgbm-fast"), weight=0.5, estimate_s=4 * scale,
               family="lightgbm-fast", essential=True),
+        # the best single OOF of the synthetic default and its cheapest run (docs/results.md, "LightGBM recipes")
+        Folds("lgb-xt", TRAIN, family_args("lightgbm-xt"), weight=0.5, estimate_s=5 * scale, family="lightgbm-xt"),
         Folds("lgb", TRAIN, family_args("lightgbm"), weight=1, estimate_s=25 * scale, family="lightgbm"),
         Once("adversarial", "competitions.home_credit.adversarial",
              lambda ctx: [*data_args, "--runs-dir", str(ctx.play.runs_dir), "--name", "adversarial",
@@ -81,7 +85,8 @@ def play_plan(data: Path, device: str = "cpu") -> Plan:
         Tune("tune", TUNE, tune_args, weight=3, estimate_s=90 * scale, families=tuple(TUNE_CONFIG), then="tuned"),
         Folds("tuned", TRAIN, tuned_args, weight=1, estimate_s=30 * scale, family="tuned",
               pace_of=tuple(TUNE_CONFIG), study="tune"),
-        Seeds("seeds", TRAIN, weight=2, estimate_s=30 * scale, families=("lightgbm", "xgboost", "catboost", "tuned")),
+        Seeds("seeds", TRAIN, weight=2, estimate_s=30 * scale, families=SEEDED),
+        Seeds("seeds-other", TRAIN, weight=1, estimate_s=30 * scale, families=SEEDED, other_than="seeds"),
         Folds("select", "competitions.home_credit.select_features", selection_args, weight=2,
               estimate_s=200 * scale, family="lightgbm-selected",
               keep_if_beats=lambda ctx: next((c for c in ctx.candidates() if c.run == "lgb"), None)),

@@ -56,8 +56,8 @@ def submission(play, runs: list[str], method: str) -> tuple[Path, dict]:
 
 
 def choose_result(play) -> dict:
-    """The blend of every kept run when its nested-CV AUC beats the best run's (paired DeLong z > 0), else the best
-    run alone; both files are written, the result named in the record."""
+    """The best of the plan's blends of every kept run (nested-CV AUC) when it beats the best run's (paired DeLong
+    z > 0), else the best run alone; every file is written, the result named in the record."""
     kept = [c for c in play.candidates() if c.kept]
     if not kept:
         raise NothingToSubmit(f"the play in {play.folder} made no complete run within its budget "
@@ -68,12 +68,12 @@ def choose_result(play) -> dict:
     result = {"kind": "run", "file": str(single), "runs": [best.run], "cv": single_meta["cv"],
               "why": "the only complete run" if len(kept) == 1 else ""}
     if len(kept) > 1:
-        path, meta = submission(play, [c.run for c in kept], play.plan.blend_method)
-        vs = meta.get("rejected_blend", {}).get("vs_best_run") or meta["vs_best_run"]
+        method, path, meta, vs, tried = best_blend(play, [c.run for c in kept])
         beats = "rejected_blend" not in meta and vs["z"] > 0
-        text = (f"{play.plan.blend_method} blend of {len(kept)} runs: nested-CV AUC {vs['auc_blend']:.5f} vs best "
-                f"run {vs['best_run']} {vs['auc_best']:.5f}, paired DeLong z = {vs['z']:.2f}, p = {vs['p']:.3g}")
-        blend = {"file": str(path), "runs": [r["name"] for r in meta["runs"]], "cv": meta["cv"], "vs_best_run": vs}
+        text = (f"{method} blend of {len(kept)} runs ({tried}): nested-CV AUC {vs['auc_blend']:.5f} vs best run "
+                f"{vs['best_run']} {vs['auc_best']:.5f}, paired DeLong z = {vs['z']:.2f}, p = {vs['p']:.3g}")
+        blend = {"file": str(path), "method": method, "runs": [r["name"] for r in meta["runs"]], "cv": meta["cv"],
+                 "vs_best_run": vs}
         if beats:
             result = {"kind": "blend", **blend, "why": f"{text}: the blend is the result"}
         else:
@@ -81,6 +81,18 @@ def choose_result(play) -> dict:
             result["blend"] = blend
     play.echo(f"result: {result['kind']} {result['file']} (CV AUC {result['cv']['auc']:.5f}) - {result['why']}")
     return result
+
+
+def best_blend(play, runs: list[str]) -> tuple[str, Path, dict, dict, str]:
+    """Each of the plan's blend methods over ``runs``; the one of the best nested-CV AUC: its method, file, JSON,
+    comparison with the best run, and every method's AUC as text."""
+    tried = []
+    for method in play.plan.blend_methods:
+        path, meta = submission(play, runs, method)
+        vs = meta.get("rejected_blend", {}).get("vs_best_run") or meta["vs_best_run"]
+        tried.append((vs["auc_blend"], method, path, meta, vs))
+    auc, method, path, meta, vs = max(tried, key=lambda t: t[0])
+    return method, path, meta, vs, ", ".join(f"{m} {a:.5f}" for a, m, *_ in tried)
 
 
 def final_picks(play, result: dict) -> dict:
