@@ -20,7 +20,8 @@ TRAIN, TUNE = "competitions.home_credit.train", "competitions.home_credit.tune"
 REFERENCE_ROWS = 20_000
 FAMILY_CONFIG = {"lightgbm-fast": "demo.yaml", "lightgbm-xt": "lgb-xt.yaml", "lightgbm": "lgb.yaml",
                  "xgboost": "xgboost.yaml", "catboost": "catboost.yaml"}
-TUNE_CONFIG = {"lightgbm": "tune.yaml", "xgboost": "tune_xgboost.yaml", "catboost": "tune_catboost.yaml"}
+TUNE_CONFIG = {"lightgbm-xt": "tune_xt.yaml", "lightgbm": "tune.yaml", "xgboost": "tune_xgboost.yaml",
+               "catboost": "tune_catboost.yaml"}
 SEEDED = ("lightgbm-xt", "lightgbm", "xgboost", "catboost", "tuned")  # the quick LightGBM's seeds add little
 SHIFT_WARNING_AUC = 0.6  # adversarial AUC above which train and test differ enough to say so
 
@@ -30,9 +31,13 @@ def training_rows(data: Path) -> int:
         return max(sum(1 for _ in rows) - 1, 1)
 
 
+def library(family: str) -> str:
+    """The ``--model`` of a family: lightgbm-fast and lightgbm-xt are LightGBMs."""
+    return family.split("-")[0]
+
+
 def family_args(family: str) -> list[str]:
-    model = family.split("-")[0]
-    return ["--config", str(CONFIGS / FAMILY_CONFIG[family]), "--model", model, "--num-threads", "2"]
+    return ["--config", str(CONFIGS / FAMILY_CONFIG[family]), "--model", library(family), "--num-threads", "2"]
 
 
 def shift_summary(play) -> dict:
@@ -48,7 +53,8 @@ def shift_summary(play) -> dict:
 
 def tune_args(ctx: StepContext) -> list[str] | None:
     best = ctx.best(tuple(TUNE_CONFIG))
-    return None if best is None else ["--config", str(CONFIGS / TUNE_CONFIG[best.family]), "--model", best.family]
+    return None if best is None else ["--config", str(CONFIGS / TUNE_CONFIG[best.family]),
+                                      "--model", library(best.family)]
 
 
 def tuned_args(ctx: StepContext) -> list[str] | None:

@@ -208,12 +208,23 @@ def test_the_blend_is_the_result_only_when_it_beats_the_best_run(first):
     candidates = [c for r in records for c in r.get("candidates", []) if c["kept"]]
     best = max(candidates, key=lambda c: c["cv"]["auc"])
     if result["kind"] == "blend":
+        chosen = result
         assert submission_record(result["file"])["vs_best_run"]["z"] > 0
     else:
+        chosen = result["blend"]
         assert result["runs"] == [best["run"]]
         blend = submission_record(result["blend"]["file"])
         assert "rejected_blend" in blend or blend["vs_best_run"]["z"] <= 0
     assert len(candidates) >= 2  # the blend was tried: the rule was exercised
+    # every method of the plan was tried over the same runs; the one kept has the best nested CV
+    tried = {}
+    for sidecar in Path(result["file"]).parent.glob("*.json"):
+        record = json.loads(sidecar.read_text())
+        blend = record.get("rejected_blend") or record
+        if len(record["runs"]) > 1 or "rejected_blend" in record:
+            tried[record.get("rejected_blend", {}).get("method") or record["method"]] = blend["vs_best_run"]["auc_blend"]
+    assert set(tried) == {"hill", "rank"}
+    assert tried[chosen["method"]] == max(tried.values())
 
 
 @pytest.mark.slow

@@ -58,3 +58,16 @@ def test_with_cuda_the_image_steps_have_a_lane_of_their_own_after_the_duplicate_
     cnn = next(s for s in gpu.steps if s.name == "cnn")
     assert cnn.args[cnn.args.index("--workers") + 1] != "0"  # the GPU is fed by loader workers
     assert {s.name for s in gpu.steps} > {s.name for s in cpu.steps}  # the GPU's second CNN recipe
+
+
+def test_each_home_credit_study_parses_for_the_library_of_the_family_it_tunes(tmp_path):
+    from common.tabular.tune import search_space
+    from common.tuning.space import parse_with_space
+    from competitions.home_credit.play import CONFIGS, TUNE_CONFIG, library
+    from competitions.home_credit.tune import TuneConfig
+    for family, config in TUNE_CONFIG.items():
+        cfg, raw, source = parse_with_space(TuneConfig, ["--config", str(CONFIGS / config), "--model", library(family),
+                                                         "--data", str(tmp_path)])
+        assert cfg.model == library(family) and search_space(raw, source, cfg.model), family
+    study, raw, _ = parse_with_space(TuneConfig, ["--config", str(CONFIGS / TUNE_CONFIG["lightgbm-xt"])])
+    assert study.extra_trees and study.model == "lightgbm" and "extra_trees" not in raw  # fixed, not searched

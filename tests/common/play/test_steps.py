@@ -183,3 +183,37 @@ def test_a_study_runs_while_its_trials_and_the_run_after_it_fit():
     assert tune.trials_that_fit(ctx, 5) == 2
     play.left_for_steps = lambda: 50.0          # the time left bounds it too
     assert tune.trials_that_fit(ctx, 5) == 1
+
+
+def test_seeds_of_a_second_kind_leave_out_the_library_the_first_seeds_repeated(tmp_path):
+    from common.play.decisions import DecisionLog
+    from common.play.steps import Candidate, Seeds
+
+    class Play:
+        decisions = DecisionLog(tmp_path / "decisions.jsonl")
+
+        def speed(self, lane="cpu"):
+            return 1.0
+
+        def candidates(self):
+            runs = {"lgb-xt": ("lightgbm", 0.83, 3.0), "lgb": ("lightgbm", 0.82, 9.0), "xgb": ("xgboost", 0.81, 20.0),
+                    "catboost": ("catboost", 0.80, 60.0)}
+            return [Candidate(run, run, run, ["--model", model], {"auc": auc}) for run, (model, auc, _) in runs.items()]
+
+    for run, unit_s in (("lgb-xt", 3.0), ("lgb", 9.0), ("xgb", 20.0), ("catboost", 60.0)):
+        Play.decisions.append({"event": "finish", "step": run, "notes": {"unit_s": unit_s}})
+    first = Seeds("seeds", "module", weight=1, estimate_s=30)
+    other = Seeds("seeds-other", "module", weight=1, estimate_s=30, other_than="seeds")
+    assert first.base(Play()).run == other.base(Play()).run == "lgb-xt"   # the first seeds did not run yet
+    Play.decisions.append({"event": "finish", "step": "seeds", "status": "done", "notes": {"base": "lgb-xt"}})
+    assert other.base(Play()).run == "xgb"                  # no LightGBM: the best run of another library
+    assert other.unit_s(Play()) == 20.0                     # at the pace of the run it repeats
+    with pytest.raises(ValueError, match="leaves out the base of 'seeds', which is not an earlier step"):
+        Plan(steps=[other, first])
+
+
+def test_a_plan_names_blend_methods_the_kit_has():
+    step = Once("a", "timeit", [], weight=1, estimate_s=1)
+    assert Plan(steps=[step]).blend_methods == ("hill", "rank")
+    with pytest.raises(ValueError, match=r"a plan's blend methods are some of \[.*'hill'.*\]: \['hil'\]"):
+        Plan(steps=[step], blend_methods=("hil",))

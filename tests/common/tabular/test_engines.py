@@ -219,3 +219,14 @@ def test_a_trial_fits_the_model_its_best_params_train(cancer, tmp_path, model, f
     oof = pd.read_csv(train_run.oof_path)
     assert [roc_auc(oof.loc[oof["fold"] == k, "target"], oof.loc[oof["fold"] == k, "pred"]) for k in (0, 1)] == \
         best["fold_aucs"]
+
+
+def test_extra_trees_is_a_lightgbm_option_the_other_libraries_refuse(cancer, tmp_path):
+    matrix, folds = cancer
+    plain, _ = _train(tmp_path / "plain", matrix, folds, "lightgbm")
+    extra, extra_result = _train(tmp_path / "extra", matrix, folds, "lightgbm", "--extra-trees")
+    assert model_params(parse_config(GBDTConfig, ["--extra-trees"]))["extra_trees"] is True
+    assert extra_result["oof"]["auc_given"]["auc"] > 0.95  # random thresholds still learn the data
+    assert not (extra.root / "oof.csv").read_bytes() == (plain.root / "oof.csv").read_bytes()
+    with pytest.raises(ValueError, match=r"option --extra-trees: --model xgboost has no such parameter"):
+        parse_config(GBDTConfig, ["--model", "xgboost", "--extra-trees"])
