@@ -31,7 +31,8 @@ def lgb_params(cfg: GBDTConfig) -> dict:
         "min_data_in_leaf": cfg.min_data_in_leaf, "min_sum_hessian_in_leaf": cfg.min_sum_hessian_in_leaf,
         "feature_fraction": cfg.feature_fraction, "bagging_fraction": cfg.bagging_fraction,
         "bagging_freq": cfg.bagging_freq, "lambda_l1": cfg.lambda_l1, "lambda_l2": cfg.lambda_l2,
-        "min_gain_to_split": cfg.min_gain_to_split, "extra_trees": cfg.extra_trees, "num_threads": cfg.num_threads, "seed": cfg.seed,
+        "min_gain_to_split": cfg.min_gain_to_split, "extra_trees": cfg.extra_trees, "num_threads": cfg.num_threads,
+        "seed": cfg.seed,
         **FIXED_PARAMS,
     }
 

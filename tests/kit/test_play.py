@@ -222,7 +222,8 @@ def test_the_blend_is_the_result_only_when_it_beats_the_best_run(first):
         record = json.loads(sidecar.read_text())
         blend = record.get("rejected_blend") or record
         if len(record["runs"]) > 1 or "rejected_blend" in record:
-            tried[record.get("rejected_blend", {}).get("method") or record["method"]] = blend["vs_best_run"]["auc_blend"]
+            method = record.get("rejected_blend", {}).get("method") or record["method"]
+            tried[method] = blend["vs_best_run"]["auc_blend"]
     assert set(tried) == {"hill", "rank"}
     assert tried[chosen["method"]] == max(tried.values())
 
