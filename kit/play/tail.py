@@ -91,7 +91,7 @@ def best_blend(play, runs: list[str]) -> tuple[str, Path, dict, dict, str]:
         path, meta = submission(play, runs, method)
         vs = meta.get("rejected_blend", {}).get("vs_best_run") or meta["vs_best_run"]
         tried.append((vs["auc_blend"], method, path, meta, vs))
-    auc, method, path, meta, vs = max(tried, key=lambda t: t[0])
+    _, method, path, meta, vs = max(tried, key=lambda t: t[0])
     return method, path, meta, vs, ", ".join(f"{m} {a:.5f}" for a, m, *_ in tried)
 
 

@@ -43,33 +43,33 @@ def test_a_replay_runs_the_recorded_count_whatever_the_clock():
     assert [ctx.fits(done) for done in range(4)] == [True, True, False, False]
 
 
-def test_seeds_are_projected_at_the_measured_pace_of_the_run_they_repeat(tmp_path):
+def measured_play(tmp_path, speed: float, runs: dict[str, tuple[list[str], float, float]]):
+    """A play at ``speed`` whose kept runs ``runs`` ({run: (args, CV AUC, measured seconds a fold)}) each ended
+    the step of its name."""
     from common.play.decisions import DecisionLog
-    from common.play.steps import Candidate, Seeds
+    from common.play.steps import Candidate
 
-    class Play:
-        decisions = DecisionLog(tmp_path / "decisions.jsonl")
+    decisions = DecisionLog(tmp_path / "decisions.jsonl")
+    for run, (_, _, unit_s) in runs.items():
+        decisions.append({"event": "finish", "step": run, "notes": {"unit_s": unit_s}})
+    return SimpleNamespace(decisions=decisions, speed=lambda lane="cpu": speed,
+                           candidates=lambda: [Candidate(run, run, run, args, {"auc": auc})
+                                               for run, (args, auc, _) in runs.items()])
 
-        def speed(self, lane="cpu"):
-            return 2.0
 
-        def candidates(self):
-            auc = {"quick": 0.82, "slow": 0.81}
-            return [Candidate(run, run, run, [], {"auc": auc[run]}) for run in auc]
+def test_seeds_are_projected_at_the_measured_pace_of_the_run_they_repeat(tmp_path):
+    from common.play.steps import TRIAL_COST, Seeds, Tune
 
-    Play.decisions.append({"event": "finish", "step": "quick", "notes": {"unit_s": 2.5, "estimate_s": 4}})
-    Play.decisions.append({"event": "finish", "step": "slow", "notes": {"unit_s": 70.0, "estimate_s": 60}})
-
-    from common.play.steps import TRIAL_COST, Tune
+    play = measured_play(tmp_path, 2.0, {"quick": ([], 0.82, 2.5), "slow": ([], 0.81, 70.0)})
     tune = Tune("tune", "module", [], weight=1, estimate_s=90, families=("slow",), trial_folds=3)
-    assert tune.unit_s(Play()) == TRIAL_COST * 3 * 70.0     # three folds of the run it tunes, twice over
-    assert Tune("tune", "module", [], weight=1, estimate_s=90, families=("none",)).unit_s(Play()) == 180.0
+    assert tune.unit_s(play) == TRIAL_COST * 3 * 70.0     # three folds of the run it tunes, twice over
+    assert Tune("tune", "module", [], weight=1, estimate_s=90, families=("none",)).unit_s(play) == 180.0
     tuned = Folds("tuned", "module", [], weight=1, estimate_s=30, family="tuned", pace_of=("slow",))
-    assert tuned.unit_s(Play()) == 70.0
+    assert tuned.unit_s(play) == 70.0
     seeds = Seeds("seeds", "module", weight=1, estimate_s=30)
-    assert seeds.unit_s(Play()) == 2.5                       # the best run's measured fold, not 30 s x 2
-    assert Seeds("seeds", "module", weight=1, estimate_s=30, families=("slow",)).unit_s(Play()) == 70.0
-    assert Seeds("seeds", "module", weight=1, estimate_s=30, families=("none",)).unit_s(Play()) == 60.0
+    assert seeds.unit_s(play) == 2.5                       # the best run's measured fold, not 30 s x 2
+    assert Seeds("seeds", "module", weight=1, estimate_s=30, families=("slow",)).unit_s(play) == 70.0
+    assert Seeds("seeds", "module", weight=1, estimate_s=30, families=("none",)).unit_s(play) == 60.0
 
 
 def test_a_replay_runs_the_recorded_arguments_in_its_own_folder(tmp_path):
@@ -186,28 +186,17 @@ def test_a_study_runs_while_its_trials_and_the_run_after_it_fit():
 
 
 def test_seeds_of_a_second_kind_leave_out_the_library_the_first_seeds_repeated(tmp_path):
-    from common.play.decisions import DecisionLog
-    from common.play.steps import Candidate, Seeds
+    from common.play.steps import Seeds
 
-    class Play:
-        decisions = DecisionLog(tmp_path / "decisions.jsonl")
-
-        def speed(self, lane="cpu"):
-            return 1.0
-
-        def candidates(self):
-            runs = {"lgb-xt": ("lightgbm", 0.83, 3.0), "lgb": ("lightgbm", 0.82, 9.0), "xgb": ("xgboost", 0.81, 20.0),
-                    "catboost": ("catboost", 0.80, 60.0)}
-            return [Candidate(run, run, run, ["--model", model], {"auc": auc}) for run, (model, auc, _) in runs.items()]
-
-    for run, unit_s in (("lgb-xt", 3.0), ("lgb", 9.0), ("xgb", 20.0), ("catboost", 60.0)):
-        Play.decisions.append({"event": "finish", "step": run, "notes": {"unit_s": unit_s}})
+    play = measured_play(tmp_path, 1.0, {
+        "lgb-xt": (["--model", "lightgbm"], 0.83, 3.0), "lgb": (["--model", "lightgbm"], 0.82, 9.0),
+        "xgb": (["--model", "xgboost"], 0.81, 20.0), "catboost": (["--model", "catboost"], 0.80, 60.0)})
     first = Seeds("seeds", "module", weight=1, estimate_s=30)
     other = Seeds("seeds-other", "module", weight=1, estimate_s=30, other_than="seeds")
-    assert first.base(Play()).run == other.base(Play()).run == "lgb-xt"   # the first seeds did not run yet
-    Play.decisions.append({"event": "finish", "step": "seeds", "status": "done", "notes": {"base": "lgb-xt"}})
-    assert other.base(Play()).run == "xgb"                  # no LightGBM: the best run of another library
-    assert other.unit_s(Play()) == 20.0                     # at the pace of the run it repeats
+    assert first.base(play).run == other.base(play).run == "lgb-xt"   # the first seeds did not run yet
+    play.decisions.append({"event": "finish", "step": "seeds", "status": "done", "notes": {"base": "lgb-xt"}})
+    assert other.base(play).run == "xgb"                  # no LightGBM: the best run of another library
+    assert other.unit_s(play) == 20.0                     # at the pace of the run it repeats
     with pytest.raises(ValueError, match="leaves out the base of 'seeds', which is not an earlier step"):
         Plan(steps=[other, first])
 
