@@ -58,12 +58,12 @@ def own_datasets(split: FoldSplit, params: dict) -> tuple[lgb.Dataset, lgb.Datas
 class FoldBinner:
     """Each fold's binned (training, validation) Datasets for the Dataset ``params``: subsets of its matrix
     binned once (kept for the next fold of the same matrix), or the fold's own rows binned when it keeps
-    only some of the matrix features."""
+    only some of the matrix features or trains on pseudo-labelled test rows too."""
     params: dict
     binned: BinnedMatrix | None = None
 
     def __call__(self, split: FoldSplit) -> tuple[lgb.Dataset, lgb.Dataset]:
-        if not split.keeps_all:
+        if not split.keeps_all or split.pseudo is not None:  # rows or features the binned matrix does not hold
             return own_datasets(split, self.params)
         if self.binned is None or not self.binned.serves(split.matrix):
             self.binned = BinnedMatrix.of(split.matrix, self.params)

@@ -14,12 +14,15 @@ and float32 values to predict, XGBoost and CatBoost the fold's DataFrames (:meth
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
 
 from common.errors import BadInput
+
+if TYPE_CHECKING:
+    from common.tabular.pseudo import PseudoRows
 
 
 @dataclass
@@ -116,6 +119,7 @@ class FoldSplit:
     train_rows: np.ndarray
     valid_rows: np.ndarray
     added: FoldColumns | None = None
+    pseudo: PseudoRows | None = None  # test rows that train the fold after its own (common.tabular.pseudo)
 
     @property
     def kept(self) -> list[str]:
@@ -141,7 +145,8 @@ class FoldSplit:
 
     @property
     def y_train(self) -> np.ndarray:
-        return self.matrix.y[self.train_rows]
+        y = self.matrix.y[self.train_rows]
+        return y if self.pseudo is None else np.concatenate([y, self.pseudo.labels.astype(y.dtype)])
 
     @property
     def y_valid(self) -> np.ndarray:
@@ -157,27 +162,43 @@ class FoldSplit:
 
     @property
     def w_train(self) -> np.ndarray | None:
-        return None if self.matrix.weights is None else self.matrix.weights[self.train_rows]
+        """The training rows' weights, pseudo-labelled rows last (None: all 1)."""
+        own = None if self.matrix.weights is None else self.matrix.weights[self.train_rows]
+        if self.pseudo is None:
+            return own
+        return np.concatenate([np.ones(len(self.train_rows)) if own is None else own, self.pseudo.weights])
 
     def _part(self, part: str) -> tuple[pd.DataFrame | None, np.ndarray | None, pd.DataFrame | None]:
-        """(matrix frame, row positions in it or None for all, added columns) of "train", "valid" or "test"."""
+        """(matrix frame, row positions in it or None for all, added columns) of "train", "valid", "test", "own"
+        (the training rows without the pseudo-labelled ones) or "pseudo" (those, in ``matrix.test``)."""
         added = self.added
-        if part == "train":
+        if part in ("train", "own"):
             return self.matrix.train, self.train_rows, added.train if added else None
         if part == "valid":
             return self.matrix.train, self.valid_rows, added.others[0] if added else None
         if part == "test":
             return self.matrix.test, None, added.others[1] if added and self.matrix.test is not None else None
+        if part == "pseudo":
+            rows = self.pseudo.rows
+            return self.matrix.test, rows, added.others[1].iloc[rows] if added else None
         raise ValueError(f"no part {part!r} of a fold (train, valid or test)")
 
     def values(self, part: str) -> np.ndarray | None:
         """The model's columns of the ``part`` rows ("train", "valid", "test") as one float32 array (None: the
         matrix has no test rows)."""
+        if part == "train" and self.pseudo is not None:
+            own, pseudo = self.values("own"), self.values("pseudo")
+            out = np.empty((len(own) + len(pseudo), own.shape[1]), np.float32, order="F")
+            out[:len(own)], out[len(own):] = own, pseudo
+            return out
         frame, rows, added = self._part(part)
         return None if frame is None else float32_values(frame, self.kept, rows, added)
 
     def frame(self, part: str) -> pd.DataFrame | None:
-        """The model's columns of the ``part`` rows as a DataFrame (matrix dtypes; index: the matrix's)."""
+        """The model's columns of the ``part`` rows as a DataFrame (matrix dtypes; index: the matrix's, but for
+        training rows with pseudo-labelled test rows after them: 0, 1, ...)."""
+        if part == "train" and self.pseudo is not None:
+            return pd.concat([self.frame("own"), self.frame("pseudo")], ignore_index=True)
         frame, rows, added = self._part(part)
         if frame is None:
             return None

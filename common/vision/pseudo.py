@@ -5,7 +5,8 @@ a model trained without fold k's rows), never from the fold-averaged ``test.csv`
 saw fold k's validation images: so a fold's validation rows never learn from predictions that saw them.
 Test images with ``p >= threshold`` become defects (1), those with ``p <= 1 - threshold`` good (0): hard labels,
 with sample weight ``weight``. Pseudo rows are training-only: their fold number is :data:`PSEUDO_FOLD` (-1,
-never a validation fold), so OOF/test predictions and the run contract are unchanged.
+never a validation fold), so OOF/test predictions and the run contract are unchanged. The source's files are
+read by ``common.pseudo``, shared with the tabular engines.
 
     pseudo = read_pseudo_labels(source_run, fold, data.test_ids, threshold)
     fold_data, fold_of = with_pseudo_labels(data, fold_of_row, pseudo, weight)
@@ -21,13 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.io import read_csv
-from common.errors import BadInput, MissingInput
-from common.run import DONE_FILE, RunFolder
+from common.errors import BadInput
+from common.pseudo import read_source_fold
 
 DEFAULT_THRESHOLD = 0.95   # --pseudo-threshold
 PSEUDO_FOLD = -1   # the fold number of pseudo-labelled rows: never validated
-PSEUDO_FILE = "pseudo.csv"
 
 
 class StackedImages:
@@ -87,34 +86,6 @@ class PseudoLabels:
                 "good": int(len(self.ids) - self.labels.sum()), "n_test": int(self.n_test)}
 
 
-def source_fold_file(source: str | Path, fold: int) -> Path:
-    """``<source>/fold<k>/test.csv`` of a finished fold; a one-line error otherwise."""
-    run = RunFolder(source)
-    path = run.fold_test_path(fold)
-    if not run.is_finished(fold) or not path.is_file():
-        lacking = path if not path.is_file() else run.fold_path(fold) / DONE_FILE
-        raise MissingInput(f"option --pseudo-from {source}: fold {fold} is not finished there (no "
-                                f"{lacking}); pseudo-labels of "
-                                f"fold {fold} must come from that fold's own model: train fold {fold} of the "
-                                "source run first")
-    return path
-
-
-def check_source(source: str | Path, folds, n_splits: int) -> None:
-    """The source run exists, was split into ``n_splits`` folds and has finished every fold of ``folds``."""
-    root = Path(source)
-    if not root.is_dir():
-        raise MissingInput(f"option --pseudo-from: no such run folder: {source}")
-    config = RunFolder(root).config()
-    if config:
-        theirs = config.get("n_splits")
-        if theirs is not None and int(theirs) != int(n_splits):
-            raise BadInput(f"option --pseudo-from {source}: that run has --n-splits {theirs}, this one "
-                             f"{n_splits}: the folds must be the same")
-    for fold in folds:
-        source_fold_file(root, fold)
-
-
 def select_confident(pred: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose probability is ``>= threshold`` (label 1) or ``<= 1 - threshold`` (label 0), and their labels."""
     if not 0.5 < threshold <= 1:
@@ -129,18 +100,12 @@ def read_pseudo_labels(source: str | Path, fold: int, test_ids: np.ndarray, thre
                        ignore_ids=()) -> PseudoLabels:
     """Fold ``fold``'s confident test predictions of the source run (``<source>/fold<k>/test.csv``), for the
     images ``test_ids`` (``ignore_ids``: ids the source may predict that are left out here, e.g. skipped)."""
-    path = source_fold_file(source, fold)
-    table = read_csv(path, "train that fold of the --pseudo-from run again", dtype={"id": str})
-    test_ids = np.asarray(test_ids).astype(str)
-    pred = table.set_index("id")["pred"].reindex(test_ids)
-    if pred.isna().all() or len(set(table["id"]) - set(test_ids) - set(map(str, ignore_ids))):
-        raise BadInput(f"option --pseudo-from: {path} predicts other test ids than this data's "
-                         f"({len(table)} ids, {int(pred.notna().sum())} shared of {len(test_ids)}): another dataset?")
+    path, pred, n_test = read_source_fold(source, fold, test_ids, ignore_ids)
     known = np.flatnonzero(pred.notna().to_numpy())
     picked, labels = select_confident(pred.to_numpy()[known], threshold)
     rows = known[picked]
-    return PseudoLabels(fold=fold, source=path, ids=test_ids[rows], rows=rows, labels=labels,
-                        probs=pred.to_numpy()[rows].astype(np.float64), n_test=len(table))
+    return PseudoLabels(fold=fold, source=path, ids=pred.index.to_numpy()[rows], rows=rows, labels=labels,
+                        probs=pred.to_numpy()[rows].astype(np.float64), n_test=n_test)
 
 
 @dataclass

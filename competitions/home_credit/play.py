@@ -1,11 +1,11 @@
 """The Home Credit autopilot's plan (``kit play home_credit``): the features, a train-test shift check, the three
 GBDT families with the recipes measured best (configs/) and LightGBM's extremely randomised trees, tuning of the
-best family, seeds of the best run and of the best of another library, null-importance selection, highest priority
-first; the pilot then blends what finished (docs/play.md).
+best family, pseudo-labels from the best run, seeds of the best run and of the best of another library,
+null-importance selection, highest priority first; the pilot then blends what finished (docs/play.md).
 
 Estimates are seconds per unit on the 2-core reference machine at 20,000 training clients (docs/results.md:
 LightGBM 4-55 s a fold, XGBoost 17-24, CatBoost 35-73, the selection 158-252), scaled by the data's rows; the pilot
-rescales them again by what it measures. Pseudo-labels are not offered here: the kit pseudo-labels images only.
+rescales them again by what it measures.
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ FAMILY_CONFIG = {"lightgbm-fast": "demo.yaml", "lightgbm-xt": "lgb-xt.yaml", "li
                  "xgboost": "xgboost.yaml", "catboost": "catboost.yaml"}
 TUNE_CONFIG = {"lightgbm-xt": "tune_xt.yaml", "lightgbm": "tune.yaml", "xgboost": "tune_xgboost.yaml",
                "catboost": "tune_catboost.yaml"}
-SEEDED = ("lightgbm-xt", "lightgbm", "xgboost", "catboost", "tuned")  # the quick LightGBM's seeds add little
+PSEUDO_SOURCES = ("lightgbm-xt", "lightgbm", "xgboost", "catboost")
+SEEDED = ("lightgbm-xt", "lightgbm", "xgboost", "catboost", "tuned", "pseudo")  # the quick LightGBM's add little
 SHIFT_WARNING_AUC = 0.6  # adversarial AUC above which train and test differ enough to say so
 
 
@@ -65,6 +66,15 @@ def tuned_args(ctx: StepContext) -> list[str] | None:
     return [*family_args(family), "--params", tuned["notes"]["best_params"]]
 
 
+def pseudo_args(ctx: StepContext) -> list[str] | None:
+    """The best default run again, its fold k learning from the test clients its own fold k ranked at either end
+    (``train.py --pseudo-from``)."""
+    best = ctx.best(PSEUDO_SOURCES)
+    if best is None:
+        return None
+    return [*best.args, "--pseudo-from", str(ctx.play.runs_dir / "home_credit" / best.run)]
+
+
 def selection_args(ctx: StepContext) -> list[str] | None:
     lgb = next((c for c in ctx.candidates() if c.run == "lgb"), None)
     return None if lgb is None else ["--run", "lgb", "--method", "null-importance"]
@@ -88,6 +98,9 @@ def play_plan(data: Path, device: str = "cpu") -> Plan:
              summary=shift_summary),
         Folds("xgb", TRAIN, family_args("xgboost"), weight=1, estimate_s=30 * scale, family="xgboost"),
         Folds("catboost", TRAIN, family_args("catboost"), weight=2, estimate_s=60 * scale, family="catboost"),
+        # kept only where it beats the run it learnt from (paired DeLong on the OOF predictions)
+        Folds("pseudo", TRAIN, pseudo_args, weight=1, estimate_s=30 * scale, family="pseudo", pace_of=PSEUDO_SOURCES,
+              keep_if_beats=lambda ctx: ctx.best(PSEUDO_SOURCES)),
         Tune("tune", TUNE, tune_args, weight=3, estimate_s=90 * scale, families=tuple(TUNE_CONFIG), then="tuned"),
         Folds("tuned", TRAIN, tuned_args, weight=1, estimate_s=30 * scale, family="tuned",
               pace_of=tuple(TUNE_CONFIG), study="tune"),

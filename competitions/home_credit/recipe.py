@@ -9,11 +9,14 @@ import numpy as np
 
 from common.errors import BadInput, MissingInput
 from common.adversarial import SHIFTED_FEATURES, WEIGHTS, read_shifted_features, read_weights
-from common.config import option
+from common.config import option, parse_folds
 from common.multi_seed import seeds_option
+from common.paths import resolve_run
+from common.pseudo import check_source
 from common.tabular.config import GBDTConfig
+from common.tabular.pseudo import DEFAULT_NEGATIVES, DEFAULT_POSITIVES, PseudoLabeller
 from common.tabular.selection import read_selected_features
-from competitions.home_credit.matrix import MatrixOptions
+from competitions.home_credit.matrix import COMPETITION, MatrixOptions
 
 
 @dataclass
@@ -30,6 +33,17 @@ class TrainConfig(MatrixOptions, GBDTConfig):
                                                   "column or a text file of names")
     adversarial_weights: str | None = option(None, help=f"weight training clients by test-likeness: an "
                                                         f"adversarial run folder (its {WEIGHTS}) or an id,weight CSV")
+    pseudo_from: str | None = option(None, help="pseudo-labels: a finished run whose fold k's test predictions "
+                                                "(<run>/fold<k>/test.csv) label test clients that join fold k's "
+                                                "training rows")
+    pseudo_negatives: float | None = option(None, min=0, max=1, help="with --pseudo-from: the share of test "
+                                                                     "clients ranked lowest that join as repaid "
+                                                                     f"(default {DEFAULT_NEGATIVES})")
+    pseudo_positives: float | None = option(None, min=0, max=1, help="with --pseudo-from: the share ranked highest "
+                                                                     f"that join as defaults (default "
+                                                                     f"{DEFAULT_POSITIVES})")
+    pseudo_weight: float | None = option(None, min=0, min_exclusive=True,
+                                         help="with --pseudo-from: their sample weight (default 1)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -38,6 +52,28 @@ class TrainConfig(MatrixOptions, GBDTConfig):
                             ("--features-file", self.features_file)):
             if value and not Path(value).exists():
                 raise MissingInput(f"option {flag}: no such file or run folder: {value}")
+
+
+def pseudo_labeller(cfg: TrainConfig) -> PseudoLabeller | None:
+    """The ``--pseudo-*`` options' labeller, its source run checked (it finished every fold this run trains, over
+    as many folds): None without ``--pseudo-from``, whose companions need it."""
+    shares = {"--pseudo-negatives": cfg.pseudo_negatives, "--pseudo-positives": cfg.pseudo_positives,
+              "--pseudo-weight": cfg.pseudo_weight}
+    if not cfg.pseudo_from:
+        given = [flag for flag, value in shares.items() if value is not None]
+        if given:
+            raise BadInput(f"option {given[0]} needs --pseudo-from RUN")
+        return None
+    source = resolve_run(cfg.pseudo_from, COMPETITION, cfg.runs_dir, option="--pseudo-from")
+    check_source(source, parse_folds(cfg.fold, cfg.n_splits), cfg.n_splits)
+    labeller = PseudoLabeller(str(source),
+                              DEFAULT_NEGATIVES if cfg.pseudo_negatives is None else cfg.pseudo_negatives,
+                              DEFAULT_POSITIVES if cfg.pseudo_positives is None else cfg.pseudo_positives,
+                              1.0 if cfg.pseudo_weight is None else cfg.pseudo_weight)
+    if labeller.negatives + labeller.positives > 1:
+        raise BadInput(f"options --pseudo-negatives and --pseudo-positives: {labeller.negatives} + "
+                       f"{labeller.positives} of the test clients is more than all of them")
+    return labeller
 
 
 def apply_feature_choices(cfg: TrainConfig, matrix) -> dict:

@@ -45,7 +45,7 @@ from common.tabular.selection import FEATURES_FILE, METHODS, SelectionOptions, s
 from common.tabular.timing import Timings
 from common.tuning.params import apply_params
 from competitions.home_credit.matrix import COMPETITION, fold_transform, load_matrix, shared_folds
-from competitions.home_credit.recipe import TrainConfig, apply_feature_choices
+from competitions.home_credit.recipe import TrainConfig, apply_feature_choices, pseudo_labeller
 
 FOLD_SELECTION = "selection.csv"
 
@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = parse_config(SelectConfig, argv)
     cfg = apply_params(cfg, others=f"{cfg.model} parameters")
     params = model_params(cfg)
+    pseudo = pseudo_labeller(cfg)  # a pseudo-labelled recipe's folds learn from the same test clients
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
     seed_everything(cfg.seed)
     source = resolve_run(cfg.run, COMPETITION, cfg.runs_dir, "--run")
@@ -117,8 +118,8 @@ def main(argv: list[str] | None = None) -> dict:
                  run.root / FEATURES_FILE)
     transform = chain_transforms(selection_transform(opts, always=encoded, record=record, binned=binned),
                                  fold_transform(cfg, cfg.seed))
-    train_cv(run, cfg, matrix, folds, params, transform=transform, truth=truth_of(COMPETITION, cfg.data),
-             timings=timings, title=f"Home Credit, {cfg.method} selection")
+    train_cv(run, cfg, matrix, folds, params, transform=transform, pseudo=pseudo,
+             truth=truth_of(COMPETITION, cfg.data), timings=timings, title=f"Home Credit, {cfg.method} selection")
     per_fold = {k: int(read_csv(run.fold_path(k) / FOLD_SELECTION, f"train fold {k} again (--no-resume)")
                        ["selected"].sum()) for k in run.folds_with(FOLD_SELECTION)}
     versus = compare_with_source(run, source)

@@ -12,6 +12,8 @@ common.tabular): LightGBM by default, XGBoost or CatBoost with ``--model`` (``--
     python competitions/home_credit/train.py --drop-features runs/home_credit/adv --drop-top 10 --name lgb-drop
     python competitions/home_credit/train.py --adversarial-weights runs/home_credit/adv --name lgb-advw
     python competitions/home_credit/train.py --features-file runs/home_credit/lgb-null-importance --name lgb-sel
+    python competitions/home_credit/train.py --config competitions/home_credit/configs/lgb-xt.yaml \
+        --pseudo-from lgb-xt --name lgb-xt-pseudo     # + test clients its fold k ranked lowest/highest
 
 Writes ``runs/home_credit/<name>/``: per-fold model, predictions and feature importance, the merged
 ``oof.csv``/``test.csv``, ``metrics.json`` (per-fold and OOF AUC with DeLong 95% CI, best iterations,
@@ -40,7 +42,8 @@ from common.tabular.protocol import engine_class, model_params
 from common.tabular.timing import Timings
 from common.tuning.params import apply_params
 from competitions.home_credit.matrix import COMPETITION, fold_transform, load_matrix, shared_folds
-from competitions.home_credit.recipe import TrainConfig, apply_feature_choices
+from common.tabular.pseudo import PseudoLabeller
+from competitions.home_credit.recipe import TrainConfig, apply_feature_choices, pseudo_labeller
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = apply_params(cfg, others=f"{cfg.model} parameters")  # its options shown in config.yaml as they are used
     check_gpu(cfg)  # before the features are built, as the config's own checks (a bad --params file...)
     params = model_params(cfg)
+    pseudo = pseudo_labeller(cfg)
     cfg.data = str(cfg.data or default_data_dir(COMPETITION))
     seed_everything(cfg.seed)
     run = Run.open(COMPETITION, cfg.name, cfg.runs_dir)
@@ -59,22 +63,24 @@ def main(argv: list[str] | None = None) -> dict:
     run.save_config(cfg)
     folds = shared_folds(matrix, cfg.folds_file, cfg.n_splits, cfg.seed, cfg.runs_dir)
     if n_seeds_of(cfg) > 1:  # --seeds K: K seed runs under <run>/seeds/, averaged into this run
-        train_seed_runs(cfg, run, matrix, folds)
-        return run.update_metrics({"tables": list(cfg.tables), **adversarial})
-    train_cv(run, cfg, matrix, folds, params, transform=fold_transform(cfg, cfg.seed),
+        train_seed_runs(cfg, run, matrix, folds, pseudo)
+        return run.update_metrics({"tables": list(cfg.tables), **adversarial,
+                                   **({} if pseudo is None else {"pseudo": pseudo.summary()})})
+    train_cv(run, cfg, matrix, folds, params, transform=fold_transform(cfg, cfg.seed), pseudo=pseudo,
              truth=truth_of(COMPETITION, cfg.data), timings=timings, title="Home Credit")
     return run.update_metrics({"tables": list(cfg.tables), **adversarial})
 
 
-def train_seed_runs(cfg: TrainConfig, run: Run, matrix, folds: np.ndarray) -> dict:
+def train_seed_runs(cfg: TrainConfig, run: Run, matrix, folds: np.ndarray, pseudo: PseudoLabeller | None) -> dict:
     """``--seeds K``: the model with ``seed = cfg.seed + s`` (bagging, feature sampling, target encoding) on the
-    same folds and features, each a normal run in ``<run>/seeds/seed<s>/``; their mean goes into ``run``."""
+    same folds, features and pseudo-labels, each a normal run in ``<run>/seeds/seed<s>/``; their mean goes into
+    ``run``."""
     def one(seed_cfg: TrainConfig, seed_run: Run) -> None:
         seed_run.save_config(seed_cfg)
         # a --params file's seed would tie the seeds
         params = {**model_params(seed_cfg), engine_class(cfg.model).seed_param: seed_cfg.seed}
         train_cv(seed_run, seed_cfg, matrix, folds, params, transform=fold_transform(seed_cfg, seed_cfg.seed),
-                 truth=truth_of(COMPETITION, cfg.data), title=f"Home Credit, seed {seed_cfg.seed}")
+                 pseudo=pseudo, truth=truth_of(COMPETITION, cfg.data), title=f"Home Credit, seed {seed_cfg.seed}")
 
     return train_seeds(run, cfg, one, parse_folds(cfg.fold, cfg.n_splits), n_splits=cfg.n_splits,
                        truth=truth_of(COMPETITION, cfg.data))

@@ -17,8 +17,9 @@ from common.run import Run
 from common.vision.callbacks import GradCamGrid, RocPlot
 from common.vision.distributed import Dist
 from common.vision.nc_callback import NeuralCollapseCurve
+from common.pseudo import PSEUDO_FILE
 from common.vision.pseudo import DEFAULT_THRESHOLD as PSEUDO_THRESHOLD
-from common.vision.pseudo import PSEUDO_FILE, read_pseudo_labels, with_pseudo_labels
+from common.vision.pseudo import read_pseudo_labels, with_pseudo_labels
 from common.vision.trainer import train_folds
 from competitions.nexperia.data import NexperiaData, fill_skipped_test, record_skipped
 from competitions.nexperia.recipe import TrainConfig

@@ -8,8 +8,8 @@ from common.config import option, parse_folds
 from common.errors import BadInput
 from common.multi_seed import seeds_option
 from common.paths import resolve_run
+from common.pseudo import check_source
 from common.vision.pseudo import DEFAULT_THRESHOLD as PSEUDO_THRESHOLD
-from common.vision.pseudo import check_source
 from common.vision.trainer import ImageTrainConfig
 from common.vision.tta import TTA_PRESETS
 from competitions.nexperia.data import NexperiaDataOptions

@@ -185,3 +185,32 @@ def test_cuda_without_a_visible_gpu_is_refused_before_any_work(tmp_path, monkeyp
     with pytest.raises(ValueError, match=r"^option --device cuda: no GPU is visible here"):
         train.main(["--data", str(tmp_path / "no-data"), "--model", model, "--device", "cuda", "--name", "gpu"])
     assert not (runs_root() / "home_credit" / "gpu").exists()
+
+
+@pytest.mark.slow
+def test_pseudo_labels_of_a_finished_run_train_a_second_round(full_run, home_credit_data):
+    run, _ = full_run
+    metrics = train.main(["--data", str(home_credit_data), "--name", "pseudo", *FAST, "--pseudo-from", "full",
+                          "--pseudo-negatives", "0.4", "--pseudo-positives", "0.05"])
+    second = runs_root() / "home_credit" / "pseudo"
+    for fold in range(5):
+        source = pd.read_csv(run / f"fold{fold}" / "test.csv")
+        picked = pd.read_csv(second / f"fold{fold}" / "pseudo.csv")
+        assert len(picked) == round(0.4 * len(source)) + round(0.05 * len(source))
+        ranked = source.sort_values("pred", kind="stable")["id"].tolist()   # the lowest as repaid, the highest defaults
+        assert set(picked.loc[picked["label"] == 1, "id"]) == set(ranked[-round(0.05 * len(source)):])
+    assert metrics["pseudo"]["source"] == str(run) and metrics["complete"]
+    assert sorted(pd.read_csv(second / "oof.csv")["id"]) == sorted(pd.read_csv(run / "oof.csv")["id"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pseudo-weight", "0.5"], r"^option --pseudo-weight needs --pseudo-from RUN$"),
+    (["--pseudo-from", "nowhere"], r"^option --pseudo-from: run 'nowhere' not found"),
+    (["--pseudo-from", "full", "--pseudo-negatives", "0.9", "--pseudo-positives", "0.2"],
+     r"^options --pseudo-negatives and --pseudo-positives: 0.9 \+ 0.2 of the test clients is more than all"),
+    (["--pseudo-from", "full", "--n-splits", "3"], r"that run has --n-splits 5, this one 3: the folds must be"),
+])
+def test_pseudo_options_are_checked_before_any_work(full_run, tmp_path, args, message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        train.main(["--data", str(tmp_path / "no-data"), "--name", "bad-pseudo", *FAST, *args])
+    assert not (runs_root() / "home_credit" / "bad-pseudo").exists()

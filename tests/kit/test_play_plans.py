@@ -71,3 +71,22 @@ def test_each_home_credit_study_parses_for_the_library_of_the_family_it_tunes(tm
         assert cfg.model == library(family) and search_space(raw, source, cfg.model), family
     study, raw, _ = parse_with_space(TuneConfig, ["--config", str(CONFIGS / TUNE_CONFIG["lightgbm-xt"])])
     assert study.extra_trees and study.model == "lightgbm" and "extra_trees" not in raw  # fixed, not searched
+
+
+def test_home_credit_pseudo_labels_repeat_the_best_default_run_and_must_beat_it(tmp_path):
+    from types import SimpleNamespace
+
+    from common.play.steps import Candidate, StepContext
+    from competitions.home_credit.play import family_args
+    (tmp_path / "application_train.csv").write_text("SK_ID_CURR,TARGET\n1,0\n")
+    pseudo = next(s for s in home_credit_plan(tmp_path).steps if s.name == "pseudo")
+    runs = {"lgb-fast": ("lightgbm-fast", 0.83), "lgb-xt": ("lightgbm-xt", 0.82), "xgb": ("xgboost", 0.81)}
+    play = SimpleNamespace(runs_dir=tmp_path / "runs", candidates=lambda: [
+        Candidate(run, family, run, family_args(family), {"auc": auc}) for run, (family, auc) in runs.items()])
+    ctx = StepContext(play, pseudo, allowance=60, replay=None)
+    args = pseudo.args(ctx)
+    assert args == [*family_args("lightgbm-xt"), "--pseudo-from", str(tmp_path / "runs" / "home_credit" / "lgb-xt")]
+    assert pseudo.keep_if_beats(ctx).run == "lgb-xt"        # the quick LightGBM is no source: seeds skip it too
+    cfg = parse_config(config_class(pseudo.module), [*args, "--data", str(tmp_path), "--name", "pseudo"])
+    assert cfg.pseudo_from and cfg.extra_trees
+    assert pseudo.args(StepContext(SimpleNamespace(runs_dir=tmp_path, candidates=list), pseudo, 60, None)) is None
