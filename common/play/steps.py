@@ -28,6 +28,9 @@ PLAY_FOLDER = "{play}"  # the play's folder in the arguments the decisions log r
 TRIAL_COST = 2.0  # a trial's folds over the same folds of the run it tunes: slower settings drawn, data loaded
 RUN_OVER_TRIAL = 1.3  # a fold of a run over the same fold in a study's trial: the run loads the data, predicts the test
 SLACK = 1.5  # a step may run past its share by this factor (later steps are worth less) but never past the tail
+# the folds left of a started run go on together while they fit this many times more: cut short, its folds
+# would be lost to the blend (a partial run is not blended); one by one, each fold pays the start again
+FINISH_STRETCH = 2.0
 
 
 @dataclass
@@ -72,15 +75,15 @@ class StepContext:
     def spent(self) -> float:
         return time.monotonic() - self.started
 
-    def fits(self, done: int, count: int = 1) -> bool:
+    def fits(self, done: int, count: int = 1, stretch: float = 1.0) -> bool:
         """Whether ``count`` more units (after ``done``) fit: replaying, while the recorded count is not reached;
         otherwise while their projected time (the mean of this step's units, else the step's projection
-        :meth:`Step.unit_s`) fits the step's share (times SLACK; essential steps: any share) and the time left
-        before the tail."""
+        :meth:`Step.unit_s`) fits the step's share (times SLACK and ``stretch``; essential steps: any share) and
+        the time left before the tail."""
         if self.replay is not None:
             return done + count <= int(self.replay.get("units", 0))
         unit = float(np.mean(self.unit_seconds)) if self.unit_seconds else self.step.unit_s(self.play)
-        within_share = self.step.essential or self.spent() + unit * count <= self.allowance * SLACK
+        within_share = self.step.essential or self.spent() + unit * count <= self.allowance * SLACK * stretch
         return within_share and unit * count <= self.play.left_for_steps()
 
     def run(self, module: str, args: Sequence[str], label: str, units: int = 1) -> UnitResult:
@@ -184,7 +187,8 @@ class Once(Step):
 
 @dataclass
 class Folds(Step):
-    """One run of ``module`` fold by fold: ``--name run --fold k`` plus ``args`` and the play's own options."""
+    """One run of ``module`` fold by fold: ``--name run --fold k`` plus ``args`` and the play's own options; the
+    run ``writes`` names (default: ``run``) is the one whose folds count and that the blend takes."""
     name: str
     module: str
     args: list[str] | ArgsOf
@@ -192,6 +196,7 @@ class Folds(Step):
     estimate_s: float       # one fold
     family: str
     run_name: str = ""
+    writes: str = ""        # the run the command writes, where it is not its --name (features.py: <name>-logreg)
     keep_if_beats: Callable[[StepContext], Optional[Candidate]] | None = None  # kept only if better than this run
     pace_of: tuple[str, ...] = ()  # families whose best run's measured folds project this one's (a tuned family)
     study: str = ""                # a Tune step whose best trial's measured folds project this one's
@@ -215,16 +220,17 @@ class Folds(Step):
         if args is None:
             return Outcome("skipped", reason="nothing to work on (an earlier step it needs did not finish)")
         run_name = self.run_name or self.name
-        done = train_folds(ctx, self.module, [*args, "--name", run_name], run_name)
-        return finish_run(ctx, run_name, self.family, args, done, self.keep_if_beats)
+        written = self.writes or run_name
+        done = train_folds(ctx, self.module, [*args, "--name", run_name], written)
+        return finish_run(ctx, written, self.family, args, done, self.keep_if_beats)
 
 
 def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, replay_folds: int | None = None) -> int:
     """Train the folds of ``run_name`` not finished yet while they fit; the number of folds finished.
 
     The first fold runs alone and is timed; the folds left then run in one process when all of them are projected
-    to fit (one start and one load of the data instead of one per fold: 11 s a fold instead of 15-20 s for the
-    quick Home Credit LightGBM), else one by one. Replaying, as many folds as the step's recorded units, or
+    to fit, up to FINISH_STRETCH times the step's share (one start and one load of the data instead of one per fold:
+    11 s a fold instead of 15-20 s for the quick Home Credit LightGBM), else one by one. Replaying, as many folds as the step's recorded units, or
     ``replay_folds`` where its units count something else (seeds)."""
     play = ctx.play
     folder = RunFolder(play.runs_dir / play.competition / run_name)
@@ -235,7 +241,7 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
             return done
         if ctx.replay is not None:
             batch = todo[:max(0, (replay_folds if replay_folds is not None else int(ctx.replay["units"])) - done)]
-        elif ctx.unit_seconds and ctx.fits(done, count=len(todo)):
+        elif ctx.unit_seconds and ctx.fits(done, count=len(todo), stretch=FINISH_STRETCH):
             batch = todo
         else:
             batch = todo[:1] if ctx.fits(done) else []

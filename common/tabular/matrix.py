@@ -181,7 +181,7 @@ class FoldSplit:
         if part == "pseudo":
             rows = self.pseudo.rows
             return self.matrix.test, rows, added.others[1].iloc[rows] if added else None
-        raise ValueError(f"no part {part!r} of a fold (train, valid or test)")
+        raise ValueError(f"no part {part!r} of a fold (train, valid, test, own or pseudo)")
 
     def values(self, part: str) -> np.ndarray | None:
         """The model's columns of the ``part`` rows ("train", "valid", "test") as one float32 array (None: the

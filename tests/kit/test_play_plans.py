@@ -13,6 +13,7 @@ from competitions.nexperia.play import play_plan as nexperia_plan
 CONFIG_OF = {"competitions.nexperia.train": "competitions.nexperia.recipe:TrainConfig",
              "competitions.nexperia.vae": "competitions.nexperia.anomaly:VAEConfig",
              "competitions.nexperia.baseline": "competitions.nexperia.baseline:BaselineConfig",
+             "competitions.nexperia.features": "competitions.nexperia.features:FeaturesConfig",
              "competitions.home_credit.train": "competitions.home_credit.train:TrainConfig"}
 
 
@@ -90,3 +91,20 @@ def test_home_credit_pseudo_labels_repeat_the_best_default_run_and_must_beat_it(
     cfg = parse_config(config_class(pseudo.module), [*args, "--data", str(tmp_path), "--name", "pseudo"])
     assert cfg.pseudo_from and cfg.extra_trees
     assert pseudo.args(StepContext(SimpleNamespace(runs_dir=tmp_path, candidates=list), pseudo, 60, None)) is None
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_nexperia_deep_features_embed_with_the_best_cnn_run_and_blend_its_classifier_run(tmp_path, device):
+    from types import SimpleNamespace
+
+    from common.play.steps import Candidate, StepContext
+    features = next(s for s in nexperia_plan(tmp_path, device).steps if s.name == "features")
+    runs = {"pixels": ("pixels", 0.9), "cnn": ("cnn", 0.95), "cnn-fast": ("cnn-fast", 0.93)}
+    play = SimpleNamespace(runs_dir=tmp_path / "runs", candidates=lambda: [
+        Candidate(run, family, run, [], {"auc": auc}) for run, (family, auc) in runs.items()])
+    (tmp_path / "runs" / "nexperia" / "cnn").mkdir(parents=True)
+    args = features.args(StepContext(play, features, allowance=60, replay=None))
+    assert args[args.index("--checkpoint-run") + 1] == str(tmp_path / "runs" / "nexperia" / "cnn")
+    cfg = parse_config(config_class(features.module), [*args, "--data", str(tmp_path), "--name", features.name])
+    assert cfg.classifiers == ["logreg"] and not cfg.plots and cfg.device == device
+    assert features.writes == f"{features.name}-logreg"      # the run features.py writes for its --name

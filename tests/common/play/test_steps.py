@@ -206,3 +206,35 @@ def test_a_plan_names_blend_methods_the_kit_has():
     assert Plan(steps=[step]).blend_methods == ("hill", "rank")
     with pytest.raises(ValueError, match=r"a plan's blend methods are some of \[.*'hill'.*\]: \['hil'\]"):
         Plan(steps=[step], blend_methods=("hil",))
+
+
+def test_the_folds_left_of_a_started_run_go_on_together_up_to_twice_its_share(tmp_path, monkeypatch):
+    """A run whose first fold took longer than projected (16 s where its family's folds took 5) went on one fold at a
+    time, each paying the start again, and was cut at 4 of 5 folds: a minute for a run the blend cannot take."""
+    from common.play import steps
+    from common.play.steps import FINISH_STRETCH, UnitResult, train_folds
+
+    calls = []
+
+    def run_unit(module, args, log, timeout, env):
+        batch = [int(k) for k in args[args.index("--fold") + 1].split(",")]
+        calls.append(batch)
+        for k in batch:
+            (tmp_path / "runs" / "toy" / "run" / f"fold{k}").mkdir(parents=True, exist_ok=True)
+        return UnitResult(seconds=16.0 * len(batch), returncode=0, stopped=False)
+
+    monkeypatch.setattr(steps, "run_unit", run_unit)
+    monkeypatch.setattr(steps.RunFolder, "is_finished", lambda self, k: (self.root / f"fold{k}").is_dir())
+    for allowance, expected in ((80 / SLACK / FINISH_STRETCH + 1, [[0], [1, 2, 3, 4]]),   # 80 s within twice the share
+                                (80 / SLACK / FINISH_STRETCH - 5, [[0], [1]])):           # past it: one by one
+        calls.clear()
+        for old in (tmp_path / "runs").glob("toy/run/fold*"):
+            old.rmdir()
+        play = SimpleNamespace(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
+                               log_path=tmp_path / "log.txt", left_for_steps=lambda: 1000.0,
+                               speed=lambda lane="cpu": 1.0, progress=lambda *a: None)
+        step = Folds("run", "module", [], weight=1, estimate_s=5, family="f")
+        ctx = StepContext(play, step, allowance, None)
+        ctx.spent = lambda: sum(ctx.unit_seconds)
+        assert train_folds(ctx, "module", ["--name", "run"], "run") == sum(map(len, expected))
+        assert calls == expected
