@@ -14,15 +14,12 @@ and float32 values to predict, XGBoost and CatBoost the fold's DataFrames (:meth
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from common.errors import BadInput
-
-if TYPE_CHECKING:
-    from common.tabular.pseudo import PseudoRows
 
 
 @dataclass
@@ -110,6 +107,19 @@ class FoldData:
     w_train: np.ndarray | None = None  # the training rows' weights (None: all 1)
 
 
+@dataclass(frozen=True)
+class PseudoRows:
+    """Test rows that train a fold after its own (pseudo-labels, ``common.tabular.pseudo``): their positions in
+    ``matrix.test``, hard labels and one weight."""
+    rows: np.ndarray
+    labels: np.ndarray
+    weight: float = 1.0
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.full(len(self.rows), self.weight, np.float64)
+
+
 @dataclass
 class FoldSplit:
     """One fold of ``matrix``, no feature value copied: the positions of its training and validation rows and
@@ -119,7 +129,7 @@ class FoldSplit:
     train_rows: np.ndarray
     valid_rows: np.ndarray
     added: FoldColumns | None = None
-    pseudo: PseudoRows | None = None  # test rows that train the fold after its own (common.tabular.pseudo)
+    pseudo: PseudoRows | None = None
 
     @property
     def kept(self) -> list[str]:

@@ -19,22 +19,10 @@ import pandas as pd
 
 from common.errors import BadInput
 from common.pseudo import read_source_fold
-from common.tabular.matrix import TabularMatrix
+from common.tabular.matrix import PseudoRows, TabularMatrix
 
 DEFAULT_NEGATIVES = 0.3   # --pseudo-negatives
 DEFAULT_POSITIVES = 0.05  # --pseudo-positives
-
-
-@dataclass(frozen=True)
-class PseudoRows:
-    """Test rows that train a fold: their positions in ``matrix.test``, hard labels and one weight."""
-    rows: np.ndarray
-    labels: np.ndarray
-    weight: float = 1.0
-
-    @property
-    def weights(self) -> np.ndarray:
-        return np.full(len(self.rows), self.weight, np.float64)
 
 
 def select_shares(pred: np.ndarray, negatives: float, positives: float) -> tuple[np.ndarray, np.ndarray]:

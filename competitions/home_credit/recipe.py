@@ -57,10 +57,10 @@ class TrainConfig(MatrixOptions, GBDTConfig):
 def pseudo_labeller(cfg: TrainConfig) -> PseudoLabeller | None:
     """The ``--pseudo-*`` options' labeller, its source run checked (it finished every fold this run trains, over
     as many folds): None without ``--pseudo-from``, whose companions need it."""
-    shares = {"--pseudo-negatives": cfg.pseudo_negatives, "--pseudo-positives": cfg.pseudo_positives,
-              "--pseudo-weight": cfg.pseudo_weight}
+    companions = {"--pseudo-negatives": cfg.pseudo_negatives, "--pseudo-positives": cfg.pseudo_positives,
+                  "--pseudo-weight": cfg.pseudo_weight}
     if not cfg.pseudo_from:
-        given = [flag for flag, value in shares.items() if value is not None]
+        given = [flag for flag, value in companions.items() if value is not None]
         if given:
             raise BadInput(f"option {given[0]} needs --pseudo-from RUN")
         return None

@@ -13,9 +13,9 @@ from common.folds import make_folds
 from common.run import Run
 from common.tabular.config import GBDTConfig
 from common.tabular.cross_validate import train_cv
-from common.tabular.matrix import FoldColumns, FoldTransform, TabularMatrix, split_fold
+from common.tabular.matrix import FoldColumns, FoldTransform, PseudoRows, TabularMatrix, split_fold
 from common.tabular.protocol import model_params
-from common.tabular.pseudo import PseudoLabeller, PseudoRows, select_shares
+from common.tabular.pseudo import PseudoLabeller, select_shares
 
 FAST = ["--num-threads", "1", "--learning-rate", "0.2", "--max-depth", "3",
         "--num-boost-round", "30", "--early-stopping-rounds", "10", "--log-period", "0", "--n-splits", "3"]
