@@ -15,6 +15,7 @@ import pandas as pd
 
 from common.errors import BadInput, MissingInput
 from common.io import read_csv
+from common.paths import resolve_run
 from common.run import DONE_FILE, RunFolder
 
 PSEUDO_FILE = "pseudo.csv"  # what each fold of a second round learnt from, in its fold folder
@@ -45,6 +46,20 @@ def check_source(source: str | Path, folds, n_splits: int) -> None:
                            f"{n_splits}: the folds must be the same")
     for fold in folds:
         source_fold_file(root, fold)
+
+
+def resolve_source(source: str | None, competition: str, runs_dir, folds, n_splits: int,
+                   companions: dict) -> Path | None:
+    """The ``--pseudo-from`` run (a folder, or a run name of ``competition``) checked by :func:`check_source` for
+    ``folds``; None without it, when none of its ``companions`` ({flag: value, None where not given}) is given."""
+    if not source:
+        given = [flag for flag, value in companions.items() if value is not None]
+        if given:
+            raise BadInput(f"option {given[0]} needs --pseudo-from RUN")
+        return None
+    root = resolve_run(source, competition, runs_dir, option="--pseudo-from")
+    check_source(root, folds, n_splits)
+    return root
 
 
 def read_source_fold(source: str | Path, fold: int, test_ids: np.ndarray,

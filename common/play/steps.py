@@ -230,8 +230,8 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
 
     The first fold runs alone and is timed; the folds left then run in one process when all of them are projected
     to fit, up to FINISH_STRETCH times the step's share (one start and one load of the data instead of one per fold:
-    11 s a fold instead of 15-20 s for the quick Home Credit LightGBM), else one by one. Replaying, as many folds as the step's recorded units, or
-    ``replay_folds`` where its units count something else (seeds)."""
+    11 s a fold instead of 15-20 s for the quick Home Credit LightGBM), else one by one. Replaying, as many folds as
+    the step's recorded units, or ``replay_folds`` where its units count something else (seeds)."""
     play = ctx.play
     folder = RunFolder(play.runs_dir / play.competition / run_name)
     while True:

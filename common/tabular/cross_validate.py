@@ -16,9 +16,9 @@ CatBoost's DataFrames) and ``fit``.
 
 Per fold it writes the engine's model file (``model.txt``, ``model.json`` or ``model.cbm``, up to the best
 iteration), ``fold<k>/importance.csv`` (and ``fold<k>/pseudo.csv`` with pseudo-labels), besides the driver's
-prediction files and ``done.json``; per run the parameters used (``lgb_params.yaml``, ``xgb_params.yaml`` or ``catboost_params.yaml``),
-``importance.csv/png``, ``roc.png`` and ``metrics.json`` (the driver's schema plus ``timing``, ``model``,
-``importance_type``: what ``importance.csv`` measures, and ``n_features``).
+prediction files and ``done.json``; per run the parameters used (``lgb_params.yaml``, ``xgb_params.yaml`` or
+``catboost_params.yaml``), ``importance.csv/png``, ``roc.png`` and ``metrics.json`` (the driver's schema plus
+``timing``, ``model``, ``importance_type``: what ``importance.csv`` measures, and ``n_features``).
 """
 from __future__ import annotations
 

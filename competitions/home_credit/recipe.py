@@ -11,8 +11,7 @@ from common.errors import BadInput, MissingInput
 from common.adversarial import SHIFTED_FEATURES, WEIGHTS, read_shifted_features, read_weights
 from common.config import option, parse_folds
 from common.multi_seed import seeds_option
-from common.paths import resolve_run
-from common.pseudo import check_source
+from common.pseudo import resolve_source
 from common.tabular.config import GBDTConfig
 from common.tabular.pseudo import DEFAULT_NEGATIVES, DEFAULT_POSITIVES, PseudoLabeller
 from common.tabular.selection import read_selected_features
@@ -57,15 +56,12 @@ class TrainConfig(MatrixOptions, GBDTConfig):
 def pseudo_labeller(cfg: TrainConfig) -> PseudoLabeller | None:
     """The ``--pseudo-*`` options' labeller, its source run checked (it finished every fold this run trains, over
     as many folds): None without ``--pseudo-from``, whose companions need it."""
-    companions = {"--pseudo-negatives": cfg.pseudo_negatives, "--pseudo-positives": cfg.pseudo_positives,
-                  "--pseudo-weight": cfg.pseudo_weight}
-    if not cfg.pseudo_from:
-        given = [flag for flag, value in companions.items() if value is not None]
-        if given:
-            raise BadInput(f"option {given[0]} needs --pseudo-from RUN")
+    source = resolve_source(cfg.pseudo_from, COMPETITION, cfg.runs_dir, parse_folds(cfg.fold, cfg.n_splits),
+                            cfg.n_splits, {"--pseudo-negatives": cfg.pseudo_negatives,
+                                           "--pseudo-positives": cfg.pseudo_positives,
+                                           "--pseudo-weight": cfg.pseudo_weight})
+    if source is None:
         return None
-    source = resolve_run(cfg.pseudo_from, COMPETITION, cfg.runs_dir, option="--pseudo-from")
-    check_source(source, parse_folds(cfg.fold, cfg.n_splits), cfg.n_splits)
     labeller = PseudoLabeller(str(source),
                               DEFAULT_NEGATIVES if cfg.pseudo_negatives is None else cfg.pseudo_negatives,
                               DEFAULT_POSITIVES if cfg.pseudo_positives is None else cfg.pseudo_positives,

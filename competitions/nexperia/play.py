@@ -2,8 +2,9 @@
 so that any budget ends with a result, a quick VAE (``configs/vae-demo.yaml``), the default CNN recipe, the conv VAE
 anomaly score, a quick CNN (where the recipe did not fit), logistic regression on the best CNN's penultimate-layer
 features, seeds of the best CNN and pseudo-labels from it (kept only when their CV beats it); the pilot blends what
-finished with the train-test leak fix (docs/play.md). With ``--device cuda`` the image steps train on the GPU in a lane of their own, beside the CPU steps, with two CNN
-recipes instead of one (configs/default.yaml from scratch, configs/pretrained.yaml from ImageNet weights).
+finished with the train-test leak fix (docs/play.md). With ``--device cuda`` the image steps train on the GPU in a
+lane of their own, beside the CPU steps, with two CNN recipes instead of one (configs/default.yaml from scratch,
+configs/pretrained.yaml from ImageNet weights).
 
 Estimates are seconds per fold on the 2-core reference machine for the synthetic default (docs/results.md: the
 default recipe 170 s a fold, the conv VAE 49 s), scaled by the number of training images; the pilot rescales them

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from common.config import option, parse_folds
 from common.errors import BadInput
 from common.multi_seed import seeds_option
-from common.paths import resolve_run
-from common.pseudo import check_source
+from common.pseudo import resolve_source
 from common.vision.pseudo import DEFAULT_THRESHOLD as PSEUDO_THRESHOLD
 from common.vision.trainer import ImageTrainConfig
 from common.vision.tta import TTA_PRESETS
@@ -71,10 +70,8 @@ class TrainConfig(ImageTrainConfig, NexperiaDataOptions):
 def check_pseudo_options(cfg: TrainConfig) -> None:
     """``--pseudo-*`` options: the threshold and weight need ``--pseudo-from``, whose run must have finished
     every fold this command trains (fold k's pseudo-labels come from that fold's own model)."""
-    if not cfg.pseudo_from:
-        for flag, value in (("--pseudo-threshold", cfg.pseudo_threshold), ("--pseudo-weight", cfg.pseudo_weight)):
-            if value is not None:
-                raise BadInput(f"option {flag} needs --pseudo-from RUN")
-        return
-    cfg.pseudo_from = str(resolve_run(cfg.pseudo_from, "nexperia", cfg.runs_dir, option="--pseudo-from"))
-    check_source(cfg.pseudo_from, parse_folds(cfg.fold, cfg.n_splits), cfg.n_splits)
+    source = resolve_source(cfg.pseudo_from, "nexperia", cfg.runs_dir, parse_folds(cfg.fold, cfg.n_splits),
+                            cfg.n_splits, {"--pseudo-threshold": cfg.pseudo_threshold,
+                                           "--pseudo-weight": cfg.pseudo_weight})
+    if source is not None:
+        cfg.pseudo_from = str(source)

@@ -5,10 +5,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 from common.config import parse_config
-from common.folds import make_folds
 from common.run import Run
 from common.tabular.config import GBDTConfig
 from common.tabular.cross_validate import train_cv
@@ -18,17 +16,6 @@ from common.tabular.tune import GBDTTuneConfig, run_study
 
 FAST = ["--num-threads", "1", "--learning-rate", "0.2", "--num-leaves", "7", "--min-data-in-leaf", "10",
         "--num-boost-round", "30", "--early-stopping-rounds", "10", "--log-period", "0", "--n-splits", "3"]
-
-
-@pytest.fixture(scope="module")
-def cancer() -> tuple[TabularMatrix, np.ndarray]:
-    """400 labelled rows and 169 test rows (ids 0..568), 30 features, and 3 stratified folds."""
-    data = load_breast_cancer(as_frame=True)
-    frame = data.data.rename(columns=lambda c: c.replace(" ", "_")).assign(row=np.arange(len(data.data)))
-    frame["label"] = data.target.astype(float)
-    frame.loc[400:, "label"] = np.nan
-    matrix = TabularMatrix.from_frame(frame, "row", "label")
-    return matrix, make_folds(matrix.ids, matrix.y, n_splits=3, seed=0)["fold"].to_numpy()
 
 
 def _train(tmp_path, matrix, folds, *args, transform=None) -> tuple[Run, dict]:

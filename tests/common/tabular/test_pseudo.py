@@ -5,31 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 from common.config import parse_config
 from common.errors import BadInput, MissingInput
-from common.folds import make_folds
 from common.run import Run
 from common.tabular.config import GBDTConfig
 from common.tabular.cross_validate import train_cv
-from common.tabular.matrix import FoldColumns, FoldTransform, PseudoRows, TabularMatrix, split_fold
+from common.tabular.matrix import FoldColumns, FoldTransform, PseudoRows, split_fold
 from common.tabular.protocol import model_params
 from common.tabular.pseudo import PseudoLabeller, select_shares
 
 FAST = ["--num-threads", "1", "--learning-rate", "0.2", "--max-depth", "3",
         "--num-boost-round", "30", "--early-stopping-rounds", "10", "--log-period", "0", "--n-splits", "3"]
-
-
-@pytest.fixture(scope="module")
-def cancer() -> tuple[TabularMatrix, np.ndarray]:
-    """400 labelled rows and 169 test rows of scikit-learn's breast cancer data, 3 folds."""
-    data = load_breast_cancer(as_frame=True)
-    frame = data.data.rename(columns=lambda c: c.replace(" ", "_")).assign(row=np.arange(len(data.data)))
-    frame["label"] = data.target.astype(float)
-    frame.loc[400:, "label"] = np.nan
-    matrix = TabularMatrix.from_frame(frame, "row", "label")
-    return matrix, make_folds(matrix.ids, matrix.y, n_splits=3, seed=0)["fold"].to_numpy()
 
 
 def train(root, matrix, folds, name, *args, pseudo=None, transform=None) -> tuple[Run, dict]:
