@@ -31,6 +31,7 @@ SLACK = 1.5  # a step may run past its share by this factor (later steps are wor
 # the folds left of a started run go on together while they fit this many times more: cut short, its folds
 # would be lost to the blend (a partial run is not blended); one by one, each fold pays the start again
 FINISH_STRETCH = 2.0
+MIN_PACE_SHARE = 0.1  # a unit's pace is at least this share of its command's time, whatever the start measured
 
 
 @dataclass
@@ -65,26 +66,54 @@ class Outcome:
 
 class StepContext:
     """What a running step sees: the play (``kit.play.pilot.Play``), its allowance, its recorded decision when
-    replaying, its units' times."""
+    replaying, its commands' times."""
 
     def __init__(self, play, step: "Step", allowance: float, replay: dict | None):
         self.play, self.step, self.allowance, self.replay = play, step, allowance, replay
         self.started = time.monotonic()
-        self.unit_seconds: list[float] = []
+        self.commands: list[tuple[int, float]] = []  # (units, seconds) of each command that ended by itself
 
     def spent(self) -> float:
         return time.monotonic() - self.started
 
+    @property
+    def units_run(self) -> int:
+        return sum(units for units, _ in self.commands)
+
+    def start_s(self) -> float:
+        """Seconds a command of this step pays before its first unit: fitted to its own commands once they came in
+        two sizes (a fold alone, then the folds left together), else the play's measure for the lane."""
+        if not self.step.pays_start:
+            return 0.0
+        own = start_cost(self.commands)
+        return own if own is not None else self.play.start_s(self.step.lane)
+
+    def pace(self) -> float | None:
+        """Measured seconds of one unit, each command's start left out (None before a command ended)."""
+        if not self.commands:
+            return None
+        seconds = sum(s for _, s in self.commands)
+        return max(seconds - self.start_s() * len(self.commands), MIN_PACE_SHARE * seconds) / self.units_run
+
+    def projected(self, count: int) -> float:
+        """Seconds one command of ``count`` units is projected to take: its start, then the units at the measured
+        pace (the step's projection :meth:`Step.unit_s` before any)."""
+        unit = self.pace()
+        return self.start_s() + count * (unit if unit is not None else self.step.unit_s(self.play))
+
     def fits(self, done: int, count: int = 1, stretch: float = 1.0) -> bool:
-        """Whether ``count`` more units (after ``done``) fit: replaying, while the recorded count is not reached;
-        otherwise while their projected time (the mean of this step's units, else the step's projection
-        :meth:`Step.unit_s`) fits the step's share (times SLACK and ``stretch``; essential steps: any share) and
-        the time left before the tail."""
+        """Whether ``count`` more units (after ``done``) fit in one command: replaying, while the recorded count is
+        not reached; otherwise while the command's projected time fits the step's share (times SLACK and
+        ``stretch``; essential steps: any share) and the time left before the tail."""
         if self.replay is not None:
             return done + count <= int(self.replay.get("units", 0))
-        unit = float(np.mean(self.unit_seconds)) if self.unit_seconds else self.step.unit_s(self.play)
-        within_share = self.step.essential or self.spent() + unit * count <= self.allowance * SLACK * stretch
-        return within_share and unit * count <= self.play.left_for_steps()
+        projected = self.projected(count)
+        within_share = self.step.essential or self.spent() + projected <= self.allowance * SLACK * stretch
+        return within_share and projected <= self.play.left_for_steps()
+
+    def most_that_fit(self, done: int, most: int) -> int:
+        """The most units, up to ``most``, that :meth:`fits` one command (0 when not one does)."""
+        return next((count for count in range(most, 0, -1) if self.fits(done, count)), 0)
 
     def run(self, module: str, args: Sequence[str], label: str, units: int = 1) -> UnitResult:
         """``units`` units in one command; stopped at the play's deadline (never when replaying: counts, not the
@@ -93,7 +122,7 @@ class StepContext:
         self.play.progress(self.step, label, self)
         result = run_unit(module, list(args), self.play.log_path, timeout, self.play.env)
         if not result.stopped:
-            self.unit_seconds += [result.seconds / units] * units
+            self.commands.append((units, result.seconds))
         return result
 
     def candidates(self) -> list[Candidate]:
@@ -101,6 +130,17 @@ class StepContext:
 
     def best(self, families: Sequence[str] | None = None) -> Candidate | None:
         return best_of(self.candidates(), families)
+
+
+def start_cost(commands: Sequence[tuple[int, float]]) -> float | None:
+    """Seconds a command pays before its first unit (Python's start, the data read), fitted to ``commands``
+    ((units, seconds) each) as seconds = start + units x pace; None until commands of two sizes were timed. Never
+    below 0 nor above the quickest command."""
+    if len({units for units, _ in commands}) < 2:
+        return None
+    units, seconds = np.array(commands, dtype=float).T
+    _, start = np.polyfit(units, seconds, 1)
+    return float(np.clip(start, 0.0, seconds.min()))
 
 
 def measured_pace(play, families: Sequence[str] = ()) -> float | None:
@@ -135,6 +175,8 @@ class Step:
     after: tuple[str, ...] = ()
     measures_speed = False  # its units are what estimate_s estimates (folds): they calibrate the play's speed
     then = ""               # a later step whose least useful size this one leaves it (a study: its tuned run)
+    pays_start = True       # each command pays the start measured apart from its units (not when one command is
+                            # what estimate_s estimates: a check, the features)
 
     def minimum_units(self, n_splits: int) -> int:
         return 1
@@ -172,6 +214,7 @@ class Once(Step):
     essential: bool = False
     lane: str = "cpu"
     after: tuple[str, ...] = ()
+    pays_start = False
 
     def run(self, ctx: StepContext) -> Outcome:
         args = _args(self.args, ctx)
@@ -229,9 +272,10 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
     """Train the folds of ``run_name`` not finished yet while they fit; the number of folds finished.
 
     The first fold runs alone and is timed; the folds left then run in one process when all of them are projected
-    to fit, up to FINISH_STRETCH times the step's share (one start and one load of the data instead of one per fold:
-    11 s a fold instead of 15-20 s for the quick Home Credit LightGBM), else one by one. Replaying, as many folds as
-    the step's recorded units, or ``replay_folds`` where its units count something else (seeds)."""
+    to fit (the command's start once, then the folds at the measured pace), up to FINISH_STRETCH times the step's
+    share: one start and one load of the data instead of one per fold (11 s a fold instead of 15-20 s for the quick
+    Home Credit LightGBM). Otherwise as many as fit the share go on together. Replaying, as many folds as the step's
+    recorded units, or ``replay_folds`` where its units count something else (seeds)."""
     play = ctx.play
     folder = RunFolder(play.runs_dir / play.competition / run_name)
     while True:
@@ -241,10 +285,12 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
             return done
         if ctx.replay is not None:
             batch = todo[:max(0, (replay_folds if replay_folds is not None else int(ctx.replay["units"])) - done)]
-        elif ctx.unit_seconds and ctx.fits(done, count=len(todo), stretch=FINISH_STRETCH):
+        elif not ctx.commands:
+            batch = todo[:1] if ctx.fits(done) else []
+        elif ctx.fits(done, count=len(todo), stretch=FINISH_STRETCH):
             batch = todo
         else:
-            batch = todo[:1] if ctx.fits(done) else []
+            batch = todo[:ctx.most_that_fit(done, len(todo))]
         if not batch:
             return done
         label = f"{run_name} fold {batch[0]}" if len(batch) == 1 else f"{run_name} folds {batch[0]}-{batch[-1]}"
@@ -350,13 +396,13 @@ class Tune(Step):
                        reason=f"{trials} trials finished")
 
     def trials_that_fit(self, ctx: StepContext, most: int) -> int:
-        """How many more trials (up to ``most``) fit the step's time and the time left, the run ``then`` needs
-        (projected from the best trial so far) kept aside."""
+        """How many more trials (up to ``most``) fit one command within the step's time and the time left, the run
+        ``then`` needs (projected from the best trial so far) kept aside."""
         play = ctx.play
-        trial = float(np.mean(ctx.unit_seconds)) if ctx.unit_seconds else self.unit_s(play)
+        trial = ctx.pace() or self.unit_s(play)
         then_s = play.minimum_s(play.step_named(self.then)) if self.then else 0.0
-        room = min(ctx.allowance * SLACK - ctx.spent(), play.left_for_steps()) - then_s
-        return min(most, int(room // trial)) if trial > 0 else most
+        room = min(ctx.allowance * SLACK - ctx.spent(), play.left_for_steps()) - then_s - ctx.start_s()
+        return max(0, min(most, int(room // trial))) if trial > 0 else most
 
 
 def study_pace(play, study: str) -> float | None:

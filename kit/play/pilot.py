@@ -26,7 +26,7 @@ from common.io import atomic_write_json, read_json
 from common.play.budget import Clock, format_seconds, share
 from common.play.decisions import DecisionLog, Replay
 from common.play.plan import Plan, plays_root
-from common.play.steps import PLAY_FOLDER, SLACK, Candidate, Outcome, Step, StepContext
+from common.play.steps import PLAY_FOLDER, SLACK, Candidate, Outcome, Step, StepContext, start_cost
 from common.play.units import UnitFailed
 from common.registry import get_competition, load_hook
 
@@ -81,16 +81,26 @@ class Play:
         """Measured unit time over the plan's estimate, the median over the steps of ``lane`` so far (over every step
         when the lanes do not run side by side; 1 before any): every estimate is scaled by it, so a slower machine
         or larger data shrinks what the plan offers to fit."""
-        names = {s.name for s in self.plan.steps if len(self.lanes()) == 1 or s.lane == lane}
-        ratios = [r["notes"]["unit_s"] / r["notes"]["estimate_s"] for r in self.decisions.finished()
-                  if r.get("step") in names and (r.get("notes") or {}).get("unit_s")
-                  and (r.get("notes") or {}).get("estimate_s")]
+        ratios = [notes["unit_s"] / notes["estimate_s"] for notes in self.measured(lane)
+                  if notes.get("unit_s") and notes.get("estimate_s")]
         return max(float(np.median(ratios)), MIN_SPEED) if ratios else 1.0
 
+    def start_s(self, lane: str = "cpu") -> float:
+        """Seconds a command pays before its first fold (Python's start, the data read), the median measured by the
+        steps of ``lane`` so far; 0 before any (a first fold's time then counts it as the fold's)."""
+        starts = [notes["start_s"] for notes in self.measured(lane) if notes.get("start_s") is not None]
+        return float(np.median(starts)) if starts else 0.0
+
+    def measured(self, lane: str) -> list[dict]:
+        """The notes of the finished steps of ``lane`` (of every lane when they do not run side by side)."""
+        names = {s.name for s in self.plan.steps if len(self.lanes()) == 1 or s.lane == lane}
+        return [r.get("notes") or {} for r in self.decisions.finished() if r.get("step") in names]
+
     def minimum_s(self, step: Step) -> float:
-        """The step's least useful size in seconds, with that of the step it leaves time for (a study's ``then``)."""
-        return step.unit_s(self) * step.minimum_units(self.n_splits) + (
-            self.minimum_s(self.step_named(step.then)) if step.then else 0.0)
+        """The step's least useful size in seconds (one command's start with it), with that of the step it leaves
+        time for (a study's ``then``)."""
+        return (self.start_s(step.lane) if step.pays_start else 0.0) + step.unit_s(self) * step.minimum_units(
+            self.n_splits) + (self.minimum_s(self.step_named(step.then)) if step.then else 0.0)
 
     def step_named(self, name: str) -> Step:
         return next(s for s in self.plan.steps if s.name == name)
@@ -215,10 +225,11 @@ class Play:
             try:
                 outcome = step.run(context)
             except UnitFailed as failure:  # the other steps go on, as AutoML systems skip a model that fails
-                outcome = Outcome("failed", units=len(context.unit_seconds), reason=str(failure))
-            if context.unit_seconds and step.measures_speed:
-                outcome.notes = {**outcome.notes, "unit_s": round(float(sum(context.unit_seconds) / len(
-                    context.unit_seconds)), 2), "estimate_s": step.estimate_s}
+                outcome = Outcome("failed", units=context.units_run, reason=str(failure))
+            if context.commands and step.measures_speed:
+                start = start_cost(context.commands)
+                outcome.notes = {**outcome.notes, "unit_s": round(context.pace(), 2), "estimate_s": step.estimate_s,
+                                 **({"start_s": round(start, 2)} if start is not None else {})}
         spent = round(self.clock.spent() - at, 2)
         event = "skip" if outcome.status == "skipped" else "finish"
         cv = outcome.cv

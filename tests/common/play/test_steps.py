@@ -12,7 +12,7 @@ from common.play.units import UnitFailed, run_unit
 
 
 def context(allowance=10.0, left=100.0, essential=False, replay=None, speed=1.0, estimate=1.0):
-    play = SimpleNamespace(left_for_steps=lambda: left, speed=lambda lane="cpu": speed)
+    play = SimpleNamespace(left_for_steps=lambda: left, speed=lambda lane="cpu": speed, start_s=lambda lane="cpu": 0.0)
     step = Once("check", "module", [], weight=1, estimate_s=estimate, essential=essential)
     return StepContext(play, step, allowance, replay)
 
@@ -26,10 +26,10 @@ def test_a_unit_fits_while_its_projection_is_within_the_share_and_the_time_left(
 
 def test_measured_units_replace_the_estimate():
     ctx = context(allowance=10, estimate=0.1)
-    ctx.unit_seconds = [15.0, 17.0]
+    ctx.commands = [(1, 15.0), (1, 17.0)]
     assert not ctx.fits(2)  # 16 s a unit measured: one more would pass 10 s x SLACK
     ctx = context(allowance=10, estimate=1000)
-    ctx.unit_seconds = [1.0, 2.0]
+    ctx.commands = [(1, 1.0), (1, 2.0)]
     assert ctx.fits(2)
 
 
@@ -118,8 +118,10 @@ def test_a_tight_budget_skips_what_cannot_fit_and_keeps_a_partial_run(tmp_path):
     plan = Plan(steps=[
         Folds("lgb", module, ["--model", "lightgbm", *fast], weight=1, estimate_s=2, family="lightgbm",
               essential=True),
-        # estimated cheap, so it starts; its share (diluted by "check") holds one measured fold, not three
-        Folds("xgb", module, ["--model", "xgboost", *fast], weight=1, estimate_s=0.1, family="xgboost"),
+        # estimated cheap, so it starts; its share (diluted by "check") holds one measured fold (slow: 10000 rounds),
+        # not three even stretched to finish
+        Folds("xgb", module, ["--model", "xgboost", *fast, "--num-boost-round", "10000", "--early-stopping-rounds",
+                              "10000"], weight=1, estimate_s=0.1, family="xgboost"),
         Folds("huge", module, ["--model", "xgboost", *fast], weight=1, estimate_s=1000, family="xgboost"),
         Once("check", module, ["--help"], weight=300, estimate_s=0.1),
     ], n_splits=3, tail_s=10)
@@ -150,8 +152,12 @@ def test_a_study_leaves_the_time_of_the_run_it_feeds():
     play = Play.__new__(Play)
     play.plan = Plan(steps=[tune, tuned], n_splits=5)
     play.device, play.speed, play.candidates = "cpu", lambda lane="cpu": 1.0, lambda: []  # nothing measured yet
+    play.start_s = lambda lane="cpu": 0.0
     assert play.minimum_s(tuned) == 5 * 4
     assert play.minimum_s(tune) == 6 * 10 + 5 * 4  # its least trials, then every fold of the tuned run
+    play.start_s = lambda lane="cpu": 7.0                # each command starts Python and reads the data first
+    assert play.minimum_s(tuned) == 7 + 5 * 4
+    assert play.minimum_s(tune) == (7 + 6 * 10) + (7 + 5 * 4)
     with pytest.raises(ValueError, match="leaves time for 'tuned', which is not a later step"):
         Plan(steps=[tuned, tune])
 
@@ -176,10 +182,13 @@ def test_a_study_runs_while_its_trials_and_the_run_after_it_fit():
     tune = Tune("tune", "module", [], weight=1, estimate_s=10, then="tuned")
     tuned = Folds("tuned", "module", [], weight=1, estimate_s=4, family="tuned")
     play = SimpleNamespace(left_for_steps=lambda: 1000.0, speed=lambda lane="cpu": 1.0, candidates=lambda: [],
-                           minimum_s=lambda step: 20.0, step_named=lambda name: tuned)
+                           minimum_s=lambda step: 20.0, step_named=lambda name: tuned, start_s=lambda lane="cpu": 0.0)
     ctx = StepContext(play, tune, allowance=60.0, replay=None)
     assert tune.trials_that_fit(ctx, 5) == 5   # 60 x SLACK = 90 s: 20 s for the run, 70 s for 7 trials of 10 s
-    ctx.unit_seconds = [30.0, 30.0]            # measured: 30 s a trial
+    play.start_s = lambda lane="cpu": 35.0      # a call starts Python and reads the data first: 35 s left for trials
+    assert tune.trials_that_fit(ctx, 5) == 3
+    play.start_s = lambda lane="cpu": 0.0
+    ctx.commands = [(2, 60.0)]                  # measured: 30 s a trial
     assert tune.trials_that_fit(ctx, 5) == 2
     play.left_for_steps = lambda: 50.0          # the time left bounds it too
     assert tune.trials_that_fit(ctx, 5) == 1
@@ -232,9 +241,56 @@ def test_the_folds_left_of_a_started_run_go_on_together_up_to_twice_its_share(tm
             old.rmdir()
         play = SimpleNamespace(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
                                log_path=tmp_path / "log.txt", left_for_steps=lambda: 1000.0,
-                               speed=lambda lane="cpu": 1.0, progress=lambda *a: None)
+                               speed=lambda lane="cpu": 1.0, start_s=lambda lane="cpu": 0.0, progress=lambda *a: None)
         step = Folds("run", "module", [], weight=1, estimate_s=5, family="f")
         ctx = StepContext(play, step, allowance, None)
-        ctx.spent = lambda: sum(ctx.unit_seconds)
+        ctx.spent = lambda: sum(seconds for _, seconds in ctx.commands)
         assert train_folds(ctx, "module", ["--name", "run"], "run") == sum(map(len, expected))
         assert calls == expected
+
+
+def test_the_start_of_a_command_is_fitted_apart_from_its_units():
+    from common.play.steps import start_cost
+
+    assert start_cost([(1, 13.0)]) is None                    # one size: start and fold cannot be told apart
+    assert start_cost([(1, 13.0), (4, 22.0)]) == pytest.approx(10.0)
+    assert start_cost([(1, 13.0), (4, 22.0), (1, 13.0)]) == pytest.approx(10.0)
+    assert start_cost([(1, 5.0), (4, 40.0)]) == 0.0            # slower folds later: no negative start
+    assert start_cost([(1, 10.0), (4, 8.0)]) == 8.0         # noise: at most the quickest command
+
+
+def test_a_measured_start_is_paid_once_a_command_not_once_a_fold(tmp_path, monkeypatch):
+    """The demo's pseudo-label run: its first fold took 13 s, 10 of them starting Python and reading the data (as
+    the play measured on its first runs). Projected at 13 s a fold, the 4 left did not fit the 40 s left and went
+    one by one, each paying the start again, and the run ended partial; at 10 s + 4 x 3 s they go on together.
+    Before the play measured a start, as many as fit go on together, and the two sizes tell the start apart."""
+    from common.play import steps
+    from common.play.steps import UnitResult, train_folds
+
+    calls = []
+
+    def run_unit(module, args, log, timeout, env):
+        batch = [int(k) for k in args[args.index("--fold") + 1].split(",")]
+        calls.append(batch)
+        for k in batch:
+            (tmp_path / "runs" / "toy" / "run" / f"fold{k}").mkdir(parents=True, exist_ok=True)
+        return UnitResult(seconds=10.0 + 3.0 * len(batch), returncode=0, stopped=False)
+
+    monkeypatch.setattr(steps, "run_unit", run_unit)
+    monkeypatch.setattr(steps.RunFolder, "is_finished", lambda self, k: (self.root / f"fold{k}").is_dir())
+    for measured_start, expected in ((10.0, [[0], [1, 2, 3, 4]]), (0.0, [[0], [1, 2, 3], [4]])):
+        calls.clear()
+        for old in (tmp_path / "runs").glob("toy/run/fold*"):
+            old.rmdir()
+        left = [53.0]
+        play = SimpleNamespace(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
+                               log_path=tmp_path / "log.txt", left_for_steps=lambda: left[0] - ctx.spent(),
+                               speed=lambda lane="cpu": 1.0, start_s=lambda lane="cpu": measured_start,
+                               progress=lambda *a: None)
+        step = Folds("run", "module", [], weight=1, estimate_s=3, family="f")
+        ctx = StepContext(play, step, allowance=35.0, replay=None)
+        ctx.spent = lambda: sum(seconds for _, seconds in ctx.commands)
+        train_folds(ctx, "module", ["--name", "run"], "run")
+        assert calls == expected
+    assert ctx.start_s() == pytest.approx(10.0)   # its own commands, once they came in two sizes
+    assert ctx.pace() == pytest.approx(3.0)
