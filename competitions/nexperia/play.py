@@ -1,15 +1,15 @@
 """The Nexperia autopilot's plan (``kit play nexperia``): the duplicate and leak check, logistic regression on pixels
 so that any budget ends with a result, a quick VAE (``configs/vae-demo.yaml``), the default CNN recipe, the conv VAE
 anomaly score, a quick CNN (where the recipe did not fit), logistic regression on the best CNN's penultimate-layer
-features, seeds of the best CNN and pseudo-labels from it (kept only when their CV beats it); the pilot blends what
-finished with the train-test leak fix (docs/play.md). With ``--device cuda`` the image steps train on the GPU in a
+features, an Optuna study around the CNN recipe and the run of its best parameters (where four trials and that run
+fit: budgets of hours on a CPU), seeds of the best CNN and pseudo-labels from it (kept only when their CV beats it);
+the pilot blends what finished with the train-test leak fix (docs/play.md). With ``--device cuda`` the image steps train on the GPU in a
 lane of their own, beside the CPU steps, with two CNN recipes instead of one (configs/default.yaml from scratch,
 configs/pretrained.yaml from ImageNet weights).
 
 Estimates are seconds per fold on the 2-core reference machine for the synthetic default (docs/results.md: the
 default recipe 170 s a fold, the conv VAE 49 s), scaled by the number of training images; the pilot rescales them
-by what it measures. Not in the plan yet: CNN tuning (``kit tune nexperia``; no study around the default recipe
-has been measured).
+by what it measures.
 """
 from __future__ import annotations
 
@@ -17,18 +17,20 @@ from pathlib import Path
 
 from common.io import read_json
 from common.play.plan import Plan
-from common.play.steps import Folds, Once, Seeds, StepContext
+from common.play.steps import Folds, Once, Seeds, StepContext, Tune
 
 CONFIGS = Path(__file__).parent / "configs"
 TRAIN = "competitions.nexperia.train"
+TUNE = "competitions.nexperia.tune"
 REFERENCE_IMAGES = 3_000
-CNN_FAMILIES = ("cnn-fast", "cnn", "cnn-pretrained")
+CNN_FAMILIES = ("cnn-fast", "cnn", "cnn-pretrained", "cnn-tuned")
 GPU_WORKERS = 6  # the GPU path is fed by the CPU-side loader (configs/pretrained.yaml's workers)
-# seconds a fold at 3,000 images: measured on the 2-core machine (docs/results.md); on the GPU, projected from the
-# H100 figures of ../shared/notes/performance.md (15-30 s of start-up and ~15 s of end per fold, 2-3 s an epoch),
-# to be replaced by what the play measures on its first fold
-CPU_SECONDS = {"vae-fast": 5, "cnn-fast": 90, "cnn": 170, "vae": 55, "features": 30, "pseudo": 200}
-GPU_SECONDS = {"vae-fast": 10, "cnn-fast": 40, "cnn": 90, "cnn-pretrained": 80, "vae": 25, "features": 20,
+# seconds a fold at 3,000 images, once the command started (Python, torch, the images read: 7-11 s on the CPU, which
+# the pilot measures apart): measured on the 2-core machine (docs/results.md, `make demo`'s play); on the GPU,
+# projected from the H100 figures of ../shared/notes/performance.md (15-30 s of start-up and ~15 s of end per fold,
+# 2-3 s an epoch), to be replaced by what the play measures on its first fold
+CPU_SECONDS = {"pixels": 1, "vae-fast": 3, "cnn-fast": 90, "cnn": 170, "vae": 55, "features": 30, "pseudo": 200}
+GPU_SECONDS = {"pixels": 1, "vae-fast": 10, "cnn-fast": 40, "cnn": 90, "cnn-pretrained": 80, "vae": 25, "features": 20,
                "pseudo": 110}
 
 
@@ -69,6 +71,29 @@ def deep_features_args(device: str):
     return args
 
 
+def tune_args(device: str):
+    """The study around the play's CNN recipe (``cnn``), once a run of it measured its folds: trials are projected
+    at its pace."""
+    config = "tune-play-cpu.yaml" if device == "cpu" else "tune-play-gpu.yaml"
+
+    def args(ctx: StepContext) -> list[str] | None:
+        if ctx.best(("cnn",)) is None:
+            return None
+        return ["--family", "cnn", "--config", str(CONFIGS / config), "--device", device,
+                "--workers", "0" if device == "cpu" else str(GPU_WORKERS)]
+    return args
+
+
+def tuned_args(recipe: str, device: str):
+    """The recipe's run again with the study's best parameters (``train.py --params``)."""
+    def args(ctx: StepContext) -> list[str] | None:
+        tuned = ctx.play.decisions.outcome("tune")
+        if not tuned or tuned.get("status") != "done":
+            return None
+        return [*cnn_args(recipe, device), "--params", tuned["notes"]["best_params"]]
+    return args
+
+
 def play_plan(data: Path, device: str = "cpu") -> Plan:
     """The plan on ``device``: on the CPU every step in turn; with CUDA the image steps (lane "device") train on the
     GPU with its recipes while the CPU lane checks duplicates and fits the pixel baseline beside them."""
@@ -85,7 +110,7 @@ def play_plan(data: Path, device: str = "cpu") -> Plan:
              lambda ctx: ["--data", str(data), "--out", str(ctx.play.runs_dir / "nexperia" / "duplicates.csv")],
              weight=0.2, estimate_s=10 * scale, summary=duplicates_summary, essential=True),
         # logistic regression on 32 px pixels first (seconds a fold), so that any budget ends with a result
-        Folds("pixels", "competitions.nexperia.baseline", ["--no-progress"], weight=0.3, estimate_s=3 * scale,
+        Folds("pixels", "competitions.nexperia.baseline", ["--no-progress"], weight=0.3, estimate_s=seconds["pixels"] * scale,
               family="pixels", essential=True),
         Folds("vae-fast", "competitions.nexperia.vae", ["--config", str(CONFIGS / "vae-demo.yaml"), "--heatmaps", "0",
                                                         "--device", device, "--no-progress"], weight=0.5,
@@ -103,6 +128,11 @@ def play_plan(data: Path, device: str = "cpu") -> Plan:
               family="cnn-fast", **on_device),
         Folds("features", "competitions.nexperia.features", deep_features_args(device), weight=0.5,
               estimate_s=seconds["features"] * scale, family="cnn-features", writes="features-logreg", **on_device),
+        # a trial is a fold of the recipe (the sampler's first 3 are random: 4 at least)
+        Tune("tune", TUNE, tune_args(device), weight=2, estimate_s=seconds["cnn"] * scale, families=("cnn",),
+             trial_folds=1, least_trials=4, trials_per_call=1, then="tuned", **on_device),
+        Folds("tuned", TRAIN, tuned_args(cnns[0][1], device), weight=1, estimate_s=seconds["cnn"] * scale,
+              family="cnn-tuned", pace_of=("cnn",), study="tune", **on_device),
         Seeds("seeds", TRAIN, weight=2, estimate_s=seconds["cnn"] * scale, families=CNN_FAMILIES, **on_device),
         Folds("pseudo", TRAIN, pseudo_args, weight=2, estimate_s=seconds["pseudo"] * scale, family="cnn-pseudo",
               keep_if_beats=lambda ctx: ctx.best(CNN_FAMILIES), **on_device),

@@ -108,3 +108,33 @@ def test_nexperia_deep_features_embed_with_the_best_cnn_run_and_blend_its_classi
     cfg = parse_config(config_class(features.module), [*args, "--data", str(tmp_path), "--name", features.name])
     assert cfg.classifiers == ["logreg"] and not cfg.plots and cfg.device == device
     assert features.writes == f"{features.name}-logreg"      # the run features.py writes for its --name
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_nexperia_tunes_around_its_cnn_recipe_and_trains_the_best_parameters(tmp_path, device):
+    """The study's command parses with tune.py's options and search space on the play's device, starts once the
+    recipe's run measured its folds, and its best parameters train the recipe's run again (``--params``)."""
+    from types import SimpleNamespace
+
+    from common.play.decisions import DecisionLog
+    from common.play.steps import Candidate, StepContext
+    from competitions.nexperia.tune import read_study
+    plan = nexperia_plan(tmp_path, device)
+    tune, tuned = (next(s for s in plan.steps if s.name == name) for name in ("tune", "tuned"))
+    assert tune.then == "tuned" and tuned.study == "tune" and tuned.family == "cnn-tuned"
+    assert [s.name for s in plan.steps].index("tuned") < [s.name for s in plan.steps].index("seeds")
+    decisions = DecisionLog(tmp_path / "decisions.jsonl")
+    play = SimpleNamespace(runs_dir=tmp_path / "runs", decisions=decisions, candidates=list)
+    assert tune.args(StepContext(play, tune, 60, None)) is None          # no recipe run to tune around yet
+    play.candidates = lambda: [Candidate("cnn", "cnn", "cnn", [], {"auc": 0.95})]
+    args = tune.args(StepContext(play, tune, 60, None))
+    family, cfg, base, _, space = read_study([*args, "--data", str(tmp_path), "--name", "tune"])
+    assert family == "cnn" and cfg.device == device and cfg.tune_folds == tune.trial_folds == 1
+    assert {"lr", "weight_decay", "augment", "loss", "ema"} <= set(space)
+    assert tuned.args(StepContext(play, tuned, 60, None)) is None        # no study finished yet
+    best = tmp_path / "best_params.yaml"
+    best.write_text("lr: 0.0021\nloss: smooth\n")
+    decisions.append({"event": "finish", "step": "tune", "status": "done", "notes": {"best_params": str(best)}})
+    cfg = parse_config(config_class(tuned.module), [*tuned.args(StepContext(play, tuned, 60, None)),
+                                                    "--data", str(tmp_path), "--name", "tuned"])
+    assert cfg.params == str(best) and cfg.device == device
