@@ -405,6 +405,13 @@ class Tune(Step):
         return max(0, min(most, int(room // trial))) if trial > 0 else most
 
 
+def finished_study(ctx: StepContext, name: str) -> dict | None:
+    """The decision of the Tune step ``name`` when it ended with its best parameters written (``notes["best_params"]``,
+    its ``args``), else None: what the run of its best parameters is built from."""
+    outcome = ctx.play.decisions.outcome(name)
+    return outcome if outcome and outcome.get("status") == "done" else None
+
+
 def study_pace(play, study: str) -> float | None:
     """Seconds a fold of a run with the best parameters of the Tune step ``study`` is projected to take: its best
     trial's measured seconds per fold, times RUN_OVER_TRIAL (a run also loads the data and predicts the test rows)."""

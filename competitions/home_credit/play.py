@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common.io import read_json
 from common.play.plan import Plan
-from common.play.steps import Folds, Once, Seeds, StepContext, Tune
+from common.play.steps import Folds, Once, Seeds, StepContext, Tune, finished_study
 
 CONFIGS = Path(__file__).parent / "configs"
 TRAIN, TUNE = "competitions.home_credit.train", "competitions.home_credit.tune"
@@ -62,8 +62,8 @@ def tune_args(ctx: StepContext) -> list[str] | None:
 
 
 def tuned_args(ctx: StepContext) -> list[str] | None:
-    tuned = ctx.play.decisions.outcome("tune")
-    if not tuned or tuned.get("status") != "done":
+    tuned = finished_study(ctx, "tune")
+    if tuned is None:
         return None
     family = tuned["args"][tuned["args"].index("--model") + 1]
     return [*family_args(family), "--params", tuned["notes"]["best_params"]]

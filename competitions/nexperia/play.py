@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common.io import read_json
 from common.play.plan import Plan
-from common.play.steps import Folds, Once, Seeds, StepContext, Tune
+from common.play.steps import Folds, Once, Seeds, StepContext, Tune, finished_study
 
 CONFIGS = Path(__file__).parent / "configs"
 TRAIN = "competitions.nexperia.train"
@@ -87,8 +87,8 @@ def tune_args(device: str):
 def tuned_args(recipe: str, device: str):
     """The recipe's run again with the study's best parameters (``train.py --params``)."""
     def args(ctx: StepContext) -> list[str] | None:
-        tuned = ctx.play.decisions.outcome("tune")
-        if not tuned or tuned.get("status") != "done":
+        tuned = finished_study(ctx, "tune")
+        if tuned is None:
             return None
         return [*cnn_args(recipe, device), "--params", tuned["notes"]["best_params"]]
     return args

@@ -19,7 +19,7 @@ from common.config import option, parse_config
 from common.errors import MissingInput
 from common.folds import get_or_make_folds
 from common.play.plan import Plan
-from common.play.steps import Folds, Once, Seeds, StepContext, Tune
+from common.play.steps import Folds, Once, Seeds, StepContext, Tune, finished_study
 from common.registry import Competition, register
 from common.run import Run
 from common.tabular.config import GBDTConfig
@@ -56,8 +56,8 @@ def tune_args(ctx: StepContext) -> list[str] | None:
 
 
 def tuned_args(ctx: StepContext) -> list[str] | None:
-    tuned = ctx.play.decisions.outcome("tune")
-    if not tuned or tuned.get("status") != "done":
+    tuned = finished_study(ctx, "tune")
+    if tuned is None:
         return None
     return [*tuned["args"][:2], *FAST, "--features", "--params", tuned["notes"]["best_params"]]
 

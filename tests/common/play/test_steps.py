@@ -220,8 +220,21 @@ def test_a_plan_names_blend_methods_the_kit_has():
 def test_the_folds_left_of_a_started_run_go_on_together_up_to_twice_its_share(tmp_path, monkeypatch):
     """A run whose first fold took longer than projected (16 s where its family's folds took 5) went on one fold at a
     time, each paying the start again, and was cut at 4 of 5 folds: a minute for a run the blend cannot take."""
+    from common.play.steps import FINISH_STRETCH, train_folds
+
+    calls = fake_fold_commands(tmp_path, monkeypatch, lambda folds: 16.0 * folds)
+    for allowance, expected in ((80 / SLACK / FINISH_STRETCH + 1, [[0], [1, 2, 3, 4]]),   # 80 s within twice the share
+                                (80 / SLACK / FINISH_STRETCH - 5, [[0], [1]])):           # past it: one by one
+        ctx = fresh_run(tmp_path, calls, allowance, estimate=5, left=1000.0, start=0.0)
+        assert train_folds(ctx, "module", ["--name", "run"], "run") == sum(map(len, expected))
+        assert calls == expected
+
+
+def fake_fold_commands(tmp_path, monkeypatch, seconds):
+    """Fold commands of the run ``run`` that only mark their folds finished, each taking ``seconds(its folds)`` on
+    the clock :func:`fresh_run` gives; the list of the folds each command was given."""
     from common.play import steps
-    from common.play.steps import FINISH_STRETCH, UnitResult, train_folds
+    from common.play.steps import UnitResult
 
     calls = []
 
@@ -230,23 +243,26 @@ def test_the_folds_left_of_a_started_run_go_on_together_up_to_twice_its_share(tm
         calls.append(batch)
         for k in batch:
             (tmp_path / "runs" / "toy" / "run" / f"fold{k}").mkdir(parents=True, exist_ok=True)
-        return UnitResult(seconds=16.0 * len(batch), returncode=0, stopped=False)
+        return UnitResult(seconds=seconds(len(batch)), returncode=0, stopped=False)
 
     monkeypatch.setattr(steps, "run_unit", run_unit)
     monkeypatch.setattr(steps.RunFolder, "is_finished", lambda self, k: (self.root / f"fold{k}").is_dir())
-    for allowance, expected in ((80 / SLACK / FINISH_STRETCH + 1, [[0], [1, 2, 3, 4]]),   # 80 s within twice the share
-                                (80 / SLACK / FINISH_STRETCH - 5, [[0], [1]])):           # past it: one by one
-        calls.clear()
-        for old in (tmp_path / "runs").glob("toy/run/fold*"):
-            old.rmdir()
-        play = SimpleNamespace(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
-                               log_path=tmp_path / "log.txt", left_for_steps=lambda: 1000.0,
-                               speed=lambda lane="cpu": 1.0, start_s=lambda lane="cpu": 0.0, progress=lambda *a: None)
-        step = Folds("run", "module", [], weight=1, estimate_s=5, family="f")
-        ctx = StepContext(play, step, allowance, None)
-        ctx.spent = lambda: sum(seconds for _, seconds in ctx.commands)
-        assert train_folds(ctx, "module", ["--name", "run"], "run") == sum(map(len, expected))
-        assert calls == expected
+    return calls
+
+
+def fresh_run(tmp_path, calls, allowance, estimate, left, start):
+    """A step of the run ``run`` with no fold finished and ``calls`` cleared, in a play whose steps have ``left``
+    seconds (less the step's own commands) and whose commands start in ``start`` seconds; its clock is the sum of
+    its commands' seconds."""
+    calls.clear()
+    for old in (tmp_path / "runs").glob("toy/run/fold*"):
+        old.rmdir()
+    play = SimpleNamespace(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
+                           log_path=tmp_path / "log.txt", left_for_steps=lambda: left - ctx.spent(),
+                           speed=lambda lane="cpu": 1.0, start_s=lambda lane="cpu": start, progress=lambda *a: None)
+    ctx = StepContext(play, Folds("run", "module", [], weight=1, estimate_s=estimate, family="f"), allowance, None)
+    ctx.spent = lambda: sum(seconds for _, seconds in ctx.commands)
+    return ctx
 
 
 def test_the_start_of_a_command_is_fitted_apart_from_its_units():
@@ -264,32 +280,11 @@ def test_a_measured_start_is_paid_once_a_command_not_once_a_fold(tmp_path, monke
     the play measured on its first runs). Projected at 13 s a fold, the 4 left did not fit the 40 s left and went
     one by one, each paying the start again, and the run ended partial; at 10 s + 4 x 3 s they go on together.
     Before the play measured a start, as many as fit go on together, and the two sizes tell the start apart."""
-    from common.play import steps
-    from common.play.steps import UnitResult, train_folds
+    from common.play.steps import train_folds
 
-    calls = []
-
-    def run_unit(module, args, log, timeout, env):
-        batch = [int(k) for k in args[args.index("--fold") + 1].split(",")]
-        calls.append(batch)
-        for k in batch:
-            (tmp_path / "runs" / "toy" / "run" / f"fold{k}").mkdir(parents=True, exist_ok=True)
-        return UnitResult(seconds=10.0 + 3.0 * len(batch), returncode=0, stopped=False)
-
-    monkeypatch.setattr(steps, "run_unit", run_unit)
-    monkeypatch.setattr(steps.RunFolder, "is_finished", lambda self, k: (self.root / f"fold{k}").is_dir())
+    calls = fake_fold_commands(tmp_path, monkeypatch, lambda folds: 10.0 + 3.0 * folds)
     for measured_start, expected in ((10.0, [[0], [1, 2, 3, 4]]), (0.0, [[0], [1, 2, 3], [4]])):
-        calls.clear()
-        for old in (tmp_path / "runs").glob("toy/run/fold*"):
-            old.rmdir()
-        left = [53.0]
-        play = SimpleNamespace(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
-                               log_path=tmp_path / "log.txt", left_for_steps=lambda: left[0] - ctx.spent(),
-                               speed=lambda lane="cpu": 1.0, start_s=lambda lane="cpu": measured_start,
-                               progress=lambda *a: None)
-        step = Folds("run", "module", [], weight=1, estimate_s=3, family="f")
-        ctx = StepContext(play, step, allowance=35.0, replay=None)
-        ctx.spent = lambda: sum(seconds for _, seconds in ctx.commands)
+        ctx = fresh_run(tmp_path, calls, allowance=35.0, estimate=3, left=53.0, start=measured_start)
         train_folds(ctx, "module", ["--name", "run"], "run")
         assert calls == expected
     assert ctx.start_s() == pytest.approx(10.0)   # its own commands, once they came in two sizes
