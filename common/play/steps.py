@@ -182,8 +182,15 @@ class Step:
         return 1
 
     def unit_s(self, play) -> float:
-        """The projected seconds of one unit in ``play``: the estimate at the measured speed of its lane."""
-        return self.estimate_s * play.speed(self.lane)
+        """The projected seconds of one unit in ``play``: as measured for it (:meth:`measured_unit_s`), else the
+        estimate at the measured speed of its lane."""
+        measured = self.measured_unit_s(play)
+        return measured if measured is not None else self.estimate_s * play.speed(self.lane)
+
+    def measured_unit_s(self, play) -> float | None:
+        """Seconds of one unit as an earlier step measured them (a run of the same recipe), None when none did: its
+        first fold need not then run alone to be timed."""
+        return None
 
     def run(self, ctx: StepContext) -> Outcome:
         raise NotImplementedError
@@ -251,12 +258,11 @@ class Folds(Step):
     def minimum_units(self, n_splits: int) -> int:
         return n_splits
 
-    def unit_s(self, play) -> float:
-        """The slower of the paces measured for it (its family's default run, its study's best trial), else the
-        estimate at the play's speed."""
+    def measured_unit_s(self, play) -> float | None:
+        """The slower of the paces measured for it (its family's default run, its study's best trial)."""
         paces = [p for p in (measured_pace(play, self.pace_of) if self.pace_of else None,
                              study_pace(play, self.study) if self.study else None) if p]
-        return max(paces) if paces else super().unit_s(play)
+        return max(paces) if paces else None
 
     def run(self, ctx: StepContext) -> Outcome:
         args = _args(self.args, ctx)
@@ -271,10 +277,11 @@ class Folds(Step):
 def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, replay_folds: int | None = None) -> int:
     """Train the folds of ``run_name`` not finished yet while they fit; the number of folds finished.
 
-    The first fold runs alone and is timed; the folds left then run in one process when all of them are projected
-    to fit (the command's start once, then the folds at the measured pace), up to FINISH_STRETCH times the step's
-    share: one start and one load of the data instead of one per fold (11 s a fold instead of 15-20 s for the quick
-    Home Credit LightGBM). Otherwise as many as fit the share go on together. Replaying, as many folds as the step's
+    The first fold runs alone and is timed, unless an earlier step measured the recipe's pace (a seed of a run, a
+    tuned run after its study); the folds left then run in one process when all of them are projected to fit (the
+    command's start once, then the folds at the measured pace), up to FINISH_STRETCH times the step's share: one
+    start and one load of the data instead of one per fold (11 s a fold instead of 15-20 s for the quick Home
+    Credit LightGBM). Otherwise as many as fit the share go on together. Replaying, as many folds as the step's
     recorded units, or ``replay_folds`` where its units count something else (seeds)."""
     play = ctx.play
     folder = RunFolder(play.runs_dir / play.competition / run_name)
@@ -285,7 +292,7 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
             return done
         if ctx.replay is not None:
             batch = todo[:max(0, (replay_folds if replay_folds is not None else int(ctx.replay["units"])) - done)]
-        elif not ctx.commands:
+        elif not ctx.commands and ctx.step.measured_unit_s(play) is None:
             batch = todo[:1] if ctx.fits(done) else []
         elif ctx.fits(done, count=len(todo), stretch=FINISH_STRETCH):
             batch = todo
@@ -297,6 +304,11 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
         if ctx.run(module, [*args, *play.common_args, "--fold", ",".join(map(str, batch))], label,
                    units=len(batch)).stopped:
             return play.n_splits - sum(1 for k in todo if not folder.is_finished(k))
+
+
+def folds_left(play, run_name: str) -> int:
+    folder = RunFolder(play.runs_dir / play.competition / run_name)
+    return sum(1 for k in range(play.n_splits) if not (folder.root.is_dir() and folder.is_finished(k)))
 
 
 def finish_run(ctx: StepContext, run_name: str, family: str, args: list[str], done: int,
@@ -461,10 +473,10 @@ class Seeds(Step):
             pool = [c for c in pool if c.library != library]
         return best_of(pool, self.families or None)
 
-    def unit_s(self, play) -> float:
+    def measured_unit_s(self, play) -> float | None:
         """A fold of the base run as its step measured it (a seed of the quick LightGBM costs what it did, not
-        what a seed of CatBoost would), else the estimate at the play's speed."""
-        return pace_of_run(play, self.base(play)) or super().unit_s(play)
+        what a seed of CatBoost would)."""
+        return pace_of_run(play, self.base(play))
 
     def run(self, ctx: StepContext) -> Outcome:
         play = ctx.play
@@ -480,6 +492,11 @@ class Seeds(Step):
             seed_run = f"{base_run}-seed{s}"
             args = [*strip_option(base_args, "--seed"), "--seed", str(self.base_seed + s)]
             if ctx.replay is not None and s > int(ctx.replay["units"]):
+                break
+            left = folds_left(play, seed_run)
+            if ctx.replay is None and left and not ctx.fits(play.n_splits - left, count=left):
+                reason = (f"seed {s} ({left} folds) is projected at {ctx.projected(left):.0f} s, more than the time "
+                          "left: not started (a seed short of its folds is not averaged)")
                 break
             done = train_folds(ctx, self.module, [*args, "--name", seed_run], seed_run, replay_folds=play.n_splits)
             if done < play.n_splits:

@@ -231,7 +231,7 @@ def test_the_folds_left_of_a_started_run_go_on_together_up_to_twice_its_share(tm
 
 
 def fake_fold_commands(tmp_path, monkeypatch, seconds):
-    """Fold commands of the run ``run`` that only mark their folds finished, each taking ``seconds(its folds)`` on
+    """Fold commands that only mark their run's folds finished, each taking ``seconds(its folds)`` on
     the clock :func:`fresh_run` gives; the list of the folds each command was given."""
     from common.play import steps
     from common.play.steps import UnitResult
@@ -242,7 +242,7 @@ def fake_fold_commands(tmp_path, monkeypatch, seconds):
         batch = [int(k) for k in args[args.index("--fold") + 1].split(",")]
         calls.append(batch)
         for k in batch:
-            (tmp_path / "runs" / "toy" / "run" / f"fold{k}").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "runs" / "toy" / args[args.index("--name") + 1] / f"fold{k}").mkdir(parents=True, exist_ok=True)
         return UnitResult(seconds=seconds(len(batch)), returncode=0, stopped=False)
 
     monkeypatch.setattr(steps, "run_unit", run_unit)
@@ -289,3 +289,30 @@ def test_a_measured_start_is_paid_once_a_command_not_once_a_fold(tmp_path, monke
         assert calls == expected
     assert ctx.start_s() == pytest.approx(10.0)   # its own commands, once they came in two sizes
     assert ctx.pace() == pytest.approx(3.0)
+
+
+def test_a_recipe_an_earlier_step_measured_runs_its_folds_in_one_command(tmp_path, monkeypatch):
+    """A seed of a run, or a tuned run after its study: the pace is known, so no fold runs alone to time it (the
+    second start it paid left the play's last seeds 3 of 5 folds in the 29 s that one command of 5 fitted)."""
+    from common.play.steps import train_folds
+
+    calls = fake_fold_commands(tmp_path, monkeypatch, lambda folds: 5.0 + 4.0 * folds)
+    ctx = fresh_run(tmp_path, calls, allowance=20.0, estimate=100, left=29.0, start=5.0)
+    monkeypatch.setattr(ctx.step, "measured_unit_s", lambda play: 4.0)
+    assert train_folds(ctx, "module", ["--name", "run"], "run") == 5
+    assert calls == [[0, 1, 2, 3, 4]]
+
+
+def test_a_seed_whose_folds_do_not_all_fit_is_not_started(tmp_path, monkeypatch):
+    from common.play.steps import Seeds
+
+    calls = fake_fold_commands(tmp_path, monkeypatch, lambda folds: 5.0 + 4.0 * folds)
+    play = measured_play(tmp_path, 1.0, {"run": (["--model", "lightgbm"], 0.82, 4.0)})
+    play.__dict__.update(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
+                         log_path=tmp_path / "log.txt", left_for_steps=lambda: 24.0, start_s=lambda lane="cpu": 5.0,
+                         progress=lambda *a: None)
+    ctx = StepContext(play, Seeds("seeds", "module", weight=1, estimate_s=30), 100.0, None)
+    outcome = ctx.step.run(ctx)
+    assert calls == []     # 5 s + 5 x 4 s projected, 24 s left: a partial seed would be thrown away
+    assert outcome.status == "skipped"
+    assert "seed 1 (5 folds) is projected at 25 s" in outcome.reason
