@@ -284,9 +284,8 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
     Credit LightGBM). Otherwise as many as fit the share go on together. Replaying, as many folds as the step's
     recorded units, or ``replay_folds`` where its units count something else (seeds)."""
     play = ctx.play
-    folder = RunFolder(play.runs_dir / play.competition / run_name)
     while True:
-        todo = [k for k in range(play.n_splits) if not (folder.root.is_dir() and folder.is_finished(k))]
+        todo = unfinished_folds(play, run_name)
         done = play.n_splits - len(todo)
         if not todo:
             return done
@@ -303,12 +302,12 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
         label = f"{run_name} fold {batch[0]}" if len(batch) == 1 else f"{run_name} folds {batch[0]}-{batch[-1]}"
         if ctx.run(module, [*args, *play.common_args, "--fold", ",".join(map(str, batch))], label,
                    units=len(batch)).stopped:
-            return play.n_splits - sum(1 for k in todo if not folder.is_finished(k))
+            return play.n_splits - len(unfinished_folds(play, run_name))
 
 
-def folds_left(play, run_name: str) -> int:
+def unfinished_folds(play, run_name: str) -> list[int]:
     folder = RunFolder(play.runs_dir / play.competition / run_name)
-    return sum(1 for k in range(play.n_splits) if not (folder.root.is_dir() and folder.is_finished(k)))
+    return [k for k in range(play.n_splits) if not (folder.root.is_dir() and folder.is_finished(k))]
 
 
 def finish_run(ctx: StepContext, run_name: str, family: str, args: list[str], done: int,
@@ -493,10 +492,10 @@ class Seeds(Step):
             args = [*strip_option(base_args, "--seed"), "--seed", str(self.base_seed + s)]
             if ctx.replay is not None and s > int(ctx.replay["units"]):
                 break
-            left = folds_left(play, seed_run)
+            left = len(unfinished_folds(play, seed_run))
             if ctx.replay is None and left and not ctx.fits(play.n_splits - left, count=left):
-                reason = (f"seed {s} ({left} folds) is projected at {ctx.projected(left):.0f} s, more than the time "
-                          "left: not started (a seed short of its folds is not averaged)")
+                reason = (f"seed {s} ({left} folds) is projected at {ctx.projected(left):.0f} s, more than fits the "
+                          "time left: not started (a seed short of its folds is not averaged)")
                 break
             done = train_folds(ctx, self.module, [*args, "--name", seed_run], seed_run, replay_folds=play.n_splits)
             if done < play.n_splits:
