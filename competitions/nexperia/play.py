@@ -7,9 +7,9 @@ the pilot blends what finished with the train-test leak fix (docs/play.md). With
 lane of their own, beside the CPU steps, with two CNN recipes instead of one (configs/default.yaml from scratch,
 configs/pretrained.yaml from ImageNet weights).
 
-Estimates are seconds per fold on the 2-core reference machine for the synthetic default (docs/results.md: the
-default recipe 170 s a fold, the conv VAE 49 s), scaled by the number of training images; the pilot rescales them
-by what it measures.
+Estimates are seconds per fold on the 2-core reference machine for the synthetic default (docs/results.md, "Nexperia
+fold paces": the recipe 300 s a fold, the conv VAE 97 s, all measured on one machine so that their ratios hold),
+scaled by the number of training images; the pilot rescales them by what it measures.
 """
 from __future__ import annotations
 
@@ -25,11 +25,13 @@ TUNE = "competitions.nexperia.tune"
 REFERENCE_IMAGES = 3_000
 CNN_FAMILIES = ("cnn-fast", "cnn", "cnn-pretrained", "cnn-tuned")
 GPU_WORKERS = 6  # the GPU path is fed by the CPU-side loader (configs/pretrained.yaml's workers)
-# seconds a fold at 3,000 images, once the command started (Python, torch, the images read: 7-11 s on the CPU, which
-# the pilot measures apart): measured on the 2-core machine (docs/results.md, `make demo`'s play); on the GPU,
+# seconds a fold at 3,000 images, once the command started (Python, torch, the images read: 3-26 s on the CPU, which
+# the pilot measures apart): measured on the 2-core AMD EPYC machine (docs/results.md, "Nexperia fold paces"; the
+# play's speed is the median of measured over estimated, so one estimate off by 5x, as the pixels' was, skews every
+# projection after it); on the GPU,
 # projected from the H100 figures of ../shared/notes/performance.md (15-30 s of start-up and ~15 s of end per fold,
 # 2-3 s an epoch), to be replaced by what the play measures on its first fold
-CPU_SECONDS = {"pixels": 1, "vae-fast": 3, "cnn-fast": 90, "cnn": 170, "vae": 55, "features": 30, "pseudo": 200}
+CPU_SECONDS = {"pixels": 4.5, "vae-fast": 3, "cnn-fast": 67, "cnn": 300, "vae": 97, "features": 10, "pseudo": 350}
 GPU_SECONDS = {"pixels": 1, "vae-fast": 10, "cnn-fast": 40, "cnn": 90, "cnn-pretrained": 80, "vae": 25, "features": 20,
                "pseudo": 110}
 
