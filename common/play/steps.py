@@ -281,7 +281,11 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
     tuned run after its study); the folds left then run in one process when all of them are projected to fit (the
     command's start once, then the folds at the measured pace), up to FINISH_STRETCH times the step's share: one
     start and one load of the data instead of one per fold (11 s a fold instead of 15-20 s for the quick Home
-    Credit LightGBM). Otherwise as many as fit the share go on together. Replaying, as many folds as the step's
+    Credit LightGBM). Otherwise as many as fit the share go on together, unless the folds left do not fit the play's
+    time at all (a partial run is never blended): the run stops there, partial, and leaves the time to the steps
+    after it. Not an essential step (the play's result of last resort), nor before a start was measured: a first
+    fold's time then holds the start too and overstates the pace (the demo's pseudo-label run: 13 s where its
+    folds take 3). Replaying, as many folds as the step's
     recorded units, or ``replay_folds`` where its units count something else (seeds)."""
     play = ctx.play
     while True:
@@ -295,6 +299,8 @@ def train_folds(ctx: StepContext, module: str, args: list[str], run_name: str, r
             batch = todo[:1] if ctx.fits(done) else []
         elif ctx.fits(done, count=len(todo), stretch=FINISH_STRETCH):
             batch = todo
+        elif not ctx.step.essential and ctx.start_s() > 0 and ctx.projected(len(todo)) > play.left_for_steps():
+            batch = []  # the run cannot end in the play's time: more folds of it would only delay the steps after
         else:
             batch = todo[:ctx.most_that_fit(done, len(todo))]
         if not batch:

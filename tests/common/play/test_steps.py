@@ -316,3 +316,18 @@ def test_a_seed_whose_folds_do_not_all_fit_is_not_started(tmp_path, monkeypatch)
     assert calls == []     # 5 s + 5 x 4 s projected, 24 s left: a partial seed would be thrown away
     assert outcome.status == "skipped"
     assert "seed 1 (5 folds) is projected at 25 s" in outcome.reason
+
+
+def test_a_run_whose_folds_left_cannot_end_in_the_play_stops_after_its_first(tmp_path, monkeypatch):
+    """A 20-minute Nexperia play projected the CNN recipe at half its pace from two quick steps and started it: its
+    first fold took 300 s, the 4 left needed 20 minutes of the 14 left. Partial, the run would never be blended:
+    it stops there and the VAE and the quick CNN get the time."""
+    from common.play.steps import train_folds
+
+    calls = fake_fold_commands(tmp_path, monkeypatch, lambda folds: 10.0 + 300.0 * folds)
+    ctx = fresh_run(tmp_path, calls, allowance=1100.0, estimate=150, left=1144.0, start=10.0)
+    assert train_folds(ctx, "module", ["--name", "run"], "run") == 1
+    assert calls == [[0]]
+    ctx = fresh_run(tmp_path, calls, allowance=600.0, estimate=150, left=1600.0, start=10.0)
+    assert train_folds(ctx, "module", ["--name", "run"], "run") == 5   # where they fit, the 4 left go on together
+    assert calls == [[0], [1, 2, 3, 4]]
