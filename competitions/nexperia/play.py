@@ -31,7 +31,7 @@ GPU_WORKERS = 6  # the GPU path is fed by the CPU-side loader (configs/pretraine
 # projection after it); on the GPU,
 # projected from the H100 figures of ../shared/notes/performance.md (15-30 s of start-up and ~15 s of end per fold,
 # 2-3 s an epoch), to be replaced by what the play measures on its first fold
-CPU_SECONDS = {"pixels": 4.5, "vae-fast": 3, "cnn-fast": 67, "cnn": 300, "vae": 97, "features": 10, "pseudo": 350}
+CPU_SECONDS = {"pixels": 4.5, "vae-fast": 2.3, "cnn-fast": 67, "cnn": 300, "vae": 97, "features": 10, "pseudo": 350}
 GPU_SECONDS = {"pixels": 1, "vae-fast": 10, "cnn-fast": 40, "cnn": 90, "cnn-pretrained": 80, "vae": 25, "features": 20,
                "pseudo": 110}
 
