@@ -27,8 +27,8 @@ CNN_FAMILIES = ("cnn-fast", "cnn", "cnn-pretrained", "cnn-tuned")
 GPU_WORKERS = 6  # the GPU path is fed by the CPU-side loader (configs/pretrained.yaml's workers)
 # seconds a fold at 3,000 images, once the command started (Python, torch, the images read: 3-26 s on the CPU, which
 # the pilot measures apart): measured on the 2-core AMD EPYC machine (docs/results.md, "Nexperia fold paces"; the
-# play's speed is the median of measured over estimated, so one estimate off by 5x, as the pixels' was, skews every
-# projection after it); on the GPU,
+# play's speed is a weighted median of measured over estimated, so one estimate off by 5x, as the pixels' was, skews
+# every projection after it); on the GPU,
 # projected from the H100 figures of ../shared/notes/performance.md (15-30 s of start-up and ~15 s of end per fold,
 # 2-3 s an epoch), to be replaced by what the play measures on its first fold
 CPU_SECONDS = {"pixels": 4.5, "vae-fast": 2.3, "cnn-fast": 67, "cnn": 300, "vae": 97, "features": 10, "pseudo": 350}

@@ -250,6 +250,12 @@ def fake_fold_commands(tmp_path, monkeypatch, seconds):
     return calls
 
 
+def folds_play(tmp_path, start):
+    """What train_folds reads of a play of the toy competition (5 folds) whose commands start in ``start`` seconds."""
+    return dict(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
+                log_path=tmp_path / "log.txt", start_s=lambda lane="cpu": start, progress=lambda *a: None)
+
+
 def fresh_run(tmp_path, calls, allowance, estimate, left, start):
     """A step of the run ``run`` with no fold finished and ``calls`` cleared, in a play whose steps have ``left``
     seconds (less the step's own commands) and whose commands start in ``start`` seconds; its clock is the sum of
@@ -257,9 +263,8 @@ def fresh_run(tmp_path, calls, allowance, estimate, left, start):
     calls.clear()
     for old in (tmp_path / "runs").glob("toy/run/fold*"):
         old.rmdir()
-    play = SimpleNamespace(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
-                           log_path=tmp_path / "log.txt", left_for_steps=lambda: left - ctx.spent(),
-                           speed=lambda lane="cpu": 1.0, start_s=lambda lane="cpu": start, progress=lambda *a: None)
+    play = SimpleNamespace(**folds_play(tmp_path, start), left_for_steps=lambda: left - ctx.spent(),
+                           speed=lambda lane="cpu": 1.0)
     ctx = StepContext(play, Folds("run", "module", [], weight=1, estimate_s=estimate, family="f"), allowance, None)
     ctx.spent = lambda: sum(seconds for _, seconds in ctx.commands)
     return ctx
@@ -308,9 +313,7 @@ def test_a_seed_whose_folds_do_not_all_fit_is_not_started(tmp_path, monkeypatch)
 
     calls = fake_fold_commands(tmp_path, monkeypatch, lambda folds: 5.0 + 4.0 * folds)
     play = measured_play(tmp_path, 1.0, {"run": (["--model", "lightgbm"], 0.82, 4.0)})
-    play.__dict__.update(runs_dir=tmp_path / "runs", competition="toy", n_splits=5, common_args=[], env=None,
-                         log_path=tmp_path / "log.txt", left_for_steps=lambda: 24.0, start_s=lambda lane="cpu": 5.0,
-                         progress=lambda *a: None)
+    play.__dict__.update(folds_play(tmp_path, start=5.0), left_for_steps=lambda: 24.0)
     ctx = StepContext(play, Seeds("seeds", "module", weight=1, estimate_s=30), 100.0, None)
     outcome = ctx.step.run(ctx)
     assert calls == []     # 5 s + 5 x 4 s projected, 24 s left: a partial seed would be thrown away
